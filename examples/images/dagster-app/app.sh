@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "dagster $(cat /dagster-version) on python $(cat /python-version)"

@@ -1,0 +1,200 @@
+//! The catalog: `images/<name>/` folders read into typed values (images, Python versions, build
+//! arguments, base images, timestamps). Knows YAML; knows nothing of docker.
+
+mod error;
+pub mod last_updated;
+pub mod names;
+pub mod versions;
+mod yaml;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+
+pub use error::{Error, Result};
+pub use last_updated::LastUpdated;
+pub use versions::{BASE_IMAGE_ARG, BaseImage, BaseSource, VersionSpec};
+
+/// Where the seed's repository keeps its images, relative to the git root.
+const SEED_IMAGES_DIR: &str = "python_modules/automation/automation/docker/images";
+
+/// A folder of image folders.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    dir: PathBuf,
+}
+
+/// One image folder, read.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub name: String,
+    pub dir: PathBuf,
+    /// Python version -> how to build it, in build order.
+    pub versions: IndexMap<String, VersionSpec>,
+    pub last_updated: LastUpdated,
+}
+
+impl Catalog {
+    /// The catalog at `explicit`, else `./images`, else the seed's layout under the git root.
+    pub fn locate(explicit: Option<&Path>, cwd: &Path) -> Result<Self> {
+        if let Some(dir) = explicit {
+            return Self::open(dir);
+        }
+        let local = cwd.join("images");
+        if local.is_dir() {
+            return Self::open(&local);
+        }
+        let seed = git_root(cwd).unwrap_or(cwd).join(SEED_IMAGES_DIR);
+        if seed.is_dir() {
+            return Self::open(&seed);
+        }
+        Err(Error::NoImagesDir { looked_for: seed })
+    }
+
+    pub fn open(dir: &Path) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::NotADirectory(dir.to_owned()));
+        }
+        Ok(Self {
+            dir: dir.to_owned(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The repository the catalog lives in: its git root, else the catalog's parent.
+    pub fn repository_root(&self) -> PathBuf {
+        let dir = fs_err::canonicalize(&self.dir).unwrap_or_else(|_| self.dir.clone());
+        git_root(&dir)
+            .or_else(|| dir.parent())
+            .unwrap_or(&dir)
+            .to_owned()
+    }
+
+    /// Names of the image folders (those holding a `versions.yaml`), sorted.
+    pub fn names(&self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs_err::read_dir(&self.dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') && entry.path().join("versions.yaml").is_file() {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Reads the image `name`.
+    pub fn image(&self, name: &str) -> Result<Image> {
+        names::check_image_name(name).map_err(|why| Error::InvalidValue {
+            what: "image name",
+            value: name.to_owned(),
+            why,
+        })?;
+        let dir = self.dir.join(name);
+        let versions_path = dir.join("versions.yaml");
+        if !versions_path.is_file() {
+            let names = self.names()?;
+            return Err(Error::UnknownImage {
+                name: name.to_owned(),
+                dir: self.dir.clone(),
+                suggestion: names::suggest(name, names.iter().map(String::as_str))
+                    .map(str::to_owned),
+            });
+        }
+        let versions = versions::parse(&versions_path, &yaml::read_text(&versions_path)?)?;
+        let last_updated = LastUpdated::read(&dir.join("last_updated.yaml"))?;
+        Ok(Image {
+            name: name.to_owned(),
+            dir,
+            versions,
+            last_updated,
+        })
+    }
+
+    /// Reads every image.
+    pub fn all_images(&self) -> Result<BTreeMap<String, Image>> {
+        let names = self.names()?;
+        self.images_with_bases(&names)
+    }
+
+    /// Reads `roots` and, transitively, every image they name as `base_image`. A base that is
+    /// not an image of the catalog is an error naming the line that declares it.
+    pub fn images_with_bases(&self, roots: &[String]) -> Result<BTreeMap<String, Image>> {
+        let mut images = BTreeMap::new();
+        let mut pending: Vec<String> = roots.to_vec();
+        while let Some(name) = pending.pop() {
+            if images.contains_key(&name) {
+                continue;
+            }
+            let image = self.image(&name)?;
+            for (version, spec) in &image.versions {
+                if let Some(base) = &spec.base_image {
+                    self.check_base_exists(&image, version, base)?;
+                    pending.push(base.name.clone());
+                }
+            }
+            images.insert(name, image);
+        }
+        Ok(images)
+    }
+
+    fn check_base_exists(&self, image: &Image, version: &str, base: &BaseImage) -> Result<()> {
+        if self.dir.join(&base.name).join("versions.yaml").is_file() {
+            return Ok(());
+        }
+        let names = self.names()?;
+        let hint = names::suggest(&base.name, names.iter().map(String::as_str))
+            .map(|name| format!("; did you mean `{name}`?"))
+            .unwrap_or_default();
+        Err(Error::InvalidAt {
+            path: image.versions_path(),
+            line: base.line,
+            problem: format!(
+                "base image `{}` of Python {version} is not an image of the catalog `{}`{hint}",
+                base.name,
+                self.dir.display()
+            ),
+        })
+    }
+}
+
+impl Image {
+    pub fn versions_path(&self) -> PathBuf {
+        self.dir.join("versions.yaml")
+    }
+
+    pub fn last_updated_path(&self) -> PathBuf {
+        self.dir.join("last_updated.yaml")
+    }
+
+    /// The spec of `version`, or an error listing the versions there are.
+    pub fn version(&self, version: &str) -> Result<&VersionSpec> {
+        self.versions
+            .get(version)
+            .ok_or_else(|| Error::UnknownVersion {
+                image: self.name.clone(),
+                version: version.to_owned(),
+                path: self.versions_path(),
+                known: self.versions.keys().cloned().collect(),
+            })
+    }
+
+    /// The first Python version, the one releases are made from.
+    pub fn first_version(&self) -> &str {
+        // versions::parse refuses a file without versions.
+        self.versions
+            .keys()
+            .next()
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+}
+
+fn git_root(start: &Path) -> Option<&Path> {
+    start.ancestors().find(|dir| dir.join(".git").exists())
+}

@@ -1,0 +1,128 @@
+//! Validation of the names that end up in Docker references: image names, Python versions,
+//! timestamps and tags. Checked before anything runs, so docker never sees a malformed reference.
+
+/// Longest tag Docker accepts.
+const MAX_TAG_LEN: usize = 128;
+
+/// Why a value cannot be used where it was given.
+pub type Invalid = String;
+
+/// An image name must be one path component of a Docker repository: lowercase letters and
+/// digits, separated by single `.`, `_`, `__` or runs of `-`.
+pub fn check_image_name(name: &str) -> Result<(), Invalid> {
+    let is_alphanumeric = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(is_alphanumeric(*c) || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "`{c}` is not allowed (lowercase letters, digits, `.`, `_` and `-` only)"
+        ));
+    }
+    if !name.starts_with(is_alphanumeric) || !name.ends_with(is_alphanumeric) {
+        return Err("it must start and end with a lowercase letter or digit".into());
+    }
+    match name
+        .split(is_alphanumeric)
+        .find(|run| !run.is_empty() && !is_valid_separator(run))
+    {
+        Some(run) => Err(format!("`{run}` is not a valid separator")),
+        None => Ok(()),
+    }
+}
+
+fn is_valid_separator(run: &str) -> bool {
+    run == "." || run == "_" || run == "__" || run.chars().all(|c| c == '-')
+}
+
+/// A tag: up to 128 of `[A-Za-z0-9_.-]`, not starting with `.` or `-`.
+pub fn check_tag(tag: &str) -> Result<(), Invalid> {
+    check_tag_chars(tag)?;
+    if tag.starts_with(['.', '-']) {
+        return Err("a tag cannot start with `.` or `-`".into());
+    }
+    if tag.len() > MAX_TAG_LEN {
+        return Err(format!("a tag is at most {MAX_TAG_LEN} characters"));
+    }
+    Ok(())
+}
+
+/// A part of a tag (a Python version or a timestamp): the tag characters only.
+pub fn check_tag_chars(part: &str) -> Result<(), Invalid> {
+    if part.is_empty() {
+        return Err("it is empty".into());
+    }
+    match part
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        Some(c) => Err(format!(
+            "`{c}` cannot be in a Docker tag (letters, digits, `_`, `.` and `-` only)"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The closest of `candidates` to `wanted`, when it is close enough to be a likely typo.
+pub fn suggest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(wanted, c), c))
+        .filter(|(d, c)| *d <= (wanted.len().max(c.len()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb))
+                .min(above + 1)
+                .min(row[j] + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_names_follow_docker_path_components() {
+        for good in ["buildkite-unit", "a", "a.b", "a__b", "a---b", "py3", "x_y"] {
+            assert_eq!(check_image_name(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "", "Upper", "-a", "a-", "a..b", "a___b", "a b", "a/b", "_a", "a:b",
+        ] {
+            assert!(check_image_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tags_allow_only_docker_tag_characters() {
+        assert_eq!(check_tag("py3.10-2020-07-11T040642"), Ok(()));
+        assert!(check_tag("py3.10:x").is_err());
+        assert!(check_tag(".hidden").is_err());
+        assert!(check_tag("-x").is_err());
+        assert!(check_tag(&"a".repeat(129)).is_err());
+        assert_eq!(check_tag(&"a".repeat(128)), Ok(()));
+        assert!(check_tag_chars("2020 07").is_err());
+        assert!(check_tag_chars("").is_err());
+    }
+
+    #[test]
+    fn suggests_close_names_only() {
+        let names = ["buildkite-unit", "buildkite-integration", "python-base"];
+        assert_eq!(suggest("buildkite-unti", names), Some("buildkite-unit"));
+        assert_eq!(suggest("docker_args", ["docker_args"]), Some("docker_args"));
+        assert_eq!(suggest("nothing-like-it", names), None);
+    }
+}

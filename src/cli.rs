@@ -1,0 +1,144 @@
+//! The command line: clap definitions only. Doc comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Build, snapshot and push a catalog of Docker images, one per Python version.
+#[derive(Debug, Parser)]
+#[command(name = "dagster-image", version)]
+pub struct Cli {
+    /// The folder of image folders [default: ./images, else
+    /// python_modules/automation/automation/docker/images under the git root]
+    #[arg(long, global = true, env = "DAGSTER_IMAGES_DIR", value_name = "DIR")]
+    pub images_dir: Option<PathBuf>,
+
+    /// Registry to push to and pull `source: aws` bases from, as HOST[:PORT][/PATH]
+    /// [default: AWS ECR of $AWS_ACCOUNT_ID in $AWS_REGION, else us-west-2]
+    #[arg(
+        long,
+        global = true,
+        env = "DAGSTER_IMAGE_REGISTRY",
+        value_name = "REGISTRY"
+    )]
+    pub registry: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the images of the catalog, one per line
+    List,
+    /// Build one Python version of an image
+    Build {
+        #[arg(long)]
+        name: String,
+        #[arg(short = 'v', long = "python-version", value_name = "VERSION")]
+        python_version: String,
+        #[command(flatten)]
+        build: BuildOptions,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Build every Python version of an image, or of every image
+    BuildAll {
+        /// The image to build [default: every image of the catalog]
+        #[arg(long)]
+        name: Option<String>,
+        /// Also build, first, the local base images it builds on
+        #[arg(long)]
+        with_deps: bool,
+        #[command(flatten)]
+        build: BuildOptions,
+        /// How many builds to run at once [default: the number of CPUs]
+        #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
+        /// After a failure, still build everything that does not depend on it
+        #[arg(long)]
+        keep_going: bool,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Push one Python version of an image to the registry
+    Push {
+        #[arg(long)]
+        name: String,
+        #[arg(short = 'v', long = "python-version", value_name = "VERSION")]
+        python_version: String,
+        /// Push as REGISTRY/NAME:TAG instead of REGISTRY/NAME:py<VERSION>-<TIMESTAMP>
+        #[arg(long, value_name = "TAG")]
+        custom_tag: Option<String>,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Push every Python version of an image to the registry
+    PushAll {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Publish the first Python version of an image as <REPO>:<VERSION> and <REPO>:latest
+    Release {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_name = "VERSION")]
+        dagster_version: String,
+        /// A repository to publish to, e.g. docker.io/dagster/NAME; may be repeated
+        #[arg(long = "to", value_name = "REPO", required = true)]
+        destinations: Vec<String>,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Release to Docker Hub as dagster/<NAME>
+    PushDockerhub(ReleaseArgs),
+    /// Release to public ECR as public.ecr.aws/dagster/<NAME>
+    PushEcr(ReleaseArgs),
+    /// Write each snapshot builder's `pip freeze` into buildkite-<TYPE>/snapshot-reqs-<VERSION>.txt
+    Snapshot {
+        #[arg(short = 't', long = "snap-type", value_name = "TYPE")]
+        snap_type: SnapType,
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BuildOptions {
+    /// The timestamp in the new tag [default: now in UTC, as %Y-%m-%dT%H%M%S]
+    #[arg(short = 't', long, value_name = "TIMESTAMP")]
+    pub timestamp: Option<String>,
+    /// Passed to the build as the DAGSTER_VERSION build argument
+    #[arg(long, value_name = "VERSION")]
+    pub dagster_version: Option<String>,
+    /// Target platform, passed to `docker build --platform`
+    #[arg(long)]
+    pub platform: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    #[arg(long)]
+    pub name: String,
+    #[arg(long, value_name = "VERSION")]
+    pub dagster_version: String,
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SnapType {
+    Integration,
+    Unit,
+}
+
+impl SnapType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapType::Integration => "integration",
+            SnapType::Unit => "unit",
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! `build` and `build-all`: resolve the request into a plan, print it (`--dry-run`) or run it,
+//! and record each successful build's timestamp in its image's `last_updated.yaml`.
+
+use std::collections::BTreeMap;
+
+use crate::catalog::{Image, LastUpdated, names};
+use crate::cli::BuildOptions;
+use crate::error::{Error, Result};
+use crate::plan::{self, Plan, Target};
+use crate::report;
+use crate::run::{self, Outcome};
+
+use super::{Context, invalid, print_stdout, state_dir};
+
+/// A build request as given on the command line.
+pub struct BuildRequest {
+    name: Option<String>,
+    python_version: Option<String>,
+    with_deps: bool,
+    options: BuildOptions,
+    jobs: Option<u16>,
+    keep_going: bool,
+}
+
+impl BuildRequest {
+    /// `build --name N -v V`.
+    pub fn one(name: String, python_version: String, options: BuildOptions) -> Self {
+        Self {
+            name: Some(name),
+            python_version: Some(python_version),
+            with_deps: false,
+            options,
+            jobs: Some(1),
+            keep_going: false,
+        }
+    }
+
+    /// `build-all [--name N]`.
+    pub fn all(
+        name: Option<String>,
+        with_deps: bool,
+        options: BuildOptions,
+        jobs: Option<u16>,
+        keep_going: bool,
+    ) -> Self {
+        Self {
+            name,
+            python_version: None,
+            with_deps,
+            options,
+            jobs,
+            keep_going,
+        }
+    }
+}
+
+pub fn build(context: &Context, request: &BuildRequest, dry_run: bool) -> Result<()> {
+    let timestamp = match &request.options.timestamp {
+        Some(timestamp) => timestamp.clone(),
+        None => now_timestamp(),
+    };
+    names::check_tag_chars(&timestamp).map_err(|why| invalid("timestamp", &timestamp, why))?;
+    let images = match &request.name {
+        Some(name) => context
+            .catalog
+            .images_with_bases(std::slice::from_ref(name))?,
+        None => context.catalog.all_images()?,
+    };
+    let plan_request = plan::Request {
+        targets: targets(&images, request)?,
+        with_deps: request.with_deps || request.name.is_none(),
+        timestamp,
+        dagster_version: request.options.dagster_version.clone(),
+        platform: request.options.platform.clone(),
+    };
+    let plan = plan::resolve(&images, &plan_request, || context.registry())?;
+    for build in &plan.builds {
+        let tag = plan::version_tag(&build.target.python_version, &plan.timestamp);
+        names::check_tag(&tag).map_err(|why| invalid("tag", &tag, why))?;
+    }
+    if dry_run {
+        print_stdout(&describe(context, &images, &plan));
+        return Ok(());
+    }
+    execute(context, &images, &plan, request)
+}
+
+/// Now in UTC as `%Y-%m-%dT%H%M%S`, the seed tool's format.
+pub fn now_timestamp() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H%M%S")
+        .to_string()
+}
+
+/// The image-versions asked for: one, every version of one image, or everything.
+fn targets(images: &BTreeMap<String, Image>, request: &BuildRequest) -> Result<Vec<Target>> {
+    let target = |image: &Image, version: &str| Target {
+        image: image.name.clone(),
+        python_version: version.to_owned(),
+    };
+    let Some(name) = &request.name else {
+        return Ok(images
+            .values()
+            .flat_map(|image| image.versions.keys().map(|v| target(image, v)))
+            .collect());
+    };
+    let image = &images[name];
+    match &request.python_version {
+        Some(version) => {
+            image.version(version)?;
+            Ok(vec![target(image, version)])
+        }
+        None => Ok(image.versions.keys().map(|v| target(image, v)).collect()),
+    }
+}
+
+fn execute(
+    context: &Context,
+    images: &BTreeMap<String, Image>,
+    plan: &Plan,
+    request: &BuildRequest,
+) -> Result<()> {
+    let jobs = request.jobs.map_or_else(default_jobs, usize::from);
+    let log_dir = state_dir(&context.catalog)
+        .map_err(crate::catalog::Error::Io)?
+        .join("logs")
+        .join(&plan.timestamp);
+    let options = run::Options {
+        jobs,
+        keep_going: request.keep_going,
+        log_dir,
+    };
+    let report = run::execute(plan, &context.docker, &options, |build| {
+        let path = images[&build.target.image].last_updated_path();
+        LastUpdated::record(&path, &build.target.python_version, &plan.timestamp)
+            .map_err(|e| e.to_string())
+    });
+    if plan.builds.len() > 1 {
+        eprint!("\n{}", report::summary(plan, &report));
+    }
+    if report.interrupted {
+        return Err(Error::Interrupted);
+    }
+    let failed = report
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Failed(..)))
+        .count();
+    let skipped = report
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Skipped(_)))
+        .count();
+    match report.outcomes.into_iter().find_map(|o| match o {
+        Outcome::Failed(_, failure) if plan.builds.len() == 1 => Some(failure),
+        _ => None,
+    }) {
+        Some(run::Failure::Process(error)) => Err(error.into()),
+        _ if failed > 0 => Err(Error::BuildsFailed {
+            failed,
+            skipped,
+            total: plan.builds.len(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// The plan as the commands it would run, in order, and the files it would write.
+fn describe(context: &Context, images: &BTreeMap<String, Image>, plan: &Plan) -> String {
+    let mut out = String::new();
+    for (i, build) in plan.builds.iter().enumerate() {
+        let waits: Vec<String> = build
+            .after
+            .iter()
+            .map(|&d| {
+                format!(
+                    "{} py{}",
+                    plan.builds[d].target.image, plan.builds[d].target.python_version
+                )
+            })
+            .collect();
+        let after = if waits.is_empty() {
+            String::new()
+        } else {
+            format!(" (after {})", waits.join(", "))
+        };
+        out += &format!(
+            "# {}/{} {} py{}{after}\n",
+            i + 1,
+            plan.builds.len(),
+            build.target.image,
+            build.target.python_version
+        );
+        out += &format!("{}\n", context.docker.build(&build.request));
+        let path = images[&build.target.image].last_updated_path();
+        out += &format!(
+            "# then record '{}': {} in {}\n",
+            build.target.python_version,
+            plan.timestamp,
+            path.display()
+        );
+    }
+    out
+}

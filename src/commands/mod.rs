@@ -1,0 +1,135 @@
+//! One function per command, each a few steps over the catalog, the plan, the engine and the
+//! registry. `dispatch` maps the parsed command line onto them.
+
+mod build;
+mod push;
+mod snapshot;
+
+use std::path::Path;
+
+use crate::catalog::{self, Catalog};
+use crate::cli::{Cli, Command, ReleaseArgs};
+use crate::engine::Docker;
+use crate::error::{Error, Result};
+use crate::registry::{PUBLIC_ECR_HOST, Registry};
+
+pub use build::BuildRequest;
+
+/// What every command works with.
+pub struct Context {
+    pub catalog: Catalog,
+    pub docker: Docker,
+    registry: Option<String>,
+}
+
+impl Context {
+    /// The registry to push to; an error only for commands that need one.
+    pub fn registry(&self) -> std::result::Result<Registry, crate::registry::Error> {
+        Registry::resolve(self.registry.as_deref())
+    }
+}
+
+pub fn dispatch(cli: Cli) -> Result<()> {
+    let cwd = std::env::current_dir().map_err(catalog::Error::Io)?;
+    let context = Context {
+        catalog: Catalog::locate(cli.images_dir.as_deref(), &cwd)?,
+        docker: Docker::from_env(),
+        registry: cli.registry,
+    };
+    run(&context, cli.command)
+}
+
+fn run(context: &Context, command: Command) -> Result<()> {
+    match command {
+        Command::List => list(&context.catalog),
+        Command::Build {
+            name,
+            python_version,
+            build,
+            dry_run,
+        } => {
+            let request = BuildRequest::one(name, python_version, build);
+            build::build(context, &request, dry_run)
+        }
+        Command::BuildAll {
+            name,
+            with_deps,
+            build,
+            jobs,
+            keep_going,
+            dry_run,
+        } => {
+            let request = BuildRequest::all(name, with_deps, build, jobs, keep_going);
+            build::build(context, &request, dry_run)
+        }
+        Command::Push {
+            name,
+            python_version,
+            custom_tag,
+            dry_run,
+        } => push::push(
+            context,
+            &name,
+            Some(&python_version),
+            custom_tag.as_deref(),
+            dry_run,
+        ),
+        Command::PushAll { name, dry_run } => push::push(context, &name, None, None, dry_run),
+        Command::Release {
+            name,
+            dagster_version,
+            destinations,
+            dry_run,
+        } => push::release(context, &name, &dagster_version, &destinations, dry_run),
+        Command::PushDockerhub(args) => release_to(context, args, "dagster"),
+        Command::PushEcr(args) => release_to(context, args, &format!("{PUBLIC_ECR_HOST}/dagster")),
+        Command::Snapshot { snap_type, dry_run } => snapshot::snapshot(context, snap_type, dry_run),
+    }
+}
+
+fn release_to(context: &Context, args: ReleaseArgs, namespace: &str) -> Result<()> {
+    let destination = format!("{namespace}/{}", args.name);
+    push::release(
+        context,
+        &args.name,
+        &args.dagster_version,
+        &[destination],
+        args.dry_run,
+    )
+}
+
+fn list(catalog: &Catalog) -> Result<()> {
+    let mut out = String::new();
+    for name in catalog.names()? {
+        out.push_str(&name);
+        out.push('\n');
+    }
+    print_stdout(&out);
+    Ok(())
+}
+
+/// Writes data to stdout; a closed pipe (`| head`) is not an error worth a panic.
+pub(crate) fn print_stdout(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// A value given on the command line that cannot be used, as an error naming it.
+fn invalid(what: &str, value: &str, why: impl std::fmt::Display) -> Error {
+    Error::Usage(format!("`{value}` is not a valid {what}: {why}"))
+}
+
+/// The folder for this tool's own files beside the catalog, ignored by git.
+fn state_dir(catalog: &Catalog) -> std::io::Result<std::path::PathBuf> {
+    let dir = catalog.dir().join(".dagster-image");
+    fs_err::create_dir_all(&dir)?;
+    let ignore = dir.join(".gitignore");
+    if !ignore.exists() {
+        fs_err::write(&ignore, "*\n")?;
+    }
+    Ok(dir)
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}

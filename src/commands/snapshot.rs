@@ -1,0 +1,59 @@
+//! `snapshot -t integration|unit`: the `pip freeze` of every Python version of the snapshot
+//! builder image, written to the target image's `snapshot-reqs-<version>.txt`. All versions are
+//! frozen before any file is written, so a failure leaves every old snapshot in place.
+
+use crate::atomic;
+use crate::catalog::Error as CatalogError;
+use crate::cli::SnapType;
+use crate::error::{Error, Result};
+use crate::plan::local_tag;
+
+use super::{Context, display, print_stdout};
+
+const FREEZE: [&str; 3] = ["pip", "freeze", "--exclude-editable"];
+
+pub fn snapshot(context: &Context, snap_type: SnapType, dry_run: bool) -> Result<()> {
+    let builder = context.catalog.image(&format!(
+        "buildkite-{}-snapshot-builder",
+        snap_type.as_str()
+    ))?;
+    let target = context
+        .catalog
+        .image(&format!("buildkite-{}", snap_type.as_str()))?;
+    let mut freezes = Vec::new();
+    for version in builder.versions.keys() {
+        let timestamp = builder.last_updated.get(version).ok_or_else(|| {
+            Error::Usage(format!(
+                "`{}` has not been built for Python {version} (no entry in `{}`); build it first",
+                builder.name,
+                builder.last_updated_path().display()
+            ))
+        })?;
+        let command = context
+            .docker
+            .run(&local_tag(&builder.name, version, timestamp), &FREEZE);
+        let output = target.dir.join(format!("snapshot-reqs-{version}.txt"));
+        freezes.push((version, command, output));
+    }
+    if dry_run {
+        let lines: Vec<String> = freezes
+            .iter()
+            .map(|(_, command, output)| format!("{command} > {}\n", display(output)))
+            .collect();
+        print_stdout(&lines.concat());
+        return Ok(());
+    }
+    let mut frozen = Vec::new();
+    for (version, command, output) in freezes {
+        let requirements = command.output(
+            &format!("freezing Python {version} of `{}`", builder.name),
+            None,
+        )?;
+        frozen.push((output, requirements));
+    }
+    for (output, requirements) in frozen {
+        atomic::write(&output, requirements.as_bytes()).map_err(CatalogError::Io)?;
+        crate::report::line(&format!("wrote {}", display(&output)));
+    }
+    Ok(())
+}

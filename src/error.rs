@@ -1,0 +1,53 @@
+//! The error of a whole command, and the exit code it maps to: 2 for bad input, 1 for failed
+//! work, 130 when interrupted.
+
+use crate::{catalog, plan, process, registry};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Catalog(#[from] catalog::Error),
+    #[error(transparent)]
+    Plan(#[from] plan::Error),
+    #[error(transparent)]
+    Registry(#[from] registry::Error),
+    #[error(transparent)]
+    Process(#[from] process::Error),
+    /// A request that cannot be carried out as given (bad input).
+    #[error("{0}")]
+    Usage(String),
+    #[error("{failed} of {total} builds failed{}", skipped_note(*.skipped))]
+    BuildsFailed {
+        failed: usize,
+        skipped: usize,
+        total: usize,
+    },
+    #[error("interrupted")]
+    Interrupted,
+}
+
+fn skipped_note(skipped: usize) -> String {
+    match skipped {
+        0 => String::new(),
+        n => format!(", {n} not built"),
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+pub const EXIT_BAD_INPUT: u8 = 2;
+pub const EXIT_FAILED: u8 = 1;
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Catalog(e) if !e.is_bad_input() => EXIT_FAILED,
+            Error::Catalog(_) | Error::Plan(_) | Error::Registry(_) | Error::Usage(_) => {
+                EXIT_BAD_INPUT
+            }
+            Error::Process(process::Error::Interrupted) | Error::Interrupted => EXIT_INTERRUPTED,
+            Error::Process(_) | Error::BuildsFailed { .. } => EXIT_FAILED,
+        }
+    }
+}

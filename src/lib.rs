@@ -1,0 +1,17 @@
+//! dagster-image: builds, snapshots and pushes a catalog of Docker images, one per Python
+//! version, kept as `images/<name>/` folders.
+//!
+//! Data flows one way: files on disk ([`catalog`]) -> a [`plan`] -> actions on the [`engine`]
+//! and [`registry`] ([`run`]) -> files written back ([`atomic`]).
+
+pub mod atomic;
+pub mod catalog;
+pub mod cli;
+pub mod commands;
+pub mod engine;
+pub mod error;
+pub mod plan;
+pub mod process;
+pub mod registry;
+pub mod report;
+pub mod run;

@@ -1,0 +1,278 @@
+//! Resolves a build request into a plan: the image-versions to build, each with its tag, build
+//! arguments and the builds it must wait for, in an order where bases come first. Pure: no I/O.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::catalog::{BASE_IMAGE_ARG, BaseSource, Image};
+use crate::engine::BuildRequest;
+use crate::registry::Registry;
+
+/// Repository of locally built images: `dagster/<name>`.
+pub const LOCAL_NAMESPACE: &str = "dagster";
+/// Build argument carrying `--dagster-version`.
+pub const DAGSTER_VERSION_ARG: &str = "DAGSTER_VERSION";
+
+/// An image-version: one image built for one Python version.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Target {
+    pub image: String,
+    pub python_version: String,
+}
+
+/// What to build.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// Image-versions asked for, in order.
+    pub targets: Vec<Target>,
+    /// Also build the local bases of the targets (transitively).
+    pub with_deps: bool,
+    pub timestamp: String,
+    pub dagster_version: Option<String>,
+    pub platform: Option<String>,
+}
+
+/// One build of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Build {
+    pub target: Target,
+    pub request: BuildRequest,
+    /// Indexes in the plan of the builds this one uses as base image.
+    pub after: Vec<usize>,
+}
+
+/// Builds in dependency order: every build comes after those it waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub timestamp: String,
+    pub builds: Vec<Build>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("base images form a cycle: {}", .0.join(" -> "))]
+    Cycle(Vec<String>),
+    #[error(
+        "`{image}` builds on `{base}` for Python {version}, but `{base}` has no Python {version} in its versions.yaml"
+    )]
+    BaseLacksVersion {
+        image: String,
+        base: String,
+        version: String,
+    },
+    #[error(
+        "`{image}` builds on `{base}` for Python {version}, which has not been built yet (no `{version}` in `{base}/last_updated.yaml`); build it first or add `--with-deps`"
+    )]
+    BaseNotBuilt {
+        image: String,
+        base: String,
+        version: String,
+    },
+    #[error("`{image}` builds on `{base}` from the registry, so it needs one: {source}")]
+    NoRegistry {
+        image: String,
+        base: String,
+        source: crate::registry::Error,
+    },
+}
+
+/// The local tag of an image-version built at `timestamp`.
+pub fn local_tag(image: &str, python_version: &str, timestamp: &str) -> String {
+    format!(
+        "{LOCAL_NAMESPACE}/{image}:{}",
+        version_tag(python_version, timestamp)
+    )
+}
+
+/// The tag part shared by local and pushed images: `py<V>-<timestamp>`.
+pub fn version_tag(python_version: &str, timestamp: &str) -> String {
+    format!("py{python_version}-{timestamp}")
+}
+
+/// Orders `request` into a plan over `images` (which hold every image the request reaches).
+pub fn resolve(
+    images: &BTreeMap<String, Image>,
+    request: &Request,
+    registry: impl Fn() -> Result<Registry, crate::registry::Error>,
+) -> Result<Plan, Error> {
+    let order = order_targets(images, request)?;
+    let index: HashMap<&Target, usize> = order.iter().enumerate().map(|(i, t)| (t, i)).collect();
+    let mut builds = Vec::with_capacity(order.len());
+    for target in &order {
+        let image = &images[&target.image];
+        let spec = &image.versions[&target.python_version];
+        let mut build_args: Vec<(String, String)> = spec
+            .docker_args
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut after = Vec::new();
+        if let Some(base) = &spec.base_image {
+            let base_target = Target {
+                image: base.name.clone(),
+                python_version: target.python_version.clone(),
+            };
+            let timestamp = match index.get(&base_target) {
+                Some(&i) => {
+                    after.push(i);
+                    request.timestamp.clone()
+                }
+                None => built_timestamp(images, target, &base.name)?,
+            };
+            let tag = version_tag(&target.python_version, &timestamp);
+            let reference = match base.source {
+                BaseSource::Local => format!("{LOCAL_NAMESPACE}/{}:{tag}", base.name),
+                BaseSource::Aws => {
+                    let registry = registry().map_err(|source| Error::NoRegistry {
+                        image: target.image.clone(),
+                        base: base.name.clone(),
+                        source,
+                    })?;
+                    format!("{}:{tag}", registry.repository(&base.name))
+                }
+            };
+            build_args.push((BASE_IMAGE_ARG.into(), reference));
+        }
+        if let Some(version) = &request.dagster_version {
+            build_args.push((DAGSTER_VERSION_ARG.into(), version.clone()));
+        }
+        builds.push(Build {
+            target: target.clone(),
+            request: BuildRequest {
+                tag: local_tag(&target.image, &target.python_version, &request.timestamp),
+                dockerfile: image.dir.join("Dockerfile"),
+                context: image.dir.clone(),
+                build_args,
+                platform: request.platform.clone(),
+            },
+            after,
+        });
+    }
+    Ok(Plan {
+        timestamp: request.timestamp.clone(),
+        builds,
+    })
+}
+
+fn built_timestamp(
+    images: &BTreeMap<String, Image>,
+    target: &Target,
+    base: &str,
+) -> Result<String, Error> {
+    let base_image = &images[base];
+    base_image
+        .last_updated
+        .get(&target.python_version)
+        .map(str::to_owned)
+        .ok_or_else(|| Error::BaseNotBuilt {
+            image: target.image.clone(),
+            base: base.to_owned(),
+            version: target.python_version.clone(),
+        })
+}
+
+/// The targets of the request, plus their local bases when asked, ordered bases first and
+/// otherwise in request order. Depth-first, so a cycle is found on the path being walked.
+fn order_targets(
+    images: &BTreeMap<String, Image>,
+    request: &Request,
+) -> Result<Vec<Target>, Error> {
+    let mut order = Vec::new();
+    let mut state: HashMap<Target, Visit> = HashMap::new();
+    for target in &request.targets {
+        visit(
+            images,
+            request,
+            target,
+            &mut state,
+            &mut Vec::new(),
+            &mut order,
+        )?;
+    }
+    Ok(order)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Visit {
+    InProgress,
+    Done,
+}
+
+fn visit(
+    images: &BTreeMap<String, Image>,
+    request: &Request,
+    target: &Target,
+    state: &mut HashMap<Target, Visit>,
+    path: &mut Vec<String>,
+    order: &mut Vec<Target>,
+) -> Result<(), Error> {
+    match state.get(target) {
+        Some(Visit::Done) => return Ok(()),
+        Some(Visit::InProgress) => {
+            let start = path
+                .iter()
+                .position(|name| *name == target.image)
+                .unwrap_or(0);
+            let mut cycle = path[start..].to_vec();
+            cycle.push(target.image.clone());
+            return Err(Error::Cycle(cycle));
+        }
+        None => {}
+    }
+    state.insert(target.clone(), Visit::InProgress);
+    path.push(target.image.clone());
+    let spec = &images[&target.image].versions[&target.python_version];
+    if let Some(base) = &spec.base_image {
+        let base_image = &images[&base.name];
+        if !base_image.versions.contains_key(&target.python_version) {
+            return Err(Error::BaseLacksVersion {
+                image: target.image.clone(),
+                base: base.name.clone(),
+                version: target.python_version.clone(),
+            });
+        }
+        let base_target = Target {
+            image: base.name.clone(),
+            python_version: target.python_version.clone(),
+        };
+        let wanted = request.targets.contains(&base_target);
+        if base.source == BaseSource::Local && (request.with_deps || wanted) {
+            visit(images, request, &base_target, state, path, order)?;
+        } else {
+            check_no_cycle_through(images, &base_target, path)?;
+        }
+    }
+    path.pop();
+    state.insert(target.clone(), Visit::Done);
+    order.push(target.clone());
+    Ok(())
+}
+
+/// Follows the chain of bases from `target` (without planning them), failing on a cycle.
+fn check_no_cycle_through(
+    images: &BTreeMap<String, Image>,
+    target: &Target,
+    path: &[String],
+) -> Result<(), Error> {
+    let mut chain = path.to_vec();
+    let mut current = target.clone();
+    loop {
+        if let Some(start) = chain.iter().position(|name| *name == current.image) {
+            let mut cycle = chain[start..].to_vec();
+            cycle.push(current.image);
+            return Err(Error::Cycle(cycle));
+        }
+        chain.push(current.image.clone());
+        let next = images[&current.image]
+            .versions
+            .get(&current.python_version)
+            .and_then(|spec| spec.base_image.as_ref());
+        match next {
+            Some(base) => current.image = base.name.clone(),
+            None => return Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

@@ -1,0 +1,240 @@
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+
+use super::*;
+use crate::catalog::{BaseImage, LastUpdated, VersionSpec};
+
+/// An image with `versions`, each built on `base` (local) when given.
+fn image(name: &str, versions: &[&str], base: Option<(&str, BaseSource)>) -> Image {
+    let spec = |version: &str| VersionSpec {
+        docker_args: IndexMap::from([("PYTHON_VERSION".to_owned(), version.to_owned())]),
+        base_image: base.map(|(name, source)| BaseImage {
+            name: name.to_owned(),
+            source,
+            line: 1,
+        }),
+    };
+    Image {
+        name: name.to_owned(),
+        dir: PathBuf::from("images").join(name),
+        versions: versions.iter().map(|v| (v.to_string(), spec(v))).collect(),
+        last_updated: LastUpdated::default(),
+    }
+}
+
+fn catalog(images: Vec<Image>) -> BTreeMap<String, Image> {
+    images.into_iter().map(|i| (i.name.clone(), i)).collect()
+}
+
+fn target(image: &str, version: &str) -> Target {
+    Target {
+        image: image.to_owned(),
+        python_version: version.to_owned(),
+    }
+}
+
+fn request(targets: Vec<Target>, with_deps: bool) -> Request {
+    Request {
+        targets,
+        with_deps,
+        timestamp: "T".into(),
+        ..Request::default()
+    }
+}
+
+fn no_registry() -> Result<Registry, crate::registry::Error> {
+    Err(crate::registry::Error::Missing)
+}
+
+fn order(plan: &Plan) -> Vec<String> {
+    plan.builds
+        .iter()
+        .map(|b| format!("{}:{}", b.target.image, b.target.python_version))
+        .collect()
+}
+
+fn built(mut image: Image, version: &str, timestamp: &str) -> Image {
+    image
+        .last_updated
+        .timestamps
+        .insert(version.into(), timestamp.into());
+    image
+}
+
+#[test]
+fn local_tag_uses_the_literal_python_version() {
+    assert_eq!(
+        local_tag("app", "3.10", "2020-07-11T040642"),
+        "dagster/app:py3.10-2020-07-11T040642"
+    );
+}
+
+#[test]
+fn a_built_local_base_is_passed_as_base_image() {
+    let images = catalog(vec![
+        built(image("base", &["3.10"], None), "3.10", "OLD"),
+        image("app", &["3.10"], Some(("base", BaseSource::Local))),
+    ]);
+    let plan = resolve(
+        &images,
+        &request(vec![target("app", "3.10")], false),
+        no_registry,
+    )
+    .unwrap();
+    assert_eq!(order(&plan), ["app:3.10"]);
+    let build = &plan.builds[0];
+    assert_eq!(build.request.tag, "dagster/app:py3.10-T");
+    assert_eq!(
+        build.request.build_args,
+        [
+            ("PYTHON_VERSION".to_owned(), "3.10".to_owned()),
+            (
+                "BASE_IMAGE".to_owned(),
+                "dagster/base:py3.10-OLD".to_owned()
+            ),
+        ]
+    );
+    assert!(build.after.is_empty());
+}
+
+#[test]
+fn with_deps_builds_bases_first_with_the_same_timestamp() {
+    let images = catalog(vec![
+        image("root", &["3.9", "3.10"], None),
+        image("mid", &["3.9", "3.10"], Some(("root", BaseSource::Local))),
+        image("leaf", &["3.9", "3.10"], Some(("mid", BaseSource::Local))),
+    ]);
+    let targets = vec![target("leaf", "3.9"), target("leaf", "3.10")];
+    let plan = resolve(&images, &request(targets, true), no_registry).unwrap();
+    assert_eq!(
+        order(&plan),
+        [
+            "root:3.9",
+            "mid:3.9",
+            "leaf:3.9",
+            "root:3.10",
+            "mid:3.10",
+            "leaf:3.10"
+        ]
+    );
+    assert_eq!(plan.builds[2].after, [1]);
+    assert_eq!(
+        plan.builds[2].request.build_args[1].1,
+        "dagster/mid:py3.9-T"
+    );
+}
+
+#[test]
+fn requested_bases_are_ordered_first_even_when_listed_last() {
+    let images = catalog(vec![
+        image("base", &["3.9"], None),
+        image("app", &["3.9"], Some(("base", BaseSource::Local))),
+    ]);
+    let targets = vec![target("app", "3.9"), target("base", "3.9")];
+    let plan = resolve(&images, &request(targets, false), no_registry).unwrap();
+    assert_eq!(order(&plan), ["base:3.9", "app:3.9"]);
+    assert_eq!(plan.builds[1].after, [0]);
+}
+
+#[test]
+fn an_unbuilt_base_without_with_deps_is_an_error() {
+    let images = catalog(vec![
+        image("base", &["3.9"], None),
+        image("app", &["3.9"], Some(("base", BaseSource::Local))),
+    ]);
+    let error = resolve(
+        &images,
+        &request(vec![target("app", "3.9")], false),
+        no_registry,
+    )
+    .unwrap_err();
+    assert!(matches!(error, Error::BaseNotBuilt { .. }), "{error}");
+    assert!(error.to_string().contains("add `--with-deps`"));
+}
+
+#[test]
+fn a_base_without_the_python_version_is_an_error() {
+    let images = catalog(vec![
+        image("base", &["3.9"], None),
+        image("app", &["3.10"], Some(("base", BaseSource::Local))),
+    ]);
+    let error = resolve(
+        &images,
+        &request(vec![target("app", "3.10")], true),
+        no_registry,
+    )
+    .unwrap_err();
+    assert!(matches!(error, Error::BaseLacksVersion { .. }), "{error}");
+}
+
+#[test]
+fn cycles_are_reported_with_their_path() {
+    let images = catalog(vec![
+        image("a", &["3.9"], Some(("b", BaseSource::Local))),
+        image("b", &["3.9"], Some(("c", BaseSource::Local))),
+        image("c", &["3.9"], Some(("a", BaseSource::Local))),
+    ]);
+    let with_deps = resolve(
+        &images,
+        &request(vec![target("a", "3.9")], true),
+        no_registry,
+    )
+    .unwrap_err();
+    assert_eq!(
+        with_deps.to_string(),
+        "base images form a cycle: a -> b -> c -> a"
+    );
+    let without = resolve(
+        &images,
+        &request(vec![target("a", "3.9")], false),
+        no_registry,
+    )
+    .unwrap_err();
+    assert_eq!(
+        without.to_string(),
+        "base images form a cycle: a -> b -> c -> a"
+    );
+}
+
+#[test]
+fn aws_bases_come_from_the_registry() {
+    let images = catalog(vec![
+        built(image("base", &["3.9"], None), "3.9", "OLD"),
+        image("app", &["3.9"], Some(("base", BaseSource::Aws))),
+    ]);
+    let registry = || Registry::parse("127.0.0.1:5000/ci");
+    let plan = resolve(
+        &images,
+        &request(vec![target("app", "3.9")], true),
+        registry,
+    )
+    .unwrap();
+    assert_eq!(order(&plan), ["app:3.9"], "a remote base is never built");
+    assert_eq!(
+        plan.builds[0].request.build_args[1].1,
+        "127.0.0.1:5000/ci/base:py3.9-OLD"
+    );
+    let error = resolve(
+        &images,
+        &request(vec![target("app", "3.9")], true),
+        no_registry,
+    )
+    .unwrap_err();
+    assert!(matches!(error, Error::NoRegistry { .. }));
+}
+
+#[test]
+fn dagster_version_and_platform_are_passed_on() {
+    let images = catalog(vec![image("base", &["3.9"], None)]);
+    let mut request = request(vec![target("base", "3.9")], false);
+    request.dagster_version = Some("0.9.20".into());
+    request.platform = Some("linux/arm64".into());
+    let plan = resolve(&images, &request, no_registry).unwrap();
+    let build = &plan.builds[0].request;
+    assert_eq!(
+        build.build_args.last().unwrap(),
+        &("DAGSTER_VERSION".to_owned(), "0.9.20".to_owned())
+    );
+    assert_eq!(build.platform.as_deref(), Some("linux/arm64"));
+}

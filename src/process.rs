@@ -1,0 +1,372 @@
+//! Running external programs from argument vectors (never a shell): streamed to the terminal,
+//! into a log file, or captured. Every child is tracked so an interrupt can stop it, and every
+//! command prints the same way in errors and `--dry-run`, with secrets masked.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Lines of a failed command's log shown in its error.
+const LOG_TAIL_LINES: usize = 25;
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// A program and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    pub program: OsString,
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{step} failed: `{command}` {status}{detail}")]
+    Failed {
+        step: String,
+        command: String,
+        status: ExitStatus,
+        /// The end of the command's output when it did not go to the terminal.
+        detail: String,
+    },
+    #[error("{step} failed: could not run `{program}`: {source}")]
+    Spawn {
+        step: String,
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("{step}: {source}")]
+    Io {
+        step: String,
+        source: std::io::Error,
+    },
+    #[error("interrupted")]
+    Interrupted,
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Stops every running child and makes every later spawn fail; called from the signal handler.
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+    for pid in running.iter() {
+        // SAFETY: kill(2) has no memory-safety preconditions; pid is a child we spawned and
+        // have not reaped yet (it is removed from RUNNING before it is waited for).
+        unsafe {
+            libc::kill(*pid as libc::pid_t, libc::SIGTERM);
+        }
+    }
+}
+
+pub fn is_interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+impl Command {
+    pub fn new(
+        program: impl Into<OsString>,
+        args: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            program: program.into(),
+            args: args.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// Runs with the terminal as stdout and stderr.
+    pub fn run(&self, step: &str) -> Result<()> {
+        let status = self.wait(step, self.std().stdin(Stdio::null()), None)?;
+        self.check(step, status, String::new())
+    }
+
+    /// Runs with stdout and stderr appended to `log`; on failure the error shows its last lines.
+    pub fn run_logged(&self, step: &str, log: &Path) -> Result<()> {
+        let io = |source| Error::Io {
+            step: step.to_owned(),
+            source,
+        };
+        let file = fs_err::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(io)?;
+        let (out, err) = (file.try_clone().map_err(io)?, file);
+        let mut command = self.std();
+        command
+            .stdin(Stdio::null())
+            .stdout(out.into_file())
+            .stderr(err.into_file());
+        let status = self.wait(step, &mut command, None)?;
+        self.check(step, status, log_tail(log))
+    }
+
+    /// Runs and returns stdout; stderr is kept for the error. `input` is written to stdin
+    /// (a secret, typically) and never shown.
+    pub fn output(&self, step: &str, input: Option<&str>) -> Result<String> {
+        let mut command = self.std();
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        command.stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut captured = Captured::default();
+        let status = self.wait(step, &mut command, Some((input, &mut captured)))?;
+        let detail = match captured.stderr.trim() {
+            "" => String::new(),
+            stderr => format!(":\n{stderr}"),
+        };
+        self.check(step, status, detail)?;
+        Ok(captured.stdout)
+    }
+
+    fn std(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(&self.program);
+        command.args(&self.args);
+        command
+    }
+
+    fn wait(
+        &self,
+        step: &str,
+        command: &mut std::process::Command,
+        capture: Option<(Option<&str>, &mut Captured)>,
+    ) -> Result<ExitStatus> {
+        if is_interrupted() {
+            return Err(Error::Interrupted);
+        }
+        let mut child = command.spawn().map_err(|source| Error::Spawn {
+            step: step.to_owned(),
+            program: self.program.to_string_lossy().into_owned(),
+            source,
+        })?;
+        let tracked = Tracked::new(child.id());
+        if is_interrupted() {
+            let _ = child.kill();
+        }
+        let io = |source| Error::Io {
+            step: step.to_owned(),
+            source,
+        };
+        if let Some((input, captured)) = capture {
+            if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+                stdin.write_all(input.as_bytes()).map_err(io)?;
+            }
+            captured.read_from(&mut child).map_err(io)?;
+        }
+        wait_for_exit_without_reaping(child.id());
+        drop(tracked);
+        let status = child.wait().map_err(io)?;
+        if is_interrupted() {
+            return Err(Error::Interrupted);
+        }
+        Ok(status)
+    }
+
+    fn check(&self, step: &str, status: ExitStatus, detail: String) -> Result<()> {
+        if status.success() {
+            return Ok(());
+        }
+        Err(Error::Failed {
+            step: step.to_owned(),
+            command: self.to_string(),
+            status,
+            detail,
+        })
+    }
+}
+
+/// Blocks until the child `pid` has exited, leaving it unreaped so that its pid cannot be
+/// reused (and signalled by `interrupt`) before it is removed from RUNNING.
+fn wait_for_exit_without_reaping(pid: u32) {
+    loop {
+        // SAFETY: waitid writes only into `info`, a properly sized, zeroed siginfo_t.
+        let result = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if result == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
+        {
+            return;
+        }
+    }
+}
+
+/// A running child's pid in RUNNING, removed before the child is reaped.
+struct Tracked(u32);
+
+impl Tracked {
+    fn new(pid: u32) -> Self {
+        RUNNING.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+        Self(pid)
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        RUNNING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|pid| *pid != self.0);
+    }
+}
+
+#[derive(Default)]
+struct Captured {
+    stdout: String,
+    stderr: String,
+}
+
+impl Captured {
+    /// Reads both pipes to the end; stderr on its own thread so neither pipe can fill and block.
+    fn read_from(&mut self, child: &mut std::process::Child) -> std::io::Result<()> {
+        let mut stderr_pipe = child.stderr.take();
+        let stderr_reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(pipe) = stderr_pipe.as_mut() {
+                pipe.read_to_string(&mut text)?;
+            }
+            Ok::<_, std::io::Error>(text)
+        });
+        if let Some(mut pipe) = child.stdout.take() {
+            pipe.read_to_string(&mut self.stdout)?;
+        }
+        self.stderr = stderr_reader.join().unwrap_or_else(|_| Ok(String::new()))?;
+        Ok(())
+    }
+}
+
+fn log_tail(log: &Path) -> String {
+    let text = fs_err::read(log)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n");
+    format!(":\n{tail}\n(full log: {})", log.display())
+}
+
+/// Shows the command as a shell would read it, with the values of secret-looking build
+/// arguments (`*TOKEN*`, `*PASSWORD*`, `*SECRET*`, `*KEY*`) replaced by `***`.
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", shell_quote(&self.program.to_string_lossy()))?;
+        let mut after_build_arg = false;
+        for arg in &self.args {
+            let shown = if after_build_arg {
+                mask_secret(arg)
+            } else {
+                arg.clone()
+            };
+            write!(f, " {}", shell_quote(&shown))?;
+            after_build_arg = arg == "--build-arg";
+        }
+        Ok(())
+    }
+}
+
+fn mask_secret(assignment: &str) -> String {
+    match assignment.split_once('=') {
+        Some((name, _)) if is_secret_name(name) => format!("{name}=***"),
+        _ => assignment.to_owned(),
+    }
+}
+
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["TOKEN", "PASSWORD", "SECRET", "KEY"]
+        .iter()
+        .any(|word| upper.contains(word))
+}
+
+fn shell_quote(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn displays_as_a_shell_would_read_it() {
+        let command = Command::new("docker", ["build", "--build-arg", "A=b c", "it's"]);
+        assert_eq!(
+            command.to_string(),
+            r#"docker build --build-arg 'A=b c' 'it'\''s'"#
+        );
+    }
+
+    #[test]
+    fn masks_secret_looking_build_args_only() {
+        let command = Command::new(
+            "docker",
+            [
+                "build",
+                "--build-arg",
+                "GITHUB_TOKEN=abc",
+                "--build-arg",
+                "PY=3.10",
+                "API_KEY=x",
+            ],
+        );
+        assert_eq!(
+            command.to_string(),
+            "docker build --build-arg 'GITHUB_TOKEN=***' --build-arg PY=3.10 API_KEY=x"
+        );
+    }
+
+    #[test]
+    fn captures_output_and_reports_failures_with_stderr() {
+        let ok = Command::new("sh", ["-c", "echo out; echo err >&2"])
+            .output("probe", None)
+            .unwrap();
+        assert_eq!(ok, "out\n");
+        let error = Command::new("sh", ["-c", "echo boom >&2; exit 3"])
+            .output("probe", None)
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.starts_with("probe failed: `sh -c 'echo boom >&2; exit 3'` exit status: 3"),
+            "{text}"
+        );
+        assert!(text.ends_with("boom"), "{text}");
+    }
+
+    #[test]
+    fn feeds_input_on_stdin() {
+        let out = Command::new("cat", Vec::<String>::new())
+            .output("cat", Some("secret"))
+            .unwrap();
+        assert_eq!(out, "secret");
+    }
+
+    #[test]
+    fn logged_failures_show_the_log_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("x.log");
+        let script = "for i in $(seq 1 40); do echo line$i; done; exit 1";
+        let text = Command::new("sh", ["-c", script])
+            .run_logged("build", &log)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("line40") && text.contains("line16") && !text.contains("line15\n"),
+            "{text}"
+        );
+        assert!(text.ends_with(&format!("(full log: {})", log.display())));
+    }
+}

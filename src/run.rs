@@ -1,0 +1,194 @@
+//! Executes a build plan: up to `jobs` builds at once, each started as soon as the builds it
+//! waits for are done; after a failure, either nothing new starts or (keep-going) everything
+//! that does not depend on the failure still runs. Knows nothing of the catalog: what to do
+//! after a successful build is the caller's `on_built`.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::engine::Docker;
+use crate::plan::{Build, Plan};
+use crate::process;
+use crate::report;
+
+/// How to run a plan.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub jobs: usize,
+    pub keep_going: bool,
+    /// Each build's output goes to `<log_dir>/<image>-py<version>.log`, unless the plan
+    /// runs one build at a time, when it goes to the terminal.
+    pub log_dir: PathBuf,
+}
+
+/// What became of one build.
+#[derive(Debug)]
+pub enum Outcome {
+    Built(Duration),
+    Failed(Duration, Failure),
+    /// Not started: a build it waits for failed, or the run stopped after a failure.
+    Skipped(&'static str),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Process(#[from] process::Error),
+    #[error("built, but recording it failed: {0}")]
+    Record(String),
+}
+
+/// Every build's outcome, in plan order.
+pub struct Report {
+    pub outcomes: Vec<Outcome>,
+    pub interrupted: bool,
+}
+
+/// Runs `plan`; `on_built` is called (on the build's thread) right after each successful build.
+pub fn execute<F>(plan: &Plan, docker: &Docker, options: &Options, on_built: F) -> Report
+where
+    F: Fn(&Build) -> Result<(), String> + Sync,
+{
+    let streamed = options.jobs == 1 || plan.builds.len() == 1;
+    let mut scheduler = Scheduler::new(plan, options.keep_going);
+    let (done_tx, done_rx) = mpsc::channel::<(usize, Result<(), Failure>, Duration)>();
+    std::thread::scope(|scope| {
+        let mut running = 0;
+        loop {
+            while running < options.jobs.max(1) && !process::is_interrupted() {
+                let Some(index) = scheduler.next_ready() else {
+                    break;
+                };
+                let build = &plan.builds[index];
+                let tx = done_tx.clone();
+                let on_built = &on_built;
+                let log = options.log_dir.join(format!(
+                    "{}-py{}.log",
+                    build.target.image, build.target.python_version
+                ));
+                report::started(build, (!streamed).then_some(&log));
+                running += 1;
+                scope.spawn(move || {
+                    let started = Instant::now();
+                    let result = run_one(docker, build, streamed, &log)
+                        .and_then(|()| on_built(build).map_err(Failure::Record));
+                    let _ = tx.send((index, result, started.elapsed()));
+                });
+            }
+            if running == 0 {
+                break;
+            }
+            let Ok((index, result, elapsed)) = done_rx.recv() else {
+                break;
+            };
+            running -= 1;
+            report::finished(&plan.builds[index], &result, elapsed);
+            scheduler.complete(index, result, elapsed);
+        }
+    });
+    Report {
+        outcomes: scheduler.into_outcomes(),
+        interrupted: process::is_interrupted(),
+    }
+}
+
+fn run_one(
+    docker: &Docker,
+    build: &Build,
+    streamed: bool,
+    log: &std::path::Path,
+) -> Result<(), Failure> {
+    let command = docker.build(&build.request);
+    let step = format!("building `{}`", build.request.tag);
+    if streamed {
+        command.run(&step)?;
+    } else {
+        if let Some(dir) = log.parent() {
+            fs_err::create_dir_all(dir).map_err(|source| process::Error::Io {
+                step: step.clone(),
+                source,
+            })?;
+        }
+        command.run_logged(&step, log)?;
+    }
+    Ok(())
+}
+
+/// Which builds may start, given what has finished.
+struct Scheduler<'a> {
+    plan: &'a Plan,
+    keep_going: bool,
+    outcomes: Vec<Option<Outcome>>,
+    started: Vec<bool>,
+    stopped: bool,
+}
+
+impl<'a> Scheduler<'a> {
+    fn new(plan: &'a Plan, keep_going: bool) -> Self {
+        let n = plan.builds.len();
+        Self {
+            plan,
+            keep_going,
+            outcomes: (0..n).map(|_| None).collect(),
+            started: vec![false; n],
+            stopped: false,
+        }
+    }
+
+    /// The first build in plan order that has not started and whose dependencies are built.
+    fn next_ready(&mut self) -> Option<usize> {
+        if self.stopped {
+            return None;
+        }
+        let ready = (0..self.plan.builds.len()).find(|&i| {
+            !self.started[i]
+                && self.plan.builds[i]
+                    .after
+                    .iter()
+                    .all(|&d| matches!(self.outcomes[d], Some(Outcome::Built(_))))
+        })?;
+        self.started[ready] = true;
+        Some(ready)
+    }
+
+    fn complete(&mut self, index: usize, result: Result<(), Failure>, elapsed: Duration) {
+        self.outcomes[index] = Some(match result {
+            Ok(()) => Outcome::Built(elapsed),
+            Err(failure) => {
+                if !self.keep_going {
+                    self.stopped = true;
+                }
+                self.skip_dependents_of(index);
+                Outcome::Failed(elapsed, failure)
+            }
+        });
+    }
+
+    /// Marks every build that waits (transitively) on `failed` as skipped. Dependents come
+    /// later in the plan, so one forward pass reaches them all.
+    fn skip_dependents_of(&mut self, failed: usize) {
+        let mut blocked = vec![false; self.plan.builds.len()];
+        blocked[failed] = true;
+        for i in failed + 1..self.plan.builds.len() {
+            if !self.started[i] && self.plan.builds[i].after.iter().any(|&d| blocked[d]) {
+                blocked[i] = true;
+                self.started[i] = true;
+                self.outcomes[i] = Some(Outcome::Skipped("a build it depends on failed"));
+            }
+        }
+    }
+
+    fn into_outcomes(self) -> Vec<Outcome> {
+        self.outcomes
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or(Outcome::Skipped(if process::is_interrupted() {
+                    "interrupted"
+                } else {
+                    "stopped after a failure"
+                }))
+            })
+            .collect()
+    }
+}
