@@ -1,0 +1,255 @@
+//! Test harness: a copy of the example catalog in a temporary folder, the built binary run
+//! against it, and helpers that ask the real Docker engine and registry what happened.
+//!
+//! Tests need a running engine and the registry of `scripts/setup-engine.sh`; without them they
+//! fail at once with a message saying so, never skip.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The loopback registry started by `scripts/setup-engine.sh`.
+pub const REGISTRY: &str = "127.0.0.1:5000";
+
+static ENGINE_CHECK: Once = Once::new();
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A catalog in a temporary folder, and a timestamp unique to this test for the images it builds
+/// (removed from the engine when the test ends).
+pub struct Env {
+    dir: tempfile::TempDir,
+    pub timestamp: String,
+}
+
+/// What a run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Env {
+    /// A copy of `examples/images`.
+    pub fn new() -> Self {
+        let env = Self::empty();
+        copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/images"), &env.images());
+        env
+    }
+
+    /// An empty `images/` folder.
+    pub fn empty() -> Self {
+        require_engine();
+        let dir = tempfile::tempdir().expect("temporary folder");
+        fs_err::create_dir(dir.path().join("images")).unwrap();
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        Self {
+            dir,
+            timestamp: format!("test-{}-{n}", std::process::id()),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn images(&self) -> PathBuf {
+        self.dir.path().join("images")
+    }
+
+    /// A path inside the images folder.
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.images().join(relative)
+    }
+
+    pub fn write(&self, relative: &str, content: &str) {
+        let path = self.path(relative);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, content).unwrap();
+    }
+
+    pub fn read(&self, relative: &str) -> String {
+        fs_err::read_to_string(self.path(relative)).unwrap()
+    }
+
+    /// Every file of the catalog and its bytes, to show that a run changed nothing.
+    pub fn snapshot_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files = Vec::new();
+        collect_files(&self.images(), &mut files);
+        files.sort();
+        files
+    }
+
+    /// `dagster-image --images-dir <images> ARGS...`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[])
+    }
+
+    /// Like `run`, with extra environment variables.
+    pub fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = self.command(args);
+        command.envs(env.iter().copied());
+        Run::from(command.output().expect("run dagster-image"))
+    }
+
+    /// The command without running it, for tests that need to signal it or set its folder.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = self.bare(&["--images-dir"]);
+        command.arg(self.images()).args(args);
+        command
+    }
+
+    /// `dagster-image ARGS...` in the test's root folder, without `--images-dir`.
+    pub fn bare(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dagster-image"));
+        command
+            .args(args)
+            .current_dir(self.root())
+            .env_remove("DAGSTER_IMAGE_REGISTRY")
+            .env_remove("DAGSTER_IMAGES_DIR")
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// The local tag of `image` at this test's timestamp.
+    pub fn tag(&self, image: &str, python_version: &str) -> String {
+        format!("dagster/{image}:py{python_version}-{}", self.timestamp)
+    }
+
+    /// A registry path unique to this test: `127.0.0.1:5000/<unique>`.
+    pub fn registry(&self) -> String {
+        format!("{REGISTRY}/{}", self.timestamp.replace('-', ""))
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // Remove every image tagged with this test's timestamp, local and for the registry.
+        let listing = docker_output(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
+        let ours: Vec<&str> = listing
+            .lines()
+            .filter(|r| r.ends_with(&self.timestamp) || r.contains(&self.timestamp.replace('-', "")))
+            .collect();
+        if !ours.is_empty() {
+            let _ = Command::new("docker").args(["image", "rm", "--force"]).args(ours).output();
+        }
+    }
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Self {
+        Self {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Asserts exit code 0 and returns self.
+    #[track_caller]
+    pub fn success(self) -> Self {
+        assert_eq!(self.code, Some(0), "expected success:\n{self:#?}");
+        self
+    }
+
+    /// Asserts the exit code and returns self.
+    #[track_caller]
+    pub fn code(self, code: i32) -> Self {
+        assert_eq!(self.code, Some(code), "expected exit code {code}:\n{self:#?}");
+        self
+    }
+
+    /// Asserts that stderr contains `text`.
+    #[track_caller]
+    pub fn stderr_has(self, text: &str) -> Self {
+        assert!(self.stderr.contains(text), "stderr lacks {text:?}:\n{}", self.stderr);
+        self
+    }
+}
+
+/// Panics, with how to fix it, when the Docker engine or the test registry is not running.
+pub fn require_engine() {
+    ENGINE_CHECK.call_once(|| {
+        let engine = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output();
+        assert!(
+            engine.is_ok_and(|o| o.status.success()),
+            "the Docker engine is not running: run `scripts/setup-engine.sh` first"
+        );
+        let registry = Command::new("curl").args(["-fsS", &format!("http://{REGISTRY}/v2/")]).output();
+        assert!(
+            registry.is_ok_and(|o| o.status.success()),
+            "the test registry {REGISTRY} is not answering: run `scripts/setup-engine.sh` first"
+        );
+    });
+}
+
+/// Runs docker and returns its stdout; panics when it fails.
+pub fn docker_output(args: &[&str]) -> String {
+    let output = Command::new("docker").args(args).output().expect("run docker");
+    assert!(output.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Whether the engine has an image `reference`.
+pub fn image_exists(reference: &str) -> bool {
+    Command::new("docker")
+        .args(["image", "inspect", reference])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// `docker run --rm IMAGE ARGS...`, stdout.
+pub fn run_image(image: &str, args: &[&str]) -> String {
+    let mut all = vec!["run", "--rm", image];
+    all.extend_from_slice(args);
+    docker_output(&all)
+}
+
+/// A GET to the test registry's API, the body.
+pub fn registry_get(path: &str) -> String {
+    let output = Command::new("curl")
+        .args(["-fsS", "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json"])
+        .arg(format!("http://{REGISTRY}/v2/{path}"))
+        .output()
+        .expect("run curl");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The tags of `repository` (a path inside the test registry), sorted.
+pub fn registry_tags(repository: &str) -> Vec<String> {
+    let body = registry_get(&format!("{repository}/tags/list"));
+    let Some(list) = body.split("\"tags\":[").nth(1).and_then(|rest| rest.split(']').next()) else {
+        return Vec::new();
+    };
+    let mut tags: Vec<String> = list.split(',').map(|t| t.trim_matches('"').to_owned()).filter(|t| !t.is_empty()).collect();
+    tags.sort();
+    tags
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs_err::create_dir_all(to).unwrap();
+    for entry in fs_err::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs_err::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn collect_files(dir: &Path, files: &mut Vec<(PathBuf, Vec<u8>)>) {
+    for entry in fs_err::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect_files(&path, files);
+        } else {
+            files.push((path.clone(), fs_err::read(&path).unwrap()));
+        }
+    }
+}
