@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Start-up and per-build overhead of dagster-image, measured side by side in one run:
+#  1. `list` on a generated 200-image catalog (goal: under 10 ms; the Python original takes ~1 s);
+#  2. `build` of one image-version against bare `docker build` of the same image, both cache hits
+#     on the real engine, and with a no-op program as $DOCKER, which leaves only our own work
+#     (resolving the plan, spawning, recording last_updated.yaml with fsync): goal under 10 ms.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-engine.sh >/dev/null
+command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null
+cargo build --release --locked --quiet
+tool=$PWD/target/release/dagster-image
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+for i in $(seq -w 1 200); do
+    dir=$work/catalog/image-$i
+    mkdir -p "$dir"
+    printf '3.9:\n  docker_args:\n    PYTHON_VERSION: 3.9\n3.10:\n  docker_args:\n    PYTHON_VERSION: 3.10\n' >"$dir/versions.yaml"
+    printf 'FROM dagster-image/rootfs:busybox\nARG PYTHON_VERSION\nRUN echo "$PYTHON_VERSION" > /v\n' >"$dir/Dockerfile"
+done
+image=$work/catalog/image-001
+noop=$work/noop-docker
+printf '#!/bin/sh\nexit 0\n' >"$noop" && chmod +x "$noop"
+docker build -q -t dagster/image-001:py3.10-bench --build-arg PYTHON_VERSION=3.10 "$image" >/dev/null
+
+hyperfine --warmup 5 --min-runs 30 --export-json "$work/list.json" -N \
+    "$tool --images-dir $work/catalog list"
+hyperfine --warmup 3 --min-runs 30 --export-json "$work/noop.json" -N \
+    "$noop build --tag dagster/image-001:py3.10-bench --file $image/Dockerfile --build-arg PYTHON_VERSION=3.10 $image" \
+    "env DOCKER=$noop $tool --images-dir $work/catalog build --name image-001 -v 3.10 -t bench"
+hyperfine --warmup 3 --min-runs 20 --export-json "$work/docker.json" \
+    "docker build --tag dagster/image-001:py3.10-bench --file $image/Dockerfile --build-arg PYTHON_VERSION=3.10 $image >/dev/null 2>&1" \
+    "$tool --images-dir $work/catalog build --name image-001 -v 3.10 -t bench >/dev/null 2>&1"
+
+python3 - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+def means(name):
+    return [r["mean"] * 1000 for r in json.load(open(f"{work}/{name}.json"))["results"]]
+(list_ms,) = means("list")
+bare_noop, tool_noop = means("noop")
+bare_docker, tool_docker = means("docker")
+print(f"\nlist, 200 images:                    {list_ms:6.2f} ms (goal < 10 ms)")
+print(f"build overhead, no-op engine:        {tool_noop - bare_noop:6.2f} ms "
+      f"({tool_noop:.2f} ms vs {bare_noop:.2f} ms bare; goal < 10 ms)")
+print(f"build on the real engine (cached):   {tool_docker:6.1f} ms vs {bare_docker:.1f} ms bare docker build "
+      f"(ratio {tool_docker / bare_docker:.3f})")
+PY
