@@ -22,8 +22,20 @@ pub enum Error {
         skipped: usize,
         total: usize,
     },
+    /// A build succeeded but its timestamp could not be written.
+    #[error("{0}")]
+    Record(String),
     #[error("interrupted")]
     Interrupted,
+}
+
+impl From<crate::run::Failure> for Error {
+    fn from(failure: crate::run::Failure) -> Self {
+        match failure {
+            crate::run::Failure::Process(error) => error.into(),
+            crate::run::Failure::Record(message) => Error::Record(message),
+        }
+    }
 }
 
 fn skipped_note(skipped: usize) -> String {
@@ -47,7 +59,7 @@ impl Error {
                 EXIT_BAD_INPUT
             }
             Error::Process(process::Error::Interrupted) | Error::Interrupted => EXIT_INTERRUPTED,
-            Error::Process(_) | Error::BuildsFailed { .. } => EXIT_FAILED,
+            Error::Process(_) | Error::BuildsFailed { .. } | Error::Record(_) => EXIT_FAILED,
         }
     }
 }

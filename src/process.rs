@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::sync::Mutex;
@@ -78,30 +78,42 @@ impl Command {
         }
     }
 
-    /// Runs with the terminal as stdout and stderr.
+    /// Runs with its output on our stderr (stdout carries only data, e.g. `list`).
     pub fn run(&self, step: &str) -> Result<()> {
-        let status = self.wait(step, self.std().stdin(Stdio::null()), None)?;
+        let mut command = self.std();
+        command.stdin(Stdio::null()).stdout(std::io::stderr());
+        let status = self.wait_piped(step, command, |_| Ok(()))?;
         self.check(step, status, String::new())
     }
 
-    /// Runs with stdout and stderr appended to `log`; on failure the error shows its last lines.
-    pub fn run_logged(&self, step: &str, log: &Path) -> Result<()> {
+    /// Runs with stdout and stderr, merged, appended to `log` and handed line by line to
+    /// `on_line`; on failure the error shows the log's last lines.
+    pub fn run_logged(&self, step: &str, log: &Path, on_line: &mut dyn FnMut(&str)) -> Result<()> {
         let io = |source| Error::Io {
             step: step.to_owned(),
             source,
         };
-        let file = fs_err::OpenOptions::new()
+        let mut file = fs_err::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .map_err(io)?;
-        let (out, err) = (file.try_clone().map_err(io)?, file);
+        let (reader, writer) = std::io::pipe().map_err(io)?;
         let mut command = self.std();
         command
             .stdin(Stdio::null())
-            .stdout(out.into_file())
-            .stderr(err.into_file());
-        let status = self.wait(step, &mut command, None)?;
+            .stdout(writer.try_clone().map_err(io)?)
+            .stderr(writer);
+        let mut copy_lines = |reader: std::io::PipeReader| -> std::io::Result<()> {
+            for line in BufReader::new(reader).split(b'\n') {
+                let line = line?;
+                file.write_all(&line)?;
+                file.write_all(b"\n")?;
+                on_line(&String::from_utf8_lossy(&line));
+            }
+            Ok(())
+        };
+        let status = self.wait_piped(step, command, move |_| copy_lines(reader))?;
         self.check(step, status, log_tail(log))
     }
 
@@ -116,7 +128,12 @@ impl Command {
             Stdio::null()
         });
         let mut captured = Captured::default();
-        let status = self.wait(step, &mut command, Some((input, &mut captured)))?;
+        let status = self.wait_piped(step, command, |child| {
+            if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+                stdin.write_all(input.as_bytes())?;
+            }
+            captured.read_from(child)
+        })?;
         let detail = match captured.stderr.trim() {
             "" => String::new(),
             stderr => format!(":\n{stderr}"),
@@ -131,11 +148,13 @@ impl Command {
         command
     }
 
-    fn wait(
+    /// Spawns `command`, tracked for interrupts, runs `talk` on it (feeding and draining its
+    /// pipes, which must be dropped before `command` returns so the child sees EOF), and waits.
+    fn wait_piped(
         &self,
         step: &str,
-        command: &mut std::process::Command,
-        capture: Option<(Option<&str>, &mut Captured)>,
+        mut command: std::process::Command,
+        talk: impl FnOnce(&mut std::process::Child) -> std::io::Result<()>,
     ) -> Result<ExitStatus> {
         if is_interrupted() {
             return Err(Error::Interrupted);
@@ -145,6 +164,8 @@ impl Command {
             program: self.program.to_string_lossy().into_owned(),
             source,
         })?;
+        // Close our copies of the pipe ends given to the child, so readers see its EOF.
+        drop(command);
         let tracked = Tracked::new(child.id());
         if is_interrupted() {
             let _ = child.kill();
@@ -153,18 +174,14 @@ impl Command {
             step: step.to_owned(),
             source,
         };
-        if let Some((input, captured)) = capture {
-            if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
-                stdin.write_all(input.as_bytes()).map_err(io)?;
-            }
-            captured.read_from(&mut child).map_err(io)?;
-        }
+        let talked = talk(&mut child);
         wait_for_exit_without_reaping(child.id());
         drop(tracked);
         let status = child.wait().map_err(io)?;
         if is_interrupted() {
             return Err(Error::Interrupted);
         }
+        talked.map_err(io)?;
         Ok(status)
     }
 
@@ -347,6 +364,15 @@ mod tests {
     }
 
     #[test]
+    fn logged_runs_merge_stdout_and_stderr_into_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("ok.log");
+        let command = Command::new("sh", ["-c", "echo one; echo two >&2"]);
+        command.run_logged("x", &log, &mut |_| {}).unwrap();
+        assert_eq!(fs_err::read_to_string(&log).unwrap(), "one\ntwo\n");
+    }
+
+    #[test]
     fn feeds_input_on_stdin() {
         let out = Command::new("cat", Vec::<String>::new())
             .output("cat", Some("secret"))
@@ -359,10 +385,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("x.log");
         let script = "for i in $(seq 1 40); do echo line$i; done; exit 1";
-        let text = Command::new("sh", ["-c", script])
-            .run_logged("build", &log)
-            .unwrap_err()
-            .to_string();
+        let mut seen = Vec::new();
+        let error = Command::new("sh", ["-c", script])
+            .run_logged("build", &log, &mut |line| seen.push(line.to_owned()));
+        let text = error.unwrap_err().to_string();
+        assert_eq!(seen.len(), 40, "every line is handed to the caller");
         assert!(
             text.contains("line40") && text.contains("line16") && !text.contains("line15\n"),
             "{text}"

@@ -1,39 +1,167 @@
-//! What the user sees of a run: a timestamped line when a build starts and ends, and a summary
-//! table at the end. All of it on stderr; stdout carries only data (`list`, `--dry-run`).
+//! What the user sees of a run, all on stderr (stdout carries only data: `list`, `--dry-run`).
+//! On a terminal: a live view with one line per running build (image, version, current
+//! Dockerfile step, elapsed) under an overall done/total bar. Elsewhere: timestamped lines, and
+//! the builds' output, prefixed with the build's name when several run at once.
 
+use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::plan::{Build, Plan};
 use crate::run::{Failure, Outcome, Report};
+
+/// Progress of a plan's builds, told from the builds' threads.
+pub struct Progress {
+    view: View,
+}
+
+enum View {
+    Live {
+        multi: MultiProgress,
+        overall: ProgressBar,
+        running: Mutex<Vec<(usize, ProgressBar)>>,
+    },
+    Plain {
+        prefix_output: bool,
+    },
+}
+
+impl Progress {
+    /// A live view when stderr is a terminal, else plain lines.
+    pub fn new(total: usize, parallel: bool) -> Self {
+        if !std::io::stderr().is_terminal() {
+            return Self {
+                view: View::Plain {
+                    prefix_output: parallel,
+                },
+            };
+        }
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let overall = multi.add(ProgressBar::new(total as u64));
+        overall.set_style(style("{bar:30} {pos}/{len} built  {elapsed}"));
+        let running = Mutex::new(Vec::new());
+        Self {
+            view: View::Live {
+                multi,
+                overall,
+                running,
+            },
+        }
+    }
+
+    pub fn started(&self, index: usize, build: &Build, log: &Path) {
+        match &self.view {
+            View::Live {
+                multi,
+                overall,
+                running,
+            } => {
+                let bar = multi.insert_before(overall, ProgressBar::new_spinner());
+                bar.set_style(style("{spinner} {prefix}  {elapsed:>4}  {wide_msg}"));
+                bar.set_prefix(name(build));
+                bar.set_message("starting");
+                bar.enable_steady_tick(Duration::from_millis(200));
+                lock(running).push((index, bar));
+            }
+            View::Plain { .. } => line(&format!(
+                "building {} as {} (log: {})",
+                name(build),
+                build.request.tag,
+                log.display()
+            )),
+        }
+    }
+
+    /// A line of a build's output.
+    pub fn output(&self, index: usize, build: &Build, text: &str) {
+        match &self.view {
+            View::Live { running, .. } => {
+                if let Some(step) = dockerfile_step(text)
+                    && let Some((_, bar)) = lock(running).iter().find(|(i, _)| *i == index)
+                {
+                    bar.set_message(step.to_owned());
+                }
+            }
+            View::Plain {
+                prefix_output: true,
+            } => eprintln!("{} | {text}", name(build)),
+            View::Plain {
+                prefix_output: false,
+            } => eprintln!("{text}"),
+        }
+    }
+
+    pub fn finished(
+        &self,
+        index: usize,
+        build: &Build,
+        result: &Result<(), Failure>,
+        elapsed: Duration,
+    ) {
+        let message = match result {
+            Ok(()) => format!("built {} in {}", name(build), seconds(elapsed)),
+            Err(_) => format!("FAILED {} after {}", name(build), seconds(elapsed)),
+        };
+        match &self.view {
+            View::Live {
+                multi,
+                overall,
+                running,
+            } => {
+                let mut running = lock(running);
+                if let Some(position) = running.iter().position(|(i, _)| *i == index) {
+                    let (_, bar) = running.remove(position);
+                    bar.finish_and_clear();
+                    multi.remove(&bar);
+                }
+                overall.inc(1);
+                let _ = multi.println(message);
+            }
+            View::Plain { .. } => line(&message),
+        }
+    }
+
+    /// Clears the live view before the summary is printed.
+    pub fn finish(&self) {
+        if let View::Live { overall, .. } = &self.view {
+            overall.finish_and_clear();
+        }
+    }
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn name(build: &Build) -> String {
+    format!("{} py{}", build.target.image, build.target.python_version)
+}
+
+/// The Dockerfile step a line of `docker build` output starts: `Step 2/5 : RUN ...` from the
+/// classic builder, `#5 [2/3] RUN ...` from BuildKit.
+pub fn dockerfile_step(text: &str) -> Option<&str> {
+    if text.starts_with("Step ") && text.contains(" : ") {
+        return Some(text);
+    }
+    let rest = text.strip_prefix('#')?;
+    let (number, step) = rest.split_once(' ')?;
+    (number.chars().all(|c| c.is_ascii_digit()) && step.starts_with('[')).then_some(step)
+}
 
 fn clock() -> String {
     jiff::Timestamp::now().strftime("%H:%M:%S").to_string()
 }
 
+/// A timestamped line on stderr.
 pub fn line(message: &str) {
     eprintln!("[{}] {message}", clock());
-}
-
-pub fn started(build: &Build, log: Option<&Path>) {
-    let log = log
-        .map(|p| format!(" (log: {})", p.display()))
-        .unwrap_or_default();
-    line(&format!(
-        "building {} py{} as {}{log}",
-        build.target.image, build.target.python_version, build.request.tag
-    ));
-}
-
-pub fn finished(build: &Build, result: &Result<(), Failure>, elapsed: Duration) {
-    let what = format!("{} py{}", build.target.image, build.target.python_version);
-    match result {
-        Ok(()) => line(&format!("built {what} in {}", seconds(elapsed))),
-        Err(failure) => line(&format!(
-            "FAILED {what} after {}: {failure}",
-            seconds(elapsed)
-        )),
-    }
 }
 
 fn seconds(elapsed: Duration) -> String {
@@ -101,5 +229,20 @@ mod tests {
             table(["IMAGE", "PY"], &rows),
             "IMAGE       PY\napp         3.10\nbase-image  3.9\n"
         );
+    }
+
+    #[test]
+    fn recognises_steps_of_both_builders() {
+        assert_eq!(
+            dockerfile_step("Step 2/5 : RUN pip install x"),
+            Some("Step 2/5 : RUN pip install x")
+        );
+        assert_eq!(
+            dockerfile_step("#5 [2/3] RUN echo hi"),
+            Some("[2/3] RUN echo hi")
+        );
+        assert_eq!(dockerfile_step("#5 DONE 0.1s"), None);
+        assert_eq!(dockerfile_step(" ---> Running in 1234"), None);
+        assert_eq!(dockerfile_step("Stepping"), None);
     }
 }

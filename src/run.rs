@@ -3,22 +3,21 @@
 //! that does not depend on the failure still runs. Knows nothing of the catalog: what to do
 //! after a successful build is the caller's `on_built`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::engine::Docker;
 use crate::plan::{Build, Plan};
 use crate::process;
-use crate::report;
+use crate::report::Progress;
 
 /// How to run a plan.
 #[derive(Debug, Clone)]
 pub struct Options {
     pub jobs: usize,
     pub keep_going: bool,
-    /// Each build's output goes to `<log_dir>/<image>-py<version>.log`, unless the plan
-    /// runs one build at a time, when it goes to the terminal.
+    /// Each build's output goes to `<log_dir>/<image>-py<version>.log`.
     pub log_dir: PathBuf,
 }
 
@@ -50,28 +49,29 @@ pub fn execute<F>(plan: &Plan, docker: &Docker, options: &Options, on_built: F) 
 where
     F: Fn(&Build) -> Result<(), String> + Sync,
 {
-    let streamed = options.jobs == 1 || plan.builds.len() == 1;
+    let jobs = options.jobs.max(1);
+    let progress = Progress::new(plan.builds.len(), jobs > 1 && plan.builds.len() > 1);
     let mut scheduler = Scheduler::new(plan, options.keep_going);
     let (done_tx, done_rx) = mpsc::channel::<(usize, Result<(), Failure>, Duration)>();
     std::thread::scope(|scope| {
         let mut running = 0;
         loop {
-            while running < options.jobs.max(1) && !process::is_interrupted() {
+            while running < jobs && !process::is_interrupted() {
                 let Some(index) = scheduler.next_ready() else {
                     break;
                 };
                 let build = &plan.builds[index];
-                let tx = done_tx.clone();
-                let on_built = &on_built;
+                let (tx, on_built, progress) = (done_tx.clone(), &on_built, &progress);
                 let log = options.log_dir.join(format!(
                     "{}-py{}.log",
                     build.target.image, build.target.python_version
                 ));
-                report::started(build, (!streamed).then_some(&log));
+                progress.started(index, build, &log);
                 running += 1;
                 scope.spawn(move || {
                     let started = Instant::now();
-                    let result = run_one(docker, build, streamed, &log)
+                    let mut on_line = |line: &str| progress.output(index, build, line);
+                    let result = run_one(docker, build, &log, &mut on_line)
                         .and_then(|()| on_built(build).map_err(Failure::Record));
                     let _ = tx.send((index, result, started.elapsed()));
                 });
@@ -83,10 +83,11 @@ where
                 break;
             };
             running -= 1;
-            report::finished(&plan.builds[index], &result, elapsed);
+            progress.finished(index, &plan.builds[index], &result, elapsed);
             scheduler.complete(index, result, elapsed);
         }
     });
+    progress.finish();
     Report {
         outcomes: scheduler.into_outcomes(),
         interrupted: process::is_interrupted(),
@@ -96,22 +97,19 @@ where
 fn run_one(
     docker: &Docker,
     build: &Build,
-    streamed: bool,
-    log: &std::path::Path,
+    log: &Path,
+    on_line: &mut dyn FnMut(&str),
 ) -> Result<(), Failure> {
-    let command = docker.build(&build.request);
     let step = format!("building `{}`", build.request.tag);
-    if streamed {
-        command.run(&step)?;
-    } else {
-        if let Some(dir) = log.parent() {
-            fs_err::create_dir_all(dir).map_err(|source| process::Error::Io {
-                step: step.clone(),
-                source,
-            })?;
-        }
-        command.run_logged(&step, log)?;
+    if let Some(dir) = log.parent() {
+        fs_err::create_dir_all(dir).map_err(|source| process::Error::Io {
+            step: step.clone(),
+            source,
+        })?;
     }
+    docker
+        .build(&build.request)
+        .run_logged(&step, log, on_line)?;
     Ok(())
 }
 

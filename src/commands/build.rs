@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::catalog::{Image, LastUpdated, names};
+use crate::catalog::{Error as CatalogError, Image, LastUpdated, names};
 use crate::cli::BuildOptions;
 use crate::error::{Error, Result};
 use crate::plan::{self, Plan, Target};
@@ -120,20 +120,25 @@ fn execute(
     plan: &Plan,
     request: &BuildRequest,
 ) -> Result<()> {
-    let jobs = request.jobs.map_or_else(default_jobs, usize::from);
     let log_dir = state_dir(&context.catalog)
-        .map_err(crate::catalog::Error::Io)?
+        .map_err(CatalogError::Io)?
         .join("logs")
         .join(&plan.timestamp);
     let options = run::Options {
-        jobs,
+        jobs: request.jobs.map_or_else(default_jobs, usize::from),
         keep_going: request.keep_going,
         log_dir,
     };
     let report = run::execute(plan, &context.docker, &options, |build| {
-        let path = images[&build.target.image].last_updated_path();
-        LastUpdated::record(&path, &build.target.python_version, &plan.timestamp)
-            .map_err(|e| e.to_string())
+        let image = &images[&build.target.image];
+        let order: Vec<String> = image.versions.keys().cloned().collect();
+        LastUpdated::record(
+            &image.last_updated_path(),
+            &build.target.python_version,
+            &plan.timestamp,
+            &order,
+        )
+        .map_err(|e| e.to_string())
     });
     if plan.builds.len() > 1 {
         eprint!("\n{}", report::summary(plan, &report));
@@ -141,27 +146,33 @@ fn execute(
     if report.interrupted {
         return Err(Error::Interrupted);
     }
-    let failed = report
-        .outcomes
-        .iter()
-        .filter(|o| matches!(o, Outcome::Failed(..)))
-        .count();
+    let total = plan.builds.len();
     let skipped = report
         .outcomes
         .iter()
         .filter(|o| matches!(o, Outcome::Skipped(_)))
         .count();
-    match report.outcomes.into_iter().find_map(|o| match o {
-        Outcome::Failed(_, failure) if plan.builds.len() == 1 => Some(failure),
-        _ => None,
-    }) {
-        Some(run::Failure::Process(error)) => Err(error.into()),
-        _ if failed > 0 => Err(Error::BuildsFailed {
-            failed,
-            skipped,
-            total: plan.builds.len(),
-        }),
-        _ => Ok(()),
+    let mut failures: Vec<run::Failure> = report
+        .outcomes
+        .into_iter()
+        .filter_map(|outcome| match outcome {
+            Outcome::Failed(_, failure) => Some(failure),
+            _ => None,
+        })
+        .collect();
+    match failures.len() {
+        0 => Ok(()),
+        1 if total == 1 => Err(failures.remove(0).into()),
+        failed => {
+            for failure in &failures {
+                eprintln!("\nerror: {failure}");
+            }
+            Err(Error::BuildsFailed {
+                failed,
+                skipped,
+                total,
+            })
+        }
     }
 }
 
