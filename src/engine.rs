@@ -36,7 +36,13 @@ impl Docker {
     }
 
     pub fn build(&self, request: &BuildRequest) -> Command {
-        let mut args = vec!["build".to_owned(), "--tag".into(), request.tag.clone()];
+        // --force-rm: a failed step's container is removed, not left behind for every failure.
+        let mut args = vec![
+            "build".to_owned(),
+            "--force-rm".into(),
+            "--tag".into(),
+            request.tag.clone(),
+        ];
         args.extend(["--file".into(), request.dockerfile.display().to_string()]);
         if let Some(platform) = &request.platform {
             args.extend(["--platform".into(), platform.clone()]);
@@ -94,7 +100,7 @@ mod tests {
         };
         assert_eq!(
             docker.build(&request).to_string(),
-            "docker build --tag dagster/app:py3.10-T --file images/app/Dockerfile \
+            "docker build --force-rm --tag dagster/app:py3.10-T --file images/app/Dockerfile \
              --platform linux/amd64 --build-arg BASE_IMAGE=dagster/base:py3.10-S images/app"
         );
     }

@@ -47,8 +47,8 @@ impl LastUpdated {
     }
 
     /// Sets `version` to `timestamp` in the file at `path`, re-reading it under the lock so that
-    /// entries written meanwhile by another process are kept.
-    pub fn record(path: &Path, version: &str, timestamp: &str) -> Result<()> {
+    /// entries written meanwhile by another process are kept; `order` is versions.yaml's.
+    pub fn record(path: &Path, version: &str, timestamp: &str, order: &[String]) -> Result<()> {
         let _lock = FolderLock::acquire(path)?;
         let text = if path.exists() {
             yaml::read_text(path)?
@@ -56,25 +56,38 @@ impl LastUpdated {
             String::new()
         };
         Self::parse(path, &text)?;
-        let updated = with_entry(&text, version, timestamp);
+        let updated = with_entry(&text, version, timestamp, order);
         crate::atomic::write(path, updated.as_bytes())?;
         Ok(())
     }
 }
 
 /// `text` (a valid last_updated file) with `version` set to `timestamp`, all else unchanged.
-pub fn with_entry(text: &str, version: &str, timestamp: &str) -> String {
+/// A new version goes where `order` (the versions.yaml order) puts it among the others, so the
+/// file does not depend on which build finished first.
+pub fn with_entry(text: &str, version: &str, timestamp: &str, order: &[String]) -> String {
     if let Ok(file) = yaml_edit::YamlFile::from_str(text)
         && let Some(mapping) = file.document().and_then(|doc| doc.as_mapping())
     {
+        let keys: Vec<String> = mapping
+            .entries()
+            .map(|entry| {
+                entry
+                    .key_node()
+                    .map(|key| unquoted(&key.to_string()).to_owned())
+                    .unwrap_or_default()
+            })
+            .collect();
         // Matched by the key's text: yaml-edit's own lookup does not find an unquoted `3.10`.
-        match mapping.entries().find(|entry| {
-            entry
-                .key_node()
-                .is_some_and(|key| unquoted(&key.to_string()) == version)
-        }) {
-            Some(entry) => entry.set_value(timestamp, false),
-            None => mapping.set(version, timestamp),
+        match keys.iter().position(|key| key == version) {
+            Some(existing) => {
+                if let Some(entry) = mapping.entries().nth(existing) {
+                    entry.set_value(timestamp, false);
+                }
+            }
+            None => {
+                mapping.insert_at_index(insertion_index(&keys, version, order), version, timestamp)
+            }
         }
         return file.to_string();
     }
@@ -84,7 +97,55 @@ pub fn with_entry(text: &str, version: &str, timestamp: &str) -> String {
     } else {
         "\n"
     };
-    format!("{text}{separator}'{version}': {timestamp}\n")
+    format!(
+        "{text}{separator}'{version}': {}\n",
+        plain_or_quoted(timestamp)
+    )
+}
+
+/// Just after the last of `keys` that comes before `version` in `order`.
+fn insertion_index(keys: &[String], version: &str, order: &[String]) -> usize {
+    let rank = |key: &str| order.iter().position(|v| v == key);
+    let Some(wanted) = rank(version) else {
+        return keys.len();
+    };
+    keys.iter()
+        .rposition(|key| rank(key).is_some_and(|r| r < wanted))
+        .map_or(0, |i| i + 1)
+}
+
+/// `value` as a YAML scalar that every reader takes for the same text: quoted when it would
+/// otherwise read as null, a boolean or a number (a timestamp tag may be any of `null`, `1e3`).
+fn plain_or_quoted(value: &str) -> String {
+    let lower = value.to_ascii_lowercase();
+    let special = matches!(
+        lower.as_str(),
+        "" | "~"
+            | "null"
+            | "true"
+            | "false"
+            | "yes"
+            | "no"
+            | "on"
+            | "off"
+            | "y"
+            | "n"
+            | ".inf"
+            | "-.inf"
+            | ".nan"
+    );
+    let numeric = lower
+        .trim_start_matches(['-', '+'])
+        .replace('_', "")
+        .parse::<f64>()
+        .is_ok()
+        || lower.starts_with("0x")
+        || lower.starts_with("0o");
+    if special || numeric || value.starts_with(['-', '.']) {
+        format!("'{value}'")
+    } else {
+        value.to_owned()
+    }
 }
 
 fn unquoted(key: &str) -> &str {
@@ -125,41 +186,75 @@ impl Drop for FolderLock {
 mod tests {
     use super::*;
 
+    fn order() -> Vec<String> {
+        ["3.8", "3.9", "3.10", "3.11"].map(String::from).to_vec()
+    }
+
+    fn set(text: &str, version: &str, timestamp: &str) -> String {
+        with_entry(text, version, timestamp, &order())
+    }
+
     #[test]
     fn updates_an_unquoted_key_in_place_keeping_comments() {
         let text =
             "# built by dagster-image\n3.9: 2020-01-01T000000  # old\n3.10: 2020-01-01T000000\n";
         assert_eq!(
-            with_entry(text, "3.10", "2021-02-02T020202"),
+            set(text, "3.10", "2021-02-02T020202"),
             "# built by dagster-image\n3.9: 2020-01-01T000000  # old\n3.10: 2021-02-02T020202\n"
         );
     }
 
     #[test]
     fn updates_a_quoted_key_in_place() {
-        assert_eq!(with_entry("'3.9': x\n", "3.9", "y"), "'3.9': y\n");
-        assert_eq!(with_entry("\"3.9\": x\n", "3.9", "y"), "\"3.9\": y\n");
+        assert_eq!(set("'3.9': x\n", "3.9", "y"), "'3.9': y\n");
+        assert_eq!(set("\"3.9\": x\n", "3.9", "y"), "\"3.9\": y\n");
     }
 
     #[test]
-    fn appends_a_new_version_quoted_so_every_reader_sees_text() {
-        assert_eq!(with_entry("3.9: a\n", "3.10", "b"), "3.9: a\n'3.10': b\n");
+    fn inserts_a_new_version_in_versions_yaml_order_quoted() {
+        assert_eq!(set("3.9: a\n", "3.10", "b"), "3.9: a\n'3.10': b\n");
+        assert_eq!(
+            set("# head\n3.10: b\n", "3.9", "a"),
+            "# head\n'3.9': a\n3.10: b\n"
+        );
+        assert_eq!(
+            set("3.8: a\n3.11: c\n", "3.10", "b"),
+            "3.8: a\n'3.10': b\n3.11: c\n"
+        );
+        assert_eq!(
+            set("3.9: a\n", "2.7", "z"),
+            "3.9: a\n'2.7': z\n",
+            "unknown versions go last"
+        );
     }
 
     #[test]
     fn writes_into_empty_and_comment_only_files() {
-        assert_eq!(with_entry("", "3.10", "b"), "'3.10': b\n");
+        assert_eq!(set("", "3.10", "b"), "'3.10': b\n");
+        assert_eq!(set("# keep me", "3.10", "b"), "# keep me\n'3.10': b\n");
+    }
+
+    #[test]
+    fn timestamps_that_yaml_would_misread_are_quoted() {
+        for value in ["null", "true", "010", "1e3", "-1", ".5", "0x1f"] {
+            let text = set("", "3.9", value);
+            let read = LastUpdated::parse(Path::new("l.yaml"), &text).unwrap();
+            assert_eq!(read.get("3.9"), Some(value), "{text}");
+            let text = set(&text, "3.10", value);
+            let read = LastUpdated::parse(Path::new("l.yaml"), &text).unwrap();
+            assert_eq!(read.get("3.10"), Some(value), "{text}");
+        }
         assert_eq!(
-            with_entry("# keep me", "3.10", "b"),
-            "# keep me\n'3.10': b\n"
+            set("", "3.9", "2020-07-11T040642"),
+            "'3.9': 2020-07-11T040642\n"
         );
     }
 
     #[test]
     fn the_result_reads_back_with_every_entry() {
         let path = Path::new("last_updated.yaml");
-        let text = with_entry("3.9: a  # c\n3.10: b\n", "3.11", "c");
-        let read = LastUpdated::parse(path, &with_entry(&text, "3.10", "d")).unwrap();
+        let text = set("3.9: a  # c\n3.10: b\n", "3.11", "c");
+        let read = LastUpdated::parse(path, &set(&text, "3.10", "d")).unwrap();
         assert_eq!(read.get("3.9"), Some("a"));
         assert_eq!(read.get("3.10"), Some("d"));
         assert_eq!(read.get("3.11"), Some("c"));
@@ -169,8 +264,8 @@ mod tests {
     fn record_creates_the_file_and_keeps_other_entries() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("last_updated.yaml");
-        LastUpdated::record(&path, "3.9", "t1").unwrap();
-        LastUpdated::record(&path, "3.10", "t2").unwrap();
+        LastUpdated::record(&path, "3.10", "t2", &order()).unwrap();
+        LastUpdated::record(&path, "3.9", "t1", &order()).unwrap();
         assert_eq!(
             fs_err::read_to_string(&path).unwrap(),
             "'3.9': t1\n'3.10': t2\n"
@@ -182,7 +277,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("last_updated.yaml");
         fs_err::write(&path, "3.9: [broken\n").unwrap();
-        assert!(LastUpdated::record(&path, "3.9", "t").is_err());
+        assert!(LastUpdated::record(&path, "3.9", "t", &order()).is_err());
         assert_eq!(fs_err::read_to_string(&path).unwrap(), "3.9: [broken\n");
     }
 

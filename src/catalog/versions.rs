@@ -184,7 +184,18 @@ mod tests {
             error_text("3.9:\n  docker_args:\n    A: [1]\n")
                 .starts_with("images/x/versions.yaml:3:8: ")
         );
-        assert!(error_text("3.9: {}\n3.9: {}\n").contains("duplicate mapping key"));
+        assert_eq!(
+            error_text("3.9: {}\n3.9: {}\n"),
+            "images/x/versions.yaml:2:1: duplicate mapping key: 3.9"
+        );
+        assert_eq!(
+            error_text("3.9:\n  docker_args: [a]\n"),
+            "images/x/versions.yaml:2:16: expected a mapping of `key: value` entries here"
+        );
+        assert!(
+            error_text("3.9:\n  docker_args: {A: ~}\n")
+                .ends_with("a value is missing here (empty or null); write it as text")
+        );
         assert!(
             error_text("3.9:\n  base_image: {name: x, source: gcp}\n")
                 .contains("unknown variant `gcp`")

@@ -46,6 +46,20 @@ pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
     })
 }
 
+/// Parser messages that speak of the parser or of Rust types, in the file's terms instead.
+const REWORDED: [(&str, &str); 4] = [
+    (", set DuplicateKeyPolicy in Options if acceptable", ""),
+    (
+        "cannot deserialize null into string; use Option<String>",
+        "a value is missing here (empty or null); write it as text",
+    ),
+    (
+        "expected mapping start",
+        "expected a mapping of `key: value` entries here",
+    ),
+    ("expected string scalar", "expected a text value here"),
+];
+
 /// The parser's message without its "line L column C" prefix and code snippet, which the
 /// error shows in `path:line:column` form instead.
 fn yaml_message(error: &serde_saphyr::Error) -> String {
@@ -56,8 +70,13 @@ fn yaml_message(error: &serde_saphyr::Error) -> String {
         Some((prefix, rest)) if prefix.starts_with("line ") => rest,
         _ => message,
     };
-    match message.rsplit_once(" at line ") {
-        Some((text, position)) if position.contains(", column ") => text.to_owned(),
-        _ => message.to_owned(),
-    }
+    let message = match message.rsplit_once(" at line ") {
+        Some((text, position)) if position.contains(", column ") => text,
+        _ => message,
+    };
+    REWORDED
+        .iter()
+        .fold(message.to_owned(), |text, (from, to)| {
+            text.replace(from, to)
+        })
 }

@@ -71,7 +71,8 @@ pub fn release(
     let timestamp = built_timestamp(&image, version)?;
     let mut hosts = BTreeSet::new();
     let mut targets = Vec::new();
-    for destination in destinations {
+    let mut seen = BTreeSet::new();
+    for destination in destinations.iter().filter(|d| seen.insert(d.as_str())) {
         hosts.insert(repository_host(destination)?);
         targets.push(format!("{destination}:{dagster_version}"));
         targets.push(format!("{destination}:latest"));
