@@ -35,7 +35,10 @@ impl Env {
     /// A copy of `examples/images`.
     pub fn new() -> Self {
         let env = Self::empty();
-        copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/images"), &env.images());
+        copy_tree(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/images"),
+            &env.images(),
+        );
         env
     }
 
@@ -47,7 +50,7 @@ impl Env {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         Self {
             dir,
-            timestamp: format!("test-{}-{n}", std::process::id()),
+            timestamp: format!("test-{}-{n}", run_id()),
         }
     }
 
@@ -120,7 +123,29 @@ impl Env {
 
     /// A registry path unique to this test: `127.0.0.1:5000/<unique>`.
     pub fn registry(&self) -> String {
-        format!("{REGISTRY}/{}", self.timestamp.replace('-', ""))
+        format!("{REGISTRY}/{}", self.registry_path())
+    }
+
+    /// The unique path of `registry()` without the host, for `registry_tags` and other registries.
+    pub fn registry_path(&self) -> String {
+        self.timestamp.replace('-', ".")
+    }
+
+    /// A second timestamp for this test, `<label>-<timestamp>`; its images are cleaned up too.
+    pub fn timestamp_labelled(&self, label: &str) -> String {
+        format!("{label}-{}", self.timestamp)
+    }
+
+    /// Every local image whose tag ends with this test's timestamp, as `REPOSITORY:TAG`, sorted.
+    pub fn images_built(&self) -> Vec<String> {
+        let listing = docker_output(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
+        let mut ours: Vec<String> = listing
+            .lines()
+            .filter(|r| r.ends_with(&self.timestamp))
+            .map(str::to_owned)
+            .collect();
+        ours.sort();
+        ours
     }
 }
 
@@ -130,10 +155,13 @@ impl Drop for Env {
         let listing = docker_output(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
         let ours: Vec<&str> = listing
             .lines()
-            .filter(|r| r.ends_with(&self.timestamp) || r.contains(&self.timestamp.replace('-', "")))
+            .filter(|r| r.ends_with(&self.timestamp) || r.contains(&self.registry_path()))
             .collect();
         if !ours.is_empty() {
-            let _ = Command::new("docker").args(["image", "rm", "--force"]).args(ours).output();
+            let _ = Command::new("docker")
+                .args(["image", "rm", "--force"])
+                .args(ours)
+                .output();
         }
     }
 }
@@ -159,27 +187,51 @@ impl Run {
     /// Asserts the exit code and returns self.
     #[track_caller]
     pub fn code(self, code: i32) -> Self {
-        assert_eq!(self.code, Some(code), "expected exit code {code}:\n{self:#?}");
+        assert_eq!(
+            self.code,
+            Some(code),
+            "expected exit code {code}:\n{self:#?}"
+        );
         self
     }
 
     /// Asserts that stderr contains `text`.
     #[track_caller]
     pub fn stderr_has(self, text: &str) -> Self {
-        assert!(self.stderr.contains(text), "stderr lacks {text:?}:\n{}", self.stderr);
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}:\n{}",
+            self.stderr
+        );
         self
     }
+}
+
+/// Unique to this run of this test binary (process id and start time), so names never collide
+/// with those of another run, whose images may still be in the registry.
+fn run_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        format!("{}x{nanos}", std::process::id())
+    })
 }
 
 /// Panics, with how to fix it, when the Docker engine or the test registry is not running.
 pub fn require_engine() {
     ENGINE_CHECK.call_once(|| {
-        let engine = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output();
+        let engine = Command::new("docker")
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .output();
         assert!(
             engine.is_ok_and(|o| o.status.success()),
             "the Docker engine is not running: run `scripts/setup-engine.sh` first"
         );
-        let registry = Command::new("curl").args(["-fsS", &format!("http://{REGISTRY}/v2/")]).output();
+        let registry = Command::new("curl")
+            .args(["-fsS", &format!("http://{REGISTRY}/v2/")])
+            .output();
         assert!(
             registry.is_ok_and(|o| o.status.success()),
             "the test registry {REGISTRY} is not answering: run `scripts/setup-engine.sh` first"
@@ -189,8 +241,15 @@ pub fn require_engine() {
 
 /// Runs docker and returns its stdout; panics when it fails.
 pub fn docker_output(args: &[&str]) -> String {
-    let output = Command::new("docker").args(args).output().expect("run docker");
-    assert!(output.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    let output = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker");
+    assert!(
+        output.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -212,7 +271,11 @@ pub fn run_image(image: &str, args: &[&str]) -> String {
 /// A GET to the test registry's API, the body.
 pub fn registry_get(path: &str) -> String {
     let output = Command::new("curl")
-        .args(["-fsS", "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json"])
+        .args([
+            "-fsS",
+            "-H",
+            "Accept: application/vnd.docker.distribution.manifest.v2+json",
+        ])
         .arg(format!("http://{REGISTRY}/v2/{path}"))
         .output()
         .expect("run curl");
@@ -221,13 +284,68 @@ pub fn registry_get(path: &str) -> String {
 
 /// The tags of `repository` (a path inside the test registry), sorted.
 pub fn registry_tags(repository: &str) -> Vec<String> {
-    let body = registry_get(&format!("{repository}/tags/list"));
-    let Some(list) = body.split("\"tags\":[").nth(1).and_then(|rest| rest.split(']').next()) else {
+    tags_in(&registry_get(&format!("{repository}/tags/list")))
+}
+
+/// The tags of a registry's `tags/list` answer, sorted; none for an error.
+pub fn tags_in(body: &str) -> Vec<String> {
+    let Some(list) = body
+        .split("\"tags\":[")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+    else {
         return Vec::new();
     };
-    let mut tags: Vec<String> = list.split(',').map(|t| t.trim_matches('"').to_owned()).filter(|t| !t.is_empty()).collect();
+    let mut tags: Vec<String> = list
+        .split(',')
+        .map(|t| t.trim_matches('"').to_owned())
+        .filter(|t| !t.is_empty())
+        .collect();
     tags.sort();
     tags
+}
+
+/// A command line as its words, for `env.run(&words(&format!("push --name {name}")))`.
+pub fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+/// The digest the test registry gives the manifest `repository:tag` (its `Docker-Content-Digest`
+/// header), or `None` when there is no such manifest.
+pub fn registry_digest(repository: &str, tag: &str) -> Option<String> {
+    let docker_v2 = "Accept: application/vnd.docker.distribution.manifest.v2+json";
+    let oci = "Accept: application/vnd.oci.image.manifest.v1+json";
+    let output = Command::new("curl")
+        .args(["-fsS", "--head", "-H", docker_v2, "-H", oci])
+        .arg(format!("http://{REGISTRY}/v2/{repository}/manifests/{tag}"))
+        .output()
+        .expect("run curl");
+    if !output.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("docker-content-digest")
+                .then(|| value.trim().to_owned())
+        })
+}
+
+/// The image id (config digest) that the manifest `repository:tag` in the test registry names,
+/// to compare with `docker image inspect --format {{.Id}}` of a local image.
+pub fn registry_image_id(repository: &str, tag: &str) -> Option<String> {
+    let manifest = registry_get(&format!("{repository}/manifests/{tag}"));
+    let config = manifest.split("\"config\"").nth(1)?;
+    let digest = config.split("\"digest\"").nth(1)?;
+    Some(digest.split('"').nth(1)?.to_owned())
+}
+
+/// The id of the local image `reference`.
+pub fn image_id(reference: &str) -> String {
+    docker_output(&["image", "inspect", "--format", "{{.Id}}", reference])
+        .trim()
+        .to_owned()
 }
 
 fn copy_tree(from: &Path, to: &Path) {

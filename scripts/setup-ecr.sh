@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Idempotently prepares a stand-in for AWS ECR on loopback, for tests/ecr.rs: moto (a real
+# AWS-protocol server) hands out ECR passwords to the real `aws` CLI, and a registry that
+# answers to a private ECR host name over TLS accepts exactly that password. Run after
+# scripts/setup-engine.sh; nothing here talks to AWS.
+set -euo pipefail
+
+VENV=/opt/dagster-image-ecr-venv
+MOTO_ADDR=127.0.0.1:5555
+MOTO_LOG=/var/log/dagster-image-moto.log
+ECR_HOST=123456789012.dkr.ecr.us-west-2.amazonaws.com
+ECR_PORT=5443
+ECR_ADDR="$ECR_HOST:$ECR_PORT"
+ECR_DIR=/var/lib/dagster-image-ecr-registry
+ECR_LOG=/var/log/dagster-image-ecr-registry.log
+DOCKER_CA="/etc/docker/certs.d/$ECR_ADDR/ca.crt"
+# The versions these tests were written against; moto's token format is theirs.
+PIP_PACKAGES=('moto[server]==5.2.5' 'awscli==1.46.3')
+
+# wait_for NAME LOG CMD...: poll CMD for up to 60 s, else show LOG and fail.
+wait_for() {
+    local name=$1 log=$2
+    shift 2
+    for _ in $(seq 120); do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.5
+    done
+    echo "$name did not come up within 60 s; tail of $log:" >&2
+    tail -n 30 "$log" >&2
+    exit 1
+}
+
+missing=()
+command -v openssl >/dev/null || missing+=(openssl)
+command -v htpasswd >/dev/null || missing+=(apache2-utils)
+command -v docker-registry >/dev/null || missing+=(docker-registry)
+command -v curl >/dev/null || missing+=(curl)
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 "${missing[@]}"
+fi
+
+# The marker is written last, so an interrupted install is redone.
+if [ ! -e "$VENV/.installed" ]; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet "${PIP_PACKAGES[@]}"
+    touch "$VENV/.installed"
+fi
+
+if ! curl -fsS "http://$MOTO_ADDR/moto-api/" >/dev/null 2>&1; then
+    setsid nohup "$VENV/bin/moto_server" -H "${MOTO_ADDR%:*}" -p "${MOTO_ADDR#*:}" \
+        >>"$MOTO_LOG" 2>&1 </dev/null &
+    wait_for moto "$MOTO_LOG" curl -fsS "http://$MOTO_ADDR/moto-api/"
+fi
+
+if ! grep -Eq "^127\.0\.0\.1[[:space:]]+(.*[[:space:]])?$ECR_HOST([[:space:]]|$)" /etc/hosts; then
+    echo "127.0.0.1 $ECR_HOST" >>/etc/hosts
+fi
+
+# Exactly what the tool runs. moto's token is base64("AWS:<account>-auth-token"), the same
+# for every call, and the CLI prints the part after `AWS:`.
+password=$(AWS_ENDPOINT_URL="http://$MOTO_ADDR" AWS_ACCESS_KEY_ID=testing \
+    AWS_SECRET_ACCESS_KEY=testing "$VENV/bin/aws" ecr get-login-password --region us-west-2)
+
+mkdir -p "$ECR_DIR/data" "$(dirname "$DOCKER_CA")"
+if [ ! -s "$ECR_DIR/cert.pem" ] || [ ! -s "$ECR_DIR/key.pem" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$ECR_HOST" \
+        -addext "subjectAltName=DNS:$ECR_HOST" \
+        -keyout "$ECR_DIR/key.pem" -out "$ECR_DIR/cert.pem" 2>/dev/null
+fi
+# dockerd reads this folder at each connection, without a restart.
+cmp -s "$ECR_DIR/cert.pem" "$DOCKER_CA" || cp "$ECR_DIR/cert.pem" "$DOCKER_CA"
+
+registry_accepts_password() {
+    curl -fsS --cacert "$ECR_DIR/cert.pem" -u "AWS:$password" "https://$ECR_ADDR/v2/"
+}
+
+if ! registry_accepts_password >/dev/null 2>&1; then
+    # A registry of ours with an outdated password or certificate: replace it.
+    if [ -s "$ECR_DIR/registry.pid" ] && kill -0 "$(cat "$ECR_DIR/registry.pid")" 2>/dev/null; then
+        kill "$(cat "$ECR_DIR/registry.pid")"
+        sleep 1
+    fi
+    printf '%s' "$password" | htpasswd -iBc "$ECR_DIR/htpasswd" AWS 2>/dev/null
+    cat >"$ECR_DIR/config.yml" <<EOF
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $ECR_DIR/data
+  delete:
+    enabled: true
+auth:
+  htpasswd:
+    realm: dagster-image-ecr
+    path: $ECR_DIR/htpasswd
+http:
+  addr: 127.0.0.1:$ECR_PORT
+  tls:
+    certificate: $ECR_DIR/cert.pem
+    key: $ECR_DIR/key.pem
+EOF
+    setsid nohup docker-registry serve "$ECR_DIR/config.yml" >>"$ECR_LOG" 2>&1 </dev/null &
+    echo $! >"$ECR_DIR/registry.pid"
+    wait_for "ECR registry" "$ECR_LOG" registry_accepts_password
+fi
+
+echo "ecr ready: moto on $MOTO_ADDR, registry https://$ECR_ADDR (user AWS, password from moto), aws in $VENV/bin"

@@ -1,0 +1,488 @@
+//! `build` and `build-all` against the real engine: the images they make, the order they make
+//! them in, what they record in `last_updated.yaml`, and what a failure leaves behind.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::{Env, image_exists, run_image};
+
+/// The first line of every example `last_updated.yaml`.
+const LAST_UPDATED_COMMENT: &str =
+    "# Written by dagster-image after each successful build: Python version -> timestamp.\n";
+
+/// A Dockerfile whose build fails at its second step, after printing a recognisable line.
+const BROKEN_DOCKERFILE: &str =
+    "FROM dagster-image/rootfs:busybox\nRUN echo broken-step-output && exit 3\n";
+
+/// A Dockerfile that builds in a second from the engine's local root file system.
+const GOOD_DOCKERFILE: &str = "FROM dagster-image/rootfs:busybox\nRUN echo good > /good\n";
+
+/// Writes an image folder `name` with one Python version, 3.9, built on `base` when given.
+fn write_image(env: &Env, name: &str, dockerfile: &str, base: Option<&str>) {
+    env.write(&format!("{name}/Dockerfile"), dockerfile);
+    let versions = match base {
+        Some(base) => format!("3.9:\n  base_image:\n    name: {base}\n    source: local\n"),
+        None => "3.9: {}\n".to_owned(),
+    };
+    env.write(&format!("{name}/versions.yaml"), &versions);
+    env.write(&format!("{name}/last_updated.yaml"), LAST_UPDATED_COMMENT);
+}
+
+/// `build --name IMAGE -v VERSION -t TIMESTAMP`.
+fn build_args<'a>(image: &'a str, version: &'a str, timestamp: &'a str) -> [&'a str; 7] {
+    ["build", "--name", image, "-v", version, "-t", timestamp]
+}
+
+/// `args` with `--dry-run`.
+fn dry_run<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    [args, &["--dry-run"]].concat()
+}
+
+/// The row of `image` in the summary table printed on stderr.
+fn summary_row<'a>(stderr: &'a str, image: &str) -> &'a str {
+    let table = stderr
+        .split_once("\nIMAGE ")
+        .map(|(_, table)| table)
+        .unwrap_or_else(|| panic!("no summary table on stderr:\n{stderr}"));
+    table
+        .lines()
+        .find(|line| line.split_whitespace().next() == Some(image))
+        .unwrap_or_else(|| panic!("no row for {image} in the summary:\n{stderr}"))
+}
+
+/// A stand-in for docker that appends its arguments, one per line, to `<root>/docker-calls`.
+fn recording_docker(env: &Env) -> (String, std::path::PathBuf) {
+    let script = env.root().join("docker");
+    let calls = env.root().join("docker-calls");
+    let text = format!(
+        "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\n",
+        calls.display()
+    );
+    fs_err::write(&script, text).unwrap();
+    fs_err::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script.display().to_string(), calls)
+}
+
+#[test]
+fn build_keeps_an_unquoted_3_10_as_version_3_10() {
+    let env = Env::new();
+    env.run(&build_args("python-base", "3.10", &env.timestamp))
+        .success();
+    let tag = env.tag("python-base", "3.10");
+    assert!(image_exists(&tag), "{tag} was not built");
+    assert_eq!(run_image(&tag, &["cat", "/python-version"]), "3.10\n");
+    assert!(!image_exists(&env.tag("python-base", "3.1")));
+    assert_eq!(env.images_built(), [tag]);
+}
+
+#[test]
+fn build_records_the_timestamp_keeping_comments_and_file_mode() {
+    let env = Env::new();
+    let path = env.path("python-base/last_updated.yaml");
+    fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    env.run(&build_args("python-base", "3.10", &env.timestamp))
+        .success();
+    assert_eq!(
+        env.read("python-base/last_updated.yaml"),
+        format!("{LAST_UPDATED_COMMENT}'3.10': {}\n", env.timestamp)
+    );
+    let mode = fs_err::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640, "mode {mode:o}");
+}
+
+#[test]
+/// Entries follow versions.yaml order (3.9 before 3.10) whichever was built first.
+fn building_another_version_keeps_the_first_and_a_rebuild_replaces_its_entry_in_place() {
+    let env = Env::new();
+    let later = env.timestamp_labelled("later");
+    env.run(&build_args("python-base", "3.10", &env.timestamp))
+        .success();
+    env.run(&build_args("python-base", "3.9", &env.timestamp))
+        .success();
+    assert_eq!(
+        env.read("python-base/last_updated.yaml"),
+        format!(
+            "{LAST_UPDATED_COMMENT}'3.9': {0}\n'3.10': {0}\n",
+            env.timestamp
+        )
+    );
+    env.run(&build_args("python-base", "3.10", &later))
+        .success();
+    assert_eq!(
+        env.read("python-base/last_updated.yaml"),
+        format!(
+            "{LAST_UPDATED_COMMENT}'3.9': {}\n'3.10': {later}\n",
+            env.timestamp
+        )
+    );
+    assert!(image_exists(&format!("dagster/python-base:py3.10-{later}")));
+}
+
+#[test]
+fn build_all_with_deps_builds_the_local_base_and_passes_the_dagster_version() {
+    let env = Env::new();
+    let ts = &env.timestamp;
+    env.run(&[
+        "build-all",
+        "--name",
+        "dagster-app",
+        "--with-deps",
+        "-t",
+        ts,
+        "--dagster-version",
+        "1.2.3",
+        "-j",
+        "2",
+    ])
+    .success();
+    assert_eq!(
+        env.images_built(),
+        [
+            env.tag("dagster-app", "3.10"),
+            env.tag("dagster-app", "3.9"),
+            env.tag("python-base", "3.10"),
+            env.tag("python-base", "3.9"),
+        ]
+    );
+    assert_eq!(
+        run_image(&env.tag("dagster-app", "3.9"), &[]),
+        "dagster 1.2.3 on python 3.9\n"
+    );
+    assert_eq!(
+        run_image(&env.tag("dagster-app", "3.10"), &[]),
+        "dagster 1.2.3 on python 3.10\n"
+    );
+    for image in ["python-base", "dagster-app"] {
+        let recorded = env.read(&format!("{image}/last_updated.yaml"));
+        for version in ["3.9", "3.10"] {
+            let entry = format!("\n'{version}': {ts}\n");
+            assert!(recorded.contains(&entry), "{image}: {recorded}");
+        }
+    }
+}
+
+#[test]
+fn a_dependent_whose_base_was_never_built_is_refused_with_a_hint_to_add_with_deps() {
+    let env = Env::new();
+    let before = env.snapshot_files();
+    let run = env
+        .run(&["build-all", "--name", "dagster-app", "-t", &env.timestamp])
+        .code(2);
+    assert_eq!(
+        run.stderr,
+        "error: `dagster-app` builds on `python-base` for Python 3.9, which has not been built yet \
+         (no `3.9` in `python-base/last_updated.yaml`); build it first or add `--with-deps`\n"
+    );
+    assert_eq!(env.snapshot_files(), before);
+    assert_eq!(env.images_built(), Vec::<String>::new());
+}
+
+#[test]
+fn a_dependent_builds_on_the_base_timestamp_recorded_in_last_updated() {
+    let env = Env::new();
+    let base_ts = &env.timestamp;
+    let app_ts = env.timestamp_labelled("app");
+    // Mark the base so the dependent's image shows which build of it it started from.
+    let dockerfile = env.read("python-base/Dockerfile");
+    env.write(
+        "python-base/Dockerfile",
+        &format!("{dockerfile}RUN echo base-{base_ts} > /base-build\n"),
+    );
+    env.run(&build_args("python-base", "3.9", base_ts))
+        .success();
+    let app = build_args("dagster-app", "3.9", &app_ts);
+
+    let dry = env.run(&dry_run(&app)).success();
+    let base_arg = format!("--build-arg BASE_IMAGE=dagster/python-base:py3.9-{base_ts} ");
+    assert!(dry.stdout.contains(&base_arg), "{}", dry.stdout);
+
+    env.run(&app).success();
+    let app_tag = format!("dagster/dagster-app:py3.9-{app_ts}");
+    assert_eq!(
+        run_image(&app_tag, &["cat", "/base-build"]),
+        format!("base-{base_ts}\n")
+    );
+}
+
+#[test]
+fn build_all_plans_every_image_version_with_one_timestamp_bases_first() {
+    let env = Env::new();
+    let ts = &env.timestamp;
+    let run = env.run(&["build-all", "-t", ts, "--dry-run"]).success();
+    let planned: Vec<(String, String)> = run
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with("# ") && !line.starts_with("# then"))
+        .map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            (
+                words[2].to_owned(),
+                words[3].trim_start_matches("py").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(planned.len(), 8, "{}", run.stdout);
+    let position = |image: &str, version: &str| {
+        planned
+            .iter()
+            .position(|(i, v)| i == image && v == version)
+            .unwrap_or_else(|| panic!("{image} {version} not planned:\n{}", run.stdout))
+    };
+    for image in [
+        "buildkite-unit",
+        "buildkite-unit-snapshot-builder",
+        "dagster-app",
+    ] {
+        for version in ["3.9", "3.10"] {
+            assert!(
+                position("python-base", version) < position(image, version),
+                "{image} py{version} planned before its base:\n{}",
+                run.stdout
+            );
+        }
+    }
+    let builds: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with("docker build "))
+        .collect();
+    assert_eq!(builds.len(), 8);
+    for ((image, version), build) in planned.iter().zip(&builds) {
+        let tag = format!("docker build --force-rm --tag dagster/{image}:py{version}-{ts} ");
+        assert!(build.starts_with(&tag), "{build}");
+    }
+}
+
+#[test]
+fn build_all_builds_every_image_version_and_records_each_one() {
+    let env = Env::new();
+    let ts = &env.timestamp;
+    let before = env.read("buildkite-unit/snapshot-reqs-3.9.txt");
+    env.run(&["build-all", "-t", ts, "-j", "2"]).success();
+    let images = [
+        "buildkite-unit",
+        "buildkite-unit-snapshot-builder",
+        "dagster-app",
+        "python-base",
+    ];
+    let mut expected: Vec<String> = images
+        .iter()
+        .flat_map(|image| [env.tag(image, "3.9"), env.tag(image, "3.10")])
+        .collect();
+    expected.sort();
+    assert_eq!(env.images_built(), expected);
+    for image in images {
+        let recorded = env.read(&format!("{image}/last_updated.yaml"));
+        assert!(recorded.starts_with(LAST_UPDATED_COMMENT), "{recorded}");
+        let mut entries: Vec<&str> = recorded.lines().skip(1).collect();
+        entries.sort();
+        assert_eq!(
+            entries,
+            [format!("'3.10': {ts}"), format!("'3.9': {ts}")],
+            "{image}"
+        );
+    }
+    let unit = env.tag("buildkite-unit", "3.9");
+    assert_eq!(run_image(&unit, &["pip", "freeze"]), before);
+}
+
+#[test]
+fn dry_run_prints_the_docker_build_command_and_changes_nothing() {
+    let env = Env::new();
+    let ts = &env.timestamp;
+    let before = env.snapshot_files();
+    let run = env
+        .run(&dry_run(&build_args("python-base", "3.10", ts)))
+        .success();
+    let dir = env.path("python-base");
+    let dir = dir.display();
+    assert_eq!(
+        run.stdout,
+        format!(
+            "# 1/1 python-base py3.10\n\
+             docker build --force-rm --tag dagster/python-base:py3.10-{ts} --file {dir}/Dockerfile \
+             --build-arg PYTHON_VERSION=3.10 {dir}\n\
+             # then record '3.10': {ts} in {dir}/last_updated.yaml\n"
+        )
+    );
+    assert_eq!(env.snapshot_files(), before);
+    assert_eq!(env.images_built(), Vec::<String>::new());
+}
+
+#[test]
+fn failed_build_leaves_last_updated_untouched_and_shows_the_docker_output() {
+    let env = Env::new();
+    let ts = &env.timestamp;
+    env.write("python-base/Dockerfile", BROKEN_DOCKERFILE);
+    let last_updated = fs_err::read(env.path("python-base/last_updated.yaml")).unwrap();
+    let run = env.run(&build_args("python-base", "3.9", ts)).code(1);
+    let dir = env.path("python-base");
+    let dir = dir.display();
+    let error = format!(
+        "error: building `dagster/python-base:py3.9-{ts}` failed: `docker build --force-rm --tag \
+         dagster/python-base:py3.9-{ts} --file {dir}/Dockerfile \
+         --build-arg PYTHON_VERSION=3.9 {dir}` exit status: 3"
+    );
+    assert!(
+        run.stderr.lines().any(|line| line.starts_with(&error)),
+        "no line starts with {error:?}:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("broken-step-output") || run.stderr.contains("broken-step-output"),
+        "the docker output is not shown:\n{run:#?}"
+    );
+    assert_eq!(
+        fs_err::read(env.path("python-base/last_updated.yaml")).unwrap(),
+        last_updated
+    );
+    assert_eq!(env.images_built(), Vec::<String>::new());
+}
+
+#[test]
+fn with_parallel_jobs_a_failure_still_reports_the_independent_build_that_succeeded() {
+    let env = Env::empty();
+    let ts = &env.timestamp;
+    write_image(&env, "broken", BROKEN_DOCKERFILE, None);
+    write_image(&env, "good", GOOD_DOCKERFILE, None);
+    let run = env.run(&["build-all", "-j", "2", "-t", ts]).code(1);
+    let good = summary_row(&run.stderr, "good");
+    assert!(
+        good.contains(&format!(" dagster/good:py3.9-{ts} ")) && good.contains("  built  "),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        summary_row(&run.stderr, "broken").contains("  FAILED  "),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("broken-step-output"), "{}", run.stderr);
+    assert!(
+        run.stderr.ends_with("error: 1 of 2 builds failed\n"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run_image(&env.tag("good", "3.9"), &["cat", "/good"]),
+        "good\n"
+    );
+    assert_eq!(
+        env.read("good/last_updated.yaml"),
+        format!("{LAST_UPDATED_COMMENT}'3.9': {ts}\n")
+    );
+    assert_eq!(env.read("broken/last_updated.yaml"), LAST_UPDATED_COMMENT);
+    assert_eq!(env.images_built(), [env.tag("good", "3.9")]);
+}
+
+#[test]
+fn keep_going_skips_the_dependents_of_a_failure_and_builds_the_rest() {
+    let env = Env::empty();
+    let ts = &env.timestamp;
+    write_image(&env, "base", BROKEN_DOCKERFILE, None);
+    write_image(&env, "app", GOOD_DOCKERFILE, Some("base"));
+    write_image(&env, "other", GOOD_DOCKERFILE, None);
+    let run = env
+        .run(&["build-all", "--keep-going", "-j", "1", "-t", ts])
+        .code(1);
+    assert!(
+        summary_row(&run.stderr, "base").contains("  FAILED  "),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        summary_row(&run.stderr, "app").contains("  skipped: a build it depends on failed"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        summary_row(&run.stderr, "other").contains("  built  "),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .ends_with("error: 1 of 3 builds failed, 1 not built\n"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.read("app/last_updated.yaml"), LAST_UPDATED_COMMENT);
+    assert_eq!(env.read("base/last_updated.yaml"), LAST_UPDATED_COMMENT);
+    assert_eq!(
+        env.read("other/last_updated.yaml"),
+        format!("{LAST_UPDATED_COMMENT}'3.9': {ts}\n")
+    );
+    assert_eq!(env.images_built(), [env.tag("other", "3.9")]);
+}
+
+#[test]
+fn without_keep_going_nothing_new_starts_after_a_failure() {
+    let env = Env::empty();
+    let ts = &env.timestamp;
+    write_image(&env, "base", BROKEN_DOCKERFILE, None);
+    write_image(&env, "other", GOOD_DOCKERFILE, None);
+    let run = env.run(&["build-all", "-j", "1", "-t", ts]).code(1);
+    assert!(
+        summary_row(&run.stderr, "other").contains("  skipped: stopped after a failure"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .ends_with("error: 1 of 2 builds failed, 1 not built\n"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.read("other/last_updated.yaml"), LAST_UPDATED_COMMENT);
+    assert_eq!(env.images_built(), Vec::<String>::new());
+}
+
+/// The stand-in only shows how the command is put together; the tests above show behaviour.
+#[test]
+fn the_docker_program_comes_from_the_docker_environment_variable() {
+    let env = Env::new();
+    let ts = &env.timestamp;
+    let (docker, calls) = recording_docker(&env);
+    env.run_with(
+        &build_args("python-base", "3.9", ts),
+        &[("DOCKER", &docker)],
+    )
+    .success();
+    let dir = env.path("python-base");
+    let dir = dir.display();
+    assert_eq!(
+        fs_err::read_to_string(&calls).unwrap(),
+        format!(
+            "build\n--force-rm\n--tag\ndagster/python-base:py3.9-{ts}\n--file\n{dir}/Dockerfile\n\
+             --build-arg\nPYTHON_VERSION=3.9\n{dir}\n"
+        )
+    );
+    assert_eq!(
+        env.read("python-base/last_updated.yaml"),
+        format!("{LAST_UPDATED_COMMENT}'3.9': {ts}\n")
+    );
+    assert_eq!(env.images_built(), Vec::<String>::new());
+}
+
+/// `null` is a valid tag, so it is a valid timestamp; written unquoted it would read back as
+/// YAML's null. The stand-in docker keeps the engine free of a tag no cleanup could find.
+#[test]
+fn a_timestamp_spelled_like_yaml_null_is_recorded_so_that_it_reads_back() {
+    let env = Env::new();
+    let (docker, _) = recording_docker(&env);
+    env.run_with(
+        &build_args("python-base", "3.9", "null"),
+        &[("DOCKER", &docker)],
+    )
+    .success();
+    let run = env
+        .run(&dry_run(&build_args("dagster-app", "3.9", &env.timestamp)))
+        .success();
+    assert!(
+        run.stdout
+            .contains("--build-arg BASE_IMAGE=dagster/python-base:py3.9-null "),
+        "{}",
+        run.stdout
+    );
+}

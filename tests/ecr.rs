@@ -1,0 +1,227 @@
+//! Pushing to a private AWS ECR registry for real: the tool gets a password from the real `aws`
+//! CLI, answered by moto (an AWS-protocol server on loopback), and logs docker in with it, to a
+//! registry that answers to an ECR host name over TLS and accepts only that password.
+//!
+//! `scripts/setup-ecr.sh` starts both; without them these tests fail at once saying so.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::{Env, Run, words};
+
+const ECR_HOST: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com:5443";
+const MOTO: &str = "http://127.0.0.1:5555";
+const AWS_BIN: &str = "/opt/dagster-image-ecr-venv/bin";
+/// The certificate of the ECR registry, which docker trusts for that host.
+const ECR_CA: &str = "/etc/docker/certs.d/123456789012.dkr.ecr.us-west-2.amazonaws.com:5443/ca.crt";
+
+/// Environment for the `aws` CLI to ask moto, with credentials moto accepts.
+const AWS_ENV: [(&str, &str); 3] = [
+    ("AWS_ENDPOINT_URL", MOTO),
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+];
+
+/// The password moto hands out, which the ECR registry accepts for user `AWS`; panics, saying
+/// how to fix it, when moto or the registry is not set up.
+fn ecr_password() -> &'static str {
+    static PASSWORD: OnceLock<String> = OnceLock::new();
+    PASSWORD.get_or_init(|| {
+        let fix = "run scripts/setup-ecr.sh first";
+        let moto = Command::new("curl")
+            .args(["-fsS", &format!("{MOTO}/moto-api/")])
+            .output();
+        assert!(
+            moto.is_ok_and(|o| o.status.success()),
+            "moto is not answering at {MOTO}: {fix}"
+        );
+        let output = Command::new(format!("{AWS_BIN}/aws"))
+            .args(["ecr", "get-login-password", "--region", "us-west-2"])
+            .envs(AWS_ENV)
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run {AWS_BIN}/aws ({error}): {fix}"));
+        assert!(
+            output.status.success(),
+            "no ECR password from moto: {}{fix}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let password = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        let status = |password| {
+            let options = ["-o", "/dev/null", "-w", "%{http_code}"];
+            curl_ecr(&options, "/v2/", password)
+        };
+        let anonymous = status(None);
+        assert_eq!(
+            anonymous, "401",
+            "the ECR registry at {ECR_HOST} must refuse anonymous requests: {fix}"
+        );
+        let with_password = status(Some(&password));
+        assert_eq!(
+            with_password, "200",
+            "the ECR registry at {ECR_HOST} must accept moto's password: {fix}"
+        );
+        password
+    })
+}
+
+/// curl's stdout for `https://<ECR_HOST><path>`, as user `AWS` when a password is given.
+fn curl_ecr(options: &[&str], path: &str, password: Option<&str>) -> String {
+    let mut command = Command::new("curl");
+    command.args(["-sS", "--cacert", ECR_CA]).args(options);
+    if let Some(password) = password {
+        command.args(["-u", &format!("AWS:{password}")]);
+    }
+    let output = command
+        .arg(format!("https://{ECR_HOST}{path}"))
+        .output()
+        .expect("run curl");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The tags of `repository` in the ECR registry, sorted.
+fn ecr_tags(repository: &str) -> Vec<String> {
+    let body = curl_ecr(
+        &[],
+        &format!("/v2/{repository}/tags/list"),
+        Some(ecr_password()),
+    );
+    common::tags_in(&body)
+}
+
+/// `dagster-image --registry <ECR_HOST>/<unique> ARGS`, with `aws` on PATH asking
+/// `aws_endpoint`, and a docker configuration of the test's own, so that docker starts logged
+/// out of every registry (as after `docker logout`) without touching the user's logins.
+fn run_ecr(env: &Env, args: &str, aws_endpoint: &str) -> Run {
+    ecr_password();
+    let line = format!("--registry {ECR_HOST}/{} {args}", env.registry_path());
+    let mut command = env.command(&words(&line));
+    let path = std::env::var("PATH").unwrap_or_default();
+    command
+        .envs(AWS_ENV)
+        .env("AWS_ENDPOINT_URL", aws_endpoint)
+        .env("PATH", format!("{AWS_BIN}:{path}"))
+        .env("AWS_CONFIG_FILE", env.root().join("aws-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            env.root().join("aws-credentials"),
+        )
+        .env("DOCKER_CONFIG", docker_config(env))
+        .env_remove("AWS_CLI")
+        .env_remove("AWS_PROFILE");
+    Run::from(command.output().expect("run dagster-image"))
+}
+
+/// The docker configuration folder of the test, empty until the tool logs docker in.
+fn docker_config(env: &Env) -> PathBuf {
+    env.root().join("docker-config")
+}
+
+/// Whether docker, with the test's configuration, has credentials for the ECR registry.
+fn docker_logged_in(env: &Env) -> bool {
+    let config = docker_config(env).join("config.json");
+    let config = fs_err::read_to_string(config).unwrap_or_default();
+    config.contains(&format!("\"{ECR_HOST}\""))
+}
+
+/// Builds every Python version of `python-base` at the test's timestamp.
+fn build_python_base(env: &Env) {
+    let ts = &env.timestamp;
+    env.run(&words(&format!("build-all --name python-base -t {ts}")))
+        .success();
+}
+
+#[track_caller]
+fn assert_password_hidden(run: &Run) {
+    let password = ecr_password();
+    assert!(
+        !run.stdout.contains(password),
+        "password on stdout: {run:#?}"
+    );
+    assert!(
+        !run.stderr.contains(password),
+        "password on stderr: {run:#?}"
+    );
+}
+
+#[test]
+fn push_all_logs_docker_in_to_ecr_with_the_aws_password_and_publishes_every_version() {
+    let env = Env::new();
+    build_python_base(&env);
+    assert!(!docker_logged_in(&env));
+    let run = run_ecr(&env, "push-all --name python-base", MOTO).success();
+    assert!(
+        docker_logged_in(&env),
+        "docker was not logged in to {ECR_HOST}"
+    );
+    let ts = &env.timestamp;
+    assert_eq!(
+        ecr_tags(&format!("{}/python-base", env.registry_path())),
+        [format!("py3.10-{ts}"), format!("py3.9-{ts}")]
+    );
+    assert_password_hidden(&run);
+}
+
+#[test]
+fn release_to_an_ecr_repository_logs_in_and_publishes_version_and_latest() {
+    let env = Env::new();
+    build_python_base(&env);
+    let app = format!("{ECR_HOST}/{}/app", env.registry_path());
+    let release = format!("release --name python-base --dagster-version 1.2.3 --to {app}");
+    let run = run_ecr(&env, &release, MOTO).success();
+    assert!(
+        docker_logged_in(&env),
+        "docker was not logged in to {ECR_HOST}"
+    );
+    assert_eq!(
+        ecr_tags(&format!("{}/app", env.registry_path())),
+        ["1.2.3", "latest"]
+    );
+    assert_password_hidden(&run);
+}
+
+#[test]
+fn ecr_dry_run_prints_the_login_pipeline_and_neither_logs_in_nor_pushes() {
+    let env = Env::new();
+    build_python_base(&env);
+    let run = run_ecr(&env, "push-all --name python-base --dry-run", MOTO).success();
+    let ts = &env.timestamp;
+    let remote = format!("{ECR_HOST}/{}/python-base", env.registry_path());
+    assert_eq!(
+        run.stdout,
+        format!(
+            "aws ecr get-login-password --region us-west-2 | \
+             docker login --username AWS --password-stdin {ECR_HOST}\n\
+             docker tag dagster/python-base:py3.9-{ts} {remote}:py3.9-{ts}\n\
+             docker push {remote}:py3.9-{ts}\n\
+             docker tag dagster/python-base:py3.10-{ts} {remote}:py3.10-{ts}\n\
+             docker push {remote}:py3.10-{ts}\n"
+        )
+    );
+    assert!(!docker_logged_in(&env), "a dry run logged docker in");
+    assert_eq!(
+        ecr_tags(&format!("{}/python-base", env.registry_path())),
+        Vec::<String>::new()
+    );
+    assert_password_hidden(&run);
+}
+
+#[test]
+fn an_unreachable_aws_endpoint_fails_the_push_naming_the_step() {
+    let env = Env::new();
+    build_python_base(&env);
+    run_ecr(&env, "push-all --name python-base", "http://127.0.0.1:1")
+        .code(1)
+        .stderr_has(&format!(
+            "error: getting an ECR password for `{ECR_HOST}` failed: \
+             `aws ecr get-login-password --region us-west-2` exit status"
+        ))
+        .stderr_has("Could not connect to the endpoint URL: \"http://127.0.0.1:1/\"");
+    assert!(!docker_logged_in(&env));
+    assert_eq!(
+        ecr_tags(&format!("{}/python-base", env.registry_path())),
+        Vec::<String>::new()
+    );
+}

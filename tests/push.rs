@@ -1,0 +1,389 @@
+//! `push`, `push-all`, `release`, `push-dockerhub` and `push-ecr`: what lands in the real test
+//! registry, and, through stand-in `docker` and `aws` programs that only record their calls, the
+//! exact commands of the releases to Docker Hub and public ECR, which cannot be reached here.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{Env, Run, words};
+
+/// What the stand-in `aws` prints as the password; it must never reach the tool's output.
+const AWS_PASSWORD: &str = "s3cr3t-from-aws";
+
+/// Runs the build command `args` at the test's timestamp.
+fn build(env: &Env, args: &str) {
+    env.run(&words(&format!("{args} -t {}", env.timestamp)))
+        .success();
+}
+
+/// `dagster-image --registry <the test's registry> ARGS`.
+fn run_with_registry(env: &Env, args: &str) -> Run {
+    env.run(&words(&format!("--registry {} {args}", env.registry())))
+}
+
+/// The digest docker recorded for the local image `reference` when it was pushed to
+/// `repository` (its RepoDigests entry for that repository).
+fn pushed_digest(reference: &str, repository: &str) -> Option<String> {
+    let digests = common::docker_output(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{range .RepoDigests}}{{println .}}{{end}}",
+        reference,
+    ]);
+    digests.lines().find_map(|line| {
+        line.strip_prefix(&format!("{repository}@"))
+            .map(str::to_owned)
+    })
+}
+
+#[test]
+fn push_all_publishes_every_python_version_as_its_timestamp_tag() {
+    let env = Env::new();
+    build(&env, "build-all --name python-base");
+    let registry = env.registry();
+    run_with_registry(&env, "push-all --name python-base").success();
+    let repository = format!("{}/python-base", env.registry_path());
+    let ts = &env.timestamp;
+    assert_eq!(
+        common::registry_tags(&repository),
+        [format!("py3.10-{ts}"), format!("py3.9-{ts}")]
+    );
+    for version in ["3.9", "3.10"] {
+        let tag = format!("py{version}-{ts}");
+        let remote = format!("{registry}/python-base:{tag}");
+        let in_registry = common::registry_digest(&repository, &tag);
+        assert!(in_registry.is_some(), "no manifest for {remote}");
+        assert_eq!(
+            pushed_digest(&remote, &format!("{registry}/python-base")),
+            in_registry,
+            "docker and the registry disagree on the digest of {remote}"
+        );
+        assert_eq!(
+            common::registry_image_id(&repository, &tag),
+            Some(common::image_id(&env.tag("python-base", version))),
+            "{remote} is not the image built for Python {version}"
+        );
+    }
+}
+
+#[test]
+fn a_pushed_image_pulls_back_and_runs() {
+    let env = Env::new();
+    // A layer of this test's own, so that removing the local tags really removes the image and
+    // the pull has to fetch it from the registry.
+    let dockerfile = env.read("python-base/Dockerfile");
+    env.write(
+        "python-base/Dockerfile",
+        &format!("{dockerfile}RUN echo {} > /built-by\n", env.timestamp),
+    );
+    build(&env, "build-all --name python-base");
+    let registry = env.registry();
+    run_with_registry(&env, "push-all --name python-base").success();
+    let local = env.tag("python-base", "3.10");
+    let remote = format!("{registry}/python-base:py3.10-{}", env.timestamp);
+    common::docker_output(&["image", "rm", &local, &remote]);
+    assert!(!common::image_exists(&remote), "{remote} is still local");
+    common::docker_output(&["pull", &remote]);
+    assert_eq!(
+        common::run_image(&remote, &["cat", "/python-version", "/built-by"]),
+        format!("3.10\n{}\n", env.timestamp)
+    );
+}
+
+#[test]
+fn push_with_a_custom_tag_publishes_that_tag_only() {
+    let env = Env::new();
+    build(&env, "build --name python-base -v 3.10");
+    run_with_registry(&env, "push --name python-base -v 3.10 --custom-tag edge").success();
+    let repository = format!("{}/python-base", env.registry_path());
+    assert_eq!(common::registry_tags(&repository), ["edge"]);
+    assert_eq!(
+        common::registry_image_id(&repository, "edge"),
+        Some(common::image_id(&env.tag("python-base", "3.10")))
+    );
+}
+
+#[test]
+fn pushing_a_version_never_built_is_bad_input_and_pushes_nothing() {
+    let env = Env::new();
+    run_with_registry(&env, "push --name python-base -v 3.9")
+        .code(2)
+        .stderr_has("`python-base` has not been built for Python 3.9")
+        .stderr_has("build it first");
+    let repository = format!("{}/python-base", env.registry_path());
+    assert_eq!(common::registry_tags(&repository), Vec::<String>::new());
+}
+
+#[test]
+fn push_all_with_one_version_unbuilt_pushes_none() {
+    let env = Env::new();
+    build(&env, "build --name python-base -v 3.9");
+    let registry = env.registry();
+    run_with_registry(&env, "push-all --name python-base")
+        .code(2)
+        .stderr_has("has not been built for Python 3.10");
+    let repository = format!("{}/python-base", env.registry_path());
+    assert_eq!(common::registry_tags(&repository), Vec::<String>::new());
+    let remote = format!("{registry}/python-base:py3.9-{}", env.timestamp);
+    assert!(!common::image_exists(&remote), "{remote} was tagged");
+}
+
+#[test]
+fn dry_run_prints_the_tag_and_push_commands_and_pushes_nothing() {
+    let env = Env::new();
+    build(&env, "build-all --name python-base");
+    let registry = env.registry();
+    let run = run_with_registry(&env, "push-all --name python-base --dry-run").success();
+    let ts = &env.timestamp;
+    let remote = |v: &str| format!("{registry}/python-base:py{v}-{ts}");
+    assert_eq!(
+        run.stdout,
+        format!(
+            "docker tag dagster/python-base:py3.9-{ts} {r39}\n\
+             docker push {r39}\n\
+             docker tag dagster/python-base:py3.10-{ts} {r310}\n\
+             docker push {r310}\n",
+            r39 = remote("3.9"),
+            r310 = remote("3.10"),
+        )
+    );
+    let repository = format!("{}/python-base", env.registry_path());
+    assert_eq!(common::registry_tags(&repository), Vec::<String>::new());
+    assert!(!common::image_exists(&remote("3.9")), "dry run tagged");
+}
+
+#[test]
+fn release_publishes_the_first_python_version_as_version_and_latest_to_every_repository() {
+    let env = Env::new();
+    build(&env, "build-all --name python-base");
+    let to_a = format!("{}/a", env.registry());
+    let to_b = format!("{}/b", env.registry());
+    let release =
+        format!("release --name python-base --dagster-version 1.2.3 --to {to_a} --to {to_b}");
+    env.run(&words(&release)).success();
+    let first_version = common::image_id(&env.tag("python-base", "3.9"));
+    assert_ne!(
+        first_version,
+        common::image_id(&env.tag("python-base", "3.10"))
+    );
+    let path = env.registry_path();
+    let digest = common::registry_digest(&format!("{path}/a"), "1.2.3");
+    assert!(digest.is_some(), "{to_a}:1.2.3 was not pushed");
+    for repository in [format!("{path}/a"), format!("{path}/b")] {
+        assert_eq!(common::registry_tags(&repository), ["1.2.3", "latest"]);
+        for tag in ["1.2.3", "latest"] {
+            assert_eq!(
+                common::registry_digest(&repository, tag),
+                digest,
+                "{repository}:{tag}"
+            );
+            assert_eq!(
+                common::registry_image_id(&repository, tag).as_ref(),
+                Some(&first_version),
+                "{repository}:{tag} is not the Python 3.9 image"
+            );
+        }
+    }
+}
+
+#[test]
+fn push_to_an_unreachable_registry_fails_naming_the_step_and_showing_dockers_error() {
+    let env = Env::new();
+    build(&env, "build --name python-base -v 3.9");
+    let remote = format!("127.0.0.1:1/python-base:py3.9-{}", env.timestamp);
+    let push = "--registry 127.0.0.1:1 push --name python-base -v 3.9";
+    env.run(&words(push))
+        .code(1)
+        .stderr_has(&format!(
+            "error: pushing `{remote}` failed: `docker push {remote}`"
+        ))
+        .stderr_has("dial tcp 127.0.0.1:1: connect: connection refused");
+}
+
+#[test]
+fn pushing_a_recorded_image_that_is_gone_locally_fails_at_tagging() {
+    let env = Env::new();
+    let ts = &env.timestamp;
+    env.write("python-base/last_updated.yaml", &format!("'3.9': {ts}\n"));
+    let local = env.tag("python-base", "3.9");
+    let remote = format!("{}/python-base:py3.9-{ts}", env.registry());
+    run_with_registry(&env, "push --name python-base -v 3.9")
+        .code(1)
+        .stderr_has(&format!("error: tagging `{local}` as `{remote}` failed"))
+        .stderr_has(&format!("No such image: {local}"));
+    let repository = format!("{}/python-base", env.registry_path());
+    assert_eq!(common::registry_tags(&repository), Vec::<String>::new());
+}
+
+/// Shell that appends the call (program name and arguments) to `$LOG`.
+const RECORD_CALL: &str =
+    r#"{ printf '%s' "$(basename "$0")"; printf ' %s' "$@"; echo; } >> "$LOG""#;
+/// `docker login` that records the password it reads, as the line `stdin: <password>`.
+const ACCEPT_LOGIN: &str = r#"printf 'stdin: %s\n' "$(cat)" >> "$LOG""#;
+/// `docker login` that reads the password and fails as the daemon does.
+const REFUSE_LOGIN: &str =
+    "cat >/dev/null; echo 'Error response from daemon: login attempt denied' >&2; exit 1";
+
+/// A `docker` and an `aws` that append each call (and the stdin of `docker login`) to one log,
+/// in the order they were made; `aws` prints `AWS_PASSWORD`.
+struct StandIns {
+    docker: PathBuf,
+    aws: PathBuf,
+    log: PathBuf,
+}
+
+impl StandIns {
+    /// `login` is the shell run for `docker login`.
+    fn new(env: &Env, login: &str) -> Self {
+        let dir = env.root().join("stand-ins");
+        fs_err::create_dir_all(&dir).unwrap();
+        let log = dir.join("calls.log");
+        let docker = dir.join("docker");
+        let aws = dir.join("aws");
+        let script = |body: &str| format!("#!/bin/sh\nLOG='{}'\n{body}\n", log.display());
+        write_executable(
+            &docker,
+            &script(&format!(
+                "{RECORD_CALL}\nif [ \"$1\" = login ]; then {login}; fi"
+            )),
+        );
+        write_executable(
+            &aws,
+            &script(&format!("{RECORD_CALL}\necho {AWS_PASSWORD}")),
+        );
+        Self { docker, aws, log }
+    }
+
+    /// `DOCKER` and `AWS_CLI` naming the stand-ins.
+    fn env(&self) -> [(&str, &str); 2] {
+        [
+            ("DOCKER", self.docker.to_str().unwrap()),
+            ("AWS_CLI", self.aws.to_str().unwrap()),
+        ]
+    }
+
+    fn calls(&self) -> String {
+        fs_err::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+fn write_executable(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::write(path, text).unwrap();
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// The timestamp that `last_updated.yaml` gives `dagster-app` in the stand-in tests.
+const BUILT_AT: &str = "2024-01-02T030405";
+const APP_SOURCE: &str = "dagster/dagster-app:py3.9-2024-01-02T030405";
+
+/// A catalog whose `dagster-app` is recorded as built at `BUILT_AT` (the stand-ins build
+/// nothing).
+fn catalog_built_at() -> Env {
+    let env = Env::new();
+    env.write(
+        "dagster-app/last_updated.yaml",
+        &format!("'3.9': {BUILT_AT}\n'3.10': {BUILT_AT}\n"),
+    );
+    env
+}
+
+#[track_caller]
+fn assert_password_hidden(run: &Run) {
+    assert!(
+        !run.stdout.contains(AWS_PASSWORD),
+        "password on stdout: {run:#?}"
+    );
+    assert!(
+        !run.stderr.contains(AWS_PASSWORD),
+        "password on stderr: {run:#?}"
+    );
+}
+
+#[test]
+fn push_dockerhub_tags_and_pushes_version_and_latest_without_logging_in() {
+    let env = catalog_built_at();
+    let stand_ins = StandIns::new(&env, ACCEPT_LOGIN);
+    let release = words("push-dockerhub --name dagster-app --dagster-version 1.2.3");
+    let run = env.run_with(&release, &stand_ins.env()).success();
+    assert_eq!(
+        stand_ins.calls(),
+        format!(
+            "docker tag {APP_SOURCE} dagster/dagster-app:1.2.3\n\
+             docker tag {APP_SOURCE} dagster/dagster-app:latest\n\
+             docker push dagster/dagster-app:1.2.3\n\
+             docker push dagster/dagster-app:latest\n"
+        ),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn push_ecr_logs_in_with_the_aws_password_on_stdin_then_tags_and_pushes() {
+    let env = catalog_built_at();
+    let stand_ins = StandIns::new(&env, ACCEPT_LOGIN);
+    let release = words("push-ecr --name dagster-app --dagster-version 1.2.3");
+    let run = env.run_with(&release, &stand_ins.env()).success();
+    let target = "public.ecr.aws/dagster/dagster-app";
+    assert_eq!(
+        stand_ins.calls(),
+        format!(
+            "aws ecr-public get-login-password --region us-east-1\n\
+             docker login --username AWS --password-stdin public.ecr.aws\n\
+             stdin: {AWS_PASSWORD}\n\
+             docker tag {APP_SOURCE} {target}:1.2.3\n\
+             docker tag {APP_SOURCE} {target}:latest\n\
+             docker push {target}:1.2.3\n\
+             docker push {target}:latest\n"
+        ),
+        "{run:#?}"
+    );
+    assert_password_hidden(&run);
+}
+
+#[test]
+fn push_ecr_dry_run_prints_the_login_pipeline_and_runs_nothing() {
+    let env = catalog_built_at();
+    let stand_ins = StandIns::new(&env, ACCEPT_LOGIN);
+    let release = words("push-ecr --name dagster-app --dagster-version 1.2.3 --dry-run");
+    let run = env.run_with(&release, &stand_ins.env()).success();
+    let (aws, docker) = (stand_ins.aws.display(), stand_ins.docker.display());
+    let target = "public.ecr.aws/dagster/dagster-app";
+    assert_eq!(
+        run.stdout,
+        format!(
+            "{aws} ecr-public get-login-password --region us-east-1 | \
+             {docker} login --username AWS --password-stdin public.ecr.aws\n\
+             {docker} tag {APP_SOURCE} {target}:1.2.3\n\
+             {docker} tag {APP_SOURCE} {target}:latest\n\
+             {docker} push {target}:1.2.3\n\
+             {docker} push {target}:latest\n"
+        )
+    );
+    assert_eq!(stand_ins.calls(), "", "a dry run ran commands");
+    assert_password_hidden(&run);
+}
+
+#[test]
+fn a_failed_ecr_login_stops_before_tagging_and_hides_the_password() {
+    let env = catalog_built_at();
+    let stand_ins = StandIns::new(&env, REFUSE_LOGIN);
+    let release = words("push-ecr --name dagster-app --dagster-version 1.2.3");
+    let run = env
+        .run_with(&release, &stand_ins.env())
+        .code(1)
+        .stderr_has(&format!(
+            "error: logging docker in to `public.ecr.aws` failed: `{} login --username AWS \
+             --password-stdin public.ecr.aws` exit status: 1",
+            stand_ins.docker.display()
+        ))
+        .stderr_has("login attempt denied");
+    assert_eq!(
+        stand_ins.calls(),
+        "aws ecr-public get-login-password --region us-east-1\n\
+         docker login --username AWS --password-stdin public.ecr.aws\n"
+    );
+    assert_password_hidden(&run);
+}
