@@ -1,7 +1,7 @@
 //! The error of a whole command, and the exit code it maps to: 2 for bad input, 1 for failed
 //! work, 130 when interrupted.
 
-use crate::{catalog, plan, process, registry};
+use crate::{build_context, catalog, plan, process, registry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -13,6 +13,8 @@ pub enum Error {
     Registry(#[from] registry::Error),
     #[error(transparent)]
     Process(#[from] process::Error),
+    #[error(transparent)]
+    BuildContext(#[from] build_context::Error),
     /// A request that cannot be carried out as given (bad input).
     #[error("{0}")]
     Usage(String),
@@ -59,7 +61,11 @@ impl Error {
                 EXIT_BAD_INPUT
             }
             Error::Process(process::Error::Interrupted) | Error::Interrupted => EXIT_INTERRUPTED,
-            Error::Process(_) | Error::BuildsFailed { .. } | Error::Record(_) => EXIT_FAILED,
+            Error::BuildContext(build_context::Error::InTheWay { .. }) => EXIT_BAD_INPUT,
+            Error::Process(_)
+            | Error::BuildContext(_)
+            | Error::BuildsFailed { .. }
+            | Error::Record(_) => EXIT_FAILED,
         }
     }
 }

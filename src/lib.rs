@@ -5,6 +5,7 @@
 //! and [`registry`] ([`run`]) -> files written back ([`atomic`]).
 
 pub mod atomic;
+pub mod build_context;
 pub mod catalog;
 pub mod cli;
 pub mod commands;

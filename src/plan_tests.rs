@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 
 use super::*;
-use crate::catalog::{BaseImage, LastUpdated, VersionSpec};
+use crate::catalog::{BaseImage, ImageConfig, LastUpdated, VersionSpec};
 
 /// An image with `versions`, each built on `base` (local) when given.
 fn image(name: &str, versions: &[&str], base: Option<(&str, BaseSource)>) -> Image {
@@ -20,6 +20,7 @@ fn image(name: &str, versions: &[&str], base: Option<(&str, BaseSource)>) -> Ima
         dir: PathBuf::from("images").join(name),
         versions: versions.iter().map(|v| (v.to_string(), spec(v))).collect(),
         last_updated: LastUpdated::default(),
+        config: ImageConfig::default(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! arguments, base images, timestamps). Knows YAML; knows nothing of docker.
 
 mod error;
+pub mod image_config;
 pub mod last_updated;
 pub mod names;
 pub mod versions;
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 
 pub use error::{Error, Result};
+pub use image_config::ImageConfig;
 pub use last_updated::LastUpdated;
 pub use versions::{BASE_IMAGE_ARG, BaseImage, BaseSource, VersionSpec};
 
@@ -33,6 +35,8 @@ pub struct Image {
     /// Python version -> how to build it, in build order.
     pub versions: IndexMap<String, VersionSpec>,
     pub last_updated: LastUpdated,
+    /// `image.yaml`, when the image has one.
+    pub config: ImageConfig,
 }
 
 impl Catalog {
@@ -108,11 +112,13 @@ impl Catalog {
         }
         let versions = versions::parse(&versions_path, &yaml::read_text(&versions_path)?)?;
         let last_updated = LastUpdated::read(&dir.join("last_updated.yaml"))?;
+        let config = ImageConfig::read(&dir, &self.repository_root())?;
         Ok(Image {
             name: name.to_owned(),
             dir,
             versions,
             last_updated,
+            config,
         })
     }
 

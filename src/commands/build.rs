@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::build_context::Additions;
 use crate::catalog::{Error as CatalogError, Image, LastUpdated, names};
 use crate::cli::BuildOptions;
 use crate::error::{Error, Result};
@@ -120,10 +121,9 @@ fn execute(
     plan: &Plan,
     request: &BuildRequest,
 ) -> Result<()> {
-    let log_dir = state_dir(&context.catalog)
-        .map_err(CatalogError::Io)?
-        .join("logs")
-        .join(&plan.timestamp);
+    let state_dir = state_dir(&context.catalog).map_err(CatalogError::Io)?;
+    let _copies = Additions::copy_in(built_images(images, plan), &state_dir)?;
+    let log_dir = state_dir.join("logs").join(&plan.timestamp);
     let options = run::Options {
         jobs: request.jobs.map_or_else(default_jobs, usize::from),
         keep_going: request.keep_going,
@@ -181,8 +181,28 @@ fn default_jobs() -> usize {
 }
 
 /// The plan as the commands it would run, in order, and the files it would write.
+/// The images the plan builds, each once, in plan order.
+fn built_images<'a>(images: &'a BTreeMap<String, Image>, plan: &Plan) -> Vec<&'a Image> {
+    let mut seen = std::collections::BTreeSet::new();
+    plan.builds
+        .iter()
+        .filter(|build| seen.insert(&build.target.image))
+        .map(|build| &images[&build.target.image])
+        .collect()
+}
+
 fn describe(context: &Context, images: &BTreeMap<String, Image>, plan: &Plan) -> String {
     let mut out = String::new();
+    for image in built_images(images, plan) {
+        for copy in &image.config.copies {
+            let to = image.dir.join(&copy.to);
+            out += &format!(
+                "# copy {} to {} for the builds, removed afterwards\n",
+                copy.from.display(),
+                to.display()
+            );
+        }
+    }
     for (i, build) in plan.builds.iter().enumerate() {
         let waits: Vec<String> = build
             .after

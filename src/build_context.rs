@@ -1,0 +1,191 @@
+//! Build-context additions: the `image.yaml` copies of the images being built, put in place
+//! before the builds and removed afterwards, on success, failure or interrupt alike. What was
+//! created is listed in a ledger beside the catalog first, so that copies left by a killed run
+//! are removed by the next one instead of blocking it.
+
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use crate::catalog::Image;
+
+const LEDGER: &str = "copies-in-place.txt";
+
+/// Copies in place for the duration of a run; removed when dropped.
+pub struct Additions {
+    ledger: PathBuf,
+    created: Vec<PathBuf>,
+    /// Held while the copies exist: a second run on this catalog must not remove them.
+    _lock: fs_err::File,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("another dagster-image run is building from this catalog with image.yaml copies in place (lock: `{}`)", .0.display())]
+    Busy(PathBuf),
+    #[error(
+        "`{}` is in the way of the copy declared in `{}`; move it away (it is not one of our copies)",
+        .target.display(), .config.display()
+    )]
+    InTheWay { target: PathBuf, config: PathBuf },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl Additions {
+    /// Copies every declared file and folder of `images` into their build contexts.
+    pub fn copy_in<'a>(
+        images: impl IntoIterator<Item = &'a Image>,
+        state_dir: &Path,
+    ) -> Result<Self, Error> {
+        let lock_path = state_dir.join("copies.lock");
+        let lock = fs_err::File::create(&lock_path)?;
+        if lock.file().try_lock().is_err() {
+            return Err(Error::Busy(lock_path));
+        }
+        let mut additions = Self {
+            ledger: state_dir.join(LEDGER),
+            created: Vec::new(),
+            _lock: lock,
+        };
+        additions.remove_leftovers()?;
+        let mut planned = Vec::new();
+        for image in images {
+            for copy in &image.config.copies {
+                let target = image.dir.join(&copy.to);
+                if target.symlink_metadata().is_ok() {
+                    return Err(Error::InTheWay {
+                        target,
+                        config: image.dir.join("image.yaml"),
+                    });
+                }
+                planned.push((copy.from.clone(), target));
+            }
+        }
+        for (from, target) in planned {
+            let created_root = first_missing_ancestor(&target);
+            additions.created.push(created_root);
+            crate::atomic::write(
+                &additions.ledger,
+                ledger_text(&additions.created).as_bytes(),
+            )?;
+            if let Some(parent) = target.parent() {
+                fs_err::create_dir_all(parent)?;
+            }
+            copy_tree(&from, &target)?;
+        }
+        Ok(additions)
+    }
+
+    /// Removes what a run that did not finish left, as its ledger lists it.
+    fn remove_leftovers(&mut self) -> std::io::Result<()> {
+        let Ok(text) = fs_err::read_to_string(&self.ledger) else {
+            return Ok(());
+        };
+        self.created = text.lines().map(PathBuf::from).collect();
+        self.remove_all()
+    }
+
+    fn remove_all(&mut self) -> std::io::Result<()> {
+        for path in self.created.drain(..) {
+            match path.symlink_metadata() {
+                Ok(meta) if meta.is_dir() => fs_err::remove_dir_all(&path)?,
+                Ok(_) => fs_err::remove_file(&path)?,
+                Err(_) => {}
+            }
+        }
+        match fs_err::remove_file(&self.ledger) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for Additions {
+    fn drop(&mut self) {
+        if let Err(error) = self.remove_all() {
+            eprintln!("warning: could not remove a build-context copy: {error}");
+        }
+    }
+}
+
+/// The outermost folder (or the file itself) that copying to `target` creates.
+fn first_missing_ancestor(target: &Path) -> PathBuf {
+    let mut created = target.to_owned();
+    while let Some(parent) = created.parent() {
+        if parent.exists() {
+            break;
+        }
+        created = parent.to_owned();
+    }
+    created
+}
+
+fn ledger_text(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| format!("{}\n", p.display())).collect()
+}
+
+/// Copies a file, a symlink (as a link) or a folder recursively, keeping modes.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    let meta = fs_err::symlink_metadata(from)?;
+    if meta.is_symlink() {
+        symlink(fs_err::read_link(from)?, to)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", to.display())))
+    } else if meta.is_dir() {
+        fs_err::create_dir(to)?;
+        fs_err::set_permissions(to, meta.permissions())?;
+        for entry in fs_err::read_dir(from)? {
+            let entry = entry?;
+            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        Ok(())
+    } else {
+        fs_err::copy(from, to).map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_outermost_created_folder_is_what_gets_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("a/b/c");
+        assert_eq!(first_missing_ancestor(&target), dir.path().join("a"));
+        fs_err::create_dir(dir.path().join("a")).unwrap();
+        assert_eq!(first_missing_ancestor(&target), dir.path().join("a/b"));
+    }
+
+    #[test]
+    fn copies_trees_with_links_and_modes() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("src");
+        fs_err::create_dir_all(source.join("pkg")).unwrap();
+        fs_err::write(source.join("pkg/run.sh"), "#!/bin/sh\n").unwrap();
+        fs_err::set_permissions(
+            source.join("pkg/run.sh"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        symlink("pkg/run.sh", source.join("link")).unwrap();
+        copy_tree(&source, &dir.path().join("copy")).unwrap();
+        let copied = dir.path().join("copy");
+        assert_eq!(
+            fs_err::read_to_string(copied.join("pkg/run.sh")).unwrap(),
+            "#!/bin/sh\n"
+        );
+        assert_eq!(
+            fs_err::metadata(copied.join("pkg/run.sh"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o755
+        );
+        assert_eq!(
+            fs_err::read_link(copied.join("link")).unwrap(),
+            Path::new("pkg/run.sh")
+        );
+    }
+}

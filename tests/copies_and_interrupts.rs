@@ -1,0 +1,216 @@
+//! `image.yaml` copies put into the build context and always removed, and Ctrl-C / SIGTERM
+//! stopping a build without recording it.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Env, Run, image_exists, run_image};
+
+const COMMENT: &str =
+    "# Written by dagster-image after each successful build: Python version -> timestamp.\n";
+
+/// An image `copier` whose build copies `shared/data` of the repository (the temp root).
+fn env_with_copy(dockerfile_tail: &str) -> Env {
+    let env = Env::new();
+    fs_err::create_dir_all(env.root().join("shared/data")).unwrap();
+    fs_err::write(
+        env.root().join("shared/data/file.txt"),
+        "from the repository\n",
+    )
+    .unwrap();
+    env.write("copier/versions.yaml", "3.10: {}\n");
+    env.write("copier/last_updated.yaml", COMMENT);
+    env.write("copier/image.yaml", "copy:\n  - shared/data\n");
+    env.write(
+        "copier/Dockerfile",
+        &format!(
+            "FROM dagster-image/rootfs:busybox\nCOPY build_cache/data /data\n{dockerfile_tail}"
+        ),
+    );
+    env
+}
+
+#[test]
+fn declared_copies_are_in_the_build_context_and_removed_afterwards() {
+    let env = env_with_copy("");
+    env.run(&[
+        "build",
+        "--name",
+        "copier",
+        "-v",
+        "3.10",
+        "-t",
+        &env.timestamp,
+    ])
+    .success();
+    assert_eq!(
+        run_image(&env.tag("copier", "3.10"), &["cat", "/data/file.txt"]),
+        "from the repository\n"
+    );
+    assert!(
+        !env.path("copier/build_cache").exists(),
+        "the copy is removed after the build"
+    );
+    assert!(
+        !env.path(".dagster-image/copies-in-place.txt").exists(),
+        "the ledger is removed too"
+    );
+}
+
+#[test]
+fn declared_copies_are_removed_after_a_failed_build() {
+    let env = env_with_copy("RUN ls /data/file.txt && exit 7\n");
+    env.run(&[
+        "build",
+        "--name",
+        "copier",
+        "-v",
+        "3.10",
+        "-t",
+        &env.timestamp,
+    ])
+    .code(1)
+    .stderr_has("/data/file.txt");
+    assert!(!env.path("copier/build_cache").exists());
+    assert_eq!(env.read("copier/last_updated.yaml"), COMMENT);
+}
+
+#[test]
+fn copies_left_by_a_killed_run_are_cleaned_up_by_the_next_one() {
+    let env = env_with_copy("");
+    let leftover = env.path("copier/build_cache");
+    fs_err::create_dir_all(leftover.join("data")).unwrap();
+    fs_err::write(leftover.join("data/file.txt"), "stale copy\n").unwrap();
+    env.write(
+        ".dagster-image/copies-in-place.txt",
+        &format!("{}\n", leftover.display()),
+    );
+    env.run(&[
+        "build",
+        "--name",
+        "copier",
+        "-v",
+        "3.10",
+        "-t",
+        &env.timestamp,
+    ])
+    .success();
+    assert_eq!(
+        run_image(&env.tag("copier", "3.10"), &["cat", "/data/file.txt"]),
+        "from the repository\n"
+    );
+    assert!(!leftover.exists());
+}
+
+#[test]
+fn a_file_of_the_user_in_the_way_of_a_copy_is_bad_input_and_kept() {
+    let env = env_with_copy("");
+    env.write("copier/build_cache/data", "mine\n");
+    env.run(&[
+        "build",
+        "--name",
+        "copier",
+        "-v",
+        "3.10",
+        "-t",
+        &env.timestamp,
+    ])
+    .code(2)
+    .stderr_has("is in the way of the copy declared in");
+    assert_eq!(env.read("copier/build_cache/data"), "mine\n");
+    assert!(!image_exists(&env.tag("copier", "3.10")));
+}
+
+#[test]
+fn dry_run_lists_the_copies_and_copies_nothing() {
+    let env = env_with_copy("");
+    let run = env
+        .run(&[
+            "build-all",
+            "--name",
+            "copier",
+            "-t",
+            &env.timestamp,
+            "--dry-run",
+        ])
+        .success();
+    let first = run.stdout.lines().next().unwrap();
+    assert!(
+        first.starts_with("# copy ")
+            && first.ends_with("/copier/build_cache/data for the builds, removed afterwards"),
+        "{first}"
+    );
+    assert!(!env.path("copier/build_cache").exists());
+}
+
+/// Starts a build whose step sleeps, sends `signal` once the step runs, and returns the run and
+/// how long it took to end after the signal.
+fn interrupt_a_sleeping_build(env: &Env, signal: libc::c_int) -> (Run, Duration) {
+    let child = env
+        .command(&[
+            "build-all",
+            "--name",
+            "copier",
+            "-t",
+            &env.timestamp,
+            "-j",
+            "1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = env.path(&format!(
+        ".dagster-image/logs/{}/copier-py3.10.log",
+        env.timestamp
+    ));
+    let started = Instant::now();
+    while !fs_err::read_to_string(&log).is_ok_and(|text| text.contains("sleep 60")) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the build never reached its sleep step"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        env.path("copier/build_cache/data").exists(),
+        "the copy is in place while building"
+    );
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    let signalled = Instant::now();
+    let output = child.wait_with_output().unwrap();
+    (Run::from(output), signalled.elapsed())
+}
+
+fn assert_interrupted_cleanly(env: &Env, run: Run, took: Duration) {
+    let run = run.code(130);
+    assert!(took < Duration::from_secs(10), "took {took:?} to stop");
+    assert!(run.stderr.contains("interrupted"), "{}", run.stderr);
+    assert_eq!(
+        env.read("copier/last_updated.yaml"),
+        COMMENT,
+        "nothing recorded for the unfinished build"
+    );
+    assert!(
+        !env.path("copier/build_cache").exists(),
+        "the copy is removed"
+    );
+    assert!(!image_exists(&env.tag("copier", "3.10")));
+}
+
+#[test]
+fn sigint_stops_the_build_records_nothing_and_removes_the_copies() {
+    let env = env_with_copy("RUN sleep 60\n");
+    let (run, took) = interrupt_a_sleeping_build(&env, libc::SIGINT);
+    assert_interrupted_cleanly(&env, run, took);
+}
+
+#[test]
+fn sigterm_stops_the_build_records_nothing_and_removes_the_copies() {
+    let env = env_with_copy("RUN sleep 60\n");
+    let (run, took) = interrupt_a_sleeping_build(&env, libc::SIGTERM);
+    assert_interrupted_cleanly(&env, run, took);
+}
