@@ -4,14 +4,7 @@
 #  2. `build` of one image-version against bare `docker build` of the same image, both cache hits
 #     on the real engine, and with a no-op program as $DOCKER, which leaves only our own work
 #     (resolving the plan, spawning, recording last_updated.yaml with fsync): goal under 10 ms.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-scripts/setup-engine.sh >/dev/null
-command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null
-cargo build --release --locked --quiet
-tool=$PWD/target/release/dagster-image
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/prelude.sh"
 
 for i in $(seq -w 1 200); do
     dir=$work/catalog/image-$i

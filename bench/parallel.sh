@@ -4,13 +4,7 @@
 #  A. four independent images: -j1 against -j4 (goal: -j4 at least 3x faster);
 #  B. the same four plus a chain of three (each on the one before): -j4 wall time against the
 #     critical path, the sum of the chain's build times measured alone at -j1 (goal: within 1.2x).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-scripts/setup-engine.sh >/dev/null
-cargo build --release --locked --quiet
-tool=$PWD/target/release/dagster-image
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/prelude.sh"
 
 image() { # image CATALOG NAME [BASE]
     local dir=$1/$2
