@@ -50,6 +50,10 @@ pub enum Command {
         /// Also build, first, the local base images it builds on
         #[arg(long)]
         with_deps: bool,
+        /// Also build, after it, every image that builds on it through a local `base_image`
+        /// (transitively, for the same Python versions)
+        #[arg(long, requires = "name")]
+        with_dependents: bool,
         #[command(flatten)]
         build: BuildOptions,
         /// How many builds to run at once [default: the number of CPUs]
@@ -58,8 +62,43 @@ pub enum Command {
         /// After a failure, still build everything that does not depend on it
         #[arg(long)]
         keep_going: bool,
+        /// Build only image-versions whose inputs changed since their current image was built
+        /// (and what builds on them); the others keep their timestamps
+        #[arg(long)]
+        skip_unchanged: bool,
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Validate the catalog without building: list every problem, its file and what to do;
+    /// exit 1 when there is one
+    Check {
+        /// Only this image and the images it builds on [default: every image]
+        #[arg(long)]
+        name: Option<String>,
+        /// Print a JSON array of {image, kind, file, line, problem, fix}
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove last_updated.yaml entries of Python versions that versions.yaml no longer has
+    Prune {
+        /// Only this image [default: every image]
+        #[arg(long)]
+        name: Option<String>,
+        /// Also remove the local images dagster/<NAME>:py<VERSION>-<TIMESTAMP> of the versions in
+        /// versions.yaml that last_updated.yaml does not name
+        #[arg(long)]
+        images: bool,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show, per image-version, its last build, whether it is here, stale or pushed
+    Status {
+        /// Only this image [default: every image]
+        #[arg(long)]
+        name: Option<String>,
+        /// Print a JSON array of {image, python_version, last_updated, local_image, stale, pushed}
+        #[arg(long)]
+        json: bool,
     },
     /// Push one Python version of an image to the registry
     Push {
@@ -103,6 +142,55 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Print a `docker buildx bake` file (JSON) of what build-all would build
+    Bake {
+        /// The image to build [default: every image of the catalog]
+        #[arg(long)]
+        name: Option<String>,
+        /// Also build, first, the local base images it builds on
+        #[arg(long)]
+        with_deps: bool,
+        /// The timestamp in the new tags [default: now in UTC, as %Y-%m-%dT%H%M%S]
+        #[arg(short = 't', long, value_name = "TIMESTAMP")]
+        timestamp: Option<String>,
+        /// Passed to the builds as the DAGSTER_VERSION build argument
+        #[arg(long, value_name = "VERSION")]
+        dagster_version: Option<String>,
+        /// A target platform of every image; may be repeated
+        #[arg(long = "platform", value_name = "PLATFORM")]
+        platforms: Vec<String>,
+        /// Tag for the registry instead of locally, and push there
+        #[arg(long)]
+        push: bool,
+    },
+    /// Print a Buildkite pipeline (YAML) that builds, pushes and records what build-all would
+    /// build with its local bases, one step per Python version of an image
+    Pipeline {
+        /// The image to build, with its local bases [default: every image of the catalog]
+        #[arg(long)]
+        name: Option<String>,
+        /// The timestamp in the new tags [default: now in UTC, as %Y-%m-%dT%H%M%S]
+        #[arg(short = 't', long, value_name = "TIMESTAMP")]
+        timestamp: Option<String>,
+    },
+    /// Record TIMESTAMP in last_updated.yaml as the last build of one Python version of an
+    /// image, without building (it was built elsewhere)
+    Record(BuiltElsewhere),
+    /// Pull one Python version of an image built and pushed elsewhere, tag it as if built here
+    /// and record its timestamp
+    Pull(BuiltElsewhere),
+}
+
+/// One Python version of an image, built at TIMESTAMP on another machine.
+#[derive(Debug, Args)]
+pub struct BuiltElsewhere {
+    #[arg(long)]
+    pub name: String,
+    #[arg(short = 'v', long = "python-version", value_name = "VERSION")]
+    pub python_version: String,
+    /// The timestamp it was built with, as in its tag py<VERSION>-<TIMESTAMP>
+    #[arg(short = 't', long, value_name = "TIMESTAMP")]
+    pub timestamp: String,
 }
 
 #[derive(Debug, Args)]

@@ -21,6 +21,8 @@ pub struct BuildRequest {
     pub context: PathBuf,
     pub build_args: Vec<(String, String)>,
     pub platform: Option<String>,
+    /// Labels put on the image (`--label NAME=VALUE`).
+    pub labels: Vec<(String, String)>,
 }
 
 impl Docker {
@@ -50,6 +52,9 @@ impl Docker {
         for (name, value) in &request.build_args {
             args.extend(["--build-arg".into(), format!("{name}={value}")]);
         }
+        for (name, value) in &request.labels {
+            args.extend(["--label".into(), format!("{name}={value}")]);
+        }
         args.push(request.context.display().to_string());
         self.command(args)
     }
@@ -60,6 +65,10 @@ impl Docker {
 
     pub fn push(&self, reference: &str) -> Command {
         self.command(["push", reference])
+    }
+
+    pub fn pull(&self, reference: &str) -> Command {
+        self.command(["pull", reference])
     }
 
     /// `docker run --rm IMAGE ARGS...`, for commands whose output we want.
@@ -76,9 +85,53 @@ impl Docker {
         self.command(["login", "--username", username, "--password-stdin", host])
     }
 
-    /// Prints the image's id; fails when there is no such local image.
-    pub fn image_id(&self, reference: &str) -> Command {
-        self.command(["image", "inspect", "--format", "{{.Id}}", reference])
+    /// Prints the manifest of a remote image; fails with `no such manifest` when it is missing.
+    /// `--insecure` lets it reach plain-HTTP registries such as a loopback one.
+    pub fn remote_manifest(&self, reference: &str) -> Command {
+        self.command(["manifest", "inspect", "--insecure", reference])
+    }
+
+    /// Lists the local images of repositories matching `pattern` (e.g. `dagster/*`), one
+    /// `repository:tag` a line.
+    pub fn list_images(&self, pattern: &str) -> Command {
+        let filter = format!("reference={pattern}");
+        self.command([
+            "image",
+            "ls",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            "--filter",
+            &filter,
+        ])
+    }
+
+    /// Prints, for each of `references` that exists, a line with the JSON list of its tags, a
+    /// space, and the value of its `label` (`<no value>` when unset). Missing images are
+    /// reported on stderr as `No such image` (and make it fail).
+    pub fn tags_and_label(&self, label: &str, references: &[String]) -> Command {
+        let format = format!("{{{{json .RepoTags}}}} {{{{index .Config.Labels \"{label}\"}}}}");
+        let mut args = vec![
+            "image".to_owned(),
+            "inspect".into(),
+            "--format".into(),
+            format,
+        ];
+        args.extend(references.iter().cloned());
+        self.command(args)
+    }
+
+    /// Prints `ID SIZE TAG...` of each image, one a line in argument order: its id, its size in
+    /// bytes (layers shared with other images included) and every tag it has.
+    pub fn image_sizes(&self, references: &[String]) -> Command {
+        let format = "{{.Id}} {{.Size}}{{range .RepoTags}} {{.}}{{end}}";
+        let inspect = ["image", "inspect", "--format", format].map(String::from);
+        self.command(inspect.into_iter().chain(references.iter().cloned()))
+    }
+
+    /// `docker image rm REFERENCE`: removes the tag, and the image when nothing else uses it;
+    /// prints `Deleted: ID` for each image it deletes.
+    pub fn remove_image(&self, reference: &str) -> Command {
+        self.command(["image", "rm", reference])
     }
 }
 
@@ -97,11 +150,13 @@ mod tests {
             context: "images/app".into(),
             build_args: vec![("BASE_IMAGE".into(), "dagster/base:py3.10-S".into())],
             platform: Some("linux/amd64".into()),
+            labels: vec![("io.dagster-image.input-digest".into(), "blake3:d".into())],
         };
         assert_eq!(
             docker.build(&request).to_string(),
             "docker build --force-rm --tag dagster/app:py3.10-T --file images/app/Dockerfile \
-             --platform linux/amd64 --build-arg BASE_IMAGE=dagster/base:py3.10-S images/app"
+             --platform linux/amd64 --build-arg BASE_IMAGE=dagster/base:py3.10-S \
+             --label io.dagster-image.input-digest=blake3:d images/app"
         );
     }
 }

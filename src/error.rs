@@ -1,7 +1,7 @@
 //! The error of a whole command, and the exit code it maps to: 2 for bad input, 1 for failed
 //! work, 130 when interrupted.
 
-use crate::{build_context, catalog, plan, process, registry};
+use crate::{build_context, catalog, export, plan, process, registry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -15,6 +15,8 @@ pub enum Error {
     Process(#[from] process::Error),
     #[error(transparent)]
     BuildContext(#[from] build_context::Error),
+    #[error(transparent)]
+    Export(#[from] export::Error),
     /// A request that cannot be carried out as given (bad input).
     #[error("{0}")]
     Usage(String),
@@ -29,6 +31,9 @@ pub enum Error {
     Record(String),
     #[error("interrupted")]
     Interrupted,
+    /// `check` found problems in the catalog (listed on stdout).
+    #[error("found {count} problem(s) in the catalog")]
+    ProblemsFound { count: usize },
 }
 
 impl From<crate::run::Failure> for Error {
@@ -60,6 +65,8 @@ impl Error {
             Error::Catalog(_) | Error::Plan(_) | Error::Registry(_) | Error::Usage(_) => {
                 EXIT_BAD_INPUT
             }
+            Error::Export(_) => EXIT_BAD_INPUT,
+            Error::ProblemsFound { .. } => EXIT_FAILED,
             Error::Process(process::Error::Interrupted) | Error::Interrupted => EXIT_INTERRUPTED,
             Error::BuildContext(build_context::Error::InTheWay { .. }) => EXIT_BAD_INPUT,
             Error::Process(_)

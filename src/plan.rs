@@ -11,6 +11,9 @@ use crate::registry::Registry;
 pub const LOCAL_NAMESPACE: &str = "dagster";
 /// Build argument carrying `--dagster-version`.
 pub const DAGSTER_VERSION_ARG: &str = "DAGSTER_VERSION";
+/// The default timestamp: the time in UTC, the seed tool's format, which sorts as text in time
+/// order.
+pub const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H%M%S";
 
 /// An image-version: one image built for one Python version.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -88,6 +91,37 @@ pub fn version_tag(python_version: &str, timestamp: &str) -> String {
     format!("py{python_version}-{timestamp}")
 }
 
+/// `targets` followed by every image-version that builds on one of them through a local
+/// `base_image`, transitively and for the same Python version, each once. `images` must hold
+/// every image of the catalog: a dependent is found only among them.
+pub fn with_dependents(images: &BTreeMap<String, Image>, targets: &[Target]) -> Vec<Target> {
+    let mut all: Vec<Target> = Vec::new();
+    for target in targets {
+        if !all.contains(target) {
+            all.push(target.clone());
+        }
+    }
+    let mut next = 0;
+    while let Some(base) = all.get(next).cloned() {
+        next += 1;
+        for image in images.values() {
+            let builds_on_base = image
+                .versions
+                .get(&base.python_version)
+                .and_then(|spec| spec.base_image.as_ref())
+                .is_some_and(|b| b.source == BaseSource::Local && b.name == base.image);
+            let dependent = Target {
+                image: image.name.clone(),
+                python_version: base.python_version.clone(),
+            };
+            if builds_on_base && !all.contains(&dependent) {
+                all.push(dependent);
+            }
+        }
+    }
+    all
+}
+
 /// Orders `request` into a plan over `images` (which hold every image the request reaches).
 pub fn resolve(
     images: &BTreeMap<String, Image>,
@@ -143,6 +177,7 @@ pub fn resolve(
                 context: image.dir.clone(),
                 build_args,
                 platform: request.platform.clone(),
+                labels: Vec::new(),
             },
             after,
         });
@@ -151,6 +186,35 @@ pub fn resolve(
         timestamp: request.timestamp.clone(),
         builds,
     })
+}
+
+/// The builds of `plan` that `keep` marks, in order. A kept build whose planned base is dropped
+/// builds on that base's current image (the one its `last_updated.yaml` names) instead.
+pub fn narrow(plan: &Plan, keep: &[bool], images: &BTreeMap<String, Image>) -> Plan {
+    let mut new_index: Vec<Option<usize>> = vec![None; plan.builds.len()];
+    let mut builds = Vec::new();
+    for (i, build) in plan.builds.iter().enumerate().filter(|(i, _)| keep[*i]) {
+        let mut kept = build.clone();
+        kept.after = build.after.iter().filter_map(|&d| new_index[d]).collect();
+        let dropped_bases = build.after.iter().filter(|&&d| new_index[d].is_none());
+        for base in dropped_bases.map(|&d| &plan.builds[d].target) {
+            let current = images[&base.image].last_updated.get(&base.python_version);
+            let arg = kept
+                .request
+                .build_args
+                .iter_mut()
+                .find(|(name, _)| name == BASE_IMAGE_ARG);
+            if let (Some(timestamp), Some(arg)) = (current, arg) {
+                arg.1 = local_tag(&base.image, &base.python_version, timestamp);
+            }
+        }
+        new_index[i] = Some(builds.len());
+        builds.push(kept);
+    }
+    Plan {
+        timestamp: plan.timestamp.clone(),
+        builds,
+    }
 }
 
 fn built_timestamp(

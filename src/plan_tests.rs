@@ -239,3 +239,90 @@ fn dagster_version_and_platform_are_passed_on() {
     );
     assert_eq!(build.platform.as_deref(), Some("linux/arm64"));
 }
+
+#[test]
+fn narrowing_keeps_marked_builds_on_the_current_image_of_dropped_bases() {
+    let images = catalog(vec![
+        built(image("base", &["3.9"], None), "3.9", "OLD"),
+        image("app", &["3.9"], Some(("base", BaseSource::Local))),
+        image("other", &["3.9"], None),
+    ]);
+    let targets = vec![target("app", "3.9"), target("other", "3.9")];
+    let plan = resolve(&images, &request(targets, true), no_registry).unwrap();
+    assert_eq!(order(&plan), ["base:3.9", "app:3.9", "other:3.9"]);
+    let narrowed = narrow(&plan, &[false, true, true], &images);
+    assert_eq!(order(&narrowed), ["app:3.9", "other:3.9"]);
+    assert!(narrowed.builds[0].after.is_empty());
+    assert_eq!(
+        narrowed.builds[0].request.build_args[1].1,
+        "dagster/base:py3.9-OLD"
+    );
+    let kept_base = narrow(&plan, &[true, true, false], &images);
+    assert_eq!(kept_base.builds[1].after, [0]);
+    assert_eq!(
+        kept_base.builds[1].request.build_args[1].1,
+        "dagster/base:py3.9-T"
+    );
+}
+
+/// root <- mid <- leaf (local), root <- remote (from the registry), other alone.
+fn family() -> BTreeMap<String, Image> {
+    catalog(vec![
+        image("root", &["3.9", "3.10"], None),
+        image("mid", &["3.9", "3.10"], Some(("root", BaseSource::Local))),
+        image("leaf", &["3.10"], Some(("mid", BaseSource::Local))),
+        image("remote", &["3.9"], Some(("root", BaseSource::Aws))),
+        image("other", &["3.9", "3.10"], None),
+    ])
+}
+
+#[test]
+fn with_dependents_adds_what_builds_on_the_targets_through_local_bases_per_version() {
+    let targets = vec![target("root", "3.9"), target("root", "3.10")];
+    let all = with_dependents(&family(), &targets);
+    let shown: Vec<String> = all
+        .iter()
+        .map(|t| format!("{}:{}", t.image, t.python_version))
+        .collect();
+    assert_eq!(
+        shown,
+        ["root:3.9", "root:3.10", "mid:3.9", "mid:3.10", "leaf:3.10"]
+    );
+    assert_eq!(
+        with_dependents(&family(), &[target("leaf", "3.10")]),
+        [target("leaf", "3.10")]
+    );
+}
+
+#[test]
+fn dependents_are_planned_after_their_bases_with_one_timestamp() {
+    let mut images = family();
+    let targets = with_dependents(&images, &[target("mid", "3.10"), target("mid", "3.9")]);
+    let error = resolve(&images, &request(targets.clone(), false), no_registry).unwrap_err();
+    assert!(
+        matches!(error, Error::BaseNotBuilt { .. }),
+        "root was never built"
+    );
+    let with_deps = resolve(&images, &request(targets.clone(), true), no_registry).unwrap();
+    assert_eq!(
+        order(&with_deps),
+        ["root:3.10", "mid:3.10", "root:3.9", "mid:3.9", "leaf:3.10"]
+    );
+    let leaf = &with_deps.builds[4];
+    assert_eq!(leaf.after, [1]);
+    assert_eq!(leaf.request.tag, "dagster/leaf:py3.10-T");
+    assert_eq!(leaf.request.build_args[1].1, "dagster/mid:py3.10-T");
+
+    let root = images.remove("root").unwrap();
+    images.insert(
+        "root".into(),
+        built(built(root, "3.9", "OLD"), "3.10", "OLD"),
+    );
+    let plan = resolve(&images, &request(targets, false), no_registry).unwrap();
+    assert_eq!(order(&plan), ["mid:3.10", "mid:3.9", "leaf:3.10"]);
+    assert_eq!(plan.builds[2].after, [0]);
+    assert_eq!(
+        plan.builds[0].request.build_args[1].1,
+        "dagster/root:py3.10-OLD"
+    );
+}

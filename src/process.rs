@@ -120,6 +120,26 @@ impl Command {
     /// Runs and returns stdout; stderr is kept for the error. `input` is written to stdin
     /// (a secret, typically) and never shown.
     pub fn output(&self, step: &str, input: Option<&str>) -> Result<String> {
+        let (status, captured) = self.capture(step, input)?;
+        self.check(step, status, stderr_detail(&captured.stderr))?;
+        Ok(captured.stdout)
+    }
+
+    /// Runs and returns stdout, also when the command fails in a way `tolerated` accepts: every
+    /// line of its stderr passes (e.g. `No such image` for a lookup of several images).
+    pub fn output_tolerating(
+        &self,
+        step: &str,
+        tolerated: impl Fn(&str) -> bool,
+    ) -> Result<String> {
+        let (status, captured) = self.capture(step, None)?;
+        if !captured.stderr.lines().all(tolerated) {
+            self.check(step, status, stderr_detail(&captured.stderr))?;
+        }
+        Ok(captured.stdout)
+    }
+
+    fn capture(&self, step: &str, input: Option<&str>) -> Result<(ExitStatus, Captured)> {
         let mut command = self.std();
         command.stdout(Stdio::piped()).stderr(Stdio::piped());
         command.stdin(if input.is_some() {
@@ -134,12 +154,7 @@ impl Command {
             }
             captured.read_from(child)
         })?;
-        let detail = match captured.stderr.trim() {
-            "" => String::new(),
-            stderr => format!(":\n{stderr}"),
-        };
-        self.check(step, status, detail)?;
-        Ok(captured.stdout)
+        Ok((status, captured))
     }
 
     fn std(&self) -> std::process::Command {
@@ -260,6 +275,13 @@ impl Captured {
         }
         self.stderr = stderr_reader.join().unwrap_or_else(|_| Ok(String::new()))?;
         Ok(())
+    }
+}
+
+fn stderr_detail(stderr: &str) -> String {
+    match stderr.trim() {
+        "" => String::new(),
+        stderr => format!(":\n{stderr}"),
     }
 }
 

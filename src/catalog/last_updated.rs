@@ -49,6 +49,25 @@ impl LastUpdated {
     /// Sets `version` to `timestamp` in the file at `path`, re-reading it under the lock so that
     /// entries written meanwhile by another process are kept; `order` is versions.yaml's.
     pub fn record(path: &Path, version: &str, timestamp: &str, order: &[String]) -> Result<()> {
+        Self::edit(path, |text| with_entry(text, version, timestamp, order))
+    }
+
+    /// Removes the entries of `versions` from the file at `path`, under the lock like `record`.
+    pub fn remove(path: &Path, versions: &[String]) -> Result<()> {
+        Self::edit(path, |text| without_entries(text, versions))
+    }
+
+    /// The entries, in file order, for Python versions that `versions` (versions.yaml's) lacks.
+    pub fn entries_not_in<V>(&self, versions: &IndexMap<String, V>) -> Vec<(&str, &str)> {
+        self.timestamps
+            .iter()
+            .filter(|(version, _)| !versions.contains_key(*version))
+            .map(|(version, timestamp)| (version.as_str(), timestamp.as_str()))
+            .collect()
+    }
+
+    /// Replaces the file at `path` by `change` of its text, re-read and checked under the lock.
+    fn edit(path: &Path, change: impl FnOnce(&str) -> String) -> Result<()> {
         let _lock = FolderLock::acquire(path)?;
         let text = if path.exists() {
             yaml::read_text(path)?
@@ -56,7 +75,7 @@ impl LastUpdated {
             String::new()
         };
         Self::parse(path, &text)?;
-        let updated = with_entry(&text, version, timestamp, order);
+        let updated = change(&text);
         crate::atomic::write(path, updated.as_bytes())?;
         Ok(())
     }
@@ -69,16 +88,7 @@ pub fn with_entry(text: &str, version: &str, timestamp: &str, order: &[String]) 
     if let Ok(file) = yaml_edit::YamlFile::from_str(text)
         && let Some(mapping) = file.document().and_then(|doc| doc.as_mapping())
     {
-        let keys: Vec<String> = mapping
-            .entries()
-            .map(|entry| {
-                entry
-                    .key_node()
-                    .map(|key| unquoted(&key.to_string()).to_owned())
-                    .unwrap_or_default()
-            })
-            .collect();
-        // Matched by the key's text: yaml-edit's own lookup does not find an unquoted `3.10`.
+        let keys = key_texts(&mapping);
         match keys.iter().position(|key| key == version) {
             Some(existing) => {
                 if let Some(entry) = mapping.entries().nth(existing) {
@@ -101,6 +111,41 @@ pub fn with_entry(text: &str, version: &str, timestamp: &str, order: &[String]) 
         "{text}{separator}'{version}': {}\n",
         plain_or_quoted(timestamp)
     )
+}
+
+/// `text` (a valid last_updated file) without the entries of `versions`, comments and other
+/// entries unchanged.
+pub fn without_entries(text: &str, versions: &[String]) -> String {
+    let Ok(file) = yaml_edit::YamlFile::from_str(text) else {
+        return text.to_owned();
+    };
+    let Some(mapping) = file.document().and_then(|doc| doc.as_mapping()) else {
+        return text.to_owned();
+    };
+    let keys = key_texts(&mapping);
+    let doomed: Vec<_> = mapping
+        .entries()
+        .zip(&keys)
+        .filter(|(_, key)| versions.contains(key))
+        .map(|(entry, _)| entry)
+        .collect();
+    // The entry itself, not `Mapping::remove`, which would leave `{}` for the last one.
+    doomed.into_iter().for_each(yaml_edit::MappingEntry::remove);
+    file.to_string()
+}
+
+/// The keys of `mapping` as written, unquoted. Entries are matched by this text: yaml-edit's own
+/// lookup does not find an unquoted `3.10`, and takes `3.1` for `3.10`.
+fn key_texts(mapping: &yaml_edit::Mapping) -> Vec<String> {
+    mapping
+        .entries()
+        .map(|entry| {
+            entry
+                .key_node()
+                .map(|key| unquoted(&key.to_string()).to_owned())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 /// Just after the last of `keys` that comes before `version` in `order`.
@@ -279,6 +324,43 @@ mod tests {
         fs_err::write(&path, "3.9: [broken\n").unwrap();
         assert!(LastUpdated::record(&path, "3.9", "t", &order()).is_err());
         assert_eq!(fs_err::read_to_string(&path).unwrap(), "3.9: [broken\n");
+    }
+
+    fn remove(text: &str, versions: &[&str]) -> String {
+        let versions: Vec<String> = versions.iter().map(|v| v.to_string()).collect();
+        without_entries(text, &versions)
+    }
+
+    #[test]
+    fn removes_entries_by_key_text_keeping_comments_and_other_entries() {
+        let text = "# head\n3.8: a  # old\n'3.9': b\n# about 3.10\n3.10: c\n";
+        assert_eq!(
+            remove(text, &["3.8", "3.10"]),
+            "# head\n'3.9': b\n# about 3.10\n"
+        );
+        assert_eq!(remove("3.1: x\n3.10: y\n", &["3.10"]), "3.1: x\n");
+        assert_eq!(remove("\"3.7\": x\n3.9: y\n", &["3.7"]), "3.9: y\n");
+        assert_eq!(remove(text, &["2.7"]), text);
+    }
+
+    #[test]
+    fn removing_every_entry_leaves_the_comments() {
+        assert_eq!(remove("# c\n'3.8': a\n", &["3.8"]), "# c\n");
+        assert_eq!(remove("# only a comment\n", &["3.8"]), "# only a comment\n");
+        assert_eq!(remove("", &["3.8"]), "");
+        assert_eq!(remove("'3.8': a\n", &["3.8"]), "");
+    }
+
+    #[test]
+    fn remove_rewrites_the_file_and_lists_entries_of_unknown_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("last_updated.yaml");
+        fs_err::write(&path, "# c\n3.7: old\n3.9: t\n").unwrap();
+        let read = LastUpdated::read(&path).unwrap();
+        let versions = IndexMap::from([("3.9".to_owned(), ())]);
+        assert_eq!(read.entries_not_in(&versions), [("3.7", "old")]);
+        LastUpdated::remove(&path, &["3.7".to_owned()]).unwrap();
+        assert_eq!(fs_err::read_to_string(&path).unwrap(), "# c\n3.9: t\n");
     }
 
     #[test]

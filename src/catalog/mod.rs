@@ -110,7 +110,7 @@ impl Catalog {
                     .map(str::to_owned),
             });
         }
-        let versions = versions::parse(&versions_path, &yaml::read_text(&versions_path)?)?;
+        let versions = versions::read(&versions_path)?;
         let last_updated = LastUpdated::read(&dir.join("last_updated.yaml"))?;
         let config = ImageConfig::read(&dir, &self.repository_root())?;
         Ok(Image {

@@ -57,6 +57,11 @@ struct RawBase {
     source: BaseSource,
 }
 
+/// Reads and parses the `versions.yaml` at `path`.
+pub fn read(path: &Path) -> Result<IndexMap<String, VersionSpec>> {
+    parse(path, &yaml::read_text(path)?)
+}
+
 /// Parses `versions.yaml` of an image. An empty file is an error: an image needs a version.
 pub fn parse(path: &Path, text: &str) -> Result<IndexMap<String, VersionSpec>> {
     let raw: IndexMap<Spanned<String>, Option<RawSpec>> = yaml::parse(path, text)?;

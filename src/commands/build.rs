@@ -11,7 +11,7 @@ use crate::plan::{self, Plan, Target};
 use crate::report;
 use crate::run::{self, Outcome};
 
-use super::{Context, invalid, print_stdout, state_dir};
+use super::{Context, incremental, invalid, print_stdout, state_dir};
 
 /// A build request as given on the command line.
 pub struct BuildRequest {
@@ -21,6 +21,8 @@ pub struct BuildRequest {
     options: BuildOptions,
     jobs: Option<u16>,
     keep_going: bool,
+    skip_unchanged: bool,
+    with_dependents: bool,
 }
 
 impl BuildRequest {
@@ -33,6 +35,8 @@ impl BuildRequest {
             options,
             jobs: Some(1),
             keep_going: false,
+            skip_unchanged: false,
+            with_dependents: false,
         }
     }
 
@@ -51,24 +55,71 @@ impl BuildRequest {
             options,
             jobs,
             keep_going,
+            skip_unchanged: false,
+            with_dependents: false,
         }
+    }
+
+    /// `--skip-unchanged`: build only what changed since it was last built.
+    pub fn skipping_unchanged(mut self, skip_unchanged: bool) -> Self {
+        self.skip_unchanged = skip_unchanged;
+        self
+    }
+
+    /// `--with-dependents`: also build what builds on the image through a local base.
+    pub fn including_dependents(mut self, with_dependents: bool) -> Self {
+        self.with_dependents = with_dependents;
+        self
     }
 }
 
 pub fn build(context: &Context, request: &BuildRequest, dry_run: bool) -> Result<()> {
+    let (images, plan) = resolve(context, request)?;
+    let total = plan.builds.len();
+    let plan = incremental::label_builds(&context.docker, &images, plan, request.skip_unchanged)?;
+    if plan.builds.is_empty() {
+        report::line(&format!(
+            "nothing to build: all {total} image-versions are unchanged"
+        ));
+        return Ok(());
+    }
+    if request.skip_unchanged {
+        report::line(&format!(
+            "{} of {total} image-versions changed",
+            plan.builds.len()
+        ));
+    }
+    if dry_run {
+        print_stdout(&describe(context, &images, &plan));
+        return Ok(());
+    }
+    execute(context, &images, &plan, request)
+}
+
+/// The plan of `request` over the images it reaches, every tag checked; what `build` runs and
+/// what `bake` and `pipeline` export.
+pub(super) fn resolve(
+    context: &Context,
+    request: &BuildRequest,
+) -> Result<(BTreeMap<String, Image>, Plan)> {
     let timestamp = match &request.options.timestamp {
         Some(timestamp) => timestamp.clone(),
         None => now_timestamp(),
     };
     names::check_tag_chars(&timestamp).map_err(|why| invalid("timestamp", &timestamp, why))?;
     let images = match &request.name {
+        Some(name) if request.with_dependents => images_with_dependents(context, name)?,
         Some(name) => context
             .catalog
             .images_with_bases(std::slice::from_ref(name))?,
         None => context.catalog.all_images()?,
     };
+    let mut wanted = targets(&images, request)?;
+    if request.with_dependents {
+        wanted = plan::with_dependents(&images, &wanted);
+    }
     let plan_request = plan::Request {
-        targets: targets(&images, request)?,
+        targets: wanted,
         with_deps: request.with_deps || request.name.is_none(),
         timestamp,
         dagster_version: request.options.dagster_version.clone(),
@@ -79,17 +130,20 @@ pub fn build(context: &Context, request: &BuildRequest, dry_run: bool) -> Result
         let tag = plan::version_tag(&build.target.python_version, &plan.timestamp);
         names::check_tag(&tag).map_err(|why| invalid("tag", &tag, why))?;
     }
-    if dry_run {
-        print_stdout(&describe(context, &images, &plan));
-        return Ok(());
-    }
-    execute(context, &images, &plan, request)
+    Ok((images, plan))
+}
+
+/// Every image: finding what builds on `name` needs them all. `name` is read first, so that an
+/// unknown one is refused as it is without `--with-dependents`.
+fn images_with_dependents(context: &Context, name: &str) -> Result<BTreeMap<String, Image>> {
+    context.catalog.image(name)?;
+    Ok(context.catalog.all_images()?)
 }
 
 /// Now in UTC as `%Y-%m-%dT%H%M%S`, the seed tool's format.
 pub fn now_timestamp() -> String {
     jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H%M%S")
+        .strftime(plan::TIMESTAMP_FORMAT)
         .to_string()
 }
 

@@ -2,13 +2,19 @@
 //! registry. `dispatch` maps the parsed command line onto them.
 
 mod build;
+mod check;
+mod export;
+mod incremental;
+mod prune;
 mod push;
+mod record;
 mod snapshot;
+mod status;
 
 use std::path::Path;
 
 use crate::catalog::{self, Catalog};
-use crate::cli::{Cli, Command, ReleaseArgs};
+use crate::cli::{BuildOptions, BuiltElsewhere, Cli, Command, ReleaseArgs};
 use crate::engine::Docker;
 use crate::error::{Error, Result};
 use crate::registry::{PUBLIC_ECR_HOST, Registry};
@@ -54,14 +60,24 @@ fn run(context: &Context, command: Command) -> Result<()> {
         Command::BuildAll {
             name,
             with_deps,
+            with_dependents,
             build,
             jobs,
             keep_going,
+            skip_unchanged,
             dry_run,
         } => {
-            let request = BuildRequest::all(name, with_deps, build, jobs, keep_going);
+            let request = BuildRequest::all(name, with_deps, build, jobs, keep_going)
+                .skipping_unchanged(skip_unchanged)
+                .including_dependents(with_dependents);
             build::build(context, &request, dry_run)
         }
+        Command::Check { name, json } => check::check(context, name.as_deref(), json),
+        Command::Prune {
+            name,
+            images,
+            dry_run,
+        } => prune::prune(context, name.as_deref(), images, dry_run),
         Command::Push {
             name,
             python_version,
@@ -83,7 +99,44 @@ fn run(context: &Context, command: Command) -> Result<()> {
         } => push::release(context, &name, &dagster_version, &destinations, dry_run),
         Command::PushDockerhub(args) => release_to(context, args, "dagster"),
         Command::PushEcr(args) => release_to(context, args, &format!("{PUBLIC_ECR_HOST}/dagster")),
+        Command::Status { name, json } => status::status(context, name.as_deref(), json),
         Command::Snapshot { snap_type, dry_run } => snapshot::snapshot(context, snap_type, dry_run),
+        Command::Bake {
+            name,
+            with_deps,
+            timestamp,
+            dagster_version,
+            platforms,
+            push,
+        } => {
+            let options = BuildOptions {
+                timestamp,
+                dagster_version,
+                platform: None,
+            };
+            let request = BuildRequest::all(name, with_deps, options, None, false);
+            export::bake(context, &request, &platforms, push)
+        }
+        Command::Pipeline { name, timestamp } => {
+            let options = BuildOptions {
+                timestamp,
+                dagster_version: None,
+                platform: None,
+            };
+            // Fresh agents have no bases built earlier, so the pipeline builds them too.
+            let request = BuildRequest::all(name, true, options, None, false);
+            export::pipeline(context, &request)
+        }
+        Command::Record(BuiltElsewhere {
+            name,
+            python_version,
+            timestamp,
+        }) => record::record(context, &name, &python_version, &timestamp),
+        Command::Pull(BuiltElsewhere {
+            name,
+            python_version,
+            timestamp,
+        }) => record::pull(context, &name, &python_version, &timestamp),
     }
 }
 

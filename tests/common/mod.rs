@@ -149,9 +149,10 @@ impl Env {
     }
 }
 
-impl Drop for Env {
-    fn drop(&mut self) {
-        // Remove every image tagged with this test's timestamp, local and for the registry.
+impl Env {
+    /// Removes every local image tagged with this test's timestamp, local and for the registry;
+    /// the engine keeps what is not this test's, such as the root file system.
+    pub fn remove_images(&self) {
         let listing = docker_output(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
         let ours: Vec<&str> = listing
             .lines()
@@ -163,6 +164,12 @@ impl Drop for Env {
                 .args(ours)
                 .output();
         }
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        self.remove_images();
     }
 }
 

@@ -1,0 +1,75 @@
+//! `bake` and `pipeline`: print the plan that `build-all` would run as a `docker buildx bake`
+//! file or as a Buildkite pipeline, for builders beyond this machine.
+
+use std::collections::BTreeMap;
+
+use crate::catalog::{Catalog, Image};
+use crate::error::Result;
+use crate::export::{bake, pipeline};
+use crate::plan::Plan;
+
+use super::build::{self, BuildRequest};
+use super::{Context, print_stdout};
+
+/// Prints the bake file of `request`'s plan; with `push`, tagged for the registry and pushed.
+pub fn bake(
+    context: &Context,
+    request: &BuildRequest,
+    platforms: &[String],
+    push: bool,
+) -> Result<()> {
+    let (images, plan) = build::resolve(context, request)?;
+    let registry = if push {
+        Some(context.registry()?)
+    } else {
+        None
+    };
+    let options = bake::Options {
+        platforms,
+        push_to: registry.as_ref(),
+    };
+    let file = bake::bake_file(&plan, &options)?;
+    warn_of_copies(&images, &plan);
+    print_stdout(&bake::to_json(&file));
+    Ok(())
+}
+
+/// Prints the Buildkite pipeline of `request`'s plan, which pushes to the registry.
+pub fn pipeline(context: &Context, request: &BuildRequest) -> Result<()> {
+    let (_, plan) = build::resolve(context, request)?;
+    let registry = context.registry()?.to_string();
+    let images_dir = dir_in_repository(&context.catalog);
+    let settings = pipeline::Settings {
+        images_dir: &images_dir,
+        registry: &registry,
+    };
+    print_stdout(&pipeline::pipeline(&plan, &settings)?);
+    Ok(())
+}
+
+/// `image.yaml` copies are made by `build`, which bake does not run: says which files must be
+/// in place first.
+fn warn_of_copies(images: &BTreeMap<String, Image>, plan: &Plan) {
+    let planned = |image: &&Image| plan.builds.iter().any(|b| b.target.image == image.name);
+    for image in images.values().filter(planned) {
+        for copy in &image.config.copies {
+            eprintln!(
+                "warning: `{}` builds with `{}` copied to `{}` (its image.yaml); bake does not \
+                 copy it, so put it there before running `docker buildx bake`",
+                image.name,
+                copy.from.display(),
+                image.dir.join(&copy.to).display()
+            );
+        }
+    }
+}
+
+/// The catalog folder relative to the root of its repository, where Buildkite runs the steps.
+fn dir_in_repository(catalog: &Catalog) -> String {
+    let dir = fs_err::canonicalize(catalog.dir()).unwrap_or_else(|_| catalog.dir().to_owned());
+    match dir.strip_prefix(catalog.repository_root()) {
+        Ok(relative) if relative.as_os_str().is_empty() => ".".to_owned(),
+        Ok(relative) => relative.display().to_string(),
+        Err(_) => dir.display().to_string(),
+    }
+}

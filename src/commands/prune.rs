@@ -1,0 +1,147 @@
+//! `prune [--name N] [--images] [--dry-run]`: removes the `last_updated.yaml` entries of Python
+//! versions that versions.yaml no longer has and, with `--images`, the local images of builds
+//! that no entry names any more (see [`crate::prune`] for which). Prints what it removed, or
+//! would remove, on stdout, and the space that freed.
+
+use std::collections::BTreeSet;
+
+use crate::catalog::{Image, LastUpdated};
+use crate::error::Result;
+use crate::plan::LOCAL_NAMESPACE;
+use crate::process;
+use crate::prune::{self, LocalImage};
+
+use super::{Context, print_stdout};
+
+pub fn prune(context: &Context, name: Option<&str>, images: bool, dry_run: bool) -> Result<()> {
+    let names = match name {
+        Some(name) => vec![name.to_owned()],
+        None => context.catalog.names()?,
+    };
+    let catalog_images = names
+        .iter()
+        .map(|name| context.catalog.image(name))
+        .collect::<std::result::Result<Vec<Image>, _>>()?;
+    let mut removed = 0;
+    for image in &catalog_images {
+        removed += prune_entries(image, dry_run)?;
+    }
+    if images {
+        removed += prune_images(context, &catalog_images, dry_run)?;
+    }
+    if removed == 0 {
+        print_stdout("nothing to prune\n");
+    }
+    Ok(())
+}
+
+/// Removes the entries of `image` for versions it no longer has; returns how many.
+fn prune_entries(image: &Image, dry_run: bool) -> Result<usize> {
+    let leftovers = image.last_updated.entries_not_in(&image.versions);
+    if leftovers.is_empty() {
+        return Ok(0);
+    }
+    let path = image.last_updated_path();
+    if !dry_run {
+        let versions: Vec<String> = leftovers.iter().map(|(v, _)| v.to_string()).collect();
+        LastUpdated::remove(&path, &versions)?;
+    }
+    let verb = if dry_run { "would remove" } else { "removed" };
+    let lines: String = leftovers
+        .iter()
+        .map(|(version, timestamp)| {
+            format!("{verb} '{version}': {timestamp} from {}\n", path.display())
+        })
+        .collect();
+    print_stdout(&lines);
+    Ok(leftovers.len())
+}
+
+/// Removes the local images of old builds of `images`; returns how many tags it removed.
+fn prune_images(context: &Context, images: &[Image], dry_run: bool) -> Result<usize> {
+    let listing = context
+        .docker
+        .list_images(&format!("{LOCAL_NAMESPACE}/*"))
+        .output("listing local images", None)?;
+    let mut doomed: Vec<String> = listing
+        .lines()
+        .filter(|reference| prune::is_old_build(images, reference))
+        .map(str::to_owned)
+        .collect();
+    // Sorted, so that the report does not depend on docker's order of images built together.
+    doomed.sort();
+    if doomed.is_empty() {
+        return Ok(0);
+    }
+    let described = describe_images(context, &doomed)?;
+    let freed = if dry_run {
+        would_free(&doomed, &described)
+    } else {
+        remove_images(context, &doomed, &described)?
+    };
+    let verb = if dry_run { "would free" } else { "freed" };
+    print_stdout(&format!(
+        "{verb} up to {} (docker's image sizes, which count the layers shared with images that stay)\n",
+        prune::human_size(freed)
+    ));
+    Ok(doomed.len())
+}
+
+/// Each of `references` as `docker image inspect` describes it, in the same order.
+fn describe_images(context: &Context, references: &[String]) -> Result<Vec<LocalImage>> {
+    let step = "inspecting old images";
+    let output = context.docker.image_sizes(references).output(step, None)?;
+    let described: Option<Vec<LocalImage>> = output.lines().map(prune::parse_local_image).collect();
+    match described {
+        Some(images) if images.len() == references.len() => Ok(images),
+        _ => Err(process::Error::Io {
+            step: step.to_owned(),
+            source: std::io::Error::other(format!("unexpected output:\n{output}")),
+        }
+        .into()),
+    }
+}
+
+/// What removing `doomed` would free: the images none of whose tags would stay.
+fn would_free(doomed: &[String], described: &[LocalImage]) -> u64 {
+    let mut freed = 0;
+    let mut counted = BTreeSet::new();
+    for (reference, image) in doomed.iter().zip(described) {
+        let deleted = image.tags.iter().all(|tag| doomed.contains(tag));
+        if deleted && counted.insert(&image.id) {
+            freed += image.size;
+        }
+        print_stdout(&outcome_line(reference, image, deleted, true));
+    }
+    freed
+}
+
+/// Removes each of `doomed`; returns the size of the images docker deleted.
+fn remove_images(context: &Context, doomed: &[String], described: &[LocalImage]) -> Result<u64> {
+    let mut freed = 0;
+    for (reference, image) in doomed.iter().zip(described) {
+        let output = context
+            .docker
+            .remove_image(reference)
+            .output(&format!("removing `{reference}`"), None)?;
+        let deleted = prune::deleted_ids(&output).contains(&image.id.as_str());
+        if deleted {
+            freed += image.size;
+        }
+        print_stdout(&outcome_line(reference, image, deleted, false));
+    }
+    Ok(freed)
+}
+
+fn outcome_line(reference: &str, image: &LocalImage, deleted: bool, dry_run: bool) -> String {
+    let (remove, untag) = if dry_run {
+        ("would remove", "would untag")
+    } else {
+        ("removed", "untagged")
+    };
+    if deleted {
+        format!("{remove} {reference} ({})\n", prune::human_size(image.size))
+    } else {
+        format!("{untag} {reference} (the image stays: another tag or image uses it)\n")
+    }
+}

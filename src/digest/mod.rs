@@ -1,0 +1,231 @@
+//! Input digests: a hash of everything an image-version is built from (its build context as
+//! docker sees it, with the `image.yaml` copies, the resolved build arguments, the platform and
+//! the digest of its local base), stored on the image as a label, so that an unchanged image
+//! can be recognised without building it.
+
+mod dockerignore;
+
+use std::path::{Path, PathBuf};
+
+use crate::catalog::image_config::Copy;
+pub use dockerignore::DockerIgnore;
+
+/// The image label holding the input digest.
+pub const LABEL: &str = "io.dagster-image.input-digest";
+
+/// Files of an image folder that are the tool's own metadata, not build input: their effect
+/// on a build is already in its build arguments and copies.
+const METADATA: [&str; 3] = ["versions.yaml", "last_updated.yaml", "image.yaml"];
+
+/// What goes into an input digest besides the context.
+pub struct Inputs<'a> {
+    pub context: &'a str,
+    pub build_args: &'a [(String, String)],
+    pub platform: Option<&'a str>,
+    /// The input digest of the local base image, when there is one.
+    pub base: Option<&'a str>,
+}
+
+/// The input digest of an image-version.
+pub fn input_digest(inputs: &Inputs) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"dagster-image input digest v1\0");
+    field(&mut hasher, "context", inputs.context);
+    for (name, value) in inputs.build_args {
+        field(&mut hasher, "arg", &format!("{name}={value}"));
+    }
+    field(&mut hasher, "platform", inputs.platform.unwrap_or(""));
+    field(&mut hasher, "base", inputs.base.unwrap_or(""));
+    format!("blake3:{}", hasher.finalize().to_hex())
+}
+
+fn field(hasher: &mut blake3::Hasher, name: &str, value: &str) {
+    hasher.update(name.as_bytes());
+    hasher.update(&(value.len() as u64).to_le_bytes());
+    hasher.update(value.as_bytes());
+}
+
+/// A file of the context: where docker sees it, and where it is read from.
+struct Entry {
+    path: PathBuf,
+    source: PathBuf,
+}
+
+/// The digest of the build context of `dir` with `copies` placed in it: every file docker
+/// would be sent (after `.dockerignore`), its path, mode and content. Excluded folders are not
+/// read at all unless a `!` rule may include something inside them.
+pub fn context_digest(dir: &Path, copies: &[Copy]) -> std::io::Result<String> {
+    let ignore = DockerIgnore::read(dir)?;
+    let mut entries = Vec::new();
+    walk(dir, Path::new(""), &ignore, &mut entries)?;
+    entries.retain(|e| {
+        !(e.path.components().count() == 1 && METADATA.iter().any(|m| e.path == Path::new(m)))
+    });
+    for copy in copies {
+        if copy.from.is_dir() {
+            walk(&copy.from, &copy.to, &ignore, &mut entries)?;
+        } else if !ignore.excludes(&copy.to) {
+            entries.push(Entry {
+                path: copy.to.clone(),
+                source: copy.from.clone(),
+            });
+        }
+    }
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    let hashes = hash_files(&entries)?;
+    let mut hasher = blake3::Hasher::new();
+    for (entry, hash) in entries.iter().zip(hashes) {
+        field(&mut hasher, "path", &entry.path.to_string_lossy());
+        field(&mut hasher, "file", &hash);
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+fn walk(
+    dir: &Path,
+    relative: &Path,
+    ignore: &DockerIgnore,
+    entries: &mut Vec<Entry>,
+) -> std::io::Result<()> {
+    for entry in fs_err::read_dir(dir)? {
+        let entry = entry?;
+        let path = relative.join(entry.file_name());
+        let excluded = ignore.excludes(&path);
+        if entry.file_type()?.is_dir() {
+            if !excluded || ignore.has_exceptions() {
+                walk(&entry.path(), &path, ignore, entries)?;
+            }
+        } else if !excluded {
+            entries.push(Entry {
+                path,
+                source: entry.path(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Hashes of the entries (mode, then content or link target), on every CPU.
+fn hash_files(entries: &[Entry]) -> std::io::Result<Vec<String>> {
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let chunk = entries.len().div_ceil(workers).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = entries
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|e| hash_file(&e.source))
+                        .collect::<std::io::Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        let mut hashes = Vec::with_capacity(entries.len());
+        for handle in handles {
+            hashes.extend(
+                handle
+                    .join()
+                    .map_err(|_| std::io::Error::other("a hashing thread panicked"))??,
+            );
+        }
+        Ok(hashes)
+    })
+}
+
+fn hash_file(path: &Path) -> std::io::Result<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = fs_err::symlink_metadata(path)?;
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&meta.permissions().mode().to_le_bytes());
+    if meta.is_symlink() {
+        hasher.update(fs_err::read_link(path)?.as_os_str().as_encoded_bytes());
+    } else {
+        hasher.update_reader(fs_err::File::open(path)?)?;
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(dir.path().join("Dockerfile"), "FROM x\n").unwrap();
+        fs_err::create_dir(dir.path().join("src")).unwrap();
+        fs_err::write(dir.path().join("src/app.py"), "print(1)\n").unwrap();
+        dir
+    }
+
+    fn digest(dir: &Path) -> String {
+        context_digest(dir, &[]).unwrap()
+    }
+
+    #[test]
+    fn changes_with_content_paths_and_modes_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = context();
+        let before = digest(dir.path());
+        assert_eq!(digest(dir.path()), before, "stable");
+        fs_err::write(dir.path().join("last_updated.yaml"), "'3.9': x\n").unwrap();
+        assert_eq!(
+            digest(dir.path()),
+            before,
+            "the tool's metadata is not input"
+        );
+        fs_err::write(dir.path().join("src/app.py"), "print(2)\n").unwrap();
+        let edited = digest(dir.path());
+        assert_ne!(edited, before);
+        fs_err::set_permissions(
+            dir.path().join("src/app.py"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        assert_ne!(digest(dir.path()), edited);
+    }
+
+    #[test]
+    fn ignored_files_and_folders_do_not_count() {
+        let dir = context();
+        fs_err::write(dir.path().join(".dockerignore"), "cache\n*.log\n").unwrap();
+        let before = digest(dir.path());
+        fs_err::write(dir.path().join("debug.log"), "noise").unwrap();
+        fs_err::create_dir(dir.path().join("cache")).unwrap();
+        fs_err::write(dir.path().join("cache/blob"), "big").unwrap();
+        assert_eq!(digest(dir.path()), before);
+    }
+
+    #[test]
+    fn copies_count_as_context_files_at_their_destination() {
+        let dir = context();
+        let outside = tempfile::tempdir().unwrap();
+        fs_err::write(outside.path().join("lib.py"), "x = 1\n").unwrap();
+        let copy = Copy {
+            from: outside.path().to_owned(),
+            to: "build_cache/lib".into(),
+        };
+        let with_copy = context_digest(dir.path(), std::slice::from_ref(&copy)).unwrap();
+        assert_ne!(with_copy, digest(dir.path()));
+        fs_err::write(outside.path().join("lib.py"), "x = 2\n").unwrap();
+        assert_ne!(context_digest(dir.path(), &[copy]).unwrap(), with_copy);
+    }
+
+    #[test]
+    fn input_digest_covers_args_platform_and_base() {
+        let args = vec![("A".to_owned(), "1".to_owned())];
+        let inputs = |args: &[(String, String)], platform, base| {
+            input_digest(&Inputs {
+                context: "c",
+                build_args: args,
+                platform,
+                base,
+            })
+        };
+        let base = inputs(&args, None, None);
+        assert!(base.starts_with("blake3:"));
+        assert_ne!(inputs(&[("A".into(), "2".into())], None, None), base);
+        assert_ne!(inputs(&args, Some("linux/arm64"), None), base);
+        assert_ne!(inputs(&args, None, Some("blake3:b")), base);
+        assert_eq!(inputs(&args, None, None), base);
+    }
+}

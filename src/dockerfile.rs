@@ -1,0 +1,323 @@
+//! A tolerant reader of Dockerfiles, just enough for `check`: the build arguments a Dockerfile
+//! declares with `ARG`, and the variables it uses where no `ARG` or `ENV` declares them. It never
+//! fails: a line it does not understand is an instruction it has no use for. Heredoc bodies are
+//! not told apart from instructions.
+
+use std::collections::BTreeSet;
+
+/// A Dockerfile as its instructions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dockerfile {
+    instructions: Vec<Instruction>,
+    escape: char,
+}
+
+/// One instruction: its keyword in upper case and its arguments, continuation lines joined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Instruction {
+    /// The line it starts on, from 1.
+    line: u64,
+    keyword: String,
+    arguments: String,
+}
+
+/// A variable used where nothing declares it, so Docker substitutes an empty value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndeclaredUse {
+    pub name: String,
+    pub line: u64,
+    /// Used in a `FROM`, which sees only the `ARG`s before the first `FROM`.
+    pub in_from: bool,
+}
+
+/// Build arguments Docker accepts without an `ARG`.
+const PREDEFINED_ARGS: [&str; 8] = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "FTP_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "BUILDKIT_INLINE_CACHE",
+    "BUILDKIT_MULTI_PLATFORM",
+    "BUILDKIT_SYNTAX",
+];
+
+/// Whether docker takes `name` as a build argument even when no `ARG` declares it.
+pub fn is_predefined_arg(name: &str) -> bool {
+    PREDEFINED_ARGS.contains(&name.to_ascii_uppercase().as_str())
+}
+
+impl Dockerfile {
+    /// Reads `text`: comment and blank lines are skipped (also inside continued instructions),
+    /// lines ending in the escape character (`\`, or the one of an `# escape=` directive) join
+    /// the next.
+    pub fn parse(text: &str) -> Self {
+        let escape = escape_character(text);
+        let mut instructions = Vec::new();
+        let mut current: Option<Instruction> = None;
+        for (index, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (content, continued) = match line.strip_suffix(escape) {
+                Some(content) => (content.trim_end(), true),
+                None => (line, false),
+            };
+            match current.as_mut() {
+                Some(instruction) => {
+                    instruction.arguments.push(' ');
+                    instruction.arguments.push_str(content);
+                }
+                None => current = Some(Instruction::start(index as u64 + 1, content)),
+            }
+            if !continued {
+                instructions.extend(current.take());
+            }
+        }
+        instructions.extend(current);
+        Self {
+            instructions,
+            escape,
+        }
+    }
+
+    /// Every name an `ARG` declares, in any stage.
+    pub fn declared_args(&self) -> BTreeSet<String> {
+        self.instructions
+            .iter()
+            .filter(|i| i.keyword == "ARG")
+            .flat_map(Instruction::declared_names)
+            .collect()
+    }
+
+    /// Every use of a variable that no `ARG` declares before it in its stage (or, for a `FROM`,
+    /// before the first `FROM`) and no earlier `ENV` sets. Any earlier `ENV` counts, since a
+    /// stage built `FROM` another inherits its environment.
+    pub fn undeclared_uses(&self) -> Vec<UndeclaredUse> {
+        let mut global_args = BTreeSet::new();
+        let mut stage_args: Option<BTreeSet<String>> = None;
+        let mut environment = BTreeSet::new();
+        let mut uses = Vec::new();
+        for instruction in &self.instructions {
+            let in_from = instruction.keyword == "FROM";
+            let args = match &stage_args {
+                Some(stage) if !in_from => stage,
+                _ => &global_args,
+            };
+            for name in variables(&instruction.arguments, self.escape) {
+                if !args.contains(&name) && (in_from || !environment.contains(&name)) {
+                    uses.push(UndeclaredUse {
+                        name,
+                        line: instruction.line,
+                        in_from,
+                    });
+                }
+            }
+            match instruction.keyword.as_str() {
+                "FROM" => stage_args = Some(BTreeSet::new()),
+                "ARG" => stage_args
+                    .as_mut()
+                    .unwrap_or(&mut global_args)
+                    .extend(instruction.declared_names()),
+                "ENV" => environment.extend(instruction.declared_names()),
+                _ => {}
+            }
+        }
+        uses
+    }
+}
+
+impl Instruction {
+    fn start(line: u64, content: &str) -> Self {
+        let (keyword, arguments) = content
+            .split_once(char::is_whitespace)
+            .unwrap_or((content, ""));
+        Self {
+            line,
+            keyword: keyword.to_ascii_uppercase(),
+            arguments: arguments.trim_start().to_owned(),
+        }
+    }
+
+    /// The names an `ARG` (`ARG A B=1`) or `ENV` (`ENV A=1 B=2`, or the old `ENV A value`)
+    /// declares.
+    fn declared_names(&self) -> Vec<String> {
+        let words = words(&self.arguments);
+        let old_env_form = self.keyword == "ENV" && words.first().is_some_and(|w| !w.contains('='));
+        let words = if old_env_form {
+            &words[..1]
+        } else {
+            &words[..]
+        };
+        words
+            .iter()
+            .map(|word| word.split('=').next().unwrap_or_default().to_owned())
+            .filter(|name| !name.is_empty())
+            .collect()
+    }
+}
+
+/// The escape character set by an `# escape=` parser directive at the top, else `\`.
+fn escape_character(text: &str) -> char {
+    for line in text.lines() {
+        let Some((key, value)) = line
+            .trim()
+            .strip_prefix('#')
+            .and_then(|d| d.split_once('='))
+        else {
+            break;
+        };
+        if key.trim().eq_ignore_ascii_case("escape") {
+            return if value.trim() == "`" { '`' } else { '\\' };
+        }
+    }
+    '\\'
+}
+
+/// `text` split at unquoted whitespace, quotes removed.
+fn words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quote = None;
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (None, '"' | '\'') => quote = Some(c),
+            (None, c) if c.is_whitespace() => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            (_, c) => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
+/// The names of the variables `text` refers to as `$NAME`, `${NAME}` or `${NAME:-default}`,
+/// skipping a `$` after the escape character.
+fn variables(text: &str, escape: char) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let is_name_char = |c: &char| c.is_ascii_alphanumeric() || *c == '_';
+    let mut names = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == escape {
+            i += 2;
+            continue;
+        }
+        if chars[i] != '$' {
+            i += 1;
+            continue;
+        }
+        let start = i + 1 + usize::from(chars.get(i + 1) == Some(&'{'));
+        let length = chars[start..]
+            .iter()
+            .take_while(|c| is_name_char(c))
+            .count();
+        if length > 0 && !chars[start].is_ascii_digit() {
+            names.push(chars[start..start + length].iter().collect());
+        }
+        i = start + length;
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Vec<String> {
+        Dockerfile::parse(text)
+            .declared_args()
+            .into_iter()
+            .collect()
+    }
+
+    fn undeclared(text: &str) -> Vec<(String, u64, bool)> {
+        Dockerfile::parse(text)
+            .undeclared_uses()
+            .into_iter()
+            .map(|u| (u.name, u.line, u.in_from))
+            .collect()
+    }
+
+    #[test]
+    fn reads_args_with_defaults_several_per_line_and_quoted_values() {
+        let text = "ARG A\nARG B=default\narg C=1 D \"E=a b\"\nARG F='x y' G=\n";
+        assert_eq!(args(text), ["A", "B", "C", "D", "E", "F", "G"]);
+    }
+
+    #[test]
+    fn joins_continued_lines_skipping_comments_and_blank_lines_inside() {
+        let text = "FROM x\nARG A=1 \\\n  # a comment inside\n\n    B=2 \\\n    C\nRUN echo\n";
+        assert_eq!(args(text), ["A", "B", "C"]);
+        let file = Dockerfile::parse(text);
+        let lines: Vec<u64> = file.instructions.iter().map(|i| i.line).collect();
+        assert_eq!(lines, [1, 2, 7]);
+    }
+
+    #[test]
+    fn comments_and_words_that_merely_contain_arg_declare_nothing() {
+        let text = "# ARG HIDDEN\nFROM x\nRUN echo ARG NOPE  # ARG ALSO_NOT\nLABEL ARG=1\n";
+        assert_eq!(args(text), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_escape_directive_changes_the_continuation_character() {
+        let text = "# escape=`\nFROM x\nARG A=1 `\n  B\nRUN echo `$A\n";
+        assert_eq!(args(text), ["A", "B"]);
+        assert_eq!(undeclared(text), []);
+    }
+
+    #[test]
+    fn a_from_sees_only_the_args_before_the_first_from() {
+        assert_eq!(undeclared("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n"), []);
+        assert_eq!(
+            undeclared("FROM $BASE_IMAGE\nARG BASE_IMAGE\n"),
+            [("BASE_IMAGE".into(), 1, true)]
+        );
+        assert_eq!(
+            undeclared("FROM x\nARG BASE_IMAGE\nFROM ${BASE_IMAGE:-x} AS y\n"),
+            [("BASE_IMAGE".into(), 3, true)]
+        );
+    }
+
+    #[test]
+    fn a_stage_sees_only_its_own_args_before_the_use() {
+        let text = "ARG V=1\nFROM x\nRUN echo $V\nARG V\nRUN echo ${V}\nFROM y\nRUN echo $V\n";
+        assert_eq!(
+            undeclared(text),
+            [("V".into(), 3, false), ("V".into(), 7, false)]
+        );
+    }
+
+    #[test]
+    fn env_declares_a_variable_for_what_follows() {
+        let text = "FROM x\nENV A=1 B=2\nENV C some value\nRUN echo $A $B $C $D\n";
+        assert_eq!(undeclared(text), [("D".into(), 4, false)]);
+    }
+
+    #[test]
+    fn escaped_dollars_and_positional_parameters_are_not_variables() {
+        assert_eq!(variables(r"echo \$A $1 $$ ${B} $C_D", '\\'), ["B", "C_D"]);
+    }
+
+    #[test]
+    fn proxies_are_predefined_build_args() {
+        assert!(is_predefined_arg("http_proxy"));
+        assert!(is_predefined_arg("NO_PROXY"));
+        assert!(!is_predefined_arg("PYTHON_VERSION"));
+    }
+
+    #[test]
+    fn empty_and_unterminated_files_do_not_fail() {
+        assert_eq!(Dockerfile::parse("").instructions, []);
+        assert_eq!(args("FROM x\nARG A \\"), ["A"]);
+        assert_eq!(undeclared("RUN echo ${"), []);
+    }
+}

@@ -1,0 +1,238 @@
+//! The plan as a `docker buildx bake` file (JSON): one target per build, all of them in the
+//! `default` group, and each base that the plan builds as a named context pointing at its
+//! target, so that BuildKit orders and parallelises the graph itself, on any builder.
+
+use std::path::Path;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::BASE_IMAGE_ARG;
+use crate::plan::{Build, Plan, version_tag};
+use crate::registry::Registry;
+
+use super::{Error, export_names};
+
+/// The group bake builds when no target is named.
+pub const DEFAULT_GROUP: &str = "default";
+/// The output that pushes every tag of a target to its registry.
+pub const REGISTRY_OUTPUT: &str = "type=registry";
+
+/// A bake file: its groups and targets, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BakeFile {
+    pub group: IndexMap<String, Group>,
+    pub target: IndexMap<String, BakeTarget>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    pub targets: Vec<String>,
+}
+
+/// One build, as bake's target attributes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BakeTarget {
+    pub context: String,
+    /// Relative to `context` when inside it, as bake reads it.
+    pub dockerfile: String,
+    pub args: IndexMap<String, String>,
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub labels: IndexMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<String>,
+    /// Image reference in `FROM` -> `target:<name>` of the target that builds it.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub contexts: IndexMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub output: Vec<String>,
+}
+
+/// What the bake file adds to the plan.
+#[derive(Debug, Clone, Default)]
+pub struct Options<'a> {
+    /// Platforms of every target; none leaves it to the builder.
+    pub platforms: &'a [String],
+    /// Tag for this registry, and push there, instead of the local tag.
+    pub push_to: Option<&'a Registry>,
+}
+
+/// The bake file of `plan`, targets in plan order.
+pub fn bake_file(plan: &Plan, options: &Options) -> Result<BakeFile, Error> {
+    let names = export_names(plan)?;
+    let target = plan
+        .builds
+        .iter()
+        .zip(&names)
+        .map(|(build, name)| (name.clone(), bake_target(plan, build, &names, options)))
+        .collect();
+    let group = IndexMap::from([(DEFAULT_GROUP.to_owned(), Group { targets: names })]);
+    Ok(BakeFile { group, target })
+}
+
+/// The file as bake reads it: pretty JSON, ending with a newline.
+pub fn to_json(file: &BakeFile) -> String {
+    let json = serde_json::to_string_pretty(file)
+        .expect("a bake file has string keys only, so it always serialises");
+    json + "\n"
+}
+
+fn bake_target(plan: &Plan, build: &Build, names: &[String], options: &Options) -> BakeTarget {
+    let request = &build.request;
+    let dockerfile = request
+        .dockerfile
+        .strip_prefix(&request.context)
+        .unwrap_or(&request.dockerfile);
+    let (tags, output) = match options.push_to {
+        Some(registry) => {
+            // Only the registry's tags: `type=registry` pushes every tag, and the local
+            // `dagster/<name>` tag would go to Docker Hub.
+            let tag = version_tag(&build.target.python_version, &plan.timestamp);
+            let remote = format!("{}:{tag}", registry.repository(&build.target.image));
+            (vec![remote], vec![REGISTRY_OUTPUT.to_owned()])
+        }
+        None => (vec![request.tag.clone()], Vec::new()),
+    };
+    BakeTarget {
+        context: path_text(&request.context),
+        dockerfile: path_text(dockerfile),
+        args: request.build_args.iter().cloned().collect(),
+        tags,
+        labels: request.labels.iter().cloned().collect(),
+        platforms: options.platforms.to_vec(),
+        contexts: base_contexts(build, names),
+        output,
+    }
+}
+
+/// The base image reference of `build` -> the target building it, when the plan builds it.
+/// A build has one base at most, named by its `BASE_IMAGE` argument.
+fn base_contexts(build: &Build, names: &[String]) -> IndexMap<String, String> {
+    let base_reference = build
+        .request
+        .build_args
+        .iter()
+        .rev()
+        .find(|(name, _)| name == BASE_IMAGE_ARG)
+        .map(|(_, reference)| familiar_reference(reference).to_owned());
+    build
+        .after
+        .iter()
+        .zip(base_reference)
+        .map(|(&base, reference)| (reference, format!("target:{}", names[base])))
+        .collect()
+}
+
+/// The short form BuildKit looks a named context up by: without `docker.io/`, and without
+/// `library/` for an official image.
+fn familiar_reference(reference: &str) -> &str {
+    let Some(rest) = ["docker.io/", "index.docker.io/"]
+        .iter()
+        .find_map(|prefix| reference.strip_prefix(prefix))
+    else {
+        return reference;
+    };
+    match rest.strip_prefix("library/") {
+        Some(official) if !official.contains('/') => official,
+        _ => rest,
+    }
+}
+
+fn path_text(path: &Path) -> String {
+    path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::tests::{build, plan_with_a_base};
+
+    #[test]
+    fn one_target_per_build_in_the_default_group_with_its_files_args_and_tag() {
+        let file = bake_file(&plan_with_a_base(), &Options::default()).unwrap();
+        assert_eq!(
+            file.group[DEFAULT_GROUP].targets,
+            ["base-py3_9", "app-py3_9"]
+        );
+        assert_eq!(
+            file.target["base-py3_9"],
+            BakeTarget {
+                context: "/repo/images/base".into(),
+                dockerfile: "Dockerfile".into(),
+                args: IndexMap::from([("PYTHON_VERSION".into(), "3.9".into())]),
+                tags: vec!["dagster/base:py3.9-T".into()],
+                labels: IndexMap::new(),
+                platforms: vec![],
+                contexts: IndexMap::new(),
+                output: vec![],
+            }
+        );
+    }
+
+    #[test]
+    fn a_base_built_by_the_plan_is_a_named_context_on_its_target() {
+        let file = bake_file(&plan_with_a_base(), &Options::default()).unwrap();
+        let app = &file.target["app-py3_9"];
+        assert_eq!(app.args[BASE_IMAGE_ARG], "dagster/base:py3.9-T");
+        assert_eq!(
+            app.contexts,
+            IndexMap::from([(
+                "dagster/base:py3.9-T".to_owned(),
+                "target:base-py3_9".to_owned()
+            )])
+        );
+    }
+
+    #[test]
+    fn a_base_not_built_by_the_plan_stays_an_image_reference() {
+        let mut app = build("app", "3.9", Some((0, "dagster/base:py3.9-OLD")));
+        app.after.clear();
+        let plan = Plan {
+            timestamp: "T".into(),
+            builds: vec![app],
+        };
+        let file = bake_file(&plan, &Options::default()).unwrap();
+        assert!(file.target["app-py3_9"].contexts.is_empty());
+    }
+
+    #[test]
+    fn pushing_tags_for_the_registry_only_and_outputs_to_it_on_every_platform() {
+        let registry = Registry::parse("127.0.0.1:5000/team").unwrap();
+        let platforms = ["linux/amd64".to_owned(), "linux/arm64".to_owned()];
+        let options = Options {
+            platforms: &platforms,
+            push_to: Some(&registry),
+        };
+        let file = bake_file(&plan_with_a_base(), &options).unwrap();
+        let app = &file.target["app-py3_9"];
+        assert_eq!(app.tags, ["127.0.0.1:5000/team/app:py3.9-T"]);
+        assert_eq!(app.output, [REGISTRY_OUTPUT]);
+        assert_eq!(app.platforms, platforms);
+        assert_eq!(app.contexts["dagster/base:py3.9-T"], "target:base-py3_9");
+    }
+
+    #[test]
+    fn json_omits_empty_attributes_and_reads_back() {
+        let file = bake_file(&plan_with_a_base(), &Options::default()).unwrap();
+        let json = to_json(&file);
+        assert!(!json.contains("\"platforms\"") && !json.contains("\"output\""));
+        assert!(json.ends_with("}\n"));
+        assert_eq!(serde_json::from_str::<BakeFile>(&json).unwrap(), file);
+    }
+
+    #[test]
+    fn named_contexts_use_the_short_form_of_docker_hub_references() {
+        assert_eq!(familiar_reference("dagster/base:t"), "dagster/base:t");
+        assert_eq!(familiar_reference("docker.io/team/base:t"), "team/base:t");
+        assert_eq!(familiar_reference("docker.io/library/base:t"), "base:t");
+        assert_eq!(
+            familiar_reference("index.docker.io/library/a/b:t"),
+            "library/a/b:t"
+        );
+        assert_eq!(
+            familiar_reference("127.0.0.1:5000/docker.io/x:t"),
+            "127.0.0.1:5000/docker.io/x:t"
+        );
+    }
+}

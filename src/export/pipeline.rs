@@ -1,0 +1,201 @@
+//! The plan as a Buildkite pipeline (YAML): one step per build, which pulls the base that an
+//! earlier step pushed, builds with the plan's timestamp and pushes; and a last step that
+//! records every timestamp once all builds passed. Steps run on different agents, so nothing is
+//! handed from one to another but images in the registry and the timestamp in the commands.
+
+use crate::plan::{Build, Plan};
+
+use super::yaml::{Node, render};
+use super::{Error, export_names, label};
+
+/// Key of the last step; every build key has `-py` in it, so none can clash with it.
+pub const RECORD_STEP_KEY: &str = "record-timestamps";
+
+/// What every step needs to find the catalog and the registry.
+#[derive(Debug, Clone)]
+pub struct Settings<'a> {
+    /// The catalog folder, relative to the repository root where Buildkite runs steps.
+    pub images_dir: &'a str,
+    /// Where the steps push and pull, as `HOST[:PORT][/PATH]`.
+    pub registry: &'a str,
+}
+
+/// The pipeline of `plan`, steps in plan order.
+pub fn pipeline(plan: &Plan, settings: &Settings) -> Result<String, Error> {
+    let keys = export_names(plan)?;
+    let mut steps: Vec<Node> = plan
+        .builds
+        .iter()
+        .zip(&keys)
+        .map(|(build, key)| build_step(plan, build, key, &keys))
+        .collect();
+    if !plan.builds.is_empty() {
+        steps.push(record_step(plan, &keys, settings));
+    }
+    let env = Node::Map(vec![
+        ("DAGSTER_IMAGES_DIR".into(), literal(settings.images_dir)),
+        ("DAGSTER_IMAGE_REGISTRY".into(), literal(settings.registry)),
+    ]);
+    let document = Node::Map(vec![
+        ("env".into(), env),
+        ("steps".into(), Node::List(steps)),
+    ]);
+    Ok(render(&document))
+}
+
+fn build_step(plan: &Plan, build: &Build, key: &str, keys: &[String]) -> Node {
+    let target = &build.target;
+    let (image, version, timestamp) = (&target.image, &target.python_version, &plan.timestamp);
+    let mut commands: Vec<String> = build
+        .after
+        .iter()
+        .map(|&base| {
+            let base = &plan.builds[base].target.image;
+            format!("dagster-image pull --name {base} -v {version} -t {timestamp}")
+        })
+        .collect();
+    commands.push(format!(
+        "dagster-image build --name {image} -v {version} -t {timestamp}"
+    ));
+    commands.push(format!("dagster-image push --name {image} -v {version}"));
+    let depends_on = build.after.iter().map(|&base| keys[base].as_str());
+    step(&label(target), key, depends_on, commands)
+}
+
+/// Writes every timestamp into `last_updated.yaml` on one agent, from the plan's timestamp
+/// rather than from what each build agent wrote, and keeps the files as build artifacts.
+fn record_step(plan: &Plan, keys: &[String], settings: &Settings) -> Node {
+    let mut commands: Vec<String> = plan
+        .builds
+        .iter()
+        .map(|build| {
+            let target = &build.target;
+            format!(
+                "dagster-image record --name {} -v {} -t {}",
+                target.image, target.python_version, plan.timestamp
+            )
+        })
+        .collect();
+    let files = format!("{}/*/last_updated.yaml", settings.images_dir);
+    commands.push(format!(
+        "buildkite-agent artifact upload {}",
+        shell_quoted(&files)
+    ));
+    let depends_on = keys.iter().map(String::as_str);
+    step("record timestamps", RECORD_STEP_KEY, depends_on, commands)
+}
+
+fn step<'a>(
+    label: &str,
+    key: &str,
+    depends_on: impl Iterator<Item = &'a str>,
+    commands: Vec<String>,
+) -> Node {
+    let mut entries = vec![
+        ("label".to_owned(), literal(label)),
+        ("key".to_owned(), literal(key)),
+    ];
+    let depends_on: Vec<Node> = depends_on.map(literal).collect();
+    if !depends_on.is_empty() {
+        entries.push(("depends_on".to_owned(), Node::List(depends_on)));
+    }
+    let commands = commands.iter().map(|command| literal(command)).collect();
+    entries.push(("commands".to_owned(), Node::List(commands)));
+    Node::Map(entries)
+}
+
+/// `text` as Buildkite leaves it: it interpolates `$` on upload, and reads `$$` as one `$`.
+fn literal(text: &str) -> Node {
+    Node::text(text.replace('$', "$$"))
+}
+
+/// One shell word, taken literally (image names, versions and timestamps need no quoting: they
+/// are checked to be letters, digits, `.`, `_` and `-`; a folder may hold anything).
+fn shell_quoted(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use indexmap::IndexMap;
+
+    use super::*;
+    use crate::export::tests::plan_with_a_base;
+
+    const SETTINGS: Settings = Settings {
+        images_dir: "images",
+        registry: "127.0.0.1:5000/ci",
+    };
+
+    #[test]
+    fn each_build_pulls_its_base_builds_and_pushes_after_the_base_step() {
+        let text = pipeline(&plan_with_a_base(), &SETTINGS).unwrap();
+        let expected = r#""env":
+  "DAGSTER_IMAGES_DIR": "images"
+  "DAGSTER_IMAGE_REGISTRY": "127.0.0.1:5000/ci"
+"steps":
+  - "label": "base py3.9"
+    "key": "base-py3_9"
+    "commands":
+      - "dagster-image build --name base -v 3.9 -t T"
+      - "dagster-image push --name base -v 3.9"
+  - "label": "app py3.9"
+    "key": "app-py3_9"
+    "depends_on":
+      - "base-py3_9"
+    "commands":
+      - "dagster-image pull --name base -v 3.9 -t T"
+      - "dagster-image build --name app -v 3.9 -t T"
+      - "dagster-image push --name app -v 3.9"
+  - "label": "record timestamps"
+    "key": "record-timestamps"
+    "depends_on":
+      - "base-py3_9"
+      - "app-py3_9"
+    "commands":
+      - "dagster-image record --name base -v 3.9 -t T"
+      - "dagster-image record --name app -v 3.9 -t T"
+      - "buildkite-agent artifact upload 'images/*/last_updated.yaml'"
+"#;
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn an_empty_plan_has_no_steps() {
+        let plan = Plan {
+            timestamp: "T".into(),
+            builds: vec![],
+        };
+        assert!(
+            pipeline(&plan, &SETTINGS)
+                .unwrap()
+                .ends_with("\"steps\": []\n")
+        );
+    }
+
+    #[test]
+    fn a_folder_with_quotes_and_dollars_reaches_the_shell_unchanged() {
+        #[derive(serde::Deserialize)]
+        struct Document {
+            env: IndexMap<String, String>,
+            steps: Vec<Step>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Step {
+            commands: Vec<String>,
+        }
+        let settings = Settings {
+            images_dir: "it's $HOME",
+            ..SETTINGS
+        };
+        let text = pipeline(&plan_with_a_base(), &settings).unwrap();
+        let document: Document = serde_saphyr::from_str(&text).unwrap();
+        // Buildkite turns `$$` into `$`, the shell then reads the quoted word.
+        assert_eq!(document.env["DAGSTER_IMAGES_DIR"], "it's $$HOME");
+        let upload = document.steps[2].commands.last().unwrap();
+        assert_eq!(
+            upload,
+            r"buildkite-agent artifact upload 'it'\''s $$HOME/*/last_updated.yaml'"
+        );
+    }
+}

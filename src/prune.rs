@@ -1,0 +1,178 @@
+//! Which local images `prune --images` may remove, and how it tells what their removal freed.
+//! Pure: the command lists the images and removes them.
+//!
+//! Safe to remove is a tag of `dagster/<name>` of the form `py<V>-<timestamp>`, V a Python
+//! version of versions.yaml, that no `last_updated.yaml` entry of the image names. Any other tag
+//! (`latest`, a custom one, a version no longer built) and any other repository stay.
+
+use crate::catalog::Image;
+use crate::plan::{LOCAL_NAMESPACE, version_tag};
+
+/// A local image as `docker image inspect` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalImage {
+    pub id: String,
+    /// In bytes, layers shared with other images included.
+    pub size: u64,
+    /// Every `repository:tag` naming it.
+    pub tags: Vec<String>,
+}
+
+/// The local repository of `image`'s builds.
+pub fn repository(image: &Image) -> String {
+    format!("{LOCAL_NAMESPACE}/{}", image.name)
+}
+
+/// Whether `reference` (`repository:tag`) is a build of one of `images` that no
+/// `last_updated.yaml` entry names any more.
+pub fn is_old_build(images: &[Image], reference: &str) -> bool {
+    let Some((repository_name, tag)) = reference.rsplit_once(':') else {
+        return false;
+    };
+    images
+        .iter()
+        .find(|image| repository(image) == repository_name)
+        .is_some_and(|image| is_build_tag(image, tag) && !is_recorded(image, tag))
+}
+
+/// `py<V>-<timestamp>` for a Python version V of the image.
+fn is_build_tag(image: &Image, tag: &str) -> bool {
+    image.versions.keys().any(|version| {
+        // The tag of `version` built at an empty timestamp is the prefix of all its builds.
+        tag.strip_prefix(&version_tag(version, ""))
+            .is_some_and(|timestamp| !timestamp.is_empty())
+    })
+}
+
+/// Named by an entry of `last_updated.yaml`, also one of a version no longer in versions.yaml.
+fn is_recorded(image: &Image, tag: &str) -> bool {
+    image
+        .last_updated
+        .timestamps
+        .iter()
+        .any(|(version, timestamp)| version_tag(version, timestamp) == tag)
+}
+
+/// Reads the output of `Docker::image_sizes`: `ID SIZE TAG...` a line.
+pub fn parse_local_image(line: &str) -> Option<LocalImage> {
+    let mut words = line.split_whitespace();
+    Some(LocalImage {
+        id: words.next()?.to_owned(),
+        size: words.next()?.parse().ok()?,
+        tags: words.map(str::to_owned).collect(),
+    })
+}
+
+/// The image ids that `docker image rm` says it deleted (`Deleted: ID` lines).
+pub fn deleted_ids(output: &str) -> Vec<&str> {
+    output
+        .lines()
+        .filter_map(|line| line.strip_prefix("Deleted: "))
+        .map(str::trim)
+        .collect()
+}
+
+/// `bytes` as docker shows sizes: decimal units, three significant digits or so.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    match unit {
+        0 => format!("{bytes} B"),
+        _ => format!("{value:.2} {}", UNITS[unit]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use indexmap::IndexMap;
+
+    use super::*;
+    use crate::catalog::{LastUpdated, VersionSpec};
+
+    fn image(name: &str, versions: &[&str], recorded: &[(&str, &str)]) -> Image {
+        let spec = VersionSpec {
+            docker_args: IndexMap::new(),
+            base_image: None,
+        };
+        Image {
+            name: name.to_owned(),
+            dir: PathBuf::from("images").join(name),
+            versions: versions
+                .iter()
+                .map(|v| (v.to_string(), spec.clone()))
+                .collect(),
+            last_updated: LastUpdated {
+                timestamps: recorded
+                    .iter()
+                    .map(|(v, t)| (v.to_string(), t.to_string()))
+                    .collect(),
+            },
+            config: Default::default(),
+        }
+    }
+
+    #[test]
+    fn only_unrecorded_builds_of_known_versions_of_the_image_are_old() {
+        let images = [image(
+            "app",
+            &["3.9", "3.10"],
+            &[("3.9", "T2"), ("3.7", "T0")],
+        )];
+        let old = |reference| is_old_build(&images, reference);
+        assert!(old("dagster/app:py3.9-T1"));
+        assert!(
+            old("dagster/app:py3.10-T2"),
+            "3.10 was never recorded at T2"
+        );
+        assert!(!old("dagster/app:py3.9-T2"), "the current build");
+        assert!(!old("dagster/app:py3.7-T0"), "a version no longer built");
+        assert!(!old("dagster/app:py3.8-T1"), "a version never built here");
+        assert!(!old("dagster/app:py3.9-"), "no timestamp");
+        assert!(!old("dagster/app:py3.90-T1"), "3.90 is not 3.9");
+        assert!(!old("dagster/app:latest"));
+        assert!(!old("dagster/app:keepme"));
+        assert!(!old("dagster/app-extra:py3.9-T1"), "another repository");
+        assert!(!old("other/app:py3.9-T1"), "another namespace");
+        assert!(
+            !old("127.0.0.1:5000/x/app:py3.9-T1"),
+            "a registry's repository"
+        );
+        assert!(!old("dagster/app"), "no tag");
+    }
+
+    #[test]
+    fn a_recorded_tag_of_one_version_is_kept_even_if_it_reads_as_another() {
+        let images = [image("app", &["3.10", "3.10-slim"], &[("3.10-slim", "T")])];
+        assert!(!is_old_build(&images, "dagster/app:py3.10-slim-T"));
+        assert!(is_old_build(&images, "dagster/app:py3.10-slim-S"));
+    }
+
+    #[test]
+    fn reads_inspect_lines_and_deleted_ids() {
+        assert_eq!(
+            parse_local_image("sha256:ab 1984177 dagster/a:py3.9-T dagster/a:keep"),
+            Some(LocalImage {
+                id: "sha256:ab".into(),
+                size: 1984177,
+                tags: vec!["dagster/a:py3.9-T".into(), "dagster/a:keep".into()],
+            })
+        );
+        assert_eq!(parse_local_image("sha256:ab big"), None);
+        let output = "Untagged: dagster/a:py3.9-T\nDeleted: sha256:ab\nDeleted: sha256:cd\n";
+        assert_eq!(deleted_ids(output), ["sha256:ab", "sha256:cd"]);
+    }
+
+    #[test]
+    fn sizes_read_like_dockers() {
+        assert_eq!(human_size(999), "999 B");
+        assert_eq!(human_size(1984177), "1.98 MB");
+        assert_eq!(human_size(2_500_000_000), "2.50 GB");
+    }
+}
