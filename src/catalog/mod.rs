@@ -178,6 +178,13 @@ impl Image {
         self.dir.join("last_updated.yaml")
     }
 
+    /// Records `timestamp` as the last successful build of `version` in `last_updated.yaml`,
+    /// keeping the file's versions in versions.yaml order.
+    pub fn record_build(&self, version: &str, timestamp: &str) -> Result<()> {
+        let order: Vec<String> = self.versions.keys().cloned().collect();
+        LastUpdated::record(&self.last_updated_path(), version, timestamp, &order)
+    }
+
     /// The spec of `version`, or an error listing the versions there are.
     pub fn version(&self, version: &str) -> Result<&VersionSpec> {
         self.versions

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::build_context::Additions;
-use crate::catalog::{Error as CatalogError, Image, LastUpdated, names};
+use crate::catalog::{Error as CatalogError, Image, names};
 use crate::cli::BuildOptions;
 use crate::error::{Error, Result};
 use crate::plan::{self, Plan, Target};
@@ -184,15 +184,9 @@ fn execute(
         log_dir,
     };
     let report = run::execute(plan, &context.docker, &options, |build| {
-        let image = &images[&build.target.image];
-        let order: Vec<String> = image.versions.keys().cloned().collect();
-        LastUpdated::record(
-            &image.last_updated_path(),
-            &build.target.python_version,
-            &plan.timestamp,
-            &order,
-        )
-        .map_err(|e| e.to_string())
+        images[&build.target.image]
+            .record_build(&build.target.python_version, &plan.timestamp)
+            .map_err(|e| e.to_string())
     });
     if plan.builds.len() > 1 {
         eprint!("\n{}", report::summary(plan, &report));

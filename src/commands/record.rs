@@ -3,7 +3,7 @@
 //! building; `pull` also fetches the pushed image and tags it as if it had been built here, so
 //! that builds on it here start from it.
 
-use crate::catalog::{Image, LastUpdated, names};
+use crate::catalog::{Image, names};
 use crate::error::Result;
 use crate::plan::{local_tag, version_tag};
 use crate::registry;
@@ -13,7 +13,7 @@ use super::{Context, invalid};
 /// Records `timestamp` as the last build of `python_version` of `name`.
 pub fn record(context: &Context, name: &str, python_version: &str, timestamp: &str) -> Result<()> {
     let image = built_image(context, name, python_version, timestamp)?;
-    record_timestamp(&image, python_version, timestamp)
+    Ok(image.record_build(python_version, timestamp)?)
 }
 
 /// Pulls `<registry>/<name>:py<V>-<timestamp>`, tags it `dagster/<name>:py<V>-<timestamp>` and
@@ -33,7 +33,7 @@ pub fn pull(context: &Context, name: &str, python_version: &str, timestamp: &str
     docker
         .tag(&remote, &local)
         .run(&format!("tagging `{remote}` as `{local}`"))?;
-    record_timestamp(&image, python_version, timestamp)
+    Ok(image.record_build(python_version, timestamp)?)
 }
 
 /// The image `name`, once its `python_version` and the tag of `timestamp` are checked.
@@ -49,15 +49,4 @@ fn built_image(
     let tag = version_tag(python_version, timestamp);
     names::check_tag(&tag).map_err(|why| invalid("tag", &tag, why))?;
     Ok(image)
-}
-
-fn record_timestamp(image: &Image, python_version: &str, timestamp: &str) -> Result<()> {
-    let order: Vec<String> = image.versions.keys().cloned().collect();
-    LastUpdated::record(
-        &image.last_updated_path(),
-        python_version,
-        timestamp,
-        &order,
-    )?;
-    Ok(())
 }
