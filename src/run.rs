@@ -3,6 +3,7 @@
 //! that does not depend on the failure still runs. Knows nothing of the catalog: what to do
 //! after a successful build is the caller's `on_built`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -44,7 +45,9 @@ pub struct Report {
     pub interrupted: bool,
 }
 
-/// Runs `plan`; `on_built` is called (on the build's thread) right after each successful build.
+/// Runs `plan`; `on_built` is called right after each successful build, on this thread, once no
+/// other build of the same image is running: it writes into the image's folder, which is the
+/// build context that a running build of another Python version may still be sending to docker.
 pub fn execute<F>(plan: &Plan, docker: &Docker, options: &Options, on_built: F) -> Report
 where
     F: Fn(&Build) -> Result<(), String> + Sync,
@@ -52,6 +55,8 @@ where
     let jobs = options.jobs.max(1);
     let progress = Progress::new(plan.builds.len(), jobs > 1 && plan.builds.len() > 1);
     let mut scheduler = Scheduler::new(plan, options.keep_going);
+    let mut running_per_image: HashMap<&str, usize> = HashMap::new();
+    let mut unrecorded: Vec<usize> = Vec::new();
     let (done_tx, done_rx) = mpsc::channel::<(usize, Result<(), Failure>, Duration)>();
     std::thread::scope(|scope| {
         let mut running = 0;
@@ -61,18 +66,18 @@ where
                     break;
                 };
                 let build = &plan.builds[index];
-                let (tx, on_built, progress) = (done_tx.clone(), &on_built, &progress);
+                let (tx, progress) = (done_tx.clone(), &progress);
                 let log = options.log_dir.join(format!(
                     "{}-py{}.log",
                     build.target.image, build.target.python_version
                 ));
                 progress.started(index, build, &log);
                 running += 1;
+                *running_per_image.entry(&build.target.image).or_default() += 1;
                 scope.spawn(move || {
                     let started = Instant::now();
                     let mut on_line = |line: &str| progress.output(index, build, line);
-                    let result = run_one(docker, build, &log, &mut on_line)
-                        .and_then(|()| on_built(build).map_err(Failure::Record));
+                    let result = run_one(docker, build, &log, &mut on_line);
                     let _ = tx.send((index, result, started.elapsed()));
                 });
             }
@@ -83,14 +88,45 @@ where
                 break;
             };
             running -= 1;
-            progress.finished(index, &plan.builds[index], &result, elapsed);
+            let build = &plan.builds[index];
+            if let Some(count) = running_per_image.get_mut(build.target.image.as_str()) {
+                *count -= 1;
+            }
+            progress.finished(index, build, &result, elapsed);
+            if result.is_ok() {
+                unrecorded.push(index);
+            }
             scheduler.complete(index, result, elapsed);
+            let idle = |i: &usize| {
+                running_per_image.get(plan.builds[*i].target.image.as_str()) == Some(&0)
+            };
+            record(&mut unrecorded, idle, &on_built, &mut scheduler);
         }
     });
+    record(&mut unrecorded, |_| true, &on_built, &mut scheduler);
     progress.finish();
     Report {
         outcomes: scheduler.into_outcomes(),
         interrupted: process::is_interrupted(),
+    }
+}
+
+/// Calls `on_built` for the successful builds that `ready` lets through; a failure to record
+/// turns the build's outcome into a failure.
+fn record<F>(
+    unrecorded: &mut Vec<usize>,
+    ready: impl Fn(&usize) -> bool,
+    on_built: &F,
+    scheduler: &mut Scheduler,
+) where
+    F: Fn(&Build) -> Result<(), String>,
+{
+    let (now, later): (Vec<usize>, Vec<usize>) = unrecorded.iter().partition(|i| ready(i));
+    *unrecorded = later;
+    for index in now {
+        if let Err(message) = on_built(&scheduler.plan.builds[index]) {
+            scheduler.fail_recording(index, message);
+        }
     }
 }
 
@@ -161,6 +197,15 @@ impl<'a> Scheduler<'a> {
                 Outcome::Failed(elapsed, failure)
             }
         });
+    }
+
+    /// A build that succeeded but whose timestamp could not be recorded.
+    fn fail_recording(&mut self, index: usize, message: String) {
+        let elapsed = match self.outcomes[index] {
+            Some(Outcome::Built(elapsed)) => elapsed,
+            _ => Duration::ZERO,
+        };
+        self.complete(index, Err(Failure::Record(message)), elapsed);
     }
 
     /// Marks every build that waits (transitively) on `failed` as skipped. Dependents come
