@@ -64,16 +64,25 @@ password=$(AWS_ENDPOINT_URL="http://$MOTO_ADDR" AWS_ACCESS_KEY_ID=testing \
     AWS_SECRET_ACCESS_KEY=testing "$VENV/bin/aws" ecr get-login-password --region us-west-2)
 
 mkdir -p "$ECR_DIR/data" "$(dirname "$DOCKER_CA")"
-if [ ! -s "$ECR_DIR/cert.pem" ] || [ ! -s "$ECR_DIR/key.pem" ]; then
-    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$ECR_HOST" \
-        -addext "subjectAltName=DNS:$ECR_HOST" \
-        -keyout "$ECR_DIR/key.pem" -out "$ECR_DIR/cert.pem" 2>/dev/null
+# A CA of its own signs the registry's certificate: TLS libraries other than Go's (rustls, for
+# the tool's registry client) refuse a self-signed CA certificate used as a server's. Made anew
+# when missing or when an older set-up left a self-signed server certificate.
+if [ ! -s "$ECR_DIR/ca.pem" ] || [ ! -s "$ECR_DIR/cert.pem" ] || [ ! -s "$ECR_DIR/key.pem" ] \
+    || openssl x509 -in "$ECR_DIR/cert.pem" -noout -ext basicConstraints 2>/dev/null | grep -q 'CA:TRUE'; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=dagster-image test CA" \
+        -keyout "$ECR_DIR/ca-key.pem" -out "$ECR_DIR/ca.pem" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=$ECR_HOST" \
+        -keyout "$ECR_DIR/key.pem" -out "$ECR_DIR/cert.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$ECR_HOST" \
+        >"$ECR_DIR/cert.ext"
+    openssl x509 -req -in "$ECR_DIR/cert.csr" -CA "$ECR_DIR/ca.pem" -CAkey "$ECR_DIR/ca-key.pem" \
+        -CAcreateserial -days 3650 -extfile "$ECR_DIR/cert.ext" -out "$ECR_DIR/cert.pem" 2>/dev/null
 fi
 # dockerd reads this folder at each connection, without a restart.
-cmp -s "$ECR_DIR/cert.pem" "$DOCKER_CA" || cp "$ECR_DIR/cert.pem" "$DOCKER_CA"
+cmp -s "$ECR_DIR/ca.pem" "$DOCKER_CA" || cp "$ECR_DIR/ca.pem" "$DOCKER_CA"
 
 registry_accepts_password() {
-    curl -fsS --cacert "$ECR_DIR/cert.pem" -u "AWS:$password" "https://$ECR_ADDR/v2/"
+    curl -fsS --cacert "$ECR_DIR/ca.pem" -u "AWS:$password" "https://$ECR_ADDR/v2/"
 }
 
 if ! registry_accepts_password >/dev/null 2>&1; then

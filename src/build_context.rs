@@ -78,6 +78,8 @@ impl Additions {
 
     /// Removes what a run that did not finish left, as its ledger lists it.
     fn remove_leftovers(&mut self) -> std::io::Result<()> {
+        // Under the copies lock: a temporary file of the ledger is a killed run's, and harmless.
+        let _ = crate::atomic::remove_leftovers(&self.ledger);
         let Ok(text) = fs_err::read_to_string(&self.ledger) else {
             return Ok(());
         };

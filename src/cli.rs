@@ -131,6 +131,11 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// List the tags of an image in the registry, one per line
+    Tags {
+        #[arg(long)]
+        name: String,
+    },
     /// Release to Docker Hub as dagster/<NAME>
     PushDockerhub(ReleaseArgs),
     /// Release to public ECR as public.ecr.aws/dagster/<NAME>
@@ -142,6 +147,12 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Publish new snapshot images: one resumable run with one timestamp T
+    ///
+    /// Pins the snapshot builder's commit (--git-hash), builds it, snapshots it, builds and
+    /// pushes buildkite-<TYPE>, then records T in .buildkite/defines.py and in the files that
+    /// buildkite-<TYPE>/image.yaml lists under `references`.
+    Publish(PublishArgs),
     /// Print a `docker buildx bake` file (JSON) of what build-all would build
     Bake {
         /// The image to build [default: every image of the catalog]
@@ -212,6 +223,31 @@ pub struct ReleaseArgs {
     pub name: String,
     #[arg(long, value_name = "VERSION")]
     pub dagster_version: String,
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    #[arg(short = 't', long = "snap-type", value_name = "TYPE")]
+    pub snap_type: SnapType,
+    /// The commit the snapshot builder installs from: written over the 40-hex hash of the
+    /// `git checkout <hash>` in its Dockerfile
+    #[arg(long, value_name = "HASH")]
+    pub git_hash: Option<String>,
+    /// Passed to the builds as the DAGSTER_VERSION build argument
+    #[arg(long, value_name = "VERSION")]
+    pub dagster_version: Option<String>,
+    /// The timestamp T of every image built [default: now in UTC, as %Y-%m-%dT%H%M%S]
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub timestamp: Option<String>,
+    /// Continue the unfinished publish of this type from the step that failed, with its T
+    #[arg(long, conflicts_with = "restart")]
+    pub resume: bool,
+    /// Discard the unfinished publish of this type and start over
+    #[arg(long)]
+    pub restart: bool,
+    /// Print the steps with their commands and the file edits as diffs; change nothing
     #[arg(long)]
     pub dry_run: bool,
 }

@@ -85,10 +85,14 @@ impl Docker {
         self.command(["login", "--username", username, "--password-stdin", host])
     }
 
-    /// Prints the manifest of a remote image; fails with `no such manifest` when it is missing.
-    /// `--insecure` lets it reach plain-HTTP registries such as a loopback one.
-    pub fn remote_manifest(&self, reference: &str) -> Command {
-        self.command(["manifest", "inspect", "--insecure", reference])
+    /// Prints, for each of `references` that exists, a line with the JSON list of its tags, its
+    /// id, and the JSON list of its registry digests (`REPOSITORY@sha256:...`, one per
+    /// repository it was pushed to or pulled from). Missing images are reported on stderr as
+    /// `No such image` (and make it fail).
+    pub fn image_digests(&self, references: &[String]) -> Command {
+        let format = "{{json .RepoTags}} {{.Id}} {{json .RepoDigests}}";
+        let inspect = ["image", "inspect", "--format", format].map(String::from);
+        self.command(inspect.into_iter().chain(references.iter().cloned()))
     }
 
     /// Lists the local images of repositories matching `pattern` (e.g. `dagster/*`), one

@@ -1,7 +1,7 @@
 //! The error of a whole command, and the exit code it maps to: 2 for bad input, 1 for failed
 //! work, 130 when interrupted.
 
-use crate::{build_context, catalog, export, plan, process, registry};
+use crate::{build_context, catalog, export, plan, process, publish, registry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -11,12 +11,17 @@ pub enum Error {
     Plan(#[from] plan::Error),
     #[error(transparent)]
     Registry(#[from] registry::Error),
+    /// A registry spoken to directly failed (one line naming it).
+    #[error(transparent)]
+    Remote(#[from] registry::RemoteError),
     #[error(transparent)]
     Process(#[from] process::Error),
     #[error(transparent)]
     BuildContext(#[from] build_context::Error),
     #[error(transparent)]
     Export(#[from] export::Error),
+    #[error(transparent)]
+    Publish(#[from] publish::Error),
     /// A request that cannot be carried out as given (bad input).
     #[error("{0}")]
     Usage(String),
@@ -62,12 +67,18 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Catalog(e) if !e.is_bad_input() => EXIT_FAILED,
+            Error::Publish(e) if !e.is_bad_input() => EXIT_FAILED,
             Error::Catalog(_) | Error::Plan(_) | Error::Registry(_) | Error::Usage(_) => {
                 EXIT_BAD_INPUT
             }
             Error::Export(_) => EXIT_BAD_INPUT,
+            Error::Publish(_) => EXIT_BAD_INPUT,
             Error::ProblemsFound { .. } => EXIT_FAILED,
-            Error::Process(process::Error::Interrupted) | Error::Interrupted => EXIT_INTERRUPTED,
+            Error::Process(process::Error::Interrupted)
+            | Error::Remote(registry::RemoteError::Interrupted)
+            | Error::Interrupted => EXIT_INTERRUPTED,
+            Error::Remote(registry::RemoteError::Reference { .. }) => EXIT_BAD_INPUT,
+            Error::Remote(_) => EXIT_FAILED,
             Error::BuildContext(build_context::Error::InTheWay { .. }) => EXIT_BAD_INPUT,
             Error::Process(_)
             | Error::BuildContext(_)

@@ -19,6 +19,7 @@ pub mod freshness;
 pub mod plan;
 pub mod process;
 pub mod prune;
+pub mod publish;
 pub mod registry;
 pub mod report;
 pub mod run;

@@ -188,15 +188,31 @@ pub fn resolve(
     })
 }
 
-/// The builds of `plan` that `keep` marks, in order. A kept build whose planned base is dropped
-/// builds on that base's current image (the one its `last_updated.yaml` names) instead.
-pub fn narrow(plan: &Plan, keep: &[bool], images: &BTreeMap<String, Image>) -> Plan {
+/// The builds of `plan` that `keep` marks, in order, each waiting only for kept builds. The
+/// build arguments stay: a kept build names a dropped base at the plan's timestamp, for bases
+/// built at that timestamp already (by an earlier step of `publish`).
+pub fn retain(plan: &Plan, keep: &[bool]) -> Plan {
     let mut new_index: Vec<Option<usize>> = vec![None; plan.builds.len()];
     let mut builds = Vec::new();
     for (i, build) in plan.builds.iter().enumerate().filter(|(i, _)| keep[*i]) {
         let mut kept = build.clone();
         kept.after = build.after.iter().filter_map(|&d| new_index[d]).collect();
-        let dropped_bases = build.after.iter().filter(|&&d| new_index[d].is_none());
+        new_index[i] = Some(builds.len());
+        builds.push(kept);
+    }
+    Plan {
+        timestamp: plan.timestamp.clone(),
+        builds,
+    }
+}
+
+/// The builds of `plan` that `keep` marks, in order. A kept build whose planned base is dropped
+/// builds on that base's current image (the one its `last_updated.yaml` names) instead.
+pub fn narrow(plan: &Plan, keep: &[bool], images: &BTreeMap<String, Image>) -> Plan {
+    let mut narrowed = retain(plan, keep);
+    let originals = plan.builds.iter().enumerate().filter(|(i, _)| keep[*i]);
+    for (kept, (_, build)) in narrowed.builds.iter_mut().zip(originals) {
+        let dropped_bases = build.after.iter().filter(|&&d| !keep[d]);
         for base in dropped_bases.map(|&d| &plan.builds[d].target) {
             let current = images[&base.image].last_updated.get(&base.python_version);
             let arg = kept
@@ -208,13 +224,8 @@ pub fn narrow(plan: &Plan, keep: &[bool], images: &BTreeMap<String, Image>) -> P
                 arg.1 = local_tag(&base.image, &base.python_version, timestamp);
             }
         }
-        new_index[i] = Some(builds.len());
-        builds.push(kept);
     }
-    Plan {
-        timestamp: plan.timestamp.clone(),
-        builds,
-    }
+    narrowed
 }
 
 fn built_timestamp(

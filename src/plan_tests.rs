@@ -265,6 +265,27 @@ fn narrowing_keeps_marked_builds_on_the_current_image_of_dropped_bases() {
     );
 }
 
+#[test]
+fn retaining_keeps_marked_builds_on_dropped_bases_at_the_plan_timestamp() {
+    let images = catalog(vec![
+        built(image("base", &["3.9"], None), "3.9", "OLD"),
+        image("app", &["3.9"], Some(("base", BaseSource::Local))),
+    ]);
+    let plan = resolve(
+        &images,
+        &request(vec![target("app", "3.9")], true),
+        no_registry,
+    )
+    .unwrap();
+    let retained = retain(&plan, &[false, true]);
+    assert_eq!(order(&retained), ["app:3.9"]);
+    assert!(retained.builds[0].after.is_empty());
+    assert_eq!(
+        retained.builds[0].request.build_args[1].1,
+        "dagster/base:py3.9-T"
+    );
+}
+
 /// root <- mid <- leaf (local), root <- remote (from the registry), other alone.
 fn family() -> BTreeMap<String, Image> {
     catalog(vec![

@@ -16,8 +16,12 @@ const LOG_TAIL_LINES: usize = 25;
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
-/// A program and its arguments.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Secret values shorter than this are masked in command lines but not replaced in output: a
+/// `CACHE_KEY=1` must not blank out every `1` of a build log.
+const MIN_REDACTED_LEN: usize = 6;
+
+/// A program and its arguments. Shown (also by `{:?}`) with secrets masked.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Command {
     pub program: OsString,
     pub args: Vec<String>,
@@ -104,9 +108,12 @@ impl Command {
             .stdin(Stdio::null())
             .stdout(writer.try_clone().map_err(io)?)
             .stderr(writer);
+        // The program may print a secret it was given (`RUN echo $TOKEN`, a failing `git clone`
+        // of `https://$TOKEN@...`): it is replaced before it reaches the log or the terminal.
+        let secrets = self.secret_values();
         let mut copy_lines = |reader: std::io::PipeReader| -> std::io::Result<()> {
             for line in BufReader::new(reader).split(b'\n') {
-                let line = line?;
+                let line = redact(line?, &secrets);
                 file.write_all(&line)?;
                 file.write_all(b"\n")?;
                 on_line(&String::from_utf8_lossy(&line));
@@ -204,13 +211,43 @@ impl Command {
         if status.success() {
             return Ok(());
         }
+        let detail = redact(detail.into_bytes(), &self.secret_values());
         Err(Error::Failed {
             step: step.to_owned(),
             command: self.to_string(),
             status,
-            detail,
+            detail: String::from_utf8_lossy(&detail).into_owned(),
         })
     }
+
+    /// The values of the secret-looking build arguments, long enough to be replaced in output.
+    fn secret_values(&self) -> Vec<Vec<u8>> {
+        self.args
+            .windows(2)
+            .filter(|pair| pair[0] == "--build-arg")
+            .filter_map(|pair| pair[1].split_once('='))
+            .filter(|(name, value)| is_secret_name(name) && value.len() >= MIN_REDACTED_LEN)
+            .map(|(_, value)| value.as_bytes().to_vec())
+            .collect()
+    }
+}
+
+/// `text` with every occurrence of each of `secrets` replaced by `***`.
+fn redact(text: Vec<u8>, secrets: &[Vec<u8>]) -> Vec<u8> {
+    secrets.iter().fold(text, |text, secret| {
+        let mut out = Vec::with_capacity(text.len());
+        let mut rest = &text[..];
+        while !rest.is_empty() {
+            if rest.starts_with(secret) {
+                out.extend_from_slice(b"***");
+                rest = &rest[secret.len()..];
+            } else {
+                out.push(rest[0]);
+                rest = &rest[1..];
+            }
+        }
+        out
+    })
 }
 
 /// Blocks until the child `pid` has exited, leaving it unreaped so that its pid cannot be
@@ -313,6 +350,12 @@ impl fmt::Display for Command {
     }
 }
 
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Command({self})")
+    }
+}
+
 fn mask_secret(assignment: &str) -> String {
     match assignment.split_once('=') {
         Some((name, _)) if is_secret_name(name) => format!("{name}=***"),
@@ -366,6 +409,48 @@ mod tests {
             command.to_string(),
             "docker build --build-arg 'GITHUB_TOKEN=***' --build-arg PY=3.10 API_KEY=x"
         );
+    }
+
+    #[test]
+    fn debug_output_masks_secrets_too() {
+        let command = Command::new("docker", ["build", "--build-arg", "GITHUB_TOKEN=abc"]);
+        assert_eq!(
+            format!("{command:?}"),
+            "Command(docker build --build-arg 'GITHUB_TOKEN=***')"
+        );
+    }
+
+    #[test]
+    fn secret_build_arg_values_printed_by_the_program_are_replaced_in_log_and_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("build.log");
+        // $1 and $3 are the build arguments below; the script prints their values.
+        let script = "echo \"token: ${1#*=}, short: ${3#*=}\"; exit 1";
+        let command = Command::new(
+            "sh",
+            [
+                "-c",
+                script,
+                "--build-arg",
+                "GITHUB_TOKEN=s3cr3t-value",
+                "--build-arg",
+                "CACHE_KEY=abc",
+            ],
+        );
+        let mut shown = Vec::new();
+        let error = command
+            .run_logged("build", &log, &mut |line| shown.push(line.to_owned()))
+            .unwrap_err()
+            .to_string();
+        let expected = "token: ***, short: abc";
+        assert_eq!(
+            fs_err::read_to_string(&log).unwrap(),
+            format!("{expected}\n")
+        );
+        assert_eq!(shown, [expected]);
+        assert!(!error.contains("s3cr3t"), "{error}");
+        let error = command.output("probe", None).unwrap_err().to_string();
+        assert!(!error.contains("s3cr3t"), "{error}");
     }
 
     #[test]

@@ -76,7 +76,7 @@ fn docker_args_that_is_not_a_mapping_of_strings_is_refused_at_its_line() {
 }
 
 #[test]
-fn an_unknown_field_is_refused_listing_the_known_ones() {
+fn an_unknown_field_is_refused_listing_the_known_ones_and_suggesting_one() {
     let env = Env::new();
     let versions = shown(&env, "python-base/versions.yaml");
     env.write(
@@ -86,7 +86,8 @@ fn an_unknown_field_is_refused_listing_the_known_ones() {
     assert_eq!(
         build_refused(&env),
         format!(
-            "{versions}:2:3: unknown field `docker_arg`, expected one of docker_args, base_image"
+            "{versions}:2:3: unknown field `docker_arg`, expected one of docker_args, base_image; \
+             did you mean `docker_args`?"
         )
     );
 }
@@ -400,4 +401,353 @@ fn a_custom_push_tag_that_cannot_be_a_tag_is_refused_naming_it() {
         "`bad tag` is not a valid tag: ` ` cannot be in a Docker tag (letters, digits, `_`, `.` \
          and `-` only)"
     );
+}
+
+/// Writes each of `cases` (content, then the message after the file's path) into `file` of the
+/// catalog in turn, asserts that building its image is refused with that message, and puts the
+/// file back as it was.
+#[track_caller]
+fn refused_for_each(env: &Env, file: &str, cases: &[(&[u8], &str)]) {
+    let path = env.path(file);
+    let original = fs_err::read(&path).ok();
+    let image = file.split('/').next().unwrap();
+    let build = ["build", "--name", image, "-v", "3.9", "-t", &env.timestamp];
+    for (content, message) in cases {
+        fs_err::write(&path, content).unwrap();
+        assert_eq!(
+            refused(env, &build),
+            format!("{}{message}", path.display()),
+            "{}",
+            String::from_utf8_lossy(content)
+        );
+    }
+    match original {
+        Some(bytes) => fs_err::write(&path, bytes).unwrap(),
+        None => fs_err::remove_file(&path).unwrap(),
+    }
+}
+
+const MAPPING_EXPECTED: &str = "expected a mapping of `key: value` entries here";
+
+#[test]
+fn versions_yaml_of_the_wrong_shape_or_missing_fields_is_refused_at_its_line() {
+    let env = Env::new();
+    refused_for_each(
+        &env,
+        "python-base/versions.yaml",
+        &[
+            (b"hello\n", &format!(":1:1: {MAPPING_EXPECTED}")),
+            (b"3.9: [a]\n", &format!(":1:6: {MAPPING_EXPECTED}")),
+            (
+                b"3.9:\n  docker_args:\n",
+                &format!(":2:14: {MAPPING_EXPECTED}"),
+            ),
+            (
+                b"3.9:\n  base_image: python-base\n",
+                &format!(":2:15: {MAPPING_EXPECTED}"),
+            ),
+            (
+                b"3.9:\n  docker_args:\n    A: {b: c}\n",
+                ":3:8: expected a text value here",
+            ),
+            (
+                b"3.9:\n  base_image: {source: local}\n",
+                ":2:16: missing field `name`",
+            ),
+            (
+                b"3.9:\n  base_image: {name: python-base}\n",
+                ":2:16: missing field `source`",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn unknown_keys_and_values_are_refused_suggesting_the_likely_one() {
+    let env = Env::new();
+    refused_for_each(
+        &env,
+        "python-base/versions.yaml",
+        &[
+            (
+                b"3.9:\n  base_imgae: {name: python-base, source: local}\n",
+                ":2:3: unknown field `base_imgae`, expected one of docker_args, base_image; did \
+                 you mean `base_image`?",
+            ),
+            (
+                b"3.9:\n  base_image: {name: python-base, sorce: local}\n",
+                ":2:35: unknown field `sorce`, expected one of name, source; did you mean \
+                 `source`?",
+            ),
+            (
+                b"3.9:\n  base_image: {name: python-base, source: locl}\n",
+                ":2:43: unknown variant `locl`, expected one of local, aws; did you mean `local`?",
+            ),
+        ],
+    );
+    refused_for_each(
+        &env,
+        "python-base/image.yaml",
+        &[
+            (
+                b"cpoy: []\n",
+                ":1:1: unknown field `cpoy`, expected one of copy, references; did you mean \
+                 `copy`?",
+            ),
+            (
+                b"copy:\n  - {form: python_modules, to: x}\n",
+                ":2:6: unknown field `form`, expected one of from, to; did you mean `from`?",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn duplicate_keys_are_refused_at_the_second_one_in_every_file() {
+    let env = Env::new();
+    refused_for_each(
+        &env,
+        "python-base/versions.yaml",
+        &[(
+            b"3.9:\n  docker_args:\n    A: x\n    A: y\n",
+            ":4:5: duplicate mapping key: A",
+        )],
+    );
+    refused_for_each(
+        &env,
+        "python-base/last_updated.yaml",
+        &[(b"3.9: a\n3.9: b\n", ":2:1: duplicate mapping key: 3.9")],
+    );
+    refused_for_each(
+        &env,
+        "python-base/image.yaml",
+        &[(b"copy: []\ncopy: []\n", ":2:1: duplicate mapping key: copy")],
+    );
+}
+
+#[test]
+fn last_updated_and_image_yaml_that_are_not_utf8_are_refused_naming_the_byte() {
+    let env = Env::new();
+    refused_for_each(
+        &env,
+        "python-base/last_updated.yaml",
+        &[(b"3.9: \xff\n", ": not valid UTF-8 (at byte 5)")],
+    );
+    refused_for_each(
+        &env,
+        "python-base/image.yaml",
+        &[(b"copy: \xfe\n", ": not valid UTF-8 (at byte 6)")],
+    );
+}
+
+#[test]
+fn last_updated_of_the_wrong_shape_is_refused_at_its_line() {
+    let env = Env::new();
+    refused_for_each(
+        &env,
+        "python-base/last_updated.yaml",
+        &[
+            (b"- 3.9\n", &format!(":1:1: {MAPPING_EXPECTED}")),
+            (b"3.9: {a: b}\n", ":1:6: expected a text value here"),
+        ],
+    );
+}
+
+#[test]
+fn files_over_the_size_limit_are_refused_before_parsing() {
+    let env = Env::new();
+    let huge = vec![b'#'; 1024 * 1024 + 1];
+    let message = ": the file is 1048577 bytes; catalog files are limited to 1048576";
+    for file in ["versions.yaml", "last_updated.yaml", "image.yaml"] {
+        refused_for_each(&env, &format!("python-base/{file}"), &[(&huge, message)]);
+    }
+}
+
+#[test]
+fn catalog_files_that_are_folders_or_devices_are_refused_without_reading_them() {
+    let env = Env::new();
+    let last_updated = env.path("python-base/last_updated.yaml");
+    fs_err::remove_file(&last_updated).unwrap();
+    fs_err::create_dir(&last_updated).unwrap();
+    assert_eq!(
+        build_refused(&env),
+        format!(
+            "{}: expected a regular file, found a folder",
+            last_updated.display()
+        )
+    );
+    fs_err::remove_dir(&last_updated).unwrap();
+    // Reading it would never end; not `refused`, whose snapshot of the files would read it too.
+    let image_yaml = env.path("python-base/image.yaml");
+    std::os::unix::fs::symlink("/dev/zero", &image_yaml).unwrap();
+    let build = [&BUILD_PYTHON_BASE[..], &["-t", &env.timestamp]].concat();
+    env.run(&build).code(2).stderr_has(&format!(
+        "{}: expected a regular file, found a special file",
+        image_yaml.display()
+    ));
+}
+
+#[test]
+fn image_yaml_of_the_wrong_shape_is_refused_saying_what_is_expected() {
+    let env = Env::new();
+    fs_err::create_dir_all(env.root().join("python_modules/dagster")).unwrap();
+    refused_for_each(
+        &env,
+        "python-base/image.yaml",
+        &[
+            (b"- python_modules\n", &format!(":1:1: {MAPPING_EXPECTED}")),
+            (
+                b"copy: python_modules\n",
+                ":1:7: expected a list (`- item` lines, or `[a, b]`) here",
+            ),
+            (
+                b"copy:\n  - 12\n",
+                ":2:5: invalid type: integer `12`, expected a path of the repository, or \
+                 `{from: PATH, to: PATH}`",
+            ),
+            (
+                b"copy:\n  - {from: python_modules}\n",
+                ":2:6: missing field `to`",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn copies_that_leave_the_repository_or_the_image_folder_are_refused_at_their_line() {
+    let env = Env::new();
+    fs_err::create_dir_all(env.root().join("python_modules/dagster")).unwrap();
+    std::os::unix::fs::symlink("/etc", env.root().join("escape")).unwrap();
+    // Not to /tmp: the check that no file changed reads what the catalog's symlinks lead to.
+    let elsewhere = env.root().join("elsewhere");
+    fs_err::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, env.path("python-base/out")).unwrap();
+    let outside_image_folder = format!(
+        ":2: `out/x` leads outside the image folder (to `{}`)",
+        fs_err::canonicalize(&elsewhere).unwrap().display()
+    );
+    let outside_repository = "must be a path inside the repository, relative and without `..`";
+    refused_for_each(
+        &env,
+        "python-base/image.yaml",
+        &[
+            (
+                b"copy:\n  - ../etc\n",
+                &format!(":2: `../etc` {outside_repository}"),
+            ),
+            (
+                b"copy:\n  - /etc\n",
+                &format!(":2: `/etc` {outside_repository}"),
+            ),
+            (
+                b"copy:\n  - escape\n",
+                ":2: `escape` leads outside the repository (to `/etc`)",
+            ),
+            (
+                b"copy:\n  - {from: python_modules, to: ../x}\n",
+                ":2: `../x` must be a path inside the image folder, relative and without `..`",
+            ),
+            (
+                b"copy:\n  - {from: python_modules, to: out/x}\n",
+                &outside_image_folder,
+            ),
+            (
+                b"copy:\n  - {from: python_modules, to: .}\n",
+                ":2: `.` names no file or folder",
+            ),
+            (
+                b"copy:\n  - {from: ., to: vendor}\n",
+                ":2: `.` holds the image folder, so it would be copied into itself",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn a_base_image_named_by_a_path_is_refused_at_its_line() {
+    let env = Env::new();
+    refused_for_each(
+        &env,
+        "dagster-app/versions.yaml",
+        &[(
+            b"3.9:\n  base_image:\n    name: ../images/python-base\n    source: local\n",
+            ":3: base image `../images/python-base` is not an image name: `/` is not allowed \
+             (lowercase letters, digits, `.`, `_` and `-` only)",
+        )],
+    );
+}
+
+#[test]
+fn an_image_that_builds_on_itself_is_refused_as_a_cycle() {
+    let env = Env::new();
+    env.write(
+        "python-base/versions.yaml",
+        "3.9:\n  base_image: {name: python-base, source: local}\n",
+    );
+    assert_eq!(
+        build_refused(&env),
+        "base images form a cycle: python-base -> python-base"
+    );
+}
+
+#[test]
+fn an_image_folder_whose_name_docker_refuses_stops_a_build_of_everything() {
+    let env = Env::new();
+    env.write("Bad_Name/versions.yaml", "3.9: {}\n");
+    env.write("Bad_Name/Dockerfile", "FROM dagster-image/rootfs:busybox\n");
+    assert_eq!(
+        refused(&env, &["build-all", "-t", &env.timestamp]),
+        "`Bad_Name` is not a valid image name: `B` is not allowed (lowercase letters, digits, \
+         `.`, `_` and `-` only)"
+    );
+}
+
+#[test]
+fn flag_values_that_cannot_be_used_are_refused_naming_them() {
+    let env = Env::new();
+    let not_in_a_tag = "cannot be in a Docker tag (letters, digits, `_`, `.` and `-` only)";
+    let cases: [(&[&str], String); 6] = [
+        (
+            &["build", "--name", "python-base", "-v", "3.9", "-t", ""],
+            "`` is not a valid timestamp: it is empty".into(),
+        ),
+        (
+            &["record", "--name", "python-base", "-v", "3.9", "-t", "a:b"],
+            format!("`a:b` is not a valid timestamp: `:` {not_in_a_tag}"),
+        ),
+        (
+            &["build", "--name", "../python-base", "-v", "3.9"],
+            "`../python-base` is not a valid image name: `/` is not allowed (lowercase letters, \
+             digits, `.`, `_` and `-` only)"
+                .into(),
+        ),
+        (
+            &[
+                "--registry",
+                "ho st",
+                "push",
+                "--name",
+                "python-base",
+                "-v",
+                "3.9",
+            ],
+            "`ho st` is not a registry (`HOST[:PORT][/PATH]`): the host must be a DNS name or an \
+             IP address"
+                .into(),
+        ),
+        (
+            &["check", "--name", "nope"],
+            format!("unknown image `nope` in `{}`", env.images().display()),
+        ),
+        (
+            &["status", "--name", "python-bse"],
+            format!(
+                "unknown image `python-bse` in `{}`; did you mean `python-base`?",
+                env.images().display()
+            ),
+        ),
+    ];
+    for (args, message) in cases {
+        assert_eq!(refused(&env, args), message, "{args:?}");
+    }
 }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
+use common::access_log::{AccessLog, ECR_REGISTRY_LOG, assert_copied_by_mounts, tally};
 use common::{Env, Run, words};
 
 const ECR_HOST: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com:5443";
@@ -95,8 +96,18 @@ fn ecr_tags(repository: &str) -> Vec<String> {
 /// `aws_endpoint`, and a docker configuration of the test's own, so that docker starts logged
 /// out of every registry (as after `docker logout`) without touching the user's logins.
 fn run_ecr(env: &Env, args: &str, aws_endpoint: &str) -> Run {
+    let registry = format!("{ECR_HOST}/{}", env.registry_path());
+    Run::from(
+        ecr_command(env, &registry, args, aws_endpoint)
+            .output()
+            .expect("run dagster-image"),
+    )
+}
+
+/// `dagster-image --registry <registry> ARGS` as `run_ecr` runs it, to run or adjust.
+fn ecr_command(env: &Env, registry: &str, args: &str, aws_endpoint: &str) -> Command {
     ecr_password();
-    let line = format!("--registry {ECR_HOST}/{} {args}", env.registry_path());
+    let line = format!("--registry {registry} {args}");
     let mut command = env.command(&words(&line));
     let path = std::env::var("PATH").unwrap_or_default();
     command
@@ -111,7 +122,7 @@ fn run_ecr(env: &Env, args: &str, aws_endpoint: &str) -> Run {
         .env("DOCKER_CONFIG", docker_config(env))
         .env_remove("AWS_CLI")
         .env_remove("AWS_PROFILE");
-    Run::from(command.output().expect("run dagster-image"))
+    command
 }
 
 /// The docker configuration folder of the test, empty until the tool logs docker in.
@@ -224,4 +235,114 @@ fn an_unreachable_aws_endpoint_fails_the_push_naming_the_step() {
         ecr_tags(&format!("{}/python-base", env.registry_path())),
         Vec::<String>::new()
     );
+}
+
+/// The digest the ECR registry gives the manifest `repository:tag`, None when there is none.
+fn ecr_digest(repository: &str, tag: &str) -> Option<String> {
+    let accept = [
+        "-H",
+        "Accept: application/vnd.docker.distribution.manifest.v2+json",
+        "-I",
+    ];
+    let path = format!("/v2/{repository}/manifests/{tag}");
+    let head = curl_ecr(&accept, &path, Some(ecr_password()));
+    head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("docker-content-digest")
+            .then(|| value.trim().to_owned())
+    })
+}
+
+#[test]
+fn re_pushing_to_ecr_finds_the_images_up_to_date_and_uploads_no_manifest() {
+    let env = Env::new();
+    build_python_base(&env);
+    run_ecr(&env, "push-all --name python-base", MOTO).success();
+    let log = AccessLog::mark(ECR_REGISTRY_LOG);
+    let run = run_ecr(&env, "push-all --name python-base", MOTO).success();
+    let repository = format!("{}/python-base", env.registry_path());
+    let requests = log.requests(&repository);
+    assert_eq!(tally(&requests), ["HEAD manifests x2"], "{requests:#?}");
+    for version in ["3.9", "3.10"] {
+        let target = format!("{ECR_HOST}/{repository}:py{version}-{}", env.timestamp);
+        assert!(
+            run.stderr.contains(&format!("`{target}` is up to date")),
+            "{run:#?}"
+        );
+    }
+    assert_password_hidden(&run);
+}
+
+#[test]
+fn release_inside_ecr_mounts_the_blobs_and_keeps_the_digest() {
+    let env = Env::new();
+    build_python_base(&env);
+    run_ecr(&env, "push-all --name python-base", MOTO).success();
+    let path = env.registry_path();
+    let source = ecr_digest(
+        &format!("{path}/python-base"),
+        &format!("py3.9-{}", env.timestamp),
+    );
+    assert!(source.is_some());
+    let log = AccessLog::mark(ECR_REGISTRY_LOG);
+    let release =
+        format!("release --name python-base --dagster-version 1.2.3 --to {ECR_HOST}/{path}/app");
+    let run = run_ecr(&env, &release, MOTO).success();
+    assert_copied_by_mounts(&log.requests(&format!("{path}/app")), 2);
+    assert_eq!(ecr_tags(&format!("{path}/app")), ["1.2.3", "latest"]);
+    for tag in ["1.2.3", "latest"] {
+        assert_eq!(ecr_digest(&format!("{path}/app"), tag), source);
+    }
+    assert_password_hidden(&run);
+}
+
+#[test]
+fn release_copies_from_the_loopback_registry_to_ecr_keeping_the_digest() {
+    let env = Env::new();
+    build_python_base(&env);
+    let loopback = env.registry();
+    env.run(&words(&format!(
+        "--registry {loopback} push-all --name python-base"
+    )))
+    .success();
+    env.remove_images();
+    let path = env.registry_path();
+    let source_digest = common::registry_digest(
+        &format!("{path}/python-base"),
+        &format!("py3.9-{}", env.timestamp),
+    );
+    assert!(source_digest.is_some());
+    let release =
+        format!("release --name python-base --dagster-version 1.2.3 --to {ECR_HOST}/{path}/app");
+    let mut command = ecr_command(&env, &loopback, &release, MOTO);
+    let run = Run::from(command.output().expect("run dagster-image")).success();
+    assert!(run.stderr.contains("0 blob(s) mounted"), "{run:#?}");
+    assert!(!docker_logged_in(&env), "docker was used");
+    for tag in ["1.2.3", "latest"] {
+        assert_eq!(ecr_digest(&format!("{path}/app"), tag), source_digest);
+    }
+    assert_password_hidden(&run);
+}
+
+#[test]
+fn a_wrong_ecr_password_is_one_line_naming_the_registry_and_never_shown() {
+    let env = Env::new();
+    build_python_base(&env);
+    let wrong_aws = env.root().join("wrong-aws");
+    common::write_executable(&wrong_aws, "#!/bin/sh\necho not-the-password-4711\n");
+    let registry = format!("{ECR_HOST}/{}", env.registry_path());
+    let mut command = ecr_command(&env, &registry, "push --name python-base -v 3.9", MOTO);
+    command.env("AWS_CLI", &wrong_aws);
+    let run = Run::from(command.output().expect("run dagster-image"));
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: checking `{registry}/python-base:py3.9-{}` failed: registry `{ECR_HOST}` \
+             refused the credentials of user `AWS` (wrong password?)\n",
+            env.timestamp
+        )
+    );
+    assert!(!run.stdout.contains("4711") && !run.stderr.contains("4711"));
+    assert!(!docker_logged_in(&env));
 }

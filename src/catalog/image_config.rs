@@ -2,6 +2,8 @@
 //! repository to put into the image's build context for its builds (the seed did this with
 //! per-image Python code): `path` (relative to the repository root, copied to
 //! `build_cache/<basename>`) or `{from: path, to: path relative to the image folder}`.
+//! `references:` lists files of the repository that name the image's published tags (a
+//! Dockerfile's `FROM`), which `publish` moves to the new timestamp.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -18,6 +20,8 @@ pub const BUILD_CACHE: &str = "build_cache";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImageConfig {
     pub copies: Vec<Copy>,
+    /// Files naming the image's published tags, inside the repository, resolved.
+    pub references: Vec<PathBuf>,
 }
 
 /// One thing to copy into the build context.
@@ -29,18 +33,49 @@ pub struct Copy {
     pub to: PathBuf,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
     copy: Vec<Spanned<RawCopy>>,
+    #[serde(default)]
+    references: Vec<Spanned<String>>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A `copy:` entry. Read by hand rather than as `#[serde(untagged)]`, whose one error ("data did
+/// not match any variant of untagged enum") says neither what is wrong nor what is expected.
 enum RawCopy {
     Path(String),
     Pair(RawPair),
+}
+
+impl<'de> Deserialize<'de> for RawCopy {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_any(RawCopyVisitor)
+    }
+}
+
+struct RawCopyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for RawCopyVisitor {
+    type Value = RawCopy;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a path of the repository, or `{from: PATH, to: PATH}`")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, path: &str) -> std::result::Result<RawCopy, E> {
+        Ok(RawCopy::Path(path.to_owned()))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        map: A,
+    ) -> std::result::Result<RawCopy, A::Error> {
+        RawPair::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(RawCopy::Pair)
+    }
 }
 
 #[derive(Deserialize)]
@@ -62,19 +97,40 @@ impl ImageConfig {
 
     pub fn parse(path: &Path, text: &str, image_dir: &Path, repository: &Path) -> Result<Self> {
         let raw: Option<RawConfig> = yaml::parse(path, text)?;
-        let copies = raw.map(|raw| raw.copy).unwrap_or_default();
-        let check = |entry: Spanned<RawCopy>| {
-            let line = entry.referenced.line();
-            resolve_copy(entry.value, image_dir, repository).map_err(|problem| Error::InvalidAt {
+        let raw = raw.unwrap_or_default();
+        let at_line = |line: u64| {
+            move |problem| Error::InvalidAt {
                 path: path.to_owned(),
                 line,
                 problem,
-            })
+            }
+        };
+        let check = |entry: Spanned<RawCopy>| {
+            let line = entry.referenced.line();
+            resolve_copy(entry.value, image_dir, repository).map_err(at_line(line))
+        };
+        let check_reference = |entry: Spanned<String>| {
+            let line = entry.referenced.line();
+            resolve_reference(&entry.value, repository).map_err(at_line(line))
         };
         Ok(Self {
-            copies: copies.into_iter().map(check).collect::<Result<_>>()?,
+            copies: raw.copy.into_iter().map(check).collect::<Result<_>>()?,
+            references: raw
+                .references
+                .into_iter()
+                .map(check_reference)
+                .collect::<Result<_>>()?,
         })
     }
+}
+
+/// A file of the repository named by `references:`.
+fn resolve_reference(path: &str, repository: &Path) -> std::result::Result<PathBuf, String> {
+    let file = resolve_in_repository(path, repository)?;
+    if !file.is_file() {
+        return Err(format!("`{path}` is not a file"));
+    }
+    Ok(file)
 }
 
 fn resolve_copy(
@@ -92,11 +148,27 @@ fn resolve_copy(
         }
         RawCopy::Pair(RawPair { from, to }) => {
             check_relative(&to, "the image folder")?;
+            if Path::new(&to).file_name().is_none() {
+                return Err(format!("`{to}` names no file or folder"));
+            }
             (from, PathBuf::from(to))
         }
     };
-    check_relative(&from, "the repository")?;
-    let source = fs_err::canonicalize(repository.join(&from)).map_err(|_| {
+    let source = resolve_in_repository(&from, repository)?;
+    if fs_err::canonicalize(image_dir).is_ok_and(|folder| folder.starts_with(&source)) {
+        return Err(format!(
+            "`{from}` holds the image folder, so it would be copied into itself"
+        ));
+    }
+    check_stays_inside(image_dir, &to)?;
+    Ok(Copy { from: source, to })
+}
+
+/// `from`, relative to the repository, resolved: it must exist and stay inside the repository,
+/// symlinks followed.
+fn resolve_in_repository(from: &str, repository: &Path) -> std::result::Result<PathBuf, String> {
+    check_relative(from, "the repository")?;
+    let source = fs_err::canonicalize(repository.join(from)).map_err(|_| {
         format!(
             "`{from}` does not exist in the repository `{}`",
             repository.display()
@@ -109,8 +181,7 @@ fn resolve_copy(
             source.display()
         ));
     }
-    check_stays_inside(image_dir, &to)?;
-    Ok(Copy { from: source, to })
+    Ok(source)
 }
 
 /// `path` must be relative and must not climb out with `..`.
@@ -222,6 +293,39 @@ mod tests {
     }
 
     #[test]
+    fn entries_of_the_wrong_form_are_refused_saying_what_is_expected() {
+        let repo = Repo::new();
+        for entry in [
+            "{form: python_modules, to: x}",
+            "{from: python_modules}",
+            "12",
+            "[a]",
+        ] {
+            let error = repo.error(&format!("copy:\n  - {entry}\n"));
+            assert!(error.contains("image.yaml:2:"), "{entry}: {error}");
+            assert!(!error.contains("untagged"), "{entry}: {error}");
+        }
+        let typo = repo.error("copy:\n  - {form: python_modules, to: x}\n");
+        assert!(typo.ends_with("did you mean `from`?"), "{typo}");
+    }
+
+    #[test]
+    fn a_copy_of_a_folder_holding_the_image_folder_or_into_the_folder_itself_is_refused() {
+        let repo = Repo::new();
+        for from in [".", "images", "images/app"] {
+            let error = repo.error(&format!("copy:\n  - {{from: {from}, to: vendor}}\n"));
+            assert!(
+                error.ends_with(&format!(
+                    "`{from}` holds the image folder, so it would be copied into itself"
+                )),
+                "{error}"
+            );
+        }
+        let error = repo.error("copy:\n  - {from: python_modules, to: .}\n");
+        assert!(error.ends_with("`.` names no file or folder"), "{error}");
+    }
+
+    #[test]
     fn symlinks_leading_out_are_refused() {
         let repo = Repo::new();
         std::os::unix::fs::symlink("/etc", repo.dir.path().join("escape")).unwrap();
@@ -235,6 +339,48 @@ mod tests {
             error.contains("`out/x` leads outside the image folder"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn references_are_files_of_the_repository_resolved() {
+        let repo = Repo::new();
+        fs_err::write(
+            repo.dir.path().join("python_modules/Dockerfile"),
+            "FROM x\n",
+        )
+        .unwrap();
+        let link = repo.dir.path().join("images/app/Dockerfile.test");
+        std::os::unix::fs::symlink("../../python_modules/Dockerfile", &link).unwrap();
+        let config = repo
+            .parse("references:\n  - python_modules/Dockerfile\n  - images/app/Dockerfile.test\n")
+            .unwrap();
+        let file = fs_err::canonicalize(repo.dir.path().join("python_modules/Dockerfile")).unwrap();
+        assert_eq!(config.references, [file.clone(), file]);
+    }
+
+    #[test]
+    fn references_leaving_the_repository_or_missing_are_refused_at_their_line() {
+        let repo = Repo::new();
+        std::os::unix::fs::symlink("/etc/hostname", repo.dir.path().join("escape")).unwrap();
+        for (entry, problem) in [
+            (
+                "../x",
+                "`../x` must be a path inside the repository, relative and without `..`",
+            ),
+            (
+                "/etc/hostname",
+                "`/etc/hostname` must be a path inside the repository",
+            ),
+            ("escape", "`escape` leads outside the repository"),
+            ("missing", "`missing` does not exist in the repository"),
+            ("python_modules", "`python_modules` is not a file"),
+        ] {
+            let error = repo.error(&format!("copy: []\nreferences:\n  - {entry}\n"));
+            assert!(
+                error.contains(&format!("image.yaml:3: {problem}")),
+                "{error}"
+            );
+        }
     }
 
     #[test]

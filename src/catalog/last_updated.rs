@@ -69,6 +69,9 @@ impl LastUpdated {
     /// Replaces the file at `path` by `change` of its text, re-read and checked under the lock.
     fn edit(path: &Path, change: impl FnOnce(&str) -> String) -> Result<()> {
         let _lock = FolderLock::acquire(path)?;
+        // Under the lock, a temporary file of ours beside the file is from a killed writer.
+        // Harmless if it stays, so a failure to remove it does not fail the edit.
+        let _ = crate::atomic::remove_leftovers(path);
         let text = if path.exists() {
             yaml::read_text(path)?
         } else {
@@ -76,6 +79,13 @@ impl LastUpdated {
         };
         Self::parse(path, &text)?;
         let updated = change(&text);
+        // Never replace a file that reads by one that does not.
+        if let Err(error) = Self::parse(path, &updated) {
+            return Err(Error::Invalid {
+                path: path.to_owned(),
+                problem: format!("left as it was: the edited file would not read back ({error})"),
+            });
+        }
         crate::atomic::write(path, updated.as_bytes())?;
         Ok(())
     }
@@ -85,6 +95,56 @@ impl LastUpdated {
 /// A new version goes where `order` (the versions.yaml order) puts it among the others, so the
 /// file does not depend on which build finished first.
 pub fn with_entry(text: &str, version: &str, timestamp: &str, order: &[String]) -> String {
+    let edited = with_entry_in_place(text, version, timestamp, order);
+    checked_or_rewritten(text, edited, |entries| match entries.get_mut(version) {
+        Some(existing) => *existing = timestamp.to_owned(),
+        None => {
+            let keys: Vec<String> = entries.keys().cloned().collect();
+            let index = insertion_index(&keys, version, order);
+            entries.shift_insert(index, version.to_owned(), timestamp.to_owned());
+        }
+    })
+}
+
+/// `text` (a valid last_updated file) without the entries of `versions`, comments and other
+/// entries unchanged.
+pub fn without_entries(text: &str, versions: &[String]) -> String {
+    let edited = without_entries_in_place(text, versions);
+    checked_or_rewritten(text, edited, |entries| {
+        entries.retain(|version, _| !versions.contains(version))
+    })
+}
+
+/// `edited`, when it reads as the entries of `text` changed by `change`. Else those entries
+/// written afresh: yaml-edit cannot edit every valid file in place (anchors, for one, found by
+/// fuzzing), and losing the comments of such a file is better than losing its entries.
+fn checked_or_rewritten(
+    text: &str,
+    edited: String,
+    change: impl FnOnce(&mut IndexMap<String, String>),
+) -> String {
+    let Some(mut expected) = entries(text) else {
+        return edited;
+    };
+    change(&mut expected);
+    if entries(&edited).is_some_and(|read| read == expected) {
+        return edited;
+    }
+    expected
+        .iter()
+        .map(|(version, timestamp)| {
+            let version = version.replace('\'', "''");
+            format!("'{version}': {}\n", plain_or_quoted(timestamp))
+        })
+        .collect()
+}
+
+/// The entries of a last_updated file, in file order; `None` when it does not parse.
+fn entries(text: &str) -> Option<IndexMap<String, String>> {
+    yaml::parse(Path::new("last_updated.yaml"), text).ok()
+}
+
+fn with_entry_in_place(text: &str, version: &str, timestamp: &str, order: &[String]) -> String {
     if let Ok(file) = yaml_edit::YamlFile::from_str(text)
         && let Some(mapping) = file.document().and_then(|doc| doc.as_mapping())
     {
@@ -113,9 +173,7 @@ pub fn with_entry(text: &str, version: &str, timestamp: &str, order: &[String]) 
     )
 }
 
-/// `text` (a valid last_updated file) without the entries of `versions`, comments and other
-/// entries unchanged.
-pub fn without_entries(text: &str, versions: &[String]) -> String {
+fn without_entries_in_place(text: &str, versions: &[String]) -> String {
     let Ok(file) = yaml_edit::YamlFile::from_str(text) else {
         return text.to_owned();
     };
@@ -134,18 +192,25 @@ pub fn without_entries(text: &str, versions: &[String]) -> String {
     file.to_string()
 }
 
-/// The keys of `mapping` as written, unquoted. Entries are matched by this text: yaml-edit's own
-/// lookup does not find an unquoted `3.10`, and takes `3.1` for `3.10`.
+/// The keys of `mapping` as text, read the way `LastUpdated::parse` reads them. Entries are
+/// matched by this text: yaml-edit's own lookup does not find an unquoted `3.10`, and takes
+/// `3.1` for `3.10`.
 fn key_texts(mapping: &yaml_edit::Mapping) -> Vec<String> {
     mapping
         .entries()
         .map(|entry| {
             entry
                 .key_node()
-                .map(|key| unquoted(&key.to_string()).to_owned())
+                .map(|key| key_text(&key.to_string()))
                 .unwrap_or_default()
         })
         .collect()
+}
+
+/// The text a key as written stands for: quotes, escapes (`"3\x2e9"`) and tags (`!!str 3.9`)
+/// resolved by the same parser that reads the file, so a key is found however it is spelled.
+fn key_text(written: &str) -> String {
+    serde_saphyr::from_str::<String>(written).unwrap_or_else(|_| unquoted(written).to_owned())
 }
 
 /// Just after the last of `keys` that comes before `version` in `order`.
@@ -361,6 +426,39 @@ mod tests {
         assert_eq!(read.entries_not_in(&versions), [("3.7", "old")]);
         LastUpdated::remove(&path, &["3.7".to_owned()]).unwrap();
         assert_eq!(fs_err::read_to_string(&path).unwrap(), "# c\n3.9: t\n");
+    }
+
+    /// Found by fuzzing: an escaped or tagged key was updated in place but never removed.
+    #[test]
+    fn keys_are_matched_by_what_they_read_as_however_they_are_spelled() {
+        for written in ["\"3\\x2e9\"", "!!str 3.9", "'3.9'", "\"3.9\""] {
+            let text = format!("{written}: a\n3.10: b\n");
+            assert_eq!(
+                set(&text, "3.9", "c"),
+                format!("{written}: c\n3.10: b\n"),
+                "{written}"
+            );
+            assert_eq!(remove(&text, &["3.9"]), "3.10: b\n", "{written}");
+        }
+    }
+
+    /// Found by fuzzing: yaml-edit dropped every entry of a file with anchors.
+    #[test]
+    fn a_file_that_cannot_be_edited_in_place_is_rewritten_with_every_entry() {
+        let path = Path::new("last_updated.yaml");
+        let text = "&dagster'image\n3.9: &a22'.9': --2-8";
+        let edited = with_entry(text, "3.9", "3.1ll9", &[String::new()]);
+        let read = LastUpdated::parse(path, &edited).unwrap();
+        assert_eq!(read.get("3.9"), Some("3.1ll9"), "{edited}");
+        // In place, the anchor of the mapping stayed, anchoring nothing: not YAML any more.
+        let removed = remove(&edited, &["3.9"]);
+        let read = LastUpdated::parse(path, &removed).unwrap();
+        assert_eq!(read, LastUpdated::default(), "{removed}");
+        let text = "# c\n3.9: &t t1\n3.10: *t\n";
+        for edited in [set(text, "3.11", "t2"), remove(text, &["3.9"])] {
+            let read = LastUpdated::parse(path, &edited).unwrap();
+            assert_eq!(read.get("3.10"), Some("t1"), "{edited}");
+        }
     }
 
     #[test]

@@ -73,21 +73,25 @@ pub fn suggest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
         .map(|(_, c)| c)
 }
 
+/// The fewest insertions, deletions, substitutions and swaps of two neighbours (`nmae` for
+/// `name`) that turn `a` into `b`.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != *cb))
-                .min(above + 1)
-                .min(row[j] + 1);
-            diagonal = above;
+    let mut two_rows_up = vec![0; b.len() + 1];
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut row = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let substitution = previous[j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            row[j] = substitution.min(previous[j] + 1).min(row[j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                row[j] = row[j].min(two_rows_up[j - 2] + 1);
+            }
         }
+        two_rows_up = std::mem::replace(&mut previous, row);
     }
-    row[b.len()]
+    previous[b.len()]
 }
 
 #[cfg(test)]
@@ -124,5 +128,7 @@ mod tests {
         assert_eq!(suggest("buildkite-unti", names), Some("buildkite-unit"));
         assert_eq!(suggest("docker_args", ["docker_args"]), Some("docker_args"));
         assert_eq!(suggest("nothing-like-it", names), None);
+        assert_eq!(suggest("nmae", ["name", "source"]), Some("name"));
+        assert_eq!(suggest("pyhton-base", names), Some("python-base"));
     }
 }

@@ -117,14 +117,33 @@ impl RawSpec {
             }
             docker_args.insert(name.value, value);
         }
-        let base_image = self.base_image.map(|base| BaseImage {
-            line: base.name.referenced.line(),
-            name: base.name.value,
-            source: base.source,
-        });
+        let base_image = self
+            .base_image
+            .map(|base| base.validate(path))
+            .transpose()?;
         Ok(VersionSpec {
             docker_args,
             base_image,
+        })
+    }
+}
+
+impl RawBase {
+    /// A base image name is an image folder's name, never a path (`../other/x`).
+    fn validate(self, path: &Path) -> Result<BaseImage> {
+        let line = self.name.referenced.line();
+        names::check_image_name(&self.name.value).map_err(|why| Error::InvalidAt {
+            path: path.to_owned(),
+            line,
+            problem: format!(
+                "base image `{}` is not an image name: {why}",
+                self.name.value
+            ),
+        })?;
+        Ok(BaseImage {
+            line,
+            name: self.name.value,
+            source: self.source,
         })
     }
 }
@@ -183,7 +202,7 @@ mod tests {
     fn malformed_files_are_reported_with_path_and_line() {
         assert_eq!(
             error_text("3.9:\n  docker_arg: {}\n"),
-            "images/x/versions.yaml:2:3: unknown field `docker_arg`, expected one of docker_args, base_image"
+            "images/x/versions.yaml:2:3: unknown field `docker_arg`, expected one of docker_args, base_image; did you mean `docker_args`?"
         );
         assert!(
             error_text("3.9:\n  docker_args:\n    A: [1]\n")
@@ -222,6 +241,15 @@ mod tests {
         assert!(
             error_text(text)
                 .starts_with("images/x/versions.yaml:3: `docker_args` sets `BASE_IMAGE`")
+        );
+    }
+
+    #[test]
+    fn a_base_image_name_that_is_a_path_is_refused_at_its_line() {
+        assert_eq!(
+            error_text("3.9:\n  base_image:\n    name: ../other/base\n    source: local\n"),
+            "images/x/versions.yaml:3: base image `../other/base` is not an image name: `/` is not \
+             allowed (lowercase letters, digits, `.`, `_` and `-` only)"
         );
     }
 

@@ -75,8 +75,20 @@ impl BuildRequest {
 
 pub fn build(context: &Context, request: &BuildRequest, dry_run: bool) -> Result<()> {
     let (images, plan) = resolve(context, request)?;
+    run_plan(context, request, &images, plan, dry_run)
+}
+
+/// Labels the builds of `plan`, resolved from `request` over `images`, with their input digests,
+/// then prints it (`dry_run`) or runs it.
+pub(super) fn run_plan(
+    context: &Context,
+    request: &BuildRequest,
+    images: &BTreeMap<String, Image>,
+    plan: Plan,
+    dry_run: bool,
+) -> Result<()> {
     let total = plan.builds.len();
-    let plan = incremental::label_builds(&context.docker, &images, plan, request.skip_unchanged)?;
+    let plan = incremental::label_builds(&context.docker, images, plan, request.skip_unchanged)?;
     if plan.builds.is_empty() {
         report::line(&format!(
             "nothing to build: all {total} image-versions are unchanged"
@@ -90,10 +102,10 @@ pub fn build(context: &Context, request: &BuildRequest, dry_run: bool) -> Result
         ));
     }
     if dry_run {
-        print_stdout(&describe(context, &images, &plan));
+        print_stdout(&describe(context, images, &plan));
         return Ok(());
     }
-    execute(context, &images, &plan, request)
+    execute(context, images, &plan, request)
 }
 
 /// The plan of `request` over the images it reaches, every tag checked; what `build` runs and

@@ -6,10 +6,12 @@ mod check;
 mod export;
 mod incremental;
 mod prune;
+mod publish;
 mod push;
 mod record;
 mod snapshot;
 mod status;
+mod up_to_date;
 
 use std::path::Path;
 
@@ -100,7 +102,9 @@ fn run(context: &Context, command: Command) -> Result<()> {
         Command::PushDockerhub(args) => release_to(context, args, "dagster"),
         Command::PushEcr(args) => release_to(context, args, &format!("{PUBLIC_ECR_HOST}/dagster")),
         Command::Status { name, json } => status::status(context, name.as_deref(), json),
+        Command::Tags { name } => push::tags(context, &name),
         Command::Snapshot { snap_type, dry_run } => snapshot::snapshot(context, snap_type, dry_run),
+        Command::Publish(args) => publish::publish(context, &args),
         Command::Bake {
             name,
             with_deps,
@@ -172,9 +176,12 @@ fn invalid(what: &str, value: &str, why: impl std::fmt::Display) -> Error {
     Error::Usage(format!("`{value}` is not a valid {what}: {why}"))
 }
 
+/// The name of the folder `state_dir` makes beside the catalog.
+const STATE_DIR: &str = ".dagster-image";
+
 /// The folder for this tool's own files beside the catalog, ignored by git.
 fn state_dir(catalog: &Catalog) -> std::io::Result<std::path::PathBuf> {
-    let dir = catalog.dir().join(".dagster-image");
+    let dir = catalog.dir().join(STATE_DIR);
     fs_err::create_dir_all(&dir)?;
     let ignore = dir.join(".gitignore");
     if !ignore.exists() {

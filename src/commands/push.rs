@@ -1,5 +1,7 @@
-//! `push`, `push-all` and `release`: tag local images with their remote names and push them,
-//! logging docker in to AWS registries first.
+//! `push`, `push-all`, `release` and `tags`. The registry is asked first, over the OCI
+//! distribution API: a push skips the tags that already hold the local image, and a release
+//! copies the already-pushed image inside the registries. Otherwise the local image is tagged
+//! and pushed with docker, logged in to AWS registries first.
 
 use std::collections::BTreeSet;
 
@@ -7,8 +9,9 @@ use crate::catalog::{Image, names};
 use crate::error::{Error, Result};
 use crate::plan::{local_tag, version_tag};
 use crate::process::Command;
-use crate::registry::{self, Registry};
+use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError, ecr};
 
+use super::up_to_date::{local_images, remote_copy};
 use super::{Context, invalid, print_stdout};
 
 /// A local image and the remote references it is pushed as.
@@ -41,11 +44,9 @@ pub fn push(
     let mut publications = Vec::new();
     for version in versions {
         let timestamp = built_timestamp(&image, version)?;
-        let tag = custom_tag.map_or_else(|| version_tag(version, timestamp), str::to_owned);
-        publications.push(Publication {
-            source: local_tag(name, version, timestamp),
-            targets: vec![format!("{}:{tag}", registry.repository(name))],
-        });
+        publications.push(version_publication(
+            &registry, name, version, timestamp, custom_tag,
+        ));
     }
     publish(
         context,
@@ -53,6 +54,46 @@ pub fn push(
         &publications,
         dry_run,
     )
+}
+
+/// Pushes every Python version of `name` as built at `timestamp` (by `publish`, which knows it
+/// before `last_updated.yaml` records it); returns the references pushed.
+pub(super) fn push_all_built_at(
+    context: &Context,
+    name: &str,
+    timestamp: &str,
+    dry_run: bool,
+) -> Result<Vec<String>> {
+    let image = context.catalog.image(name)?;
+    let registry = context.registry()?;
+    let publications: Vec<Publication> = image
+        .versions
+        .keys()
+        .map(|version| version_publication(&registry, name, version, timestamp, None))
+        .collect();
+    publish(
+        context,
+        &[registry.host().to_owned()],
+        &publications,
+        dry_run,
+    )?;
+    Ok(publications.into_iter().flat_map(|p| p.targets).collect())
+}
+
+/// `version` of `name` built at `timestamp`, as `<registry>/<name>:py<V>-<timestamp>` or as
+/// `<registry>/<name>:<custom_tag>`.
+fn version_publication(
+    registry: &Registry,
+    name: &str,
+    version: &str,
+    timestamp: &str,
+    custom_tag: Option<&str>,
+) -> Publication {
+    let tag = custom_tag.map_or_else(|| version_tag(version, timestamp), str::to_owned);
+    Publication {
+        source: local_tag(name, version, timestamp),
+        targets: vec![format!("{}:{tag}", registry.repository(name))],
+    }
 }
 
 /// Publishes the first Python version of `name` as `<repo>:<dagster_version>` and `<repo>:latest`
@@ -81,8 +122,101 @@ pub fn release(
         source: local_tag(name, version, timestamp),
         targets,
     };
+    let pushed = context.registry().ok().map(|registry| Pushed {
+        host: registry.host().to_owned(),
+        reference: format!(
+            "{}:{}",
+            registry.repository(name),
+            version_tag(version, timestamp)
+        ),
+    });
     let hosts: Vec<String> = hosts.into_iter().collect();
-    publish(context, &hosts, &[publication], dry_run)
+    if dry_run {
+        if let Some(pushed) = &pushed {
+            eprintln!(
+                "note: without --dry-run, `{}` is copied inside the registries when its \
+                 registry has it; these are the commands run when it does not",
+                pushed.reference
+            );
+        }
+        print_docker_steps(context, &hosts, &[publication]);
+        return Ok(());
+    }
+    copy_else_push(context, &hosts, pushed.as_ref(), publication)
+}
+
+/// Where the image a release publishes was pushed: `<registry>/<name>:py<V>-<timestamp>`.
+struct Pushed {
+    host: String,
+    reference: String,
+}
+
+/// Copies `pushed` to the targets inside the registries when its registry has it, else tags
+/// and pushes the local image with docker.
+fn copy_else_push(
+    context: &Context,
+    destination_hosts: &[String],
+    pushed: Option<&Pushed>,
+    publication: Publication,
+) -> Result<()> {
+    let mut hosts: BTreeSet<String> = destination_hosts.iter().cloned().collect();
+    hosts.extend(pushed.map(|pushed| pushed.host.clone()));
+    let hosts: Vec<String> = hosts.into_iter().collect();
+    let logins = ecr::aws_logins(&hosts)?;
+    if let Some(pushed) = pushed
+        && let Some(client) = client_having(&hosts, &logins, &pushed.reference)?
+    {
+        let copied = client.copy(&pushed.reference, &publication.targets)?;
+        eprintln!(
+            "copied `{}` ({}) to `{}` without docker: {} blob(s) mounted, {} uploaded",
+            pushed.reference,
+            copied.digest,
+            publication.targets.join("`, `"),
+            copied.mounted,
+            copied.uploaded
+        );
+        return Ok(());
+    }
+    push_with_docker(context, destination_hosts, &logins, &[publication])
+}
+
+/// A client for `hosts` when the registry answers that it has `pushed`; None, said on stderr,
+/// when it does not or does not answer (the local image is pushed instead).
+fn client_having(
+    hosts: &[String],
+    logins: &Logins,
+    pushed: &str,
+) -> Result<Option<RegistryClient>> {
+    let found = RegistryClient::connect(hosts, logins)
+        .and_then(|client| Ok((client.manifest_digest(pushed)?, client)));
+    match found {
+        Ok((Some(_), client)) => Ok(Some(client)),
+        Ok((None, _)) => {
+            eprintln!("`{pushed}` is not in the registry: pushing the local image");
+            Ok(None)
+        }
+        Err(error @ RemoteError::Interrupted) => Err(error.into()),
+        Err(error) => {
+            eprintln!("warning: {error}; pushing the local image instead");
+            Ok(None)
+        }
+    }
+}
+
+/// Prints the tags of `<registry>/<name>`, one per line.
+pub fn tags(context: &Context, name: &str) -> Result<()> {
+    names::check_image_name(name).map_err(|why| invalid("image name", name, why))?;
+    let registry = context.registry()?;
+    let hosts = [registry.host().to_owned()];
+    let client = RegistryClient::connect(&hosts, &ecr::aws_logins(&hosts)?)?;
+    let tags = client.tags(&registry.repository(name))?;
+    print_stdout(
+        &tags
+            .iter()
+            .map(|tag| format!("{tag}\n"))
+            .collect::<String>(),
+    );
+    Ok(())
 }
 
 fn built_timestamp<'a>(image: &'a Image, version: &str) -> Result<&'a str> {
@@ -98,25 +232,62 @@ fn built_timestamp<'a>(image: &'a Image, version: &str) -> Result<&'a str> {
 /// The registry host of a repository reference such as `127.0.0.1:5000/team/app` or
 /// `dagster/app` (Docker Hub), checking every path component.
 fn repository_host(repository: &str) -> Result<String> {
-    let (host, path) = match repository.split_once('/') {
-        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
-            (first.to_owned(), rest)
-        }
-        _ => ("docker.io".to_owned(), repository),
-    };
-    Registry::parse(&host)?;
+    let (host, path) = registry::split_repository(repository);
+    Registry::parse(host)?;
     for component in path.split('/') {
         names::check_image_name(component).map_err(|why| invalid("repository", repository, why))?;
     }
-    Ok(host)
+    Ok(host.to_owned())
 }
 
+/// Pushes each publication's targets that the registry does not already have with the local
+/// image, with docker; `--dry-run` prints the docker commands instead.
 fn publish(
     context: &Context,
     hosts: &[String],
     publications: &[Publication],
     dry_run: bool,
 ) -> Result<()> {
+    if dry_run {
+        print_docker_steps(context, hosts, publications);
+        return Ok(());
+    }
+    let logins = ecr::aws_logins(hosts)?;
+    let client = RegistryClient::connect(hosts, &logins)?;
+    let pending = not_up_to_date(context, &client, publications)?;
+    push_with_docker(context, hosts, &logins, &pending)
+}
+
+/// The publications less the targets that already hold their local image, reported as up to
+/// date.
+fn not_up_to_date(
+    context: &Context,
+    client: &RegistryClient,
+    publications: &[Publication],
+) -> Result<Vec<Publication>> {
+    let sources: Vec<String> = publications.iter().map(|p| p.source.clone()).collect();
+    let local = local_images(&context.docker, &sources)?;
+    let mut pending = Vec::new();
+    for publication in publications {
+        let mut targets = Vec::new();
+        for target in &publication.targets {
+            match remote_copy(client, target, local.get(&publication.source))? {
+                Some(digest) => eprintln!("`{target}` is up to date ({digest}): not pushed"),
+                None => targets.push(target.clone()),
+            }
+        }
+        if !targets.is_empty() {
+            pending.push(Publication {
+                source: publication.source.clone(),
+                targets,
+            });
+        }
+    }
+    Ok(pending)
+}
+
+/// `docker tag` of every target, then `docker push` of every target, per publication.
+fn docker_steps(context: &Context, publications: &[Publication]) -> Vec<(String, Command)> {
     let docker = &context.docker;
     let mut steps: Vec<(String, Command)> = Vec::new();
     for publication in publications {
@@ -130,24 +301,37 @@ fn publish(
             steps.push((format!("pushing `{target}`"), docker.push(target)));
         }
     }
-    if dry_run {
-        let mut out = String::new();
-        for host in hosts {
-            if let Some(password) = registry::aws_password_command(host) {
-                out += &format!("{password} | {}\n", docker.login(host, "AWS"));
-            }
+    steps
+}
+
+/// What `push_with_docker` would run, the AWS logins as the pipelines they are.
+fn print_docker_steps(context: &Context, hosts: &[String], publications: &[Publication]) {
+    let docker = &context.docker;
+    let mut out = String::new();
+    for host in hosts {
+        if let Some(password) = registry::aws_password_command(host) {
+            out += &format!("{password} | {}\n", docker.login(host, ecr::AWS_USER));
         }
-        for (_, command) in &steps {
-            out += &format!("{command}\n");
-        }
-        print_stdout(&out);
+    }
+    for (_, command) in docker_steps(context, publications) {
+        out += &format!("{command}\n");
+    }
+    print_stdout(&out);
+}
+
+/// Tags and pushes `publications` with docker, logged in to the AWS registries of `logins`.
+fn push_with_docker(
+    context: &Context,
+    hosts: &[String],
+    logins: &Logins,
+    publications: &[Publication],
+) -> Result<()> {
+    if publications.is_empty() {
         return Ok(());
     }
-    for host in hosts {
-        registry::login_if_aws(docker, host)?;
-    }
-    for (step, command) in &steps {
-        command.run(step)?;
+    ecr::log_docker_in(&context.docker, logins, hosts)?;
+    for (step, command) in docker_steps(context, publications) {
+        command.run(&step)?;
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use crate::catalog::Image;
 use crate::error::Result;
 use crate::freshness::current_tag;
 use crate::plan::{self, Plan, Target, version_tag};
-use crate::process;
+use crate::registry::{Logins, Registry, RegistryClient};
 use crate::report::table;
 
 use super::{Context, incremental, print_stdout};
@@ -80,6 +80,7 @@ fn rows(
         .map(str::to_owned)
         .collect();
     let registry = context.registry().ok();
+    let client = registry.as_ref().and_then(registry_client);
     let mut rows = Vec::new();
     for (build, stale) in plan.builds.iter().zip(freshness.changed) {
         if !targets.contains(&build.target) {
@@ -95,7 +96,7 @@ fn rows(
                     registry.repository(&image.name),
                     version_tag(version, timestamp)
                 );
-                is_pushed(context, &reference)
+                is_pushed(client.as_ref(), &reference)
             }
             (Some(_), None) => Some(false),
             (None, _) => None,
@@ -112,19 +113,17 @@ fn rows(
     Ok(rows)
 }
 
+/// A client for `registry` with the credentials docker has for it; None when there is none.
+fn registry_client(registry: &Registry) -> Option<RegistryClient> {
+    RegistryClient::connect(&[registry.host().to_owned()], &Logins::default()).ok()
+}
+
 /// Whether the registry has `reference`: None when it could not be asked.
-fn is_pushed(context: &Context, reference: &str) -> Option<bool> {
-    match context
-        .docker
-        .remote_manifest(reference)
-        .output("asking the registry", None)
-    {
-        Ok(_) => Some(true),
-        Err(process::Error::Failed { detail, .. }) if detail.contains("no such manifest") => {
-            Some(false)
-        }
-        Err(_) => None,
-    }
+fn is_pushed(client: Option<&RegistryClient>, reference: &str) -> Option<bool> {
+    client?
+        .manifest_digest(reference)
+        .ok()
+        .map(|digest| digest.is_some())
 }
 
 fn render(rows: &[Row]) -> String {

@@ -5,6 +5,9 @@
 //! fail at once with a message saying so, never skip.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod access_log;
+pub mod proxy;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Once;
@@ -346,6 +349,13 @@ pub fn registry_image_id(repository: &str, tag: &str) -> Option<String> {
     let config = manifest.split("\"config\"").nth(1)?;
     let digest = config.split("\"digest\"").nth(1)?;
     Some(digest.split('"').nth(1)?.to_owned())
+}
+
+/// Writes `text` to `path` as an executable file (a stand-in program).
+pub fn write_executable(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::write(path, text).unwrap();
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// The id of the local image `reference`.

@@ -1,16 +1,28 @@
-//! Remote registries: where pushed images go (`HOST[:PORT][/PATH]`), and logging docker in to
-//! AWS ECR with a password from `aws ecr get-login-password` that is never shown.
+//! Remote registries: where pushed images go (`HOST[:PORT][/PATH]`), the OCI distribution API
+//! spoken to them directly ([`RegistryClient`]: exists, copy, tags), the credentials it uses, and
+//! logging docker in to AWS ECR ([`ecr`]).
+
+mod client;
+mod copy;
+mod credentials;
+pub mod ecr;
+mod failure;
+mod manifest;
+mod transport;
 
 use std::fmt;
 
 use crate::catalog::names;
-use crate::engine::Docker;
-use crate::process::{self, Command};
+
+pub use client::RegistryClient;
+pub use copy::Copied;
+pub use credentials::{Logins, Password};
+pub use ecr::{PUBLIC_ECR_HOST, aws_password_command, login_if_aws};
+pub use failure::RemoteError;
 
 const DEFAULT_AWS_REGION: &str = "us-west-2";
-/// Public ECR issues its passwords from this region only.
-const PUBLIC_ECR_REGION: &str = "us-east-1";
-pub const PUBLIC_ECR_HOST: &str = "public.ecr.aws";
+/// The registry of repositories that name none.
+pub const DOCKER_HUB_HOST: &str = "docker.io";
 
 /// A registry and an optional path inside it, under which images are pushed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,11 +99,6 @@ impl Registry {
             None => format!("{}/{image}", self.host),
         }
     }
-
-    /// The command printing a docker password for this registry, when it is an AWS one.
-    pub fn aws_password_command(&self) -> Option<Command> {
-        aws_password_command(&self.host)
-    }
 }
 
 impl fmt::Display for Registry {
@@ -103,53 +110,22 @@ impl fmt::Display for Registry {
     }
 }
 
-/// The AWS region of a private ECR host `<account>.dkr.ecr.<region>.amazonaws.com[:port]`.
-fn ecr_region(host: &str) -> Option<&str> {
-    let name = host.split(':').next()?;
-    let rest = name.strip_suffix(".amazonaws.com")?;
-    let (account, region) = rest.split_once(".dkr.ecr.")?;
-    let valid_account = account.len() == 12 && account.chars().all(|c| c.is_ascii_digit());
-    let valid_region = !region.is_empty()
-        && region
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-');
-    (valid_account && valid_region).then_some(region)
-}
-
-/// `aws ecr get-login-password` for a private ECR host, `aws ecr-public ...` for public ECR.
-pub fn aws_password_command(host: &str) -> Option<Command> {
-    let aws = std::env::var_os("AWS_CLI").unwrap_or_else(|| "aws".into());
-    if host == PUBLIC_ECR_HOST {
-        return Some(Command::new(
-            aws,
-            [
-                "ecr-public",
-                "get-login-password",
-                "--region",
-                PUBLIC_ECR_REGION,
-            ],
-        ));
+/// The registry host and the path of a repository such as `127.0.0.1:5000/team/app`, or of
+/// `dagster/app` on Docker Hub, as docker reads them: the first component is a host when it has
+/// a dot or a port, or is `localhost`.
+pub fn split_repository(repository: &str) -> (&str, &str) {
+    match repository.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => (first, rest),
+        _ => (DOCKER_HUB_HOST, repository),
     }
-    let region = ecr_region(host)?;
-    Some(Command::new(
-        aws,
-        ["ecr", "get-login-password", "--region", region],
-    ))
 }
 
-/// Logs docker in to `host` when it is an AWS registry; other registries use the credentials
-/// docker already has. The password goes from one process to the other through memory only.
-pub fn login_if_aws(docker: &Docker, host: &str) -> process::Result<()> {
-    let Some(password_command) = aws_password_command(host) else {
-        return Ok(());
-    };
-    let step = format!("getting an ECR password for `{host}`");
-    let password = password_command.output(&step, None)?;
-    docker.login(host, "AWS").output(
-        &format!("logging docker in to `{host}`"),
-        Some(password.trim_end()),
-    )?;
-    Ok(())
+/// The repository and the tag of `REPOSITORY[:TAG]`; a colon of the host's port is no tag.
+pub fn split_tag(reference: &str) -> (&str, Option<&str>) {
+    match reference.rsplit_once(':') {
+        Some((repository, tag)) if !tag.contains('/') => (repository, Some(tag)),
+        _ => (reference, None),
+    }
 }
 
 #[cfg(test)]
@@ -168,6 +144,27 @@ mod tests {
     }
 
     #[test]
+    fn splits_references_as_docker_reads_them() {
+        assert_eq!(
+            split_repository("127.0.0.1:5000/a/b"),
+            ("127.0.0.1:5000", "a/b")
+        );
+        assert_eq!(split_repository("localhost/app"), ("localhost", "app"));
+        assert_eq!(
+            split_repository("dagster/app"),
+            ("docker.io", "dagster/app")
+        );
+        assert_eq!(
+            split_tag("127.0.0.1:5000/a/b:py3.9-T"),
+            ("127.0.0.1:5000/a/b", Some("py3.9-T"))
+        );
+        assert_eq!(
+            split_tag("127.0.0.1:5000/a/b"),
+            ("127.0.0.1:5000/a/b", None)
+        );
+    }
+
+    #[test]
     fn rejects_malformed_registries() {
         for bad in [
             "",
@@ -180,35 +177,5 @@ mod tests {
         ] {
             assert!(Registry::parse(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn recognises_ecr_hosts_and_their_region() {
-        assert_eq!(
-            ecr_region("968703565975.dkr.ecr.us-west-1.amazonaws.com"),
-            Some("us-west-1")
-        );
-        assert_eq!(
-            ecr_region("968703565975.dkr.ecr.eu-central-1.amazonaws.com:5001"),
-            Some("eu-central-1")
-        );
-        assert_eq!(ecr_region("12345.dkr.ecr.us-west-1.amazonaws.com"), None);
-        assert_eq!(ecr_region("127.0.0.1:5000"), None);
-        assert_eq!(ecr_region("example.com"), None);
-    }
-
-    #[test]
-    fn asks_aws_for_the_password_of_ecr_hosts_only() {
-        let command = aws_password_command("968703565975.dkr.ecr.us-west-1.amazonaws.com").unwrap();
-        assert_eq!(
-            command.args,
-            ["ecr", "get-login-password", "--region", "us-west-1"]
-        );
-        let public = aws_password_command(PUBLIC_ECR_HOST).unwrap();
-        assert_eq!(
-            public.args,
-            ["ecr-public", "get-login-password", "--region", "us-east-1"]
-        );
-        assert!(aws_password_command("127.0.0.1:5000").is_none());
     }
 }

@@ -1,0 +1,453 @@
+//! `publish -t integration|unit`: the seed's release of snapshot images as one run with one
+//! timestamp T. Pins the snapshot builder's commit, builds it with its local bases, freezes it
+//! into the snapshot files, builds the target image on those same bases, pushes it, and records
+//! T where the repository names it. Each finished step is recorded in a state file, so that
+//! `--resume` continues a failed run where it stopped. The pure parts are in
+//! [`crate::publish`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::catalog::{Error as CatalogError, Image};
+use crate::cli::{BuildOptions, PublishArgs, SnapType};
+use crate::error::Result;
+use crate::plan::{self, Plan, Target};
+use crate::publish::{self, FileEdit, State, Step, defines, pin, references, snapshot_diff};
+use crate::{atomic, report};
+
+use super::build::{self, BuildRequest, now_timestamp};
+use super::snapshot::{builder_name, snapshot_built_at, snapshot_path, target_name};
+use super::{Context, STATE_DIR, display, print_stdout, push, state_dir};
+
+pub fn publish(context: &Context, args: &PublishArgs) -> Result<()> {
+    let snap_type = args.snap_type;
+    let state_path = State::path(&context.catalog.dir().join(STATE_DIR), snap_type.as_str());
+    let _lock = (!args.dry_run).then(|| lock(context)).transpose()?;
+    let builder = context.catalog.image(&builder_name(snap_type))?;
+    let target = context.catalog.image(&target_name(snap_type))?;
+    let defines = context.catalog.repository_root().join(defines::PATH);
+    let existing = match State::load(&state_path) {
+        // A state this tool cannot read is what `--restart` is for.
+        Err(publish::Error::BadState { .. }) if args.restart => None,
+        loaded => loaded?,
+    };
+    let resumed = existing.is_some() && args.resume;
+    let state = match existing {
+        Some(state) if args.resume => resume(state, args)?,
+        Some(state) if !args.restart => {
+            return Err(unfinished(snap_type, state, state_path).into());
+        }
+        old => start(args, &target, &defines, old)?,
+    };
+    let mut release = Release {
+        context,
+        snap_type,
+        builder,
+        target,
+        defines,
+        state,
+        resumed,
+    };
+    release.check()?;
+    if args.dry_run {
+        return release.print_dry_run();
+    }
+    state_dir(&context.catalog).map_err(CatalogError::Io)?;
+    release.state.save(&state_path)?;
+    release.run(&state_path)?;
+    State::remove(&state_path)?;
+    print_stdout(&release.summary());
+    Ok(())
+}
+
+/// One publish run: the images it makes, where T goes, and how far it got.
+struct Release<'a> {
+    context: &'a Context,
+    snap_type: SnapType,
+    builder: Image,
+    target: Image,
+    /// `.buildkite/defines.py` of the repository, which may not exist.
+    defines: PathBuf,
+    state: State,
+    /// Continuing a run that stopped: what it built at T already is not built again.
+    resumed: bool,
+}
+
+/// One publish at a time on a catalog: runs share its state files and the bases they build.
+/// A lock on the catalog's folder, which writes nothing; held until dropped.
+fn lock(context: &Context) -> Result<fs_err::File> {
+    let path = context.catalog.dir();
+    let folder = fs_err::File::open(path).map_err(CatalogError::Io)?;
+    match folder.file().try_lock() {
+        Ok(()) => Ok(folder),
+        Err(_) => Err(publish::Error::Busy {
+            path: path.to_owned(),
+        }
+        .into()),
+    }
+}
+
+fn unfinished(snap_type: SnapType, state: State, path: PathBuf) -> publish::Error {
+    publish::Error::Unfinished {
+        snap_type: snap_type.as_str(),
+        next: state.next_step().unwrap_or(Step::RecordTimestamp),
+        timestamp: state.timestamp,
+        path,
+    }
+}
+
+/// A new run: T from `--timestamp` or now, and the timestamps the target's tags move away from
+/// (those of a run started over included, whose builds may have overwritten them).
+fn start(
+    args: &PublishArgs,
+    target: &Image,
+    defines: &Path,
+    started_over: Option<State>,
+) -> Result<State> {
+    if args.resume {
+        return Err(publish::Error::NothingToResume {
+            snap_type: args.snap_type.as_str(),
+        }
+        .into());
+    }
+    if let Some(hash) = &args.git_hash {
+        pin::check_commit(hash)?;
+    }
+    let mut previous: Vec<String> = started_over
+        .map(|state| state.previous_timestamps)
+        .unwrap_or_default();
+    let built = target
+        .versions
+        .keys()
+        .filter_map(|v| target.last_updated.get(v));
+    previous.extend(built.map(str::to_owned));
+    if let Some(text) = read_if_exists(defines)? {
+        let name = defines::variable(args.snap_type.as_str());
+        previous.push(defines::value(defines, &text, name)?.to_owned());
+    }
+    previous.sort();
+    previous.dedup();
+    Ok(State::new(
+        args.timestamp.clone().unwrap_or_else(now_timestamp),
+        args.git_hash.clone(),
+        args.dagster_version.clone(),
+        previous,
+    ))
+}
+
+/// The run of `state`, which the options given must not contradict.
+fn resume(state: State, args: &PublishArgs) -> Result<State> {
+    let given = [
+        ("git-hash", &args.git_hash, &state.git_hash),
+        (
+            "dagster-version",
+            &args.dagster_version,
+            &state.dagster_version,
+        ),
+        ("timestamp", &args.timestamp, &Some(state.timestamp.clone())),
+    ];
+    for (option, given, recorded) in given {
+        if given.is_some() && given != recorded {
+            let recorded = match recorded {
+                Some(value) => format!("`--{option} {value}`"),
+                None => format!("no `--{option}`"),
+            };
+            return Err(publish::Error::ResumedDifferently { option, recorded }.into());
+        }
+    }
+    Ok(state)
+}
+
+impl Release<'_> {
+    /// Everything that can be checked before the first step: the edits can be made, the
+    /// builds planned, the registry known. Bad input is found before anything is built.
+    fn check(&self) -> Result<()> {
+        let pending = |step| !self.state.finished.contains(&step);
+        if let (Some(commit), true) = (&self.state.git_hash, pending(Step::PinCommit)) {
+            self.pin_edit(commit)?;
+        }
+        for step in [Step::BuildBuilder, Step::BuildTarget] {
+            if pending(step) {
+                self.build_plan(step)?;
+            }
+        }
+        if pending(Step::Push) {
+            self.context.registry()?;
+        }
+        self.record_edits()?;
+        Ok(())
+    }
+
+    /// Runs the steps not finished yet, recording each in the state file at `state_path`.
+    fn run(&mut self, state_path: &Path) -> Result<()> {
+        let steps = self.state.steps();
+        for (number, step) in steps.iter().copied().enumerate() {
+            if self.state.finished.contains(&step) {
+                continue;
+            }
+            let describe = self.describe(step);
+            report::line(&format!("step {}/{}: {describe}", number + 1, steps.len()));
+            if let Err(error) = self.run_step(step, false) {
+                eprintln!(
+                    "note: the step `{step}` did not finish; continue with `publish -t {} \
+                     --resume` (same timestamp, finished steps not redone)",
+                    self.snap_type.as_str()
+                );
+                return Err(error);
+            }
+            self.state.finished.push(step);
+            self.state.save(state_path)?;
+        }
+        Ok(())
+    }
+
+    /// `--dry-run`: every step with its commands and file edits, on stdout.
+    fn print_dry_run(&mut self) -> Result<()> {
+        let steps = self.state.steps();
+        for (number, step) in steps.iter().copied().enumerate() {
+            let header = format!(
+                "# step {}/{}: {}",
+                number + 1,
+                steps.len(),
+                self.describe(step)
+            );
+            if self.state.finished.contains(&step) {
+                print_stdout(&format!("{header} (done)\n"));
+                continue;
+            }
+            print_stdout(&format!("{header}\n"));
+            self.run_step(step, true)?;
+        }
+        Ok(())
+    }
+
+    fn describe(&self, step: Step) -> String {
+        let (builder, target) = (&self.builder.name, &self.target.name);
+        let timestamp = &self.state.timestamp;
+        match step {
+            Step::PinCommit => format!(
+                "pin `{builder}` to commit `{}`",
+                self.state.git_hash.as_deref().unwrap_or_default()
+            ),
+            Step::BuildBuilder => {
+                format!("build every version of `{builder}` and its local bases at `{timestamp}`")
+            }
+            Step::Snapshot => format!("freeze `{builder}` into the snapshot files of `{target}`"),
+            Step::BuildTarget => format!(
+                "build every version of `{target}` at `{timestamp}`, on the bases just built"
+            ),
+            Step::Push => match self.context.registry() {
+                Ok(registry) => format!("push `{target}` to `{registry}`"),
+                Err(_) => format!("push `{target}`"),
+            },
+            Step::RecordTimestamp => format!("record `{timestamp}` where the repository names it"),
+        }
+    }
+
+    fn run_step(&mut self, step: Step, dry_run: bool) -> Result<()> {
+        match step {
+            Step::PinCommit => match &self.state.git_hash {
+                Some(commit) => apply(&[self.pin_edit(commit)?], dry_run),
+                None => Ok(()),
+            },
+            Step::BuildBuilder | Step::BuildTarget => self.build(step, dry_run),
+            Step::Snapshot => self.snapshot(dry_run),
+            Step::Push => {
+                let target = &self.target.name;
+                let pushed =
+                    push::push_all_built_at(self.context, target, &self.state.timestamp, dry_run)?;
+                self.state.pushed = pushed;
+                Ok(())
+            }
+            Step::RecordTimestamp => {
+                let (edits, warnings) = self.record_edits()?;
+                warnings.iter().for_each(|w| eprintln!("warning: {w}"));
+                apply(&edits, dry_run)
+            }
+        }
+    }
+
+    /// The builder's Dockerfile pinned to `commit`.
+    fn pin_edit(&self, commit: &str) -> Result<FileEdit> {
+        let path = self.builder.dir.join("Dockerfile");
+        let old = fs_err::read_to_string(&path).map_err(CatalogError::Io)?;
+        let new = pin::with_commit(&path, &old, commit)?;
+        Ok(FileEdit { path, old, new })
+    }
+
+    fn build(&self, step: Step, dry_run: bool) -> Result<()> {
+        let (request, images, plan) = self.build_plan(step)?;
+        if plan.builds.is_empty() {
+            report::line("every image-version is built at this timestamp already");
+            return Ok(());
+        }
+        build::run_plan(self.context, &request, &images, plan, dry_run)
+    }
+
+    /// The builds of a build step: every version of its image with its local bases at T,
+    /// less what an earlier step builds and, when resuming, what is recorded at T already.
+    /// The target builds on the bases of the builder as the builder's step built them: the
+    /// snapshot is installed on the very images it was frozen on.
+    fn build_plan(&self, step: Step) -> Result<(BuildRequest, BTreeMap<String, Image>, Plan)> {
+        let (name, earlier) = match step {
+            Step::BuildTarget => (&self.target.name, self.planned_targets(&self.builder.name)?),
+            _ => (&self.builder.name, Vec::new()),
+        };
+        let request = self.build_request(name);
+        let (images, plan) = build::resolve(self.context, &request)?;
+        let timestamp = Some(self.state.timestamp.as_str());
+        let keep: Vec<bool> = plan
+            .builds
+            .iter()
+            .map(|build| {
+                let target = &build.target;
+                let recorded = images[&target.image]
+                    .last_updated
+                    .get(&target.python_version);
+                let built_by_an_earlier_step = earlier.contains(target);
+                let built_before_stopping = self.resumed && recorded == timestamp;
+                !(built_by_an_earlier_step || built_before_stopping)
+            })
+            .collect();
+        let plan = plan::retain(&plan, &keep);
+        Ok((request, images, plan))
+    }
+
+    /// Every image-version that building `name` with its local bases makes.
+    fn planned_targets(&self, name: &str) -> Result<Vec<Target>> {
+        let (_, plan) = build::resolve(self.context, &self.build_request(name))?;
+        Ok(plan.builds.into_iter().map(|build| build.target).collect())
+    }
+
+    fn build_request(&self, name: &str) -> BuildRequest {
+        let options = BuildOptions {
+            timestamp: Some(self.state.timestamp.clone()),
+            dagster_version: self.state.dagster_version.clone(),
+            platform: None,
+        };
+        BuildRequest::all(Some(name.to_owned()), true, options, None, false)
+    }
+
+    /// Freezes the builder into the snapshot files and prints what changed in each.
+    fn snapshot(&self, dry_run: bool) -> Result<()> {
+        let files: Vec<(&String, PathBuf)> = self
+            .builder
+            .versions
+            .keys()
+            .map(|version| (version, snapshot_path(&self.target, version)))
+            .collect();
+        let mut before = Vec::new();
+        for (_, path) in &files {
+            before.push(read_if_exists(path)?.unwrap_or_default());
+        }
+        snapshot_built_at(
+            self.context,
+            self.snap_type,
+            Some(&self.state.timestamp),
+            dry_run,
+        )?;
+        if dry_run {
+            return Ok(());
+        }
+        let mut changes = String::new();
+        for ((version, path), old) in files.iter().zip(before) {
+            let new = read_if_exists(path)?.unwrap_or_default();
+            changes += &format!(
+                "changes in the snapshot of Python {version} ({}):\n",
+                display(path)
+            );
+            changes += &snapshot_diff::describe(&snapshot_diff::diff(&old, &new));
+        }
+        print_stdout(&changes);
+        Ok(())
+    }
+
+    /// The edits recording T: the variable in `defines.py` (when there is one), and the
+    /// target's tags in the files its `image.yaml` lists under `references`; with a warning for
+    /// each tag that is left as it is.
+    fn record_edits(&self) -> Result<(Vec<FileEdit>, Vec<String>)> {
+        let timestamp = &self.state.timestamp;
+        let mut edits = Vec::new();
+        if let Some(old) = read_if_exists(&self.defines)? {
+            let name = defines::variable(self.snap_type.as_str());
+            let new = defines::with_value(&self.defines, &old, name, timestamp)?;
+            let path = self.defines.clone();
+            edits.push(FileEdit { path, old, new });
+        }
+        let mut warnings = Vec::new();
+        for path in &self.target.config.references {
+            let old = fs_err::read_to_string(path).map_err(CatalogError::Io)?;
+            let previous = &self.state.previous_timestamps;
+            let rewrite = references::rewrite(&old, &self.target.name, previous, timestamp);
+            warnings.extend(self.reference_warnings(path, &rewrite));
+            let new = rewrite.text;
+            edits.push(FileEdit {
+                path: path.clone(),
+                old,
+                new,
+            });
+        }
+        Ok((edits, warnings))
+    }
+
+    fn reference_warnings(&self, path: &Path, rewrite: &references::Rewrite) -> Vec<String> {
+        let previous = match self.state.previous_timestamps.as_slice() {
+            [] => "none known".to_owned(),
+            all => format!("`{}`", all.join("`, `")),
+        };
+        let mut warnings: Vec<String> = rewrite
+            .left
+            .iter()
+            .map(|(line, reference)| {
+                format!(
+                    "`{}:{line}` names `{reference}`, not a tag at an earlier timestamp of this \
+                     image ({previous}) or pinned by digest; left as it is",
+                    display(path)
+                )
+            })
+            .collect();
+        if rewrite.moved + rewrite.current + rewrite.left.len() == 0 {
+            warnings.push(format!(
+                "`{}` names no tag of `{}`",
+                display(path),
+                self.target.name
+            ));
+        }
+        warnings
+    }
+
+    /// The timestamp and what was pushed, for the end of a run.
+    fn summary(&self) -> String {
+        let pushed: String = self
+            .state
+            .pushed
+            .iter()
+            .map(|reference| format!("  {reference}\n"))
+            .collect();
+        format!(
+            "published `{}` at `{}`:\n{pushed}",
+            self.target.name, self.state.timestamp
+        )
+    }
+}
+
+/// Writes every edit that changes its file, atomically, or prints them as diffs (`dry_run`).
+fn apply(edits: &[FileEdit], dry_run: bool) -> Result<()> {
+    for edit in edits.iter().filter(|edit| edit.changes_anything()) {
+        if dry_run {
+            print_stdout(&edit.unified_diff());
+        } else {
+            atomic::write(&edit.path, edit.new.as_bytes()).map_err(CatalogError::Io)?;
+            report::line(&format!("wrote {}", display(&edit.path)));
+        }
+    }
+    Ok(())
+}
+
+fn read_if_exists(path: &Path) -> Result<Option<String>> {
+    match fs_err::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(CatalogError::Io(e).into()),
+    }
+}

@@ -1,0 +1,273 @@
+//! The registry client: the OCI distribution API (oci-client) behind synchronous calls. Each call
+//! runs on a small current-thread tokio runtime of the client's own, so the rest of the program
+//! stays synchronous; transient failures are retried with backoff a bounded number of times, and
+//! Ctrl-C stops a call within a moment.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use oci_client::Reference;
+use oci_client::errors::OciDistributionError;
+use oci_client::secrets::RegistryAuth;
+
+use super::credentials::{self, Access, Logins};
+use super::failure::{self, RemoteError};
+use super::manifest::{ACCEPTED_MEDIA_TYPES, Manifest};
+use super::transport;
+use crate::process;
+
+/// The waits before the second, third and fourth attempts of a request that failed transiently.
+const RETRY_DELAYS: [Duration; 3] = [
+    Duration::from_millis(100),
+    Duration::from_millis(300),
+    Duration::from_millis(900),
+];
+/// How often a running call looks whether the user interrupted.
+const INTERRUPT_POLL: Duration = Duration::from_millis(50);
+/// Tags asked for per page of a tag list.
+const TAGS_PAGE: usize = 1000;
+
+/// Talks to the registries it was connected to, with their credentials.
+pub struct RegistryClient {
+    runtime: tokio::runtime::Runtime,
+    pub(super) oci: oci_client::Client,
+    access: BTreeMap<String, Access>,
+}
+
+/// A failed request and the registry it failed at.
+pub(super) struct Blamed {
+    error: OciDistributionError,
+    registry: String,
+}
+
+impl Blamed {
+    pub fn on(image: &Reference, error: OciDistributionError) -> Self {
+        Self {
+            error,
+            registry: image.registry().to_owned(),
+        }
+    }
+}
+
+impl RegistryClient {
+    /// A client for the registries `hosts` (`HOST[:PORT]`), authenticating with `logins`, else
+    /// with the credentials docker has for them.
+    pub fn connect(hosts: &[String], logins: &Logins) -> Result<Self, RemoteError> {
+        let setup = |why: String| RemoteError::Setup { why };
+        // reqwest is built without a crypto provider of its own (aws-lc is slow to build).
+        let _already_installed = rustls::crypto::ring::default_provider().install_default();
+        let config = transport::client_config(hosts)?;
+        let oci = oci_client::Client::try_from(config).map_err(|e| setup(e.to_string()))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| setup(e.to_string()))?;
+        let mut access = BTreeMap::new();
+        for host in hosts {
+            access.insert(host.clone(), credentials::access_for(host, logins)?);
+        }
+        Ok(Self {
+            runtime,
+            oci,
+            access,
+        })
+    }
+
+    /// The digest of the manifest `reference` names (a HEAD request), None when there is none.
+    pub fn manifest_digest(&self, reference: &str) -> Result<Option<String>, RemoteError> {
+        let image = parse(reference)?;
+        let auth = self.auth(&image);
+        let action = || format!("checking `{reference}`");
+        self.block_on(self.lookup(&action, &image, async || {
+            self.oci.fetch_manifest_digest(&image, &auth).await
+        }))
+    }
+
+    /// The config digest of the image manifest `reference` names (docker's image ID for it),
+    /// None when there is no such manifest or it is an index.
+    pub fn config_digest(&self, reference: &str) -> Result<Option<String>, RemoteError> {
+        let image = parse(reference)?;
+        let action = || format!("reading `{reference}`");
+        let manifest = self.block_on(self.fetch_manifest(&action, &image))?;
+        Ok(manifest.and_then(|m| m.config_digest().map(str::to_owned)))
+    }
+
+    /// Every tag of `repository` (`HOST[:PORT]/PATH`), sorted; none when it does not exist.
+    pub fn tags(&self, repository: &str) -> Result<Vec<String>, RemoteError> {
+        let image = parse(repository)?;
+        let action = || format!("listing the tags of `{repository}`");
+        let mut tags: Vec<String> = Vec::new();
+        loop {
+            let last = tags.last().cloned();
+            let page = self.block_on(self.lookup(&action, &image, async || {
+                let auth = self.auth(&image);
+                let page = self
+                    .oci
+                    .list_tags(&image, &auth, Some(TAGS_PAGE), last.as_deref());
+                page.await
+            }))?;
+            let received = page.map_or(0, |page| {
+                let count = page.tags.len();
+                tags.extend(page.tags);
+                count
+            });
+            if received < TAGS_PAGE {
+                break;
+            }
+        }
+        tags.sort();
+        tags.dedup();
+        Ok(tags)
+    }
+
+    /// Runs `work` on the client's runtime until it is done or the user interrupts.
+    pub(super) fn block_on<T>(
+        &self,
+        work: impl Future<Output = Result<T, RemoteError>>,
+    ) -> Result<T, RemoteError> {
+        self.runtime.block_on(async {
+            tokio::select! {
+                result = work => result,
+                () = interrupted() => Err(RemoteError::Interrupted),
+            }
+        })
+    }
+
+    /// The manifest `image` names, as served; None when there is none.
+    pub(super) async fn fetch_manifest(
+        &self,
+        action: &dyn Fn() -> String,
+        image: &Reference,
+    ) -> Result<Option<Manifest>, RemoteError> {
+        let auth = self.auth(image);
+        let raw = self
+            .lookup(action, image, async || {
+                let manifest = self
+                    .oci
+                    .pull_manifest_raw(image, &auth, &ACCEPTED_MEDIA_TYPES);
+                manifest.await
+            })
+            .await?;
+        let Some((bytes, digest)) = raw else {
+            return Ok(None);
+        };
+        let manifest = Manifest::parse(bytes.to_vec(), digest).map_err(|e| {
+            let error = OciDistributionError::ManifestParsingError(e.to_string());
+            self.failure(action, Blamed::on(image, error), 1)
+        })?;
+        Ok(Some(manifest))
+    }
+
+    /// `work` against `image`'s registry, retried while it fails transiently; a failure as one
+    /// line naming the registry.
+    pub(super) async fn request<T>(
+        &self,
+        action: &dyn Fn() -> String,
+        image: &Reference,
+        work: impl AsyncFn() -> Result<T, OciDistributionError>,
+    ) -> Result<T, RemoteError> {
+        self.request_blaming(action, async || {
+            work().await.map_err(|e| Blamed::on(image, e))
+        })
+        .await
+    }
+
+    /// Like `request`, for work that talks to more than one registry and says which one failed.
+    pub(super) async fn request_blaming<T>(
+        &self,
+        action: &dyn Fn() -> String,
+        work: impl AsyncFn() -> Result<T, Blamed>,
+    ) -> Result<T, RemoteError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match work().await {
+                Ok(value) => return Ok(value),
+                Err(blamed) => match RETRY_DELAYS.get(attempts - 1) {
+                    Some(delay) if failure::is_transient(&blamed.error) => {
+                        tokio::time::sleep(*delay).await;
+                    }
+                    _ => return Err(self.failure(action, blamed, attempts)),
+                },
+            }
+        }
+    }
+
+    /// Like `request`, with "no such manifest, blob or repository" as None.
+    async fn lookup<T>(
+        &self,
+        action: &dyn Fn() -> String,
+        image: &Reference,
+        work: impl AsyncFn() -> Result<T, OciDistributionError>,
+    ) -> Result<Option<T>, RemoteError> {
+        self.request(action, image, async || match work().await {
+            Ok(value) => Ok(Some(value)),
+            Err(error) if failure::is_not_found(&error) => Ok(None),
+            Err(error) => Err(error),
+        })
+        .await
+    }
+
+    /// How to authenticate to `image`'s registry.
+    pub(super) fn auth(&self, image: &Reference) -> RegistryAuth {
+        self.access
+            .get(image.registry())
+            .map_or(RegistryAuth::Anonymous, |access| access.auth.clone())
+    }
+
+    /// Makes the credentials of `image`'s registry known to the oci-client calls that do not
+    /// take them. Anonymous access is left out: oci-client would ask `/v2/` before each call.
+    pub(super) async fn authorize(&self, image: &Reference) {
+        let auth = self.auth(image);
+        if auth != RegistryAuth::Anonymous {
+            self.oci
+                .store_auth_if_needed(image.resolve_registry(), &auth)
+                .await;
+        }
+    }
+
+    pub(super) fn failure(
+        &self,
+        action: &dyn Fn() -> String,
+        blamed: Blamed,
+        attempts: usize,
+    ) -> RemoteError {
+        let user = self
+            .access
+            .get(&blamed.registry)
+            .and_then(|access| access.user.as_deref());
+        let problem = failure::problem(&blamed.error, &blamed.registry, user, attempts);
+        RemoteError::Request {
+            action: action(),
+            registry: blamed.registry,
+            problem,
+        }
+    }
+}
+
+/// `reference` (`[HOST[:PORT]/]PATH[:TAG]`, checked by the caller) as oci-client takes it.
+/// Parsed here: oci-client's parser compiles a large regular expression, ~70 ms per run.
+pub(super) fn parse(reference: &str) -> Result<Reference, RemoteError> {
+    let (repository, tag) = super::split_tag(reference);
+    let (host, path) = super::split_repository(repository);
+    if path.is_empty() || tag == Some("") {
+        return Err(RemoteError::Reference {
+            reference: reference.to_owned(),
+            why: "it needs a repository and a non-empty tag".into(),
+        });
+    }
+    let path = if host == super::DOCKER_HUB_HOST && !path.contains('/') {
+        format!("library/{path}")
+    } else {
+        path.to_owned()
+    };
+    let tag = tag.unwrap_or("latest").to_owned();
+    Ok(Reference::with_tag(host.to_owned(), path, tag))
+}
+
+/// Resolves once the user has interrupted (Ctrl-C or SIGTERM).
+async fn interrupted() {
+    while !process::is_interrupted() {
+        tokio::time::sleep(INTERRUPT_POLL).await;
+    }
+}

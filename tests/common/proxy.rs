@@ -1,0 +1,230 @@
+//! A loopback HTTP proxy in front of a test registry, for faults no real registry makes on
+//! demand: it answers the first requests with 503 or resets their connections, and can turn
+//! cross-repository mounts into plain upload starts (what registries that refuse mounts answer).
+//! It forwards one request per connection (`Connection: close` both ways) and records each.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+/// What the proxy does instead of forwarding.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Faults {
+    /// Answer this many first requests with `503 Service Unavailable`.
+    pub unavailable_first: usize,
+    /// Reset the connections of this many first requests without an answer.
+    pub reset_first: usize,
+    /// Forward `POST .../blobs/uploads/?mount=D&from=R` without `mount` and `from`.
+    pub refuse_mounts: bool,
+}
+
+/// One request as the proxy saw it: `METHOD PATH STATUS`, STATUS `503!` or `reset!` when the
+/// proxy answered it itself.
+pub type Seen = String;
+
+pub struct Proxy {
+    /// `127.0.0.1:PORT`, to use as a registry host.
+    pub host: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    stopped: Arc<AtomicBool>,
+}
+
+struct Shared {
+    upstream: String,
+    faults: Faults,
+    count: AtomicUsize,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Proxy {
+    /// A proxy to `upstream` (`HOST:PORT`, plain HTTP) on a free loopback port.
+    pub fn start(upstream: &str, faults: Faults) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let host = listener.local_addr().expect("proxy address").to_string();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stopped = Arc::new(AtomicBool::new(false));
+        let shared = Arc::new(Shared {
+            upstream: upstream.to_owned(),
+            faults,
+            count: AtomicUsize::new(0),
+            seen: Arc::clone(&seen),
+        });
+        let stop = Arc::clone(&stopped);
+        thread::spawn(move || {
+            for client in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = client else { continue };
+                let shared = Arc::clone(&shared);
+                thread::spawn(move || {
+                    let _ = shared.serve(client);
+                });
+            }
+        });
+        Self {
+            host,
+            seen,
+            stopped,
+        }
+    }
+
+    /// Every request so far, in the order they came.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(&self.host); // wakes the accept loop up
+    }
+}
+
+impl Shared {
+    fn serve(&self, client: TcpStream) -> std::io::Result<()> {
+        let mut reader = BufReader::new(client.try_clone()?);
+        let (request_line, headers) = read_head(&mut reader)?;
+        let body = read_body(&mut reader, &headers)?;
+        let mut words = request_line.split(' ');
+        let method = words.next().unwrap_or_default().to_owned();
+        let mut path = words.next().unwrap_or_default().to_owned();
+        let n = self.count.fetch_add(1, Ordering::SeqCst);
+        let faults = self.faults;
+        if n < faults.reset_first {
+            self.record(&method, &path, "reset!");
+            return reset(client);
+        }
+        if n < faults.reset_first.saturating_add(faults.unavailable_first) {
+            self.record(&method, &path, "503!");
+            let mut client = client;
+            return client.write_all(
+                b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+        if faults.refuse_mounts && method == "POST" && path.contains("mount=") {
+            path = without_mount(&path);
+        }
+        self.forward(client, &method, &path, &headers, &body)
+    }
+
+    fn forward(
+        &self,
+        mut client: TcpStream,
+        method: &str,
+        path: &str,
+        headers: &[String],
+        body: &[u8],
+    ) -> std::io::Result<()> {
+        let mut upstream = TcpStream::connect(&self.upstream)?;
+        let mut head = format!("{method} {path} HTTP/1.1\r\n");
+        for header in headers.iter().filter(|h| !is_connection_header(h)) {
+            head += &format!("{header}\r\n");
+        }
+        head += "Connection: close\r\n\r\n";
+        upstream.write_all(head.as_bytes())?;
+        upstream.write_all(body)?;
+        let mut answer = BufReader::new(upstream);
+        let (status_line, answer_headers) = read_head(&mut answer)?;
+        let status = status_line.split(' ').nth(1).unwrap_or_default().to_owned();
+        self.record(method, path, &status);
+        let mut head = format!("{status_line}\r\n");
+        for header in answer_headers.iter().filter(|h| !is_connection_header(h)) {
+            head += &format!("{header}\r\n");
+        }
+        head += "Connection: close\r\n\r\n";
+        client.write_all(head.as_bytes())?;
+        std::io::copy(&mut answer, &mut client)?;
+        Ok(())
+    }
+
+    fn record(&self, method: &str, path: &str, status: &str) {
+        self.seen
+            .lock()
+            .unwrap()
+            .push(format!("{method} {path} {status}"));
+    }
+}
+
+/// The first line and the header lines of an HTTP message.
+fn read_head(reader: &mut impl BufRead) -> std::io::Result<(String, Vec<String>)> {
+    let mut first = String::new();
+    reader.read_line(&mut first)?;
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            break;
+        }
+        let line = line.trim_end().to_owned();
+        if line.is_empty() {
+            break;
+        }
+        headers.push(line);
+    }
+    Ok((first.trim_end().to_owned(), headers))
+}
+
+/// A request body of `Content-Length` bytes (the registry client sends no chunked bodies).
+fn read_body(reader: &mut impl Read, headers: &[String]) -> std::io::Result<Vec<u8>> {
+    let length = headers
+        .iter()
+        .find_map(|h| {
+            let (name, value) = h.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    Ok(body)
+}
+
+fn is_connection_header(header: &str) -> bool {
+    let name = header.split(':').next().unwrap_or_default();
+    name.eq_ignore_ascii_case("connection") || name.eq_ignore_ascii_case("keep-alive")
+}
+
+/// `path` without its `mount` and `from` query parameters.
+fn without_mount(path: &str) -> String {
+    let Some((base, query)) = path.split_once('?') else {
+        return path.to_owned();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.starts_with("mount=") && !p.starts_with("from="))
+        .collect();
+    if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
+}
+
+/// Closes `stream` with a TCP reset (SO_LINGER 0), as a crashing server or a middlebox does.
+fn reset(stream: TcpStream) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt reads `size_of::<linger>()` bytes from a valid, live `linger`, on the
+    // open socket of `stream`, which outlives the call.
+    let result = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&raw const linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    if result != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    drop(stream);
+    Ok(())
+}

@@ -1,0 +1,335 @@
+//! What must hold however the tool is run: concurrent runs recording into one
+//! `last_updated.yaml` all land, a run killed at any moment leaves every file old or new, and
+//! secret build arguments never show in what it prints or logs.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Env, Run};
+use dagster_image::catalog::LastUpdated;
+
+const COMMENT: &str = "# Written by dagster-image: Python version -> timestamp.\n";
+const MODE: u32 = 0o640;
+
+/// Starts `args` with its output discarded, in a process group of its own (so that a SIGKILL
+/// can take its docker commands down with it, as a CI timeout would).
+fn spawn(env: &Env, args: &[&str]) -> Child {
+    env.command(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("start dagster-image")
+}
+
+/// `last_updated.yaml` of `image`, with the comment and mode the tool must keep.
+fn write_last_updated(env: &Env, image: &str) {
+    let file = format!("{image}/last_updated.yaml");
+    env.write(&file, COMMENT);
+    fs_err::set_permissions(env.path(&file), std::fs::Permissions::from_mode(MODE)).unwrap();
+}
+
+#[test]
+fn concurrent_records_of_different_versions_of_one_image_all_land() {
+    const ROUNDS: usize = 60;
+    let env = Env::empty();
+    env.write("app/versions.yaml", "3.9: {}\n3.10: {}\n");
+    env.write("app/Dockerfile", "FROM dagster-image/rootfs:busybox\n");
+    write_last_updated(&env, "app");
+    for round in 0..ROUNDS {
+        let (first, second) = (format!("a{round}"), format!("b{round}"));
+        let runs = [("3.9", &first), ("3.10", &second)].map(|(version, timestamp)| {
+            spawn(
+                &env,
+                &["record", "--name", "app", "-v", version, "-t", timestamp],
+            )
+        });
+        for mut run in runs {
+            assert!(run.wait().unwrap().success(), "round {round}");
+        }
+        assert_eq!(
+            env.read("app/last_updated.yaml"),
+            format!("{COMMENT}'3.9': {first}\n'3.10': {second}\n"),
+            "round {round}"
+        );
+    }
+    let mode = fs_err::metadata(env.path("app/last_updated.yaml"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, MODE);
+    eprintln!("{ROUNDS} rounds of two concurrent records: every entry landed");
+}
+
+/// A small catalog: a base, an image on it with an `image.yaml` copy, and an independent one,
+/// two Python versions each: six quick builds.
+fn small_catalog() -> Env {
+    let env = Env::empty();
+    let root = "FROM dagster-image/rootfs:busybox\nARG PYTHON_VERSION\n";
+    env.write(
+        "base/versions.yaml",
+        "3.9: {docker_args: {PYTHON_VERSION: 3.9}}\n3.10: {docker_args: {PYTHON_VERSION: 3.10}}\n",
+    );
+    env.write(
+        "base/Dockerfile",
+        &format!("{root}RUN echo $PYTHON_VERSION > /v\n"),
+    );
+    let on_base = "{base_image: {name: base, source: local}}";
+    env.write(
+        "app/versions.yaml",
+        &format!("3.9: {on_base}\n3.10: {on_base}\n"),
+    );
+    env.write(
+        "app/Dockerfile",
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY build_cache/data /data\n",
+    );
+    env.write("app/image.yaml", "copy:\n  - shared/data\n");
+    fs_err::create_dir_all(env.root().join("shared/data")).unwrap();
+    fs_err::write(env.root().join("shared/data/file.txt"), "data\n").unwrap();
+    env.write("tool/versions.yaml", "3.9: {}\n3.10: {}\n");
+    env.write("tool/Dockerfile", &format!("{root}RUN echo tool > /t\n"));
+    for image in IMAGES {
+        write_last_updated(&env, image);
+    }
+    env
+}
+
+const IMAGES: [&str; 3] = ["base", "app", "tool"];
+
+/// Every `last_updated.yaml` of `IMAGES` as the tool reads it; panics when one does not parse
+/// or lost its comment or its mode.
+fn read_all(env: &Env, context: &str) -> Vec<LastUpdated> {
+    IMAGES
+        .iter()
+        .map(|image| {
+            let path = env.path(&format!("{image}/last_updated.yaml"));
+            let text = fs_err::read_to_string(&path).unwrap();
+            assert!(
+                text.starts_with(COMMENT),
+                "{context}: comment lost:\n{text}"
+            );
+            let mode = fs_err::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, MODE, "{context}: mode changed");
+            LastUpdated::parse(&path, &text).unwrap_or_else(|e| panic!("{context}: {e}\n{text}"))
+        })
+        .collect()
+}
+
+/// Temporary files of atomic writes left in the image folders.
+fn temp_files(env: &Env) -> Vec<String> {
+    IMAGES
+        .iter()
+        .flat_map(|image| fs_err::read_dir(env.path(image)).unwrap())
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".dagster-image-"))
+        .collect()
+}
+
+/// Pseudo-random numbers (xorshift); the seed is in every failure message.
+struct Random(u64);
+
+impl Random {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % bound
+    }
+}
+
+/// Sends `run` a SIGKILL (with its docker commands) or a SIGTERM (which it must handle) after
+/// `delay`; true when it was still running then.
+fn kill_after(run: &Child, delay: Duration, sigkill: bool) -> bool {
+    std::thread::sleep(delay);
+    let pid = run.id() as libc::pid_t;
+    // SAFETY: kill(2) and waitid(2) on our own child (left unreaped: WNOWAIT), or on the process
+    // group it leads.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+        let running = libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) == 0
+            && info.si_pid() == 0;
+        if sigkill {
+            libc::kill(-pid, libc::SIGKILL);
+        } else {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        running
+    }
+}
+
+/// Every entry of `after` is the one of `before` or `timestamp`, and none is lost.
+#[track_caller]
+fn assert_old_or_new(
+    before: &[LastUpdated],
+    after: &[LastUpdated],
+    timestamp: &str,
+    context: &str,
+) {
+    for (old, new) in before.iter().zip(after) {
+        for (version, recorded) in &new.timestamps {
+            let is_old = old.get(version) == Some(recorded.as_str());
+            assert!(
+                is_old || recorded == timestamp,
+                "{context}: {version}: {recorded}"
+            );
+        }
+        assert_eq!(new.timestamps.len(), old.timestamps.len(), "{context}");
+    }
+}
+
+/// `build-all` once to build the layers, then once from the cache, which is what the kills
+/// interrupt: how long that takes, so that random delays below it land while it runs.
+fn warm_up(env: &Env) -> Duration {
+    let mut took = Duration::ZERO;
+    for label in ["first", "warm"] {
+        let started = Instant::now();
+        let timestamp = env.timestamp_labelled(label);
+        env.run(&["build-all", "-t", &timestamp, "-j", "2"])
+            .success();
+        took = started.elapsed();
+    }
+    took
+}
+
+#[test]
+fn killing_build_all_at_random_moments_leaves_every_file_old_or_new() {
+    const KILLS: usize = 30;
+    let env = small_catalog();
+    let span_ms = warm_up(&env).as_millis() as u64 * 6 / 5 + 1;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64 | 1);
+    let mut random = Random(seed);
+    let (mut killed_while_running, mut killed_while_writing) = (0, 0);
+    for round in 0..KILLS {
+        let timestamp = env.timestamp_labelled(&format!("k{round}"));
+        let before = read_all(&env, &format!("seed {seed}, before round {round}"));
+        let temp_before = temp_files(&env);
+        let copy_before = env.path("app/build_cache").exists();
+        let mut run = spawn(&env, &["build-all", "-t", &timestamp, "-j", "2"]);
+        let delay = Duration::from_millis(random.below(span_ms));
+        let sigkill = random.below(2) == 0;
+        killed_while_running += usize::from(kill_after(&run, delay, sigkill));
+        let started = Instant::now();
+        let status = run.wait().unwrap();
+        let context = format!("seed {seed}, round {round}, sigkill {sigkill}, {status}");
+        assert_old_or_new(&before, &read_all(&env, &context), &timestamp, &context);
+        // Only a SIGKILL between a write's temporary file and its rename leaves one, until the
+        // next write of that file removes it.
+        let new_temp_files = temp_files(&env)
+            .into_iter()
+            .any(|t| !temp_before.contains(&t));
+        killed_while_writing += usize::from(new_temp_files);
+        if !sigkill {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{context}: slow to stop"
+            );
+            assert!(!new_temp_files, "{context}");
+            // A copy a SIGKILLed run left stays until a run gets as far as making its copies.
+            let copy_left = env.path("app/build_cache").exists();
+            assert!(!copy_left || copy_before, "{context}: copy left");
+        }
+    }
+    // What a SIGKILL in the middle of a write leaves, for the next run to clean.
+    env.write(
+        "base/.dagster-image-last_updated.yaml.a1B2c3",
+        "'3.9': half",
+    );
+    let last = env.timestamp_labelled("last");
+    env.run(&["build-all", "-t", &last, "-j", "2"]).success();
+    for recorded in read_all(&env, "after the last run") {
+        assert_eq!(recorded.get("3.9"), Some(last.as_str()));
+        assert_eq!(recorded.get("3.10"), Some(last.as_str()));
+    }
+    assert_eq!(temp_files(&env), Vec::<String>::new());
+    assert!(!env.path("app/build_cache").exists(), "the copy is removed");
+    assert!(!env.path(".dagster-image/copies-in-place.txt").exists());
+    eprintln!(
+        "{KILLS} kills ({killed_while_running} while running, {killed_while_writing} between a \
+         temporary file and its rename; seed {seed}): nothing lost"
+    );
+}
+
+const SECRET: &str = "s3cr3t-value";
+
+/// An image whose build is given `GITHUB_TOKEN` and, failing, prints it as a clone URL would.
+fn leaky_catalog() -> Env {
+    let env = Env::empty();
+    env.write(
+        "leaky/versions.yaml",
+        &format!("3.9:\n  docker_args:\n    GITHUB_TOKEN: {SECRET}\n"),
+    );
+    env.write(
+        "leaky/Dockerfile",
+        "FROM dagster-image/rootfs:busybox\nARG GITHUB_TOKEN\n\
+         RUN echo \"cloning https://$GITHUB_TOKEN@example.com/repo\" && exit 3\n",
+    );
+    env
+}
+
+/// Every file under `dir`, read.
+fn texts_under(dir: &Path) -> Vec<(String, String)> {
+    let mut texts = Vec::new();
+    for entry in fs_err::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            texts.extend(texts_under(&path));
+        } else {
+            let text = String::from_utf8_lossy(&fs_err::read(&path).unwrap()).into_owned();
+            texts.push((path.display().to_string(), text));
+        }
+    }
+    texts
+}
+
+fn build_leaky(timestamp: &str) -> [&str; 7] {
+    ["build", "--name", "leaky", "-v", "3.9", "-t", timestamp]
+}
+
+#[track_caller]
+fn assert_secret_hidden(run: &Run) {
+    assert!(
+        !run.stdout.contains(SECRET) && !run.stderr.contains(SECRET),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn a_secret_build_arg_shows_nowhere_in_a_dry_run() {
+    let env = leaky_catalog();
+    let dry_run = [&build_leaky(&env.timestamp)[..], &["--dry-run"]].concat();
+    let run = env.run(&dry_run).success();
+    assert!(
+        run.stdout.contains("--build-arg 'GITHUB_TOKEN=***'"),
+        "{}",
+        run.stdout
+    );
+    assert_secret_hidden(&run);
+}
+
+#[test]
+fn a_secret_build_arg_printed_by_a_failing_build_shows_nowhere_in_output_or_logs() {
+    let env = leaky_catalog();
+    let build_all = ["build-all", "-t", &env.timestamp, "-j", "2"];
+    for args in [&build_leaky(&env.timestamp)[..], &build_all] {
+        let run = env.run(args).code(1);
+        assert!(
+            run.stderr.contains("cloning https://***@example.com/repo"),
+            "the build's output is shown, the secret replaced: {}",
+            run.stderr
+        );
+        assert_secret_hidden(&run);
+    }
+    let logs = texts_under(&env.path(".dagster-image/logs"));
+    assert!(!logs.is_empty());
+    for (path, text) in logs {
+        assert!(!text.contains(SECRET), "{path}:\n{text}");
+    }
+}

@@ -1,0 +1,314 @@
+//! The registry client against the real loopback registry: pushes that find the image already
+//! there, releases copied inside the registry, and failures (refused, unknown host, 503 answers,
+//! reset connections) that end in one line naming the registry. What the tool asked for is read
+//! from the registry's access log, or from a loopback proxy put in front of the registry.
+//!
+//! The TLS registry with basic auth is exercised in `tests/ecr.rs`.
+
+mod common;
+
+use common::access_log::{
+    AccessLog, REGISTRY_LOG, all_by_the_tool, assert_copied_by_mounts, tally,
+};
+use common::proxy::{Faults, Proxy};
+use common::{Env, REGISTRY, Run, words};
+
+/// Builds both Python versions of `python-base` and pushes them to the test's registry path.
+fn built_and_pushed() -> Env {
+    let env = Env::new();
+    let ts = &env.timestamp;
+    env.run(&words(&format!("build-all --name python-base -t {ts}")))
+        .success();
+    run_with_registry(&env, &env.registry(), "push-all --name python-base").success();
+    env
+}
+
+/// `dagster-image --registry <registry> ARGS`.
+fn run_with_registry(env: &Env, registry: &str, args: &str) -> Run {
+    env.run(&words(&format!("--registry {registry} {args}")))
+}
+
+/// A proxy making `faults` in front of the loopback registry, and the test's registry path
+/// behind it (`<proxy>/<path>`).
+fn behind_proxy(env: &Env, faults: Faults) -> (Proxy, String) {
+    let proxy = Proxy::start(REGISTRY, faults);
+    let registry = format!("{}/{}", proxy.host, env.registry_path());
+    (proxy, registry)
+}
+
+/// How many requests the proxy saw end with `suffix` (a status, or `503!`/`reset!`).
+fn count_ending(proxy: &Proxy, suffix: &str) -> usize {
+    proxy.seen().iter().filter(|s| s.ends_with(suffix)).count()
+}
+
+#[track_caller]
+fn assert_up_to_date(run: &Run, registry: &str, env: &Env) {
+    for version in ["3.9", "3.10"] {
+        let target = format!("{registry}/python-base:py{version}-{}", env.timestamp);
+        let line = format!("`{target}` is up to date (sha256:");
+        assert!(
+            run.stderr.contains(&line),
+            "not reported up to date: {run:#?}"
+        );
+    }
+}
+
+#[track_caller]
+fn assert_one_line_error(run: &Run, expected: &str) {
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert_eq!(run.stderr, format!("error: {expected}\n"));
+}
+
+#[test]
+fn re_pushing_an_unchanged_image_reports_it_up_to_date_and_uploads_nothing() {
+    let env = built_and_pushed();
+    let log = AccessLog::mark(REGISTRY_LOG);
+    let run = run_with_registry(&env, &env.registry(), "push-all --name python-base").success();
+    assert_up_to_date(&run, &env.registry(), &env);
+    let requests = log.requests(&format!("{}/python-base", env.registry_path()));
+    assert_eq!(tally(&requests), ["HEAD manifests x2"], "{requests:#?}");
+    assert!(
+        all_by_the_tool(&requests),
+        "docker was asked: {requests:#?}"
+    );
+}
+
+#[test]
+fn an_image_rebuilt_under_the_same_tag_is_pushed_again() {
+    let env = built_and_pushed();
+    let dockerfile = env.read("python-base/Dockerfile");
+    env.write(
+        "python-base/Dockerfile",
+        &format!("{dockerfile}RUN echo {} > /rebuilt\n", env.timestamp),
+    );
+    let ts = &env.timestamp;
+    env.run(&words(&format!("build --name python-base -v 3.9 -t {ts}")))
+        .success();
+    let log = AccessLog::mark(REGISTRY_LOG);
+    let run = run_with_registry(&env, &env.registry(), "push --name python-base -v 3.9").success();
+    assert!(!run.stderr.contains("up to date"), "{run:#?}");
+    let repository = format!("{}/python-base", env.registry_path());
+    let manifest_puts = log
+        .requests(&repository)
+        .iter()
+        .filter(|r| r.kind() == "PUT manifests")
+        .count();
+    assert_eq!(manifest_puts, 1);
+    assert_eq!(
+        common::registry_image_id(&repository, &format!("py3.9-{ts}")),
+        Some(common::image_id(&env.tag("python-base", "3.9")))
+    );
+}
+
+#[test]
+fn an_image_pushed_under_another_registry_name_is_recognised_by_its_config_digest() {
+    let env = built_and_pushed();
+    // docker recorded the digests for 127.0.0.1:5000; through the proxy the registry has
+    // another name, so only the config digest (the image ID) can tell.
+    let (proxy, registry) = behind_proxy(&env, Faults::default());
+    let run = run_with_registry(&env, &registry, "push-all --name python-base").success();
+    assert_up_to_date(&run, &registry, &env);
+    let seen = proxy.seen();
+    assert!(
+        seen.iter()
+            .all(|s| s.starts_with("HEAD ") || s.starts_with("GET ")),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|s| s.starts_with("GET ") && s.contains("/manifests/"))
+    );
+}
+
+#[test]
+fn release_copies_the_pushed_image_inside_the_registry_without_the_local_image() {
+    let env = built_and_pushed();
+    let path = env.registry_path();
+    let source_tag = format!("py3.9-{}", env.timestamp);
+    let source_digest = common::registry_digest(&format!("{path}/python-base"), &source_tag);
+    assert!(source_digest.is_some());
+    env.remove_images();
+    let log = AccessLog::mark(REGISTRY_LOG);
+    let registry = env.registry();
+    let release = format!(
+        "release --name python-base --dagster-version 1.2.3 --to {registry}/a --to {registry}/b"
+    );
+    let run = run_with_registry(&env, &registry, &release).success();
+    assert!(run.stderr.contains("without docker"), "{run:#?}");
+    let repositories = [format!("{path}/a"), format!("{path}/b")];
+    let requests_of_the_run = repositories
+        .clone()
+        .map(|repository| log.requests(&repository));
+    for (repository, requests) in repositories.iter().zip(requests_of_the_run) {
+        assert_eq!(common::registry_tags(repository), ["1.2.3", "latest"]);
+        for tag in ["1.2.3", "latest"] {
+            assert_eq!(common::registry_digest(repository, tag), source_digest);
+        }
+        assert_copied_by_mounts(&requests, 2);
+    }
+}
+
+#[test]
+fn release_copies_the_blobs_when_the_registry_starts_an_upload_instead_of_mounting() {
+    let env = built_and_pushed();
+    let path = env.registry_path();
+    let source_tag = format!("py3.9-{}", env.timestamp);
+    let source_digest = common::registry_digest(&format!("{path}/python-base"), &source_tag);
+    let (proxy, registry) = behind_proxy(
+        &env,
+        Faults {
+            refuse_mounts: true,
+            ..Faults::default()
+        },
+    );
+    let release = format!("release --name python-base --dagster-version 1.2.3 --to {registry}/a");
+    let run = run_with_registry(&env, &registry, &release).success();
+    assert!(run.stderr.contains(" 0 blob(s) mounted"), "{run:#?}");
+    assert_eq!(
+        common::registry_digest(&format!("{path}/a"), "1.2.3"),
+        source_digest
+    );
+    let seen = proxy.seen();
+    assert!(
+        seen.iter()
+            .any(|s| s.starts_with("POST ") && s.ends_with(" 202"))
+    );
+    assert!(
+        seen.iter()
+            .any(|s| s.starts_with("PUT ") && s.contains("/blobs/uploads/"))
+    );
+}
+
+#[test]
+fn release_pushes_the_local_image_when_the_registry_does_not_have_it() {
+    let env = Env::new();
+    let ts = &env.timestamp;
+    env.run(&words(&format!("build-all --name python-base -t {ts}")))
+        .success();
+    let registry = env.registry();
+    let release = format!("release --name python-base --dagster-version 1.2.3 --to {registry}/a");
+    let run = run_with_registry(&env, &registry, &release).success();
+    let source = format!("{registry}/python-base:py3.9-{ts}");
+    assert!(
+        run.stderr.contains(&format!(
+            "`{source}` is not in the registry: pushing the local image"
+        )),
+        "{run:#?}"
+    );
+    let repository = format!("{}/a", env.registry_path());
+    assert_eq!(common::registry_tags(&repository), ["1.2.3", "latest"]);
+    assert_eq!(
+        common::registry_image_id(&repository, "1.2.3"),
+        Some(common::image_id(&env.tag("python-base", "3.9")))
+    );
+}
+
+#[test]
+fn tags_lists_what_the_registry_has_for_the_image() {
+    let env = built_and_pushed();
+    let run = run_with_registry(&env, &env.registry(), "tags --name python-base").success();
+    let ts = &env.timestamp;
+    assert_eq!(run.stdout, format!("py3.10-{ts}\npy3.9-{ts}\n"));
+    let none = run_with_registry(&env, &env.registry(), "tags --name dagster-app").success();
+    assert_eq!(none.stdout, "");
+}
+
+#[test]
+fn an_unreachable_registry_is_one_line_naming_it() {
+    let env = Env::new();
+    let ts = &env.timestamp;
+    env.run(&words(&format!("build --name python-base -v 3.9 -t {ts}")))
+        .success();
+    let run = run_with_registry(&env, "127.0.0.1:1", "push --name python-base -v 3.9");
+    assert_one_line_error(
+        &run,
+        &format!(
+            "checking `127.0.0.1:1/python-base:py3.9-{ts}` failed: registry `127.0.0.1:1` is \
+             unreachable (connection refused)"
+        ),
+    );
+}
+
+#[test]
+fn an_unknown_registry_host_is_one_line_naming_it() {
+    let env = Env::new();
+    let ts = &env.timestamp;
+    env.run(&words(&format!("build --name python-base -v 3.9 -t {ts}")))
+        .success();
+    let host = "no-such-registry.invalid:5000";
+    let run = run_with_registry(&env, host, "push --name python-base -v 3.9");
+    assert_one_line_error(
+        &run,
+        &format!(
+            "checking `{host}/python-base:py3.9-{ts}` failed: registry `{host}` is unknown: \
+             no such host"
+        ),
+    );
+}
+
+#[test]
+fn a_registry_answering_503_is_asked_again_and_the_push_goes_on() {
+    let env = built_and_pushed();
+    let (proxy, registry) = behind_proxy(
+        &env,
+        Faults {
+            unavailable_first: 3,
+            ..Faults::default()
+        },
+    );
+    let run = run_with_registry(&env, &registry, "push-all --name python-base").success();
+    assert_up_to_date(&run, &registry, &env);
+    let seen = proxy.seen();
+    assert_eq!(count_ending(&proxy, " 503!"), 3);
+    let manifest = format!("/manifests/py3.9-{}", env.timestamp);
+    let first_503 = seen
+        .iter()
+        .position(|s| s.contains(&manifest) && s.ends_with(" 503!"));
+    let later_200 = seen
+        .iter()
+        .rposition(|s| s.contains(&manifest) && s.ends_with(" 200"));
+    assert!(first_503 < later_200 && first_503.is_some(), "{seen:#?}");
+}
+
+#[test]
+fn reset_connections_are_retried() {
+    let env = built_and_pushed();
+    let (proxy, registry) = behind_proxy(
+        &env,
+        Faults {
+            reset_first: 2,
+            ..Faults::default()
+        },
+    );
+    let run = run_with_registry(&env, &registry, "tags --name python-base").success();
+    let ts = &env.timestamp;
+    assert_eq!(run.stdout, format!("py3.10-{ts}\npy3.9-{ts}\n"));
+    assert_eq!(count_ending(&proxy, " reset!"), 2);
+}
+
+#[test]
+fn a_registry_that_keeps_failing_is_given_up_after_four_attempts_in_one_line() {
+    let env = Env::new();
+    let (proxy, registry) = behind_proxy(
+        &env,
+        Faults {
+            unavailable_first: usize::MAX,
+            ..Faults::default()
+        },
+    );
+    let run = run_with_registry(&env, &registry, "tags --name python-base");
+    assert_one_line_error(
+        &run,
+        &format!(
+            "listing the tags of `{registry}/python-base` failed: registry `{}` answered HTTP \
+             503, 4 times",
+            proxy.host
+        ),
+    );
+    let tag_lists = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.contains("/tags/list"))
+        .count();
+    assert_eq!(tag_lists, 4);
+}
