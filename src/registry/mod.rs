@@ -41,10 +41,19 @@ pub enum Error {
     Missing,
 }
 
+/// `value` with any `user:password@` before the host replaced by `***@`, for messages.
+fn without_credentials(value: &str) -> String {
+    let start = value.find("://").map_or(0, |i| i + 3);
+    match value[start..].split('/').next().and_then(|authority| authority.rfind('@')) {
+        Some(at) => format!("{}***{}", &value[..start], &value[start + at..]),
+        None => value.to_owned(),
+    }
+}
+
 impl Registry {
     pub fn parse(value: &str) -> Result<Self, Error> {
         let invalid = |why: &str| Error::Invalid {
-            value: value.to_owned(),
+            value: without_credentials(value),
             why: why.to_owned(),
         };
         let value_trimmed = value.trim_end_matches('/');
@@ -131,6 +140,14 @@ pub fn split_tag(reference: &str) -> (&str, Option<&str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_a_rejected_registry_are_not_shown() {
+        let error = Registry::parse("https://user:s3cr3t@host:5000/x").unwrap_err().to_string();
+        assert!(!error.contains("s3cr3t") && error.contains("`https://***@host:5000/x`"), "{error}");
+        let plain = Registry::parse("host:port").unwrap_err().to_string();
+        assert!(plain.contains("`host:port`"), "{plain}");
+    }
 
     #[test]
     fn parses_host_port_and_path() {
