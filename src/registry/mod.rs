@@ -44,7 +44,11 @@ pub enum Error {
 /// `value` with any `user:password@` before the host replaced by `***@`, for messages.
 fn without_credentials(value: &str) -> String {
     let start = value.find("://").map_or(0, |i| i + 3);
-    match value[start..].split('/').next().and_then(|authority| authority.rfind('@')) {
+    match value[start..]
+        .split('/')
+        .next()
+        .and_then(|authority| authority.rfind('@'))
+    {
         Some(at) => format!("{}***{}", &value[..start], &value[start + at..]),
         None => value.to_owned(),
     }
@@ -143,8 +147,13 @@ mod tests {
 
     #[test]
     fn credentials_in_a_rejected_registry_are_not_shown() {
-        let error = Registry::parse("https://user:s3cr3t@host:5000/x").unwrap_err().to_string();
-        assert!(!error.contains("s3cr3t") && error.contains("`https://***@host:5000/x`"), "{error}");
+        let error = Registry::parse("https://user:s3cr3t@host:5000/x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !error.contains("s3cr3t") && error.contains("`https://***@host:5000/x`"),
+            "{error}"
+        );
         let plain = Registry::parse("host:port").unwrap_err().to_string();
         assert!(plain.contains("`host:port`"), "{plain}");
     }
