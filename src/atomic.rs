@@ -63,7 +63,8 @@ fn temp_prefix(path: &Path) -> String {
     format!(".dagster-image-{name}.")
 }
 
-fn folder_of(path: &Path) -> &Path {
+/// The folder holding `path` (`.` for a bare file name).
+pub fn folder_of(path: &Path) -> &Path {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),

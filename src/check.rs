@@ -25,7 +25,7 @@ pub struct Folder {
     pub versions: catalog::Result<IndexMap<String, VersionSpec>>,
     pub last_updated: catalog::Result<LastUpdated>,
     pub config: catalog::Result<ImageConfig>,
-    pub dockerfile: std::io::Result<String>,
+    pub dockerfile: catalog::Result<String>,
 }
 
 /// Every image folder of the catalog, by name.
@@ -173,7 +173,9 @@ fn unreadable_files(folder: &Folder) -> Vec<Problem> {
         })
         .collect();
     if let Err(error) = &folder.dockerfile {
-        let (kind, problem, fix) = if error.kind() == std::io::ErrorKind::NotFound {
+        let missing =
+            matches!(error, catalog::Error::Io(e) if e.kind() == std::io::ErrorKind::NotFound);
+        let (kind, problem, fix) = if missing {
             (
                 Kind::MissingDockerfile,
                 "there is no Dockerfile".to_owned(),
@@ -182,8 +184,8 @@ fn unreadable_files(folder: &Folder) -> Vec<Problem> {
         } else {
             (
                 Kind::InvalidFile,
-                error.to_string(),
-                "make the file readable",
+                located(error).1,
+                "make it a readable regular file of at most 1 MiB of UTF-8",
             )
         };
         found.push(

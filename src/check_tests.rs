@@ -75,7 +75,7 @@ fn a_consistent_catalog_has_no_problems() {
 #[test]
 fn every_unreadable_file_is_a_problem_of_its_own_with_its_line() {
     let mut broken = folder("broken", "3.9:\n  docker_arg: {}\n", "3.9: [x\n", "");
-    broken.dockerfile = Err(std::io::ErrorKind::NotFound.into());
+    broken.dockerfile = Err(catalog::Error::Io(std::io::ErrorKind::NotFound.into()));
     let catalog = folders(vec![broken]);
     assert_eq!(
         summary(&catalog),

@@ -1,6 +1,8 @@
 //! The error of a whole command, and the exit code it maps to: 2 for bad input, 1 for failed
 //! work, 130 when interrupted.
 
+use std::io::ErrorKind;
+
 use crate::{build_context, catalog, export, plan, process, publish, registry};
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +68,10 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
+            // Stopped by Ctrl-C while waiting for another run's lock.
+            Error::Catalog(catalog::Error::Io(e)) if e.kind() == ErrorKind::Interrupted => {
+                EXIT_INTERRUPTED
+            }
             Error::Catalog(e) if !e.is_bad_input() => EXIT_FAILED,
             Error::Publish(e) if !e.is_bad_input() => EXIT_FAILED,
             Error::Catalog(_) | Error::Plan(_) | Error::Registry(_) | Error::Usage(_) => {

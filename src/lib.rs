@@ -15,6 +15,7 @@ pub mod dockerfile;
 pub mod engine;
 pub mod error;
 pub mod export;
+pub mod folder_lock;
 pub mod freshness;
 pub mod plan;
 pub mod process;

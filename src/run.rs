@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::engine::Docker;
+use crate::folder_lock::FolderLock;
 use crate::plan::{Build, Plan};
 use crate::process;
 use crate::report::Progress;
@@ -46,8 +47,10 @@ pub struct Report {
 }
 
 /// Runs `plan`; `on_built` is called right after each successful build, on this thread, once no
-/// other build of the same image is running: it writes into the image's folder, which is the
-/// build context that a running build of another Python version may still be sending to docker.
+/// other build of the same image is running in this run: it writes into the image's folder,
+/// which is the build context that a build of another Python version may still be sending to
+/// docker. (Each build holds a shared lock on its context, which keeps the writers of other
+/// processes waiting; waiting for our own builds here would stall the scheduling.)
 pub fn execute<F>(plan: &Plan, docker: &Docker, options: &Options, on_built: F) -> Report
 where
     F: Fn(&Build) -> Result<(), String> + Sync,
@@ -137,12 +140,16 @@ fn run_one(
     on_line: &mut dyn FnMut(&str),
 ) -> Result<(), Failure> {
     let step = format!("building `{}`", build.request.tag);
+    let failed = |source| process::Error::Io {
+        step: step.clone(),
+        source,
+    };
     if let Some(dir) = log.parent() {
-        fs_err::create_dir_all(dir).map_err(|source| process::Error::Io {
-            step: step.clone(),
-            source,
-        })?;
+        fs_err::create_dir_all(dir).map_err(failed)?;
     }
+    // Another run may be replacing a file of this context (recording a timestamp); docker
+    // reads the context during the whole build, so the lock is held until it ends.
+    let _reading = FolderLock::shared(&build.request.context).map_err(failed)?;
     docker
         .build(&build.request)
         .run_logged(&step, log, on_line)?;

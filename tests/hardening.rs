@@ -66,6 +66,46 @@ fn concurrent_records_of_different_versions_of_one_image_all_land() {
     eprintln!("{ROUNDS} rounds of two concurrent records: every entry landed");
 }
 
+/// Docker reads the build context during the whole build, and a file of it replaced meanwhile
+/// breaks its tar (the size changed) or goes in half-written; so a run writing into an image
+/// folder waits for another run's build from it, whose image then exists.
+#[test]
+fn a_record_waits_until_another_run_has_built_from_the_same_folder() {
+    let env = Env::empty();
+    env.write("slow/versions.yaml", "3.9: {}\n3.10: {}\n");
+    env.write(
+        "slow/Dockerfile",
+        "FROM dagster-image/rootfs:busybox\nRUN sleep 3\n",
+    );
+    write_last_updated(&env, "slow");
+    let timestamp = env.timestamp.clone();
+    let mut build = spawn(
+        &env,
+        &["build", "--name", "slow", "-v", "3.9", "-t", &timestamp],
+    );
+    // The build's log is opened once it holds its lock on the folder.
+    let log = env.path(&format!(".dagster-image/logs/{timestamp}/slow-py3.9.log"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !log.exists() {
+        assert!(Instant::now() < deadline, "the build never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let record = env.run(&["record", "--name", "slow", "-v", "3.10", "-t", "elsewhere"]);
+    assert!(
+        common::image_exists(&env.tag("slow", "3.9")),
+        "the record finished before the build it had to wait for"
+    );
+    record.success().stderr_has(&format!(
+        "waiting for another run building from or writing a file in {}",
+        env.path("slow").display()
+    ));
+    assert!(build.wait().unwrap().success());
+    assert_eq!(
+        env.read("slow/last_updated.yaml"),
+        format!("{COMMENT}'3.9': {timestamp}\n'3.10': elsewhere\n")
+    );
+}
+
 /// A small catalog: a base, an image on it with an `image.yaml` copy, and an independent one,
 /// two Python versions each: six quick builds.
 fn small_catalog() -> Env {

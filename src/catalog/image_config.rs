@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::error::{Error, Result};
-use super::yaml;
+use super::{file, yaml};
 
 /// Where `copy: [path]` entries go inside the image folder.
 pub const BUILD_CACHE: &str = "build_cache";
@@ -92,7 +92,7 @@ impl ImageConfig {
         if !path.exists() {
             return Ok(Self::default());
         }
-        Self::parse(&path, &yaml::read_text(&path)?, image_dir, repository)
+        Self::parse(&path, &file::read_text(&path)?, image_dir, repository)
     }
 
     pub fn parse(path: &Path, text: &str, image_dir: &Path, repository: &Path) -> Result<Self> {

@@ -4,14 +4,14 @@
 //! processes recording different versions both land), keeping the file's comments, order and
 //! mode, and atomically (a crash leaves the old file).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
 use indexmap::IndexMap;
 
 use super::error::{Error, Result};
 use super::names;
-use super::yaml;
+use super::{file, yaml};
 
 /// The timestamps recorded for one image.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,7 +26,7 @@ impl LastUpdated {
         if !path.exists() {
             return Ok(Self::default());
         }
-        Self::parse(path, &yaml::read_text(path)?)
+        Self::parse(path, &file::read_text(path)?)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
@@ -68,26 +68,21 @@ impl LastUpdated {
 
     /// Replaces the file at `path` by `change` of its text, re-read and checked under the lock.
     fn edit(path: &Path, change: impl FnOnce(&str) -> String) -> Result<()> {
-        let _lock = FolderLock::acquire(path)?;
-        // Under the lock, a temporary file of ours beside the file is from a killed writer.
-        // Harmless if it stays, so a failure to remove it does not fail the edit.
-        let _ = crate::atomic::remove_leftovers(path);
-        let text = if path.exists() {
-            yaml::read_text(path)?
-        } else {
-            String::new()
-        };
-        Self::parse(path, &text)?;
-        let updated = change(&text);
-        // Never replace a file that reads by one that does not.
-        if let Err(error) = Self::parse(path, &updated) {
-            return Err(Error::Invalid {
-                path: path.to_owned(),
-                problem: format!("left as it was: the edited file would not read back ({error})"),
-            });
-        }
-        crate::atomic::write(path, updated.as_bytes())?;
-        Ok(())
+        file::replace(path, |old| {
+            let text = old.unwrap_or_default();
+            Self::parse(path, text)?;
+            let updated = change(text);
+            // Never replace a file that reads by one that does not.
+            if let Err(error) = Self::parse(path, &updated) {
+                return Err(Error::Invalid {
+                    path: path.to_owned(),
+                    problem: format!(
+                        "left as it was: the edited file would not read back ({error})"
+                    ),
+                });
+            }
+            Ok(updated)
+        })
     }
 }
 
@@ -266,30 +261,6 @@ fn unquoted(key: &str) -> &str {
         }
     }
     key
-}
-
-/// An exclusive lock on the folder holding a file, held until dropped. The folder, not the file,
-/// because the file is replaced by rename and a lock on the old one would not exclude anybody.
-struct FolderLock(fs_err::File);
-
-impl FolderLock {
-    fn acquire(file: &Path) -> Result<Self> {
-        let folder: PathBuf = match file.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-            _ => PathBuf::from("."),
-        };
-        let handle = fs_err::File::open(&folder)?;
-        handle.file().lock().map_err(|e| {
-            std::io::Error::new(e.kind(), format!("locking {}: {e}", folder.display()))
-        })?;
-        Ok(Self(handle))
-    }
-}
-
-impl Drop for FolderLock {
-    fn drop(&mut self) {
-        let _ = self.0.file().unlock();
-    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! arguments, base images, timestamps). Knows YAML; knows nothing of docker.
 
 mod error;
+pub mod file;
 pub mod image_config;
 pub mod last_updated;
 pub mod names;

@@ -9,7 +9,7 @@ use serde_saphyr::Spanned;
 
 use super::error::{Error, Result};
 use super::names;
-use super::yaml;
+use super::{file, yaml};
 
 /// The build argument that names the image to build `FROM`.
 pub const BASE_IMAGE_ARG: &str = "BASE_IMAGE";
@@ -59,7 +59,7 @@ struct RawBase {
 
 /// Reads and parses the `versions.yaml` at `path`.
 pub fn read(path: &Path) -> Result<IndexMap<String, VersionSpec>> {
-    parse(path, &yaml::read_text(path)?)
+    parse(path, &file::read_text(path)?)
 }
 
 /// Parses `versions.yaml` of an image. An empty file is an error: an image needs a version.

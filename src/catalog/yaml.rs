@@ -3,56 +3,12 @@
 //! Files go straight into typed structs (keys are `String`), never through a generic YAML value,
 //! so an unquoted `3.10` stays the text "3.10" instead of becoming the float 3.1.
 
-use std::io::Read;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
 use super::error::{Error, Result};
 use super::names;
-
-/// Files larger than this are refused before parsing: catalog files are a few lines long.
-const MAX_FILE_BYTES: u64 = 1024 * 1024;
-
-/// Reads `path` as UTF-8 text, refusing what is not a regular file (a folder, a FIFO, a link to
-/// `/dev/zero`: reading those fails, blocks or never ends) and huge files.
-pub fn read_text(path: &Path) -> Result<String> {
-    let invalid = |problem: String| Error::Invalid {
-        path: path.to_owned(),
-        problem,
-    };
-    let metadata = fs_err::metadata(path)?;
-    if !metadata.is_file() {
-        let found = if metadata.is_dir() {
-            "a folder"
-        } else {
-            "a special file"
-        };
-        return Err(invalid(format!("expected a regular file, found {found}")));
-    }
-    let too_large = |size: &str| {
-        invalid(format!(
-            "the file is {size} bytes; catalog files are limited to {MAX_FILE_BYTES}"
-        ))
-    };
-    if metadata.len() > MAX_FILE_BYTES {
-        return Err(too_large(&metadata.len().to_string()));
-    }
-    let mut bytes = Vec::new();
-    // Bounded, in case the file grew since its size was read.
-    fs_err::File::open(path)?
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_large(&format!("more than {MAX_FILE_BYTES}")));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        invalid(format!(
-            "not valid UTF-8 (at byte {})",
-            e.utf8_error().valid_up_to()
-        ))
-    })
-}
 
 /// Parses `text`, the content of `path`, as `T`.
 pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
@@ -192,28 +148,6 @@ mod tests {
             error.contains(
                 "too large once its `*alias` references are expanded (past the parser's limit on "
             ),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn what_is_not_a_regular_file_or_is_huge_is_refused_without_reading_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let error = read_text(dir.path()).unwrap_err().to_string();
-        assert!(
-            error.ends_with("expected a regular file, found a folder"),
-            "{error}"
-        );
-        let error = read_text(Path::new("/dev/zero")).unwrap_err().to_string();
-        assert!(
-            error.ends_with("expected a regular file, found a special file"),
-            "{error}"
-        );
-        let huge = dir.path().join("huge.yaml");
-        fs_err::write(&huge, vec![b'#'; MAX_FILE_BYTES as usize + 1]).unwrap();
-        let error = read_text(&huge).unwrap_err().to_string();
-        assert!(
-            error.ends_with("catalog files are limited to 1048576"),
             "{error}"
         );
     }

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::catalog::{self, Catalog, ImageConfig, LastUpdated, versions};
+use crate::catalog::{self, Catalog, ImageConfig, LastUpdated, file, versions};
 use crate::check::{self, Folder, Folders, Problem};
 use crate::error::{Error, Result};
 
@@ -64,7 +64,7 @@ fn read_folder(catalog: &Catalog, repository: &Path, name: String) -> Folder {
         versions: versions::read(&dir.join("versions.yaml")),
         last_updated: LastUpdated::read(&dir.join("last_updated.yaml")),
         config: ImageConfig::read(&dir, repository),
-        dockerfile: fs_err::read_to_string(dir.join("Dockerfile")),
+        dockerfile: file::read_text(&dir.join("Dockerfile")),
         name,
         dir,
     }

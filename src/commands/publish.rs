@@ -8,12 +8,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::catalog::{Error as CatalogError, Image};
+use crate::catalog::{Error as CatalogError, Image, file};
 use crate::cli::{BuildOptions, PublishArgs, SnapType};
 use crate::error::Result;
 use crate::plan::{self, Plan, Target};
 use crate::publish::{self, FileEdit, State, Step, defines, pin, references, snapshot_diff};
-use crate::{atomic, report};
+use crate::report;
 
 use super::build::{self, BuildRequest, now_timestamp};
 use super::snapshot::{builder_name, snapshot_built_at, snapshot_path, target_name};
@@ -121,7 +121,7 @@ fn start(
         .keys()
         .filter_map(|v| target.last_updated.get(v));
     previous.extend(built.map(str::to_owned));
-    if let Some(text) = read_if_exists(defines)? {
+    if let Some(text) = file::read_text_if_exists(defines)? {
         let name = defines::variable(args.snap_type.as_str());
         previous.push(defines::value(defines, &text, name)?.to_owned());
     }
@@ -270,7 +270,7 @@ impl Release<'_> {
     /// The builder's Dockerfile pinned to `commit`.
     fn pin_edit(&self, commit: &str) -> Result<FileEdit> {
         let path = self.builder.dir.join("Dockerfile");
-        let old = fs_err::read_to_string(&path).map_err(CatalogError::Io)?;
+        let old = file::read_text(&path)?;
         let new = pin::with_commit(&path, &old, commit)?;
         Ok(FileEdit { path, old, new })
     }
@@ -338,7 +338,7 @@ impl Release<'_> {
             .collect();
         let mut before = Vec::new();
         for (_, path) in &files {
-            before.push(read_if_exists(path)?.unwrap_or_default());
+            before.push(file::read_text_if_exists(path)?.unwrap_or_default());
         }
         snapshot_built_at(
             self.context,
@@ -351,7 +351,7 @@ impl Release<'_> {
         }
         let mut changes = String::new();
         for ((version, path), old) in files.iter().zip(before) {
-            let new = read_if_exists(path)?.unwrap_or_default();
+            let new = file::read_text_if_exists(path)?.unwrap_or_default();
             changes += &format!(
                 "changes in the snapshot of Python {version} ({}):\n",
                 display(path)
@@ -368,7 +368,7 @@ impl Release<'_> {
     fn record_edits(&self) -> Result<(Vec<FileEdit>, Vec<String>)> {
         let timestamp = &self.state.timestamp;
         let mut edits = Vec::new();
-        if let Some(old) = read_if_exists(&self.defines)? {
+        if let Some(old) = file::read_text_if_exists(&self.defines)? {
             let name = defines::variable(self.snap_type.as_str());
             let new = defines::with_value(&self.defines, &old, name, timestamp)?;
             let path = self.defines.clone();
@@ -376,7 +376,7 @@ impl Release<'_> {
         }
         let mut warnings = Vec::new();
         for path in &self.target.config.references {
-            let old = fs_err::read_to_string(path).map_err(CatalogError::Io)?;
+            let old = file::read_text(path)?;
             let previous = &self.state.previous_timestamps;
             let rewrite = references::rewrite(&old, &self.target.name, previous, timestamp);
             warnings.extend(self.reference_warnings(path, &rewrite));
@@ -431,23 +431,27 @@ impl Release<'_> {
     }
 }
 
-/// Writes every edit that changes its file, atomically, or prints them as diffs (`dry_run`).
+/// Writes every edit that changes its file (atomically, unless the file changed since it was
+/// read), or prints them as diffs (`dry_run`).
 fn apply(edits: &[FileEdit], dry_run: bool) -> Result<()> {
     for edit in edits.iter().filter(|edit| edit.changes_anything()) {
         if dry_run {
             print_stdout(&edit.unified_diff());
         } else {
-            atomic::write(&edit.path, edit.new.as_bytes()).map_err(CatalogError::Io)?;
+            file::replace(&edit.path, |current| {
+                if current.unwrap_or_default() == edit.old {
+                    Ok(edit.new.clone())
+                } else {
+                    Err(CatalogError::Invalid {
+                        path: edit.path.clone(),
+                        problem: "changed by someone else while publish was editing it; \
+                                  run publish again with --resume"
+                            .into(),
+                    })
+                }
+            })?;
             report::line(&format!("wrote {}", display(&edit.path)));
         }
     }
     Ok(())
-}
-
-fn read_if_exists(path: &Path) -> Result<Option<String>> {
-    match fs_err::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(CatalogError::Io(e).into()),
-    }
 }

@@ -4,8 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::atomic;
-use crate::catalog::{Error as CatalogError, Image};
+use crate::catalog::{Image, file};
 use crate::cli::SnapType;
 use crate::error::{Error, Result};
 use crate::plan::local_tag;
@@ -78,7 +77,7 @@ pub(super) fn snapshot_built_at(
         frozen.push((output, requirements));
     }
     for (output, requirements) in frozen {
-        atomic::write(&output, requirements.as_bytes()).map_err(CatalogError::Io)?;
+        file::replace(&output, |_| Ok(requirements))?;
         crate::report::line(&format!("wrote {}", display(&output)));
     }
     Ok(())

@@ -7,6 +7,8 @@ use std::path::{Component, Path, PathBuf};
 
 use globset::{GlobBuilder, GlobMatcher};
 
+use crate::catalog::{self, file};
+
 #[derive(Debug, Default)]
 pub struct DockerIgnore {
     rules: Vec<Rule>,
@@ -20,12 +22,16 @@ struct Rule {
 }
 
 impl DockerIgnore {
-    /// Reads `<context>/.dockerignore`; none means nothing is excluded.
+    /// Reads `<context>/.dockerignore`; none means nothing is excluded. Guarded like the
+    /// catalog's files: a FIFO or a link to `/dev/zero` is refused, not read forever.
     pub fn read(context: &Path) -> std::io::Result<Self> {
-        match fs_err::read_to_string(context.join(".dockerignore")) {
-            Ok(text) => Ok(Self::parse(&text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(e),
+        match file::read_text_if_exists(&context.join(".dockerignore")) {
+            Ok(text) => Ok(Self::parse(&text.unwrap_or_default())),
+            Err(catalog::Error::Io(e)) => Err(e),
+            Err(invalid) => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                invalid.to_string(),
+            )),
         }
     }
 

@@ -105,7 +105,8 @@ fn walk(
     Ok(())
 }
 
-/// Hashes of the entries (mode, then content or link target), on every CPU.
+/// Hashes of the entries (mode, then content of a regular file or target of a link), on every
+/// CPU.
 fn hash_files(entries: &[Entry]) -> std::io::Result<Vec<String>> {
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
     let chunk = entries.len().div_ceil(workers).max(1);
@@ -139,9 +140,11 @@ fn hash_file(path: &Path) -> std::io::Result<String> {
     hasher.update(&meta.permissions().mode().to_le_bytes());
     if meta.is_symlink() {
         hasher.update(fs_err::read_link(path)?.as_os_str().as_encoded_bytes());
-    } else {
+    } else if meta.is_file() {
         hasher.update_reader(fs_err::File::open(path)?)?;
     }
+    // A FIFO, socket or device: docker sends its header only, and the mode (which holds the
+    // file type) is all there is to hash; opening a FIFO would wait for a writer forever.
     Ok(hasher.finalize().to_hex().to_string())
 }
 
@@ -182,6 +185,27 @@ mod tests {
         )
         .unwrap();
         assert_ne!(digest(dir.path()), edited);
+    }
+
+    fn mkfifo(path: &Path) {
+        let made = std::process::Command::new("mkfifo").arg(path).status();
+        assert!(made.unwrap().success(), "mkfifo {}", path.display());
+    }
+
+    /// A FIFO has no writer here: reading it would wait forever, as would a `.dockerignore`
+    /// that is one.
+    #[test]
+    fn a_fifo_counts_by_its_mode_and_is_never_read() {
+        let dir = context();
+        let before = digest(dir.path());
+        mkfifo(&dir.path().join("pipe"));
+        assert_ne!(digest(dir.path()), before);
+        mkfifo(&dir.path().join(".dockerignore"));
+        let error = context_digest(dir.path(), &[]).unwrap_err().to_string();
+        assert!(
+            error.ends_with("expected a regular file, found a special file"),
+            "{error}"
+        );
     }
 
     #[test]

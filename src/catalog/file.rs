@@ -1,0 +1,132 @@
+//! The catalog's text files on disk (YAML files, Dockerfiles, files whose references `publish`
+//! updates): read with guards, replaced whole under the lock of their folder.
+
+use std::io::Read;
+use std::path::Path;
+
+use super::error::{Error, Result};
+use crate::folder_lock::FolderLock;
+
+/// Files larger than this are refused before parsing: the files the tool reads are a few lines long.
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads `path` as UTF-8 text, refusing what is not a regular file (a folder, a FIFO, a link to
+/// `/dev/zero`: reading those fails, blocks or never ends) and huge files.
+pub fn read_text(path: &Path) -> Result<String> {
+    let invalid = |problem: String| Error::Invalid {
+        path: path.to_owned(),
+        problem,
+    };
+    let metadata = fs_err::metadata(path)?;
+    if !metadata.is_file() {
+        let found = if metadata.is_dir() {
+            "a folder"
+        } else {
+            "a special file"
+        };
+        return Err(invalid(format!("expected a regular file, found {found}")));
+    }
+    let too_large = |size: &str| {
+        invalid(format!(
+            "the file is {size} bytes; catalog files are limited to {MAX_FILE_BYTES}"
+        ))
+    };
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(too_large(&metadata.len().to_string()));
+    }
+    let mut bytes = Vec::new();
+    // Bounded, in case the file grew since its size was read.
+    fs_err::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(&format!("more than {MAX_FILE_BYTES}")));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        invalid(format!(
+            "not valid UTF-8 (at byte {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// `read_text`, or `None` when there is no file at `path`.
+pub fn read_text_if_exists(path: &Path) -> Result<Option<String>> {
+    match read_text(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Replaces the file at `path` by what `change` makes of its current text (`None`: no file),
+/// re-read under the exclusive lock of its folder, so that concurrent writers both land and no
+/// build of the folder reads a file being replaced. The write is atomic.
+pub fn replace(path: &Path, change: impl FnOnce(Option<&str>) -> Result<String>) -> Result<()> {
+    let _lock = FolderLock::exclusive(crate::atomic::folder_of(path))?;
+    // Under the lock, a temporary file of ours beside the file is from a killed writer.
+    // Harmless if it stays, so a failure to remove it does not fail the write.
+    let _ = crate::atomic::remove_leftovers(path);
+    let old = read_text_if_exists(path)?;
+    let new = change(old.as_deref())?;
+    crate::atomic::write(path, new.as_bytes())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_not_a_regular_file_or_is_huge_is_refused_without_reading_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = read_text(dir.path()).unwrap_err().to_string();
+        assert!(
+            error.ends_with("expected a regular file, found a folder"),
+            "{error}"
+        );
+        let error = read_text(Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(
+            error.ends_with("expected a regular file, found a special file"),
+            "{error}"
+        );
+        let huge = dir.path().join("huge.yaml");
+        fs_err::write(&huge, vec![b'#'; MAX_FILE_BYTES as usize + 1]).unwrap();
+        let error = read_text(&huge).unwrap_err().to_string();
+        assert!(
+            error.ends_with("catalog files are limited to 1048576"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn replace_creates_rewrites_and_clears_what_a_killed_writer_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        replace(&path, |old| {
+            assert_eq!(old, None);
+            Ok("one\n".into())
+        })
+        .unwrap();
+        let leftover = dir.path().join(".dagster-image-notes.txt.AbC123");
+        fs_err::write(&leftover, "partial").unwrap();
+        replace(&path, |old| Ok(format!("{}two\n", old.unwrap()))).unwrap();
+        assert_eq!(fs_err::read_to_string(&path).unwrap(), "one\ntwo\n");
+        assert!(!leftover.exists());
+    }
+
+    #[test]
+    fn a_refused_change_leaves_the_file_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        fs_err::write(&path, "kept\n").unwrap();
+        let refused = replace(&path, |_| {
+            Err(Error::Invalid {
+                path: path.clone(),
+                problem: "no".into(),
+            })
+        });
+        assert!(refused.is_err());
+        assert_eq!(fs_err::read_to_string(&path).unwrap(), "kept\n");
+    }
+}
