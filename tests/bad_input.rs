@@ -554,6 +554,69 @@ fn last_updated_of_the_wrong_shape_is_refused_at_its_line() {
 }
 
 #[test]
+fn a_missing_dockerfile_is_refused_before_docker_runs() {
+    let env = Env::new();
+    let dockerfile = env.path("python-base/Dockerfile");
+    fs_err::remove_file(&dockerfile).unwrap();
+    assert_eq!(
+        build_refused(&env),
+        format!(
+            "{}: there is no Dockerfile: add the one the image is built from",
+            dockerfile.display()
+        )
+    );
+    let message = refused(&env, &["build-all", "-t", &env.timestamp]);
+    assert!(message.ends_with("there is no Dockerfile: add the one the image is built from"));
+}
+
+/// Docker would read a Dockerfile linked to `/dev/zero` until it runs out of memory, and
+/// `check` would never end; both refuse it at once.
+#[test]
+fn a_dockerfile_that_is_a_device_is_refused_without_reading_it() {
+    let env = Env::new();
+    let dockerfile = env.path("python-base/Dockerfile");
+    fs_err::remove_file(&dockerfile).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &dockerfile).unwrap();
+    let build = [&BUILD_PYTHON_BASE[..], &["-t", &env.timestamp]].concat();
+    env.run(&build).code(2).stderr_has(&format!(
+        "{}: the Dockerfile is not a regular file",
+        dockerfile.display()
+    ));
+    let check = env.run(&["check", "--name", "python-base"]).code(1);
+    assert!(
+        check
+            .stdout
+            .contains("expected a regular file, found a special file"),
+        "{check:#?}"
+    );
+}
+
+#[test]
+fn a_platform_docker_would_refuse_is_refused_naming_it() {
+    let env = Env::new();
+    for (platform, why) in [
+        (
+            "linux/amd64,linux/arm64",
+            "one platform per build (`docker build` builds one at a time)",
+        ),
+        (
+            "linux/arm/v7/x",
+            "expected OS/ARCH or OS/ARCH/VARIANT, like linux/amd64 or linux/arm/v7",
+        ),
+        (
+            "linux/-x",
+            "`-x` is not a platform part (a letter or digit, then letters, digits, `_` and `-`)",
+        ),
+    ] {
+        let expected = format!("`{platform}` is not a valid platform: {why}");
+        let build = [&BUILD_PYTHON_BASE[..], &["--platform", platform]].concat();
+        assert_eq!(refused(&env, &build), expected);
+        let bake = ["bake", "--platform", platform];
+        assert_eq!(refused(&env, &bake), expected);
+    }
+}
+
+#[test]
 fn files_over_the_size_limit_are_refused_before_parsing() {
     let env = Env::new();
     let huge = vec![b'#'; 1024 * 1024 + 1];

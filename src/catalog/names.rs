@@ -63,6 +63,31 @@ pub fn check_tag_chars(part: &str) -> Result<(), Invalid> {
     }
 }
 
+/// A platform as `docker build --platform` takes one: `OS`, `OS/ARCH` or `OS/ARCH/VARIANT`
+/// (`linux/amd64`, `linux/arm/v7`), each part letters, digits, `_` or `-`, starting with a
+/// letter or digit.
+pub fn check_platform(platform: &str) -> Result<(), Invalid> {
+    if platform.contains(',') {
+        return Err("one platform per build (`docker build` builds one at a time)".into());
+    }
+    let parts: Vec<&str> = platform.split('/').collect();
+    if parts.len() > 3 {
+        return Err("expected OS/ARCH or OS/ARCH/VARIANT, like linux/amd64 or linux/arm/v7".into());
+    }
+    let is_valid = |part: &&str| {
+        part.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+    };
+    match parts.iter().find(|part| !is_valid(part)) {
+        Some(part) => Err(format!(
+            "`{part}` is not a platform part (a letter or digit, then letters, digits, `_` and `-`)"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The closest of `candidates` to `wanted`, when it is close enough to be a likely typo.
 pub fn suggest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
@@ -97,6 +122,26 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn platforms_are_os_arch_variant_one_at_a_time() {
+        for valid in [
+            "linux",
+            "linux/amd64",
+            "linux/arm/v7",
+            "Linux/ARM64",
+            "linux/ppc64le",
+        ] {
+            assert_eq!(check_platform(valid), Ok(()), "{valid}");
+        }
+        let why = |platform| check_platform(platform).unwrap_err();
+        assert!(why("linux/amd64,linux/arm64").starts_with("one platform per build"));
+        assert!(why("linux/arm/v7/extra").starts_with("expected OS/ARCH"));
+        assert!(why("linux//amd64").starts_with("`` is not a platform part"));
+        assert!(why("").starts_with("`` is not a platform part"));
+        assert!(why("linux/am d64").starts_with("`am d64` is not a platform part"));
+        assert!(why("--push").starts_with("`--push` is not a platform part"));
+    }
 
     #[test]
     fn image_names_follow_docker_path_components() {

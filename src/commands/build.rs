@@ -2,6 +2,7 @@
 //! and record each successful build's timestamp in its image's `last_updated.yaml`.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use crate::build_context::Additions;
 use crate::catalog::{Error as CatalogError, Image, names};
@@ -119,6 +120,9 @@ pub(super) fn resolve(
         None => now_timestamp(),
     };
     names::check_tag_chars(&timestamp).map_err(|why| invalid("timestamp", &timestamp, why))?;
+    if let Some(platform) = &request.options.platform {
+        names::check_platform(platform).map_err(|why| invalid("platform", platform, why))?;
+    }
     let images = match &request.name {
         Some(name) if request.with_dependents => images_with_dependents(context, name)?,
         Some(name) => context
@@ -141,8 +145,27 @@ pub(super) fn resolve(
     for build in &plan.builds {
         let tag = plan::version_tag(&build.target.python_version, &plan.timestamp);
         names::check_tag(&tag).map_err(|why| invalid("tag", &tag, why))?;
+        check_dockerfile(&build.request.dockerfile)?;
     }
     Ok((images, plan))
+}
+
+/// A build's Dockerfile must be a regular file: docker's own error for a missing one comes only
+/// once the run has started, and a FIFO or a link to a device would stall it.
+fn check_dockerfile(path: &Path) -> Result<()> {
+    let problem = match fs_err::metadata(path) {
+        Ok(metadata) if metadata.is_file() => return Ok(()),
+        Ok(_) => "the Dockerfile is not a regular file",
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            "there is no Dockerfile: add the one the image is built from"
+        }
+        Err(e) => return Err(CatalogError::Io(e).into()),
+    };
+    Err(CatalogError::Invalid {
+        path: path.to_owned(),
+        problem: problem.to_owned(),
+    }
+    .into())
 }
 
 /// Every image: finding what builds on `name` needs them all. `name` is read first, so that an

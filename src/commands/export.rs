@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::catalog::{Catalog, Image};
+use crate::catalog::{Catalog, Image, names};
 use crate::error::Result;
 use crate::export::{bake, pipeline};
 use crate::plan::Plan;
 
 use super::build::{self, BuildRequest};
-use super::{Context, print_stdout};
+use super::{Context, invalid, print_stdout};
 
 /// Prints the bake file of `request`'s plan; with `push`, tagged for the registry and pushed.
 pub fn bake(
@@ -18,6 +18,9 @@ pub fn bake(
     platforms: &[String],
     push: bool,
 ) -> Result<()> {
+    for platform in platforms {
+        names::check_platform(platform).map_err(|why| invalid("platform", platform, why))?;
+    }
     let (images, plan) = build::resolve(context, request)?;
     let registry = if push {
         Some(context.registry()?)
