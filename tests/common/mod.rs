@@ -20,7 +20,7 @@ static ENGINE_CHECK: Once = Once::new();
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// A catalog in a temporary folder, and a timestamp unique to this test for the images it builds
-/// (removed from the engine when the test ends).
+/// (removed from the engine by `scripts/test.sh` after the tests).
 pub struct Env {
     dir: tempfile::TempDir,
     pub timestamp: String,
@@ -134,7 +134,7 @@ impl Env {
         self.timestamp.replace('-', ".")
     }
 
-    /// A second timestamp for this test, `<label>-<timestamp>`; its images are cleaned up too.
+    /// A second timestamp for this test, `<label>-<timestamp>`; its images are removed too.
     pub fn timestamp_labelled(&self, label: &str) -> String {
         format!("{label}-{}", self.timestamp)
     }
@@ -154,7 +154,11 @@ impl Env {
 
 impl Env {
     /// Removes every local image tagged with this test's timestamp, local and for the registry;
-    /// the engine keeps what is not this test's, such as the root file system.
+    /// the engine keeps what is not this test's, such as the root file system. For tests that
+    /// need an engine without them; the others leave their images to `scripts/test.sh`, which
+    /// removes them once every test has run: removing them as each test ends raced with
+    /// another test reusing the same image from the build cache (docker 20.10 deletes an
+    /// image whose last tag goes while a concurrent build tags it, leaving a tag of nothing).
     pub fn remove_images(&self) {
         let listing = docker_output(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
         let ours: Vec<&str> = listing
@@ -167,12 +171,6 @@ impl Env {
                 .args(ours)
                 .output();
         }
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        self.remove_images();
     }
 }
 
