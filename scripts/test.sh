@@ -8,10 +8,11 @@ if [ -x scripts/setup-ecr.sh ]; then scripts/setup-ecr.sh; fi
 # The images the tests built carry their run's id (`test-<pid>x<nanos>-<n>`, or `test.<pid>x...`
 # in registry paths); removed once all have run, since a test removing its own raced with
 # another reusing them from the build cache.
+# An image pulled by digest has no tag: it goes by `repository@digest`.
 remove_test_images() {
-    docker image ls --format '{{.Repository}}:{{.Tag}}' \
-        | grep -E 'test[-.][0-9]+x[0-9]+' \
-        | xargs -r docker image rm --force >/dev/null || true
+    docker image ls --digests --format '{{.Repository}} {{.Tag}} {{.Digest}}' \
+        | awk '$0 ~ /test[-.][0-9]+x[0-9]+/ { print ($2 == "<none>") ? $1 "@" $3 : $1 ":" $2 }' \
+        | sort -u | xargs -r docker image rm --force >/dev/null || true
 }
 trap remove_test_images EXIT
 cargo test --locked "$@"
