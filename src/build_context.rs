@@ -1,27 +1,34 @@
 //! Build-context additions: the `image.yaml` copies of the images being built, put in place
 //! before the builds and removed afterwards, on success, failure or interrupt alike. What was
-//! created is listed in a ledger beside the catalog first, so that copies left by a killed run
-//! are removed by the next one instead of blocking it.
+//! created for an image is listed in its ledger beside the catalog first, so that copies left by
+//! a killed run are removed by the next one instead of blocking it. Each image's copies are
+//! under a lock file for the run: another run building the same image waits for them to go,
+//! while runs building other images go on.
 
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
 use crate::catalog::Image;
+use crate::lock::Lock;
 
-const LEDGER: &str = "copies-in-place.txt";
+/// The folder of the ledgers and lock files, in the tool's state folder.
+const COPIES_DIR: &str = "copies";
 
 /// Copies in place for the duration of a run; removed when dropped.
 pub struct Additions {
+    images: Vec<ImageCopies>,
+}
+
+/// The copies of one image, as its ledger lists them.
+struct ImageCopies {
     ledger: PathBuf,
     created: Vec<PathBuf>,
-    /// Held while the copies exist: a second run on this catalog must not remove them.
-    _lock: fs_err::File,
+    /// Held while the copies exist: another run must neither use nor remove them.
+    _lock: Lock,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("another dagster-image run is building from this catalog with image.yaml copies in place (lock: `{}`)", .0.display())]
-    Busy(PathBuf),
     #[error(
         "`{}` is in the way of the copy declared in `{}`; move it away (it is not one of our copies)",
         .target.display(), .config.display()
@@ -37,19 +44,21 @@ impl Additions {
         images: impl IntoIterator<Item = &'a Image>,
         state_dir: &Path,
     ) -> Result<Self, Error> {
-        let lock_path = state_dir.join("copies.lock");
-        let lock = fs_err::File::create(&lock_path)?;
-        if lock.file().try_lock().is_err() {
-            return Err(Error::Busy(lock_path));
-        }
-        let mut additions = Self {
-            ledger: state_dir.join(LEDGER),
-            created: Vec::new(),
-            _lock: lock,
-        };
-        additions.remove_leftovers()?;
+        let dir = state_dir.join(COPIES_DIR);
+        let mut with_copies: Vec<&Image> = images
+            .into_iter()
+            .filter(|image| !image.config.copies.is_empty())
+            .collect();
+        // Locks taken in one order by every run: two runs never wait for each other.
+        with_copies.sort_by(|a, b| a.name.cmp(&b.name));
+        with_copies.dedup_by(|a, b| a.name == b.name);
+        let mut additions = Self { images: Vec::new() };
         let mut planned = Vec::new();
-        for image in images {
+        for image in with_copies {
+            additions
+                .images
+                .push(ImageCopies::claim(&dir, &image.name)?);
+            let owner = additions.images.len() - 1;
             for copy in &image.config.copies {
                 let target = image.dir.join(&copy.to);
                 if target.symlink_metadata().is_ok() {
@@ -58,27 +67,45 @@ impl Additions {
                         config: image.dir.join("image.yaml"),
                     });
                 }
-                planned.push((copy.from.clone(), target));
+                planned.push((owner, &copy.from, target));
             }
         }
-        for (from, target) in planned {
-            let created_root = first_missing_ancestor(&target);
-            additions.created.push(created_root);
-            crate::atomic::write(
-                &additions.ledger,
-                ledger_text(&additions.created).as_bytes(),
-            )?;
-            if let Some(parent) = target.parent() {
-                fs_err::create_dir_all(parent)?;
-            }
-            copy_tree(&from, &target)?;
+        for (owner, from, target) in planned {
+            additions.images[owner].copy(from, &target)?;
         }
         Ok(additions)
     }
+}
 
-    /// Removes what a run that did not finish left, as its ledger lists it.
+impl ImageCopies {
+    /// Takes the lock of `image`'s copies, waiting for another run using them, and removes what
+    /// a killed run left.
+    fn claim(dir: &Path, image: &str) -> std::io::Result<Self> {
+        fs_err::create_dir_all(dir)?;
+        let holder = format!("using the image.yaml copies of `{image}`");
+        let lock = Lock::file_exclusive(&dir.join(format!("{image}.lock")), &holder)?;
+        let mut copies = Self {
+            ledger: dir.join(format!("{image}.txt")),
+            created: Vec::new(),
+            _lock: lock,
+        };
+        copies.remove_leftovers()?;
+        Ok(copies)
+    }
+
+    /// Copies `from` to `target`, listed in the ledger before anything is created.
+    fn copy(&mut self, from: &Path, target: &Path) -> std::io::Result<()> {
+        self.created.push(first_missing_ancestor(target));
+        crate::atomic::write(&self.ledger, ledger_text(&self.created).as_bytes())?;
+        if let Some(parent) = target.parent() {
+            fs_err::create_dir_all(parent)?;
+        }
+        copy_tree(from, target)
+    }
+
+    /// Removes what a run that did not finish left, as the ledger lists it.
     fn remove_leftovers(&mut self) -> std::io::Result<()> {
-        // Under the copies lock: a temporary file of the ledger is a killed run's, and harmless.
+        // Under the lock: a temporary file of the ledger is a killed run's, and harmless.
         let _ = crate::atomic::remove_leftovers(&self.ledger);
         let Ok(text) = fs_err::read_to_string(&self.ledger) else {
             return Ok(());
@@ -102,7 +129,7 @@ impl Additions {
     }
 }
 
-impl Drop for Additions {
+impl Drop for ImageCopies {
     fn drop(&mut self) {
         if let Err(error) = self.remove_all() {
             eprintln!("warning: could not remove a build-context copy: {error}");

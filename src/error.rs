@@ -69,7 +69,10 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             // Stopped by Ctrl-C while waiting for another run's lock.
-            Error::Catalog(catalog::Error::Io(e)) if e.kind() == ErrorKind::Interrupted => {
+            Error::Catalog(catalog::Error::Io(e))
+            | Error::BuildContext(build_context::Error::Io(e))
+                if e.kind() == ErrorKind::Interrupted =>
+            {
                 EXIT_INTERRUPTED
             }
             Error::Catalog(e) if !e.is_bad_input() => EXIT_FAILED,

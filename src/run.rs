@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::engine::Docker;
-use crate::folder_lock::FolderLock;
+use crate::lock::Lock;
 use crate::plan::{Build, Plan};
 use crate::process;
 use crate::report::Progress;
@@ -149,7 +149,7 @@ fn run_one(
     }
     // Another run may be replacing a file of this context (recording a timestamp); docker
     // reads the context during the whole build, so the lock is held until it ends.
-    let _reading = FolderLock::shared(&build.request.context).map_err(failed)?;
+    let _reading = Lock::folder_shared(&build.request.context).map_err(failed)?;
     docker
         .build(&build.request)
         .run_logged(&step, log, on_line)?;

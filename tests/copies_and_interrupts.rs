@@ -53,7 +53,7 @@ fn declared_copies_are_in_the_build_context_and_removed_afterwards() {
         "the copy is removed after the build"
     );
     assert!(
-        !env.path(".dagster-image/copies-in-place.txt").exists(),
+        !env.path(".dagster-image/copies/copier.txt").exists(),
         "the ledger is removed too"
     );
 }
@@ -83,7 +83,7 @@ fn copies_left_by_a_killed_run_are_cleaned_up_by_the_next_one() {
     fs_err::create_dir_all(leftover.join("data")).unwrap();
     fs_err::write(leftover.join("data/file.txt"), "stale copy\n").unwrap();
     env.write(
-        ".dagster-image/copies-in-place.txt",
+        ".dagster-image/copies/copier.txt",
         &format!("{}\n", leftover.display()),
     );
     env.run(&[
@@ -120,6 +120,71 @@ fn a_file_of_the_user_in_the_way_of_a_copy_is_bad_input_and_kept() {
     .stderr_has("is in the way of the copy declared in");
     assert_eq!(env.read("copier/build_cache/data"), "mine\n");
     assert!(!image_exists(&env.tag("copier", "3.10")));
+}
+
+/// `build --name <image> -v 3.10 -t <timestamp>` started, its stderr kept.
+fn start_build(env: &Env, image: &str, timestamp: &str) -> std::process::Child {
+    env.command(&["build", "--name", image, "-v", "3.10", "-t", timestamp])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start dagster-image")
+}
+
+/// Several runs on one catalog go on side by side; only a run building an image whose copies
+/// another run has in place waits for them to go (they are that run's context), then builds
+/// with its own.
+#[test]
+fn a_run_waits_only_for_the_copies_of_an_image_it_builds() {
+    let env = env_with_copy("RUN sleep 3\n");
+    env.write("other/versions.yaml", "3.10: {}\n");
+    env.write(
+        "other/Dockerfile",
+        "FROM dagster-image/rootfs:busybox\nRUN echo other > /o\n",
+    );
+    let first = start_build(&env, "copier", &env.timestamp);
+    let ledger = env.path(".dagster-image/copies/copier.txt");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ledger.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the first run never put its copies in place"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second_timestamp = env.timestamp_labelled("second");
+    let second = start_build(&env, "copier", &second_timestamp);
+    let other = env
+        .run(&[
+            "build",
+            "--name",
+            "other",
+            "-v",
+            "3.10",
+            "-t",
+            &env.timestamp,
+        ])
+        .success();
+    assert!(!other.stderr.contains("waiting"), "{}", other.stderr);
+    let [first, second] = [first, second].map(|run| {
+        let output = run.wait_with_output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    });
+    assert!(!first.contains("waiting"), "{first}");
+    assert!(
+        second.contains("waiting for another run using the image.yaml copies of `copier`"),
+        "{second}"
+    );
+    for timestamp in [&env.timestamp, &second_timestamp] {
+        let tag = format!("dagster/copier:py3.10-{timestamp}");
+        assert_eq!(
+            run_image(&tag, &["cat", "/data/file.txt"]),
+            "from the repository\n"
+        );
+    }
+    assert!(!env.path("copier/build_cache").exists());
+    assert!(!ledger.exists());
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::Path;
 
 use super::error::{Error, Result};
-use crate::folder_lock::FolderLock;
+use crate::lock::Lock;
 
 /// Files larger than this are refused before parsing: the files the tool reads are a few lines long.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
@@ -63,7 +63,7 @@ pub fn read_text_if_exists(path: &Path) -> Result<Option<String>> {
 /// re-read under the exclusive lock of its folder, so that concurrent writers both land and no
 /// build of the folder reads a file being replaced. The write is atomic.
 pub fn replace(path: &Path, change: impl FnOnce(Option<&str>) -> Result<String>) -> Result<()> {
-    let _lock = FolderLock::exclusive(crate::atomic::folder_of(path))?;
+    let _lock = Lock::folder_exclusive(crate::atomic::folder_of(path))?;
     // Under the lock, a temporary file of ours beside the file is from a killed writer.
     // Harmless if it stays, so a failure to remove it does not fail the write.
     let _ = crate::atomic::remove_leftovers(path);
