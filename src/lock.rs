@@ -69,7 +69,10 @@ impl Lock {
                 Ok(()) => return Ok(Self(handle)),
                 Err(TryLockError::Error(e)) => return Err(failed(e)),
                 Err(TryLockError::WouldBlock) if process::is_interrupted() => {
-                    return Err(failed(io::ErrorKind::Interrupted.into()));
+                    return Err(io::Error::new(
+                        io::ErrorKind::Interrupted,
+                        format!("interrupted while waiting for another run {holder}"),
+                    ));
                 }
                 Err(TryLockError::WouldBlock) => {
                     if !said_so {

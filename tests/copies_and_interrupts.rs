@@ -136,7 +136,16 @@ fn start_build(env: &Env, image: &str, timestamp: &str) -> std::process::Child {
 /// with its own.
 #[test]
 fn a_run_waits_only_for_the_copies_of_an_image_it_builds() {
-    let env = env_with_copy("RUN sleep 3\n");
+    let env = env_with_copy("");
+    // A step that takes a while; the timestamp keeps docker's build cache from skipping it.
+    env.write(
+        "copier/Dockerfile",
+        &format!(
+            "{}RUN echo {} && sleep 3\n",
+            env.read("copier/Dockerfile"),
+            env.timestamp
+        ),
+    );
     env.write("other/versions.yaml", "3.10: {}\n");
     env.write(
         "other/Dockerfile",

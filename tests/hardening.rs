@@ -68,17 +68,18 @@ fn concurrent_records_of_different_versions_of_one_image_all_land() {
 
 /// Docker reads the build context during the whole build, and a file of it replaced meanwhile
 /// breaks its tar (the size changed) or goes in half-written; so a run writing into an image
-/// folder waits for another run's build from it, whose image then exists.
+/// folder waits for another run's build from it, whose image then exists. Ctrl-C ends the wait.
 #[test]
 fn a_record_waits_until_another_run_has_built_from_the_same_folder() {
     let env = Env::empty();
     env.write("slow/versions.yaml", "3.9: {}\n3.10: {}\n");
+    let timestamp = env.timestamp.clone();
+    // The timestamp keeps docker's build cache from making the build instant.
     env.write(
         "slow/Dockerfile",
-        "FROM dagster-image/rootfs:busybox\nRUN sleep 3\n",
+        &format!("FROM dagster-image/rootfs:busybox\nRUN echo {timestamp} && sleep 3\n"),
     );
     write_last_updated(&env, "slow");
-    let timestamp = env.timestamp.clone();
     let mut build = spawn(
         &env,
         &["build", "--name", "slow", "-v", "3.9", "-t", &timestamp],
@@ -90,6 +91,30 @@ fn a_record_waits_until_another_run_has_built_from_the_same_folder() {
         assert!(Instant::now() < deadline, "the build never started");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // Ctrl-C ends a wait, with nothing written.
+    let waiting = env
+        .command(&[
+            "record",
+            "--name",
+            "slow",
+            "-v",
+            "3.10",
+            "-t",
+            "interrupted",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start dagster-image");
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(waiting.id() as libc::pid_t, libc::SIGINT) };
+    let interrupted = Run::from(waiting.wait_with_output().unwrap());
+    interrupted.code(130).stderr_has(&format!(
+        "error: interrupted while waiting for another run building from or writing a file in {}",
+        env.path("slow").display()
+    ));
+    assert_eq!(env.read("slow/last_updated.yaml"), COMMENT);
+
     let record = env.run(&["record", "--name", "slow", "-v", "3.10", "-t", "elsewhere"]);
     assert!(
         common::image_exists(&env.tag("slow", "3.9")),
