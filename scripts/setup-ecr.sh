@@ -17,18 +17,7 @@ DOCKER_CA="/etc/docker/certs.d/$ECR_ADDR/ca.crt"
 # The versions these tests were written against; moto's token format is theirs.
 PIP_PACKAGES=('moto[server]==5.2.5' 'awscli==1.46.3')
 
-# wait_for NAME LOG CMD...: poll CMD for up to 60 s, else show LOG and fail.
-wait_for() {
-    local name=$1 log=$2
-    shift 2
-    for _ in $(seq 120); do
-        if "$@" >/dev/null 2>&1; then return 0; fi
-        sleep 0.5
-    done
-    echo "$name did not come up within 60 s; tail of $log:" >&2
-    tail -n 30 "$log" >&2
-    exit 1
-}
+source "$(dirname "$0")/lib.sh"
 
 missing=()
 command -v openssl >/dev/null || missing+=(openssl)
@@ -37,8 +26,7 @@ command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v curl >/dev/null || missing+=(curl)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 "${missing[@]}"
+    apt_install "${missing[@]}"
 fi
 
 # The marker is written last, so an interrupted install is redone.
@@ -54,9 +42,7 @@ if ! curl -fsS "http://$MOTO_ADDR/moto-api/" >/dev/null 2>&1; then
     wait_for moto "$MOTO_LOG" curl -fsS "http://$MOTO_ADDR/moto-api/"
 fi
 
-if ! grep -Eq "^127\.0\.0\.1[[:space:]]+(.*[[:space:]])?$ECR_HOST([[:space:]]|$)" /etc/hosts; then
-    echo "127.0.0.1 $ECR_HOST" >>/etc/hosts
-fi
+resolve_to_loopback "$ECR_HOST"
 
 # Exactly what the tool runs. moto's token is base64("AWS:<account>-auth-token"), the same
 # for every call, and the CLI prints the part after `AWS:`.
@@ -87,19 +73,8 @@ registry_accepts_password() {
 
 if ! registry_accepts_password >/dev/null 2>&1; then
     # A registry of ours with an outdated password or certificate: replace it.
-    if [ -s "$ECR_DIR/registry.pid" ] && kill -0 "$(cat "$ECR_DIR/registry.pid")" 2>/dev/null; then
-        kill "$(cat "$ECR_DIR/registry.pid")"
-        sleep 1
-    fi
     printf '%s' "$password" | htpasswd -iBc "$ECR_DIR/htpasswd" AWS 2>/dev/null
-    cat >"$ECR_DIR/config.yml" <<EOF
-version: 0.1
-storage:
-  filesystem:
-    rootdirectory: $ECR_DIR/data
-  delete:
-    enabled: true
-auth:
+    serve_registry "$ECR_DIR" "$ECR_LOG" "auth:
   htpasswd:
     realm: dagster-image-ecr
     path: $ECR_DIR/htpasswd
@@ -107,10 +82,7 @@ http:
   addr: 127.0.0.1:$ECR_PORT
   tls:
     certificate: $ECR_DIR/cert.pem
-    key: $ECR_DIR/key.pem
-EOF
-    setsid nohup docker-registry serve "$ECR_DIR/config.yml" >>"$ECR_LOG" 2>&1 </dev/null &
-    echo $! >"$ECR_DIR/registry.pid"
+    key: $ECR_DIR/key.pem"
     wait_for "ECR registry" "$ECR_LOG" registry_accepts_password
 fi
 

@@ -9,18 +9,7 @@ REGISTRY_ADDR="127.0.0.1:$REGISTRY_PORT"
 REGISTRY_DIR=/var/lib/dagster-image-registry
 BASE_IMAGE=dagster-image/rootfs:busybox
 
-# wait_for NAME LOG CMD...: poll CMD for up to 60 s, else show LOG and fail.
-wait_for() {
-    local name=$1 log=$2
-    shift 2
-    for _ in $(seq 120); do
-        if "$@" >/dev/null 2>&1; then return 0; fi
-        sleep 0.5
-    done
-    echo "$name did not come up within 60 s; tail of $log:" >&2
-    tail -n 30 "$log" >&2
-    exit 1
-}
+source "$(dirname "$0")/lib.sh"
 
 packages_missing() {
     local tool
@@ -32,9 +21,7 @@ packages_missing() {
 }
 
 if packages_missing; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 \
-        docker.io docker-registry busybox-static apache2-utils curl
+    apt_install docker.io docker-registry busybox-static apache2-utils curl
 fi
 
 # Default options work here: overlay2 on ext4, and 127.0.0.0/8 is an insecure
@@ -48,19 +35,8 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 if ! curl -fsS "http://$REGISTRY_ADDR/v2/" >/dev/null 2>&1; then
-    mkdir -p "$REGISTRY_DIR/data"
-    cat >"$REGISTRY_DIR/config.yml" <<EOF
-version: 0.1
-storage:
-  filesystem:
-    rootdirectory: $REGISTRY_DIR/data
-  delete:
-    enabled: true
-http:
-  addr: $REGISTRY_ADDR
-EOF
-    setsid nohup docker-registry serve "$REGISTRY_DIR/config.yml" \
-        >>/var/log/dagster-image-registry.log 2>&1 </dev/null &
+    serve_registry "$REGISTRY_DIR" /var/log/dagster-image-registry.log "http:
+  addr: $REGISTRY_ADDR"
     wait_for registry /var/log/dagster-image-registry.log curl -fsS "http://$REGISTRY_ADDR/v2/"
 fi
 

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-engine.sh
 if [ -x scripts/setup-ecr.sh ]; then scripts/setup-ecr.sh; fi
+scripts/setup-untrusted-registry.sh
 # The images the tests built carry their run's id (`test-<pid>x<nanos>-<n>`, or `test.<pid>x...`
 # in registry paths); removed once all have run, since a test removing its own raced with
 # another reusing them from the build cache.

@@ -3,7 +3,8 @@
 //! reset connections) that end in one line naming the registry. What the tool asked for is read
 //! from the registry's access log, or from a loopback proxy put in front of the registry.
 //!
-//! The TLS registry with basic auth is exercised in `tests/ecr.rs`.
+//! The TLS registry with basic auth is exercised in `tests/ecr.rs`; the TLS registry nobody
+//! trusts is the one of `scripts/setup-untrusted-registry.sh`.
 
 mod common;
 
@@ -12,6 +13,10 @@ use common::access_log::{
 };
 use common::proxy::{Faults, Proxy};
 use common::{Env, REGISTRY, Run, words};
+
+/// The registry of `scripts/setup-untrusted-registry.sh`: TLS with a self-signed certificate
+/// that neither docker (`/etc/docker/certs.d`) nor the system trusts.
+const UNTRUSTED_REGISTRY: &str = "untrusted.registry.test:5444";
 
 /// Builds both Python versions of `python-base` and pushes them to the test's registry path.
 fn built_and_pushed() -> Env {
@@ -311,4 +316,52 @@ fn a_registry_that_keeps_failing_is_given_up_after_four_attempts_in_one_line() {
         .filter(|s| s.contains("/tags/list"))
         .count();
     assert_eq!(tag_lists, 4);
+}
+
+/// The untrusted registry's answer to `GET /v2/<path>` (skipping certificate checks, as only
+/// the test may): the HTTP status and the body.
+fn untrusted_registry_get(path: &str) -> (String, String) {
+    let output = std::process::Command::new("curl")
+        .args(["-sSk", "-w", "\n%{http_code}"])
+        .arg(format!("https://{UNTRUSTED_REGISTRY}/v2/{path}"))
+        .output()
+        .expect("run curl");
+    assert!(
+        output.status.success(),
+        "the registry {UNTRUSTED_REGISTRY} is not answering: run \
+         `scripts/setup-untrusted-registry.sh` first\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (status.to_owned(), body.to_owned())
+}
+
+/// A registry whose TLS certificate is not trusted stops the push before anything is sent:
+/// exit 1, one error line naming the registry and saying it is not trusted over TLS.
+#[test]
+fn an_untrusted_tls_registry_is_one_line_naming_it_and_nothing_is_pushed() {
+    let env = Env::new();
+    let ts = &env.timestamp;
+    env.run(&words(&format!("build --name python-base -v 3.9 -t {ts}")))
+        .success();
+    let registry = format!("{UNTRUSTED_REGISTRY}/{}", env.registry_path());
+    let run = run_with_registry(&env, &registry, "push --name python-base -v 3.9")
+        .code(1)
+        .stderr_has(&format!("registry `{UNTRUSTED_REGISTRY}`"))
+        .stderr_has("is not trusted over TLS");
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|line| line.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{run:#?}");
+    assert!(
+        errors[0].contains(&format!("`{UNTRUSTED_REGISTRY}` is not trusted over TLS")),
+        "{run:#?}"
+    );
+    let (status, body) =
+        untrusted_registry_get(&format!("{}/python-base/tags/list", env.registry_path()));
+    assert_eq!(status, "404", "{body}");
+    assert!(body.contains("NAME_UNKNOWN"), "{body}");
 }
