@@ -7,7 +7,7 @@ use std::path::Path;
 use super::error::{Error, Result};
 use crate::lock::Lock;
 
-/// Files larger than this are refused before parsing: the files the tool reads are a few lines long.
+/// Larger files are refused unread: the files the tool reads are a few lines long.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Reads `path` as UTF-8 text, refusing what is not a regular file (a folder, a FIFO, a link to
