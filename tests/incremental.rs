@@ -146,6 +146,31 @@ fn a_changed_ignored_file_rebuilds_nothing() {
     assert!(rebuild(&env, &env.timestamp_labelled("later"), &[]).is_empty());
 }
 
+/// Docker sends the Dockerfile whatever `.dockerignore` says, and builds what it says.
+#[test]
+fn a_changed_dockerfile_rebuilds_even_when_dockerignore_lists_it() {
+    let env = Env::new();
+    env.write("dagster-app/.dockerignore", "Dockerfile\n.dockerignore\n");
+    build_app_and_base(&env);
+    let dockerfile = env.read("dagster-app/Dockerfile");
+    env.write(
+        "dagster-app/Dockerfile",
+        &format!("{dockerfile}RUN echo edited > /edited\n"),
+    );
+    let later = env.timestamp_labelled("later");
+    assert_eq!(
+        rebuild(&env, &later, &[]),
+        ["dagster-app:3.9", "dagster-app:3.10"]
+    );
+    assert_eq!(
+        run_image(
+            &format!("dagster/dagster-app:py3.9-{later}"),
+            &["cat", "/edited"]
+        ),
+        "edited\n"
+    );
+}
+
 #[test]
 fn a_changed_base_rebuilds_it_and_its_dependents() {
     let env = built_env();

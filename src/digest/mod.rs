@@ -16,6 +16,8 @@ pub const LABEL: &str = "io.dagster-image.input-digest";
 /// Files of an image folder that are the tool's own metadata, not build input: their effect
 /// on a build is already in its build arguments and copies.
 const METADATA: [&str; 3] = ["versions.yaml", "last_updated.yaml", "image.yaml"];
+/// Files docker sends with every context, whatever `.dockerignore` says: it needs them to build.
+const ALWAYS_SENT: [&str; 2] = ["Dockerfile", ".dockerignore"];
 
 /// What goes into an input digest besides the context.
 pub struct Inputs<'a> {
@@ -52,12 +54,14 @@ struct Entry {
 }
 
 /// The digest of the build context of `dir` with `copies` placed in it: every file docker
-/// would be sent (after `.dockerignore`), its path, mode and content. Excluded folders are not
-/// read at all unless a `!` rule may include something inside them.
+/// would be sent (after `.dockerignore`, which never leaves out the Dockerfile and itself), its
+/// path, mode and content. Excluded folders are not read at all unless a `!` rule may include
+/// something inside them.
 pub fn context_digest(dir: &Path, copies: &[Copy]) -> std::io::Result<String> {
     let ignore = DockerIgnore::read(dir)?;
     let mut entries = Vec::new();
     walk(dir, Path::new(""), &ignore, &mut entries)?;
+    add_always_sent(dir, &mut entries);
     entries.retain(|e| {
         !(e.path.components().count() == 1 && METADATA.iter().any(|m| e.path == Path::new(m)))
     });
@@ -79,6 +83,18 @@ pub fn context_digest(dir: &Path, copies: &[Copy]) -> std::io::Result<String> {
         field(&mut hasher, "file", &hash);
     }
     Ok(hasher.finalize().to_hex().to_string())
+}
+
+/// The Dockerfile and `.dockerignore` that `.dockerignore` excluded: docker sends them anyway,
+/// and an edited Dockerfile is a changed input.
+fn add_always_sent(dir: &Path, entries: &mut Vec<Entry>) {
+    for name in ALWAYS_SENT {
+        let path = PathBuf::from(name);
+        let source = dir.join(name);
+        if fs_err::symlink_metadata(&source).is_ok() && !entries.iter().any(|e| e.path == path) {
+            entries.push(Entry { path, source });
+        }
+    }
 }
 
 fn walk(
@@ -217,6 +233,31 @@ mod tests {
         fs_err::create_dir(dir.path().join("cache")).unwrap();
         fs_err::write(dir.path().join("cache/blob"), "big").unwrap();
         assert_eq!(digest(dir.path()), before);
+    }
+
+    /// Docker sends both whatever the ignore file says, so editing either is a new input.
+    #[test]
+    fn the_dockerfile_and_dockerignore_count_even_when_ignored() {
+        let dir = context();
+        fs_err::write(
+            dir.path().join(".dockerignore"),
+            "Dockerfile\n.dockerignore\n",
+        )
+        .unwrap();
+        let before = digest(dir.path());
+        fs_err::write(dir.path().join("Dockerfile"), "FROM y\n").unwrap();
+        let edited = digest(dir.path());
+        assert_ne!(edited, before, "an edited Dockerfile changes the digest");
+        fs_err::write(
+            dir.path().join(".dockerignore"),
+            "Dockerfile\n.dockerignore\n# note\n",
+        )
+        .unwrap();
+        assert_ne!(
+            digest(dir.path()),
+            edited,
+            "so does an edited .dockerignore"
+        );
     }
 
     #[test]
