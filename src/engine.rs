@@ -25,6 +25,12 @@ pub struct BuildRequest {
     pub labels: Vec<(String, String)>,
 }
 
+/// Whether a line of an engine's stderr says only that an image is not there: docker's
+/// `Error: No such image: X`, podman's `Error: X: image not known`.
+pub fn says_image_missing(line: &str) -> bool {
+    line.contains("No such image") || line.contains("image not known")
+}
+
 impl Docker {
     /// `$DOCKER` when set, else `docker` from PATH.
     pub fn from_env() -> Self {
@@ -142,6 +148,19 @@ impl Docker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_images_are_recognised_in_docker_and_podman_words_only() {
+        assert!(says_image_missing(
+            "Error: No such image: dagster/a:py3.9-T"
+        ));
+        assert!(says_image_missing(
+            "Error: dagster/a:py3.9-T: image not known"
+        ));
+        assert!(!says_image_missing(
+            "Cannot connect to the Docker daemon at unix:///var/run/docker.sock"
+        ));
+    }
 
     #[test]
     fn build_passes_tag_file_platform_args_and_context_in_order() {

@@ -132,15 +132,16 @@ impl Command {
         Ok(captured.stdout)
     }
 
-    /// Runs and returns stdout, also when the command fails in a way `tolerated` accepts: every
-    /// line of its stderr passes (e.g. `No such image` for a lookup of several images).
+    /// Runs and returns stdout, also when the command fails in a way `tolerated` accepts: its
+    /// stderr says why, and every line of it passes (e.g. `No such image` for a lookup of several
+    /// images). A failure that says nothing is a failure: it may be a broken engine.
     pub fn output_tolerating(
         &self,
         step: &str,
         tolerated: impl Fn(&str) -> bool,
     ) -> Result<String> {
         let (status, captured) = self.capture(step, None)?;
-        if !captured.stderr.lines().all(tolerated) {
+        if !explained_by(&captured.stderr, tolerated) {
             self.check(step, status, stderr_detail(&captured.stderr))?;
         }
         Ok(captured.stdout)
@@ -315,6 +316,15 @@ impl Captured {
     }
 }
 
+/// Whether `stderr` has something to say and all of it is `tolerated`.
+fn explained_by(stderr: &str, tolerated: impl Fn(&str) -> bool) -> bool {
+    let mut lines = stderr
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .peekable();
+    lines.peek().is_some() && lines.all(tolerated)
+}
+
 fn stderr_detail(stderr: &str) -> String {
     match stderr.trim() {
         "" => String::new(),
@@ -382,6 +392,21 @@ fn shell_quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_is_explained_only_by_tolerated_words() {
+        let missing = |line: &str| line.contains("No such image");
+        assert!(explained_by(
+            "Error: No such image: a\nError: No such image: b\n",
+            missing
+        ));
+        assert!(!explained_by("", missing), "silence explains nothing");
+        assert!(!explained_by("\n  \n", missing));
+        assert!(!explained_by(
+            "Error: No such image: a\npermission denied\n",
+            missing
+        ));
+    }
 
     #[test]
     fn displays_as_a_shell_would_read_it() {

@@ -245,3 +245,27 @@ fn a_rebuilt_base_makes_its_dependents_stale_in_status() {
     let keys: Vec<&String> = rows[0].as_object().unwrap().keys().collect();
     assert_eq!(keys.len(), 6, "exactly the documented keys: {keys:?}");
 }
+
+/// An image named by `last_updated.yaml` but not here (built on another machine) is a fact; an
+/// engine that fails without a word (here `false`) is broken, not empty: reading it as "no
+/// images" made every image-version look changed.
+#[test]
+fn a_failing_engine_query_is_an_error_not_an_empty_engine() {
+    let env = Env::new();
+    env.write("python-base/last_updated.yaml", "'3.9': built-elsewhere\n");
+    let dry_run = [
+        "build-all",
+        "--skip-unchanged",
+        "--dry-run",
+        "-t",
+        &env.timestamp,
+    ];
+    env.run(&dry_run)
+        .success()
+        .stderr_has("8 of 8 image-versions changed");
+    for args in [&dry_run[..], &["status"]] {
+        env.run_with(args, &[("DOCKER", "false")])
+            .code(1)
+            .stderr_has("reading the input digests of local images failed: `false image inspect");
+    }
+}

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::catalog::{Error as CatalogError, Image};
 use crate::digest::LABEL;
-use crate::engine::Docker;
+use crate::engine::{Docker, says_image_missing};
 use crate::error::Result;
 use crate::freshness::{self, Freshness};
 use crate::plan::{self, Plan};
@@ -60,11 +60,10 @@ fn digest_labels(
     if wanted.is_empty() {
         return Ok(HashMap::new());
     }
-    let listing = docker
-        .tags_and_label(LABEL, &wanted)
-        .output_tolerating("reading the input digests of local images", |line| {
-            line.contains("No such image") || line.trim().is_empty()
-        })?;
+    let listing = docker.tags_and_label(LABEL, &wanted).output_tolerating(
+        "reading the input digests of local images",
+        says_image_missing,
+    )?;
     let mut labels = HashMap::new();
     for line in listing.lines() {
         let Some((tags, value)) = line.split_once(' ') else {

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::engine::Docker;
+use crate::engine::{Docker, says_image_missing};
 use crate::error::Result;
 use crate::registry::{RegistryClient, split_tag};
 
@@ -23,11 +23,10 @@ pub struct LocalImage {
 
 /// The local images of `references` that exist, by reference.
 pub fn local_images(docker: &Docker, references: &[String]) -> Result<HashMap<String, LocalImage>> {
-    let listing = docker
-        .image_digests(references)
-        .output_tolerating("reading the registry digests of local images", |line| {
-            line.contains("No such image") || line.trim().is_empty()
-        })?;
+    let listing = docker.image_digests(references).output_tolerating(
+        "reading the registry digests of local images",
+        says_image_missing,
+    )?;
     Ok(parse_image_digests(&listing, references))
 }
 
