@@ -17,6 +17,8 @@ pub struct Docker {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildRequest {
     pub tag: String,
+    /// More names for the same image (`--tag` each).
+    pub extra_tags: Vec<String>,
     pub dockerfile: PathBuf,
     pub context: PathBuf,
     pub build_args: Vec<(String, String)>,
@@ -45,12 +47,10 @@ impl Docker {
 
     pub fn build(&self, request: &BuildRequest) -> Command {
         // --force-rm: a failed step's container is removed, not left behind for every failure.
-        let mut args = vec![
-            "build".to_owned(),
-            "--force-rm".into(),
-            "--tag".into(),
-            request.tag.clone(),
-        ];
+        let mut args = vec!["build".to_owned(), "--force-rm".into()];
+        for tag in std::iter::once(&request.tag).chain(&request.extra_tags) {
+            args.extend(["--tag".into(), tag.clone()]);
+        }
         args.extend(["--file".into(), request.dockerfile.display().to_string()]);
         if let Some(platform) = &request.platform {
             args.extend(["--platform".into(), platform.clone()]);
@@ -169,6 +169,7 @@ mod tests {
         };
         let request = BuildRequest {
             tag: "dagster/app:py3.10-T".into(),
+            extra_tags: vec!["reg/app:py3.10-T".into()],
             dockerfile: "images/app/Dockerfile".into(),
             context: "images/app".into(),
             build_args: vec![("BASE_IMAGE".into(), "dagster/base:py3.10-S".into())],
@@ -177,7 +178,8 @@ mod tests {
         };
         assert_eq!(
             docker.build(&request).to_string(),
-            "docker build --force-rm --tag dagster/app:py3.10-T --file images/app/Dockerfile \
+            "docker build --force-rm --tag dagster/app:py3.10-T --tag reg/app:py3.10-T \
+             --file images/app/Dockerfile \
              --platform linux/amd64 --build-arg BASE_IMAGE=dagster/base:py3.10-S \
              --label io.dagster-image.input-digest=blake3:d images/app"
         );

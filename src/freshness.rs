@@ -1,12 +1,13 @@
 //! Which image-versions of a plan changed since their current local image (the one
 //! `last_updated.yaml` names) was built: its input digest differs from the digest label of that
-//! image, there is no such image, or a base it builds on changed.
+//! image, there is no such image, or a base it builds on changed. A base of the catalog counts
+//! by its input digest, whether it comes from the local store or the registry.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::catalog::{BASE_IMAGE_ARG, BaseSource, Image};
+use crate::catalog::{BASE_IMAGE_ARG, Image};
 use crate::digest::{self, Inputs};
-use crate::plan::{Plan, local_tag};
+use crate::plan::{Base, Build, Plan, local_tag};
 
 /// The input digest of every build of a plan, and whether it changed.
 #[derive(Debug)]
@@ -24,14 +25,21 @@ pub fn current_tag(image: &Image, version: &str) -> Option<String> {
 }
 
 /// Every local image whose digest label `assess` needs: the current image of each build and of
-/// each local base outside the plan.
+/// each base of the catalog outside the plan.
 pub fn needed_tags(images: &BTreeMap<String, Image>, plan: &Plan) -> BTreeSet<String> {
     let mut tags = BTreeSet::new();
     for build in &plan.builds {
-        let (image, version) = (&images[&build.target.image], &build.target.python_version);
-        tags.extend(current_tag(image, version));
-        if let Some(base) = local_base(image, version) {
-            tags.extend(current_tag(&images[base], version));
+        tags.extend(current_tag_of(
+            images,
+            &build.target.image,
+            &build.target.python_version,
+        ));
+        if let Some(base) = &build.base {
+            tags.extend(current_tag_of(
+                images,
+                &base.target.image,
+                &base.target.python_version,
+            ));
         }
     }
     tags
@@ -48,21 +56,24 @@ pub fn assess(
     let mut digests: Vec<String> = Vec::with_capacity(plan.builds.len());
     let mut changed = Vec::with_capacity(plan.builds.len());
     for build in &plan.builds {
-        let (image, version) = (&images[&build.target.image], &build.target.python_version);
-        let context = match contexts.get(image.name.as_str()) {
+        let (name, version) = (&build.target.image, &build.target.python_version);
+        let Some(image) = images.get(name) else {
+            return Err(std::io::Error::other(format!(
+                "image `{name}` was not read"
+            )));
+        };
+        let context = match contexts.get(name.as_str()) {
             Some(context) => context.clone(),
             None => {
                 let context = digest::context_digest(&image.dir, &image.config.copies)?;
-                contexts.insert(&image.name, context.clone());
+                contexts.insert(name, context.clone());
                 context
             }
         };
-        let base = local_base(image, version).map(|base| match build.after.first() {
-            Some(&planned) => digests[planned].clone(),
-            None => current_tag(&images[base], version)
-                .and_then(|tag| labels.get(&tag).cloned())
-                .unwrap_or_else(|| format!("unknown base {base}")),
-        });
+        let base = build
+            .base
+            .as_ref()
+            .map(|base| base_digest(images, build, base, &digests, labels));
         let build_args: Vec<(String, String)> = build
             .request
             .build_args
@@ -77,15 +88,35 @@ pub fn assess(
             base: base.as_deref(),
         });
         let recorded = current_tag(image, version).and_then(|tag| labels.get(&tag));
-        let base_changed = build.after.iter().any(|&d| changed[d]);
+        let base_changed = build.after.iter().any(|&d| changed.get(d) == Some(&true));
         changed.push(base_changed || recorded != Some(&digest));
         digests.push(digest);
     }
     Ok(Freshness { digests, changed })
 }
 
-/// The local base image of `version` of `image`, if any: its digest stands in for its tag.
-fn local_base<'a>(image: &'a Image, version: &str) -> Option<&'a str> {
-    let base = image.versions.get(version)?.base_image.as_ref()?;
-    (base.source == BaseSource::Local).then_some(base.name.as_str())
+/// The digest a base stands in for in its dependent's input digest: the input digest of the
+/// build that makes it in this plan, else the label of its current local image, else its name
+/// and timestamp (an image built elsewhere).
+fn base_digest(
+    images: &BTreeMap<String, Image>,
+    build: &Build,
+    base: &Base,
+    digests: &[String],
+    labels: &HashMap<String, String>,
+) -> String {
+    if let Some(planned) = build.after.first().and_then(|&d| digests.get(d)) {
+        return planned.clone();
+    }
+    let (name, version) = (&base.target.image, &base.target.python_version);
+    let current = current_tag_of(images, name, version);
+    match current.as_ref().and_then(|tag| labels.get(tag)) {
+        Some(label) => label.clone(),
+        None => format!("unknown base {}", current.as_deref().unwrap_or(name)),
+    }
+}
+
+/// `current_tag` of the image `name` of `images`, if it was read and built.
+fn current_tag_of(images: &BTreeMap<String, Image>, name: &str, version: &str) -> Option<String> {
+    current_tag(images.get(name)?, version)
 }

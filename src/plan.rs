@@ -39,8 +39,31 @@ pub struct Request {
 pub struct Build {
     pub target: Target,
     pub request: BuildRequest,
+    /// The image of the catalog it builds on, when it has one.
+    pub base: Option<Base>,
     /// Indexes in the plan of the builds this one uses as base image.
     pub after: Vec<usize>,
+}
+
+/// A base image that is an image of the catalog, and where the build gets it from: the local
+/// repository `dagster/<name>`, or `<registry>/<name>` for a `source: aws` base.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Base {
+    pub target: Target,
+    pub source: BaseSource,
+    /// The repository of the `BASE_IMAGE` reference, without the tag.
+    pub repository: String,
+}
+
+impl Base {
+    /// The reference of this base built at `timestamp`.
+    pub fn reference(&self, timestamp: &str) -> String {
+        format!(
+            "{}:{}",
+            self.repository,
+            version_tag(&self.target.python_version, timestamp)
+        )
+    }
 }
 
 /// Builds in dependency order: every build comes after those it waits for.
@@ -123,6 +146,11 @@ pub fn with_dependents(images: &BTreeMap<String, Image>, targets: &[Target]) -> 
 }
 
 /// Orders `request` into a plan over `images` (which hold every image the request reaches).
+///
+/// A base the plan builds too is waited for and used at the plan's timestamp, whatever its
+/// `source`: a `source: aws` base built in the same run is also tagged with its registry
+/// reference, so the dependent builds on the fresh image under the name a later push gives it,
+/// without a push in between. A base the plan does not build is used as last built.
 pub fn resolve(
     images: &BTreeMap<String, Image>,
     request: &Request,
@@ -130,41 +158,31 @@ pub fn resolve(
 ) -> Result<Plan, Error> {
     let order = order_targets(images, request)?;
     let index: HashMap<&Target, usize> = order.iter().enumerate().map(|(i, t)| (t, i)).collect();
-    let mut builds = Vec::with_capacity(order.len());
+    let mut builds: Vec<Build> = Vec::with_capacity(order.len());
     for target in &order {
-        let image = &images[&target.image];
-        let spec = &image.versions[&target.python_version];
+        let image = catalog_image(images, &target.image);
+        let spec = version_spec(image, &target.python_version);
         let mut build_args: Vec<(String, String)> = spec
             .docker_args
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let mut after = Vec::new();
-        if let Some(base) = &spec.base_image {
-            let base_target = Target {
-                image: base.name.clone(),
-                python_version: target.python_version.clone(),
-            };
-            let timestamp = match index.get(&base_target) {
+        let mut planned_base = None;
+        if let Some(base_image) = &spec.base_image {
+            let base = base_of(target, base_image, &registry)?;
+            let reference = match index.get(&base.target) {
                 Some(&i) => {
                     after.push(i);
-                    request.timestamp.clone()
+                    if base.source == BaseSource::Aws {
+                        tag_also(&mut builds[i], base.reference(&request.timestamp));
+                    }
+                    base.reference(&request.timestamp)
                 }
-                None => built_timestamp(images, target, &base.name)?,
-            };
-            let tag = version_tag(&target.python_version, &timestamp);
-            let reference = match base.source {
-                BaseSource::Local => format!("{LOCAL_NAMESPACE}/{}:{tag}", base.name),
-                BaseSource::Aws => {
-                    let registry = registry().map_err(|source| Error::NoRegistry {
-                        image: target.image.clone(),
-                        base: base.name.clone(),
-                        source,
-                    })?;
-                    format!("{}:{tag}", registry.repository(&base.name))
-                }
+                None => base.reference(built_timestamp(images, target, &base.target.image)?),
             };
             build_args.push((BASE_IMAGE_ARG.into(), reference));
+            planned_base = Some(base);
         }
         if let Some(version) = &request.dagster_version {
             build_args.push((DAGSTER_VERSION_ARG.into(), version.clone()));
@@ -173,18 +191,71 @@ pub fn resolve(
             target: target.clone(),
             request: BuildRequest {
                 tag: local_tag(&target.image, &target.python_version, &request.timestamp),
+                extra_tags: Vec::new(),
                 dockerfile: image.dir.join("Dockerfile"),
                 context: image.dir.clone(),
                 build_args,
                 platform: request.platform.clone(),
                 labels: Vec::new(),
             },
+            base: planned_base,
             after,
         });
     }
     Ok(Plan {
         timestamp: request.timestamp.clone(),
         builds,
+    })
+}
+
+/// The base `base_image` of `target`, with the repository its reference names.
+fn base_of(
+    target: &Target,
+    base_image: &crate::catalog::BaseImage,
+    registry: &impl Fn() -> Result<Registry, crate::registry::Error>,
+) -> Result<Base, Error> {
+    let repository = match base_image.source {
+        BaseSource::Local => format!("{LOCAL_NAMESPACE}/{}", base_image.name),
+        BaseSource::Aws => registry()
+            .map_err(|source| Error::NoRegistry {
+                image: target.image.clone(),
+                base: base_image.name.clone(),
+                source,
+            })?
+            .repository(&base_image.name),
+    };
+    Ok(Base {
+        target: Target {
+            image: base_image.name.clone(),
+            python_version: target.python_version.clone(),
+        },
+        source: base_image.source,
+        repository,
+    })
+}
+
+/// Adds `tag` to the tags `build` gives its image, once.
+fn tag_also(build: &mut Build, tag: String) {
+    if !build.request.extra_tags.contains(&tag) {
+        build.request.extra_tags.push(tag);
+    }
+}
+
+/// The image `name` of the catalog read for a plan; every image a request reaches is read
+/// before planning (`Catalog::images_with_bases`), so a missing one is a bug.
+fn catalog_image<'a>(images: &'a BTreeMap<String, Image>, name: &str) -> &'a Image {
+    images
+        .get(name)
+        .unwrap_or_else(|| panic!("image `{name}` was not read before planning"))
+}
+
+/// The spec of `version` of `image`; targets are made from the versions an image has.
+fn version_spec<'a>(image: &'a Image, version: &str) -> &'a crate::catalog::VersionSpec {
+    image.versions.get(version).unwrap_or_else(|| {
+        panic!(
+            "Python {version} of `{}` was planned without being declared",
+            image.name
+        )
     })
 }
 
@@ -212,32 +283,33 @@ pub fn narrow(plan: &Plan, keep: &[bool], images: &BTreeMap<String, Image>) -> P
     let mut narrowed = retain(plan, keep);
     let originals = plan.builds.iter().enumerate().filter(|(i, _)| keep[*i]);
     for (kept, (_, build)) in narrowed.builds.iter_mut().zip(originals) {
-        let dropped_bases = build.after.iter().filter(|&&d| !keep[d]);
-        for base in dropped_bases.map(|&d| &plan.builds[d].target) {
-            let current = images[&base.image].last_updated.get(&base.python_version);
-            let arg = kept
-                .request
-                .build_args
-                .iter_mut()
-                .find(|(name, _)| name == BASE_IMAGE_ARG);
-            if let (Some(timestamp), Some(arg)) = (current, arg) {
-                arg.1 = local_tag(&base.image, &base.python_version, timestamp);
-            }
+        let base_dropped = build.after.iter().any(|&d| !keep[d]);
+        let Some(base) = build.base.as_ref().filter(|_| base_dropped) else {
+            continue;
+        };
+        let current = images
+            .get(&base.target.image)
+            .and_then(|image| image.last_updated.get(&base.target.python_version));
+        let arg = kept
+            .request
+            .build_args
+            .iter_mut()
+            .find(|(name, _)| name == BASE_IMAGE_ARG);
+        if let (Some(timestamp), Some(arg)) = (current, arg) {
+            arg.1 = base.reference(timestamp);
         }
     }
     narrowed
 }
 
-fn built_timestamp(
-    images: &BTreeMap<String, Image>,
+fn built_timestamp<'a>(
+    images: &'a BTreeMap<String, Image>,
     target: &Target,
     base: &str,
-) -> Result<String, Error> {
-    let base_image = &images[base];
-    base_image
+) -> Result<&'a str, Error> {
+    catalog_image(images, base)
         .last_updated
         .get(&target.python_version)
-        .map(str::to_owned)
         .ok_or_else(|| Error::BaseNotBuilt {
             image: target.image.clone(),
             base: base.to_owned(),
@@ -245,8 +317,8 @@ fn built_timestamp(
         })
 }
 
-/// The targets of the request, plus their local bases when asked, ordered bases first and
-/// otherwise in request order. Depth-first, so a cycle is found on the path being walked.
+/// The targets of the request, plus their local bases when asked, ordered bases first (also a
+/// `source: aws` base that is itself a target) and otherwise in request order. Depth-first, so a cycle is found on the path being walked.
 fn order_targets(
     images: &BTreeMap<String, Image>,
     request: &Request,
@@ -295,9 +367,9 @@ fn visit(
     }
     state.insert(target.clone(), Visit::InProgress);
     path.push(target.image.clone());
-    let spec = &images[&target.image].versions[&target.python_version];
+    let spec = version_spec(catalog_image(images, &target.image), &target.python_version);
     if let Some(base) = &spec.base_image {
-        let base_image = &images[&base.name];
+        let base_image = catalog_image(images, &base.name);
         if !base_image.versions.contains_key(&target.python_version) {
             return Err(Error::BaseLacksVersion {
                 image: target.image.clone(),
@@ -310,7 +382,7 @@ fn visit(
             python_version: target.python_version.clone(),
         };
         let wanted = request.targets.contains(&base_target);
-        if base.source == BaseSource::Local && (request.with_deps || wanted) {
+        if wanted || (base.source == BaseSource::Local && request.with_deps) {
             visit(images, request, &base_target, state, path, order)?;
         } else {
             check_no_cycle_through(images, &base_target, path)?;
@@ -337,7 +409,7 @@ fn check_no_cycle_through(
             return Err(Error::Cycle(cycle));
         }
         chain.push(current.image.clone());
-        let next = images[&current.image]
+        let next = catalog_image(images, &current.image)
             .versions
             .get(&current.python_version)
             .and_then(|spec| spec.base_image.as_ref());

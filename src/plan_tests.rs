@@ -225,6 +225,50 @@ fn aws_bases_come_from_the_registry() {
     assert!(matches!(error, Error::NoRegistry { .. }));
 }
 
+/// Dagster's `buildkite-integration` builds on `buildkite-integration-base` with `source: aws`;
+/// a whole-catalog run builds both with one timestamp.
+#[test]
+fn an_aws_base_built_in_the_same_run_comes_first_under_its_registry_name() {
+    let images = catalog(vec![
+        built(image("base", &["3.9"], None), "3.9", "OLD"),
+        image("app", &["3.9"], Some(("base", BaseSource::Aws))),
+    ]);
+    let registry = || Registry::parse("127.0.0.1:5000/ci");
+    let targets = vec![target("app", "3.9"), target("base", "3.9")];
+    let plan = resolve(&images, &request(targets, false), registry).unwrap();
+    assert_eq!(order(&plan), ["base:3.9", "app:3.9"]);
+    let (base, app) = (&plan.builds[0], &plan.builds[1]);
+    assert_eq!(app.after, [0]);
+    assert_eq!(
+        app.request.build_args[1].1,
+        "127.0.0.1:5000/ci/base:py3.9-T"
+    );
+    assert_eq!(base.request.tag, "dagster/base:py3.9-T");
+    assert_eq!(base.request.extra_tags, ["127.0.0.1:5000/ci/base:py3.9-T"]);
+    assert_eq!(app.base.as_ref().map(|b| b.source), Some(BaseSource::Aws));
+
+    let narrowed = narrow(&plan, &[false, true], &images);
+    assert_eq!(
+        narrowed.builds[0].request.build_args[1].1, "127.0.0.1:5000/ci/base:py3.9-OLD",
+        "without its base, it builds on the base's current pushed image"
+    );
+}
+
+#[test]
+fn a_local_base_needs_no_second_tag() {
+    let images = catalog(vec![
+        image("base", &["3.9"], None),
+        image("app", &["3.9"], Some(("base", BaseSource::Local))),
+    ]);
+    let plan = resolve(
+        &images,
+        &request(vec![target("app", "3.9")], true),
+        no_registry,
+    )
+    .unwrap();
+    assert!(plan.builds[0].request.extra_tags.is_empty());
+}
+
 #[test]
 fn dagster_version_and_platform_are_passed_on() {
     let images = catalog(vec![image("base", &["3.9"], None)]);

@@ -511,3 +511,66 @@ fn a_timestamp_spelled_like_yaml_null_is_recorded_so_that_it_reads_back() {
         run.stdout
     );
 }
+
+/// Dagster's `buildkite-integration` builds on `buildkite-integration-base` with `source: aws`.
+/// A run that builds both builds the base first and the dependent on that fresh image, under
+/// the registry name a push of the base gives it, without pushing anything.
+#[test]
+fn an_aws_base_built_in_the_same_run_is_built_first_and_used_fresh_without_a_push() {
+    let env = Env::empty();
+    write_image(
+        &env,
+        "integration-base",
+        "FROM dagster-image/rootfs:busybox\nARG STAMP\nRUN echo \"base $STAMP\" > /base-file\n",
+        None,
+    );
+    env.write(
+        "integration-base/versions.yaml",
+        &format!("3.9:\n  docker_args:\n    STAMP: {}\n", env.timestamp),
+    );
+    write_image(
+        &env,
+        "integration",
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN cp /base-file /from-base\n",
+        None,
+    );
+    env.write(
+        "integration/versions.yaml",
+        "3.9:\n  base_image:\n    name: integration-base\n    source: aws\n",
+    );
+    let registry = env.registry();
+    let run = |args: &[&str]| env.run(&[&["--registry", registry.as_str()], args].concat());
+
+    let planned = run(&["build-all", "--dry-run", "-t", &env.timestamp]).success();
+    let remote_base = format!("{registry}/integration-base:py3.9-{}", env.timestamp);
+    let base_step = planned.stdout.find("# 1/2 integration-base py3.9").unwrap();
+    let app_step = planned
+        .stdout
+        .find("# 2/2 integration py3.9 (after integration-base py3.9)")
+        .unwrap_or_else(|| panic!("the dependent waits for its base:\n{}", planned.stdout));
+    assert!(base_step < app_step);
+    assert!(
+        planned.stdout.contains(&format!("--tag {remote_base}")),
+        "{}",
+        planned.stdout
+    );
+
+    run(&["build-all", "-t", &env.timestamp]).success();
+    assert_eq!(
+        run_image(&env.tag("integration", "3.9"), &["cat", "/from-base"]),
+        format!("base {}\n", env.timestamp)
+    );
+    assert!(image_exists(&remote_base), "the base has its registry name");
+    assert!(
+        common::registry_tags(&format!("{}/integration-base", env.registry_path())).is_empty(),
+        "nothing was pushed"
+    );
+    let status = run(&["status", "--json"]).success();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&status.stdout).unwrap();
+    assert!(
+        rows.iter()
+            .all(|row| row["stale"] == false && row["local_image"] == true),
+        "{}",
+        status.stdout
+    );
+}

@@ -92,7 +92,10 @@ fn bake_target(plan: &Plan, build: &Build, names: &[String], options: &Options) 
             let remote = format!("{}:{tag}", registry.repository(&build.target.image));
             (vec![remote], vec![REGISTRY_OUTPUT.to_owned()])
         }
-        None => (vec![request.tag.clone()], Vec::new()),
+        None => {
+            let tags = std::iter::once(&request.tag).chain(&request.extra_tags);
+            (tags.cloned().collect(), Vec::new())
+        }
     };
     BakeTarget {
         context: path_text(&request.context),

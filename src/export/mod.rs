@@ -89,12 +89,14 @@ pub(crate) mod tests {
             target: target(image, version),
             request: BuildRequest {
                 tag: local_tag(image, version, "T"),
+                extra_tags: Vec::new(),
                 dockerfile: dir.join("Dockerfile"),
                 context: dir,
                 build_args,
                 platform: None,
                 labels: Vec::new(),
             },
+            base: None,
             after: base.map(|(index, _)| index).into_iter().collect(),
         }
     }
