@@ -1,7 +1,8 @@
 //! The registry client against the real loopback registry: pushes that find the image already
 //! there, releases copied inside the registry, and failures (refused, unknown host, 503 answers,
-//! reset connections) that end in one line naming the registry. What the tool asked for is read
-//! from the registry's access log, or from a loopback proxy put in front of the registry.
+//! reset connections) that end in one line naming the registry, and tag lists served in small
+//! pages. What the tool asked for is read from the registry's access log, or from a loopback proxy
+//! put in front of the registry.
 //!
 //! The TLS registry with basic auth is exercised in `tests/ecr.rs`; the TLS registry nobody
 //! trusts is the one of `scripts/setup-untrusted-registry.sh`.
@@ -12,11 +13,14 @@ use common::access_log::{
     AccessLog, REGISTRY_LOG, all_by_the_tool, assert_copied_by_mounts, tally,
 };
 use common::proxy::{Faults, Proxy};
-use common::{Env, REGISTRY, Run, words};
+use common::{Env, REGISTRY, Run, docker_output, words};
 
 /// The registry of `scripts/setup-untrusted-registry.sh`: TLS with a self-signed certificate
 /// that neither docker (`/etc/docker/certs.d`) nor the system trusts.
 const UNTRUSTED_REGISTRY: &str = "untrusted.registry.test:5444";
+
+/// The local base image of `scripts/setup-engine.sh`, small and already in the registry.
+const ROOTFS_IMAGE: &str = "dagster-image/rootfs:busybox";
 
 /// Builds both Python versions of `python-base` and pushes them to the test's registry path.
 fn built_and_pushed() -> Env {
@@ -39,6 +43,26 @@ fn behind_proxy(env: &Env, faults: Faults) -> (Proxy, String) {
     let proxy = Proxy::start(REGISTRY, faults);
     let registry = format!("{}/{}", proxy.host, env.registry_path());
     (proxy, registry)
+}
+
+/// Pushes the local root file system image as `<env.registry()>/app:TAG` for each of `tags`,
+/// without building anything; the local tags are removed after.
+fn pushed_as_app(env: &Env, tags: &[&str]) {
+    for tag in tags {
+        let reference = format!("{}/app:{tag}", env.registry());
+        docker_output(&["tag", ROOTFS_IMAGE, &reference]);
+        docker_output(&["push", &reference]);
+    }
+    env.remove_images();
+}
+
+/// How many tag list requests the proxy saw.
+fn tag_lists(proxy: &Proxy) -> usize {
+    proxy
+        .seen()
+        .iter()
+        .filter(|s| s.contains("/tags/list"))
+        .count()
 }
 
 /// How many requests the proxy saw end with `suffix` (a status, or `503!`/`reset!`).
@@ -219,6 +243,34 @@ fn tags_lists_what_the_registry_has_for_the_image() {
 }
 
 #[test]
+fn tags_lists_every_page_of_a_registry_that_caps_pages_below_what_is_asked() {
+    let env = Env::new();
+    pushed_as_app(&env, &["t1", "t2", "t3", "t4", "t5"]);
+    let (proxy, registry) = behind_proxy(
+        &env,
+        Faults {
+            tag_pages_of: Some(2),
+            ..Faults::default()
+        },
+    );
+    let run = run_with_registry(&env, &registry, "tags --name app").success();
+    assert_eq!(run.stdout, "t1\nt2\nt3\nt4\nt5\n");
+    let pages = tag_lists(&proxy);
+    assert!((3..=4).contains(&pages), "{:#?}", proxy.seen());
+}
+
+#[test]
+fn tags_asks_a_registry_that_ignores_paging_twice_at_most() {
+    let env = Env::new();
+    pushed_as_app(&env, &["t2", "t1"]);
+    // The test registry ignores `n` and `last`: every answer is the whole list.
+    let (proxy, registry) = behind_proxy(&env, Faults::default());
+    let run = run_with_registry(&env, &registry, "tags --name app").success();
+    assert_eq!(run.stdout, "t1\nt2\n");
+    assert!(tag_lists(&proxy) <= 2, "{:#?}", proxy.seen());
+}
+
+#[test]
 fn an_unreachable_registry_is_one_line_naming_it() {
     let env = Env::new();
     let ts = &env.timestamp;
@@ -310,12 +362,7 @@ fn a_registry_that_keeps_failing_is_given_up_after_four_attempts_in_one_line() {
             proxy.host
         ),
     );
-    let tag_lists = proxy
-        .seen()
-        .iter()
-        .filter(|s| s.contains("/tags/list"))
-        .count();
-    assert_eq!(tag_lists, 4);
+    assert_eq!(tag_lists(&proxy), 4);
 }
 
 /// The untrusted registry's answer to `GET /v2/<path>` (skipping certificate checks, as only

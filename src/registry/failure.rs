@@ -47,6 +47,7 @@ pub enum Problem {
     Status { code: u16, attempts: usize },
     Broken { why: String, attempts: usize },
     Answered(String),
+    EndlessTags { pages: usize },
 }
 
 impl fmt::Display for Problem {
@@ -74,6 +75,9 @@ impl fmt::Display for Problem {
                 write!(f, "broke the connection ({why}){}", times(*attempts))
             }
             Problem::Answered(message) => write!(f, "answered: {message}"),
+            Problem::EndlessTags { pages } => {
+                write!(f, "still sent new tags after {pages} pages of them")
+            }
         }
     }
 }
