@@ -1,8 +1,8 @@
 //! The registry client against the real loopback registry: pushes that find the image already
 //! there, releases copied inside the registry, and failures (refused, unknown host, 503 answers,
-//! reset connections) that end in one line naming the registry, and tag lists served in small
-//! pages. What the tool asked for is read from the registry's access log, or from a loopback proxy
-//! put in front of the registry.
+//! reset connections) that end in one line naming the registry, tag lists served in small pages,
+//! and `status` saying once why the registry could not be asked. What the tool asked for is read
+//! from the registry's access log, or from a loopback proxy put in front of the registry.
 //!
 //! The TLS registry with basic auth is exercised in `tests/ecr.rs`; the TLS registry nobody
 //! trusts is the one of `scripts/setup-untrusted-registry.sh`.
@@ -411,4 +411,92 @@ fn an_untrusted_tls_registry_is_one_line_naming_it_and_nothing_is_pushed() {
         untrusted_registry_get(&format!("{}/python-base/tags/list", env.registry_path()));
     assert_eq!(status, "404", "{body}");
     assert!(body.contains("NAME_UNKNOWN"), "{body}");
+}
+
+/// `python-base` recorded as built at the test's timestamp for both Python versions, so `status`
+/// has two tags to ask the registry about.
+fn recorded_env() -> Env {
+    let env = Env::new();
+    for version in ["3.9", "3.10"] {
+        let ts = &env.timestamp;
+        env.run(&words(&format!(
+            "record --name python-base -v {version} -t {ts}"
+        )))
+        .success();
+    }
+    env
+}
+
+/// The lines of `run`'s stderr that are warnings.
+fn warnings(run: &Run) -> Vec<&str> {
+    run.stderr
+        .lines()
+        .filter(|line| line.starts_with("warning:"))
+        .collect()
+}
+
+#[test]
+fn status_says_once_why_an_unreachable_registry_was_not_asked() {
+    let env = recorded_env();
+    let run = run_with_registry(&env, "127.0.0.1:1/x", "status").success();
+    assert_eq!(
+        warnings(&run),
+        [
+            "warning: cannot ask registry `127.0.0.1:1` whether images are pushed: it is \
+          unreachable (connection refused)"
+        ],
+        "{run:#?}"
+    );
+    let pushed: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with("python-base "))
+        .filter_map(|line| line.split_whitespace().last())
+        .collect();
+    assert_eq!(pushed, ["?", "?"], "{run:#?}");
+}
+
+#[test]
+fn status_json_leaves_pushed_null_and_asks_a_failing_registry_once() {
+    let env = recorded_env();
+    let (proxy, registry) = behind_proxy(
+        &env,
+        Faults {
+            unavailable_first: usize::MAX,
+            ..Faults::default()
+        },
+    );
+    let run = run_with_registry(&env, &registry, "status --name python-base --json").success();
+    assert_eq!(
+        warnings(&run),
+        [format!(
+            "warning: cannot ask registry `{}` whether images are pushed: it answered HTTP 503, \
+             4 times",
+            proxy.host
+        )],
+        "{run:#?}"
+    );
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}:\n{}", run.stdout));
+    let pushed: Vec<&serde_json::Value> = rows.iter().map(|row| &row["pushed"]).collect();
+    assert_eq!(pushed, [&serde_json::Value::Null, &serde_json::Value::Null]);
+    let seen = proxy.seen();
+    let asked_about = |tag: &str| {
+        seen.iter()
+            .any(|s| s.contains(&format!("/manifests/{tag}")))
+    };
+    let ts = &env.timestamp;
+    assert!(asked_about(&format!("py3.9-{ts}")), "{seen:#?}");
+    assert!(
+        !asked_about(&format!("py3.10-{ts}")),
+        "asked after giving up: {seen:#?}"
+    );
+}
+
+#[test]
+fn status_rejects_a_malformed_registry_as_bad_input() {
+    let env = recorded_env();
+    run_with_registry(&env, "bad_host:5000", "status")
+        .code(2)
+        .stderr_has("`bad_host:5000` is not a registry");
 }
