@@ -1,6 +1,7 @@
 //! The registry client against the real loopback registry: pushes that find the image already
 //! there, releases copied inside the registry, and failures (refused, unknown host, 503 answers,
-//! reset connections) that end in one line naming the registry. What the tool asked for is read
+//! reset connections) that end in one line naming the registry, tag lists served in small pages,
+//! and `status` saying once why the registry could not be asked. What the tool asked for is read
 //! from the registry's access log, or from a loopback proxy put in front of the registry.
 //!
 //! The TLS registry with basic auth is exercised in `tests/ecr.rs`; the TLS registry nobody
@@ -12,11 +13,14 @@ use common::access_log::{
     AccessLog, REGISTRY_LOG, all_by_the_tool, assert_copied_by_mounts, tally,
 };
 use common::proxy::{Faults, Proxy};
-use common::{Env, REGISTRY, Run, words};
+use common::{Env, REGISTRY, Run, docker_output, words};
 
 /// The registry of `scripts/setup-untrusted-registry.sh`: TLS with a self-signed certificate
 /// that neither docker (`/etc/docker/certs.d`) nor the system trusts.
 const UNTRUSTED_REGISTRY: &str = "untrusted.registry.test:5444";
+
+/// The local base image of `scripts/setup-engine.sh`, small and already in the registry.
+const ROOTFS_IMAGE: &str = "dagster-image/rootfs:busybox";
 
 /// Builds both Python versions of `python-base` and pushes them to the test's registry path.
 fn built_and_pushed() -> Env {
@@ -39,6 +43,26 @@ fn behind_proxy(env: &Env, faults: Faults) -> (Proxy, String) {
     let proxy = Proxy::start(REGISTRY, faults);
     let registry = format!("{}/{}", proxy.host, env.registry_path());
     (proxy, registry)
+}
+
+/// Pushes the local root file system image as `<env.registry()>/app:TAG` for each of `tags`,
+/// without building anything; the local tags are removed after.
+fn pushed_as_app(env: &Env, tags: &[&str]) {
+    for tag in tags {
+        let reference = format!("{}/app:{tag}", env.registry());
+        docker_output(&["tag", ROOTFS_IMAGE, &reference]);
+        docker_output(&["push", &reference]);
+    }
+    env.remove_images();
+}
+
+/// How many tag list requests the proxy saw.
+fn tag_lists(proxy: &Proxy) -> usize {
+    proxy
+        .seen()
+        .iter()
+        .filter(|s| s.contains("/tags/list"))
+        .count()
 }
 
 /// How many requests the proxy saw end with `suffix` (a status, or `503!`/`reset!`).
@@ -219,6 +243,34 @@ fn tags_lists_what_the_registry_has_for_the_image() {
 }
 
 #[test]
+fn tags_lists_every_page_of_a_registry_that_caps_pages_below_what_is_asked() {
+    let env = Env::new();
+    pushed_as_app(&env, &["t1", "t2", "t3", "t4", "t5"]);
+    let (proxy, registry) = behind_proxy(
+        &env,
+        Faults {
+            tag_pages_of: Some(2),
+            ..Faults::default()
+        },
+    );
+    let run = run_with_registry(&env, &registry, "tags --name app").success();
+    assert_eq!(run.stdout, "t1\nt2\nt3\nt4\nt5\n");
+    let pages = tag_lists(&proxy);
+    assert!((3..=4).contains(&pages), "{:#?}", proxy.seen());
+}
+
+#[test]
+fn tags_asks_a_registry_that_ignores_paging_twice_at_most() {
+    let env = Env::new();
+    pushed_as_app(&env, &["t2", "t1"]);
+    // The test registry ignores `n` and `last`: every answer is the whole list.
+    let (proxy, registry) = behind_proxy(&env, Faults::default());
+    let run = run_with_registry(&env, &registry, "tags --name app").success();
+    assert_eq!(run.stdout, "t1\nt2\n");
+    assert!(tag_lists(&proxy) <= 2, "{:#?}", proxy.seen());
+}
+
+#[test]
 fn an_unreachable_registry_is_one_line_naming_it() {
     let env = Env::new();
     let ts = &env.timestamp;
@@ -310,12 +362,7 @@ fn a_registry_that_keeps_failing_is_given_up_after_four_attempts_in_one_line() {
             proxy.host
         ),
     );
-    let tag_lists = proxy
-        .seen()
-        .iter()
-        .filter(|s| s.contains("/tags/list"))
-        .count();
-    assert_eq!(tag_lists, 4);
+    assert_eq!(tag_lists(&proxy), 4);
 }
 
 /// The untrusted registry's answer to `GET /v2/<path>` (skipping certificate checks, as only
@@ -364,4 +411,92 @@ fn an_untrusted_tls_registry_is_one_line_naming_it_and_nothing_is_pushed() {
         untrusted_registry_get(&format!("{}/python-base/tags/list", env.registry_path()));
     assert_eq!(status, "404", "{body}");
     assert!(body.contains("NAME_UNKNOWN"), "{body}");
+}
+
+/// `python-base` recorded as built at the test's timestamp for both Python versions, so `status`
+/// has two tags to ask the registry about.
+fn recorded_env() -> Env {
+    let env = Env::new();
+    for version in ["3.9", "3.10"] {
+        let ts = &env.timestamp;
+        env.run(&words(&format!(
+            "record --name python-base -v {version} -t {ts}"
+        )))
+        .success();
+    }
+    env
+}
+
+/// The lines of `run`'s stderr that are warnings.
+fn warnings(run: &Run) -> Vec<&str> {
+    run.stderr
+        .lines()
+        .filter(|line| line.starts_with("warning:"))
+        .collect()
+}
+
+#[test]
+fn status_says_once_why_an_unreachable_registry_was_not_asked() {
+    let env = recorded_env();
+    let run = run_with_registry(&env, "127.0.0.1:1/x", "status").success();
+    assert_eq!(
+        warnings(&run),
+        [
+            "warning: cannot ask registry `127.0.0.1:1` whether images are pushed: it is \
+          unreachable (connection refused)"
+        ],
+        "{run:#?}"
+    );
+    let pushed: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with("python-base "))
+        .filter_map(|line| line.split_whitespace().last())
+        .collect();
+    assert_eq!(pushed, ["?", "?"], "{run:#?}");
+}
+
+#[test]
+fn status_json_leaves_pushed_null_and_asks_a_failing_registry_once() {
+    let env = recorded_env();
+    let (proxy, registry) = behind_proxy(
+        &env,
+        Faults {
+            unavailable_first: usize::MAX,
+            ..Faults::default()
+        },
+    );
+    let run = run_with_registry(&env, &registry, "status --name python-base --json").success();
+    assert_eq!(
+        warnings(&run),
+        [format!(
+            "warning: cannot ask registry `{}` whether images are pushed: it answered HTTP 503, \
+             4 times",
+            proxy.host
+        )],
+        "{run:#?}"
+    );
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}:\n{}", run.stdout));
+    let pushed: Vec<&serde_json::Value> = rows.iter().map(|row| &row["pushed"]).collect();
+    assert_eq!(pushed, [&serde_json::Value::Null, &serde_json::Value::Null]);
+    let seen = proxy.seen();
+    let asked_about = |tag: &str| {
+        seen.iter()
+            .any(|s| s.contains(&format!("/manifests/{tag}")))
+    };
+    let ts = &env.timestamp;
+    assert!(asked_about(&format!("py3.9-{ts}")), "{seen:#?}");
+    assert!(
+        !asked_about(&format!("py3.10-{ts}")),
+        "asked after giving up: {seen:#?}"
+    );
+}
+
+#[test]
+fn status_rejects_a_malformed_registry_as_bad_input() {
+    let env = recorded_env();
+    run_with_registry(&env, "bad_host:5000", "status")
+        .code(2)
+        .stderr_has("`bad_host:5000` is not a registry");
 }

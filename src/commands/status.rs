@@ -9,7 +9,7 @@ use crate::catalog::Image;
 use crate::error::Result;
 use crate::freshness::current_tag;
 use crate::plan::{self, Plan, Target, version_tag};
-use crate::registry::{Logins, Registry, RegistryClient};
+use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError};
 use crate::report::table;
 
 use super::{Context, incremental, print_stdout};
@@ -79,8 +79,7 @@ fn rows(
         .lines()
         .map(str::to_owned)
         .collect();
-    let registry = context.registry().ok();
-    let client = registry.as_ref().and_then(registry_client);
+    let mut registry = configured_registry(context)?.map(PushedLookup::connect);
     let mut rows = Vec::new();
     for (build, stale) in plan.builds.iter().zip(freshness.changed) {
         if !targets.contains(&build.target) {
@@ -89,14 +88,9 @@ fn rows(
         let image = &images[&build.target.image];
         let version = &build.target.python_version;
         let last_updated = image.last_updated.get(version).map(str::to_owned);
-        let pushed = match (&registry, &last_updated) {
+        let pushed = match (&mut registry, &last_updated) {
             (Some(registry), Some(timestamp)) => {
-                let reference = format!(
-                    "{}:{}",
-                    registry.repository(&image.name),
-                    version_tag(version, timestamp)
-                );
-                is_pushed(client.as_ref(), &reference)
+                registry.is_pushed(&image.name, &version_tag(version, timestamp))?
             }
             (Some(_), None) => Some(false),
             (None, _) => None,
@@ -113,17 +107,58 @@ fn rows(
     Ok(rows)
 }
 
-/// A client for `registry` with the credentials docker has for it; None when there is none.
-fn registry_client(registry: &Registry) -> Option<RegistryClient> {
-    RegistryClient::connect(&[registry.host().to_owned()], &Logins::default()).ok()
+/// The registry to look pushed images up in; None when none is configured, which is a choice
+/// (`pushed` stays null without a word). A malformed one is bad input, as for every command.
+fn configured_registry(context: &Context) -> Result<Option<Registry>> {
+    match context.registry() {
+        Ok(registry) => Ok(Some(registry)),
+        Err(registry::Error::Missing) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
 }
 
-/// Whether the registry has `reference`: None when it could not be asked.
-fn is_pushed(client: Option<&RegistryClient>, reference: &str) -> Option<bool> {
-    client?
-        .manifest_digest(reference)
-        .ok()
-        .map(|digest| digest.is_some())
+/// Asks a registry whether tags are there. Its first failure is said once on stderr, and it is
+/// not asked again: every later answer is unknown, rather than one more timeout each.
+struct PushedLookup {
+    registry: Registry,
+    /// None once the registry could not be asked.
+    client: Option<RegistryClient>,
+}
+
+impl PushedLookup {
+    /// A lookup with the credentials docker has for `registry`.
+    fn connect(registry: Registry) -> Self {
+        let hosts = [registry.host().to_owned()];
+        let client = RegistryClient::connect(&hosts, &Logins::default())
+            .map_err(|error| warn_cannot_ask(&registry, &error))
+            .ok();
+        Self { registry, client }
+    }
+
+    /// Whether the registry has `tag` of `image`: None when it could not be asked.
+    fn is_pushed(&mut self, image: &str, tag: &str) -> Result<Option<bool>> {
+        let Some(client) = &self.client else {
+            return Ok(None);
+        };
+        let reference = format!("{}:{tag}", self.registry.repository(image));
+        match client.manifest_digest(&reference) {
+            Ok(digest) => Ok(Some(digest.is_some())),
+            Err(error @ RemoteError::Interrupted) => Err(error.into()),
+            Err(error) => {
+                warn_cannot_ask(&self.registry, &error);
+                self.client = None;
+                Ok(None)
+            }
+        }
+    }
+}
+
+fn warn_cannot_ask(registry: &Registry, error: &RemoteError) {
+    eprintln!(
+        "warning: cannot ask registry `{}` whether images are pushed: {}",
+        registry.host(),
+        error.reason()
+    );
 }
 
 fn render(rows: &[Row]) -> String {

@@ -3,7 +3,7 @@
 //! stays synchronous; transient failures are retried with backoff a bounded number of times, and
 //! Ctrl-C stops a call within a moment.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use oci_client::Reference;
@@ -11,7 +11,7 @@ use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 
 use super::credentials::{self, Access, Logins};
-use super::failure::{self, RemoteError};
+use super::failure::{self, Problem, RemoteError};
 use super::manifest::{ACCEPTED_MEDIA_TYPES, Manifest};
 use super::transport;
 use crate::process;
@@ -26,6 +26,9 @@ const RETRY_DELAYS: [Duration; 3] = [
 const INTERRUPT_POLL: Duration = Duration::from_millis(50);
 /// Tags asked for per page of a tag list.
 const TAGS_PAGE: usize = 1000;
+/// Pages of one tag list asked for at most (a million tags at 100 a page), against a registry
+/// that would send new tags forever.
+const MAX_TAG_PAGES: usize = 10_000;
 
 /// Talks to the registries it was connected to, with their credentials.
 pub struct RegistryClient {
@@ -93,31 +96,48 @@ impl RegistryClient {
     }
 
     /// Every tag of `repository` (`HOST[:PORT]/PATH`), sorted; none when it does not exist.
+    ///
+    /// A short page is no end: registries cap pages below what is asked for. The next page is
+    /// asked for after the last tag received (what the `Link` header of a registry that pages
+    /// says, which oci-client does not show) until a page brings no new tag, so a registry that
+    /// ignores `last` is asked twice, not forever.
     pub fn tags(&self, repository: &str) -> Result<Vec<String>, RemoteError> {
         let image = parse(repository)?;
         let action = || format!("listing the tags of `{repository}`");
-        let mut tags: Vec<String> = Vec::new();
-        loop {
-            let last = tags.last().cloned();
-            let page = self.block_on(self.lookup(&action, &image, async || {
-                let auth = self.auth(&image);
-                let page = self
-                    .oci
-                    .list_tags(&image, &auth, Some(TAGS_PAGE), last.as_deref());
-                page.await
-            }))?;
-            let received = page.map_or(0, |page| {
-                let count = page.tags.len();
-                tags.extend(page.tags);
-                count
-            });
-            if received < TAGS_PAGE {
-                break;
+        let mut tags = BTreeSet::new();
+        let mut last: Option<String> = None;
+        for _ in 0..MAX_TAG_PAGES {
+            let page = self.tags_page(&action, &image, last.as_deref())?;
+            let known = tags.len();
+            last = page.last().cloned();
+            tags.extend(page);
+            if tags.len() == known {
+                return Ok(tags.into_iter().collect());
             }
         }
-        tags.sort();
-        tags.dedup();
-        Ok(tags)
+        Err(RemoteError::Request {
+            action: action(),
+            registry: image.registry().to_owned(),
+            problem: Problem::EndlessTags {
+                pages: MAX_TAG_PAGES,
+            },
+        })
+    }
+
+    /// The page of `image`'s tags after `last`, as the registry orders them; none when there
+    /// is no such repository.
+    fn tags_page(
+        &self,
+        action: &dyn Fn() -> String,
+        image: &Reference,
+        last: Option<&str>,
+    ) -> Result<Vec<String>, RemoteError> {
+        let auth = self.auth(image);
+        let page = self.block_on(self.lookup(action, image, async || {
+            let page = self.oci.list_tags(image, &auth, Some(TAGS_PAGE), last);
+            page.await
+        }))?;
+        Ok(page.map_or_else(Vec::new, |page| page.tags))
     }
 
     /// Runs `work` on the client's runtime until it is done or the user interrupts.

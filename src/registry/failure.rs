@@ -35,6 +35,17 @@ pub enum RemoteError {
     Interrupted,
 }
 
+impl RemoteError {
+    /// Why the registry could not be asked, for a message that already names it: "it" and the
+    /// problem for a failed request, the whole error otherwise.
+    pub fn reason(&self) -> String {
+        match self {
+            RemoteError::Request { problem, .. } => format!("it {problem}"),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// Why a request to a registry failed, worded to follow "registry `HOST` ".
 #[derive(Debug)]
 pub enum Problem {
@@ -47,6 +58,7 @@ pub enum Problem {
     Status { code: u16, attempts: usize },
     Broken { why: String, attempts: usize },
     Answered(String),
+    EndlessTags { pages: usize },
 }
 
 impl fmt::Display for Problem {
@@ -74,6 +86,9 @@ impl fmt::Display for Problem {
                 write!(f, "broke the connection ({why}){}", times(*attempts))
             }
             Problem::Answered(message) => write!(f, "answered: {message}"),
+            Problem::EndlessTags { pages } => {
+                write!(f, "still sent new tags after {pages} pages of them")
+            }
         }
     }
 }
@@ -335,5 +350,22 @@ mod tests {
             "checking `r.example/a:t` failed: registry `r.example` is unknown: no such host"
         );
         assert_eq!(one_line(&"x ".repeat(200)).chars().count(), MAX_DETAIL + 3);
+    }
+
+    #[test]
+    fn a_reason_follows_a_message_naming_the_registry() {
+        let refused = RemoteError::Request {
+            action: "checking `r.example/a:t`".into(),
+            registry: "r.example".into(),
+            problem: Problem::Unreachable("connection refused".into()),
+        };
+        assert_eq!(refused.reason(), "it is unreachable (connection refused)");
+        let setup = RemoteError::Setup {
+            why: "no runtime".into(),
+        };
+        assert_eq!(
+            setup.reason(),
+            "cannot start the registry client: no runtime"
+        );
     }
 }

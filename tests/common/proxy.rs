@@ -1,7 +1,7 @@
 //! A loopback HTTP proxy in front of a test registry, for faults no real registry makes on
 //! demand: it answers the first requests with 503 or resets their connections, and can turn
-//! cross-repository mounts into plain upload starts (what registries that refuse mounts answer).
-//! It forwards one request per connection (`Connection: close` both ways) and records each.
+//! cross-repository mounts into plain upload starts (what registries that refuse mounts answer),
+//! and can serve tag lists in small pages (what registries that cap pages do). It forwards one request per connection (`Connection: close` both ways) and records each.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -18,6 +18,10 @@ pub struct Faults {
     pub reset_first: usize,
     /// Forward `POST .../blobs/uploads/?mount=D&from=R` without `mount` and `from`.
     pub refuse_mounts: bool,
+    /// Serve `GET .../tags/list` in pages of at most this many tags whatever `n` asks, after
+    /// `last`, with a `Link` to the next page, as registries that cap pages do (the test
+    /// registry ignores `n` and `last`: it always sends every tag).
+    pub tag_pages_of: Option<usize>,
 }
 
 /// One request as the proxy saw it: `METHOD PATH STATUS`, STATUS `503!` or `reset!` when the
@@ -108,7 +112,49 @@ impl Shared {
         if faults.refuse_mounts && method == "POST" && path.contains("mount=") {
             path = without_mount(&path);
         }
-        self.forward(client, &method, &path, &headers, &body)
+        match faults.tag_pages_of {
+            Some(cap) if method == "GET" && path.contains("/tags/list") => {
+                self.serve_tag_page(client, &path, &headers, cap)
+            }
+            _ => self.forward(client, &method, &path, &headers, &body),
+        }
+    }
+
+    /// Answers a tag list request with one page of at most `cap` of the tags upstream has.
+    fn serve_tag_page(
+        &self,
+        mut client: TcpStream,
+        path: &str,
+        headers: &[String],
+        cap: usize,
+    ) -> std::io::Result<()> {
+        let (list_path, query) = path.split_once('?').unwrap_or((path, ""));
+        let mut answer = self.send(
+            &Request {
+                method: "GET",
+                path: list_path,
+                headers,
+            },
+            &[],
+        )?;
+        let (status_line, mut answer_headers) = read_head(&mut answer)?;
+        let mut body = Vec::new();
+        answer.read_to_end(&mut body)?;
+        let status = status_line.split(' ').nth(1).unwrap_or_default().to_owned();
+        self.record("GET", path, &status);
+        if status == "200" {
+            let last = query_value(query, "last");
+            let (page, next) = tag_page(&body, last, cap);
+            body = page;
+            answer_headers.retain(|h| !has_name(h, "content-length"));
+            answer_headers.push(format!("Content-Length: {}", body.len()));
+            if let Some(next) = next {
+                let link = format!("<{list_path}?n={cap}&last={next}>; rel=\"next\"");
+                answer_headers.push(format!("Link: {link}"));
+            }
+        }
+        write_head(&mut client, &status_line, &answer_headers)?;
+        client.write_all(&body)
     }
 
     fn forward(
@@ -119,26 +165,27 @@ impl Shared {
         headers: &[String],
         body: &[u8],
     ) -> std::io::Result<()> {
-        let mut upstream = TcpStream::connect(&self.upstream)?;
-        let mut head = format!("{method} {path} HTTP/1.1\r\n");
-        for header in headers.iter().filter(|h| !is_connection_header(h)) {
-            head += &format!("{header}\r\n");
-        }
-        head += "Connection: close\r\n\r\n";
-        upstream.write_all(head.as_bytes())?;
-        upstream.write_all(body)?;
-        let mut answer = BufReader::new(upstream);
+        let request = Request {
+            method,
+            path,
+            headers,
+        };
+        let mut answer = self.send(&request, body)?;
         let (status_line, answer_headers) = read_head(&mut answer)?;
         let status = status_line.split(' ').nth(1).unwrap_or_default().to_owned();
         self.record(method, path, &status);
-        let mut head = format!("{status_line}\r\n");
-        for header in answer_headers.iter().filter(|h| !is_connection_header(h)) {
-            head += &format!("{header}\r\n");
-        }
-        head += "Connection: close\r\n\r\n";
-        client.write_all(head.as_bytes())?;
+        write_head(&mut client, &status_line, &answer_headers)?;
         std::io::copy(&mut answer, &mut client)?;
         Ok(())
+    }
+
+    /// Sends `request` and `body` upstream; the answer, to read.
+    fn send(&self, request: &Request, body: &[u8]) -> std::io::Result<BufReader<TcpStream>> {
+        let mut upstream = TcpStream::connect(&self.upstream)?;
+        let first = format!("{} {} HTTP/1.1", request.method, request.path);
+        write_head(&mut upstream, &first, request.headers)?;
+        upstream.write_all(body)?;
+        Ok(BufReader::new(upstream))
     }
 
     fn record(&self, method: &str, path: &str, status: &str) {
@@ -147,6 +194,23 @@ impl Shared {
             .unwrap()
             .push(format!("{method} {path} {status}"));
     }
+}
+
+/// The head of a request to send upstream.
+struct Request<'a> {
+    method: &'a str,
+    path: &'a str,
+    headers: &'a [String],
+}
+
+/// Writes the head of an HTTP message: `first` line, `headers` and `Connection: close`.
+fn write_head(stream: &mut TcpStream, first: &str, headers: &[String]) -> std::io::Result<()> {
+    let mut head = format!("{first}\r\n");
+    for header in headers.iter().filter(|h| !is_connection_header(h)) {
+        head += &format!("{header}\r\n");
+    }
+    head += "Connection: close\r\n\r\n";
+    stream.write_all(head.as_bytes())
 }
 
 /// The first line and the header lines of an HTTP message.
@@ -184,8 +248,37 @@ fn read_body(reader: &mut impl Read, headers: &[String]) -> std::io::Result<Vec<
 }
 
 fn is_connection_header(header: &str) -> bool {
-    let name = header.split(':').next().unwrap_or_default();
-    name.eq_ignore_ascii_case("connection") || name.eq_ignore_ascii_case("keep-alive")
+    has_name(header, "connection") || has_name(header, "keep-alive")
+}
+
+/// Whether the header line `header` is a `name` header.
+fn has_name(header: &str, name: &str) -> bool {
+    let own = header.split(':').next().unwrap_or_default();
+    own.trim().eq_ignore_ascii_case(name)
+}
+
+/// The value of `name` in the query string `query`.
+fn query_value<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+}
+
+/// One page of the tag list `body` (`{"name": .., "tags": [..]}`): at most `cap` tags after
+/// `last`, in lexical order as the distribution spec has it, and the `last` of the next page
+/// when more follow.
+fn tag_page(body: &[u8], last: Option<&str>, cap: usize) -> (Vec<u8>, Option<String>) {
+    let list: serde_json::Value = serde_json::from_slice(body).expect("a tag list");
+    let mut tags: Vec<&str> = list["tags"]
+        .as_array()
+        .map(|tags| tags.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default();
+    tags.sort_unstable();
+    tags.retain(|tag| last.is_none_or(|last| *tag > last));
+    let next = (tags.len() > cap).then(|| tags[cap - 1].to_owned());
+    tags.truncate(cap);
+    let page = serde_json::json!({ "name": list["name"], "tags": tags });
+    (page.to_string().into_bytes(), next)
 }
 
 /// `path` without its `mount` and `from` query parameters.
