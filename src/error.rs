@@ -3,7 +3,7 @@
 
 use std::io::ErrorKind;
 
-use crate::{build_context, catalog, export, plan, process, publish, registry};
+use crate::{build_context, catalog, engine, export, plan, process, publish, registry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -18,6 +18,8 @@ pub enum Error {
     Remote(#[from] registry::RemoteError),
     #[error(transparent)]
     Process(#[from] process::Error),
+    #[error(transparent)]
+    Engine(#[from] engine::Error),
     #[error(transparent)]
     BuildContext(#[from] build_context::Error),
     #[error(transparent)]
@@ -84,12 +86,14 @@ impl Error {
             Error::Publish(_) => EXIT_BAD_INPUT,
             Error::ProblemsFound { .. } => EXIT_FAILED,
             Error::Process(process::Error::Interrupted)
+            | Error::Engine(engine::Error::Process(process::Error::Interrupted))
             | Error::Remote(registry::RemoteError::Interrupted)
             | Error::Interrupted => EXIT_INTERRUPTED,
             Error::Remote(registry::RemoteError::Reference { .. }) => EXIT_BAD_INPUT,
             Error::Remote(_) => EXIT_FAILED,
             Error::BuildContext(build_context::Error::InTheWay { .. }) => EXIT_BAD_INPUT,
             Error::Process(_)
+            | Error::Engine(_)
             | Error::BuildContext(_)
             | Error::BuildsFailed { .. }
             | Error::Record(_) => EXIT_FAILED,

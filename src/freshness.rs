@@ -16,6 +16,20 @@ pub struct Freshness {
     pub changed: Vec<bool>,
 }
 
+impl Freshness {
+    /// Digests and changes of `plan`'s builds, given the labels of `base_tags` and
+    /// `current_tags`.
+    pub fn assess(
+        images: &BTreeMap<String, Image>,
+        plan: &Plan,
+        labels: &HashMap<String, String>,
+    ) -> std::io::Result<Self> {
+        let digests = digests(images, plan, labels)?;
+        let changed = changes(images, plan, &digests, labels);
+        Ok(Self { digests, changed })
+    }
+}
+
 /// The tag of the current local image of `image` for `version`, if it was ever built.
 pub fn current_tag(image: &Image, version: &str) -> Option<String> {
     image
@@ -24,39 +38,39 @@ pub fn current_tag(image: &Image, version: &str) -> Option<String> {
         .map(|ts| local_tag(&image.name, version, ts))
 }
 
-/// Every local image whose digest label `assess` needs: the current image of each build and of
-/// each base of the catalog outside the plan.
-pub fn needed_tags(images: &BTreeMap<String, Image>, plan: &Plan) -> BTreeSet<String> {
-    let mut tags = BTreeSet::new();
-    for build in &plan.builds {
-        tags.extend(current_tag_of(
-            images,
-            &build.target.image,
-            &build.target.python_version,
-        ));
-        if let Some(base) = &build.base {
-            tags.extend(current_tag_of(
-                images,
-                &base.target.image,
-                &base.target.python_version,
-            ));
-        }
-    }
-    tags
+/// The local images whose digest labels `digests` needs: the current image of each base of
+/// the catalog that the plan does not build.
+pub fn base_tags(images: &BTreeMap<String, Image>, plan: &Plan) -> BTreeSet<String> {
+    plan.builds
+        .iter()
+        .filter(|build| build.after.is_empty())
+        .filter_map(|build| build.base.as_ref())
+        .filter_map(|base| current_tag_of(images, &base.target.image, &base.target.python_version))
+        .collect()
 }
 
-/// Digests and changes of `plan`'s builds, given the digest labels of the local images
+/// The local images whose digest labels `changes` needs besides: the current image of each
+/// build.
+pub fn current_tags(images: &BTreeMap<String, Image>, plan: &Plan) -> BTreeSet<String> {
+    plan.builds
+        .iter()
+        .filter_map(|build| {
+            current_tag_of(images, &build.target.image, &build.target.python_version)
+        })
+        .collect()
+}
+
+/// The input digest of every build of `plan`, given the digest labels of the local images
 /// (`labels`: tag -> digest; a missing tag is a missing image or label).
-pub fn assess(
+pub fn digests(
     images: &BTreeMap<String, Image>,
     plan: &Plan,
     labels: &HashMap<String, String>,
-) -> std::io::Result<Freshness> {
+) -> std::io::Result<Vec<String>> {
     let mut contexts: HashMap<&str, String> = HashMap::new();
     let mut digests: Vec<String> = Vec::with_capacity(plan.builds.len());
-    let mut changed = Vec::with_capacity(plan.builds.len());
     for build in &plan.builds {
-        let (name, version) = (&build.target.image, &build.target.python_version);
+        let name = &build.target.image;
         let Some(image) = images.get(name) else {
             return Err(std::io::Error::other(format!(
                 "image `{name}` was not read"
@@ -81,18 +95,32 @@ pub fn assess(
             .filter(|(name, _)| base.is_none() || name != BASE_IMAGE_ARG)
             .cloned()
             .collect();
-        let digest = digest::input_digest(&Inputs {
+        digests.push(digest::input_digest(&Inputs {
             context: &context,
             build_args: &build_args,
             platform: build.request.platform.as_deref(),
             base: base.as_deref(),
-        });
-        let recorded = current_tag(image, version).and_then(|tag| labels.get(&tag));
-        let base_changed = build.after.iter().any(|&d| changed.get(d) == Some(&true));
-        changed.push(base_changed || recorded != Some(&digest));
-        digests.push(digest);
+        }));
     }
-    Ok(Freshness { digests, changed })
+    Ok(digests)
+}
+
+/// Whether each build of `plan` changed since its current image was built: its digest differs
+/// from that image's label, there is no such image, or a base it waits for changed.
+pub fn changes(
+    images: &BTreeMap<String, Image>,
+    plan: &Plan,
+    digests: &[String],
+    labels: &HashMap<String, String>,
+) -> Vec<bool> {
+    let mut changed = Vec::with_capacity(plan.builds.len());
+    for (build, digest) in plan.builds.iter().zip(digests) {
+        let (name, version) = (&build.target.image, &build.target.python_version);
+        let recorded = current_tag_of(images, name, version).and_then(|tag| labels.get(&tag));
+        let base_changed = build.after.iter().any(|&d| changed.get(d) == Some(&true));
+        changed.push(base_changed || recorded != Some(digest));
+    }
+    changed
 }
 
 /// The digest a base stands in for in its dependent's input digest: the input digest of the

@@ -8,16 +8,6 @@
 use crate::catalog::Image;
 use crate::plan::{LOCAL_NAMESPACE, version_tag};
 
-/// A local image as `docker image inspect` describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalImage {
-    pub id: String,
-    /// In bytes, layers shared with other images included.
-    pub size: u64,
-    /// Every `repository:tag` naming it.
-    pub tags: Vec<String>,
-}
-
 /// The local repository of `image`'s builds.
 pub fn repository(image: &Image) -> String {
     format!("{LOCAL_NAMESPACE}/{}", image.name)
@@ -51,25 +41,6 @@ fn is_recorded(image: &Image, tag: &str) -> bool {
         .timestamps
         .iter()
         .any(|(version, timestamp)| version_tag(version, timestamp) == tag)
-}
-
-/// Reads the output of `Docker::image_sizes`: `ID SIZE TAG...` a line.
-pub fn parse_local_image(line: &str) -> Option<LocalImage> {
-    let mut words = line.split_whitespace();
-    Some(LocalImage {
-        id: words.next()?.to_owned(),
-        size: words.next()?.parse().ok()?,
-        tags: words.map(str::to_owned).collect(),
-    })
-}
-
-/// The image ids that `docker image rm` says it deleted (`Deleted: ID` lines).
-pub fn deleted_ids(output: &str) -> Vec<&str> {
-    output
-        .lines()
-        .filter_map(|line| line.strip_prefix("Deleted: "))
-        .map(str::trim)
-        .collect()
 }
 
 /// `bytes` as docker shows sizes: decimal units, three significant digits or so.
@@ -152,21 +123,6 @@ mod tests {
         let images = [image("app", &["3.10", "3.10-slim"], &[("3.10-slim", "T")])];
         assert!(!is_old_build(&images, "dagster/app:py3.10-slim-T"));
         assert!(is_old_build(&images, "dagster/app:py3.10-slim-S"));
-    }
-
-    #[test]
-    fn reads_inspect_lines_and_deleted_ids() {
-        assert_eq!(
-            parse_local_image("sha256:ab 1984177 dagster/a:py3.9-T dagster/a:keep"),
-            Some(LocalImage {
-                id: "sha256:ab".into(),
-                size: 1984177,
-                tags: vec!["dagster/a:py3.9-T".into(), "dagster/a:keep".into()],
-            })
-        );
-        assert_eq!(parse_local_image("sha256:ab big"), None);
-        let output = "Untagged: dagster/a:py3.9-T\nDeleted: sha256:ab\nDeleted: sha256:cd\n";
-        assert_eq!(deleted_ids(output), ["sha256:ab", "sha256:cd"]);
     }
 
     #[test]

@@ -266,6 +266,6 @@ fn a_failing_engine_query_is_an_error_not_an_empty_engine() {
     for args in [&dry_run[..], &["status"]] {
         env.run_with(args, &[("DOCKER", "false")])
             .code(1)
-            .stderr_has("reading the input digests of local images failed: `false image inspect");
+            .stderr_has("reading the local images failed: `false image inspect");
     }
 }

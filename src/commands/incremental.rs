@@ -5,80 +5,75 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::catalog::{Error as CatalogError, Image};
 use crate::digest::LABEL;
-use crate::engine::{Docker, says_image_missing};
+use crate::engine::Docker;
 use crate::error::Result;
 use crate::freshness::{self, Freshness};
 use crate::plan::{self, Plan};
 
-/// The freshness of every build of `plan`, asking the engine for its images' digest labels.
+/// The freshness of every build of `plan`, asking the engine once for its images' digest labels.
 pub(super) fn assess(
     docker: &Docker,
     images: &BTreeMap<String, Image>,
     plan: &Plan,
 ) -> Result<Freshness> {
-    let labels = digest_labels(docker, freshness::needed_tags(images, plan))?;
-    Ok(freshness::assess(images, plan, &labels).map_err(CatalogError::Io)?)
+    let mut tags = freshness::base_tags(images, plan);
+    tags.extend(freshness::current_tags(images, plan));
+    let labels = digest_labels(docker, tags)?;
+    Ok(Freshness::assess(images, plan, &labels).map_err(CatalogError::Io)?)
 }
 
 /// Labels every build with its input digest. With `skip_unchanged`, only the builds whose
 /// inputs changed (and their dependents) are kept, building on the current images of the
-/// unchanged bases.
+/// unchanged bases. The engine is asked at most once; without `skip_unchanged`, only about the
+/// bases the plan does not build.
 pub(super) fn label_builds(
     docker: &Docker,
     images: &BTreeMap<String, Image>,
     plan: Plan,
     skip_unchanged: bool,
 ) -> Result<Plan> {
-    let freshness = assess(docker, images, &plan)?;
-    let digest_of: HashMap<plan::Target, String> = plan
-        .builds
-        .iter()
-        .map(|b| b.target.clone())
-        .zip(freshness.digests)
-        .collect();
-    let mut plan = if skip_unchanged {
-        plan::narrow(&plan, &freshness.changed, images)
+    let (digests, plan) = if skip_unchanged {
+        let freshness = assess(docker, images, &plan)?;
+        let narrowed = plan::narrow(&plan, &freshness.changed, images);
+        (digests_by_target(&plan, freshness.digests), narrowed)
     } else {
-        plan
+        let labels = digest_labels(docker, freshness::base_tags(images, &plan))?;
+        let digests = freshness::digests(images, &plan, &labels).map_err(CatalogError::Io)?;
+        (digests_by_target(&plan, digests), plan)
     };
+    let mut plan = plan;
     for build in &mut plan.builds {
-        build
-            .request
-            .labels
-            .push((LABEL.to_owned(), digest_of[&build.target].clone()));
+        if let Some(digest) = digests.get(&build.target) {
+            build
+                .request
+                .labels
+                .push((LABEL.to_owned(), digest.clone()));
+        }
     }
     Ok(plan)
 }
 
-/// Tag -> digest label of the local images among `tags` that exist and have one, in one docker
-/// command (a missing image is reported as such and tolerated).
+fn digests_by_target(plan: &Plan, digests: Vec<String>) -> HashMap<plan::Target, String> {
+    plan.builds
+        .iter()
+        .map(|b| b.target.clone())
+        .zip(digests)
+        .collect()
+}
+
+/// Tag -> digest label of the local images among `tags` that exist and have one, in one engine
+/// call.
 fn digest_labels(
     docker: &Docker,
     tags: impl IntoIterator<Item = String>,
 ) -> Result<HashMap<String, String>> {
     let wanted: Vec<String> = tags.into_iter().collect();
-    if wanted.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let listing = docker.tags_and_label(LABEL, &wanted).output_tolerating(
-        "reading the input digests of local images",
-        says_image_missing,
-    )?;
-    let mut labels = HashMap::new();
-    for line in listing.lines() {
-        let Some((tags, value)) = line.split_once(' ') else {
-            continue;
-        };
-        let Ok(tags) = serde_json::from_str::<Vec<String>>(tags) else {
-            continue;
-        };
-        if value.starts_with("blake3:") {
-            labels.extend(
-                tags.into_iter()
-                    .filter(|t| wanted.contains(t))
-                    .map(|t| (t, value.to_owned())),
-            );
-        }
-    }
-    Ok(labels)
+    let local = docker.local_images(&wanted)?;
+    Ok(wanted
+        .into_iter()
+        .filter_map(|tag| {
+            let label = local.get(&tag)?.labels.get(LABEL)?;
+            label.starts_with("blake3:").then(|| (tag, label.clone()))
+        })
+        .collect())
 }

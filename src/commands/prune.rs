@@ -6,10 +6,10 @@
 use std::collections::BTreeSet;
 
 use crate::catalog::{Image, LastUpdated};
-use crate::error::Result;
+use crate::engine::LocalImage;
+use crate::error::{Error, Result};
 use crate::plan::LOCAL_NAMESPACE;
-use crate::process;
-use crate::prune::{self, LocalImage};
+use crate::prune;
 
 use super::{Context, print_stdout};
 
@@ -59,14 +59,10 @@ fn prune_entries(image: &Image, dry_run: bool) -> Result<usize> {
 
 /// Removes the local images of old builds of `images`; returns how many tags it removed.
 fn prune_images(context: &Context, images: &[Image], dry_run: bool) -> Result<usize> {
-    let listing = context
-        .docker
-        .list_images(&format!("{LOCAL_NAMESPACE}/*"))
-        .output("listing local images", None)?;
+    let listing = context.docker.local_tags(&format!("{LOCAL_NAMESPACE}/*"))?;
     let mut doomed: Vec<String> = listing
-        .lines()
+        .into_iter()
         .filter(|reference| prune::is_old_build(images, reference))
-        .map(str::to_owned)
         .collect();
     // Sorted, so that the report does not depend on docker's order of images built together.
     doomed.sort();
@@ -87,19 +83,17 @@ fn prune_images(context: &Context, images: &[Image], dry_run: bool) -> Result<us
     Ok(doomed.len())
 }
 
-/// Each of `references` as `docker image inspect` describes it, in the same order.
+/// Each of `references` as the engine describes it, in the same order.
 fn describe_images(context: &Context, references: &[String]) -> Result<Vec<LocalImage>> {
-    let step = "inspecting old images";
-    let output = context.docker.image_sizes(references).output(step, None)?;
-    let described: Option<Vec<LocalImage>> = output.lines().map(prune::parse_local_image).collect();
-    match described {
-        Some(images) if images.len() == references.len() => Ok(images),
-        _ => Err(process::Error::Io {
-            step: step.to_owned(),
-            source: std::io::Error::other(format!("unexpected output:\n{output}")),
-        }
-        .into()),
-    }
+    let local = context.docker.local_images(references)?;
+    references
+        .iter()
+        .map(|reference| {
+            local.get(reference).cloned().ok_or_else(|| {
+                Error::Usage(format!("`{reference}` went away while pruning: run again"))
+            })
+        })
+        .collect()
 }
 
 /// What removing `doomed` would free: the images none of whose tags would stay.
@@ -120,11 +114,7 @@ fn would_free(doomed: &[String], described: &[LocalImage]) -> u64 {
 fn remove_images(context: &Context, doomed: &[String], described: &[LocalImage]) -> Result<u64> {
     let mut freed = 0;
     for (reference, image) in doomed.iter().zip(described) {
-        let output = context
-            .docker
-            .remove_image(reference)
-            .output(&format!("removing `{reference}`"), None)?;
-        let deleted = prune::deleted_ids(&output).contains(&image.id.as_str());
+        let deleted = context.docker.remove_image(reference)?.contains(&image.id);
         if deleted {
             freed += image.size;
         }

@@ -11,7 +11,7 @@ use crate::plan::{local_tag, version_tag};
 use crate::process::Command;
 use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError, ecr};
 
-use super::up_to_date::{local_images, remote_copy};
+use super::up_to_date::remote_copy;
 use super::{Context, invalid, print_stdout};
 
 /// A local image and the remote references it is pushed as.
@@ -266,7 +266,7 @@ fn not_up_to_date(
     publications: &[Publication],
 ) -> Result<Vec<Publication>> {
     let sources: Vec<String> = publications.iter().map(|p| p.source.clone()).collect();
-    let local = local_images(&context.docker, &sources)?;
+    let local = context.docker.local_images(&sources)?;
     let mut pending = Vec::new();
     for publication in publications {
         let mut targets = Vec::new();

@@ -72,13 +72,9 @@ fn rows(
     targets: &[Target],
 ) -> Result<Vec<Row>> {
     let freshness = incremental::assess(&context.docker, images, plan)?;
-    let local: Vec<String> = context
+    let local = context
         .docker
-        .list_images(&format!("{}/*", plan::LOCAL_NAMESPACE))
-        .output("listing local images", None)?
-        .lines()
-        .map(str::to_owned)
-        .collect();
+        .local_tags(&format!("{}/*", plan::LOCAL_NAMESPACE))?;
     let mut registry = configured_registry(context)?.map(PushedLookup::connect);
     let mut rows = Vec::new();
     for (build, stale) in plan.builds.iter().zip(freshness.changed) {

@@ -1,16 +1,36 @@
-//! The docker CLI as argument vectors: build, tag, push, run, login, inspect. Uses the user's
-//! `docker` (or the program in `$DOCKER`, e.g. podman), so their contexts, builders and
-//! credential helpers apply. Knows nothing of the catalog.
+//! The container engine's CLI as argument vectors: build, tag, push, run, login, and the
+//! questions about local images, answered in one typed form ([`images`]). Uses the user's
+//! `docker` (or `$DOCKER`, e.g. `podman`), so their contexts, builders and credential helpers
+//! apply. Every engine dialect lives here; knows nothing of the catalog.
+
+pub mod images;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use crate::process::Command;
+use crate::process::{self, Command};
+
+pub use images::{LocalImage, LocalImages};
 
 /// The container engine's command-line client.
 #[derive(Debug, Clone)]
 pub struct Docker {
     program: OsString,
+    /// Words of `$DOCKER` after the program (`podman --remote`).
+    leading_args: Vec<String>,
+}
+
+/// A question to the engine that failed, or whose answer could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Process(#[from] process::Error),
+    #[error("{step}: cannot read the answer of `{command}`: {why}")]
+    Unreadable {
+        step: String,
+        command: String,
+        why: String,
+    },
 }
 
 /// Everything `docker build` needs to know.
@@ -28,21 +48,35 @@ pub struct BuildRequest {
 }
 
 /// Whether a line of an engine's stderr says only that an image is not there: docker's
-/// `Error: No such image: X`, podman's `Error: X: image not known`.
-pub fn says_image_missing(line: &str) -> bool {
+/// `Error: No such image: X`, podman's `Error: inspecting object: X: image not known`.
+fn says_image_missing(line: &str) -> bool {
     line.contains("No such image") || line.contains("image not known")
 }
 
 impl Docker {
-    /// `$DOCKER` when set, else `docker` from PATH.
+    /// `$DOCKER` when set, split into words as a command line (without a shell: no quotes), else
+    /// `docker` from PATH.
     pub fn from_env() -> Self {
-        Self {
-            program: std::env::var_os("DOCKER").unwrap_or_else(|| "docker".into()),
+        let value = std::env::var("DOCKER").unwrap_or_default();
+        let mut words = value.split_whitespace().map(str::to_owned);
+        match words.next() {
+            Some(program) => Self {
+                program: program.into(),
+                leading_args: words.collect(),
+            },
+            None => Self {
+                program: "docker".into(),
+                leading_args: Vec::new(),
+            },
         }
     }
 
     fn command<S: Into<String>>(&self, args: impl IntoIterator<Item = S>) -> Command {
-        Command::new(self.program.clone(), args)
+        let leading = self.leading_args.iter().cloned();
+        Command::new(
+            self.program.clone(),
+            leading.chain(args.into_iter().map(Into::into)),
+        )
     }
 
     pub fn build(&self, request: &BuildRequest) -> Command {
@@ -91,57 +125,45 @@ impl Docker {
         self.command(["login", "--username", username, "--password-stdin", host])
     }
 
-    /// Prints, for each of `references` that exists, a line with the JSON list of its tags, its
-    /// id, and the JSON list of its registry digests (`REPOSITORY@sha256:...`, one per
-    /// repository it was pushed to or pulled from). Missing images are reported on stderr as
-    /// `No such image` (and make it fail).
-    pub fn image_digests(&self, references: &[String]) -> Command {
-        let format = "{{json .RepoTags}} {{.Id}} {{json .RepoDigests}}";
-        let inspect = ["image", "inspect", "--format", format].map(String::from);
-        self.command(inspect.into_iter().chain(references.iter().cloned()))
+    /// The local images among `references`, in one `image inspect`; a reference that names no
+    /// image here is left out, any other failure is an error.
+    pub fn local_images(&self, references: &[String]) -> Result<LocalImages, Error> {
+        if references.is_empty() {
+            return Ok(LocalImages::default());
+        }
+        let step = "reading the local images";
+        let args = ["image".to_owned(), "inspect".to_owned()];
+        let command = self.command(args.into_iter().chain(references.iter().cloned()));
+        let output = command.output_tolerating(step, says_image_missing)?;
+        images::parse_inspect(&output).map_err(|e| Error::Unreadable {
+            step: step.to_owned(),
+            command: command.to_string(),
+            why: e.to_string(),
+        })
     }
 
-    /// Lists the local images of repositories matching `pattern` (e.g. `dagster/*`), one
-    /// `repository:tag` a line.
-    pub fn list_images(&self, pattern: &str) -> Command {
+    /// The tags of the local images of repositories matching `pattern` (e.g. `dagster/*`), as
+    /// `repository:tag`, as docker writes them.
+    pub fn local_tags(&self, pattern: &str) -> process::Result<Vec<String>> {
         let filter = format!("reference={pattern}");
-        self.command([
-            "image",
-            "ls",
-            "--format",
-            "{{.Repository}}:{{.Tag}}",
-            "--filter",
-            &filter,
-        ])
+        let format = "{{.Repository}}:{{.Tag}}";
+        let listing = self
+            .command(["image", "ls", "--format", format, "--filter", &filter])
+            .output("listing local images", None)?;
+        Ok(listing
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(images::familiar)
+            .collect())
     }
 
-    /// Prints, for each of `references` that exists, a line with the JSON list of its tags, a
-    /// space, and the value of its `label` (`<no value>` when unset). Missing images are
-    /// reported on stderr as `No such image` (and make it fail).
-    pub fn tags_and_label(&self, label: &str, references: &[String]) -> Command {
-        let format = format!("{{{{json .RepoTags}}}} {{{{index .Config.Labels \"{label}\"}}}}");
-        let mut args = vec![
-            "image".to_owned(),
-            "inspect".into(),
-            "--format".into(),
-            format,
-        ];
-        args.extend(references.iter().cloned());
-        self.command(args)
-    }
-
-    /// Prints `ID SIZE TAG...` of each image, one a line in argument order: its id, its size in
-    /// bytes (layers shared with other images included) and every tag it has.
-    pub fn image_sizes(&self, references: &[String]) -> Command {
-        let format = "{{.Id}} {{.Size}}{{range .RepoTags}} {{.}}{{end}}";
-        let inspect = ["image", "inspect", "--format", format].map(String::from);
-        self.command(inspect.into_iter().chain(references.iter().cloned()))
-    }
-
-    /// `docker image rm REFERENCE`: removes the tag, and the image when nothing else uses it;
-    /// prints `Deleted: ID` for each image it deletes.
-    pub fn remove_image(&self, reference: &str) -> Command {
-        self.command(["image", "rm", reference])
+    /// `docker image rm REFERENCE`: removes the tag, and the image when nothing else uses it.
+    /// Returns the IDs of the images it deleted.
+    pub fn remove_image(&self, reference: &str) -> process::Result<Vec<String>> {
+        let output = self
+            .command(["image", "rm", reference])
+            .output(&format!("removing `{reference}`"), None)?;
+        Ok(images::deleted_ids(&output))
     }
 }
 
@@ -166,6 +188,7 @@ mod tests {
     fn build_passes_tag_file_platform_args_and_context_in_order() {
         let docker = Docker {
             program: "docker".into(),
+            leading_args: Vec::new(),
         };
         let request = BuildRequest {
             tag: "dagster/app:py3.10-T".into(),
