@@ -83,9 +83,8 @@ impl Error {
             Error::Export(_) => EXIT_BAD_INPUT,
             Error::Publish(_) => EXIT_BAD_INPUT,
             Error::ProblemsFound { .. } => EXIT_FAILED,
-            Error::Process(process::Error::Interrupted)
-            | Error::Remote(registry::RemoteError::Interrupted)
-            | Error::Interrupted => EXIT_INTERRUPTED,
+            Error::Remote(e) if e.is_interrupted() => EXIT_INTERRUPTED,
+            Error::Process(process::Error::Interrupted) | Error::Interrupted => EXIT_INTERRUPTED,
             Error::Remote(registry::RemoteError::Reference { .. }) => EXIT_BAD_INPUT,
             Error::Remote(_) => EXIT_FAILED,
             Error::BuildContext(build_context::Error::InTheWay { .. }) => EXIT_BAD_INPUT,

@@ -9,7 +9,7 @@ use crate::catalog::Image;
 use crate::error::Result;
 use crate::freshness::current_tag;
 use crate::plan::{self, Plan, Target, version_tag};
-use crate::registry::{Logins, Registry, RegistryClient};
+use crate::registry::{self, Registry, RegistryClient};
 use crate::report::table;
 
 use super::{Context, incremental, print_stdout};
@@ -113,9 +113,12 @@ fn rows(
     Ok(rows)
 }
 
-/// A client for `registry` with the credentials docker has for it; None when there is none.
+/// A client for `registry` with the credentials of a push (docker's, else an AWS password);
+/// None when there are none or no client.
 fn registry_client(registry: &Registry) -> Option<RegistryClient> {
-    RegistryClient::connect(&[registry.host().to_owned()], &Logins::default()).ok()
+    let hosts = [registry.host().to_owned()];
+    let logins = registry::sign_in(&hosts).ok()?;
+    RegistryClient::connect(&hosts, &logins).ok()
 }
 
 /// Whether the registry has `reference`: None when it could not be asked.

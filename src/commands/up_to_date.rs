@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use crate::engine::Docker;
 use crate::error::Result;
-use crate::registry::{RegistryClient, split_tag};
+use crate::registry::{RegistryClient, RemoteError, split_tag};
 
 /// What docker knows of a local image that identifies it in registries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub fn remote_copy(
     client: &RegistryClient,
     target: &str,
     local: Option<&LocalImage>,
-) -> Result<Option<String>> {
+) -> std::result::Result<Option<String>, RemoteError> {
     let Some(local) = local else {
         return Ok(None);
     };
