@@ -23,6 +23,16 @@ pub struct Cli {
     )]
     pub registry: Option<String>,
 
+    /// Print `debug:` lines on stderr about the choices made, such as where each registry's
+    /// credentials came from (never a secret)
+    #[arg(
+        long,
+        global = true,
+        env = "DAGSTER_IMAGE_DEBUG",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub debug: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -85,9 +85,9 @@ impl Error {
             Error::Export(_) => EXIT_BAD_INPUT,
             Error::Publish(_) => EXIT_BAD_INPUT,
             Error::ProblemsFound { .. } => EXIT_FAILED,
+            Error::Remote(e) if e.is_interrupted() => EXIT_INTERRUPTED,
             Error::Process(process::Error::Interrupted)
             | Error::Engine(engine::Error::Process(process::Error::Interrupted))
-            | Error::Remote(registry::RemoteError::Interrupted)
             | Error::Interrupted => EXIT_INTERRUPTED,
             Error::Remote(registry::RemoteError::Reference { .. }) => EXIT_BAD_INPUT,
             Error::Remote(_) => EXIT_FAILED,

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod check;
 pub mod cli;
 pub mod commands;
+pub mod debug;
 pub mod digest;
 pub mod dockerfile;
 pub mod engine;

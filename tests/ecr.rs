@@ -346,3 +346,144 @@ fn a_wrong_ecr_password_is_one_line_naming_the_registry_and_never_shown() {
     assert!(!run.stdout.contains("4711") && !run.stderr.contains("4711"));
     assert!(!docker_logged_in(&env));
 }
+
+/// `user:password` as docker's `config.json` keeps it in `auths` (base64).
+fn basic_auth(user: &str, password: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = format!("{user}:{password}").into_bytes();
+    let mut encoded = String::new();
+    for chunk in bytes.chunks(3) {
+        let padded = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let bits = u32::from_be_bytes([0, padded[0], padded[1], padded[2]]);
+        for index in 0..4 {
+            if index <= chunk.len() {
+                let sextet = (bits >> (18 - 6 * index)) & 0x3f;
+                encoded.push(char::from(ALPHABET[sextet as usize]));
+            } else {
+                encoded.push('=');
+            }
+        }
+    }
+    encoded
+}
+
+/// Writes the test's docker `config.json`, as `docker login` or the user left it.
+fn write_docker_config(env: &Env, json: &str) -> PathBuf {
+    let dir = docker_config(env);
+    fs_err::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.json");
+    fs_err::write(&config, json).unwrap();
+    config
+}
+
+/// `dagster-image --registry <ECR_HOST>/<unique> ARGS` with an `aws` that has no credentials.
+fn run_ecr_without_aws_credentials(env: &Env, args: &str, extra: &[(&str, &str)]) -> Run {
+    let registry = format!("{ECR_HOST}/{}", env.registry_path());
+    let mut command = ecr_command(env, &registry, args, MOTO);
+    command
+        .env("AWS_CLI", common::aws_without_credentials(env))
+        .envs(extra.iter().copied());
+    Run::from(command.output().expect("run dagster-image"))
+}
+
+#[test]
+fn ecr_credentials_in_docker_s_config_auths_are_used_and_aws_is_never_asked() {
+    let env = Env::new();
+    build_python_base(&env);
+    let auths = format!(
+        r#"{{"auths": {{"{ECR_HOST}": {{"auth": "{}"}}}}}}"#,
+        basic_auth("AWS", ecr_password())
+    );
+    let config = write_docker_config(&env, &auths);
+    let debug = [("DAGSTER_IMAGE_DEBUG", "1")];
+    let run = run_ecr_without_aws_credentials(&env, "push-all --name python-base", &debug)
+        .success()
+        .stderr_has(&format!(
+            "debug: credentials for `{ECR_HOST}`: docker's config.json auths\n"
+        ));
+    let ts = &env.timestamp;
+    assert_eq!(
+        ecr_tags(&format!("{}/python-base", env.registry_path())),
+        [format!("py3.10-{ts}"), format!("py3.9-{ts}")]
+    );
+    assert_eq!(common::aws_calls(&env), "", "aws was asked");
+    assert_eq!(
+        fs_err::read_to_string(config).unwrap(),
+        auths,
+        "docker was logged in again"
+    );
+    assert_password_hidden(&run);
+}
+
+#[test]
+fn an_ecr_credential_helper_of_docker_is_used_and_aws_is_never_asked() {
+    let env = Env::new();
+    build_python_base(&env);
+    let helpers = env.root().join("credential-helpers");
+    fs_err::create_dir_all(&helpers).unwrap();
+    common::write_executable(
+        &helpers.join("docker-credential-dagster-test-ecr"),
+        &format!(
+            "#!/bin/sh
+cat >/dev/null
+[ \"$1\" = get ] || exit 1
+\
+             printf '{{\"Username\":\"AWS\",\"Secret\":\"%s\"}}' '{}'\n",
+            ecr_password()
+        ),
+    );
+    write_docker_config(
+        &env,
+        &format!(r#"{{"credHelpers": {{"{ECR_HOST}": "dagster-test-ecr"}}}}"#),
+    );
+    let path = format!(
+        "{}:{AWS_BIN}:{}",
+        helpers.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let vars = [("PATH", path.as_str()), ("DAGSTER_IMAGE_DEBUG", "1")];
+    let run = run_ecr_without_aws_credentials(&env, "push --name python-base -v 3.9", &vars)
+        .success()
+        .stderr_has(&format!(
+            "debug: credentials for `{ECR_HOST}`: docker's credHelpers (`dagster-test-ecr`)\n"
+        ));
+    assert_eq!(
+        ecr_tags(&format!("{}/python-base", env.registry_path())),
+        [format!("py3.9-{}", env.timestamp)]
+    );
+    assert_eq!(common::aws_calls(&env), "", "aws was asked");
+    assert_password_hidden(&run);
+}
+
+#[test]
+fn ecr_refusing_docker_s_stored_credentials_gets_the_aws_password_and_logs_docker_in() {
+    let env = Env::new();
+    build_python_base(&env);
+    let expired = basic_auth("AWS", "expired-token-4711");
+    write_docker_config(
+        &env,
+        &format!(r#"{{"auths": {{"{ECR_HOST}": {{"auth": "{expired}"}}}}}}"#),
+    );
+    let run = run_ecr(&env, "--debug push --name python-base -v 3.9", MOTO)
+        .success()
+        .stderr_has(&format!(
+            "debug: credentials for `{ECR_HOST}`: docker's config.json auths\n\
+             debug: registry `{ECR_HOST}` refused docker's credentials for it\n\
+             debug: credentials for `{ECR_HOST}`: `aws ecr get-login-password --region us-west-2`\n"
+        ));
+    assert_eq!(
+        ecr_tags(&format!("{}/python-base", env.registry_path())),
+        [format!("py3.9-{}", env.timestamp)]
+    );
+    let config = fs_err::read_to_string(docker_config(&env).join("config.json")).unwrap();
+    assert!(
+        !config.contains(&expired),
+        "docker kept the refused credentials: {config}"
+    );
+    assert!(!run.stderr.contains("4711"), "{run:#?}");
+    assert_password_hidden(&run);
+}

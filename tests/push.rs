@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use common::{Env, Run, words, write_executable};
 
@@ -186,6 +186,83 @@ fn release_publishes_the_first_python_version_as_version_and_latest_to_every_rep
             );
         }
     }
+}
+
+/// The ECR registry that `AWS_ACCOUNT_ID=123456789012` makes the default one.
+const ACCOUNT_ECR_HOST: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
+
+/// `dagster-image ARGS` on a machine with `AWS_ACCOUNT_ID` set (so the image a release
+/// publishes was pushed to ECR) but without AWS credentials, and a docker without any either.
+fn run_with_aws_account_without_credentials(env: &Env, aws: &Path, args: &str) -> Run {
+    let docker_config = common::empty_docker_config(env);
+    let vars = [
+        ("AWS_ACCOUNT_ID", "123456789012"),
+        ("AWS_REGION", "us-west-2"),
+        ("AWS_CLI", aws.to_str().unwrap()),
+        ("DOCKER_CONFIG", docker_config.to_str().unwrap()),
+    ];
+    env.run_with(&words(args), &vars)
+}
+
+#[test]
+fn a_release_whose_source_needs_aws_credentials_it_lacks_pushes_the_local_image_saying_why() {
+    let env = Env::new();
+    build(&env, "build-all --name python-base");
+    let to = format!("{}/app", env.registry());
+    let release = format!("release --name python-base --dagster-version 1.2.3 --to {to}");
+    let aws = common::aws_without_credentials(&env);
+    let run = run_with_aws_account_without_credentials(&env, &aws, &release).success();
+    let source = format!("{ACCOUNT_ECR_HOST}/python-base:py3.9-{}", env.timestamp);
+    let warnings: Vec<&str> = (run.stderr.lines())
+        .filter(|line| line.starts_with("warning:"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [format!(
+            "warning: cannot copy `{source}` inside the registry (getting an ECR password for \
+             `{ACCOUNT_ECR_HOST}` failed: `{} ecr get-login-password --region us-west-2` exit \
+             status: 255: {}): pushing the local image instead",
+            aws.display(),
+            common::NO_AWS_CREDENTIALS
+        )],
+        "{run:#?}"
+    );
+    let repository = format!("{}/app", env.registry_path());
+    assert_eq!(common::registry_tags(&repository), ["1.2.3", "latest"]);
+    assert_eq!(
+        common::registry_image_id(&repository, "1.2.3"),
+        Some(common::image_id(&env.tag("python-base", "3.9")))
+    );
+}
+
+#[test]
+fn release_dry_run_names_the_aws_password_the_copy_needs_and_prints_the_push_it_falls_back_to() {
+    let env = Env::new();
+    build(&env, "build-all --name python-base");
+    let to = format!("{}/app", env.registry());
+    let release = format!("release --name python-base --dagster-version 1.2.3 --to {to} --dry-run");
+    let aws = common::aws_without_credentials(&env);
+    let run = run_with_aws_account_without_credentials(&env, &aws, &release).success();
+    let local = env.tag("python-base", "3.9");
+    assert_eq!(
+        run.stdout,
+        format!(
+            "docker tag {local} {to}:1.2.3\n\
+             docker tag {local} {to}:latest\n\
+             docker push {to}:1.2.3\n\
+             docker push {to}:latest\n"
+        )
+    );
+    run.stderr_has(&format!(
+        "note: without --dry-run, `{ACCOUNT_ECR_HOST}/python-base:py3.9-{}` is copied inside the \
+         registries when its registry has it (reading it needs the password of `{} ecr \
+         get-login-password --region us-west-2`)",
+        env.timestamp,
+        aws.display()
+    ));
+    assert_eq!(common::aws_calls(&env), "", "a dry run asked aws");
+    let repository = format!("{}/app", env.registry_path());
+    assert_eq!(common::registry_tags(&repository), Vec::<String>::new());
 }
 
 #[test]

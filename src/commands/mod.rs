@@ -38,6 +38,9 @@ impl Context {
 }
 
 pub fn dispatch(cli: Cli) -> Result<()> {
+    if cli.debug {
+        crate::debug::enable();
+    }
     let cwd = std::env::current_dir().map_err(catalog::Error::Io)?;
     let context = Context {
         catalog: Catalog::locate(cli.images_dir.as_deref(), &cwd)?,

@@ -1,11 +1,12 @@
 //! `push`, `push-all`, `release` and `tags`. The registry is asked first, over the OCI
 //! distribution API: a push skips the tags that already hold the local image, and a release
 //! copies the already-pushed image inside the registries. Otherwise the local image is tagged
-//! and pushed with docker, logged in to AWS registries first.
+//! and pushed with docker, logged in first to the AWS registries docker has no credentials for.
 
 use std::collections::BTreeSet;
 
 use crate::catalog::{Image, names};
+use crate::engine::LocalImages;
 use crate::error::{Error, Result};
 use crate::plan::{local_tag, version_tag};
 use crate::process::Command;
@@ -133,11 +134,7 @@ pub fn release(
     let hosts: Vec<String> = hosts.into_iter().collect();
     if dry_run {
         if let Some(pushed) = &pushed {
-            eprintln!(
-                "note: without --dry-run, `{}` is copied inside the registries when its \
-                 registry has it; these are the commands run when it does not",
-                pushed.reference
-            );
+            note_copy_inside_registries(pushed);
         }
         print_docker_steps(context, &hosts, &[publication]);
         return Ok(());
@@ -151,56 +148,78 @@ struct Pushed {
     reference: String,
 }
 
+/// Says on stderr what `--dry-run` does not show of a release: the copy it tries first, and the
+/// AWS password reading the source needs.
+fn note_copy_inside_registries(pushed: &Pushed) {
+    let password = registry::aws_password_needed(&pushed.host)
+        .map(|command| format!(" (reading it needs the password of `{command}`)"))
+        .unwrap_or_default();
+    eprintln!(
+        "note: without --dry-run, `{}` is copied inside the registries when its registry has \
+         it{password}; these are the commands run when it does not, or cannot be copied",
+        pushed.reference
+    );
+}
+
 /// Copies `pushed` to the targets inside the registries when its registry has it, else tags
-/// and pushes the local image with docker.
+/// and pushes the local image with docker: also when the copy fails, saying why in one line.
 fn copy_else_push(
     context: &Context,
     destination_hosts: &[String],
     pushed: Option<&Pushed>,
     publication: Publication,
 ) -> Result<()> {
-    let mut hosts: BTreeSet<String> = destination_hosts.iter().cloned().collect();
-    hosts.extend(pushed.map(|pushed| pushed.host.clone()));
-    let hosts: Vec<String> = hosts.into_iter().collect();
-    let logins = ecr::aws_logins(&hosts)?;
-    if let Some(pushed) = pushed
-        && let Some(client) = client_having(&hosts, &logins, &pushed.reference)?
-    {
-        let copied = client.copy(&pushed.reference, &publication.targets)?;
-        eprintln!(
-            "copied `{}` ({}) to `{}` without docker: {} blob(s) mounted, {} uploaded",
-            pushed.reference,
-            copied.digest,
-            publication.targets.join("`, `"),
-            copied.mounted,
-            copied.uploaded
-        );
-        return Ok(());
+    let mut logins = registry::sign_in(destination_hosts)?;
+    if let Some(pushed) = pushed {
+        match copy_inside_registries(&mut logins, destination_hosts, pushed, &publication.targets) {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(error) if error.is_interrupted() => return Err(error.into()),
+            Err(error) => eprintln!(
+                "warning: cannot copy `{}` inside the registry ({}): pushing the local image \
+                 instead",
+                pushed.reference,
+                registry::joined_lines(&error.to_string())
+            ),
+        }
     }
     push_with_docker(context, destination_hosts, &logins, &[publication])
 }
 
-/// A client for `hosts` when the registry answers that it has `pushed`; None, said on stderr,
-/// when it does not or does not answer (the local image is pushed instead).
-fn client_having(
-    hosts: &[String],
-    logins: &Logins,
-    pushed: &str,
-) -> Result<Option<RegistryClient>> {
-    let found = RegistryClient::connect(hosts, logins)
-        .and_then(|client| Ok((client.manifest_digest(pushed)?, client)));
-    match found {
-        Ok((Some(_), client)) => Ok(Some(client)),
-        Ok((None, _)) => {
-            eprintln!("`{pushed}` is not in the registry: pushing the local image");
-            Ok(None)
-        }
-        Err(error @ RemoteError::Interrupted) => Err(error.into()),
-        Err(error) => {
-            eprintln!("warning: {error}; pushing the local image instead");
-            Ok(None)
-        }
+/// Copies `pushed` to `targets` inside the registries when its registry has it (true); false,
+/// said on stderr, when it does not. Signs in to its registry first when it is no destination.
+fn copy_inside_registries(
+    logins: &mut Logins,
+    destination_hosts: &[String],
+    pushed: &Pushed,
+    targets: &[String],
+) -> std::result::Result<bool, RemoteError> {
+    let mut hosts = destination_hosts.to_vec();
+    if !hosts.contains(&pushed.host) {
+        registry::sign_in_to(logins, &pushed.host)?;
+        hosts.push(pushed.host.clone());
     }
+    let copy_when_present =
+        |client: &RegistryClient| match client.manifest_digest(&pushed.reference)? {
+            Some(_) => client.copy(&pushed.reference, targets).map(Some),
+            None => Ok(None),
+        };
+    let Some(copied) = registry::with_client(&hosts, logins, copy_when_present)? else {
+        eprintln!(
+            "`{}` is not in the registry: pushing the local image",
+            pushed.reference
+        );
+        return Ok(false);
+    };
+    eprintln!(
+        "copied `{}` ({}) to `{}` without docker: {} blob(s) mounted, {} uploaded",
+        pushed.reference,
+        copied.digest,
+        targets.join("`, `"),
+        copied.mounted,
+        copied.uploaded
+    );
+    Ok(true)
 }
 
 /// Prints the tags of `<registry>/<name>`, one per line.
@@ -208,8 +227,9 @@ pub fn tags(context: &Context, name: &str) -> Result<()> {
     names::check_image_name(name).map_err(|why| invalid("image name", name, why))?;
     let registry = context.registry()?;
     let hosts = [registry.host().to_owned()];
-    let client = RegistryClient::connect(&hosts, &ecr::aws_logins(&hosts)?)?;
-    let tags = client.tags(&registry.repository(name))?;
+    let mut logins = registry::sign_in(&hosts)?;
+    let repository = registry.repository(name);
+    let tags = registry::with_client(&hosts, &mut logins, |client| client.tags(&repository))?;
     print_stdout(
         &tags
             .iter()
@@ -252,21 +272,22 @@ fn publish(
         print_docker_steps(context, hosts, publications);
         return Ok(());
     }
-    let logins = ecr::aws_logins(hosts)?;
-    let client = RegistryClient::connect(hosts, &logins)?;
-    let pending = not_up_to_date(context, &client, publications)?;
+    let sources: Vec<String> = publications.iter().map(|p| p.source.clone()).collect();
+    let local = context.docker.local_images(&sources)?;
+    let mut logins = registry::sign_in(hosts)?;
+    let pending = registry::with_client(hosts, &mut logins, |client| {
+        not_up_to_date(client, publications, &local)
+    })?;
     push_with_docker(context, hosts, &logins, &pending)
 }
 
 /// The publications less the targets that already hold their local image, reported as up to
 /// date.
 fn not_up_to_date(
-    context: &Context,
     client: &RegistryClient,
     publications: &[Publication],
-) -> Result<Vec<Publication>> {
-    let sources: Vec<String> = publications.iter().map(|p| p.source.clone()).collect();
-    let local = context.docker.local_images(&sources)?;
+    local: &LocalImages,
+) -> std::result::Result<Vec<Publication>, RemoteError> {
     let mut pending = Vec::new();
     for publication in publications {
         let mut targets = Vec::new();
@@ -309,7 +330,7 @@ fn print_docker_steps(context: &Context, hosts: &[String], publications: &[Publi
     let docker = &context.docker;
     let mut out = String::new();
     for host in hosts {
-        if let Some(password) = registry::aws_password_command(host) {
+        if let Some(password) = registry::aws_password_needed(host) {
             out += &format!("{password} | {}\n", docker.login(host, ecr::AWS_USER));
         }
     }

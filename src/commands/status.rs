@@ -9,7 +9,7 @@ use crate::catalog::Image;
 use crate::error::Result;
 use crate::freshness::current_tag;
 use crate::plan::{self, Plan, Target, version_tag};
-use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError};
+use crate::registry::{self, Registry, RegistryClient, RemoteError};
 use crate::report::table;
 
 use super::{Context, incremental, print_stdout};
@@ -122,10 +122,11 @@ struct PushedLookup {
 }
 
 impl PushedLookup {
-    /// A lookup with the credentials docker has for `registry`.
+    /// A lookup with the credentials of a push: docker's, else an AWS password.
     fn connect(registry: Registry) -> Self {
         let hosts = [registry.host().to_owned()];
-        let client = RegistryClient::connect(&hosts, &Logins::default())
+        let client = registry::sign_in(&hosts)
+            .and_then(|logins| RegistryClient::connect(&hosts, &logins))
             .map_err(|error| warn_cannot_ask(&registry, &error))
             .ok();
         Self { registry, client }

@@ -7,8 +7,7 @@
 //! config, hence the same layers) also counts.
 
 use crate::engine::LocalImage;
-use crate::error::Result;
-use crate::registry::{RegistryClient, split_tag};
+use crate::registry::{RegistryClient, RemoteError, split_tag};
 
 /// The digest of `target`'s manifest when that tag already holds `local`; None when it does
 /// not, or when there is no local image to compare with (the push then says what is wrong).
@@ -16,7 +15,7 @@ pub fn remote_copy(
     client: &RegistryClient,
     target: &str,
     local: Option<&LocalImage>,
-) -> Result<Option<String>> {
+) -> std::result::Result<Option<String>, RemoteError> {
     let Some(local) = local else {
         return Ok(None);
     };

@@ -53,8 +53,8 @@ impl Blamed {
 }
 
 impl RegistryClient {
-    /// A client for the registries `hosts` (`HOST[:PORT]`), authenticating with `logins`, else
-    /// with the credentials docker has for them.
+    /// A client for the registries `hosts` (`HOST[:PORT]`), authenticating with `logins`, and
+    /// anonymously to the hosts it has none for.
     pub fn connect(hosts: &[String], logins: &Logins) -> Result<Self, RemoteError> {
         let setup = |why: String| RemoteError::Setup { why };
         // reqwest is built without a crypto provider of its own (aws-lc is slow to build).
@@ -67,7 +67,7 @@ impl RegistryClient {
             .map_err(|e| setup(e.to_string()))?;
         let mut access = BTreeMap::new();
         for host in hosts {
-            access.insert(host.clone(), credentials::access_for(host, logins)?);
+            access.insert(host.clone(), credentials::access_for(host, logins));
         }
         Ok(Self {
             runtime,

@@ -1,11 +1,14 @@
-//! Who the registry client is to each registry: a login held in memory (an ECR password), else
-//! the credentials docker already has (`config.json` `auths`, `credHelpers`, `credsStore`).
+//! Who the registry client is to each registry: a login decided for the run (docker's stored
+//! credentials, from `config.json` `auths`, `credHelpers` or `credsStore`, or an ECR password),
+//! held in memory, with where it came from; none means anonymous.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::path::PathBuf;
 
 use docker_credential::{CredentialRetrievalError, DockerCredential};
 use oci_client::secrets::RegistryAuth;
+use serde::Deserialize;
 
 use super::failure::RemoteError;
 
@@ -32,23 +35,59 @@ impl fmt::Debug for Password {
     }
 }
 
-/// Logins made for this run only (ECR passwords), by registry host; they take precedence over
-/// docker's stored credentials.
+/// Where a login came from, as the debug output names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// An `auths` entry of docker's `config.json` (written by `docker login`).
+    DockerAuths,
+    /// A `credHelpers` entry: `docker-credential-<helper>` for this registry.
+    DockerHelper(String),
+    /// The `credsStore`: `docker-credential-<store>` for every registry.
+    DockerStore(String),
+    /// The AWS CLI command that printed the password.
+    Aws(String),
+}
+
+impl Source {
+    /// Whether docker has these credentials itself (so it needs no `docker login`).
+    pub fn is_docker(&self) -> bool {
+        !matches!(self, Source::Aws(_))
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::DockerAuths => f.write_str("docker's config.json auths"),
+            Source::DockerHelper(helper) => write!(f, "docker's credHelpers (`{helper}`)"),
+            Source::DockerStore(store) => write!(f, "docker's credsStore (`{store}`)"),
+            Source::Aws(command) => write!(f, "`{command}`"),
+        }
+    }
+}
+
+/// A user and password for one registry, and where they came from.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub user: String,
+    pub password: Password,
+    pub source: Source,
+}
+
+/// The logins of a run, by registry host; a host without one is spoken to anonymously.
 #[derive(Debug, Default)]
 pub struct Logins {
-    by_host: BTreeMap<String, (String, Password)>,
+    by_host: BTreeMap<String, Login>,
 }
 
 impl Logins {
-    pub fn add(&mut self, host: &str, user: &str, password: Password) {
-        self.by_host
-            .insert(host.to_owned(), (user.to_owned(), password));
+    pub fn add(&mut self, host: &str, login: Login) {
+        self.by_host.insert(host.to_owned(), login);
     }
 
-    /// The user and password of `host`, when there is a login for it.
-    pub fn get(&self, host: &str) -> Option<(&str, &Password)> {
-        let (user, password) = self.by_host.get(host)?;
-        Some((user, password))
+    /// The login of `host`, when there is one.
+    pub fn get(&self, host: &str) -> Option<&Login> {
+        self.by_host.get(host)
     }
 }
 
@@ -59,40 +98,88 @@ pub(super) struct Access {
     pub user: Option<String>,
 }
 
-impl Access {
-    fn anonymous() -> Self {
-        Self {
+/// The access to `host`: its login of this run, else anonymous.
+pub(super) fn access_for(host: &str, logins: &Logins) -> Access {
+    match logins.get(host) {
+        Some(login) => Access {
+            auth: RegistryAuth::Basic(login.user.clone(), login.password.expose().to_owned()),
+            user: Some(login.user.clone()),
+        },
+        None => Access {
             auth: RegistryAuth::Anonymous,
             user: None,
-        }
-    }
-
-    fn basic(user: &str, password: &str) -> Self {
-        Self {
-            auth: RegistryAuth::Basic(user.to_owned(), password.to_owned()),
-            user: Some(user.to_owned()),
-        }
+        },
     }
 }
 
-/// The access to `host`: its login of this run, else docker's credentials, else anonymous.
-pub(super) fn access_for(host: &str, logins: &Logins) -> Result<Access, RemoteError> {
-    if let Some((user, password)) = logins.get(host) {
-        return Ok(Access::basic(user, password.expose()));
-    }
-    match docker_credential::get_credential(docker_server(host)) {
-        Ok(DockerCredential::UsernamePassword(user, password)) => {
-            Ok(Access::basic(&user, &password))
-        }
+/// The credentials docker has for `host`; None when it has none the client can use.
+pub fn docker_login(host: &str) -> Result<Option<Login>, RemoteError> {
+    let server = docker_server(host);
+    match docker_credential::get_credential(server) {
+        Ok(DockerCredential::UsernamePassword(user, password)) => Ok(Some(Login {
+            user,
+            password: Password::new(&password),
+            source: docker_source(server),
+        })),
         // An OAuth refresh token needs a token exchange oci-client does not make; the registry
         // then answers as to an anonymous client, and says so if that is not enough.
-        Ok(DockerCredential::IdentityToken(_)) => Ok(Access::anonymous()),
-        Err(error) if means_no_credentials(&error) => Ok(Access::anonymous()),
+        Ok(DockerCredential::IdentityToken(_)) => Ok(None),
+        Err(error) if means_no_credentials(&error) => Ok(None),
         Err(error) => Err(RemoteError::Credentials {
             registry: host.to_owned(),
             why: describe(&error),
         }),
     }
+}
+
+/// The parts of docker's `config.json` that say where the credentials of a registry are.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DockerConfig {
+    #[serde(default)]
+    auths: HashMap<String, serde_json::Value>,
+    creds_store: Option<String>,
+    #[serde(default)]
+    cred_helpers: HashMap<String, String>,
+}
+
+/// Where docker found the credentials of `server`, in the order docker looks: its credential
+/// helper, its `auths` entry, the credential store.
+fn docker_source(server: &str) -> Source {
+    let config = docker_config_path()
+        .and_then(|path| fs_err::read_to_string(path).ok())
+        .and_then(|text| serde_json::from_str::<DockerConfig>(&text).ok())
+        .unwrap_or_default();
+    source_in(&config, server)
+}
+
+fn source_in(config: &DockerConfig, server: &str) -> Source {
+    if let Some(helper) = config.cred_helpers.get(server).filter(|h| !h.is_empty()) {
+        return Source::DockerHelper(helper.clone());
+    }
+    let in_auths = (config.auths.keys()).any(|key| registry_of(key) == registry_of(server));
+    match &config.creds_store {
+        Some(store) if !in_auths => Source::DockerStore(store.clone()),
+        _ => Source::DockerAuths,
+    }
+}
+
+/// The registry an `auths` key or a server names: `host`, or `https://host/v1/` as docker
+/// files Docker Hub and older dockers filed every registry.
+fn registry_of(key: &str) -> &str {
+    let without_scheme = key
+        .strip_prefix("https://")
+        .or_else(|| key.strip_prefix("http://"))
+        .unwrap_or(key);
+    without_scheme.split('/').next().unwrap_or(without_scheme)
+}
+
+/// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`, as docker reads it.
+fn docker_config_path() -> Option<PathBuf> {
+    let dir = std::env::var_os("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".docker")))?;
+    Some(dir.join("config.json"))
 }
 
 /// The name docker files the credentials of `host` under.
@@ -138,16 +225,48 @@ mod tests {
     }
 
     #[test]
-    fn a_login_of_this_run_wins_and_its_password_never_prints() {
+    fn a_login_is_used_as_given_and_its_password_never_prints() {
         let mut logins = Logins::default();
-        logins.add("a.example:5000", "AWS", Password::new("s3cr3t"));
-        let access = access_for("a.example:5000", &logins).unwrap();
+        let login = Login {
+            user: "AWS".into(),
+            password: Password::new("s3cr3t"),
+            source: Source::DockerAuths,
+        };
+        logins.add("a.example:5000", login);
+        let access = access_for("a.example:5000", &logins);
         assert_eq!(
             access.auth,
             RegistryAuth::Basic("AWS".into(), "s3cr3t".into())
         );
         assert_eq!(access.user.as_deref(), Some("AWS"));
         assert!(!format!("{logins:?} {access:?}").contains("s3cr3t"));
+        assert_eq!(
+            access_for("b.example", &logins).auth,
+            RegistryAuth::Anonymous
+        );
+    }
+
+    #[test]
+    fn names_where_docker_keeps_a_registrys_credentials() {
+        let config: DockerConfig = serde_json::from_str(
+            r#"{"auths": {"a.example": {}, "https://index.docker.io/v1/": {}},
+                "credsStore": "pass", "credHelpers": {"ecr.example": "ecr-login"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            source_in(&config, "ecr.example"),
+            Source::DockerHelper("ecr-login".into())
+        );
+        assert_eq!(source_in(&config, "a.example"), Source::DockerAuths);
+        assert_eq!(source_in(&config, DOCKER_HUB_SERVER), Source::DockerAuths);
+        assert_eq!(
+            source_in(&config, "b.example"),
+            Source::DockerStore("pass".into())
+        );
+        assert_eq!(
+            Source::DockerHelper("ecr-login".into()).to_string(),
+            "docker's credHelpers (`ecr-login`)"
+        );
     }
 
     #[test]

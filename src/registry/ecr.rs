@@ -1,11 +1,14 @@
-//! AWS registries, private ECR (`<account>.dkr.ecr.<region>.amazonaws.com`) and public ECR: their
-//! password comes from `aws ecr get-login-password`, is held in memory only, and goes to
-//! `docker login` on stdin and to the registry client; it is never shown.
+//! AWS registries, private ECR (`<account>.dkr.ecr.<region>.amazonaws.com`) and public ECR: when
+//! docker has no credentials for them, their password comes from `aws ecr get-login-password`, is
+//! held in memory only, and goes to `docker login` on stdin and to the registry client; it is
+//! never shown.
 
 use crate::engine::Docker;
 use crate::process::{self, Command};
 
-use super::credentials::{Logins, Password};
+use super::credentials::{Login, Logins, Password, Source};
+use super::failure::RemoteError;
+use super::sign_in::sign_in;
 
 /// Public ECR issues its passwords from this region only.
 const PUBLIC_ECR_REGION: &str = "us-east-1";
@@ -47,38 +50,48 @@ pub fn aws_password_command(host: &str) -> Option<Command> {
     ))
 }
 
-/// The logins of the AWS registries among `hosts`, with passwords from the AWS CLI.
-pub fn aws_logins(hosts: &[String]) -> process::Result<Logins> {
-    let mut logins = Logins::default();
-    for host in hosts {
-        let Some(password_command) = aws_password_command(host) else {
-            continue;
-        };
-        let step = format!("getting an ECR password for `{host}`");
-        let output = password_command.output(&step, None)?;
-        logins.add(host, AWS_USER, Password::new(output.trim_end()));
-    }
-    Ok(logins)
+/// Whether `host` is an AWS registry, whose password the AWS CLI gives.
+pub fn is_aws(host: &str) -> bool {
+    aws_password_command(host).is_some()
 }
 
-/// Logs docker in to each of `hosts` that `logins` has a login for, the password on stdin.
+/// The login of `host` with a password from the AWS CLI; None when it is not an AWS registry.
+pub fn aws_login(host: &str) -> process::Result<Option<Login>> {
+    let Some(password_command) = aws_password_command(host) else {
+        return Ok(None);
+    };
+    let step = format!("getting an ECR password for `{host}`");
+    let output = password_command.output(&step, None)?;
+    Ok(Some(Login {
+        user: AWS_USER.to_owned(),
+        password: Password::new(output.trim_end()),
+        source: Source::Aws(password_command.to_string()),
+    }))
+}
+
+/// Logs docker in to each of `hosts` whose login came from the AWS CLI, the password on stdin;
+/// docker already has the others' credentials.
 pub fn log_docker_in(docker: &Docker, logins: &Logins, hosts: &[String]) -> process::Result<()> {
     for host in hosts {
-        if let Some((user, password)) = logins.get(host) {
-            docker.login(host, user).output(
+        if let Some(login) = logins.get(host).filter(|login| !login.source.is_docker()) {
+            docker.login(host, &login.user).output(
                 &format!("logging docker in to `{host}`"),
-                Some(password.expose()),
+                Some(login.password.expose()),
             )?;
         }
     }
     Ok(())
 }
 
-/// Logs docker in to `host` when it is an AWS registry; other registries use the credentials
-/// docker already has. The password goes from one process to the other through memory only.
-pub fn login_if_aws(docker: &Docker, host: &str) -> process::Result<()> {
+/// Logs docker in to `host` when it is an AWS registry docker has no credentials for; other
+/// registries use the credentials docker has. The password goes from one process to the other
+/// through memory only.
+pub fn login_if_aws(docker: &Docker, host: &str) -> Result<(), RemoteError> {
+    if !is_aws(host) {
+        return Ok(());
+    }
     let hosts = [host.to_owned()];
-    log_docker_in(docker, &aws_logins(&hosts)?, &hosts)
+    Ok(log_docker_in(docker, &sign_in(&hosts)?, &hosts)?)
 }
 
 #[cfg(test)]

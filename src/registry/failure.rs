@@ -31,6 +31,9 @@ pub enum RemoteError {
         registry: String,
         problem: Problem,
     },
+    /// The AWS CLI gave no password for an AWS registry.
+    #[error(transparent)]
+    AwsPassword(#[from] crate::process::Error),
     #[error("interrupted")]
     Interrupted,
 }
@@ -43,6 +46,27 @@ impl RemoteError {
             RemoteError::Request { problem, .. } => format!("it {problem}"),
             other => other.to_string(),
         }
+    }
+
+    /// The registry that refused the credentials it was given (401 or 403), when that is what
+    /// happened: an ECR token docker stored has expired, for one.
+    pub fn refusing_registry(&self) -> Option<&str> {
+        match self {
+            RemoteError::Request {
+                registry,
+                problem: Problem::WrongCredentials { .. } | Problem::Forbidden,
+                ..
+            } => Some(registry),
+            _ => None,
+        }
+    }
+
+    /// Whether the user stopped the work (Ctrl-C), here or in the AWS CLI.
+    pub fn is_interrupted(&self) -> bool {
+        matches!(
+            self,
+            RemoteError::Interrupted | RemoteError::AwsPassword(crate::process::Error::Interrupted)
+        )
     }
 }
 
@@ -267,12 +291,16 @@ fn causes<'a>(
 
 /// `text` on one line, cut to a readable length.
 fn one_line(text: &str) -> String {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let line = words.join(" ");
+    let line = joined_lines(text);
     match line.char_indices().nth(MAX_DETAIL) {
         Some((cut, _)) => format!("{}...", &line[..cut]),
         None => line,
     }
+}
+
+/// `text` on one line: its line breaks and runs of spaces as single spaces.
+pub fn joined_lines(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<&str>>().join(" ")
 }
 
 #[cfg(test)]
@@ -332,6 +360,25 @@ mod tests {
             problem(&anonymous, "r.example", None, 1).to_string(),
             "asks for credentials: log docker in to it"
         );
+    }
+
+    #[test]
+    fn refused_and_denied_credentials_name_the_registry_other_failures_do_not() {
+        let failed = |problem| RemoteError::Request {
+            action: "checking `r.example/a:t`".into(),
+            registry: "r.example".into(),
+            problem,
+        };
+        let wrong = Problem::WrongCredentials { user: "AWS".into() };
+        assert_eq!(failed(wrong).refusing_registry(), Some("r.example"));
+        assert_eq!(
+            failed(Problem::Forbidden).refusing_registry(),
+            Some("r.example")
+        );
+        assert_eq!(failed(Problem::NoCredentials).refusing_registry(), None);
+        assert_eq!(failed(Problem::UnknownHost).refusing_registry(), None);
+        let interrupted = RemoteError::AwsPassword(crate::process::Error::Interrupted);
+        assert!(interrupted.is_interrupted() && interrupted.refusing_registry().is_none());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Remote registries: where pushed images go (`HOST[:PORT][/PATH]`), the OCI distribution API
-//! spoken to them directly ([`RegistryClient`]: exists, copy, tags), the credentials it uses, and
-//! logging docker in to AWS ECR ([`ecr`]).
+//! spoken to them directly ([`RegistryClient`]: exists, copy, tags), the credentials it uses
+//! (docker's first, [`sign_in`]), and logging docker in to AWS ECR ([`ecr`]).
 
 mod client;
 mod copy;
@@ -8,6 +8,7 @@ mod credentials;
 pub mod ecr;
 mod failure;
 mod manifest;
+mod sign_in;
 mod transport;
 
 use std::fmt;
@@ -16,9 +17,10 @@ use crate::catalog::names;
 
 pub use client::RegistryClient;
 pub use copy::Copied;
-pub use credentials::{Logins, Password};
+pub use credentials::{Login, Logins, Password, Source, docker_login};
 pub use ecr::{PUBLIC_ECR_HOST, aws_password_command, login_if_aws};
-pub use failure::RemoteError;
+pub use failure::{RemoteError, joined_lines};
+pub use sign_in::{aws_password_needed, sign_in, sign_in_to, with_client};
 
 const DEFAULT_AWS_REGION: &str = "us-west-2";
 /// The registry of repositories that name none.

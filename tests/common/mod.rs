@@ -386,3 +386,35 @@ fn collect_files(dir: &Path, files: &mut Vec<(PathBuf, Vec<u8>)>) {
         }
     }
 }
+
+/// The message of an `aws` that has no AWS credentials.
+pub const NO_AWS_CREDENTIALS: &str =
+    "Unable to locate credentials. You can configure credentials by running \"aws configure\".";
+
+/// A stand-in `aws` without AWS credentials: it notes its call in `aws_calls` and fails as the
+/// real one does.
+pub fn aws_without_credentials(env: &Env) -> PathBuf {
+    let aws = env.root().join("aws-without-credentials");
+    let log = env.root().join("aws-calls.log");
+    write_executable(
+        &aws,
+        &format!(
+            "#!/bin/sh\necho \"$@\" >> '{}'\necho >&2\necho '{NO_AWS_CREDENTIALS}' >&2\nexit 255\n",
+            log.display()
+        ),
+    );
+    aws
+}
+
+/// The calls made to `aws_without_credentials`, one per line.
+pub fn aws_calls(env: &Env) -> String {
+    fs_err::read_to_string(env.root().join("aws-calls.log")).unwrap_or_default()
+}
+
+/// A docker configuration folder of the test's own, without credentials, so that neither the
+/// tool nor docker sees the user's logins.
+pub fn empty_docker_config(env: &Env) -> PathBuf {
+    let dir = env.root().join("empty-docker-config");
+    fs_err::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -1,0 +1,96 @@
+//! Which credentials each registry of a run gets: docker's own first (`auths`, `credHelpers`,
+//! `credsStore`), as docker itself would use them; for an AWS registry docker has none for, or
+//! that refuses docker's, the password of `aws ecr get-login-password`. `--debug` says which
+//! each registry got, never the secret.
+
+use crate::debug;
+use crate::process::Command;
+
+use super::client::RegistryClient;
+use super::credentials::{self, Login, Logins};
+use super::ecr;
+use super::failure::RemoteError;
+
+/// The logins of `hosts`.
+pub fn sign_in(hosts: &[String]) -> Result<Logins, RemoteError> {
+    let mut logins = Logins::default();
+    for host in hosts {
+        sign_in_to(&mut logins, host)?;
+    }
+    Ok(logins)
+}
+
+/// Adds the login of `host` to `logins`: docker's credentials, else for an AWS registry the AWS
+/// password, else none (anonymous).
+pub fn sign_in_to(logins: &mut Logins, host: &str) -> Result<(), RemoteError> {
+    let login = match credentials::docker_login(host) {
+        Ok(Some(login)) => Some(login),
+        Ok(None) => ecr::aws_login(host)?,
+        Err(error) if ecr::is_aws(host) => {
+            debug::line(format_args!("{error}: asking the AWS CLI instead"));
+            ecr::aws_login(host)?
+        }
+        Err(error) => return Err(error),
+    };
+    announce(host, login.as_ref());
+    if let Some(login) = login {
+        logins.add(host, login);
+    }
+    Ok(())
+}
+
+/// The AWS CLI command `sign_in_to` would run for `host`: for an AWS registry docker has no
+/// credentials for. (A registry may still refuse docker's: only asking it can tell.)
+pub fn aws_password_needed(host: &str) -> Option<Command> {
+    let command = ecr::aws_password_command(host)?;
+    match credentials::docker_login(host) {
+        Ok(Some(_)) => None,
+        Ok(None) | Err(_) => Some(command),
+    }
+}
+
+/// `work` with a client of `hosts`; when an AWS registry refuses the credentials docker has for
+/// it, once more with the AWS password instead.
+pub fn with_client<T>(
+    hosts: &[String],
+    logins: &mut Logins,
+    work: impl Fn(&RegistryClient) -> Result<T, RemoteError>,
+) -> Result<T, RemoteError> {
+    match work(&RegistryClient::connect(hosts, logins)?) {
+        Err(error) if renewed_after(logins, &error)? => {
+            work(&RegistryClient::connect(hosts, logins)?)
+        }
+        result => result,
+    }
+}
+
+/// When `error` is an AWS registry refusing docker's credentials: its login replaced by the
+/// AWS password (true); otherwise nothing changes (false).
+fn renewed_after(logins: &mut Logins, error: &RemoteError) -> Result<bool, RemoteError> {
+    let Some(host) = error.refusing_registry() else {
+        return Ok(false);
+    };
+    if !logins
+        .get(host)
+        .is_some_and(|login| login.source.is_docker())
+    {
+        return Ok(false);
+    }
+    let Some(login) = ecr::aws_login(host)? else {
+        return Ok(false);
+    };
+    debug::line(format_args!(
+        "registry `{host}` refused docker's credentials for it"
+    ));
+    announce(host, Some(&login));
+    logins.add(host, login);
+    Ok(true)
+}
+
+/// Says, under `--debug`, where the credentials of `host` come from.
+fn announce(host: &str, login: Option<&Login>) {
+    match login {
+        Some(login) => debug::line(format_args!("credentials for `{host}`: {}", login.source)),
+        None => debug::line(format_args!("credentials for `{host}`: none (anonymous)")),
+    }
+}
