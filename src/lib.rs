@@ -12,6 +12,7 @@ pub mod cli;
 pub mod commands;
 pub mod digest;
 pub mod dockerfile;
+pub mod dockerignore;
 pub mod engine;
 pub mod error;
 pub mod export;

@@ -727,6 +727,36 @@ fn copies_that_leave_the_repository_or_the_image_folder_are_refused_at_their_lin
 }
 
 #[test]
+fn a_malformed_exclude_pattern_is_refused_at_its_line() {
+    let env = Env::new();
+    fs_err::create_dir_all(env.root().join("scala_modules")).unwrap();
+    fs_err::write(env.root().join("scala_modules/build.sbt"), "").unwrap();
+    let copy = "copy:\n  - from: scala_modules\n    to: scala_modules\n    exclude:";
+    refused_for_each(
+        &env,
+        "python-base/image.yaml",
+        &[
+            (
+                format!("{copy}\n      - .idea\n      - '[abc'\n").as_bytes(),
+                ":6: `[abc` is not a pattern: unclosed character class; missing ']'",
+            ),
+            (
+                format!("{copy} ['']\n").as_bytes(),
+                ":4: `` is not a pattern: it is empty",
+            ),
+            (
+                format!("{copy} '*.class'\n").as_bytes(),
+                ":4:14: expected a list (`- item` lines, or `[a, b]`) here",
+            ),
+            (
+                b"copy:\n  - {from: scala_modules/build.sbt, to: b, exclude: ['*.class']}\n",
+                ":2: `exclude` leaves files out of a folder's copy, but `scala_modules/build.sbt` is a file",
+            ),
+        ],
+    );
+}
+
+#[test]
 fn a_base_image_named_by_a_path_is_refused_at_its_line() {
     let env = Env::new();
     refused_for_each(
