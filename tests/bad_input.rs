@@ -496,7 +496,7 @@ fn unknown_keys_and_values_are_refused_suggesting_the_likely_one() {
             ),
             (
                 b"copy:\n  - {form: python_modules, to: x}\n",
-                ":2:6: unknown field `form`, expected one of from, to; did you mean `from`?",
+                ":2:6: unknown field `form`, expected one of from, to, exclude; did you mean `from`?",
             ),
         ],
     );
