@@ -285,4 +285,22 @@ mod tests {
         let not_declared = "FROM x\nCOPY $PASSED /x\n";
         assert_eq!(expanded(not_declared, &[("PASSED", "a")]), None);
     }
+
+    #[test]
+    fn odd_text_gives_no_source_or_an_unknown_one_never_a_panic() {
+        for text in [
+            "COPY ${\u{e9}:-x} $ ${ /x\n",
+            "COPY --from\n",
+            "COPY --\u{e9}=1 a b\n",
+            "ADD [\"a\"\n",
+            "COPY ${A:\u{e9}} /x\n",
+        ] {
+            for copy in Dockerfile::parse(text).context_copies() {
+                for source in &copy.sources {
+                    let _ = copy.expand(source, &IndexMap::new());
+                }
+            }
+        }
+        assert_eq!(copies("COPY --from\n"), []);
+    }
 }
