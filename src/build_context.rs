@@ -1,5 +1,6 @@
 //! Build-context additions: the `image.yaml` copies of the images being built, put in place
-//! before the builds and removed afterwards, on success, failure or interrupt alike. What was
+//! before the builds and removed afterwards, on success, failure or interrupt alike, leaving out
+//! what a copy's `exclude` patterns match. What was
 //! created for an image is listed in its ledger beside the catalog first, so that copies left by
 //! a killed run are removed by the next one instead of blocking it. Each image's copies are
 //! under a lock file for the run: another run building the same image waits for them to go,
@@ -9,6 +10,8 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
 use crate::catalog::Image;
+use crate::catalog::image_config::Copy;
+use crate::dockerignore::DockerIgnore;
 use crate::lock::Lock;
 
 /// The folder of the ledgers and lock files, in the tool's state folder.
@@ -67,11 +70,11 @@ impl Additions {
                         config: image.dir.join("image.yaml"),
                     });
                 }
-                planned.push((owner, &copy.from, target));
+                planned.push((owner, copy, target));
             }
         }
-        for (owner, from, target) in planned {
-            additions.images[owner].copy(from, &target)?;
+        for (owner, copy, target) in planned {
+            additions.images[owner].copy(copy, &target)?;
         }
         Ok(additions)
     }
@@ -93,14 +96,15 @@ impl ImageCopies {
         Ok(copies)
     }
 
-    /// Copies `from` to `target`, listed in the ledger before anything is created.
-    fn copy(&mut self, from: &Path, target: &Path) -> std::io::Result<()> {
+    /// Copies `copy` to `target`, listed in the ledger before anything is created.
+    fn copy(&mut self, copy: &Copy, target: &Path) -> std::io::Result<()> {
         self.created.push(first_missing_ancestor(target));
         crate::atomic::write(&self.ledger, ledger_text(&self.created).as_bytes())?;
         if let Some(parent) = target.parent() {
             fs_err::create_dir_all(parent)?;
         }
-        copy_tree(from, target)
+        let exclude = DockerIgnore::from_patterns(&copy.exclude);
+        copy_tree(&copy.from, target, &Tree::new(&exclude))
     }
 
     /// Removes what a run that did not finish left, as the ledger lists it.
@@ -153,8 +157,32 @@ fn ledger_text(paths: &[PathBuf]) -> String {
     paths.iter().map(|p| format!("{}\n", p.display())).collect()
 }
 
-/// Copies a file, a symlink (as a link) or a folder recursively, keeping modes.
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+/// Where a copy is within the copied folder, and what it leaves out.
+struct Tree<'a> {
+    exclude: &'a DockerIgnore,
+    /// Relative to the copied folder; empty at its top.
+    at: PathBuf,
+}
+
+impl<'a> Tree<'a> {
+    fn new(exclude: &'a DockerIgnore) -> Self {
+        Self {
+            exclude,
+            at: PathBuf::new(),
+        }
+    }
+
+    fn child(&self, name: &std::ffi::OsStr) -> Self {
+        Self {
+            exclude: self.exclude,
+            at: self.at.join(name),
+        }
+    }
+}
+
+/// Copies a file, a symlink (as a link) or a folder recursively, keeping modes, without what
+/// `tree.exclude` matches inside it.
+fn copy_tree(from: &Path, to: &Path, tree: &Tree) -> std::io::Result<()> {
     let meta = fs_err::symlink_metadata(from)?;
     if meta.is_symlink() {
         symlink(fs_err::read_link(from)?, to)
@@ -164,7 +192,14 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
         fs_err::set_permissions(to, meta.permissions())?;
         for entry in fs_err::read_dir(from)? {
             let entry = entry?;
-            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+            let inside = tree.child(&entry.file_name());
+            let kept = match entry.file_type()?.is_dir() {
+                true => tree.exclude.enters(&inside.at),
+                false => !tree.exclude.excludes(&inside.at),
+            };
+            if kept {
+                copy_tree(&entry.path(), &to.join(entry.file_name()), &inside)?;
+            }
         }
         Ok(())
     } else {
@@ -198,7 +233,12 @@ mod tests {
         )
         .unwrap();
         symlink("pkg/run.sh", source.join("link")).unwrap();
-        copy_tree(&source, &dir.path().join("copy")).unwrap();
+        copy_tree(
+            &source,
+            &dir.path().join("copy"),
+            &Tree::new(&DockerIgnore::default()),
+        )
+        .unwrap();
         let copied = dir.path().join("copy");
         assert_eq!(
             fs_err::read_to_string(copied.join("pkg/run.sh")).unwrap(),
@@ -216,5 +256,46 @@ mod tests {
             fs_err::read_link(copied.join("link")).unwrap(),
             Path::new("pkg/run.sh")
         );
+    }
+
+    #[test]
+    fn excluded_files_and_folders_are_left_out_of_a_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("scala_modules");
+        for file in [
+            "target/out.jar",
+            ".idea/ws.xml",
+            "Top.class",
+            "sub/Deep.class",
+            "sub/keep.txt",
+            "src/Main.scala",
+        ] {
+            let path = source.join(file);
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(path, file).unwrap();
+        }
+        let exclude = DockerIgnore::from_patterns(&["*target*", ".idea", "*.class", "**/*.class"]);
+        let copied = dir.path().join("copy");
+        copy_tree(&source, &copied, &Tree::new(&exclude)).unwrap();
+        let mut kept: Vec<String> = walk_files(&copied);
+        kept.sort();
+        assert_eq!(kept, ["src/Main.scala", "sub/keep.txt"]);
+    }
+
+    fn walk_files(dir: &Path) -> Vec<String> {
+        let mut files = Vec::new();
+        let mut pending = vec![dir.to_owned()];
+        while let Some(folder) = pending.pop() {
+            for entry in fs_err::read_dir(&folder).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else {
+                    let relative = path.strip_prefix(dir).unwrap();
+                    files.push(relative.display().to_string());
+                }
+            }
+        }
+        files
     }
 }

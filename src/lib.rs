@@ -13,6 +13,7 @@ pub mod commands;
 pub mod debug;
 pub mod digest;
 pub mod dockerfile;
+pub mod dockerignore;
 pub mod engine;
 pub mod error;
 pub mod export;

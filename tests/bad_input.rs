@@ -496,7 +496,7 @@ fn unknown_keys_and_values_are_refused_suggesting_the_likely_one() {
             ),
             (
                 b"copy:\n  - {form: python_modules, to: x}\n",
-                ":2:6: unknown field `form`, expected one of from, to; did you mean `from`?",
+                ":2:6: unknown field `form`, expected one of from, to, exclude; did you mean `from`?",
             ),
         ],
     );
@@ -721,6 +721,36 @@ fn copies_that_leave_the_repository_or_the_image_folder_are_refused_at_their_lin
             (
                 b"copy:\n  - {from: ., to: vendor}\n",
                 ":2: `.` holds the image folder, so it would be copied into itself",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn a_malformed_exclude_pattern_is_refused_at_its_line() {
+    let env = Env::new();
+    fs_err::create_dir_all(env.root().join("scala_modules")).unwrap();
+    fs_err::write(env.root().join("scala_modules/build.sbt"), "").unwrap();
+    let copy = "copy:\n  - from: scala_modules\n    to: scala_modules\n    exclude:";
+    refused_for_each(
+        &env,
+        "python-base/image.yaml",
+        &[
+            (
+                format!("{copy}\n      - .idea\n      - '[abc'\n").as_bytes(),
+                ":6: `[abc` is not a pattern: unclosed character class; missing ']'",
+            ),
+            (
+                format!("{copy} ['']\n").as_bytes(),
+                ":4: `` is not a pattern: it is empty",
+            ),
+            (
+                format!("{copy} '*.class'\n").as_bytes(),
+                ":4:14: expected a list (`- item` lines, or `[a, b]`) here",
+            ),
+            (
+                b"copy:\n  - {from: scala_modules/build.sbt, to: b, exclude: ['*.class']}\n",
+                ":2: `exclude` leaves files out of a folder's copy, but `scala_modules/build.sbt` is a file",
             ),
         ],
     );

@@ -58,6 +58,76 @@ fn declared_copies_are_in_the_build_context_and_removed_afterwards() {
     );
 }
 
+/// The original rsynced `scala_modules` into `buildkite-integration-base` without `*target*`,
+/// `.idea` and `*.class`; the `image.yaml` of README's "Moving a Dagster catalog over" does the
+/// same with `exclude:`, at any depth.
+#[test]
+fn a_copy_with_exclude_puts_the_folder_in_the_context_without_the_excluded_files() {
+    let env = Env::new();
+    let scala = env.root().join("scala_modules");
+    let excluded = [
+        "target/out.jar",
+        ".idea/workspace.xml",
+        "Main.class",
+        "events/target/events.jar",
+        "events/Event.class",
+    ];
+    let kept = ["build.sbt", "src/Main.scala", "events/Event.scala"];
+    for file in excluded.iter().chain(&kept) {
+        fs_err::create_dir_all(scala.join(file).parent().unwrap()).unwrap();
+        fs_err::write(scala.join(file), file).unwrap();
+    }
+    env.write("scala/versions.yaml", "3.10: {}\n");
+    env.write(
+        "scala/image.yaml",
+        "copy:\n  - from: scala_modules\n    to: scala_modules\n    exclude: [\"**/*target*\", \"**/.idea\", \"**/*.class\"]\n",
+    );
+    env.write(
+        "scala/Dockerfile",
+        "FROM dagster-image/rootfs:busybox\nADD scala_modules /scala_modules\n",
+    );
+    env.run(&["check", "--name", "scala"]).success();
+    env.run(&[
+        "build",
+        "--name",
+        "scala",
+        "-v",
+        "3.10",
+        "-t",
+        &env.timestamp,
+    ])
+    .success();
+
+    let listing = run_image(
+        &env.tag("scala", "3.10"),
+        &["find", "/scala_modules", "-type", "f"],
+    );
+    let mut copied: Vec<&str> = listing
+        .lines()
+        .map(|l| l.trim_start_matches("/scala_modules/"))
+        .collect();
+    copied.sort();
+    let mut expected = kept.to_vec();
+    expected.sort();
+    assert_eq!(copied, expected, "no excluded file: {excluded:?}");
+    let folders = run_image(
+        &env.tag("scala", "3.10"),
+        &["find", "/scala_modules", "-type", "d"],
+    );
+    assert!(
+        !folders.contains("target") && !folders.contains(".idea"),
+        "{folders}"
+    );
+    assert!(
+        !env.path("scala/scala_modules").exists(),
+        "the copy is removed after the build"
+    );
+    assert!(
+        scala.join("target/out.jar").exists(),
+        "the source is untouched"
+    );
+}
+
 #[test]
 fn declared_copies_are_removed_after_a_failed_build() {
     let env = env_with_copy("RUN ls /data/file.txt && exit 7\n");

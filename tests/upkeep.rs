@@ -341,3 +341,40 @@ fn prune_images_removes_only_the_old_builds_of_the_image() {
     assert_eq!(env.snapshot_files(), before);
     assert_eq!(env.run(&prune).success().stdout, "nothing to prune\n");
 }
+
+/// The Python original copied `build_cache/` folders in with per-image code; here a `COPY` of
+/// one that `image.yaml` does not declare would build without it, so `check` names it.
+#[test]
+fn check_names_the_dockerfile_line_of_a_copy_source_missing_until_image_yaml_declares_it() {
+    let env = Env::empty();
+    write_image(&env, "cached", &["3.9", "3.10"], None);
+    env.write(
+        "cached/Dockerfile",
+        &format!("{BASE_DOCKERFILE}COPY build_cache/dagster /opt/dagster\n"),
+    );
+    let run = env.run(&["check"]).code(1);
+    let dockerfile = env.path("cached/Dockerfile").display().to_string();
+    assert_eq!(
+        run.stdout,
+        format!(
+            "{dockerfile}:4: the `COPY` source `build_cache/dagster` is not in the build context \
+             for Python 3.9, 3.10\n    fix: add it to the image folder or declare it under \
+             `copy:` in image.yaml (e.g. `- {{from: <repo path>, to: build_cache/dagster}}`)\n"
+        )
+    );
+    assert_eq!(run.stderr, "error: found 1 problem(s) in the catalog\n");
+    assert_eq!(
+        check_rows(&env, &[], 1),
+        ["cached missing-copy-source cached/Dockerfile:4"]
+    );
+
+    fs_err::create_dir_all(env.root().join("python_modules/dagster")).unwrap();
+    fs_err::write(env.root().join("python_modules/dagster/setup.py"), "").unwrap();
+    env.write(
+        "cached/image.yaml",
+        "copy:\n  - {from: python_modules/dagster, to: build_cache/dagster}\n",
+    );
+    let run = env.run(&["check"]).success();
+    assert_eq!(run.stdout, "");
+    assert_eq!(run.stderr, "no problems in 1 image(s)\n");
+}

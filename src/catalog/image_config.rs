@@ -1,7 +1,9 @@
 //! `image.yaml`: optional settings of an image. `copy:` lists files and folders of the
 //! repository to put into the image's build context for its builds (the seed did this with
 //! per-image Python code): `path` (relative to the repository root, copied to
-//! `build_cache/<basename>`) or `{from: path, to: path relative to the image folder}`.
+//! `build_cache/<basename>`) or `{from: path, to: path relative to the image folder}`, which may
+//! add `exclude: [patterns]` (`.dockerignore` syntax, relative to the copied folder) for what
+//! is left out of a folder's copy.
 //! `references:` lists files of the repository that name the image's published tags (a
 //! Dockerfile's `FROM`), which `publish` moves to the new timestamp.
 
@@ -12,6 +14,7 @@ use serde_saphyr::Spanned;
 
 use super::error::{Error, Result};
 use super::{file, yaml};
+use crate::dockerignore;
 
 /// Where `copy: [path]` entries go inside the image folder.
 pub const BUILD_CACHE: &str = "build_cache";
@@ -31,6 +34,9 @@ pub struct Copy {
     pub from: PathBuf,
     /// Relative to the image folder, without `..`.
     pub to: PathBuf,
+    /// `.dockerignore` patterns, relative to `from`, of what a folder's copy leaves out; each
+    /// checked.
+    pub exclude: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -83,6 +89,8 @@ impl<'de> serde::de::Visitor<'de> for RawCopyVisitor {
 struct RawPair {
     from: String,
     to: String,
+    #[serde(default)]
+    exclude: Vec<Spanned<String>>,
 }
 
 impl ImageConfig {
@@ -107,7 +115,9 @@ impl ImageConfig {
         };
         let check = |entry: Spanned<RawCopy>| {
             let line = entry.referenced.line();
-            resolve_copy(entry.value, image_dir, repository).map_err(at_line(line))
+            let (copy, exclude) =
+                resolve_copy(entry.value, image_dir, repository).map_err(at_line(line))?;
+            with_excludes(copy, exclude).map_err(|(line, problem)| at_line(line)(problem))
         };
         let check_reference = |entry: Spanned<String>| {
             let line = entry.referenced.line();
@@ -133,25 +143,26 @@ fn resolve_reference(path: &str, repository: &Path) -> std::result::Result<PathB
     Ok(file)
 }
 
+/// The copy `raw` declares, resolved, and its `exclude` patterns still to check.
 fn resolve_copy(
     raw: RawCopy,
     image_dir: &Path,
     repository: &Path,
-) -> std::result::Result<Copy, String> {
-    let (from, to) = match raw {
+) -> std::result::Result<(Copy, Vec<Spanned<String>>), String> {
+    let (from, to, exclude) = match raw {
         RawCopy::Path(from) => {
             let name = Path::new(&from)
                 .file_name()
                 .ok_or(format!("`{from}` names no file or folder"))?;
             let to = Path::new(BUILD_CACHE).join(name);
-            (from, to)
+            (from, to, Vec::new())
         }
-        RawCopy::Pair(RawPair { from, to }) => {
+        RawCopy::Pair(RawPair { from, to, exclude }) => {
             check_relative(&to, "the image folder")?;
             if Path::new(&to).file_name().is_none() {
                 return Err(format!("`{to}` names no file or folder"));
             }
-            (from, PathBuf::from(to))
+            (from, PathBuf::from(to), exclude)
         }
     };
     let source = resolve_in_repository(&from, repository)?;
@@ -161,7 +172,31 @@ fn resolve_copy(
         ));
     }
     check_stays_inside(image_dir, &to)?;
-    Ok(Copy { from: source, to })
+    if !exclude.is_empty() && !source.is_dir() {
+        return Err(format!(
+            "`exclude` leaves files out of a folder's copy, but `{from}` is a file"
+        ));
+    }
+    let copy = Copy {
+        from: source,
+        to,
+        exclude: Vec::new(),
+    };
+    Ok((copy, exclude))
+}
+
+/// `copy` with its `exclude` patterns, each a `.dockerignore` pattern; else the line at fault
+/// and why.
+fn with_excludes(
+    mut copy: Copy,
+    exclude: Vec<Spanned<String>>,
+) -> std::result::Result<Copy, (u64, String)> {
+    for pattern in exclude {
+        let line = pattern.referenced.line();
+        dockerignore::check_pattern(&pattern.value).map_err(|problem| (line, problem))?;
+        copy.exclude.push(pattern.value);
+    }
+    Ok(copy)
 }
 
 /// `from`, relative to the repository, resolved: it must exist and stay inside the repository,
@@ -257,13 +292,58 @@ mod tests {
             [
                 Copy {
                     from: root.join("python_modules/dagster"),
-                    to: "build_cache/dagster".into()
+                    to: "build_cache/dagster".into(),
+                    exclude: Vec::new(),
                 },
                 Copy {
                     from: root.join("python_modules"),
-                    to: "vendor/py".into()
+                    to: "vendor/py".into(),
+                    exclude: Vec::new(),
                 },
             ]
+        );
+    }
+
+    #[test]
+    fn a_pair_keeps_its_exclude_patterns_in_order() {
+        let repo = Repo::new();
+        let config = repo
+            .parse("copy:\n  - from: python_modules\n    to: vendor/py\n    exclude: ['*target*', .idea, '**/*.class']\n")
+            .unwrap();
+        assert_eq!(
+            config.copies[0].exclude,
+            ["*target*", ".idea", "**/*.class"]
+        );
+    }
+
+    #[test]
+    fn malformed_exclude_patterns_are_refused_at_their_line() {
+        let repo = Repo::new();
+        fs_err::write(repo.dir.path().join("python_modules/setup.py"), "").unwrap();
+        let unclosed = repo.error(
+            "copy:\n  - from: python_modules\n    to: x\n    exclude:\n      - ok\n      - '[abc'\n",
+        );
+        assert!(
+            unclosed.contains("image.yaml:6: `[abc` is not a pattern: unclosed character class"),
+            "{unclosed}"
+        );
+        let empty = repo.error("copy:\n  - {from: python_modules, to: x, exclude: ['']}\n");
+        assert!(
+            empty.ends_with("image.yaml:2: `` is not a pattern: it is empty"),
+            "{empty}"
+        );
+        let not_a_list =
+            repo.error("copy:\n  - {from: python_modules, to: x, exclude: '*.class'}\n");
+        assert!(not_a_list.contains("image.yaml:2:"), "{not_a_list}");
+        assert!(not_a_list.contains("expected a list"), "{not_a_list}");
+        let on_a_file =
+            repo.error("copy:\n  - {from: python_modules/setup.py, to: x, exclude: ['*.pyc']}\n");
+        assert!(
+            on_a_file.ends_with(
+                "image.yaml:2: `exclude` leaves files out of a folder's copy, but \
+                 `python_modules/setup.py` is a file"
+            ),
+            "{on_a_file}"
         );
     }
 

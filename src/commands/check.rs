@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::catalog::{self, Catalog, ImageConfig, LastUpdated, file, versions};
 use crate::check::{self, Folder, Folders, Problem};
+use crate::digest;
 use crate::error::{Error, Result};
 
 use super::{Context, print_stdout};
@@ -65,6 +66,7 @@ fn read_folder(catalog: &Catalog, repository: &Path, name: String) -> Folder {
         last_updated: LastUpdated::read(&dir.join("last_updated.yaml")),
         config: ImageConfig::read(&dir, repository),
         dockerfile: file::read_text(&dir.join("Dockerfile")),
+        context: digest::context_paths(&dir),
         name,
         dir,
     }

@@ -3,12 +3,11 @@
 //! the digest of its local base), stored on the image as a label, so that an unchanged image
 //! can be recognised without building it.
 
-mod dockerignore;
-
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::catalog::image_config::Copy;
-pub use dockerignore::DockerIgnore;
+use crate::dockerignore::DockerIgnore;
 
 /// The image label holding the input digest.
 pub const LABEL: &str = "io.dagster-image.input-digest";
@@ -47,27 +46,61 @@ fn field(hasher: &mut blake3::Hasher, name: &str, value: &str) {
     hasher.update(value.as_bytes());
 }
 
-/// A file of the context: where docker sees it, and where it is read from.
+/// A file (or, when asked for, a folder) of the context: where docker sees it, and where it is
+/// read from.
 struct Entry {
     path: PathBuf,
     source: PathBuf,
 }
 
+/// The paths of an image folder that docker receives as the build context, files and folders
+/// (after `.dockerignore`, without the `image.yaml` copies), and the `.dockerignore` itself.
+#[derive(Debug, Default)]
+pub struct ContextPaths {
+    pub paths: BTreeSet<PathBuf>,
+    pub ignore: DockerIgnore,
+}
+
+/// The paths of the build context of `dir`, relative to it, with every folder holding one.
+pub fn context_paths(dir: &Path) -> std::io::Result<ContextPaths> {
+    let ignore = DockerIgnore::read(dir)?;
+    let nothing = DockerIgnore::default();
+    let mut entries = Vec::new();
+    let walk = Walk {
+        folders: true,
+        ..Walk::new(&ignore, &nothing, Path::new(""))
+    };
+    walk.files(dir, Path::new(""), &mut entries)?;
+    let mut paths = BTreeSet::new();
+    for entry in entries {
+        let folders = entry.path.ancestors().skip(1);
+        paths.extend(
+            folders
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(Path::to_owned),
+        );
+        paths.insert(entry.path);
+    }
+    Ok(ContextPaths { paths, ignore })
+}
+
 /// The digest of the build context of `dir` with `copies` placed in it: every file docker
-/// would be sent (after `.dockerignore`, which never leaves out the Dockerfile and itself), its
-/// path, mode and content. Excluded folders are not read at all unless a `!` rule may include
-/// something inside them.
+/// would be sent (after `.dockerignore`, which never leaves out the Dockerfile and itself, and
+/// the copies' `exclude`), its path, mode and content. Excluded folders are not read at all
+/// unless a `!` rule may include something inside them.
 pub fn context_digest(dir: &Path, copies: &[Copy]) -> std::io::Result<String> {
     let ignore = DockerIgnore::read(dir)?;
     let mut entries = Vec::new();
-    walk(dir, Path::new(""), &ignore, &mut entries)?;
+    let nothing = DockerIgnore::default();
+    Walk::new(&ignore, &nothing, Path::new("")).files(dir, Path::new(""), &mut entries)?;
     add_always_sent(dir, &mut entries);
     entries.retain(|e| {
         !(e.path.components().count() == 1 && METADATA.iter().any(|m| e.path == Path::new(m)))
     });
     for copy in copies {
         if copy.from.is_dir() {
-            walk(&copy.from, &copy.to, &ignore, &mut entries)?;
+            let exclude = DockerIgnore::from_patterns(&copy.exclude);
+            Walk::new(&ignore, &exclude, &copy.to).files(&copy.from, &copy.to, &mut entries)?;
         } else if !ignore.excludes(&copy.to) {
             entries.push(Entry {
                 path: copy.to.clone(),
@@ -97,28 +130,63 @@ fn add_always_sent(dir: &Path, entries: &mut Vec<Entry>) {
     }
 }
 
-fn walk(
-    dir: &Path,
-    relative: &Path,
-    ignore: &DockerIgnore,
-    entries: &mut Vec<Entry>,
-) -> std::io::Result<()> {
-    for entry in fs_err::read_dir(dir)? {
-        let entry = entry?;
-        let path = relative.join(entry.file_name());
-        let excluded = ignore.excludes(&path);
-        if entry.file_type()?.is_dir() {
-            if !excluded || ignore.has_exceptions() {
-                walk(&entry.path(), &path, ignore, entries)?;
-            }
-        } else if !excluded {
-            entries.push(Entry {
-                path,
-                source: entry.path(),
-            });
+/// A walk of a folder placed in the context: the context's `.dockerignore` applies to paths in
+/// the context, a copy's `exclude` to paths relative to the copy's destination `root`.
+struct Walk<'a> {
+    ignore: &'a DockerIgnore,
+    exclude: &'a DockerIgnore,
+    root: &'a Path,
+    /// Whether folders that are kept are listed too.
+    folders: bool,
+}
+
+impl<'a> Walk<'a> {
+    fn new(ignore: &'a DockerIgnore, exclude: &'a DockerIgnore, root: &'a Path) -> Self {
+        Self {
+            ignore,
+            exclude,
+            root,
+            folders: false,
         }
     }
-    Ok(())
+
+    fn in_copy<'p>(&self, path: &'p Path) -> &'p Path {
+        path.strip_prefix(self.root).unwrap_or(path)
+    }
+
+    fn excludes(&self, path: &Path) -> bool {
+        self.ignore.excludes(path) || self.exclude.excludes(self.in_copy(path))
+    }
+
+    fn enters(&self, folder: &Path) -> bool {
+        self.ignore.enters(folder) && self.exclude.enters(self.in_copy(folder))
+    }
+
+    /// Every file (and folder, when asked for) under `dir`, seen in the context at `relative`,
+    /// that is not left out.
+    fn files(&self, dir: &Path, relative: &Path, entries: &mut Vec<Entry>) -> std::io::Result<()> {
+        for entry in fs_err::read_dir(dir)? {
+            let entry = entry?;
+            let path = relative.join(entry.file_name());
+            if entry.file_type()?.is_dir() {
+                if self.folders && !self.excludes(&path) {
+                    entries.push(Entry {
+                        path: path.clone(),
+                        source: entry.path(),
+                    });
+                }
+                if self.enters(&path) {
+                    self.files(&entry.path(), &path, entries)?;
+                }
+            } else if !self.excludes(&path) {
+                entries.push(Entry {
+                    path,
+                    source: entry.path(),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Hashes of the entries (mode, then content of a regular file or target of a link), on every
@@ -268,11 +336,67 @@ mod tests {
         let copy = Copy {
             from: outside.path().to_owned(),
             to: "build_cache/lib".into(),
+            exclude: Vec::new(),
         };
         let with_copy = context_digest(dir.path(), std::slice::from_ref(&copy)).unwrap();
         assert_ne!(with_copy, digest(dir.path()));
         fs_err::write(outside.path().join("lib.py"), "x = 2\n").unwrap();
         assert_ne!(context_digest(dir.path(), &[copy]).unwrap(), with_copy);
+    }
+
+    #[test]
+    fn files_a_copy_excludes_do_not_count() {
+        let dir = context();
+        let outside = tempfile::tempdir().unwrap();
+        fs_err::write(outside.path().join("Main.scala"), "object Main\n").unwrap();
+        let copy = Copy {
+            from: outside.path().to_owned(),
+            to: "scala_modules".into(),
+            exclude: vec!["*target*".into(), "**/*.class".into()],
+        };
+        let digest_of = |copy: &Copy| context_digest(dir.path(), std::slice::from_ref(copy));
+        let before = digest_of(&copy).unwrap();
+        fs_err::create_dir_all(outside.path().join("target/deep")).unwrap();
+        fs_err::write(outside.path().join("target/deep/out.jar"), "jar").unwrap();
+        fs_err::create_dir(outside.path().join("sub")).unwrap();
+        fs_err::write(outside.path().join("sub/Main.class"), "class").unwrap();
+        assert_eq!(digest_of(&copy).unwrap(), before);
+        fs_err::write(outside.path().join("sub/Main.scala"), "object Sub\n").unwrap();
+        assert_ne!(digest_of(&copy).unwrap(), before, "what is kept counts");
+    }
+
+    #[test]
+    fn context_paths_are_files_and_folders_docker_receives() {
+        let dir = context();
+        fs_err::write(
+            dir.path().join(".dockerignore"),
+            "cache\n!cache/keep\n*.log\n",
+        )
+        .unwrap();
+        fs_err::create_dir_all(dir.path().join("cache/deep")).unwrap();
+        fs_err::write(dir.path().join("cache/deep/blob"), "big").unwrap();
+        fs_err::write(dir.path().join("cache/keep"), "kept").unwrap();
+        fs_err::write(dir.path().join("debug.log"), "noise").unwrap();
+        fs_err::create_dir(dir.path().join("empty")).unwrap();
+        let listed = context_paths(dir.path()).unwrap();
+        let paths: Vec<String> = listed
+            .paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                ".dockerignore",
+                "Dockerfile",
+                "cache",
+                "cache/keep",
+                "empty",
+                "src",
+                "src/app.py"
+            ]
+        );
+        assert!(listed.ignore.excludes(Path::new("debug.log")));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `.dockerignore` as docker applies it to a build context: one pattern a line (`#` comments,
 //! blank lines ignored), Go `filepath.Match` syntax plus `**`, a leading `!` re-including what
 //! an earlier line excluded, the last matching line deciding, and a pattern that matches a folder
-//! excluding everything inside it.
+//! excluding everything inside it. The `exclude:` patterns of `image.yaml` copies use it too.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -41,21 +41,17 @@ impl DockerIgnore {
             .lines()
             .map(str::trim)
             .filter(|line| !line.is_empty() && !line.starts_with('#'))
-            .filter_map(|line| {
-                let (include, pattern) = match line.strip_prefix('!') {
-                    Some(rest) => (true, rest.trim()),
-                    None => (false, line),
-                };
-                let pattern = clean(pattern);
-                let glob = GlobBuilder::new(&pattern)
-                    .literal_separator(true)
-                    .build()
-                    .ok()?;
-                Some(Rule {
-                    matcher: glob.compile_matcher(),
-                    include,
-                })
-            })
+            .filter_map(|line| Rule::compile(line).ok())
+            .collect();
+        Self { rules }
+    }
+
+    /// The rules of `patterns`, one `.dockerignore` line each, all checked beforehand with
+    /// [`check_pattern`]; one that does not compile is skipped.
+    pub fn from_patterns<S: AsRef<str>>(patterns: &[S]) -> Self {
+        let rules = patterns
+            .iter()
+            .filter_map(|p| Rule::compile(p.as_ref().trim()).ok())
             .collect();
         Self { rules }
     }
@@ -83,10 +79,46 @@ impl DockerIgnore {
     pub fn has_exceptions(&self) -> bool {
         self.rules.iter().any(|rule| rule.include)
     }
+
+    /// Whether a walk must go into the folder `path`: it is kept, or a `!` rule may keep
+    /// something inside it.
+    pub fn enters(&self, path: &Path) -> bool {
+        !self.excludes(path) || self.has_exceptions()
+    }
 }
 
-/// Like Go's `filepath.Clean` on a pattern, without a leading `/` or `./`.
-fn clean(pattern: &str) -> String {
+/// Why `pattern` cannot be a `.dockerignore` line, when it cannot: empty, or not a pattern.
+pub fn check_pattern(pattern: &str) -> Result<(), String> {
+    let line = pattern.trim();
+    if line.is_empty() || line == "!" {
+        return Err(format!("`{pattern}` is not a pattern: it is empty"));
+    }
+    Rule::compile(line)
+        .map(drop)
+        .map_err(|why| format!("`{pattern}` is not a pattern: {why}"))
+}
+
+impl Rule {
+    /// One line, `!` and all, as a rule; the pattern's syntax error when it has one.
+    fn compile(line: &str) -> Result<Self, String> {
+        let (include, pattern) = match line.strip_prefix('!') {
+            Some(rest) => (true, rest.trim()),
+            None => (false, line),
+        };
+        let glob = GlobBuilder::new(&clean(pattern))
+            .literal_separator(true)
+            .build()
+            .map_err(|e| e.kind().to_string())?;
+        Ok(Self {
+            matcher: glob.compile_matcher(),
+            include,
+        })
+    }
+}
+
+/// Like Go's `filepath.Clean` on a pattern (or a `COPY` source, which docker cleans alike),
+/// without a leading `/` or `./`.
+pub fn clean(pattern: &str) -> String {
     let mut parts: Vec<String> = Vec::new();
     for component in Path::new(pattern).components() {
         match component {
@@ -139,5 +171,35 @@ mod tests {
         assert!(!excluded(rules, "# a comment"));
         assert!(DockerIgnore::parse("!keep\n").has_exceptions());
         assert!(!DockerIgnore::parse("drop\n").has_exceptions());
+    }
+
+    #[test]
+    fn patterns_given_one_by_one_work_as_lines() {
+        let rules = DockerIgnore::from_patterns(&["*target*", "**/*.class", "!keep.class"]);
+        assert!(rules.excludes(Path::new("target/out.jar")));
+        assert!(rules.excludes(Path::new("sub/Deep.class")));
+        assert!(!rules.excludes(Path::new("keep.class")));
+        assert!(!rules.excludes(Path::new("src/Main.scala")));
+        assert!(
+            rules.enters(Path::new("target")),
+            "a `!` rule may keep a file in it"
+        );
+        assert!(DockerIgnore::from_patterns(&["target"]).excludes(Path::new("target/x")));
+        assert!(!DockerIgnore::from_patterns(&["target"]).enters(Path::new("target")));
+    }
+
+    #[test]
+    fn empty_and_unclosed_patterns_are_refused_saying_why() {
+        assert_eq!(check_pattern("*.class"), Ok(()));
+        assert_eq!(check_pattern("!keep"), Ok(()));
+        assert_eq!(
+            check_pattern("  "),
+            Err("`  ` is not a pattern: it is empty".to_owned())
+        );
+        let unclosed = check_pattern("[abc").unwrap_err();
+        assert!(
+            unclosed.starts_with("`[abc` is not a pattern: "),
+            "{unclosed}"
+        );
     }
 }

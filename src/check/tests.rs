@@ -1,7 +1,9 @@
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::catalog::image_config::Copy;
 use crate::catalog::versions;
+use crate::dockerignore::DockerIgnore;
 
 const BASE_DOCKERFILE: &str = "FROM scratch\nARG PYTHON_VERSION\n";
 const CHILD_DOCKERFILE: &str = "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n";
@@ -15,6 +17,7 @@ fn folder(name: &str, versions_yaml: &str, last_updated_yaml: &str, dockerfile: 
         last_updated: LastUpdated::parse(&dir.join("last_updated.yaml"), last_updated_yaml),
         config: Ok(ImageConfig::default()),
         dockerfile: Ok(dockerfile.to_owned()),
+        context: Ok(ContextPaths::default()),
         dir,
     }
 }
@@ -252,4 +255,147 @@ fn text_shows_file_line_problem_and_fix() {
         as_text(&[problem]),
         "images/app/versions.yaml:3: it is wrong\n    fix: mend it\n"
     );
+}
+
+const TWO_VERSIONS: &str = "'3.9': {docker_args: {PYTHON_VERSION: '3.9'}}\n'3.10': {docker_args: {PYTHON_VERSION: '3.10'}}\n";
+
+/// The image `app` (Python 3.9 and 3.10) whose context holds `paths` after `dockerignore`, with
+/// the `image.yaml` `copies` (destination, exclude patterns).
+fn app_with_context(
+    dockerfile: &str,
+    paths: &[&str],
+    dockerignore: &str,
+    copies: &[(&str, &[&str])],
+) -> Folders {
+    let mut app = folder("app", TWO_VERSIONS, "", dockerfile);
+    app.context = Ok(ContextPaths {
+        paths: paths.iter().map(PathBuf::from).collect(),
+        ignore: DockerIgnore::parse(dockerignore),
+    });
+    let copies = copies.iter().map(|(to, exclude)| Copy {
+        from: PathBuf::from("/repo/python_modules/dagster"),
+        to: PathBuf::from(to),
+        exclude: exclude.iter().map(|p| p.to_string()).collect(),
+    });
+    app.config = Ok(ImageConfig {
+        copies: copies.collect(),
+        references: Vec::new(),
+    });
+    folders(vec![app])
+}
+
+/// A Dockerfile declaring `PYTHON_VERSION` with `copies` as its next lines, from line 3.
+fn dockerfile_copying(copies: &[&str]) -> String {
+    format!("FROM scratch\nARG PYTHON_VERSION\n{}\n", copies.join("\n"))
+}
+
+#[test]
+fn copy_sources_missing_from_the_context_are_reported_at_their_line_with_their_versions() {
+    let dockerfile = dockerfile_copying(&[
+        "COPY build_cache/dagster /dagster",
+        "COPY reqs-${PYTHON_VERSION}.txt present.txt /r/",
+        "ADD --chown=1:1 [\"present.txt\", \"/p\"]",
+    ]);
+    let catalog = app_with_context(&dockerfile, &["present.txt", "reqs-3.9.txt"], "", &[]);
+    assert_eq!(
+        summary(&catalog),
+        [
+            "app MissingCopySource Dockerfile:3",
+            "app MissingCopySource Dockerfile:4"
+        ]
+    );
+    let problems = problems(&catalog);
+    assert_eq!(
+        problems[0].problem,
+        "the `COPY` source `build_cache/dagster` is not in the build context for Python 3.9, 3.10"
+    );
+    assert_eq!(
+        problems[0].fix,
+        "add it to the image folder or declare it under `copy:` in image.yaml (e.g. `- {from: <repo path>, to: build_cache/dagster}`)"
+    );
+    assert_eq!(
+        problems[1].problem,
+        "the `COPY` source `reqs-${PYTHON_VERSION}.txt` (`reqs-3.10.txt`) is not in the build context for Python 3.10"
+    );
+}
+
+#[test]
+fn a_declared_copy_provides_its_destination_what_it_keeps_inside_and_its_folders() {
+    let present = [
+        "COPY build_cache/dagster /d",
+        "COPY build_cache /b",
+        "COPY ./build_cache/dagster/setup.py /s",
+        "COPY build_cache/* /all/",
+        "COPY build_cache/dagster/*.py /py/",
+    ];
+    let copies: &[(&str, &[&str])] = &[("build_cache/dagster", &["**/*.class"])];
+    let catalog = app_with_context(&dockerfile_copying(&present), &[], "", copies);
+    assert_eq!(summary(&catalog), Vec::<String>::new());
+
+    let absent = [
+        "COPY build_cache/dagster/sub/Main.class /c",
+        "COPY build_cache/other /o",
+    ];
+    let catalog = app_with_context(&dockerfile_copying(&absent), &[], "", copies);
+    assert_eq!(
+        summary(&catalog),
+        [
+            "app MissingCopySource Dockerfile:3",
+            "app MissingCopySource Dockerfile:4"
+        ]
+    );
+}
+
+#[test]
+fn a_glob_needs_a_match_and_dockerignore_hides_even_a_copy() {
+    let dockerfile = dockerfile_copying(&[
+        "COPY *.whl . ./app.sh /w/",
+        "COPY *.tar /t/",
+        "COPY build_cache/dagster /d",
+    ]);
+    let copies: &[(&str, &[&str])] = &[("build_cache/dagster", &[])];
+    let context = ["dist.whl", "app.sh"];
+    let catalog = app_with_context(&dockerfile, &context, "build_cache\n", copies);
+    assert_eq!(
+        summary(&catalog),
+        [
+            "app MissingCopySource Dockerfile:4",
+            "app MissingCopySource Dockerfile:5"
+        ]
+    );
+    let problems = problems(&catalog);
+    assert!(
+        problems[1]
+            .problem
+            .ends_with("for Python 3.9, 3.10, which `.dockerignore` leaves out"),
+        "{}",
+        problems[1].problem
+    );
+    assert!(
+        problems[0].fix.ends_with("to: *.tar}`)"),
+        "{}",
+        problems[0].fix
+    );
+}
+
+#[test]
+fn other_stages_urls_unknown_variables_and_unreadable_image_yaml_are_not_judged() {
+    let dockerfile = dockerfile_copying(&[
+        "COPY --from=builder /out /out",
+        "ADD https://example.com/a.tgz /a",
+        "COPY $FROM_THE_BASE_IMAGE /x",
+        "COPY <<EOF /f",
+        "COPY inside-the-heredoc /h",
+        "EOF",
+    ]);
+    let catalog = app_with_context(&dockerfile, &[], "", &[]);
+    assert_eq!(summary(&catalog), Vec::<String>::new());
+
+    let mut catalog = app_with_context(&dockerfile_copying(&["COPY gone /g"]), &[], "", &[]);
+    let app = catalog.get_mut("app").unwrap();
+    app.config = Err(catalog::Error::Invalid {
+        path: "images/app/image.yaml".into(),
+        problem: "bad".into(),
+    });
+    assert_eq!(summary(&catalog), ["app InvalidFile image.yaml"]);
 }

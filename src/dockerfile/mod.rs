@@ -1,9 +1,14 @@
 //! A tolerant reader of Dockerfiles, just enough for `check`: the build arguments a Dockerfile
-//! declares with `ARG`, and the variables it uses where no `ARG` or `ENV` declares them. It never
-//! fails: a line it does not understand is an instruction it has no use for. Heredoc bodies are
-//! not told apart from instructions.
+//! declares with `ARG`, the variables it uses where no `ARG` or `ENV` declares them, and the
+//! build-context sources of its `COPY` and `ADD` instructions ([`copies`]). It never fails: a
+//! line it does not understand is an instruction it has no use for. The bodies of heredocs
+//! (`RUN <<EOF` ... `EOF`) are skipped.
 
-use std::collections::BTreeSet;
+mod copies;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+pub use copies::ContextCopy;
 
 /// A Dockerfile as its instructions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,10 +58,17 @@ impl Dockerfile {
     /// the next.
     pub fn parse(text: &str) -> Self {
         let escape = escape_character(text);
-        let mut instructions = Vec::new();
+        let mut instructions: Vec<Instruction> = Vec::new();
         let mut current: Option<Instruction> = None;
+        let mut heredocs = VecDeque::new();
         for (index, line) in text.lines().enumerate() {
             let line = line.trim();
+            if let Some(end) = heredocs.front() {
+                if line == end {
+                    heredocs.pop_front();
+                }
+                continue;
+            }
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
@@ -71,8 +83,9 @@ impl Dockerfile {
                 }
                 None => current = Some(Instruction::start(index as u64 + 1, content)),
             }
-            if !continued {
-                instructions.extend(current.take());
+            if !continued && let Some(done) = current.take() {
+                heredocs.extend(done.heredoc_ends());
+                instructions.push(done);
             }
         }
         instructions.extend(current);
@@ -95,18 +108,12 @@ impl Dockerfile {
     /// before the first `FROM`) and no earlier `ENV` sets. Any earlier `ENV` counts, since a
     /// stage built `FROM` another inherits its environment.
     pub fn undeclared_uses(&self) -> Vec<UndeclaredUse> {
-        let mut global_args = BTreeSet::new();
-        let mut stage_args: Option<BTreeSet<String>> = None;
-        let mut environment = BTreeSet::new();
+        let mut scope = Scope::default();
         let mut uses = Vec::new();
         for instruction in &self.instructions {
             let in_from = instruction.keyword == "FROM";
-            let args = match &stage_args {
-                Some(stage) if !in_from => stage,
-                _ => &global_args,
-            };
             for name in variables(&instruction.arguments, self.escape) {
-                if !args.contains(&name) && (in_from || !environment.contains(&name)) {
+                if !scope.declares(&name, in_from) {
                     uses.push(UndeclaredUse {
                         name,
                         line: instruction.line,
@@ -114,17 +121,58 @@ impl Dockerfile {
                     });
                 }
             }
-            match instruction.keyword.as_str() {
-                "FROM" => stage_args = Some(BTreeSet::new()),
-                "ARG" => stage_args
-                    .as_mut()
-                    .unwrap_or(&mut global_args)
-                    .extend(instruction.declared_names()),
-                "ENV" => environment.extend(instruction.declared_names()),
-                _ => {}
-            }
+            scope.take_in(instruction);
         }
         uses
+    }
+}
+
+/// What the instructions read so far declare: `ARG`s before the first `FROM` (seen by `FROM`s),
+/// those of the current stage, and every `ENV` name (a stage built on another inherits them).
+#[derive(Debug, Default)]
+struct Scope {
+    global_args: Args,
+    /// `None` before the first `FROM`.
+    stage_args: Option<Args>,
+    environment: BTreeSet<String>,
+}
+
+/// `ARG` names and their defaults as written.
+type Args = BTreeMap<String, Option<String>>;
+
+impl Scope {
+    /// The `ARG`s an instruction sees: a `FROM` those before the first `FROM`.
+    fn args(&self, in_from: bool) -> &Args {
+        match &self.stage_args {
+            Some(stage) if !in_from => stage,
+            _ => &self.global_args,
+        }
+    }
+
+    /// Whether `name` is declared by an `ARG` the instruction sees or, but in a `FROM`, an `ENV`.
+    fn declares(&self, name: &str, in_from: bool) -> bool {
+        self.args(in_from).contains_key(name) || (!in_from && self.environment.contains(name))
+    }
+
+    /// Adds what `instruction` declares, or starts a stage.
+    fn take_in(&mut self, instruction: &Instruction) {
+        match instruction.keyword.as_str() {
+            "FROM" => self.stage_args = Some(Args::new()),
+            "ARG" => {
+                for (name, default) in instruction.declared_pairs() {
+                    let Some(stage) = &mut self.stage_args else {
+                        self.global_args.insert(name, default);
+                        continue;
+                    };
+                    // `ARG NAME` in a stage takes the default of the global `ARG NAME=value`.
+                    let inherited = || self.global_args.get(&name).cloned().flatten();
+                    let default = default.or_else(inherited);
+                    stage.insert(name, default);
+                }
+            }
+            "ENV" => self.environment.extend(instruction.declared_names()),
+            _ => {}
+        }
     }
 }
 
@@ -143,6 +191,14 @@ impl Instruction {
     /// The names an `ARG` (`ARG A B=1`) or `ENV` (`ENV A=1 B=2`, or the old `ENV A value`)
     /// declares.
     fn declared_names(&self) -> Vec<String> {
+        self.declared_pairs()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    /// The names an `ARG` or `ENV` declares, each with its value as written when it has one.
+    fn declared_pairs(&self) -> Vec<(String, Option<String>)> {
         let words = words(&self.arguments);
         let old_env_form = self.keyword == "ENV" && words.first().is_some_and(|w| !w.contains('='));
         let words = if old_env_form {
@@ -152,8 +208,33 @@ impl Instruction {
         };
         words
             .iter()
-            .map(|word| word.split('=').next().unwrap_or_default().to_owned())
-            .filter(|name| !name.is_empty())
+            .map(|word| match word.split_once('=') {
+                Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
+                None => (word.clone(), None),
+            })
+            .filter(|(name, _)| !name.is_empty())
+            .collect()
+    }
+
+    /// The words ending the heredocs (`<<EOF`, `<<-EOF`, `<<"EOF"`) a `RUN`, `COPY` or `ADD`
+    /// opens, in order: the lines up to each are its body, not instructions.
+    fn heredoc_ends(&self) -> Vec<String> {
+        if !matches!(self.keyword.as_str(), "RUN" | "COPY" | "ADD") {
+            return Vec::new();
+        }
+        self.arguments
+            .split("<<")
+            .skip(1)
+            .filter_map(|after| {
+                let after = after.strip_prefix('-').unwrap_or(after);
+                let after = after.trim_start_matches(['"', '\'']);
+                let name: String = after
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                let starts_well = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+                starts_well.then_some(name)
+            })
             .collect()
     }
 }
@@ -312,6 +393,29 @@ mod tests {
         assert!(is_predefined_arg("http_proxy"));
         assert!(is_predefined_arg("NO_PROXY"));
         assert!(!is_predefined_arg("PYTHON_VERSION"));
+    }
+
+    #[test]
+    fn heredoc_bodies_are_not_instructions() {
+        let text = "FROM x\nRUN <<EOF\nARG HIDDEN\nEOF\nCOPY <<-\"A\" <<B /dst/\nCOPY y z\nA\nARG ALSO_HIDDEN\nB\nARG SEEN\nRUN echo $((1<<2)) <<< x\nARG LAST\n";
+        assert_eq!(args(text), ["LAST", "SEEN"]);
+        let file = Dockerfile::parse(text);
+        let lines: Vec<u64> = file.instructions.iter().map(|i| i.line).collect();
+        assert_eq!(lines, [1, 2, 5, 10, 11, 12]);
+    }
+
+    #[test]
+    fn a_stage_arg_without_a_default_takes_the_global_one() {
+        let mut scope = Scope::default();
+        for instruction in &Dockerfile::parse("ARG V=1 W\nFROM x\nARG V W=2 U\n").instructions {
+            scope.take_in(instruction);
+        }
+        let stage: Vec<(&str, Option<&str>)> = scope
+            .args(false)
+            .iter()
+            .map(|(n, d)| (n.as_str(), d.as_deref()))
+            .collect();
+        assert_eq!(stage, [("U", None), ("V", Some("1")), ("W", Some("2"))]);
     }
 
     #[test]

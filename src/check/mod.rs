@@ -6,6 +6,10 @@
 //! `last_updated.yaml` timestamps alone: equal timestamps are one run, so up to date; two
 //! timestamps of the default `%Y-%m-%dT%H%M%S` form are times, compared as text; any other
 //! difference (a custom `--timestamp`) carries no order, so it is reported as possibly stale.
+//!
+//! `COPY`/`ADD` sources missing from the build context are found by [`copies`].
+
+mod copies;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -14,6 +18,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::catalog::{self, BASE_IMAGE_ARG, BaseSource, ImageConfig, LastUpdated, VersionSpec};
+use crate::digest::ContextPaths;
 use crate::dockerfile::{self, Dockerfile};
 use crate::plan::DAGSTER_VERSION_ARG;
 
@@ -26,6 +31,8 @@ pub struct Folder {
     pub last_updated: catalog::Result<LastUpdated>,
     pub config: catalog::Result<ImageConfig>,
     pub dockerfile: catalog::Result<String>,
+    /// What docker receives as the build context, `image.yaml` copies aside.
+    pub context: std::io::Result<ContextPaths>,
 }
 
 /// Every image folder of the catalog, by name.
@@ -44,6 +51,7 @@ pub enum Kind {
     BuiltBeforeBase,
     UndeclaredBuildArg,
     VariableWithoutArg,
+    MissingCopySource,
 }
 
 /// One problem: where it is, what it is, and what to do.
@@ -76,6 +84,7 @@ pub fn problems(folders: &Folders) -> Vec<Problem> {
         found.extend(base_problems(folders, folder, versions));
         if let Some(dockerfile) = &dockerfile {
             found.extend(undeclared_build_args(folder, versions, dockerfile));
+            found.extend(copies::missing_copy_sources(folder, versions, dockerfile));
         }
         if let Ok(last_updated) = &folder.last_updated {
             found.extend(leftover_entries(folder, versions, last_updated));
@@ -158,7 +167,7 @@ fn unreadable_files(folder: &Folder) -> Vec<Problem> {
         (
             "image.yaml",
             folder.config.as_ref().err(),
-            "correct the file: `copy:` lists paths of the repository, or `{from: path, to: path}` pairs",
+            "correct the file: `copy:` lists paths of the repository, or `{from: path, to: path}` pairs with an optional `exclude: [patterns]`",
         ),
     ];
     let mut found: Vec<Problem> = yaml_files
@@ -478,5 +487,4 @@ pub fn as_text(problems: &[Problem]) -> String {
 }
 
 #[cfg(test)]
-#[path = "check_tests.rs"]
 mod tests;
