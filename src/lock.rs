@@ -7,12 +7,29 @@
 use std::fs::TryLockError;
 use std::io;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use crate::{process, report};
+use crate::process;
 
 /// How often a lock held by another run is tried again.
 const POLL: Duration = Duration::from_millis(50);
+
+/// Where "waiting for another run ..." goes; set once by the user interface, stderr until then.
+static WAIT_NOTICE: OnceLock<fn(&str)> = OnceLock::new();
+
+/// Makes `notice` say that a lock is being waited for (the user interface's own way of printing
+/// a line), so that this layer knows nothing of how the run is shown.
+pub fn on_wait(notice: fn(&str)) {
+    let _first_wins = WAIT_NOTICE.set(notice);
+}
+
+fn say_waiting(message: &str) {
+    match WAIT_NOTICE.get() {
+        Some(notice) => notice(message),
+        None => eprintln!("{message}"),
+    }
+}
 
 /// A lock on a folder or a lock file, released when dropped. On a folder, not a file in it,
 /// because files are replaced by rename and a lock on the old file would not exclude anybody.
@@ -76,7 +93,7 @@ impl Lock {
                 }
                 Err(TryLockError::WouldBlock) => {
                     if !said_so {
-                        report::line(&format!("waiting for another run {holder}"));
+                        say_waiting(&format!("waiting for another run {holder}"));
                         said_so = true;
                     }
                     std::thread::sleep(POLL);

@@ -3,11 +3,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use dagster_image::{cli::Cli, commands, error::EXIT_INTERRUPTED, process};
+use dagster_image::{cli::Cli, commands, error::EXIT_INTERRUPTED, lock, process, report};
 
 fn main() -> ExitCode {
     install_panic_hook();
     let cli = Cli::parse();
+    lock::on_wait(report::line);
     if let Err(error) = ctrlc::set_handler(on_interrupt) {
         eprintln!("warning: cannot handle Ctrl-C: {error}");
     }

@@ -10,6 +10,11 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{Id, WaitPidFlag, waitid};
+use nix::unistd::Pid;
+
 /// Lines of a failed command's log shown in its error.
 const LOG_TAIL_LINES: usize = 25;
 
@@ -58,12 +63,10 @@ pub type Result<T> = std::result::Result<T, Error>;
 pub fn interrupt() {
     INTERRUPTED.store(true, Ordering::SeqCst);
     let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
-    for pid in running.iter() {
-        // SAFETY: kill(2) has no memory-safety preconditions; pid is a child we spawned and
-        // have not reaped yet (it is removed from RUNNING before it is waited for).
-        unsafe {
-            libc::kill(*pid as libc::pid_t, libc::SIGTERM);
-        }
+    for &pid in running.iter() {
+        // A child we spawned and have not reaped yet (it leaves RUNNING before it is waited
+        // for), so the pid is still its own; one that exited already is no error worth a word.
+        let _ = kill(child_pid(pid), Signal::SIGTERM);
     }
 }
 
@@ -254,22 +257,13 @@ fn redact(text: Vec<u8>, secrets: &[Vec<u8>]) -> Vec<u8> {
 /// Blocks until the child `pid` has exited, leaving it unreaped so that its pid cannot be
 /// reused (and signalled by `interrupt`) before it is removed from RUNNING.
 fn wait_for_exit_without_reaping(pid: u32) {
-    loop {
-        // SAFETY: waitid writes only into `info`, a properly sized, zeroed siginfo_t.
-        let result = unsafe {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            libc::waitid(
-                libc::P_PID,
-                pid as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOWAIT,
-            )
-        };
-        if result == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
-        {
-            return;
-        }
-    }
+    let exited_unreaped = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+    while let Err(Errno::EINTR) = waitid(Id::Pid(child_pid(pid)), exited_unreaped) {}
+}
+
+/// A child's pid as nix takes it; pids fit in `pid_t` on every platform we spawn on.
+fn child_pid(pid: u32) -> Pid {
+    Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX))
 }
 
 /// A running child's pid in RUNNING, removed before the child is reaped.
