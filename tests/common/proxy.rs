@@ -299,25 +299,12 @@ fn without_mount(path: &str) -> String {
 
 /// Closes `stream` with a TCP reset (SO_LINGER 0), as a crashing server or a middlebox does.
 fn reset(stream: TcpStream) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let linger = libc::linger {
+    use nix::sys::socket::{setsockopt, sockopt::Linger};
+    let linger = nix::libc::linger {
         l_onoff: 1,
         l_linger: 0,
     };
-    // SAFETY: setsockopt reads `size_of::<linger>()` bytes from a valid, live `linger`, on the
-    // open socket of `stream`, which outlives the call.
-    let result = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&raw const linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    if result != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    setsockopt(&stream, Linger, &linger)?;
     drop(stream);
     Ok(())
 }
