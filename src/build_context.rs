@@ -41,6 +41,15 @@ pub enum Error {
     Io(#[from] std::io::Error),
 }
 
+impl Error {
+    pub fn kind(&self) -> crate::exit::Kind {
+        match self {
+            Error::InTheWay { .. } => crate::exit::Kind::BadInput,
+            Error::Io(e) => crate::exit::Kind::of_io(e),
+        }
+    }
+}
+
 impl Additions {
     /// Copies every declared file and folder of `images` into their build contexts.
     pub fn copy_in<'a>(

@@ -1,8 +1,8 @@
-//! The error of a whole command, and the exit code it maps to: 2 for bad input, 1 for failed
-//! work, 130 when interrupted.
+//! The error of a whole command: what went wrong, what caused it, what to do about it, and
+//! its kind, which decides the exit code ([`crate::exit`]).
 
-use std::io::ErrorKind;
-
+use crate::exit::Kind;
+use crate::run::Failure;
 use crate::{build_context, catalog, engine, export, plan, process, publish, registry};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,32 +26,30 @@ pub enum Error {
     Export(#[from] export::Error),
     #[error(transparent)]
     Publish(#[from] publish::Error),
-    /// A request that cannot be carried out as given (bad input).
-    #[error("{0}")]
-    Usage(String),
+    /// A value given on the command line that cannot be used.
+    #[error("`{value}` is not a valid {what}: {why}")]
+    InvalidValue {
+        what: &'static str,
+        value: String,
+        why: String,
+    },
+    /// A local image that went away while the command was working with it.
+    #[error("`{reference}` went away while the command ran")]
+    WentAway { reference: String },
     #[error("{failed} of {total} builds failed{}", skipped_note(*.skipped))]
     BuildsFailed {
         failed: usize,
         skipped: usize,
         total: usize,
     },
-    /// A build succeeded but its timestamp could not be written.
-    #[error("{0}")]
-    Record(String),
+    /// One build of a run failed, or built but could not be recorded.
+    #[error(transparent)]
+    Build(#[from] Failure),
     #[error("interrupted")]
     Interrupted,
     /// `check` found problems in the catalog (listed on stdout).
     #[error("found {count} problem(s) in the catalog")]
     ProblemsFound { count: usize },
-}
-
-impl From<crate::run::Failure> for Error {
-    fn from(failure: crate::run::Failure) -> Self {
-        match failure {
-            crate::run::Failure::Process(error) => error.into(),
-            crate::run::Failure::Record(message) => Error::Record(message),
-        }
-    }
 }
 
 fn skipped_note(skipped: usize) -> String {
@@ -63,40 +61,35 @@ fn skipped_note(skipped: usize) -> String {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-pub const EXIT_BAD_INPUT: u8 = 2;
-pub const EXIT_FAILED: u8 = 1;
-pub const EXIT_INTERRUPTED: u8 = 130;
-
 impl Error {
-    pub fn exit_code(&self) -> u8 {
+    /// What kind of failure this is, which decides the exit code.
+    pub fn kind(&self) -> Kind {
         match self {
-            // Stopped by Ctrl-C while waiting for another run's lock.
-            Error::Catalog(catalog::Error::Io(e))
-            | Error::BuildContext(build_context::Error::Io(e))
-                if e.kind() == ErrorKind::Interrupted =>
-            {
-                EXIT_INTERRUPTED
+            Error::Catalog(e) => e.kind(),
+            Error::Remote(e) => e.kind(),
+            Error::Process(e) => e.kind(),
+            Error::Engine(e) => e.kind(),
+            Error::BuildContext(e) => e.kind(),
+            Error::Publish(e) => e.kind(),
+            Error::Build(e) => e.kind(),
+            Error::Plan(_) | Error::Registry(_) | Error::Export(_) | Error::InvalidValue { .. } => {
+                Kind::BadInput
             }
-            Error::Catalog(e) if !e.is_bad_input() => EXIT_FAILED,
-            Error::Publish(e) if !e.is_bad_input() => EXIT_FAILED,
-            Error::Catalog(_) | Error::Plan(_) | Error::Registry(_) | Error::Usage(_) => {
-                EXIT_BAD_INPUT
+            Error::BuildsFailed { .. } | Error::ProblemsFound { .. } | Error::WentAway { .. } => {
+                Kind::Failed
             }
-            Error::Export(_) => EXIT_BAD_INPUT,
-            Error::Publish(_) => EXIT_BAD_INPUT,
-            Error::ProblemsFound { .. } => EXIT_FAILED,
-            Error::Remote(e) if e.is_interrupted() => EXIT_INTERRUPTED,
-            Error::Process(process::Error::Interrupted)
-            | Error::Engine(engine::Error::Process(process::Error::Interrupted))
-            | Error::Interrupted => EXIT_INTERRUPTED,
-            Error::Remote(registry::RemoteError::Reference { .. }) => EXIT_BAD_INPUT,
-            Error::Remote(_) => EXIT_FAILED,
-            Error::BuildContext(build_context::Error::InTheWay { .. }) => EXIT_BAD_INPUT,
-            Error::Process(_)
-            | Error::Engine(_)
-            | Error::BuildContext(_)
-            | Error::BuildsFailed { .. }
-            | Error::Record(_) => EXIT_FAILED,
+            Error::Interrupted => Kind::Interrupted,
+        }
+    }
+
+    /// What to do about it, when the message alone does not say; shown as `hint:`.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Catalog(e) => e.hint(),
+            Error::Plan(e) => e.hint(),
+            Error::Registry(e) => e.hint(),
+            Error::WentAway { .. } => Some("run the command again".to_owned()),
+            _ => None,
         }
     }
 }

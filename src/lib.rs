@@ -16,6 +16,7 @@ pub mod dockerfile;
 pub mod dockerignore;
 pub mod engine;
 pub mod error;
+pub mod exit;
 pub mod export;
 pub mod freshness;
 pub mod lock;

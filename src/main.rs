@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use dagster_image::{cli::Cli, commands, error::EXIT_INTERRUPTED, lock, process, report};
+use dagster_image::error::Error;
+use dagster_image::exit::EXIT_INTERRUPTED;
+use dagster_image::{cli::Cli, commands, lock, process, report};
 
 fn main() -> ExitCode {
     install_panic_hook();
@@ -15,10 +17,25 @@ fn main() -> ExitCode {
     match commands::dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::from(error.exit_code())
+            eprint!("{}", error_report(&error));
+            ExitCode::from(error.kind().exit_code())
         }
     }
+}
+
+/// `error: ...`, a `Caused by: ...` line for each error beneath it, and `hint: ...` when there is
+/// something to do that the messages do not say.
+fn error_report(error: &Error) -> String {
+    let mut report = format!("error: {error}\n");
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        report += &format!("  Caused by: {inner}\n");
+        cause = inner.source();
+    }
+    if let Some(hint) = error.hint() {
+        report += &format!("hint: {hint}\n");
+    }
+    report
 }
 
 /// First signal: stop the running docker commands and wind down. Second: leave at once.
@@ -57,6 +74,31 @@ mod tests {
     use super::*;
 
     /// The report is made from the location alone: the message never reaches it.
+    #[test]
+    fn an_error_report_shows_the_causes_then_the_hint() {
+        let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let error = Error::from(dagster_image::process::Error::Spawn {
+            step: "building `dagster/a:py3.9-T`".into(),
+            program: "docker".into(),
+            source: missing,
+        });
+        assert_eq!(
+            error_report(&error),
+            "error: building `dagster/a:py3.9-T` failed: could not run `docker`\n  \
+             Caused by: no such file\n"
+        );
+        let unbuilt = Error::from(dagster_image::catalog::Error::NotBuilt {
+            image: "app".into(),
+            version: "3.9".into(),
+            path: "images/app/last_updated.yaml".into(),
+        });
+        assert!(
+            error_report(&unbuilt).ends_with("\nhint: build `app` first\n"),
+            "{}",
+            error_report(&unbuilt)
+        );
+    }
+
     #[test]
     fn a_panic_report_names_the_place() {
         let report = panic_report(Some(std::panic::Location::caller()));

@@ -86,19 +86,31 @@ pub enum Error {
         version: String,
     },
     #[error(
-        "`{image}` builds on `{base}` for Python {version}, which has not been built yet (no `{version}` in `{base}/last_updated.yaml`); build it first or add `--with-deps`"
+        "`{image}` builds on `{base}` for Python {version}, which has not been built yet (no `{version}` in `{base}/last_updated.yaml`)"
     )]
     BaseNotBuilt {
         image: String,
         base: String,
         version: String,
     },
-    #[error("`{image}` builds on `{base}` from the registry, so it needs one: {source}")]
+    #[error("`{image}` builds on `{base}` from the registry, so it needs one")]
     NoRegistry {
         image: String,
         base: String,
         source: crate::registry::Error,
     },
+}
+
+impl Error {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::BaseNotBuilt { base, .. } => Some(format!(
+                "build `{base}` first, or add `--with-deps` to build it in the same run"
+            )),
+            Error::NoRegistry { source, .. } => source.hint(),
+            Error::Cycle(_) | Error::BaseLacksVersion { .. } => None,
+        }
+    }
 }
 
 /// The local tag of an image-version built at `timestamp`.

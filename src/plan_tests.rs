@@ -151,7 +151,7 @@ fn an_unbuilt_base_without_with_deps_is_an_error() {
     )
     .unwrap_err();
     assert!(matches!(error, Error::BaseNotBuilt { .. }), "{error}");
-    assert!(error.to_string().contains("add `--with-deps`"));
+    assert!(error.hint().is_some_and(|hint| hint.contains("add `--with-deps`")));
 }
 
 #[test]

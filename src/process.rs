@@ -42,13 +42,13 @@ pub enum Error {
         /// The end of the command's output when it did not go to the terminal.
         detail: String,
     },
-    #[error("{step} failed: could not run `{program}`: {source}")]
+    #[error("{step} failed: could not run `{program}`")]
     Spawn {
         step: String,
         program: String,
         source: std::io::Error,
     },
-    #[error("{step}: {source}")]
+    #[error("{step} failed")]
     Io {
         step: String,
         source: std::io::Error,
@@ -58,6 +58,15 @@ pub enum Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn kind(&self) -> crate::exit::Kind {
+        match self {
+            Error::Interrupted => crate::exit::Kind::Interrupted,
+            _ => crate::exit::Kind::Failed,
+        }
+    }
+}
 
 /// Stops every running child and makes every later spawn fail; called from the signal handler.
 pub fn interrupt() {

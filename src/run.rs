@@ -36,8 +36,20 @@ pub enum Outcome {
 pub enum Failure {
     #[error(transparent)]
     Process(#[from] process::Error),
-    #[error("built, but recording it failed: {0}")]
-    Record(String),
+    #[error("`{tag}` was built, but recording it failed")]
+    Record {
+        tag: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl Failure {
+    pub fn kind(&self) -> crate::exit::Kind {
+        match self {
+            Failure::Process(e) => e.kind(),
+            Failure::Record { .. } => crate::exit::Kind::Failed,
+        }
+    }
 }
 
 /// Every build's outcome, in plan order.
@@ -51,9 +63,10 @@ pub struct Report {
 /// which is the build context that a build of another Python version may still be sending to
 /// docker. (Each build holds a shared lock on its context, which keeps the writers of other
 /// processes waiting; waiting for our own builds here would stall the scheduling.)
-pub fn execute<F>(plan: &Plan, docker: &Docker, options: &Options, on_built: F) -> Report
+pub fn execute<F, E>(plan: &Plan, docker: &Docker, options: &Options, on_built: F) -> Report
 where
-    F: Fn(&Build) -> Result<(), String> + Sync,
+    F: Fn(&Build) -> Result<(), E> + Sync,
+    E: std::error::Error + Send + Sync + 'static,
 {
     let jobs = options.jobs.max(1);
     let progress = Progress::new(plan.builds.len(), jobs > 1 && plan.builds.len() > 1);
@@ -116,19 +129,20 @@ where
 
 /// Calls `on_built` for the successful builds that `ready` lets through; a failure to record
 /// turns the build's outcome into a failure.
-fn record<F>(
+fn record<F, E>(
     unrecorded: &mut Vec<usize>,
     ready: impl Fn(&usize) -> bool,
     on_built: &F,
     scheduler: &mut Scheduler,
 ) where
-    F: Fn(&Build) -> Result<(), String>,
+    F: Fn(&Build) -> Result<(), E>,
+    E: std::error::Error + Send + Sync + 'static,
 {
     let (now, later): (Vec<usize>, Vec<usize>) = unrecorded.iter().partition(|i| ready(i));
     *unrecorded = later;
     for index in now {
-        if let Err(message) = on_built(&scheduler.plan.builds[index]) {
-            scheduler.fail_recording(index, message);
+        if let Err(error) = on_built(&scheduler.plan.builds[index]) {
+            scheduler.fail_recording(index, Box::new(error));
         }
     }
 }
@@ -207,12 +221,13 @@ impl<'a> Scheduler<'a> {
     }
 
     /// A build that succeeded but whose timestamp could not be recorded.
-    fn fail_recording(&mut self, index: usize, message: String) {
+    fn fail_recording(&mut self, index: usize, source: Box<dyn std::error::Error + Send + Sync>) {
         let elapsed = match self.outcomes[index] {
             Some(Outcome::Built(elapsed)) => elapsed,
             _ => Duration::ZERO,
         };
-        self.complete(index, Err(Failure::Record(message)), elapsed);
+        let tag = self.plan.builds[index].request.tag.clone();
+        self.complete(index, Err(Failure::Record { tag, source }), elapsed);
     }
 
     /// Marks every build that waits (transitively) on `failed` as skipped. Dependents come

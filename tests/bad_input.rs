@@ -8,8 +8,8 @@ use common::Env;
 const BUILD_PYTHON_BASE: [&str; 5] = ["build", "--name", "python-base", "-v", "3.9"];
 
 /// Runs `args` and asserts it was refused as bad input before doing anything: exit code 2, one
-/// `error:` line on stderr, nothing on stdout, no file of the catalog changed, no image built.
-/// Returns the message without its `error: ` prefix.
+/// `error:` line on stderr and at most one `hint:` line after it, nothing on stdout, no file of
+/// the catalog changed, no image built. Returns the message without its `error: ` prefix.
 #[track_caller]
 fn refused(env: &Env, args: &[&str]) -> String {
     let before = env.snapshot_files();
@@ -22,7 +22,12 @@ fn refused(env: &Env, args: &[&str]) -> String {
         .strip_prefix("error: ")
         .and_then(|m| m.strip_suffix('\n'))
         .unwrap_or_else(|| panic!("not one `error:` line: {:?}", run.stderr));
-    assert!(!message.contains('\n'), "more than one line: {message}");
+    let (error, hint) = match message.split_once("\nhint: ") {
+        Some((error, hint)) => (error, Some(hint)),
+        None => (message, None),
+    };
+    assert!(!error.contains('\n'), "more than one line: {message}");
+    assert!(!hint.is_some_and(|h| h.contains('\n')), "more than one hint: {message}");
     message.to_owned()
 }
 
@@ -197,7 +202,7 @@ fn an_unknown_image_is_refused_suggesting_the_closest_name() {
     let env = Env::new();
     let images = env.images();
     let expected = format!(
-        "unknown image `dagster-ap` in `{}`; did you mean `dagster-app`?",
+        "unknown image `dagster-ap` in `{}`\nhint: did you mean `dagster-app`?",
         images.display()
     );
     let ts = &env.timestamp;
@@ -835,7 +840,7 @@ fn flag_values_that_cannot_be_used_are_refused_naming_them() {
         (
             &["status", "--name", "python-bse"],
             format!(
-                "unknown image `python-bse` in `{}`; did you mean `python-base`?",
+                "unknown image `python-bse` in `{}`\nhint: did you mean `python-base`?",
                 env.images().display()
             ),
         ),

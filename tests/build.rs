@@ -172,7 +172,8 @@ fn a_dependent_whose_base_was_never_built_is_refused_with_a_hint_to_add_with_dep
     assert_eq!(
         run.stderr,
         "error: `dagster-app` builds on `python-base` for Python 3.9, which has not been built yet \
-         (no `3.9` in `python-base/last_updated.yaml`); build it first or add `--with-deps`\n"
+         (no `3.9` in `python-base/last_updated.yaml`)\n\
+         hint: build `python-base` first, or add `--with-deps` to build it in the same run\n"
     );
     assert_eq!(env.snapshot_files(), before);
     assert_eq!(env.images_built(), Vec::<String>::new());

@@ -314,8 +314,9 @@ fn bake_with_push_and_pipeline_need_a_registry() {
         let run = common::Run::from(command.output().unwrap()).code(2);
         assert_eq!(
             run.stderr,
-            "error: no registry: pass `--registry HOST[:PORT][/PATH]`, set \
-             `DAGSTER_IMAGE_REGISTRY`, or set `AWS_ACCOUNT_ID` to use AWS ECR\n",
+            "error: no registry to push to or pull `source: aws` bases from\n\
+             hint: pass `--registry HOST[:PORT][/PATH]`, set `DAGSTER_IMAGE_REGISTRY`, or set \
+             `AWS_ACCOUNT_ID` to use AWS ECR\n",
             "{args:?}"
         );
     }

@@ -111,7 +111,7 @@ fn pushing_a_version_never_built_is_bad_input_and_pushes_nothing() {
     run_with_registry(&env, "push --name python-base -v 3.9")
         .code(2)
         .stderr_has("`python-base` has not been built for Python 3.9")
-        .stderr_has("build it first");
+        .stderr_has("\nhint: build `python-base` first\n");
     let repository = format!("{}/python-base", env.registry_path());
     assert_eq!(common::registry_tags(&repository), Vec::<String>::new());
 }

@@ -138,8 +138,8 @@ fn snapshot_before_the_builder_was_built_asks_to_build_it_first() {
     assert_eq!(
         run.stderr,
         format!(
-            "error: `{BUILDER}` has not been built for Python 3.9 (no entry in `{}`); build it \
-             first\n",
+            "error: `{BUILDER}` has not been built for Python 3.9: there is no `3.9` in `{}`\n\
+             hint: build `{BUILDER}` first\n",
             env.path(&format!("{BUILDER}/last_updated.yaml")).display()
         )
     );

@@ -3,10 +3,12 @@
 
 use std::path::PathBuf;
 
+use crate::exit::Kind;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(
-        "no images directory: pass `--images-dir DIR` or set `DAGSTER_IMAGES_DIR` (looked for `./images` and `{}`)",
+        "no images directory (looked for `./images` and `{}`)",
         .looked_for.display()
     )]
     NoImagesDir { looked_for: PathBuf },
@@ -32,7 +34,7 @@ pub enum Error {
         problem: String,
     },
 
-    #[error("unknown image `{name}` in `{}`{}", .dir.display(), did_you_mean(.suggestion))]
+    #[error("unknown image `{name}` in `{}`", .dir.display())]
     UnknownImage {
         name: String,
         dir: PathBuf,
@@ -50,6 +52,16 @@ pub enum Error {
         known: Vec<String>,
     },
 
+    #[error(
+        "`{image}` has not been built for Python {version}: there is no `{version}` in `{}`",
+        .path.display()
+    )]
+    NotBuilt {
+        image: String,
+        version: String,
+        path: PathBuf,
+    },
+
     #[error("`{value}` is not a valid {what}: {why}")]
     InvalidValue {
         what: &'static str,
@@ -62,17 +74,28 @@ pub enum Error {
     Io(#[from] std::io::Error),
 }
 
-fn did_you_mean(suggestion: &Option<String>) -> String {
-    match suggestion {
-        Some(name) => format!("; did you mean `{name}`?"),
-        None => String::new(),
-    }
-}
-
 impl Error {
-    /// True when the user's input is at fault (exit code 2), false when the work failed.
-    pub fn is_bad_input(&self) -> bool {
-        !matches!(self, Error::Io(_))
+    /// Bad input but for failed reads and writes, and a wait for another run that Ctrl-C ended.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Error::Io(e) => Kind::of_io(e),
+            _ => Kind::BadInput,
+        }
+    }
+
+    /// What to do about it, when the message alone does not say.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::NoImagesDir { .. } => {
+                Some("pass `--images-dir DIR` or set `DAGSTER_IMAGES_DIR`".to_owned())
+            }
+            Error::UnknownImage {
+                suggestion: Some(name),
+                ..
+            } => Some(format!("did you mean `{name}`?")),
+            Error::NotBuilt { image, .. } => Some(format!("build `{image}` first")),
+            _ => None,
+        }
     }
 }
 

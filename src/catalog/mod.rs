@@ -198,6 +198,17 @@ impl Image {
             })
     }
 
+    /// The timestamp of the last build of `version`, or an error saying it was never built.
+    pub fn last_built(&self, version: &str) -> Result<&str> {
+        self.last_updated
+            .get(version)
+            .ok_or_else(|| Error::NotBuilt {
+                image: self.name.clone(),
+                version: version.to_owned(),
+                path: self.last_updated_path(),
+            })
+    }
+
     /// The first Python version, the one releases are made from.
     pub fn first_version(&self) -> &str {
         // versions::parse refuses a file without versions.

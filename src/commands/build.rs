@@ -219,9 +219,7 @@ fn execute(
         log_dir,
     };
     let report = run::execute(plan, &context.docker, &options, |build| {
-        images[&build.target.image]
-            .record_build(&build.target.python_version, &plan.timestamp)
-            .map_err(|e| e.to_string())
+        images[&build.target.image].record_build(&build.target.python_version, &plan.timestamp)
     });
     if plan.builds.len() > 1 {
         eprint!("\n{}", report::summary(plan, &report));

@@ -175,8 +175,12 @@ pub(crate) fn print_stdout(text: &str) {
 }
 
 /// A value given on the command line that cannot be used, as an error naming it.
-fn invalid(what: &str, value: &str, why: impl std::fmt::Display) -> Error {
-    Error::Usage(format!("`{value}` is not a valid {what}: {why}"))
+fn invalid(what: &'static str, value: &str, why: impl std::fmt::Display) -> Error {
+    Error::InvalidValue {
+        what,
+        value: value.to_owned(),
+        why: why.to_string(),
+    }
 }
 
 /// The name of the folder `state_dir` makes beside the catalog.

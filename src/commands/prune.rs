@@ -89,9 +89,12 @@ fn describe_images(context: &Context, references: &[String]) -> Result<Vec<Local
     references
         .iter()
         .map(|reference| {
-            local.get(reference).cloned().ok_or_else(|| {
-                Error::Usage(format!("`{reference}` went away while pruning: run again"))
-            })
+            local
+                .get(reference)
+                .cloned()
+                .ok_or_else(|| Error::WentAway {
+                    reference: reference.clone(),
+                })
         })
         .collect()
 }

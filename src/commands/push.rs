@@ -5,9 +5,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::catalog::{Image, names};
+use crate::catalog::names;
 use crate::engine::LocalImages;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::plan::{local_tag, version_tag};
 use crate::process::Command;
 use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError, ecr};
@@ -44,7 +44,7 @@ pub fn push(
     };
     let mut publications = Vec::new();
     for version in versions {
-        let timestamp = built_timestamp(&image, version)?;
+        let timestamp = image.last_built(version)?;
         publications.push(version_publication(
             &registry, name, version, timestamp, custom_tag,
         ));
@@ -110,7 +110,7 @@ pub fn release(
         .map_err(|why| invalid("version tag", dagster_version, why))?;
     let image = context.catalog.image(name)?;
     let version = image.first_version();
-    let timestamp = built_timestamp(&image, version)?;
+    let timestamp = image.last_built(version)?;
     let mut hosts = BTreeSet::new();
     let mut targets = Vec::new();
     let mut seen = BTreeSet::new();
@@ -237,16 +237,6 @@ pub fn tags(context: &Context, name: &str) -> Result<()> {
             .collect::<String>(),
     );
     Ok(())
-}
-
-fn built_timestamp<'a>(image: &'a Image, version: &str) -> Result<&'a str> {
-    image.last_updated.get(version).ok_or_else(|| {
-        Error::Usage(format!(
-            "`{}` has not been built for Python {version}: there is no `{version}` in `{}`; build it first",
-            image.name,
-            image.last_updated_path().display()
-        ))
-    })
 }
 
 /// The registry host of a repository reference such as `127.0.0.1:5000/team/app` or

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::catalog::{Image, file};
 use crate::cli::SnapType;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::plan::local_tag;
 
 use super::{Context, display, print_stdout};
@@ -46,13 +46,7 @@ pub(super) fn snapshot_built_at(
     for version in builder.versions.keys() {
         let built = match timestamp {
             Some(timestamp) => timestamp,
-            None => builder.last_updated.get(version).ok_or_else(|| {
-                Error::Usage(format!(
-                    "`{}` has not been built for Python {version} (no entry in `{}`); build it first",
-                    builder.name,
-                    builder.last_updated_path().display()
-                ))
-            })?,
+            None => builder.last_built(version)?,
         };
         let command = context
             .docker

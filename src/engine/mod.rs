@@ -47,6 +47,15 @@ pub struct BuildRequest {
     pub labels: Vec<(String, String)>,
 }
 
+impl Error {
+    pub fn kind(&self) -> crate::exit::Kind {
+        match self {
+            Error::Process(e) => e.kind(),
+            Error::Unreadable { .. } => crate::exit::Kind::Failed,
+        }
+    }
+}
+
 /// Whether a line of an engine's stderr says only that an image is not there: docker's
 /// `Error: No such image: X`, podman's `Error: inspecting object: X: image not known`.
 fn says_image_missing(line: &str) -> bool {

@@ -77,9 +77,13 @@ pub enum Error {
 }
 
 impl Error {
-    /// True when the user's input is at fault (exit code 2), false when the work failed.
-    pub fn is_bad_input(&self) -> bool {
-        !matches!(self, Error::Io(_) | Error::Busy { .. })
+    /// Bad input but for failed reads and writes and a publish already running.
+    pub fn kind(&self) -> crate::exit::Kind {
+        match self {
+            Error::Io(e) => crate::exit::Kind::of_io(e),
+            Error::Busy { .. } => crate::exit::Kind::Failed,
+            _ => crate::exit::Kind::BadInput,
+        }
     }
 }
 

@@ -61,6 +61,15 @@ impl RemoteError {
         }
     }
 
+    /// Interrupted, bad input for a reference that cannot be asked about, else failed work.
+    pub fn kind(&self) -> crate::exit::Kind {
+        match self {
+            _ if self.is_interrupted() => crate::exit::Kind::Interrupted,
+            RemoteError::Reference { .. } => crate::exit::Kind::BadInput,
+            _ => crate::exit::Kind::Failed,
+        }
+    }
+
     /// Whether the user stopped the work (Ctrl-C), here or in the AWS CLI.
     pub fn is_interrupted(&self) -> bool {
         matches!(

@@ -37,10 +37,21 @@ pub struct Registry {
 pub enum Error {
     #[error("`{value}` is not a registry (`HOST[:PORT][/PATH]`): {why}")]
     Invalid { value: String, why: String },
-    #[error(
-        "no registry: pass `--registry HOST[:PORT][/PATH]`, set `DAGSTER_IMAGE_REGISTRY`, or set `AWS_ACCOUNT_ID` to use AWS ECR"
-    )]
+    #[error("no registry to push to or pull `source: aws` bases from")]
     Missing,
+}
+
+impl Error {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Missing => Some(
+                "pass `--registry HOST[:PORT][/PATH]`, set `DAGSTER_IMAGE_REGISTRY`, or set \
+                 `AWS_ACCOUNT_ID` to use AWS ECR"
+                    .to_owned(),
+            ),
+            Error::Invalid { .. } => None,
+        }
+    }
 }
 
 /// `value` with any `user:password@` before the host replaced by `***@`, for messages.
