@@ -24,6 +24,7 @@ pub mod plan;
 pub mod process;
 pub mod prune;
 pub mod publish;
+pub mod reference;
 pub mod registry;
 pub mod report;
 pub mod run;

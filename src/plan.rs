@@ -3,25 +3,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::catalog::{BASE_IMAGE_ARG, BaseSource, Image};
+use crate::catalog::{BASE_IMAGE_ARG, BaseImage, BaseSource, Image, graph};
 use crate::engine::BuildRequest;
+pub use crate::reference::{LOCAL_NAMESPACE, TIMESTAMP_FORMAT, Target, local_tag, version_tag};
 use crate::registry::Registry;
 
-/// Repository of locally built images: `dagster/<name>`.
-pub const LOCAL_NAMESPACE: &str = "dagster";
 /// Build argument carrying `--dagster-version`.
 pub const DAGSTER_VERSION_ARG: &str = "DAGSTER_VERSION";
-/// The default timestamp: the time in UTC, the seed tool's format, which sorts as text in time
-/// order.
-pub const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H%M%S";
-
-/// An image-version: one image built for one Python version.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Target {
-    pub image: String,
-    pub python_version: String,
-}
-
 /// What to build.
 #[derive(Debug, Clone, Default)]
 pub struct Request {
@@ -75,8 +63,8 @@ pub struct Plan {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("base images form a cycle: {}", .0.join(" -> "))]
-    Cycle(Vec<String>),
+    #[error("base images form a cycle: {}", .0.shown())]
+    Cycle(graph::Cycle),
     #[error(
         "`{image}` builds on `{base}` for Python {version}, but `{base}` has no Python {version} in its versions.yaml"
     )]
@@ -113,48 +101,34 @@ impl Error {
     }
 }
 
-/// The local tag of an image-version built at `timestamp`.
-pub fn local_tag(image: &str, python_version: &str, timestamp: &str) -> String {
-    format!(
-        "{LOCAL_NAMESPACE}/{image}:{}",
-        version_tag(python_version, timestamp)
-    )
-}
-
-/// The tag part shared by local and pushed images: `py<V>-<timestamp>`.
-pub fn version_tag(python_version: &str, timestamp: &str) -> String {
-    format!("py{python_version}-{timestamp}")
-}
-
 /// `targets` followed by every image-version that builds on one of them through a local
 /// `base_image`, transitively and for the same Python version, each once. `images` must hold
 /// every image of the catalog: a dependent is found only among them.
 pub fn with_dependents(images: &BTreeMap<String, Image>, targets: &[Target]) -> Vec<Target> {
-    let mut all: Vec<Target> = Vec::new();
-    for target in targets {
-        if !all.contains(target) {
-            all.push(target.clone());
-        }
-    }
-    let mut next = 0;
-    while let Some(base) = all.get(next).cloned() {
-        next += 1;
-        for image in images.values() {
-            let builds_on_base = image
-                .versions
-                .get(&base.python_version)
-                .and_then(|spec| spec.base_image.as_ref())
-                .is_some_and(|b| b.source == BaseSource::Local && b.name == base.image);
-            let dependent = Target {
+    let nodes: Vec<Target> = images
+        .values()
+        .flat_map(|image| {
+            image.versions.keys().map(|version| Target {
                 image: image.name.clone(),
-                python_version: base.python_version.clone(),
-            };
-            if builds_on_base && !all.contains(&dependent) {
-                all.push(dependent);
-            }
-        }
-    }
-    all
+                python_version: version.clone(),
+            })
+        })
+        .collect();
+    let local = |base: &BaseImage| base.source == BaseSource::Local;
+    graph::with_dependents(targets, &nodes, |t| base_image_of(images, t), local)
+}
+
+/// The `base_image` of `target`, when it has one.
+fn base_image_of<'a>(
+    images: &'a BTreeMap<String, Image>,
+    target: &Target,
+) -> Option<&'a BaseImage> {
+    images
+        .get(&target.image)?
+        .versions
+        .get(&target.python_version)?
+        .base_image
+        .as_ref()
 }
 
 /// Orders `request` into a plan over `images` (which hold every image the request reaches).
@@ -330,106 +304,39 @@ fn built_timestamp<'a>(
 }
 
 /// The targets of the request, plus their local bases when asked, ordered bases first (also a
-/// `source: aws` base that is itself a target) and otherwise in request order. Depth-first, so a cycle is found on the path being walked.
+/// `source: aws` base that is itself a target) and otherwise in request order; every base has
+/// the Python version that builds on it.
 fn order_targets(
     images: &BTreeMap<String, Image>,
     request: &Request,
 ) -> Result<Vec<Target>, Error> {
-    let mut order = Vec::new();
-    let mut state: HashMap<Target, Visit> = HashMap::new();
-    for target in &request.targets {
-        visit(
-            images,
-            request,
-            target,
-            &mut state,
-            &mut Vec::new(),
-            &mut order,
-        )?;
+    let follow = |target: &Target, base: &BaseImage| {
+        let wanted = request.targets.contains(&graph::base_target(target, base));
+        wanted || (base.source == BaseSource::Local && request.with_deps)
+    };
+    let order = graph::order(&request.targets, |t| base_image_of(images, t), follow)
+        .map_err(Error::Cycle)?;
+    for target in &order {
+        check_base_has_version(images, target)?;
     }
     Ok(order)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Visit {
-    InProgress,
-    Done,
-}
-
-fn visit(
-    images: &BTreeMap<String, Image>,
-    request: &Request,
-    target: &Target,
-    state: &mut HashMap<Target, Visit>,
-    path: &mut Vec<String>,
-    order: &mut Vec<Target>,
-) -> Result<(), Error> {
-    match state.get(target) {
-        Some(Visit::Done) => return Ok(()),
-        Some(Visit::InProgress) => {
-            let start = path
-                .iter()
-                .position(|name| *name == target.image)
-                .unwrap_or(0);
-            let mut cycle = path[start..].to_vec();
-            cycle.push(target.image.clone());
-            return Err(Error::Cycle(cycle));
-        }
-        None => {}
+fn check_base_has_version(images: &BTreeMap<String, Image>, target: &Target) -> Result<(), Error> {
+    let Some(base) = base_image_of(images, target) else {
+        return Ok(());
+    };
+    if catalog_image(images, &base.name)
+        .versions
+        .contains_key(&target.python_version)
+    {
+        return Ok(());
     }
-    state.insert(target.clone(), Visit::InProgress);
-    path.push(target.image.clone());
-    let spec = version_spec(catalog_image(images, &target.image), &target.python_version);
-    if let Some(base) = &spec.base_image {
-        let base_image = catalog_image(images, &base.name);
-        if !base_image.versions.contains_key(&target.python_version) {
-            return Err(Error::BaseLacksVersion {
-                image: target.image.clone(),
-                base: base.name.clone(),
-                version: target.python_version.clone(),
-            });
-        }
-        let base_target = Target {
-            image: base.name.clone(),
-            python_version: target.python_version.clone(),
-        };
-        let wanted = request.targets.contains(&base_target);
-        if wanted || (base.source == BaseSource::Local && request.with_deps) {
-            visit(images, request, &base_target, state, path, order)?;
-        } else {
-            check_no_cycle_through(images, &base_target, path)?;
-        }
-    }
-    path.pop();
-    state.insert(target.clone(), Visit::Done);
-    order.push(target.clone());
-    Ok(())
-}
-
-/// Follows the chain of bases from `target` (without planning them), failing on a cycle.
-fn check_no_cycle_through(
-    images: &BTreeMap<String, Image>,
-    target: &Target,
-    path: &[String],
-) -> Result<(), Error> {
-    let mut chain = path.to_vec();
-    let mut current = target.clone();
-    loop {
-        if let Some(start) = chain.iter().position(|name| *name == current.image) {
-            let mut cycle = chain[start..].to_vec();
-            cycle.push(current.image);
-            return Err(Error::Cycle(cycle));
-        }
-        chain.push(current.image.clone());
-        let next = catalog_image(images, &current.image)
-            .versions
-            .get(&current.python_version)
-            .and_then(|spec| spec.base_image.as_ref());
-        match next {
-            Some(base) => current.image = base.name.clone(),
-            None => return Ok(()),
-        }
-    }
+    Err(Error::BaseLacksVersion {
+        image: target.image.clone(),
+        base: base.name.clone(),
+        version: target.python_version.clone(),
+    })
 }
 
 #[cfg(test)]

@@ -64,14 +64,6 @@ fn built(mut image: Image, version: &str, timestamp: &str) -> Image {
 }
 
 #[test]
-fn local_tag_uses_the_literal_python_version() {
-    assert_eq!(
-        local_tag("app", "3.10", "2020-07-11T040642"),
-        "dagster/app:py3.10-2020-07-11T040642"
-    );
-}
-
-#[test]
 fn a_built_local_base_is_passed_as_base_image() {
     let images = catalog(vec![
         built(image("base", &["3.10"], None), "3.10", "OLD"),
@@ -151,7 +143,11 @@ fn an_unbuilt_base_without_with_deps_is_an_error() {
     )
     .unwrap_err();
     assert!(matches!(error, Error::BaseNotBuilt { .. }), "{error}");
-    assert!(error.hint().is_some_and(|hint| hint.contains("add `--with-deps`")));
+    assert!(
+        error
+            .hint()
+            .is_some_and(|hint| hint.contains("add `--with-deps`"))
+    );
 }
 
 #[test]

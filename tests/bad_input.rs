@@ -27,7 +27,10 @@ fn refused(env: &Env, args: &[&str]) -> String {
         None => (message, None),
     };
     assert!(!error.contains('\n'), "more than one line: {message}");
-    assert!(!hint.is_some_and(|h| h.contains('\n')), "more than one hint: {message}");
+    assert!(
+        !hint.is_some_and(|h| h.contains('\n')),
+        "more than one hint: {message}"
+    );
     message.to_owned()
 }
 

@@ -3,6 +3,7 @@
 
 mod error;
 pub mod file;
+pub mod graph;
 pub mod image_config;
 pub mod last_updated;
 pub mod names;
@@ -133,20 +134,18 @@ impl Catalog {
     /// not an image of the catalog is an error naming the line that declares it.
     pub fn images_with_bases(&self, roots: &[String]) -> Result<BTreeMap<String, Image>> {
         let mut images = BTreeMap::new();
-        let mut pending: Vec<String> = roots.to_vec();
-        while let Some(name) = pending.pop() {
-            if images.contains_key(&name) {
-                continue;
-            }
-            let image = self.image(&name)?;
+        graph::reachable(roots, |name| -> Result<Vec<String>> {
+            let image = self.image(name)?;
+            let mut bases = Vec::new();
             for (version, spec) in &image.versions {
                 if let Some(base) = &spec.base_image {
                     self.check_base_exists(&image, version, base)?;
-                    pending.push(base.name.clone());
+                    bases.push(base.name.clone());
                 }
             }
-            images.insert(name, image);
-        }
+            images.insert(name.to_owned(), image);
+            Ok(bases)
+        })?;
         Ok(images)
     }
 

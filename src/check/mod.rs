@@ -17,10 +17,12 @@ use std::path::PathBuf;
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use crate::catalog::{self, BASE_IMAGE_ARG, BaseSource, ImageConfig, LastUpdated, VersionSpec};
+use crate::catalog::{
+    self, BASE_IMAGE_ARG, BaseSource, ImageConfig, LastUpdated, VersionSpec, graph,
+};
 use crate::digest::ContextPaths;
 use crate::dockerfile::{self, Dockerfile};
-use crate::plan::DAGSTER_VERSION_ARG;
+use crate::plan::{DAGSTER_VERSION_ARG, Target};
 
 /// One image folder as read: each file's content, or why it could not be read.
 #[derive(Debug)]
@@ -98,22 +100,19 @@ pub fn problems(folders: &Folders) -> Vec<Problem> {
 
 /// `name` and, transitively, the images it builds on: what `check --name` looks at.
 pub fn with_bases(folders: &Folders, name: &str) -> BTreeSet<String> {
-    let mut reached = BTreeSet::new();
-    let mut pending = vec![name.to_owned()];
-    while let Some(name) = pending.pop() {
-        if let Some(Ok(versions)) = folders.get(&name).map(|f| &f.versions) {
-            let bases = versions
-                .values()
-                .filter_map(|spec| spec.base_image.as_ref());
-            pending.extend(
-                bases
-                    .filter(|b| !reached.contains(&b.name))
-                    .map(|b| b.name.clone()),
-            );
-        }
-        reached.insert(name);
+    let bases_of = |name: &str| -> Result<Vec<String>, std::convert::Infallible> {
+        let versions = folders.get(name).and_then(|f| f.versions.as_ref().ok());
+        Ok(versions
+            .into_iter()
+            .flat_map(|versions| versions.values())
+            .filter_map(|spec| spec.base_image.as_ref())
+            .map(|base| base.name.clone())
+            .collect())
+    };
+    match graph::reachable(&[name.to_owned()], bases_of) {
+        Ok(reached) => reached,
+        Err(never) => match never {},
     }
-    reached
 }
 
 impl Folder {
@@ -418,14 +417,18 @@ fn variables_without_arg(folder: &Folder, dockerfile: &Dockerfile) -> Vec<Proble
 /// Every cycle of bases, once, at the first image of the cycle by name. Each image-version has
 /// at most one base, so a walk along the bases either ends or comes back to where it was.
 fn cycles(folders: &Folders) -> Vec<Problem> {
-    let mut found: BTreeMap<Vec<&str>, Vec<&str>> = BTreeMap::new();
+    let mut found: BTreeMap<Vec<String>, Vec<&str>> = BTreeMap::new();
     for folder in folders.values() {
         let Ok(versions) = &folder.versions else {
             continue;
         };
         for version in versions.keys() {
-            if let Some(cycle) = cycle_from(folders, &folder.name, version) {
-                let versions = found.entry(cycle).or_default();
+            let node = Target {
+                image: folder.name.clone(),
+                python_version: version.clone(),
+            };
+            if let Err(cycle) = graph::walk(&node, |t| base_of(folders, t)) {
+                let versions = found.entry(cycle.canonical().0).or_default();
                 if !versions.contains(&version.as_str()) {
                     versions.push(version);
                 }
@@ -434,42 +437,28 @@ fn cycles(folders: &Folders) -> Vec<Problem> {
     }
     found
         .into_iter()
-        .map(|(cycle, versions)| cycle_problem(folders, &cycle, &versions))
+        .map(|(cycle, versions)| cycle_problem(folders, graph::Cycle(cycle), &versions))
         .collect()
 }
 
-/// The cycle that the walk along the bases of `name` for `version` runs into, rotated to start
-/// at its first name in order.
-fn cycle_from<'a>(folders: &'a Folders, name: &'a str, version: &str) -> Option<Vec<&'a str>> {
-    let mut path: Vec<&str> = Vec::new();
-    let mut current = name;
-    loop {
-        if let Some(start) = path.iter().position(|n| *n == current) {
-            let mut cycle = path.split_off(start);
-            let first = cycle.iter().enumerate().min_by_key(|(_, n)| **n)?.0;
-            cycle.rotate_left(first);
-            return Some(cycle);
-        }
-        path.push(current);
-        current = &base_of(folders, current, version)?.name;
-    }
+/// The `base_image` of an image-version whose folder was read.
+fn base_of<'a>(folders: &'a Folders, target: &Target) -> Option<&'a catalog::BaseImage> {
+    let versions = folders.get(&target.image)?.versions.as_ref().ok()?;
+    versions.get(&target.python_version)?.base_image.as_ref()
 }
 
-fn base_of<'a>(folders: &'a Folders, name: &str, version: &str) -> Option<&'a catalog::BaseImage> {
-    let versions = folders.get(name)?.versions.as_ref().ok()?;
-    versions.get(version)?.base_image.as_ref()
-}
-
-fn cycle_problem(folders: &Folders, cycle: &[&str], versions: &[&str]) -> Problem {
-    let first = cycle[0];
-    let folder = &folders[first];
-    let line = base_of(folders, first, versions[0]).map(|b| b.line);
-    let shown: Vec<&str> = cycle.iter().chain(&cycle[..1]).copied().collect();
+fn cycle_problem(folders: &Folders, cycle: graph::Cycle, versions: &[&str]) -> Problem {
+    let first = Target {
+        image: cycle.0[0].clone(),
+        python_version: versions[0].to_owned(),
+    };
+    let folder = &folders[&first.image];
+    let line = base_of(folders, &first).map(|b| b.line);
     folder.problem(Kind::Cycle, "versions.yaml", line).says(
         format!(
             "base images form a cycle for Python {}: {}",
             versions.join(", "),
-            shown.join(" -> ")
+            cycle.shown()
         ),
         "remove one of the `base_image` entries of the cycle".to_owned(),
     )

@@ -21,11 +21,7 @@ pub fn record(context: &Context, name: &str, python_version: &str, timestamp: &s
 pub fn pull(context: &Context, name: &str, python_version: &str, timestamp: &str) -> Result<()> {
     let image = built_image(context, name, python_version, timestamp)?;
     let registry = context.registry()?;
-    let remote = format!(
-        "{}:{}",
-        registry.repository(name),
-        version_tag(python_version, timestamp)
-    );
+    let remote = registry.image_tag(name, python_version, timestamp);
     let local = local_tag(name, python_version, timestamp);
     let docker = &context.docker;
     registry::login_if_aws(docker, registry.host())?;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::catalog::Image;
 use crate::error::Result;
 use crate::freshness::current_tag;
-use crate::plan::{self, Plan, Target, version_tag};
+use crate::plan::{self, Plan, Target};
 use crate::registry::{self, Registry, RegistryClient, RemoteError};
 use crate::report::table;
 
@@ -86,7 +86,7 @@ fn rows(
         let last_updated = image.last_updated.get(version).map(str::to_owned);
         let pushed = match (&mut registry, &last_updated) {
             (Some(registry), Some(timestamp)) => {
-                registry.is_pushed(&image.name, &version_tag(version, timestamp))?
+                registry.is_pushed(&image.name, version, timestamp)?
             }
             (Some(_), None) => Some(false),
             (None, _) => None,
@@ -132,12 +132,13 @@ impl PushedLookup {
         Self { registry, client }
     }
 
-    /// Whether the registry has `tag` of `image`: None when it could not be asked.
-    fn is_pushed(&mut self, image: &str, tag: &str) -> Result<Option<bool>> {
+    /// Whether the registry has `version` of `image` built at `timestamp`: None when it could
+    /// not be asked.
+    fn is_pushed(&mut self, image: &str, version: &str, timestamp: &str) -> Result<Option<bool>> {
         let Some(client) = &self.client else {
             return Ok(None);
         };
-        let reference = format!("{}:{tag}", self.registry.repository(image));
+        let reference = self.registry.image_tag(image, version, timestamp);
         match client.manifest_digest(&reference) {
             Ok(digest) => Ok(Some(digest.is_some())),
             Err(error @ RemoteError::Interrupted) => Err(error.into()),

@@ -118,6 +118,16 @@ impl Registry {
         &self.host
     }
 
+    /// The tag of `image` for Python `python_version` built at `timestamp` in this registry:
+    /// `<registry>/<image>:py<V>-<timestamp>`.
+    pub fn image_tag(&self, image: &str, python_version: &str, timestamp: &str) -> String {
+        format!(
+            "{}:{}",
+            self.repository(image),
+            crate::reference::version_tag(python_version, timestamp)
+        )
+    }
+
     /// The repository of `image` in this registry.
     pub fn repository(&self, image: &str) -> String {
         match &self.path {
@@ -176,6 +186,10 @@ mod tests {
         let registry = Registry::parse("127.0.0.1:5000/team/ci").unwrap();
         assert_eq!(registry.host(), "127.0.0.1:5000");
         assert_eq!(registry.repository("app"), "127.0.0.1:5000/team/ci/app");
+        assert_eq!(
+            registry.image_tag("app", "3.10", "T"),
+            "127.0.0.1:5000/team/ci/app:py3.10-T"
+        );
         assert_eq!(
             Registry::parse("ghcr.io").unwrap().repository("app"),
             "ghcr.io/app"
