@@ -69,3 +69,17 @@ fn usage_errors_exit_2() {
         .code(2)
         .stderr_has("invalid value 'nightly'");
 }
+
+/// `tags` asks the registry only: it works outside any repository, where no images folder is.
+#[test]
+fn tags_needs_no_images_folder() {
+    let env = Env::empty();
+    let pushed = format!("{}/app:only-tag", env.registry());
+    common::docker_output(&["tag", "dagster-image/rootfs:busybox", &pushed]);
+    common::docker_output(&["push", &pushed]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut command = env.bare(&["--registry", &env.registry(), "tags", "--name", "app"]);
+    command.current_dir(elsewhere.path());
+    let run = Run::from(command.output().unwrap()).success();
+    assert_eq!(run.stdout, "only-tag\n");
+}

@@ -41,24 +41,36 @@ impl BuildRequest {
         }
     }
 
-    /// `build-all [--name N]`.
-    pub fn all(
-        name: Option<String>,
-        with_deps: bool,
-        options: BuildOptions,
-        jobs: Option<u16>,
-        keep_going: bool,
-    ) -> Self {
+    /// `build-all [--name N]`: every version of N, or of every image, with no other option.
+    pub fn all(name: Option<String>, options: BuildOptions) -> Self {
         Self {
             name,
             python_version: None,
-            with_deps,
+            with_deps: false,
             options,
-            jobs,
-            keep_going,
+            jobs: None,
+            keep_going: false,
             skip_unchanged: false,
             with_dependents: false,
         }
+    }
+
+    /// `--with-deps`: also build the local bases first.
+    pub fn with_bases(mut self, with_deps: bool) -> Self {
+        self.with_deps = with_deps;
+        self
+    }
+
+    /// `-j N`: how many builds at once, else the number of CPUs.
+    pub fn jobs(mut self, jobs: Option<u16>) -> Self {
+        self.jobs = jobs;
+        self
+    }
+
+    /// `--keep-going`: after a failure, still build what does not depend on it.
+    pub fn keeping_going(mut self, keep_going: bool) -> Self {
+        self.keep_going = keep_going;
+        self
     }
 
     /// `--skip-unchanged`: build only what changed since it was last built.
@@ -126,9 +138,9 @@ pub(super) fn resolve(
     let images = match &request.name {
         Some(name) if request.with_dependents => images_with_dependents(context, name)?,
         Some(name) => context
-            .catalog
+            .catalog()?
             .images_with_bases(std::slice::from_ref(name))?,
-        None => context.catalog.all_images()?,
+        None => context.catalog()?.all_images()?,
     };
     let mut wanted = targets(&images, request)?;
     if request.with_dependents {
@@ -171,8 +183,8 @@ fn check_dockerfile(path: &Path) -> Result<()> {
 /// Every image: finding what builds on `name` needs them all. `name` is read first, so that an
 /// unknown one is refused as it is without `--with-dependents`.
 fn images_with_dependents(context: &Context, name: &str) -> Result<BTreeMap<String, Image>> {
-    context.catalog.image(name)?;
-    Ok(context.catalog.all_images()?)
+    context.catalog()?.image(name)?;
+    Ok(context.catalog()?.all_images()?)
 }
 
 /// Now in UTC as `%Y-%m-%dT%H%M%S`, the seed tool's format.
@@ -210,7 +222,7 @@ fn execute(
     plan: &Plan,
     request: &BuildRequest,
 ) -> Result<()> {
-    let state_dir = state_dir(&context.catalog).map_err(CatalogError::Io)?;
+    let state_dir = state_dir(context.catalog()?).map_err(CatalogError::Io)?;
     let _copies = Additions::copy_in(built_images(images, plan), &state_dir)?;
     let log_dir = state_dir.join("logs").join(&plan.timestamp);
     let options = run::Options {

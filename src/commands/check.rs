@@ -14,7 +14,7 @@ use super::{Context, print_stdout};
 /// Lists the problems of the catalog, or of `name` and the images it builds on; an error when
 /// there are any.
 pub fn check(context: &Context, name: Option<&str>, json: bool) -> Result<()> {
-    let catalog = &context.catalog;
+    let catalog = context.catalog()?;
     let names = catalog.names()?;
     if let Some(name) = name {
         require_image(catalog, &names, name)?;

@@ -41,7 +41,7 @@ pub fn bake(
 pub fn pipeline(context: &Context, request: &BuildRequest) -> Result<()> {
     let (_, plan) = build::resolve(context, request)?;
     let registry = context.registry()?.to_string();
-    let images_dir = dir_in_repository(&context.catalog);
+    let images_dir = dir_in_repository(context.catalog()?);
     let settings = pipeline::Settings {
         images_dir: &images_dir,
         registry: &registry,

@@ -13,7 +13,8 @@ mod snapshot;
 mod status;
 mod up_to_date;
 
-use std::path::Path;
+use std::cell::OnceCell;
+use std::path::{Path, PathBuf};
 
 use crate::catalog::{self, Catalog};
 use crate::cli::{BuildOptions, BuiltElsewhere, Cli, Command, ReleaseArgs};
@@ -23,14 +24,26 @@ use crate::registry::{PUBLIC_ECR_HOST, Registry};
 
 pub use build::BuildRequest;
 
-/// What every command works with.
+/// What every command works with. The catalog is looked for when a command first needs it, so
+/// that the commands that need none (`tags`) work anywhere.
 pub struct Context {
-    pub catalog: Catalog,
+    images_dir: Option<PathBuf>,
+    catalog: OnceCell<Catalog>,
     pub docker: Docker,
     registry: Option<String>,
 }
 
 impl Context {
+    /// The catalog: `--images-dir`, else `./images`, else the seed's layout under the git root.
+    pub fn catalog(&self) -> Result<&Catalog> {
+        if let Some(catalog) = self.catalog.get() {
+            return Ok(catalog);
+        }
+        let cwd = std::env::current_dir().map_err(catalog::Error::Io)?;
+        let found = Catalog::locate(self.images_dir.as_deref(), &cwd)?;
+        Ok(self.catalog.get_or_init(|| found))
+    }
+
     /// The registry to push to; an error only for commands that need one.
     pub fn registry(&self) -> std::result::Result<Registry, crate::registry::Error> {
         Registry::resolve(self.registry.as_deref())
@@ -41,9 +54,9 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     if cli.debug {
         crate::debug::enable();
     }
-    let cwd = std::env::current_dir().map_err(catalog::Error::Io)?;
     let context = Context {
-        catalog: Catalog::locate(cli.images_dir.as_deref(), &cwd)?,
+        images_dir: cli.images_dir,
+        catalog: OnceCell::new(),
         docker: Docker::from_env(),
         registry: cli.registry,
     };
@@ -52,7 +65,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
 
 fn run(context: &Context, command: Command) -> Result<()> {
     match command {
-        Command::List => list(&context.catalog),
+        Command::List => list(context.catalog()?),
         Command::Build {
             name,
             python_version,
@@ -72,7 +85,10 @@ fn run(context: &Context, command: Command) -> Result<()> {
             skip_unchanged,
             dry_run,
         } => {
-            let request = BuildRequest::all(name, with_deps, build, jobs, keep_going)
+            let request = BuildRequest::all(name, build)
+                .with_bases(with_deps)
+                .jobs(jobs)
+                .keeping_going(keep_going)
                 .skipping_unchanged(skip_unchanged)
                 .including_dependents(with_dependents);
             build::build(context, &request, dry_run)
@@ -121,7 +137,7 @@ fn run(context: &Context, command: Command) -> Result<()> {
                 dagster_version,
                 platform: None,
             };
-            let request = BuildRequest::all(name, with_deps, options, None, false);
+            let request = BuildRequest::all(name, options).with_bases(with_deps);
             export::bake(context, &request, &platforms, push)
         }
         Command::Pipeline { name, timestamp } => {
@@ -131,7 +147,7 @@ fn run(context: &Context, command: Command) -> Result<()> {
                 platform: None,
             };
             // Fresh agents have no bases built earlier, so the pipeline builds them too.
-            let request = BuildRequest::all(name, true, options, None, false);
+            let request = BuildRequest::all(name, options).with_bases(true);
             export::pipeline(context, &request)
         }
         Command::Record(BuiltElsewhere {

@@ -14,13 +14,14 @@ use crate::prune;
 use super::{Context, print_stdout};
 
 pub fn prune(context: &Context, name: Option<&str>, images: bool, dry_run: bool) -> Result<()> {
+    let catalog = context.catalog()?;
     let names = match name {
         Some(name) => vec![name.to_owned()],
-        None => context.catalog.names()?,
+        None => catalog.names()?,
     };
     let catalog_images = names
         .iter()
-        .map(|name| context.catalog.image(name))
+        .map(|name| catalog.image(name))
         .collect::<std::result::Result<Vec<Image>, _>>()?;
     let mut removed = 0;
     for image in &catalog_images {

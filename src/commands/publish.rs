@@ -21,11 +21,14 @@ use super::{Context, STATE_DIR, display, print_stdout, push, state_dir};
 
 pub fn publish(context: &Context, args: &PublishArgs) -> Result<()> {
     let snap_type = args.snap_type;
-    let state_path = State::path(&context.catalog.dir().join(STATE_DIR), snap_type.as_str());
+    let state_path = State::path(
+        &context.catalog()?.dir().join(STATE_DIR),
+        snap_type.as_str(),
+    );
     let _lock = (!args.dry_run).then(|| lock(context)).transpose()?;
-    let builder = context.catalog.image(&builder_name(snap_type))?;
-    let target = context.catalog.image(&target_name(snap_type))?;
-    let defines = context.catalog.repository_root().join(defines::PATH);
+    let builder = context.catalog()?.image(&builder_name(snap_type))?;
+    let target = context.catalog()?.image(&target_name(snap_type))?;
+    let defines = context.catalog()?.repository_root().join(defines::PATH);
     let existing = match State::load(&state_path) {
         // A state this tool cannot read is what `--restart` is for.
         Err(publish::Error::BadState { .. }) if args.restart => None,
@@ -52,7 +55,7 @@ pub fn publish(context: &Context, args: &PublishArgs) -> Result<()> {
     if args.dry_run {
         return release.print_dry_run();
     }
-    state_dir(&context.catalog).map_err(CatalogError::Io)?;
+    state_dir(context.catalog()?).map_err(CatalogError::Io)?;
     release.state.save(&state_path)?;
     release.run(&state_path)?;
     State::remove(&state_path)?;
@@ -76,7 +79,7 @@ struct Release<'a> {
 /// One publish at a time on a catalog: runs share its state files and the bases they build.
 /// A lock on the catalog's folder, which writes nothing; held until dropped.
 fn lock(context: &Context) -> Result<fs_err::File> {
-    let path = context.catalog.dir();
+    let path = context.catalog()?.dir();
     let folder = fs_err::File::open(path).map_err(CatalogError::Io)?;
     match folder.file().try_lock() {
         Ok(()) => Ok(folder),
@@ -325,7 +328,7 @@ impl Release<'_> {
             dagster_version: self.state.dagster_version.clone(),
             platform: None,
         };
-        BuildRequest::all(Some(name.to_owned()), true, options, None, false)
+        BuildRequest::all(Some(name.to_owned()), options).with_bases(true)
     }
 
     /// Freezes the builder into the snapshot files and prints what changed in each.

@@ -33,7 +33,7 @@ pub fn push(
     if let Some(tag) = custom_tag {
         names::check_tag(tag).map_err(|why| invalid("tag", tag, why))?;
     }
-    let image = context.catalog.image(name)?;
+    let image = context.catalog()?.image(name)?;
     let registry = context.registry()?;
     let versions: Vec<&str> = match python_version {
         Some(version) => {
@@ -65,7 +65,7 @@ pub(super) fn push_all_built_at(
     timestamp: &str,
     dry_run: bool,
 ) -> Result<Vec<String>> {
-    let image = context.catalog.image(name)?;
+    let image = context.catalog()?.image(name)?;
     let registry = context.registry()?;
     let publications: Vec<Publication> = image
         .versions
@@ -108,7 +108,7 @@ pub fn release(
 ) -> Result<()> {
     names::check_tag(dagster_version)
         .map_err(|why| invalid("version tag", dagster_version, why))?;
-    let image = context.catalog.image(name)?;
+    let image = context.catalog()?.image(name)?;
     let version = image.first_version();
     let timestamp = image.last_built(version)?;
     let mut hosts = BTreeSet::new();

@@ -39,7 +39,7 @@ fn built_image(
     python_version: &str,
     timestamp: &str,
 ) -> Result<Image> {
-    let image = context.catalog.image(name)?;
+    let image = context.catalog()?.image(name)?;
     image.version(python_version)?;
     names::check_tag_chars(timestamp).map_err(|why| invalid("timestamp", timestamp, why))?;
     let tag = version_tag(python_version, timestamp);

@@ -40,8 +40,8 @@ pub(super) fn snapshot_built_at(
     timestamp: Option<&str>,
     dry_run: bool,
 ) -> Result<()> {
-    let builder = context.catalog.image(&builder_name(snap_type))?;
-    let target = context.catalog.image(&target_name(snap_type))?;
+    let builder = context.catalog()?.image(&builder_name(snap_type))?;
+    let target = context.catalog()?.image(&target_name(snap_type))?;
     let mut freezes = Vec::new();
     for version in builder.versions.keys() {
         let built = match timestamp {

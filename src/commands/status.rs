@@ -28,8 +28,8 @@ pub struct Row {
 
 pub fn status(context: &Context, name: Option<&str>, json: bool) -> Result<()> {
     let images = match name {
-        Some(name) => context.catalog.images_with_bases(&[name.to_owned()])?,
-        None => context.catalog.all_images()?,
+        Some(name) => context.catalog()?.images_with_bases(&[name.to_owned()])?,
+        None => context.catalog()?.all_images()?,
     };
     let shown: Vec<&Image> = match name {
         Some(name) => vec![&images[name]],
