@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The test command: sets up the Docker engine, the loopback registries and the AWS peer the
-# tests need (idempotent), then runs every unit and integration test.
+# The test command: sets up the Docker engine, the loopback registries, the AWS peer and BuildKit
+# the tests need (idempotent), then runs every unit and integration test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-engine.sh
 if [ -x scripts/setup-ecr.sh ]; then scripts/setup-ecr.sh; fi
 scripts/setup-untrusted-registry.sh
+# BuildKit and buildx for the tests of `bake`; a checkout without ../shared skips those tests.
+if [ -x ../shared/tools/buildkit/buildkit.sh ]; then scripts/setup-buildkit.sh; fi
 # The images the tests built carry their run's id (`test-<pid>x<nanos>-<n>`, or `test.<pid>x...`
 # in registry paths); removed once all have run, since a test removing its own raced with
 # another reusing them from the build cache.

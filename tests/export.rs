@@ -40,8 +40,8 @@ struct BakeTarget {
     platforms: Vec<String>,
     #[serde(default)]
     contexts: BTreeMap<String, String>,
-    #[serde(default)]
     output: Vec<String>,
+    attest: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,10 +166,9 @@ fn bake_has_the_targets_tags_args_and_files_of_build_all_in_its_order() {
             Path::new(&build.file),
             "{name}"
         );
-        assert!(
-            target.platforms.is_empty() && target.output.is_empty(),
-            "{name}"
-        );
+        assert!(target.platforms.is_empty(), "{name}");
+        assert_eq!(target.output, ["type=docker"], "{name}");
+        assert_eq!(target.attest, ["type=provenance,disabled=true"], "{name}");
     }
 }
 
@@ -322,6 +321,39 @@ fn bake_with_push_and_pipeline_need_a_registry() {
     }
 }
 
+/// The note of `bake` on where `docker buildx bake` may read the contexts from.
+fn where_to_run_bake(env: &Env) -> String {
+    let dir = env.images();
+    let dir = dir.display();
+    format!(
+        "note: bake reads no build context outside the folder it runs in: run `docker buildx \
+         bake` in `{dir}` or a folder above it, or pass `--allow=fs.read={dir}`\n"
+    )
+}
+
+#[test]
+fn bake_tells_where_to_run_it_and_that_several_platforms_to_load_need_one_or_push() {
+    let env = Env::new();
+    let one = env.run(&["bake", "--platform", "linux/amd64"]).success();
+    assert_eq!(one.stderr, where_to_run_bake(&env));
+    let registry = env.registry();
+    let two = ["--platform", "linux/amd64", "--platform", "linux/arm64"];
+    let pushed = env
+        .run(&[&["--registry", &registry, "bake", "--push"][..], &two].concat())
+        .success();
+    assert_eq!(pushed.stderr, where_to_run_bake(&env));
+    let loaded = env.run(&[&["bake"][..], &two].concat()).success();
+    assert_eq!(
+        loaded.stderr,
+        format!(
+            "{}note: without `--push` the images are loaded into docker (output `type=docker`), \
+             whose classic image store holds one platform per image (the containerd image store \
+             holds several): pass `--push`, or one `--platform`\n",
+            where_to_run_bake(&env)
+        )
+    );
+}
+
 #[test]
 fn bake_warns_that_image_yaml_copies_must_be_in_place_before_it_runs() {
     let env = Env::new();
@@ -335,9 +367,10 @@ fn bake_warns_that_image_yaml_copies_must_be_in_place_before_it_runs() {
         run.stderr,
         format!(
             "warning: `python-base` builds with `{}` copied to `{}` (its image.yaml); bake does \
-             not copy it, so put it there before running `docker buildx bake`\n",
+             not copy it, so put it there before running `docker buildx bake`\n{}",
             from.display(),
-            to.display()
+            to.display(),
+            where_to_run_bake(&env)
         )
     );
     assert!(!to.exists(), "bake copies nothing");

@@ -7,9 +7,11 @@
 //! timestamps of the default `%Y-%m-%dT%H%M%S` form are times, compared as text; any other
 //! difference (a custom `--timestamp`) carries no order, so it is reported as possibly stale.
 //!
-//! `COPY`/`ADD` sources missing from the build context are found by [`copies`].
+//! `COPY`/`ADD` sources missing from the build context are found by [`copies`], names too long
+//! for a Buildkite step key by [`names`].
 
 mod copies;
+mod names;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -54,6 +56,7 @@ pub enum Kind {
     UndeclaredBuildArg,
     VariableWithoutArg,
     MissingCopySource,
+    NameTooLong,
 }
 
 /// One problem: where it is, what it is, and what to do.
@@ -84,6 +87,7 @@ pub fn problems(folders: &Folders) -> Vec<Problem> {
             continue;
         };
         found.extend(base_problems(folders, folder, versions));
+        found.extend(names::names_too_long_for_a_step_key(folder, versions));
         if let Some(dockerfile) = &dockerfile {
             found.extend(undeclared_build_args(folder, versions, dockerfile));
             found.extend(copies::missing_copy_sources(folder, versions, dockerfile));

@@ -399,3 +399,36 @@ fn other_stages_urls_unknown_variables_and_unreadable_image_yaml_are_not_judged(
     });
     assert_eq!(summary(&catalog), ["app InvalidFile image.yaml"]);
 }
+
+#[test]
+fn a_name_too_long_for_a_buildkite_step_key_is_a_problem_once_with_its_longest_version() {
+    let versions = "'3.9': {}\n'3.10': {}\n";
+    let fits = "a".repeat(93);
+    let too_long = "b".repeat(94);
+    let catalog = folders(vec![
+        folder(&fits, versions, "", BASE_DOCKERFILE),
+        folder(&too_long, versions, "", BASE_DOCKERFILE),
+    ]);
+    let problems = problems(&catalog);
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    let problem = &problems[0];
+    assert_eq!(
+        (problem.image.as_str(), problem.kind, problem.line),
+        (too_long.as_str(), Kind::NameTooLong, None)
+    );
+    let key = format!("{too_long}-py3_10");
+    let short = crate::export::pipeline::step_key(&key);
+    assert_eq!(
+        problem.problem,
+        format!(
+            "the Buildkite step of Python 3.10 would be keyed `{key}`, 101 characters, over \
+             Buildkite's 100; `pipeline` shortens it to `{short}`"
+        )
+    );
+    assert_eq!(
+        problem.fix,
+        "rename the image folder to at most 93 characters, so every key reads as \
+         `<image>-py<version>`"
+    );
+    assert_eq!(problem.file, format!("images/{too_long}/"));
+}

@@ -2,6 +2,7 @@
 //! file or as a Buildkite pipeline, for builders beyond this machine.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use crate::catalog::{Catalog, Image, names};
 use crate::error::Result;
@@ -33,8 +34,30 @@ pub fn bake(
     };
     let file = bake::bake_file(&plan, &options)?;
     warn_of_copies(&images, &plan);
+    eprint!(
+        "{}",
+        bake_notes(context.catalog.dir(), platforms.len(), push)
+    );
     print_stdout(&bake::to_json(&file));
     Ok(())
+}
+
+/// What `docker buildx bake` needs to be told to run the file: where it may read the build
+/// contexts from, and, without `--push`, what it does with the images.
+fn bake_notes(images_dir: &Path, platforms: usize, push: bool) -> String {
+    let dir = images_dir.display();
+    let mut notes = format!(
+        "note: bake reads no build context outside the folder it runs in: run `docker buildx \
+         bake` in `{dir}` or a folder above it, or pass `--allow=fs.read={dir}`\n"
+    );
+    if !push && platforms > 1 {
+        notes.push_str(
+            "note: without `--push` the images are loaded into docker (output `type=docker`), \
+             whose classic image store holds one platform per image (the containerd image \
+             store holds several): pass `--push`, or one `--platform`\n",
+        );
+    }
+    notes
 }
 
 /// Prints the Buildkite pipeline of `request`'s plan, which pushes to the registry.

@@ -1,6 +1,12 @@
 //! The plan as a `docker buildx bake` file (JSON): one target per build, all of them in the
 //! `default` group, and each base that the plan builds as a named context pointing at its
 //! target, so that BuildKit orders and parallelises the graph itself, on any builder.
+//!
+//! Bake reads its JSON as HCL, so every string is a template: `${` and `%{` in a value are
+//! doubled to stay text. Each target has an output (the registry, or docker's image store) since
+//! a builder other than docker's own keeps an image without one in its cache only. Provenance
+//! attestations, which buildx adds by default, are turned off: they record the build's time,
+//! so every push of an unchanged image would make a new index digest.
 
 use std::path::Path;
 
@@ -17,6 +23,10 @@ use super::{Error, export_names};
 pub const DEFAULT_GROUP: &str = "default";
 /// The output that pushes every tag of a target to its registry.
 pub const REGISTRY_OUTPUT: &str = "type=registry";
+/// The output that loads the image into the docker engine that buildx talks to.
+pub const DOCKER_OUTPUT: &str = "type=docker";
+/// The attestation setting of every target: no provenance (see the module's comment).
+pub const NO_PROVENANCE: &str = "type=provenance,disabled=true";
 
 /// A bake file: its groups and targets, by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,7 +40,8 @@ pub struct Group {
     pub targets: Vec<String>,
 }
 
-/// One build, as bake's target attributes.
+/// One build, as bake's target attributes, every string escaped as bake reads it
+/// ([`hcl_text`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BakeTarget {
     pub context: String,
@@ -45,8 +56,8 @@ pub struct BakeTarget {
     /// Image reference in `FROM` -> `target:<name>` of the target that builds it.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub contexts: IndexMap<String, String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub output: Vec<String>,
+    pub attest: Vec<String>,
 }
 
 /// What the bake file adds to the plan.
@@ -90,23 +101,38 @@ fn bake_target(plan: &Plan, build: &Build, names: &[String], options: &Options) 
             // `dagster/<name>` tag would go to Docker Hub.
             let tag = version_tag(&build.target.python_version, &plan.timestamp);
             let remote = format!("{}:{tag}", registry.repository(&build.target.image));
-            (vec![remote], vec![REGISTRY_OUTPUT.to_owned()])
+            (vec![remote], REGISTRY_OUTPUT)
         }
         None => {
             let tags = std::iter::once(&request.tag).chain(&request.extra_tags);
-            (tags.cloned().collect(), Vec::new())
+            (tags.cloned().collect(), DOCKER_OUTPUT)
         }
     };
     BakeTarget {
-        context: path_text(&request.context),
-        dockerfile: path_text(dockerfile),
-        args: request.build_args.iter().cloned().collect(),
-        tags,
-        labels: request.labels.iter().cloned().collect(),
-        platforms: options.platforms.to_vec(),
+        context: hcl_text(&path_text(&request.context)),
+        dockerfile: hcl_text(&path_text(dockerfile)),
+        args: hcl_map(&request.build_args),
+        tags: tags.iter().map(|tag| hcl_text(tag)).collect(),
+        labels: hcl_map(&request.labels),
+        platforms: options.platforms.iter().map(|p| hcl_text(p)).collect(),
         contexts: base_contexts(build, names),
-        output,
+        output: vec![output.to_owned()],
+        attest: vec![NO_PROVENANCE.to_owned()],
     }
+}
+
+/// `text` as bake's HCL reader leaves it: `${` and `%{` would start an interpolation or a
+/// directive, `$${` and `%%{` are the text `${` and `%{`.
+pub fn hcl_text(text: &str) -> String {
+    text.replace("${", "$${").replace("%{", "%%{")
+}
+
+/// Names and values as bake reads them: both are templates.
+fn hcl_map(pairs: &[(String, String)]) -> IndexMap<String, String> {
+    pairs
+        .iter()
+        .map(|(name, value)| (hcl_text(name), hcl_text(value)))
+        .collect()
 }
 
 /// The base image reference of `build` -> the target building it, when the plan builds it.
@@ -123,7 +149,7 @@ fn base_contexts(build: &Build, names: &[String]) -> IndexMap<String, String> {
         .after
         .iter()
         .zip(base_reference)
-        .map(|(&base, reference)| (reference, format!("target:{}", names[base])))
+        .map(|(&base, reference)| (hcl_text(&reference), format!("target:{}", names[base])))
         .collect()
 }
 
@@ -148,6 +174,8 @@ fn path_text(path: &Path) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
     use crate::export::tests::{build, plan_with_a_base};
 
@@ -168,7 +196,8 @@ mod tests {
                 labels: IndexMap::new(),
                 platforms: vec![],
                 contexts: IndexMap::new(),
-                output: vec![],
+                output: vec![DOCKER_OUTPUT.into()],
+                attest: vec![NO_PROVENANCE.into()],
             }
         );
     }
@@ -219,9 +248,48 @@ mod tests {
     fn json_omits_empty_attributes_and_reads_back() {
         let file = bake_file(&plan_with_a_base(), &Options::default()).unwrap();
         let json = to_json(&file);
-        assert!(!json.contains("\"platforms\"") && !json.contains("\"output\""));
+        assert!(!json.contains("\"platforms\"") && !json.contains("\"labels\""));
         assert!(json.ends_with("}\n"));
         assert_eq!(serde_json::from_str::<BakeFile>(&json).unwrap(), file);
+    }
+
+    #[test]
+    fn interpolations_and_directives_are_escaped_in_every_string_bake_reads() {
+        assert_eq!(hcl_text("x${HOME}"), "x$${HOME}");
+        assert_eq!(
+            hcl_text("%{ if true }x%{ endif }"),
+            "%%{ if true }x%%{ endif }"
+        );
+        assert_eq!(hcl_text("$${a} %%{b}"), "$$${a} %%%{b}");
+        assert_eq!(hcl_text("$HOME 100% {x} $ %"), "$HOME 100% {x} $ %");
+        let mut plan = plan_with_a_base();
+        let request = &mut plan.builds[1].request;
+        request.context = PathBuf::from("/repo/${x}/app");
+        request.dockerfile = PathBuf::from("/repo/${x}/app/Dockerfile");
+        request.build_args.push(("A%{".into(), "v${a}".into()));
+        request.labels.push(("l${".into(), "%{ if }".into()));
+        let file = bake_file(&plan, &Options::default()).unwrap();
+        let app = &file.target["app-py3_9"];
+        assert_eq!(app.context, "/repo/$${x}/app");
+        assert_eq!(app.dockerfile, "Dockerfile");
+        assert_eq!(app.args["A%%{"], "v$${a}");
+        assert_eq!(app.labels["l$${"], "%%{ if }");
+    }
+
+    #[test]
+    fn every_target_has_an_output_and_no_provenance_attestation() {
+        let registry = Registry::parse("127.0.0.1:5000").unwrap();
+        let push = Options {
+            push_to: Some(&registry),
+            ..Options::default()
+        };
+        for (options, output) in [(Options::default(), DOCKER_OUTPUT), (push, REGISTRY_OUTPUT)] {
+            let file = bake_file(&plan_with_a_base(), &options).unwrap();
+            for target in file.target.values() {
+                assert_eq!(target.output, [output]);
+                assert_eq!(target.attest, [NO_PROVENANCE]);
+            }
+        }
     }
 
     #[test]

@@ -8,8 +8,13 @@ use crate::plan::{Build, Plan};
 use super::yaml::{Node, render};
 use super::{Error, export_names, label};
 
-/// Key of the last step; every build key has `-py` in it, so none can clash with it.
+/// Key of the last step; every build key has `-py` in it or is [`MAX_STEP_KEY_LEN`] long, so
+/// none can clash with it.
 pub const RECORD_STEP_KEY: &str = "record-timestamps";
+/// The longest step key Buildkite's pipeline schema accepts.
+pub const MAX_STEP_KEY_LEN: usize = 100;
+/// Hex digits of the name's hash that end a shortened key.
+const KEY_HASH_LEN: usize = 12;
 
 /// What every step needs to find the catalog and the registry.
 #[derive(Debug, Clone)]
@@ -22,7 +27,10 @@ pub struct Settings<'a> {
 
 /// The pipeline of `plan`, steps in plan order.
 pub fn pipeline(plan: &Plan, settings: &Settings) -> Result<String, Error> {
-    let keys = export_names(plan)?;
+    let keys: Vec<String> = export_names(plan)?
+        .iter()
+        .map(|name| step_key(name))
+        .collect();
     let mut steps: Vec<Node> = plan
         .builds
         .iter()
@@ -41,6 +49,21 @@ pub fn pipeline(plan: &Plan, settings: &Settings) -> Result<String, Error> {
         ("steps".into(), Node::List(steps)),
     ]);
     Ok(render(&document))
+}
+
+/// The step key of the export name `name`: the name itself, or, when longer than Buildkite
+/// allows, its start and a hash of all of it, `<start>-<12 hex digits>`, the same on every run.
+/// Two names differ in their hashes, so their keys differ too.
+pub fn step_key(name: &str) -> String {
+    if name.len() <= MAX_STEP_KEY_LEN {
+        return name.to_owned();
+    }
+    let hash = blake3::hash(name.as_bytes()).to_hex();
+    let start: String = name
+        .chars()
+        .take(MAX_STEP_KEY_LEN - KEY_HASH_LEN - 1)
+        .collect();
+    format!("{start}-{}", &hash[..KEY_HASH_LEN])
 }
 
 fn build_step(plan: &Plan, build: &Build, key: &str, keys: &[String]) -> Node {
@@ -158,6 +181,32 @@ mod tests {
       - "buildkite-agent artifact upload 'images/*/last_updated.yaml'"
 "#;
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn a_key_over_buildkites_limit_is_shortened_the_same_way_every_time_and_stays_unique() {
+        let fits = format!("{}-py3_10", "a".repeat(MAX_STEP_KEY_LEN - 7));
+        assert_eq!(step_key(&fits), fits);
+        let long = format!("{}-py3_10", "a".repeat(MAX_STEP_KEY_LEN));
+        let key = step_key(&long);
+        assert_eq!(key.len(), MAX_STEP_KEY_LEN);
+        assert!(key.starts_with(&"a".repeat(87)), "{key}");
+        assert_eq!(key, step_key(&long));
+        let key_of_3_9 = step_key(&long.replace("3_10", "3_9"));
+        assert_ne!(key, key_of_3_9);
+        assert_eq!(key[..87], key_of_3_9[..87]);
+    }
+
+    #[test]
+    fn the_steps_of_a_long_image_name_depend_on_each_other_by_their_short_keys() {
+        let image = "b".repeat(95);
+        let mut plan = plan_with_a_base();
+        plan.builds[0].target.image = image.clone();
+        let text = pipeline(&plan, &SETTINGS).unwrap();
+        let key = step_key(&format!("{image}-py3_9"));
+        assert_eq!(key.len(), MAX_STEP_KEY_LEN);
+        assert_eq!(text.matches(&format!("\"{key}\"")).count(), 3, "{text}");
+        assert!(!text.contains(&format!("\"{image}-py3_9\"")), "{text}");
     }
 
     #[test]

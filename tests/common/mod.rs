@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod access_log;
+pub mod buildkit;
 pub mod proxy;
 
 use std::path::{Path, PathBuf};

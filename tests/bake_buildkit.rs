@@ -1,0 +1,159 @@
+//! `bake` files run by real buildx on a real BuildKit daemon (`scripts/setup-buildkit.sh`):
+//! pushed to the registry, loaded into docker, arguments passed literally, digests kept, and
+//! the `--allow` that bake needs away from the catalog. Skipped, saying so, only on a checkout
+//! without `../shared/tools/buildkit`.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::buildkit::{
+    BuildKit, REGISTRY_BASE, catalog_on_the_registry_base, manifest_type_and_digest,
+};
+use common::{Env, Run, docker_output, registry_tags, run_image};
+
+/// The example catalog's images, each built for Python 3.9 and 3.10.
+const IMAGES: [&str; 4] = [
+    "python-base",
+    "buildkite-unit",
+    "buildkite-unit-snapshot-builder",
+    "dagster-app",
+];
+
+/// `dagster-image bake ARGS` written to `<root>/plan.json`; the file and the run.
+fn write_bake_file(env: &Env, args: &[&str]) -> (PathBuf, Run) {
+    let run = env.run(&[&["bake"], args].concat()).success();
+    let file = env.root().join("plan.json");
+    fs_err::write(&file, &run.stdout).unwrap();
+    (file, run)
+}
+
+/// `bake --push` of the catalog at `timestamp` to the test's registry, run by buildx from above
+/// the catalog.
+fn bake_and_push(buildkit: &BuildKit, env: &Env, timestamp: &str) {
+    let registry = env.registry();
+    let (file, _) = write_bake_file(env, &["--registry", &registry, "--push", "-t", timestamp]);
+    buildkit.bake(&file, env.root(), &[]).success();
+}
+
+#[test]
+fn bake_push_run_by_buildx_puts_every_tag_in_the_registry_and_the_dependent_holds_its_bases_file() {
+    let Some(buildkit) = BuildKit::require("bake_push_run_by_buildx") else {
+        return;
+    };
+    let env = catalog_on_the_registry_base();
+    let ts = &env.timestamp;
+    bake_and_push(&buildkit, &env, ts);
+    for image in IMAGES {
+        assert_eq!(
+            registry_tags(&format!("{}/{image}", env.registry_path())),
+            [format!("py3.10-{ts}"), format!("py3.9-{ts}")],
+            "{image}"
+        );
+    }
+    let app = format!("{}/dagster-app:py3.10-{ts}", env.registry());
+    docker_output(&["pull", &app]);
+    assert_eq!(run_image(&app, &[]), "dagster dev on python 3.10\n");
+    assert_eq!(run_image(&app, &["cat", "/python-version"]), "3.10\n");
+}
+
+#[test]
+fn bake_without_push_loads_every_image_into_docker_under_its_local_tag() {
+    let Some(buildkit) = BuildKit::require("bake_without_push_loads") else {
+        return;
+    };
+    let env = catalog_on_the_registry_base();
+    let (file, _) = write_bake_file(&env, &["-t", &env.timestamp]);
+    buildkit.bake(&file, env.root(), &[]).success();
+    let mut expected: Vec<String> = IMAGES
+        .iter()
+        .flat_map(|image| [env.tag(image, "3.10"), env.tag(image, "3.9")])
+        .collect();
+    expected.sort();
+    assert_eq!(env.images_built(), expected);
+    assert_eq!(
+        run_image(&env.tag("dagster-app", "3.9"), &[]),
+        "dagster dev on python 3.9\n"
+    );
+}
+
+#[test]
+fn dollar_and_percent_braces_in_arguments_reach_the_build_literally_as_with_build_all() {
+    let Some(buildkit) = BuildKit::require("dollar_and_percent_braces") else {
+        return;
+    };
+    let env = Env::empty();
+    let value = "x${HOME} %{ if true }y%{ endif } $${z} %%{w} $PATH 100%";
+    env.write(
+        "literal/Dockerfile",
+        &format!("FROM {REGISTRY_BASE}\nARG VALUE\nRUN printf '%s\\n' \"$VALUE\" > /value\n"),
+    );
+    env.write(
+        "literal/versions.yaml",
+        &format!("'3.10':\n  docker_args:\n    VALUE: '{value}'\n"),
+    );
+    let (file, _) = write_bake_file(&env, &["-t", &env.timestamp]);
+    buildkit.bake(&file, env.root(), &[]).success();
+    let baked = run_image(&env.tag("literal", "3.10"), &["cat", "/value"]);
+    assert_eq!(baked, format!("{value}\n"));
+
+    let classic = env.timestamp_labelled("classic");
+    env.run(&["build-all", "-t", &classic]).success();
+    let built = run_image(
+        &format!("dagster/literal:py3.10-{classic}"),
+        &["cat", "/value"],
+    );
+    assert_eq!(built, baked);
+}
+
+#[test]
+fn a_second_bake_of_an_unchanged_catalog_pushes_the_same_image_manifests() {
+    let Some(buildkit) = BuildKit::require("a_second_bake_of_an_unchanged_catalog") else {
+        return;
+    };
+    let env = catalog_on_the_registry_base();
+    let again = env.timestamp_labelled("again");
+    bake_and_push(&buildkit, &env, &env.timestamp);
+    bake_and_push(&buildkit, &env, &again);
+    for image in IMAGES {
+        let repository = format!("{}/{image}", env.registry_path());
+        for version in ["3.9", "3.10"] {
+            let first =
+                manifest_type_and_digest(&repository, &format!("py{version}-{}", env.timestamp));
+            let second = manifest_type_and_digest(&repository, &format!("py{version}-{again}"));
+            // An image manifest, not an index holding a provenance attestation of this run.
+            assert_eq!(
+                first.0, "application/vnd.oci.image.manifest.v1+json",
+                "{image}"
+            );
+            assert_eq!(first, second, "{image} py{version}");
+        }
+    }
+}
+
+#[test]
+fn bake_run_away_from_the_catalog_needs_the_allow_flag_its_note_gives() {
+    let Some(buildkit) = BuildKit::require("bake_run_away_from_the_catalog") else {
+        return;
+    };
+    let env = catalog_on_the_registry_base();
+    let (file, run) = write_bake_file(&env, &["--name", "python-base", "-t", &env.timestamp]);
+    let allow = run
+        .stderr
+        .split('`')
+        .find(|word| word.starts_with("--allow=fs.read="))
+        .unwrap_or_else(|| panic!("no --allow in the note: {}", run.stderr))
+        .to_owned();
+    assert_eq!(allow, format!("--allow=fs.read={}", env.images().display()));
+    let elsewhere = env.root().join("elsewhere");
+    fs_err::create_dir(&elsewhere).unwrap();
+    buildkit
+        .bake(&file, &elsewhere, &[])
+        .code(1)
+        .stderr_has("additional privileges requested");
+    buildkit.bake(&file, &elsewhere, &[&allow]).success();
+    assert_eq!(
+        run_image(&env.tag("python-base", "3.9"), &["cat", "/python-version"]),
+        "3.9\n"
+    );
+}
