@@ -36,7 +36,7 @@ pub fn bake(
     warn_of_copies(&images, &plan);
     eprint!(
         "{}",
-        bake_notes(context.catalog.dir(), platforms.len(), push)
+        bake_notes(context.catalog()?.dir(), platforms.len(), push)
     );
     print_stdout(&bake::to_json(&file));
     Ok(())
