@@ -5,7 +5,7 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 
-use common::{Env, image_exists, run_image};
+use common::{Env, build_args, image_exists, run_image};
 
 /// The first line of every example `last_updated.yaml`.
 const LAST_UPDATED_COMMENT: &str =
@@ -27,11 +27,6 @@ fn write_image(env: &Env, name: &str, dockerfile: &str, base: Option<&str>) {
     };
     env.write(&format!("{name}/versions.yaml"), &versions);
     env.write(&format!("{name}/last_updated.yaml"), LAST_UPDATED_COMMENT);
-}
-
-/// `build --name IMAGE -v VERSION -t TIMESTAMP`.
-fn build_args<'a>(image: &'a str, version: &'a str, timestamp: &'a str) -> [&'a str; 7] {
-    ["build", "--name", image, "-v", version, "-t", timestamp]
 }
 
 /// `args` with `--dry-run`.

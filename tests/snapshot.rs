@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Env, run_image};
+use common::{Env, build_args, run_image};
 
 const BUILDER: &str = "buildkite-unit-snapshot-builder";
 
@@ -107,8 +107,7 @@ fn a_failing_freeze_leaves_every_old_snapshot_untouched() {
         ),
     );
     let broken_ts = env.timestamp_labelled("broken");
-    env.run(&["build", "--name", BUILDER, "-v", "3.10", "-t", &broken_ts])
-        .success();
+    env.run(&build_args(BUILDER, "3.10", &broken_ts)).success();
     let old = snapshot_files(&env);
     let builder_39 = env.tag(BUILDER, "3.9");
     let fresh_39 = run_image(&builder_39, &["pip", "freeze", "--exclude-editable"]);
