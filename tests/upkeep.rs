@@ -48,7 +48,10 @@ fn check_names_the_dependents_of_a_base_rebuilt_alone_and_with_dependents_rebuil
         .success();
     for (image, base) in [("mid", "base"), ("top", "mid")] {
         let arg = format!("--build-arg BASE_IMAGE=dagster/{base}:py3.9-{fixed} ");
-        let build = format!("docker build --force-rm --tag dagster/{image}:py3.9-{fixed} ");
+        let build = format!(
+            "{} build --force-rm --tag dagster/{image}:py3.9-{fixed} ",
+            common::docker()
+        );
         let line = dry.stdout.lines().find(|l| l.starts_with(&build));
         assert!(line.is_some_and(|l| l.contains(&arg)), "{}", dry.stdout);
     }

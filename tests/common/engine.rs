@@ -84,6 +84,14 @@ impl Engine {
         }
     }
 
+    /// How the engine says that it has no image `reference`.
+    pub fn no_such_image(self, reference: &str) -> String {
+        match self {
+            Self::Classic | Self::BuildKit => format!("No such image: {reference}"),
+            Self::Podman => format!("{reference}: image not known"),
+        }
+    }
+
     /// Whether the engine records the registry digest of an image it pushed in `RepoDigests`
     /// (podman records only digests of pulls).
     pub fn records_pushed_digests(self) -> bool {

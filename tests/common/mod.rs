@@ -335,19 +335,19 @@ pub fn run_image(image: &str, args: &[&str]) -> String {
     docker_output(&all)
 }
 
-/// A GET to the test registry's API, the body.
+/// A GET to the test registry's API, the body; manifests in docker's format or the OCI one
+/// (podman pushes its images as OCI manifests).
 pub fn registry_get(path: &str) -> String {
     let output = Command::new("curl")
-        .args([
-            "-fsS",
-            "-H",
-            "Accept: application/vnd.docker.distribution.manifest.v2+json",
-        ])
+        .args(["-fsS", "-H", DOCKER_MANIFEST, "-H", OCI_MANIFEST])
         .arg(format!("http://{REGISTRY}/v2/{path}"))
         .output()
         .expect("run curl");
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+const DOCKER_MANIFEST: &str = "Accept: application/vnd.docker.distribution.manifest.v2+json";
+const OCI_MANIFEST: &str = "Accept: application/vnd.oci.image.manifest.v1+json";
 
 /// The tags of `repository` (a path inside the test registry), sorted.
 pub fn registry_tags(repository: &str) -> Vec<String> {
@@ -380,10 +380,8 @@ pub fn words(line: &str) -> Vec<&str> {
 /// The digest the test registry gives the manifest `repository:tag` (its `Docker-Content-Digest`
 /// header), or `None` when there is no such manifest.
 pub fn registry_digest(repository: &str, tag: &str) -> Option<String> {
-    let docker_v2 = "Accept: application/vnd.docker.distribution.manifest.v2+json";
-    let oci = "Accept: application/vnd.oci.image.manifest.v1+json";
     let output = Command::new("curl")
-        .args(["-fsS", "--head", "-H", docker_v2, "-H", oci])
+        .args(["-fsS", "--head", "-H", DOCKER_MANIFEST, "-H", OCI_MANIFEST])
         .arg(format!("http://{REGISTRY}/v2/{repository}/manifests/{tag}"))
         .output()
         .expect("run curl");
@@ -481,9 +479,11 @@ pub fn aws_calls(env: &Env) -> String {
 }
 
 /// A docker configuration folder of the test's own, without credentials, so that neither the
-/// tool nor docker sees the user's logins.
+/// tool nor the engine sees the user's logins. Its `config.json` is there, empty: podman, unlike
+/// docker, fails to push when `$DOCKER_CONFIG` has none.
 pub fn empty_docker_config(env: &Env) -> PathBuf {
     let dir = env.root().join("empty-docker-config");
     fs_err::create_dir_all(&dir).unwrap();
+    fs_err::write(dir.join("config.json"), "{}\n").unwrap();
     dir
 }
