@@ -1,21 +1,63 @@
 #!/usr/bin/env bash
-# The test command: sets up the Docker engine, the loopback registries, the AWS peer and BuildKit
-# the tests need (idempotent), then runs every unit and integration test.
+# The test command. Without arguments, as CI runs it: the tests that need no engine first (they
+# fail fast, before any set-up), then sets up docker, the loopback registries, the AWS peer,
+# podman and BuildKit (idempotent; a checkout without ../shared skips the BuildKit tests), runs
+# every test on docker's classic builder, and the tests that read engine output on BuildKit
+# (Debian's docker client, DOCKER_BUILDKIT=1) and on podman; prints each suite's wall-clock time. With arguments, sets up and runs `cargo test --locked ARGS` on
+# the engine of $DAGSTER_IMAGE_TEST_ENGINE (classic, buildkit or podman; default classic).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup-engine.sh
-if [ -x scripts/setup-ecr.sh ]; then scripts/setup-ecr.sh; fi
-scripts/setup-untrusted-registry.sh
-# BuildKit and buildx for the tests of `bake`; a checkout without ../shared skips those tests.
-if [ -x ../shared/tools/buildkit/buildkit.sh ]; then scripts/setup-buildkit.sh; fi
+
+# Test binaries whose tests never touch an engine.
+ENGINE_FREE=(--test cli_basics --test bad_input --test export --test check)
+# Test binaries of what reads the engine's answers (image inspect and ls, rm output, pushes and
+# their up-to-date checks, labels, runs): run on every engine.
+READS_ENGINE=(--test build --test incremental --test upkeep --test push --test publish
+    --test pipeline_run --test snapshot --test hardening --test copies_and_interrupts)
+
+set_up() {
+    scripts/setup-engine.sh
+    if [ -x scripts/setup-ecr.sh ]; then scripts/setup-ecr.sh; fi
+    scripts/setup-untrusted-registry.sh
+    scripts/setup-podman.sh
+    if [ -x ../shared/tools/buildkit/buildkit.sh ]; then scripts/setup-buildkit.sh; fi
+}
+
 # The images the tests built carry their run's id (`test-<pid>x<nanos>-<n>`, or `test.<pid>x...`
 # in registry paths); removed once all have run, since a test removing its own raced with
 # another reusing them from the build cache.
 # An image pulled by digest has no tag: it goes by `repository@digest`.
 remove_test_images() {
-    docker image ls --digests --format '{{.Repository}} {{.Tag}} {{.Digest}}' \
-        | awk '$0 ~ /test[-.][0-9]+x[0-9]+/ { print ($2 == "<none>") ? $1 "@" $3 : $1 ":" $2 }' \
-        | sort -u | xargs -r docker image rm --force >/dev/null || true
+    local engine
+    for engine in docker podman; do
+        command -v "$engine" >/dev/null || continue
+        "$engine" image ls --digests --format '{{.Repository}} {{.Tag}} {{.Digest}}' 2>/dev/null \
+            | awk '$0 ~ /test[-.][0-9]+x[0-9]+/ { print ($2 == "<none>") ? $1 "@" $3 : $1 ":" $2 }' \
+            | sort -u | xargs -r "$engine" image rm --force >/dev/null 2>&1 || true
+    done
 }
+
+TIMES=()
+# timed LABEL ENGINE CARGO_TEST_ARGS...: cargo test on ENGINE, its wall-clock time noted.
+timed() {
+    local label=$1 engine=$2 started=$SECONDS
+    shift 2
+    echo "=== $label (engine: $engine)"
+    DAGSTER_IMAGE_TEST_ENGINE=$engine cargo test --locked "$@"
+    TIMES+=("$label: $((SECONDS - started)) s")
+}
+
+if [ $# -gt 0 ]; then
+    set_up
+    trap remove_test_images EXIT
+    DAGSTER_IMAGE_TEST_ENGINE=${DAGSTER_IMAGE_TEST_ENGINE:-classic} cargo test --locked "$@"
+    exit
+fi
+
+timed "engine-free tests" classic "${ENGINE_FREE[@]}"
+set_up
 trap remove_test_images EXIT
-cargo test --locked "$@"
+timed "full suite on docker, classic builder" classic
+timed "engine-reading tests on docker with BuildKit" buildkit "${READS_ENGINE[@]}"
+timed "engine-reading tests on podman" podman "${READS_ENGINE[@]}"
+printf '%s\n' "suite times:" "${TIMES[@]/#/  }"

@@ -145,9 +145,11 @@ fn name(build: &Build) -> String {
 }
 
 /// The Dockerfile step a line of `docker build` output starts: `Step 2/5 : RUN ...` from the
-/// classic builder, `#5 [2/3] RUN ...` from BuildKit.
+/// classic builder, `#5 [2/3] RUN ...` from BuildKit, `STEP 2/5: RUN ...` from podman.
 pub fn dockerfile_step(text: &str) -> Option<&str> {
-    if text.starts_with("Step ") && text.contains(" : ") {
+    let classic = text.starts_with("Step ") && text.contains(" : ");
+    let podman = text.starts_with("STEP ") && text.contains(": ");
+    if classic || podman {
         return Some(text);
     }
     let rest = text.strip_prefix('#')?;
@@ -232,7 +234,7 @@ mod tests {
     }
 
     #[test]
-    fn recognises_steps_of_both_builders() {
+    fn recognises_steps_of_docker_builders_and_podman() {
         assert_eq!(
             dockerfile_step("Step 2/5 : RUN pip install x"),
             Some("Step 2/5 : RUN pip install x")
@@ -240,6 +242,10 @@ mod tests {
         assert_eq!(
             dockerfile_step("#5 [2/3] RUN echo hi"),
             Some("[2/3] RUN echo hi")
+        );
+        assert_eq!(
+            dockerfile_step("STEP 2/5: RUN pip install x"),
+            Some("STEP 2/5: RUN pip install x")
         );
         assert_eq!(dockerfile_step("#5 DONE 0.1s"), None);
         assert_eq!(dockerfile_step(" ---> Running in 1234"), None);

@@ -3,19 +3,19 @@
 
 mod common;
 
-use common::Env;
+use common::{Env, build_args};
 
 const BUILD_PYTHON_BASE: [&str; 5] = ["build", "--name", "python-base", "-v", "3.9"];
 
 /// Runs `args` and asserts it was refused as bad input before doing anything: exit code 2, one
 /// `error:` line on stderr and at most one `hint:` line after it, nothing on stdout, no file of
-/// the catalog changed, no image built. Returns the message without its `error: ` prefix.
+/// the catalog changed, the engine never called. Returns the message without its `error: `
+/// prefix.
 #[track_caller]
 fn refused(env: &Env, args: &[&str]) -> String {
     let before = env.snapshot_files();
-    let run = env.run(args).code(2);
+    let run = env.run_without_engine(args).code(2);
     assert_eq!(env.snapshot_files(), before, "files changed by {args:?}");
-    assert_eq!(env.images_built(), Vec::<String>::new(), "{args:?}");
     assert_eq!(run.stdout, "", "{args:?}");
     let message = run
         .stderr
@@ -37,10 +37,7 @@ fn refused(env: &Env, args: &[&str]) -> String {
 /// `build --name python-base -v 3.9 -t <timestamp>`, refused.
 #[track_caller]
 fn build_refused(env: &Env) -> String {
-    refused(
-        env,
-        &[&BUILD_PYTHON_BASE[..], &["-t", &env.timestamp]].concat(),
-    )
+    refused(env, &build_args("python-base", "3.9", &env.timestamp))
 }
 
 /// The absolute path of `relative` in the catalog, as messages show it.
@@ -50,7 +47,7 @@ fn shown(env: &Env, relative: &str) -> String {
 
 #[test]
 fn malformed_yaml_is_refused_at_its_line_and_column() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let versions = shown(&env, "python-base/versions.yaml");
     env.write("python-base/versions.yaml", "3.9: [\n");
     assert_eq!(
@@ -66,7 +63,7 @@ fn malformed_yaml_is_refused_at_its_line_and_column() {
 
 #[test]
 fn docker_args_that_is_not_a_mapping_of_strings_is_refused_at_its_line() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let versions = shown(&env, "python-base/versions.yaml");
     env.write("python-base/versions.yaml", "3.9:\n  docker_args: [a]\n");
     assert_eq!(
@@ -85,7 +82,7 @@ fn docker_args_that_is_not_a_mapping_of_strings_is_refused_at_its_line() {
 
 #[test]
 fn an_unknown_field_is_refused_listing_the_known_ones_and_suggesting_one() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let versions = shown(&env, "python-base/versions.yaml");
     env.write(
         "python-base/versions.yaml",
@@ -102,7 +99,7 @@ fn an_unknown_field_is_refused_listing_the_known_ones_and_suggesting_one() {
 
 #[test]
 fn a_python_version_declared_twice_is_refused_at_the_second_one() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let versions = shown(&env, "python-base/versions.yaml");
     env.write("python-base/versions.yaml", "3.9: {}\n3.10: {}\n3.9: {}\n");
     let message = build_refused(&env);
@@ -115,7 +112,7 @@ fn a_python_version_declared_twice_is_refused_at_the_second_one() {
 /// The parser's advice to its own caller is no use to the person editing the file.
 #[test]
 fn a_duplicate_key_message_does_not_point_at_the_parser_api() {
-    let env = Env::new();
+    let env = Env::without_engine();
     env.write("python-base/versions.yaml", "3.9: {}\n3.9: {}\n");
     let message = build_refused(&env);
     assert!(!message.contains("DuplicateKeyPolicy"), "{message}");
@@ -123,7 +120,7 @@ fn a_duplicate_key_message_does_not_point_at_the_parser_api() {
 
 #[test]
 fn an_empty_versions_file_is_refused_with_an_example_entry() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let versions = shown(&env, "python-base/versions.yaml");
     let expected = format!(
         "{versions}: declares no Python versions; add one, e.g. `\"3.10\": {{docker_args: {{}}}}`"
@@ -136,7 +133,7 @@ fn an_empty_versions_file_is_refused_with_an_example_entry() {
 
 #[test]
 fn a_versions_file_that_is_not_utf8_is_refused_naming_the_byte() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let versions = shown(&env, "python-base/versions.yaml");
     fs_err::write(
         env.path("python-base/versions.yaml"),
@@ -151,7 +148,7 @@ fn a_versions_file_that_is_not_utf8_is_refused_naming_the_byte() {
 
 #[test]
 fn a_malformed_last_updated_is_refused_at_its_line() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let last_updated = shown(&env, "python-base/last_updated.yaml");
     env.write("python-base/last_updated.yaml", "# built\n3.9: [broken\n");
     assert_eq!(
@@ -162,21 +159,10 @@ fn a_malformed_last_updated_is_refused_at_its_line() {
 
 #[test]
 fn a_malformed_last_updated_of_a_base_is_named_when_building_its_dependent() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let last_updated = shown(&env, "python-base/last_updated.yaml");
     env.write("python-base/last_updated.yaml", "3.9: 2020 01 01\n");
-    let message = refused(
-        &env,
-        &[
-            "build",
-            "--name",
-            "dagster-app",
-            "-v",
-            "3.9",
-            "-t",
-            &env.timestamp,
-        ],
-    );
+    let message = refused(&env, &build_args("dagster-app", "3.9", &env.timestamp));
     assert_eq!(
         message,
         format!(
@@ -189,7 +175,7 @@ fn a_malformed_last_updated_of_a_base_is_named_when_building_its_dependent() {
 /// A null timestamp is a mistake in the file; the message should say so in the file's terms.
 #[test]
 fn a_null_timestamp_message_does_not_point_at_rust_types() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let last_updated = shown(&env, "python-base/last_updated.yaml");
     env.write("python-base/last_updated.yaml", "'3.9': null\n");
     let message = build_refused(&env);
@@ -202,14 +188,14 @@ fn a_null_timestamp_message_does_not_point_at_rust_types() {
 
 #[test]
 fn an_unknown_image_is_refused_suggesting_the_closest_name() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let images = env.images();
     let expected = format!(
         "unknown image `dagster-ap` in `{}`\nhint: did you mean `dagster-app`?",
         images.display()
     );
     let ts = &env.timestamp;
-    let build = ["build", "--name", "dagster-ap", "-v", "3.9", "-t", ts];
+    let build = build_args("dagster-ap", "3.9", ts);
     assert_eq!(refused(&env, &build), expected);
     let build_all = ["build-all", "--name", "dagster-ap", "-t", ts];
     assert_eq!(refused(&env, &build_all), expected);
@@ -217,17 +203,9 @@ fn an_unknown_image_is_refused_suggesting_the_closest_name() {
 
 #[test]
 fn an_unknown_python_version_is_refused_listing_the_known_ones() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let versions = shown(&env, "python-base/versions.yaml");
-    let build = [
-        "build",
-        "--name",
-        "python-base",
-        "-v",
-        "3.1",
-        "-t",
-        &env.timestamp,
-    ];
+    let build = build_args("python-base", "3.1", &env.timestamp);
     assert_eq!(
         refused(&env, &build),
         format!(
@@ -238,21 +216,13 @@ fn an_unknown_python_version_is_refused_listing_the_known_ones() {
 
 #[test]
 fn a_base_image_that_is_not_in_the_catalog_is_refused_at_its_line() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let versions = shown(&env, "dagster-app/versions.yaml");
     env.write(
         "dagster-app/versions.yaml",
         "# app\n3.9:\n  base_image:\n    name: python-bsae\n    source: local\n",
     );
-    let build = [
-        "build",
-        "--name",
-        "dagster-app",
-        "-v",
-        "3.9",
-        "-t",
-        &env.timestamp,
-    ];
+    let build = build_args("dagster-app", "3.9", &env.timestamp);
     assert_eq!(
         refused(&env, &build),
         format!(
@@ -265,7 +235,7 @@ fn a_base_image_that_is_not_in_the_catalog_is_refused_at_its_line() {
 
 #[test]
 fn a_base_without_the_python_version_is_refused_naming_both_images() {
-    let env = Env::new();
+    let env = Env::without_engine();
     env.write(
         "dagster-app/versions.yaml",
         "3.11:\n  base_image:\n    name: python-base\n    source: local\n",
@@ -287,7 +257,7 @@ fn a_base_without_the_python_version_is_refused_naming_both_images() {
 
 #[test]
 fn a_cycle_of_base_images_is_refused_showing_the_cycle() {
-    let env = Env::empty();
+    let env = Env::empty_without_engine();
     for (image, base) in [("a", "b"), ("b", "a")] {
         env.write(
             &format!("{image}/Dockerfile"),
@@ -304,27 +274,19 @@ fn a_cycle_of_base_images_is_refused_showing_the_cycle() {
         refused(&env, &with_deps),
         "base images form a cycle: a -> b -> a"
     );
-    let one = ["build", "--name", "a", "-v", "3.9", "-t", ts];
+    let one = build_args("a", "3.9", ts);
     assert_eq!(refused(&env, &one), "base images form a cycle: a -> b -> a");
 }
 
 #[test]
 fn base_image_in_docker_args_beside_base_image_is_refused_at_its_line() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let versions = shown(&env, "dagster-app/versions.yaml");
     env.write(
         "dagster-app/versions.yaml",
         "3.9:\n  base_image:\n    name: python-base\n    source: local\n  docker_args:\n    BASE_IMAGE: busybox\n",
     );
-    let build = [
-        "build",
-        "--name",
-        "dagster-app",
-        "-v",
-        "3.9",
-        "-t",
-        &env.timestamp,
-    ];
+    let build = build_args("dagster-app", "3.9", &env.timestamp);
     assert_eq!(
         refused(&env, &build),
         format!(
@@ -336,15 +298,12 @@ fn base_image_in_docker_args_beside_base_image_is_refused_at_its_line() {
 
 #[test]
 fn a_timestamp_that_cannot_be_in_a_tag_is_refused_naming_it() {
-    let env = Env::new();
+    let env = Env::without_engine();
     for (timestamp, character) in [
         (format!("{}:bad", env.timestamp), ":"),
         (format!("a {}", env.timestamp), " "),
     ] {
-        let message = refused(
-            &env,
-            &[&BUILD_PYTHON_BASE[..], &["-t", &timestamp]].concat(),
-        );
+        let message = refused(&env, &build_args("python-base", "3.9", &timestamp));
         assert_eq!(
             message,
             format!(
@@ -357,16 +316,8 @@ fn a_timestamp_that_cannot_be_in_a_tag_is_refused_naming_it() {
 
 #[test]
 fn an_image_name_that_docker_refuses_is_refused_naming_it() {
-    let env = Env::new();
-    let build = [
-        "build",
-        "--name",
-        "Bad_Name",
-        "-v",
-        "3.9",
-        "-t",
-        &env.timestamp,
-    ];
+    let env = Env::without_engine();
+    let build = build_args("Bad_Name", "3.9", &env.timestamp);
     assert_eq!(
         refused(&env, &build),
         "`Bad_Name` is not a valid image name: `B` is not allowed (lowercase letters, digits, \
@@ -376,12 +327,16 @@ fn an_image_name_that_docker_refuses_is_refused_naming_it() {
 
 #[test]
 fn a_tag_longer_than_128_characters_is_refused_and_128_is_accepted() {
-    let env = Env::new();
+    let env = Env::without_engine();
     // `py3.9-` + 122 characters is 128, the longest tag; `py3.10-` + 122 is one too many.
     let padding = "x".repeat(122 - env.timestamp.len());
     let timestamp = format!("{padding}{}", env.timestamp);
-    let dry_run = [&BUILD_PYTHON_BASE[..], &["-t", &timestamp, "--dry-run"]].concat();
-    env.run(&dry_run).success();
+    let dry_run = [
+        &build_args("python-base", "3.9", &timestamp)[..],
+        &["--dry-run"],
+    ]
+    .concat();
+    env.run_without_engine(&dry_run).success();
     let all = ["build-all", "--name", "python-base", "-t", &timestamp];
     assert_eq!(
         refused(&env, &all),
@@ -391,7 +346,7 @@ fn a_tag_longer_than_128_characters_is_refused_and_128_is_accepted() {
 
 #[test]
 fn a_custom_push_tag_that_cannot_be_a_tag_is_refused_naming_it() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let registry = env.registry();
     let push = [
         "--registry",
@@ -419,7 +374,7 @@ fn refused_for_each(env: &Env, file: &str, cases: &[(&[u8], &str)]) {
     let path = env.path(file);
     let original = fs_err::read(&path).ok();
     let image = file.split('/').next().unwrap();
-    let build = ["build", "--name", image, "-v", "3.9", "-t", &env.timestamp];
+    let build = build_args(image, "3.9", &env.timestamp);
     for (content, message) in cases {
         fs_err::write(&path, content).unwrap();
         assert_eq!(
@@ -439,7 +394,7 @@ const MAPPING_EXPECTED: &str = "expected a mapping of `key: value` entries here"
 
 #[test]
 fn versions_yaml_of_the_wrong_shape_or_missing_fields_is_refused_at_its_line() {
-    let env = Env::new();
+    let env = Env::without_engine();
     refused_for_each(
         &env,
         "python-base/versions.yaml",
@@ -472,7 +427,7 @@ fn versions_yaml_of_the_wrong_shape_or_missing_fields_is_refused_at_its_line() {
 
 #[test]
 fn unknown_keys_and_values_are_refused_suggesting_the_likely_one() {
-    let env = Env::new();
+    let env = Env::without_engine();
     refused_for_each(
         &env,
         "python-base/versions.yaml",
@@ -512,7 +467,7 @@ fn unknown_keys_and_values_are_refused_suggesting_the_likely_one() {
 
 #[test]
 fn duplicate_keys_are_refused_at_the_second_one_in_every_file() {
-    let env = Env::new();
+    let env = Env::without_engine();
     refused_for_each(
         &env,
         "python-base/versions.yaml",
@@ -535,7 +490,7 @@ fn duplicate_keys_are_refused_at_the_second_one_in_every_file() {
 
 #[test]
 fn last_updated_and_image_yaml_that_are_not_utf8_are_refused_naming_the_byte() {
-    let env = Env::new();
+    let env = Env::without_engine();
     refused_for_each(
         &env,
         "python-base/last_updated.yaml",
@@ -550,7 +505,7 @@ fn last_updated_and_image_yaml_that_are_not_utf8_are_refused_naming_the_byte() {
 
 #[test]
 fn last_updated_of_the_wrong_shape_is_refused_at_its_line() {
-    let env = Env::new();
+    let env = Env::without_engine();
     refused_for_each(
         &env,
         "python-base/last_updated.yaml",
@@ -563,7 +518,7 @@ fn last_updated_of_the_wrong_shape_is_refused_at_its_line() {
 
 #[test]
 fn a_missing_dockerfile_is_refused_before_docker_runs() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let dockerfile = env.path("python-base/Dockerfile");
     fs_err::remove_file(&dockerfile).unwrap();
     assert_eq!(
@@ -581,11 +536,11 @@ fn a_missing_dockerfile_is_refused_before_docker_runs() {
 /// `check` would never end; both refuse it at once.
 #[test]
 fn a_dockerfile_that_is_a_device_is_refused_without_reading_it() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let dockerfile = env.path("python-base/Dockerfile");
     fs_err::remove_file(&dockerfile).unwrap();
     std::os::unix::fs::symlink("/dev/zero", &dockerfile).unwrap();
-    let build = [&BUILD_PYTHON_BASE[..], &["-t", &env.timestamp]].concat();
+    let build = build_args("python-base", "3.9", &env.timestamp);
     env.run(&build).code(2).stderr_has(&format!(
         "{}: the Dockerfile is not a regular file",
         dockerfile.display()
@@ -601,7 +556,7 @@ fn a_dockerfile_that_is_a_device_is_refused_without_reading_it() {
 
 #[test]
 fn a_platform_docker_would_refuse_is_refused_naming_it() {
-    let env = Env::new();
+    let env = Env::without_engine();
     for (platform, why) in [
         (
             "linux/amd64,linux/arm64",
@@ -626,7 +581,7 @@ fn a_platform_docker_would_refuse_is_refused_naming_it() {
 
 #[test]
 fn files_over_the_size_limit_are_refused_before_parsing() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let huge = vec![b'#'; 1024 * 1024 + 1];
     let message = ": the file is 1048577 bytes; catalog files are limited to 1048576";
     for file in ["versions.yaml", "last_updated.yaml", "image.yaml"] {
@@ -636,7 +591,7 @@ fn files_over_the_size_limit_are_refused_before_parsing() {
 
 #[test]
 fn catalog_files_that_are_folders_or_devices_are_refused_without_reading_them() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let last_updated = env.path("python-base/last_updated.yaml");
     fs_err::remove_file(&last_updated).unwrap();
     fs_err::create_dir(&last_updated).unwrap();
@@ -651,7 +606,7 @@ fn catalog_files_that_are_folders_or_devices_are_refused_without_reading_them() 
     // Reading it would never end; not `refused`, whose snapshot of the files would read it too.
     let image_yaml = env.path("python-base/image.yaml");
     std::os::unix::fs::symlink("/dev/zero", &image_yaml).unwrap();
-    let build = [&BUILD_PYTHON_BASE[..], &["-t", &env.timestamp]].concat();
+    let build = build_args("python-base", "3.9", &env.timestamp);
     env.run(&build).code(2).stderr_has(&format!(
         "{}: expected a regular file, found a special file",
         image_yaml.display()
@@ -660,7 +615,7 @@ fn catalog_files_that_are_folders_or_devices_are_refused_without_reading_them() 
 
 #[test]
 fn image_yaml_of_the_wrong_shape_is_refused_saying_what_is_expected() {
-    let env = Env::new();
+    let env = Env::without_engine();
     fs_err::create_dir_all(env.root().join("python_modules/dagster")).unwrap();
     refused_for_each(
         &env,
@@ -686,7 +641,7 @@ fn image_yaml_of_the_wrong_shape_is_refused_saying_what_is_expected() {
 
 #[test]
 fn copies_that_leave_the_repository_or_the_image_folder_are_refused_at_their_line() {
-    let env = Env::new();
+    let env = Env::without_engine();
     fs_err::create_dir_all(env.root().join("python_modules/dagster")).unwrap();
     std::os::unix::fs::symlink("/etc", env.root().join("escape")).unwrap();
     // Not to /tmp: the check that no file changed reads what the catalog's symlinks lead to.
@@ -736,7 +691,7 @@ fn copies_that_leave_the_repository_or_the_image_folder_are_refused_at_their_lin
 
 #[test]
 fn a_malformed_exclude_pattern_is_refused_at_its_line() {
-    let env = Env::new();
+    let env = Env::without_engine();
     fs_err::create_dir_all(env.root().join("scala_modules")).unwrap();
     fs_err::write(env.root().join("scala_modules/build.sbt"), "").unwrap();
     let copy = "copy:\n  - from: scala_modules\n    to: scala_modules\n    exclude:";
@@ -766,7 +721,7 @@ fn a_malformed_exclude_pattern_is_refused_at_its_line() {
 
 #[test]
 fn a_base_image_named_by_a_path_is_refused_at_its_line() {
-    let env = Env::new();
+    let env = Env::without_engine();
     refused_for_each(
         &env,
         "dagster-app/versions.yaml",
@@ -780,7 +735,7 @@ fn a_base_image_named_by_a_path_is_refused_at_its_line() {
 
 #[test]
 fn an_image_that_builds_on_itself_is_refused_as_a_cycle() {
-    let env = Env::new();
+    let env = Env::without_engine();
     env.write(
         "python-base/versions.yaml",
         "3.9:\n  base_image: {name: python-base, source: local}\n",
@@ -793,7 +748,7 @@ fn an_image_that_builds_on_itself_is_refused_as_a_cycle() {
 
 #[test]
 fn an_image_folder_whose_name_docker_refuses_stops_a_build_of_everything() {
-    let env = Env::new();
+    let env = Env::without_engine();
     env.write("Bad_Name/versions.yaml", "3.9: {}\n");
     env.write("Bad_Name/Dockerfile", "FROM dagster-image/rootfs:busybox\n");
     assert_eq!(
@@ -805,11 +760,11 @@ fn an_image_folder_whose_name_docker_refuses_stops_a_build_of_everything() {
 
 #[test]
 fn flag_values_that_cannot_be_used_are_refused_naming_them() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let not_in_a_tag = "cannot be in a Docker tag (letters, digits, `_`, `.` and `-` only)";
     let cases: [(&[&str], String); 6] = [
         (
-            &["build", "--name", "python-base", "-v", "3.9", "-t", ""],
+            &build_args("python-base", "3.9", ""),
             "`` is not a valid timestamp: it is empty".into(),
         ),
         (

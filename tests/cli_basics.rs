@@ -6,7 +6,7 @@ use common::{Env, Run};
 
 #[test]
 fn list_prints_image_names_sorted_one_per_line() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let run = env.run(&["list"]).success();
     assert_eq!(
         run.stdout,
@@ -16,14 +16,14 @@ fn list_prints_image_names_sorted_one_per_line() {
 
 #[test]
 fn images_folder_defaults_to_images_in_the_working_directory() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let run = Run::from(env.bare(&["list"]).output().unwrap()).success();
     assert_eq!(run.stdout.lines().count(), 4);
 }
 
 #[test]
 fn images_folder_falls_back_to_the_seed_layout_under_the_git_root() {
-    let env = Env::empty();
+    let env = Env::empty_without_engine();
     let seed = env
         .root()
         .join("repo/python_modules/automation/automation/docker/images/only-image");
@@ -38,7 +38,7 @@ fn images_folder_falls_back_to_the_seed_layout_under_the_git_root() {
 
 #[test]
 fn images_folder_comes_from_the_environment() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let mut command = env.bare(&["list"]);
     command
         .current_dir("/")
@@ -49,7 +49,7 @@ fn images_folder_comes_from_the_environment() {
 
 #[test]
 fn a_missing_images_folder_is_bad_input() {
-    let env = Env::empty();
+    let env = Env::empty_without_engine();
     let run = Run::from(
         env.bare(&["--images-dir", "/nonexistent/images", "list"])
             .output()
@@ -61,25 +61,11 @@ fn a_missing_images_folder_is_bad_input() {
 
 #[test]
 fn usage_errors_exit_2() {
-    let env = Env::new();
+    let env = Env::without_engine();
     env.run(&["build", "--name", "dagster-app"])
         .code(2)
         .stderr_has("--python-version");
     env.run(&["snapshot", "-t", "nightly"])
         .code(2)
         .stderr_has("invalid value 'nightly'");
-}
-
-/// `tags` asks the registry only: it works outside any repository, where no images folder is.
-#[test]
-fn tags_needs_no_images_folder() {
-    let env = Env::empty();
-    let pushed = format!("{}/app:only-tag", env.registry());
-    common::docker_output(&["tag", "dagster-image/rootfs:busybox", &pushed]);
-    common::docker_output(&["push", &pushed]);
-    let elsewhere = tempfile::tempdir().unwrap();
-    let mut command = env.bare(&["--registry", &env.registry(), "tags", "--name", "app"]);
-    command.current_dir(elsewhere.path());
-    let run = Run::from(command.output().unwrap()).success();
-    assert_eq!(run.stdout, "only-tag\n");
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Env, Run, image_exists, run_image};
+use common::{Env, Run, build_args, image_exists, run_image};
 
 const COMMENT: &str =
     "# Written by dagster-image after each successful build: Python version -> timestamp.\n";
@@ -34,16 +34,8 @@ fn env_with_copy(dockerfile_tail: &str) -> Env {
 #[test]
 fn declared_copies_are_in_the_build_context_and_removed_afterwards() {
     let env = env_with_copy("");
-    env.run(&[
-        "build",
-        "--name",
-        "copier",
-        "-v",
-        "3.10",
-        "-t",
-        &env.timestamp,
-    ])
-    .success();
+    env.run(&build_args("copier", "3.10", &env.timestamp))
+        .success();
     assert_eq!(
         run_image(&env.tag("copier", "3.10"), &["cat", "/data/file.txt"]),
         "from the repository\n"
@@ -87,16 +79,8 @@ fn a_copy_with_exclude_puts_the_folder_in_the_context_without_the_excluded_files
         "FROM dagster-image/rootfs:busybox\nADD scala_modules /scala_modules\n",
     );
     env.run(&["check", "--name", "scala"]).success();
-    env.run(&[
-        "build",
-        "--name",
-        "scala",
-        "-v",
-        "3.10",
-        "-t",
-        &env.timestamp,
-    ])
-    .success();
+    env.run(&build_args("scala", "3.10", &env.timestamp))
+        .success();
 
     let listing = run_image(
         &env.tag("scala", "3.10"),
@@ -131,17 +115,9 @@ fn a_copy_with_exclude_puts_the_folder_in_the_context_without_the_excluded_files
 #[test]
 fn declared_copies_are_removed_after_a_failed_build() {
     let env = env_with_copy("RUN ls /data/file.txt && exit 7\n");
-    env.run(&[
-        "build",
-        "--name",
-        "copier",
-        "-v",
-        "3.10",
-        "-t",
-        &env.timestamp,
-    ])
-    .code(1)
-    .stderr_has("/data/file.txt");
+    env.run(&build_args("copier", "3.10", &env.timestamp))
+        .code(1)
+        .stderr_has("/data/file.txt");
     assert!(!env.path("copier/build_cache").exists());
     assert_eq!(env.read("copier/last_updated.yaml"), COMMENT);
 }
@@ -156,16 +132,8 @@ fn copies_left_by_a_killed_run_are_cleaned_up_by_the_next_one() {
         ".dagster-image/copies/copier.txt",
         &format!("{}\n", leftover.display()),
     );
-    env.run(&[
-        "build",
-        "--name",
-        "copier",
-        "-v",
-        "3.10",
-        "-t",
-        &env.timestamp,
-    ])
-    .success();
+    env.run(&build_args("copier", "3.10", &env.timestamp))
+        .success();
     assert_eq!(
         run_image(&env.tag("copier", "3.10"), &["cat", "/data/file.txt"]),
         "from the repository\n"
@@ -177,24 +145,16 @@ fn copies_left_by_a_killed_run_are_cleaned_up_by_the_next_one() {
 fn a_file_of_the_user_in_the_way_of_a_copy_is_bad_input_and_kept() {
     let env = env_with_copy("");
     env.write("copier/build_cache/data", "mine\n");
-    env.run(&[
-        "build",
-        "--name",
-        "copier",
-        "-v",
-        "3.10",
-        "-t",
-        &env.timestamp,
-    ])
-    .code(2)
-    .stderr_has("is in the way of the copy declared in");
+    env.run(&build_args("copier", "3.10", &env.timestamp))
+        .code(2)
+        .stderr_has("is in the way of the copy declared in");
     assert_eq!(env.read("copier/build_cache/data"), "mine\n");
     assert!(!image_exists(&env.tag("copier", "3.10")));
 }
 
 /// `build --name <image> -v 3.10 -t <timestamp>` started, its stderr kept.
 fn start_build(env: &Env, image: &str, timestamp: &str) -> std::process::Child {
-    env.command(&["build", "--name", image, "-v", "3.10", "-t", timestamp])
+    env.command(&build_args(image, "3.10", timestamp))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -234,15 +194,7 @@ fn a_run_waits_only_for_the_copies_of_an_image_it_builds() {
     let second_timestamp = env.timestamp_labelled("second");
     let second = start_build(&env, "copier", &second_timestamp);
     let other = env
-        .run(&[
-            "build",
-            "--name",
-            "other",
-            "-v",
-            "3.10",
-            "-t",
-            &env.timestamp,
-        ])
+        .run(&build_args("other", "3.10", &env.timestamp))
         .success();
     assert!(!other.stderr.contains("waiting"), "{}", other.stderr);
     let [first, second] = [first, second].map(|run| {

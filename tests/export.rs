@@ -1,15 +1,14 @@
 //! `bake` and `pipeline` on the example catalog: the same builds, order, tags, arguments and
-//! base edges as `build-all --dry-run`, the same bytes on every run; and the pipeline run step
-//! by step as fresh Buildkite agents would, with `pull` and `record` carrying the builds over.
+//! base edges as `build-all --dry-run`, the same bytes on every run; and `record`. None of them
+//! touches the engine (the pipeline run on agents is in `pipeline_run.rs`).
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::fs::{PermissionsExt, symlink};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use common::{Env, docker_output, registry_tags, run_image};
+use common::Env;
+use common::pipeline::pipeline;
 use serde::Deserialize;
 
 /// The first line of every example `last_updated.yaml`.
@@ -42,23 +41,6 @@ struct BakeTarget {
     contexts: BTreeMap<String, String>,
     output: Vec<String>,
     attest: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Pipeline {
-    env: BTreeMap<String, String>,
-    steps: Vec<Step>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Step {
-    label: String,
-    key: String,
-    #[serde(default)]
-    depends_on: Vec<String>,
-    commands: Vec<String>,
 }
 
 /// One build of `build-all --dry-run`: its header and its `docker build` command, read back.
@@ -125,15 +107,6 @@ fn bake(env: &Env, args: &[&str]) -> BakeFile {
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}:\n{}", run.stdout))
 }
 
-/// `--registry <this test's registry> pipeline ARGS`, parsed.
-fn pipeline(env: &Env, args: &[&str]) -> Pipeline {
-    let registry = env.registry();
-    let run = env
-        .run(&[&["--registry", &registry, "pipeline"], args].concat())
-        .success();
-    serde_saphyr::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}:\n{}", run.stdout))
-}
-
 /// The export name of a dry-run build, `image pyV`: `image-pyV` with `.` as `_`.
 fn export_name(image_and_version: &str) -> String {
     image_and_version.replace(" py", "-py").replace('.', "_")
@@ -145,7 +118,7 @@ fn name_of(build: &DryRunBuild) -> String {
 
 #[test]
 fn bake_has_the_targets_tags_args_and_files_of_build_all_in_its_order() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let ts = &env.timestamp;
     let args = ["-t", ts, "--dagster-version", "1.2.3"];
     let planned = dry_run_builds(&env, &args);
@@ -174,7 +147,7 @@ fn bake_has_the_targets_tags_args_and_files_of_build_all_in_its_order() {
 
 #[test]
 fn bake_points_each_planned_base_at_its_target_as_build_all_orders_them() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let planned = dry_run_builds(&env, &["-t", &env.timestamp]);
     let file = bake(&env, &["-t", &env.timestamp]);
     let mut edges = 0;
@@ -195,7 +168,7 @@ fn bake_points_each_planned_base_at_its_target_as_build_all_orders_them() {
 
 #[test]
 fn bake_with_push_tags_for_the_registry_only_and_outputs_there_on_every_platform() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let ts = &env.timestamp;
     let registry = env.registry();
     let file = bake(
@@ -229,7 +202,7 @@ fn bake_with_push_tags_for_the_registry_only_and_outputs_there_on_every_platform
 
 #[test]
 fn bake_of_one_image_builds_on_the_recorded_base_unless_asked_to_build_it_too() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let ts = &env.timestamp;
     let old = env.timestamp_labelled("old");
     for version in ["3.9", "3.10"] {
@@ -259,7 +232,7 @@ fn bake_of_one_image_builds_on_the_recorded_base_unless_asked_to_build_it_too() 
 
 #[test]
 fn bake_and_pipeline_print_the_same_bytes_for_the_same_catalog_and_timestamp() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let registry = env.registry();
     for args in [
         vec![
@@ -286,7 +259,7 @@ fn bake_and_pipeline_print_the_same_bytes_for_the_same_catalog_and_timestamp() {
 
 #[test]
 fn bake_without_a_timestamp_tags_every_target_with_one_new_timestamp() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let file = bake(&env, &[]);
     let timestamps: BTreeSet<&str> = file
         .target
@@ -306,7 +279,7 @@ fn bake_without_a_timestamp_tags_every_target_with_one_new_timestamp() {
 
 #[test]
 fn bake_with_push_and_pipeline_need_a_registry() {
-    let env = Env::new();
+    let env = Env::without_engine();
     for args in [&["bake", "--push"][..], &["pipeline"]] {
         let mut command = env.command(args);
         command.env_remove("AWS_ACCOUNT_ID");
@@ -356,7 +329,7 @@ fn bake_tells_where_to_run_it_and_that_several_platforms_to_load_need_one_or_pus
 
 #[test]
 fn bake_warns_that_image_yaml_copies_must_be_in_place_before_it_runs() {
-    let env = Env::new();
+    let env = Env::without_engine();
     fs_err::create_dir_all(env.root().join("shared")).unwrap();
     fs_err::write(env.root().join("shared/notes.txt"), "notes\n").unwrap();
     env.write("python-base/image.yaml", "copy:\n  - shared/notes.txt\n");
@@ -378,7 +351,7 @@ fn bake_warns_that_image_yaml_copies_must_be_in_place_before_it_runs() {
 
 #[test]
 fn the_pipeline_has_a_step_per_build_after_its_base_step_and_a_last_step_after_all() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let ts = &env.timestamp;
     let planned = dry_run_builds(&env, &["-t", ts]);
     let pipeline = pipeline(&env, &["-t", ts]);
@@ -425,104 +398,23 @@ fn the_pipeline_has_a_step_per_build_after_its_base_step_and_a_last_step_after_a
     assert_eq!(record.commands, commands);
 }
 
-/// A folder for PATH with `dagster-image` and a stand-in `buildkite-agent` that appends its
-/// arguments, one line per call, to `<root>/buildkite-agent-calls`.
-fn agent_tools(env: &Env) -> PathBuf {
-    let bin = env.root().join("bin");
-    fs_err::create_dir_all(&bin).unwrap();
-    symlink(
-        env!("CARGO_BIN_EXE_dagster-image"),
-        bin.join("dagster-image"),
-    )
-    .unwrap();
-    let calls = env.root().join("buildkite-agent-calls");
-    let script = bin.join("buildkite-agent");
-    fs_err::write(
-        &script,
-        format!("#!/bin/sh\necho \"$*\" >> '{}'\n", calls.display()),
-    )
-    .unwrap();
-    fs_err::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    bin
-}
-
-/// Runs the commands of `step` with `sh`, as a Buildkite agent would, in `agent`'s checkout.
-fn run_step(step: &Step, agent: &Env, pipeline_env: &BTreeMap<String, String>, bin: &Path) {
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
-    for command in &step.commands {
-        let output = Command::new("sh")
-            .args(["-c", command])
-            .current_dir(agent.root())
-            .envs(pipeline_env)
-            .env("PATH", &path)
-            .output()
-            .unwrap();
-        let run = common::Run::from(output);
-        assert_eq!(
-            run.code,
-            Some(0),
-            "{} failed: `{command}`\n{run:#?}",
-            step.key
-        );
-    }
-}
-
-#[test]
-fn the_pipeline_run_step_by_step_on_fresh_agents_pushes_every_build_and_records_it() {
-    let env = Env::new();
-    let ts = &env.timestamp;
-    let bin = agent_tools(&env);
-    let pipeline = pipeline(&env, &["--name", "dagster-app", "-t", ts]);
-    assert_eq!(pipeline.steps.len(), 5);
-    let mut agents = Vec::new();
-    for step in &pipeline.steps {
-        // Each step gets its own checkout and an engine without the images of earlier steps.
-        let agent = Env::new();
-        env.remove_images();
-        run_step(step, &agent, &pipeline.env, &bin);
-        agents.push(agent);
-    }
-    for image in ["python-base", "dagster-app"] {
-        assert_eq!(
-            registry_tags(&format!("{}/{image}", env.registry_path())),
-            [format!("py3.10-{ts}"), format!("py3.9-{ts}")]
-        );
-    }
-    let app = format!("{}/dagster-app:py3.10-{ts}", env.registry());
-    docker_output(&["pull", &app]);
-    assert_eq!(run_image(&app, &[]), "dagster dev on python 3.10\n");
-    let last = agents.last().unwrap();
-    for image in ["python-base", "dagster-app"] {
-        assert_eq!(
-            last.read(&format!("{image}/last_updated.yaml")),
-            format!("{LAST_UPDATED_COMMENT}'3.9': {ts}\n'3.10': {ts}\n"),
-            "{image}"
-        );
-    }
-    assert_eq!(
-        fs_err::read_to_string(env.root().join("buildkite-agent-calls")).unwrap(),
-        "artifact upload images/*/last_updated.yaml\n"
-    );
-}
-
 #[test]
 fn record_writes_the_timestamp_in_last_updated_without_building() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let ts = &env.timestamp;
-    env.run(&["record", "--name", "python-base", "-v", "3.10", "-t", ts])
+    env.run_without_engine(&["record", "--name", "python-base", "-v", "3.10", "-t", ts])
         .success();
-    env.run(&["record", "--name", "python-base", "-v", "3.9", "-t", ts])
+    env.run_without_engine(&["record", "--name", "python-base", "-v", "3.9", "-t", ts])
         .success();
     assert_eq!(
         env.read("python-base/last_updated.yaml"),
         format!("{LAST_UPDATED_COMMENT}'3.9': {ts}\n'3.10': {ts}\n")
     );
-    assert_eq!(env.images_built(), Vec::<String>::new());
 }
 
 #[test]
 fn record_refuses_an_unknown_version_or_a_timestamp_that_cannot_be_in_a_tag() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let before = env.snapshot_files();
     env.run(&["record", "--name", "python-base", "-v", "2.7", "-t", "x"])
         .code(2)

@@ -279,19 +279,20 @@ fn dry_run_prints_every_step_with_its_commands_and_diffs_and_changes_nothing() {
     let before = repository_files(&env);
     let run = publish(&env, &registry, &["--git-hash", NEW_PIN, "--dry-run"]).success();
     let root = env.root().display().to_string();
+    let docker = common::docker();
     let expected_in_order = [
         format!("# step 1/6: pin `{BUILDER}` to commit `{NEW_PIN}`\n"),
         format!("-RUN echo \"git checkout {OLD_PIN}\" > /opt/dagster-commit\n"),
         format!("+RUN echo \"git checkout {NEW_PIN}\" > /opt/dagster-commit\n"),
         "# step 2/6: build every version".to_owned(),
-        format!("docker build --force-rm --tag dagster/python-base:py3.9-{ts} "),
-        format!("docker build --force-rm --tag dagster/{BUILDER}:py3.9-{ts} "),
+        format!("{docker} build --force-rm --tag dagster/python-base:py3.9-{ts} "),
+        format!("{docker} build --force-rm --tag dagster/{BUILDER}:py3.9-{ts} "),
         "# step 3/6: freeze".to_owned(),
-        format!("docker run --rm dagster/{BUILDER}:py3.9-{ts} pip freeze --exclude-editable > "),
+        format!("{docker} run --rm dagster/{BUILDER}:py3.9-{ts} pip freeze --exclude-editable > "),
         "# step 4/6: build every version".to_owned(),
         format!("--build-arg BASE_IMAGE=dagster/python-base:py3.10-{ts} "),
         format!("# step 5/6: push `{TARGET}` to `{registry}`\n"),
-        format!("docker push {registry}/{TARGET}:py3.10-{ts}\n"),
+        format!("{docker} push {registry}/{TARGET}:py3.10-{ts}\n"),
         "# step 6/6: record".to_owned(),
         format!("--- {root}/.buildkite/defines.py\n"),
         format!("-UNIT_IMAGE_VERSION = \"{PREVIOUS}\"  # buildkite-unit\n"),

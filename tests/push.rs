@@ -55,11 +55,14 @@ fn push_all_publishes_every_python_version_as_its_timestamp_tag() {
         let remote = format!("{registry}/python-base:{tag}");
         let in_registry = common::registry_digest(&repository, &tag);
         assert!(in_registry.is_some(), "no manifest for {remote}");
-        assert_eq!(
-            pushed_digest(&remote, &format!("{registry}/python-base")),
-            in_registry,
-            "docker and the registry disagree on the digest of {remote}"
-        );
+        // podman records no digest of what it pushed; the config digest below is the check.
+        if common::Engine::under_test().records_pushed_digests() {
+            assert_eq!(
+                pushed_digest(&remote, &format!("{registry}/python-base")),
+                in_registry,
+                "docker and the registry disagree on the digest of {remote}"
+            );
+        }
         assert_eq!(
             common::registry_image_id(&repository, &tag),
             Some(common::image_id(&env.tag("python-base", version))),
@@ -141,10 +144,11 @@ fn dry_run_prints_the_tag_and_push_commands_and_pushes_nothing() {
     assert_eq!(
         run.stdout,
         format!(
-            "docker tag dagster/python-base:py3.9-{ts} {r39}\n\
-             docker push {r39}\n\
-             docker tag dagster/python-base:py3.10-{ts} {r310}\n\
-             docker push {r310}\n",
+            "{d} tag dagster/python-base:py3.9-{ts} {r39}\n\
+             {d} push {r39}\n\
+             {d} tag dagster/python-base:py3.10-{ts} {r310}\n\
+             {d} push {r310}\n",
+            d = common::docker(),
             r39 = remote("3.9"),
             r310 = remote("3.10"),
         )
@@ -247,10 +251,11 @@ fn release_dry_run_names_the_aws_password_the_copy_needs_and_prints_the_push_it_
     assert_eq!(
         run.stdout,
         format!(
-            "docker tag {local} {to}:1.2.3\n\
-             docker tag {local} {to}:latest\n\
-             docker push {to}:1.2.3\n\
-             docker push {to}:latest\n"
+            "{d} tag {local} {to}:1.2.3\n\
+             {d} tag {local} {to}:latest\n\
+             {d} push {to}:1.2.3\n\
+             {d} push {to}:latest\n",
+            d = common::docker(),
         )
     );
     run.stderr_has(&format!(
@@ -275,7 +280,7 @@ fn pushing_a_recorded_image_that_is_gone_locally_fails_at_tagging() {
     run_with_registry(&env, "push --name python-base -v 3.9")
         .code(1)
         .stderr_has(&format!("error: tagging `{local}` as `{remote}` failed"))
-        .stderr_has(&format!("No such image: {local}"));
+        .stderr_has(&common::Engine::under_test().no_such_image(&local));
     let repository = format!("{}/python-base", env.registry_path());
     assert_eq!(common::registry_tags(&repository), Vec::<String>::new());
 }

@@ -500,3 +500,17 @@ fn status_rejects_a_malformed_registry_as_bad_input() {
         .code(2)
         .stderr_has("`bad_host:5000` is not a registry");
 }
+
+/// `tags` asks the registry only: it works outside any repository, where no images folder is.
+#[test]
+fn tags_needs_no_images_folder() {
+    let env = Env::empty();
+    let pushed = format!("{}/app:only-tag", env.registry());
+    common::docker_output(&["tag", "dagster-image/rootfs:busybox", &pushed]);
+    common::docker_output(&["push", &pushed]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut command = env.bare(&["--registry", &env.registry(), "tags", "--name", "app"]);
+    command.current_dir(elsewhere.path());
+    let run = common::Run::from(command.output().unwrap()).success();
+    assert_eq!(run.stdout, "only-tag\n");
+}

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Env, run_image};
+use common::{Env, build_args, run_image};
 
 const BUILDER: &str = "buildkite-unit-snapshot-builder";
 
@@ -84,10 +84,11 @@ fn snapshot_dry_run_prints_the_freeze_commands_and_writes_nothing() {
     assert_eq!(
         run.stdout,
         format!(
-            "docker run --rm dagster/{BUILDER}:py3.9-{ts} pip freeze --exclude-editable \
+            "{d} run --rm dagster/{BUILDER}:py3.9-{ts} pip freeze --exclude-editable \
              > {target}/snapshot-reqs-3.9.txt\n\
-             docker run --rm dagster/{BUILDER}:py3.10-{ts} pip freeze --exclude-editable \
-             > {target}/snapshot-reqs-3.10.txt\n"
+             {d} run --rm dagster/{BUILDER}:py3.10-{ts} pip freeze --exclude-editable \
+             > {target}/snapshot-reqs-3.10.txt\n",
+            d = common::docker(),
         )
     );
     assert_eq!(env.snapshot_files(), before);
@@ -107,8 +108,7 @@ fn a_failing_freeze_leaves_every_old_snapshot_untouched() {
         ),
     );
     let broken_ts = env.timestamp_labelled("broken");
-    env.run(&["build", "--name", BUILDER, "-v", "3.10", "-t", &broken_ts])
-        .success();
+    env.run(&build_args(BUILDER, "3.10", &broken_ts)).success();
     let old = snapshot_files(&env);
     let builder_39 = env.tag(BUILDER, "3.9");
     let fresh_39 = run_image(&builder_39, &["pip", "freeze", "--exclude-editable"]);
@@ -121,8 +121,9 @@ fn a_failing_freeze_leaves_every_old_snapshot_untouched() {
     let run = env.run(&["snapshot", "-t", "unit"]).code(1);
     assert!(
         run.stderr.contains(&format!(
-            "error: freezing Python 3.10 of `{BUILDER}` failed: `docker run --rm \
-             dagster/{BUILDER}:py3.10-{broken_ts} pip freeze --exclude-editable` exit status: 1"
+            "error: freezing Python 3.10 of `{BUILDER}` failed: `{d} run --rm \
+             dagster/{BUILDER}:py3.10-{broken_ts} pip freeze --exclude-editable` exit status: 1",
+            d = common::docker(),
         )),
         "{}",
         run.stderr

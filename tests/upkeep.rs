@@ -4,78 +4,8 @@
 
 mod common;
 
+use common::family::{BASE_DOCKERFILE, check_rows, family, write_image};
 use common::{Env, docker_output, image_exists, words};
-
-/// A Dockerfile that builds in a second and declares the build argument versions.yaml passes.
-const BASE_DOCKERFILE: &str =
-    "FROM dagster-image/rootfs:busybox\nARG PYTHON_VERSION\nRUN echo \"$PYTHON_VERSION\" > /v\n";
-
-/// A Dockerfile built on the local base given as `BASE_IMAGE`.
-const CHILD_DOCKERFILE: &str = "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN echo child > /child\n";
-
-/// Writes an image folder: `versions` built on the local `base` when given.
-fn write_image(env: &Env, name: &str, versions: &[&str], base: Option<&str>) {
-    let (dockerfile, spec) = match base {
-        Some(base) => (
-            CHILD_DOCKERFILE,
-            format!("  base_image:\n    name: {base}\n    source: local\n"),
-        ),
-        None => (BASE_DOCKERFILE, String::new()),
-    };
-    let versions: String = versions
-        .iter()
-        .map(|v| match base {
-            Some(_) => format!("'{v}':\n{spec}"),
-            None => format!("'{v}':\n  docker_args:\n    PYTHON_VERSION: '{v}'\n"),
-        })
-        .collect();
-    env.write(&format!("{name}/Dockerfile"), dockerfile);
-    env.write(&format!("{name}/versions.yaml"), &versions);
-}
-
-/// base (3.9, 3.10) <- mid (3.9, 3.10) <- top (3.9); other (3.9) on its own.
-fn family(env: &Env) {
-    write_image(env, "base", &["3.9", "3.10"], None);
-    write_image(env, "mid", &["3.9", "3.10"], Some("base"));
-    write_image(env, "top", &["3.9"], Some("mid"));
-    write_image(env, "other", &["3.9"], None);
-}
-
-/// `check --json`, its exit code asserted, as `image kind file[:line]` rows, the file relative
-/// to the catalog.
-fn check_rows(env: &Env, args: &[&str], code: i32) -> Vec<String> {
-    let run = env.run(&[&["check", "--json"], args].concat()).code(code);
-    let problems: Vec<serde_json::Value> =
-        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}:\n{}", run.stdout));
-    let catalog = format!("{}/", env.images().display());
-    problems
-        .iter()
-        .map(|p| {
-            let file = p["file"].as_str().unwrap();
-            let file = file
-                .strip_prefix(&catalog)
-                .unwrap_or_else(|| panic!("{file} is not in the catalog"));
-            let line = p["line"]
-                .as_u64()
-                .map(|l| format!(":{l}"))
-                .unwrap_or_default();
-            format!(
-                "{} {} {file}{line}",
-                p["image"].as_str().unwrap(),
-                p["kind"].as_str().unwrap()
-            )
-        })
-        .collect()
-}
-
-#[test]
-fn the_example_catalog_passes_check() {
-    let env = Env::new();
-    let run = env.run(&["check"]).success();
-    assert_eq!(run.stdout, "");
-    assert_eq!(run.stderr, "no problems in 4 image(s)\n");
-    assert_eq!(env.run(&["check", "--json"]).success().stdout, "[]\n");
-}
 
 #[test]
 fn check_names_the_dependents_of_a_base_rebuilt_alone_and_with_dependents_rebuilds_them() {
@@ -118,7 +48,10 @@ fn check_names_the_dependents_of_a_base_rebuilt_alone_and_with_dependents_rebuil
         .success();
     for (image, base) in [("mid", "base"), ("top", "mid")] {
         let arg = format!("--build-arg BASE_IMAGE=dagster/{base}:py3.9-{fixed} ");
-        let build = format!("docker build --force-rm --tag dagster/{image}:py3.9-{fixed} ");
+        let build = format!(
+            "{} build --force-rm --tag dagster/{image}:py3.9-{fixed} ",
+            common::docker()
+        );
         let line = dry.stdout.lines().find(|l| l.starts_with(&build));
         assert!(line.is_some_and(|l| l.contains(&arg)), "{}", dry.stdout);
     }
@@ -169,75 +102,6 @@ fn with_dependents_needs_an_image_name() {
     ])
     .code(2)
     .stderr_has("unknown image `nope`");
-}
-
-#[test]
-fn check_json_lists_every_problem_with_its_file_line_and_fix_and_changes_nothing() {
-    let env = Env::empty();
-    write_image(&env, "base", &["3.9"], None);
-    env.write("broken/Dockerfile", BASE_DOCKERFILE);
-    env.write(
-        "broken/versions.yaml",
-        "'3.9':\n  docker_args: {PYTHON_VERSION: [3]}\n",
-    );
-    env.write("broken/last_updated.yaml", "'3.9': [\n");
-    write_image(&env, "orphan", &["3.9"], Some("bse"));
-    write_image(&env, "lacking", &["3.9", "3.8"], Some("base"));
-    write_image(&env, "loop-a", &["3.9"], Some("loop-b"));
-    write_image(&env, "loop-b", &["3.9"], Some("loop-a"));
-    write_image(&env, "leftover", &["3.9"], None);
-    env.write(
-        "leftover/last_updated.yaml",
-        "# kept\n'3.7': 2019-01-01T000000\n",
-    );
-    env.write(
-        "args/versions.yaml",
-        "'3.9':\n  docker_args:\n    PYTHON_VERSION: '3.9'\n    EXTRA: x\n",
-    );
-    env.write(
-        "args/Dockerfile",
-        "FROM busybox\nARG PYTHON_VERSION\nRUN echo $DAGSTER_VERSION\n",
-    );
-    env.write("no-dockerfile/versions.yaml", "'3.9': {}\n");
-    let before = env.snapshot_files();
-
-    assert_eq!(
-        check_rows(&env, &[], 1),
-        [
-            "args undeclared-build-arg args/Dockerfile",
-            "args variable-without-arg args/Dockerfile:3",
-            "broken invalid-file broken/last_updated.yaml:1",
-            "broken invalid-file broken/versions.yaml:2",
-            "lacking base-lacks-version lacking/versions.yaml:7",
-            "leftover leftover-entry leftover/last_updated.yaml",
-            "loop-a cycle loop-a/versions.yaml:3",
-            "no-dockerfile missing-dockerfile no-dockerfile/Dockerfile",
-            "orphan unknown-base orphan/versions.yaml:3",
-        ]
-    );
-    let run = env.run(&["check", "--json"]).code(1);
-    let problems: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
-    let orphan = &problems[8];
-    assert_eq!(
-        orphan["problem"],
-        "the base image `bse` of Python 3.9 is not an image of the catalog"
-    );
-    assert_eq!(
-        orphan["fix"],
-        "change it to `base`, or add the image folder `bse`"
-    );
-    let mut keys: Vec<&String> = orphan.as_object().unwrap().keys().collect();
-    keys.sort();
-    assert_eq!(keys, ["file", "fix", "image", "kind", "line", "problem"]);
-
-    assert_eq!(
-        check_rows(&env, &["--name", "lacking"], 1),
-        ["lacking base-lacks-version lacking/versions.yaml:7"]
-    );
-    env.run(&["check", "--name", "lackin"])
-        .code(2)
-        .stderr_has("did you mean `lacking`?");
-    assert_eq!(env.snapshot_files(), before);
 }
 
 #[test]
@@ -340,41 +204,4 @@ fn prune_images_removes_only_the_old_builds_of_the_image() {
     }
     assert_eq!(env.snapshot_files(), before);
     assert_eq!(env.run(&prune).success().stdout, "nothing to prune\n");
-}
-
-/// The Python original copied `build_cache/` folders in with per-image code; here a `COPY` of
-/// one that `image.yaml` does not declare would build without it, so `check` names it.
-#[test]
-fn check_names_the_dockerfile_line_of_a_copy_source_missing_until_image_yaml_declares_it() {
-    let env = Env::empty();
-    write_image(&env, "cached", &["3.9", "3.10"], None);
-    env.write(
-        "cached/Dockerfile",
-        &format!("{BASE_DOCKERFILE}COPY build_cache/dagster /opt/dagster\n"),
-    );
-    let run = env.run(&["check"]).code(1);
-    let dockerfile = env.path("cached/Dockerfile").display().to_string();
-    assert_eq!(
-        run.stdout,
-        format!(
-            "{dockerfile}:4: the `COPY` source `build_cache/dagster` is not in the build context \
-             for Python 3.9, 3.10\n    fix: add it to the image folder or declare it under \
-             `copy:` in image.yaml (e.g. `- {{from: <repo path>, to: build_cache/dagster}}`)\n"
-        )
-    );
-    assert_eq!(run.stderr, "error: found 1 problem(s) in the catalog\n");
-    assert_eq!(
-        check_rows(&env, &[], 1),
-        ["cached missing-copy-source cached/Dockerfile:4"]
-    );
-
-    fs_err::create_dir_all(env.root().join("python_modules/dagster")).unwrap();
-    fs_err::write(env.root().join("python_modules/dagster/setup.py"), "").unwrap();
-    env.write(
-        "cached/image.yaml",
-        "copy:\n  - {from: python_modules/dagster, to: build_cache/dagster}\n",
-    );
-    let run = env.run(&["check"]).success();
-    assert_eq!(run.stdout, "");
-    assert_eq!(run.stderr, "no problems in 1 image(s)\n");
 }

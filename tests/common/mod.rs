@@ -1,18 +1,25 @@
 //! Test harness: a copy of the example catalog in a temporary folder, the built binary run
-//! against it, and helpers that ask the real Docker engine and registry what happened.
+//! against it, and helpers that ask the real engine ([`engine`]: docker or podman) and registry
+//! what happened.
 //!
-//! Tests need a running engine and the registry of `scripts/setup-engine.sh`; without them they
-//! fail at once with a message saying so, never skip.
+//! Tests that touch the engine need it running and the registry of `scripts/setup-engine.sh`;
+//! without them they fail at once with a message saying so, never skip. Tests of what needs no
+//! engine (`Env::without_engine`) run without a daemon.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod access_log;
 pub mod buildkit;
+pub mod engine;
+pub mod family;
+pub mod pipeline;
 pub mod proxy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub use engine::Engine;
 
 /// The loopback registry started by `scripts/setup-engine.sh`.
 pub const REGISTRY: &str = "127.0.0.1:5000";
@@ -36,9 +43,16 @@ pub struct Run {
 }
 
 impl Env {
-    /// A copy of `examples/images`.
+    /// A copy of `examples/images`, for a test that uses the engine.
     pub fn new() -> Self {
-        let env = Self::empty();
+        require_engine();
+        Self::without_engine()
+    }
+
+    /// A copy of `examples/images`, for a test that never touches the engine: it runs without
+    /// a daemon.
+    pub fn without_engine() -> Self {
+        let env = Self::empty_without_engine();
         copy_tree(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/images"),
             &env.images(),
@@ -46,9 +60,14 @@ impl Env {
         env
     }
 
-    /// An empty `images/` folder.
+    /// An empty `images/` folder, for a test that uses the engine.
     pub fn empty() -> Self {
         require_engine();
+        Self::empty_without_engine()
+    }
+
+    /// An empty `images/` folder, for a test that never touches the engine.
+    pub fn empty_without_engine() -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
         fs_err::create_dir(dir.path().join("images")).unwrap();
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
@@ -101,6 +120,22 @@ impl Env {
         Run::from(command.output().expect("run dagster-image"))
     }
 
+    /// Runs `args` with a stand-in `$DOCKER` that notes its calls and fails, and asserts that
+    /// the engine was never called: for what must be done without one (refusals, plans, files).
+    #[track_caller]
+    pub fn run_without_engine(&self, args: &[&str]) -> Run {
+        let calls = self.root().join("engine-calls");
+        let stand_in = self.root().join("no-engine");
+        write_executable(
+            &stand_in,
+            &format!("#!/bin/sh\necho \"$*\" >> '{}'\nexit 1\n", calls.display()),
+        );
+        let run = self.run_with(args, &[("DOCKER", &stand_in.display().to_string())]);
+        let called = fs_err::read_to_string(&calls).unwrap_or_default();
+        assert_eq!(called, "", "{args:?} ran the engine");
+        run
+    }
+
     /// The command without running it, for tests that need to signal it or set its folder.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = self.bare(&["--images-dir"]);
@@ -117,6 +152,7 @@ impl Env {
             .env_remove("DAGSTER_IMAGE_REGISTRY")
             .env_remove("DAGSTER_IMAGES_DIR")
             .stdin(Stdio::null());
+        Engine::under_test().configure(&mut command);
         command
     }
 
@@ -140,13 +176,13 @@ impl Env {
         format!("{label}-{}", self.timestamp)
     }
 
-    /// Every local image whose tag ends with this test's timestamp, as `REPOSITORY:TAG`, sorted.
+    /// Every local image whose tag ends with this test's timestamp, as `REPOSITORY:TAG` (as
+    /// docker writes it), sorted.
     pub fn images_built(&self) -> Vec<String> {
-        let listing = docker_output(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
-        let mut ours: Vec<String> = listing
-            .lines()
+        let mut ours: Vec<String> = local_tags()
+            .into_iter()
             .filter(|r| r.ends_with(&self.timestamp))
-            .map(str::to_owned)
+            .map(|r| engine::familiar(&r))
             .collect();
         ours.sort();
         ours
@@ -161,13 +197,12 @@ impl Env {
     /// another test reusing the same image from the build cache (docker 20.10 deletes an
     /// image whose last tag goes while a concurrent build tags it, leaving a tag of nothing).
     pub fn remove_images(&self) {
-        let listing = docker_output(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
-        let ours: Vec<&str> = listing
-            .lines()
+        let ours: Vec<String> = local_tags()
+            .into_iter()
             .filter(|r| r.ends_with(&self.timestamp) || r.contains(&self.registry_path()))
             .collect();
         if !ours.is_empty() {
-            let _ = Command::new("docker")
+            let _ = engine_command()
                 .args(["image", "rm", "--force"])
                 .args(ours)
                 .output();
@@ -228,15 +263,23 @@ fn run_id() -> &'static str {
     })
 }
 
-/// Panics, with how to fix it, when the Docker engine or the test registry is not running.
+/// Panics, with how to fix it, when the engine under test, its base image or the test
+/// registry is not there.
 pub fn require_engine() {
     ENGINE_CHECK.call_once(|| {
-        let engine = Command::new("docker")
-            .args(["info", "--format", "{{.ServerVersion}}"])
-            .output();
+        let engine = Engine::under_test();
+        let setup = engine.setup_script();
+        let info = engine_command().arg("info").output();
         assert!(
-            engine.is_ok_and(|o| o.status.success()),
-            "the Docker engine is not running: run `scripts/setup-engine.sh` first"
+            info.is_ok_and(|o| o.status.success()),
+            "the engine `{}` ({engine:?}, from ${}) is not running: run `{setup}` first",
+            engine.program(),
+            engine::VARIABLE,
+        );
+        assert!(
+            image_exists(ROOTFS_IMAGE),
+            "`{}` has no image `{ROOTFS_IMAGE}`: run `{setup}` first",
+            engine.program()
         );
         let registry = Command::new("curl")
             .args(["-fsS", &format!("http://{REGISTRY}/v2/")])
@@ -248,48 +291,64 @@ pub fn require_engine() {
     });
 }
 
-/// Runs docker and returns its stdout; panics when it fails.
+/// The base image every test Dockerfile starts from, made by the engine's set-up script.
+pub const ROOTFS_IMAGE: &str = "dagster-image/rootfs:busybox";
+
+/// A command of the engine under test, e.g. `engine_command().args(["image", "ls"])`.
+pub fn engine_command() -> Command {
+    Engine::under_test().command()
+}
+
+/// Runs the engine under test (`docker ARGS...` or `podman ARGS...`) and returns its stdout;
+/// panics when it fails.
 pub fn docker_output(args: &[&str]) -> String {
-    let output = Command::new("docker")
+    let program = Engine::under_test().program();
+    let output = engine_command()
         .args(args)
         .output()
-        .expect("run docker");
+        .unwrap_or_else(|e| panic!("cannot run `{program}`: {e}"));
     assert!(
         output.status.success(),
-        "docker {args:?} failed: {}",
+        "{program} {args:?} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// Every local image's `REPOSITORY:TAG`, as the engine writes them.
+fn local_tags() -> Vec<String> {
+    let listing = docker_output(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
+    listing.lines().map(str::to_owned).collect()
+}
+
 /// Whether the engine has an image `reference`.
 pub fn image_exists(reference: &str) -> bool {
-    Command::new("docker")
+    engine_command()
         .args(["image", "inspect", reference])
         .output()
         .is_ok_and(|o| o.status.success())
 }
 
-/// `docker run --rm IMAGE ARGS...`, stdout.
+/// `docker run --rm IMAGE ARGS...` on the engine under test, stdout.
 pub fn run_image(image: &str, args: &[&str]) -> String {
     let mut all = vec!["run", "--rm", image];
     all.extend_from_slice(args);
     docker_output(&all)
 }
 
-/// A GET to the test registry's API, the body.
+/// A GET to the test registry's API, the body; manifests in docker's format or the OCI one
+/// (podman pushes its images as OCI manifests).
 pub fn registry_get(path: &str) -> String {
     let output = Command::new("curl")
-        .args([
-            "-fsS",
-            "-H",
-            "Accept: application/vnd.docker.distribution.manifest.v2+json",
-        ])
+        .args(["-fsS", "-H", DOCKER_MANIFEST, "-H", OCI_MANIFEST])
         .arg(format!("http://{REGISTRY}/v2/{path}"))
         .output()
         .expect("run curl");
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+const DOCKER_MANIFEST: &str = "Accept: application/vnd.docker.distribution.manifest.v2+json";
+const OCI_MANIFEST: &str = "Accept: application/vnd.oci.image.manifest.v1+json";
 
 /// The tags of `repository` (a path inside the test registry), sorted.
 pub fn registry_tags(repository: &str) -> Vec<String> {
@@ -322,10 +381,8 @@ pub fn words(line: &str) -> Vec<&str> {
 /// The digest the test registry gives the manifest `repository:tag` (its `Docker-Content-Digest`
 /// header), or `None` when there is no such manifest.
 pub fn registry_digest(repository: &str, tag: &str) -> Option<String> {
-    let docker_v2 = "Accept: application/vnd.docker.distribution.manifest.v2+json";
-    let oci = "Accept: application/vnd.oci.image.manifest.v1+json";
     let output = Command::new("curl")
-        .args(["-fsS", "--head", "-H", docker_v2, "-H", oci])
+        .args(["-fsS", "--head", "-H", DOCKER_MANIFEST, "-H", OCI_MANIFEST])
         .arg(format!("http://{REGISTRY}/v2/{repository}/manifests/{tag}"))
         .output()
         .expect("run curl");
@@ -357,11 +414,21 @@ pub fn write_executable(path: &Path, text: &str) {
     fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// The id of the local image `reference`.
+/// The id of the local image `reference`, as docker writes it (`sha256:...`).
 pub fn image_id(reference: &str) -> String {
-    docker_output(&["image", "inspect", "--format", "{{.Id}}", reference])
-        .trim()
-        .to_owned()
+    engine::familiar_id(&docker_output(&[
+        "image", "inspect", "--format", "{{.Id}}", reference,
+    ]))
+}
+
+/// `build --name IMAGE -v VERSION -t TIMESTAMP`.
+pub fn build_args<'a>(image: &'a str, version: &'a str, timestamp: &'a str) -> [&'a str; 7] {
+    ["build", "--name", image, "-v", version, "-t", timestamp]
+}
+
+/// The engine's program as the tool prints it in `--dry-run` commands (`docker`, `podman`).
+pub fn docker() -> &'static str {
+    Engine::under_test().program()
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -413,9 +480,11 @@ pub fn aws_calls(env: &Env) -> String {
 }
 
 /// A docker configuration folder of the test's own, without credentials, so that neither the
-/// tool nor docker sees the user's logins.
+/// tool nor the engine sees the user's logins. Its `config.json` is there, empty: podman, unlike
+/// docker, fails to push when `$DOCKER_CONFIG` has none.
 pub fn empty_docker_config(env: &Env) -> PathBuf {
     let dir = env.root().join("empty-docker-config");
     fs_err::create_dir_all(&dir).unwrap();
+    fs_err::write(dir.join("config.json"), "{}\n").unwrap();
     dir
 }
