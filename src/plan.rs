@@ -105,15 +105,7 @@ impl Error {
 /// `base_image`, transitively and for the same Python version, each once. `images` must hold
 /// every image of the catalog: a dependent is found only among them.
 pub fn with_dependents(images: &BTreeMap<String, Image>, targets: &[Target]) -> Vec<Target> {
-    let nodes: Vec<Target> = images
-        .values()
-        .flat_map(|image| {
-            image.versions.keys().map(|version| Target {
-                image: image.name.clone(),
-                python_version: version.clone(),
-            })
-        })
-        .collect();
+    let nodes: Vec<Target> = images.values().flat_map(Image::targets).collect();
     let local = |base: &BaseImage| base.source == BaseSource::Local;
     graph::with_dependents(targets, &nodes, |t| base_image_of(images, t), local)
 }

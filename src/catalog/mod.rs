@@ -20,6 +20,8 @@ pub use image_config::ImageConfig;
 pub use last_updated::LastUpdated;
 pub use versions::{BASE_IMAGE_ARG, BaseImage, BaseSource, VersionSpec};
 
+use crate::reference::Target;
+
 /// Where the seed's repository keeps its images, relative to the git root.
 const SEED_IMAGES_DIR: &str = "python_modules/automation/automation/docker/images";
 
@@ -206,6 +208,14 @@ impl Image {
                 version: version.to_owned(),
                 path: self.last_updated_path(),
             })
+    }
+
+    /// Every image-version of the image, in versions.yaml order.
+    pub fn targets(&self) -> Vec<Target> {
+        self.versions
+            .keys()
+            .map(|version| Target::new(&self.name, version))
+            .collect()
     }
 
     /// The first Python version, the one releases are made from.

@@ -196,23 +196,16 @@ pub fn now_timestamp() -> String {
 
 /// The image-versions asked for: one, every version of one image, or everything.
 fn targets(images: &BTreeMap<String, Image>, request: &BuildRequest) -> Result<Vec<Target>> {
-    let target = |image: &Image, version: &str| Target {
-        image: image.name.clone(),
-        python_version: version.to_owned(),
-    };
     let Some(name) = &request.name else {
-        return Ok(images
-            .values()
-            .flat_map(|image| image.versions.keys().map(|v| target(image, v)))
-            .collect());
+        return Ok(images.values().flat_map(Image::targets).collect());
     };
     let image = &images[name];
     match &request.python_version {
         Some(version) => {
             image.version(version)?;
-            Ok(vec![target(image, version)])
+            Ok(vec![Target::new(name, version)])
         }
-        None => Ok(image.versions.keys().map(|v| target(image, v)).collect()),
+        None => Ok(image.targets()),
     }
 }
 

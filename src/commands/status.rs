@@ -35,15 +35,7 @@ pub fn status(context: &Context, name: Option<&str>, json: bool) -> Result<()> {
         Some(name) => vec![&images[name]],
         None => images.values().collect(),
     };
-    let targets: Vec<Target> = shown
-        .iter()
-        .flat_map(|image| {
-            image.versions.keys().map(|v| Target {
-                image: image.name.clone(),
-                python_version: v.clone(),
-            })
-        })
-        .collect();
+    let targets: Vec<Target> = shown.iter().flat_map(|image| image.targets()).collect();
     let request = plan::Request {
         targets: targets.clone(),
         with_deps: true,
