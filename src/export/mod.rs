@@ -3,7 +3,6 @@
 
 pub mod bake;
 pub mod pipeline;
-mod yaml;
 
 use std::collections::HashMap;
 

@@ -3,9 +3,10 @@
 //! records every timestamp once all builds passed. Steps run on different agents, so nothing is
 //! handed from one to another but images in the registry and the timestamp in the commands.
 
+use serde::Serialize;
+
 use crate::plan::{Build, Plan};
 
-use super::yaml::{Node, render};
 use super::{Error, export_names, label};
 
 /// Key of the last step; every build key has `-py` in it or is [`MAX_STEP_KEY_LEN`] long, so
@@ -25,13 +26,52 @@ pub struct Settings<'a> {
     pub registry: &'a str,
 }
 
+/// A Buildkite pipeline file, as far as this export writes one.
+#[derive(Debug, Serialize)]
+struct Pipeline {
+    env: Env,
+    steps: Vec<Step>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+struct Env {
+    dagster_images_dir: Literal,
+    dagster_image_registry: Literal,
+}
+
+#[derive(Debug, Serialize)]
+struct Step {
+    label: Literal,
+    key: Literal,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    depends_on: Vec<Literal>,
+    commands: Vec<Literal>,
+}
+
+/// Text as Buildkite leaves it: it interpolates `$` on upload, and reads `$$` as one `$`.
+#[derive(Debug)]
+struct Literal(String);
+
+impl Literal {
+    fn new(text: &str) -> Self {
+        Self(text.to_owned())
+    }
+}
+
+impl Serialize for Literal {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0.replace('$', "$$"))
+    }
+}
+
 /// The pipeline of `plan`, steps in plan order.
 pub fn pipeline(plan: &Plan, settings: &Settings) -> Result<String, Error> {
     let keys: Vec<String> = export_names(plan)?
         .iter()
         .map(|name| step_key(name))
         .collect();
-    let mut steps: Vec<Node> = plan
+    let mut steps: Vec<Step> = plan
         .builds
         .iter()
         .zip(&keys)
@@ -40,15 +80,19 @@ pub fn pipeline(plan: &Plan, settings: &Settings) -> Result<String, Error> {
     if !plan.builds.is_empty() {
         steps.push(record_step(plan, &keys, settings));
     }
-    let env = Node::Map(vec![
-        ("DAGSTER_IMAGES_DIR".into(), literal(settings.images_dir)),
-        ("DAGSTER_IMAGE_REGISTRY".into(), literal(settings.registry)),
-    ]);
-    let document = Node::Map(vec![
-        ("env".into(), env),
-        ("steps".into(), Node::List(steps)),
-    ]);
-    Ok(render(&document))
+    let env = Env {
+        dagster_images_dir: Literal::new(settings.images_dir),
+        dagster_image_registry: Literal::new(settings.registry),
+    };
+    Ok(to_yaml(&Pipeline { env, steps }))
+}
+
+/// `pipeline` as YAML with every value quoted, so that every reader takes it for the same text
+/// (a `3.10` stays a string, a `null` is not null).
+fn to_yaml(pipeline: &Pipeline) -> String {
+    let options = serde_saphyr::ser_options! { quote_all: true };
+    serde_saphyr::to_string_with_options(pipeline, options)
+        .expect("a pipeline of strings, lists and string-keyed maps always serialises")
 }
 
 /// The step key of the export name `name`: the name itself, or, when longer than Buildkite
@@ -66,7 +110,7 @@ pub fn step_key(name: &str) -> String {
     format!("{start}-{}", &hash[..KEY_HASH_LEN])
 }
 
-fn build_step(plan: &Plan, build: &Build, key: &str, keys: &[String]) -> Node {
+fn build_step(plan: &Plan, build: &Build, key: &str, keys: &[String]) -> Step {
     let target = &build.target;
     let (image, version, timestamp) = (&target.image, &target.python_version, &plan.timestamp);
     let mut commands: Vec<String> = build
@@ -87,7 +131,7 @@ fn build_step(plan: &Plan, build: &Build, key: &str, keys: &[String]) -> Node {
 
 /// Writes every timestamp into `last_updated.yaml` on one agent, from the plan's timestamp
 /// rather than from what each build agent wrote, and keeps the files as build artifacts.
-fn record_step(plan: &Plan, keys: &[String], settings: &Settings) -> Node {
+fn record_step(plan: &Plan, keys: &[String], settings: &Settings) -> Step {
     let mut commands: Vec<String> = plan
         .builds
         .iter()
@@ -113,23 +157,16 @@ fn step<'a>(
     key: &str,
     depends_on: impl Iterator<Item = &'a str>,
     commands: Vec<String>,
-) -> Node {
-    let mut entries = vec![
-        ("label".to_owned(), literal(label)),
-        ("key".to_owned(), literal(key)),
-    ];
-    let depends_on: Vec<Node> = depends_on.map(literal).collect();
-    if !depends_on.is_empty() {
-        entries.push(("depends_on".to_owned(), Node::List(depends_on)));
+) -> Step {
+    Step {
+        label: Literal::new(label),
+        key: Literal::new(key),
+        depends_on: depends_on.map(Literal::new).collect(),
+        commands: commands
+            .iter()
+            .map(|command| Literal::new(command))
+            .collect(),
     }
-    let commands = commands.iter().map(|command| literal(command)).collect();
-    entries.push(("commands".to_owned(), Node::List(commands)));
-    Node::Map(entries)
-}
-
-/// `text` as Buildkite leaves it: it interpolates `$` on upload, and reads `$$` as one `$`.
-fn literal(text: &str) -> Node {
-    Node::text(text.replace('$', "$$"))
 }
 
 /// One shell word, taken literally (image names, versions and timestamps need no quoting: they
@@ -153,32 +190,32 @@ mod tests {
     #[test]
     fn each_build_pulls_its_base_builds_and_pushes_after_the_base_step() {
         let text = pipeline(&plan_with_a_base(), &SETTINGS).unwrap();
-        let expected = r#""env":
-  "DAGSTER_IMAGES_DIR": "images"
-  "DAGSTER_IMAGE_REGISTRY": "127.0.0.1:5000/ci"
-"steps":
-  - "label": "base py3.9"
-    "key": "base-py3_9"
-    "commands":
-      - "dagster-image build --name base -v 3.9 -t T"
-      - "dagster-image push --name base -v 3.9"
-  - "label": "app py3.9"
-    "key": "app-py3_9"
-    "depends_on":
-      - "base-py3_9"
-    "commands":
-      - "dagster-image pull --name base -v 3.9 -t T"
-      - "dagster-image build --name app -v 3.9 -t T"
-      - "dagster-image push --name app -v 3.9"
-  - "label": "record timestamps"
-    "key": "record-timestamps"
-    "depends_on":
-      - "base-py3_9"
-      - "app-py3_9"
-    "commands":
-      - "dagster-image record --name base -v 3.9 -t T"
-      - "dagster-image record --name app -v 3.9 -t T"
-      - "buildkite-agent artifact upload 'images/*/last_updated.yaml'"
+        let expected = r#"env:
+  DAGSTER_IMAGES_DIR: 'images'
+  DAGSTER_IMAGE_REGISTRY: '127.0.0.1:5000/ci'
+steps:
+- label: 'base py3.9'
+  key: 'base-py3_9'
+  commands:
+  - 'dagster-image build --name base -v 3.9 -t T'
+  - 'dagster-image push --name base -v 3.9'
+- label: 'app py3.9'
+  key: 'app-py3_9'
+  depends_on:
+  - 'base-py3_9'
+  commands:
+  - 'dagster-image pull --name base -v 3.9 -t T'
+  - 'dagster-image build --name app -v 3.9 -t T'
+  - 'dagster-image push --name app -v 3.9'
+- label: 'record timestamps'
+  key: 'record-timestamps'
+  depends_on:
+  - 'base-py3_9'
+  - 'app-py3_9'
+  commands:
+  - 'dagster-image record --name base -v 3.9 -t T'
+  - 'dagster-image record --name app -v 3.9 -t T'
+  - "buildkite-agent artifact upload 'images/*/last_updated.yaml'"
 "#;
         assert_eq!(text, expected);
     }
@@ -205,8 +242,8 @@ mod tests {
         let text = pipeline(&plan, &SETTINGS).unwrap();
         let key = step_key(&format!("{image}-py3_9"));
         assert_eq!(key.len(), MAX_STEP_KEY_LEN);
-        assert_eq!(text.matches(&format!("\"{key}\"")).count(), 3, "{text}");
-        assert!(!text.contains(&format!("\"{image}-py3_9\"")), "{text}");
+        assert_eq!(text.matches(&format!("'{key}'")).count(), 3, "{text}");
+        assert!(!text.contains(&format!("{image}-py3_9")), "{text}");
     }
 
     #[test]
@@ -215,11 +252,62 @@ mod tests {
             timestamp: "T".into(),
             builds: vec![],
         };
-        assert!(
-            pipeline(&plan, &SETTINGS)
-                .unwrap()
-                .ends_with("\"steps\": []\n")
-        );
+        assert!(pipeline(&plan, &SETTINGS).unwrap().ends_with("steps: []\n"));
+    }
+
+    /// Every value is quoted: a reader takes each for the text it was, whatever YAML would make
+    /// of it unquoted.
+    #[test]
+    fn every_value_reads_back_as_the_same_text() {
+        let awkward = [
+            "3.10",
+            "null",
+            "~",
+            "true",
+            "no",
+            "1e3",
+            "0x1F",
+            "-",
+            "- a",
+            ": b",
+            "#c",
+            "'q'",
+            "\"dq\"",
+            "back\\slash",
+            "tab\there",
+            "line\nbreak",
+            "é ü",
+            "emoji 🐳",
+            "\u{2028}",
+            "",
+            " lead",
+            "trail ",
+            "{a: b}",
+            "[x]",
+            "&anchor",
+            "*alias",
+            "!tag",
+            "%dir",
+            "@at",
+            "`tick`",
+        ];
+        for text in awkward {
+            let settings = Settings {
+                images_dir: text,
+                ..SETTINGS
+            };
+            let document = pipeline(&plan_with_a_base(), &settings).unwrap();
+            let read: ReadBack = serde_saphyr::from_str(&document).unwrap();
+            assert_eq!(read.env["DAGSTER_IMAGES_DIR"], text, "{document}");
+            assert_eq!(read.steps.len(), 3);
+        }
+    }
+
+    /// What a reader of the pipeline gets.
+    #[derive(serde::Deserialize)]
+    struct ReadBack {
+        env: IndexMap<String, String>,
+        steps: Vec<IndexMap<String, serde::de::IgnoredAny>>,
     }
 
     #[test]
