@@ -22,8 +22,12 @@ hyperfine --warmup 5 --min-runs 30 --export-json "$work/list.json" -N \
 hyperfine --warmup 3 --min-runs 30 --export-json "$work/noop.json" -N \
     "$noop build --tag dagster/image-001:py3.10-bench --file $image/Dockerfile --build-arg PYTHON_VERSION=3.10 $image" \
     "env DOCKER=$noop $tool --images-dir $work/catalog build --name image-001 -v 3.10 -t bench"
-hyperfine --warmup 3 --min-runs 20 --export-json "$work/docker.json" \
-    "docker build --tag dagster/image-001:py3.10-bench --file $image/Dockerfile --build-arg PYTHON_VERSION=3.10 $image >/dev/null 2>&1" \
+# The very docker command the tool runs (its --label and --force-rm included), so that the
+# difference is the tool's own work.
+bare_build=$("$tool" --images-dir "$work/catalog" build --name image-001 -v 3.10 -t bench --dry-run \
+    | grep '^docker build ')
+hyperfine --warmup 3 --min-runs 30 --export-json "$work/docker.json" \
+    "$bare_build >/dev/null 2>&1" \
     "$tool --images-dir $work/catalog build --name image-001 -v 3.10 -t bench >/dev/null 2>&1"
 
 python3 - "$work" <<'PY'
@@ -37,6 +41,6 @@ bare_docker, tool_docker = means("docker")
 print(f"\nlist, 200 images:                    {list_ms:6.2f} ms (goal < 10 ms)")
 print(f"build overhead, no-op engine:        {tool_noop - bare_noop:6.2f} ms "
       f"({tool_noop:.2f} ms vs {bare_noop:.2f} ms bare; goal < 10 ms)")
-print(f"build on the real engine (cached):   {tool_docker:6.1f} ms vs {bare_docker:.1f} ms bare docker build "
-      f"(ratio {tool_docker / bare_docker:.3f})")
+print(f"build on the real engine (cached):   {tool_docker:6.1f} ms vs {bare_docker:.1f} ms for the same docker build "
+      f"(+{tool_docker - bare_docker:.1f} ms, ratio {tool_docker / bare_docker:.3f}; goal within 5 ms, <= 1.10)")
 PY
