@@ -5,6 +5,7 @@ mod build;
 mod check;
 mod export;
 mod incremental;
+mod login;
 mod prune;
 mod publish;
 mod push;

@@ -340,7 +340,7 @@ fn push_with_docker(
     if publications.is_empty() {
         return Ok(());
     }
-    ecr::log_docker_in(&context.docker, logins, hosts)?;
+    super::login::log_docker_in(&context.docker, logins, hosts)?;
     for (step, command) in docker_steps(context, publications) {
         command.run(&step)?;
     }

@@ -6,7 +6,6 @@
 use crate::catalog::{Image, names};
 use crate::error::Result;
 use crate::plan::{local_tag, version_tag};
-use crate::registry;
 
 use super::{Context, invalid};
 
@@ -24,7 +23,7 @@ pub fn pull(context: &Context, name: &str, python_version: &str, timestamp: &str
     let remote = registry.image_tag(name, python_version, timestamp);
     let local = local_tag(name, python_version, timestamp);
     let docker = &context.docker;
-    registry::login_if_aws(docker, registry.host())?;
+    super::login::login_if_aws(docker, registry.host())?;
     docker.pull(&remote).run(&format!("pulling `{remote}`"))?;
     docker
         .tag(&remote, &local)

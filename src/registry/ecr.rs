@@ -1,14 +1,11 @@
 //! AWS registries, private ECR (`<account>.dkr.ecr.<region>.amazonaws.com`) and public ECR: when
 //! docker has no credentials for them, their password comes from `aws ecr get-login-password`, is
-//! held in memory only, and goes to `docker login` on stdin and to the registry client; it is
-//! never shown.
+//! held in memory only, and goes to the registry client (and, through `commands/login.rs`, to
+//! `docker login` on stdin); it is never shown.
 
-use crate::engine::Docker;
 use crate::process::{self, Command};
 
-use super::credentials::{Login, Logins, Password, Source};
-use super::failure::RemoteError;
-use super::sign_in::sign_in;
+use super::credentials::{Login, Password, Source};
 
 /// Public ECR issues its passwords from this region only.
 const PUBLIC_ECR_REGION: &str = "us-east-1";
@@ -67,31 +64,6 @@ pub fn aws_login(host: &str) -> process::Result<Option<Login>> {
         password: Password::new(output.trim_end()),
         source: Source::Aws(password_command.to_string()),
     }))
-}
-
-/// Logs docker in to each of `hosts` whose login came from the AWS CLI, the password on stdin;
-/// docker already has the others' credentials.
-pub fn log_docker_in(docker: &Docker, logins: &Logins, hosts: &[String]) -> process::Result<()> {
-    for host in hosts {
-        if let Some(login) = logins.get(host).filter(|login| !login.source.is_docker()) {
-            docker.login(host, &login.user).output(
-                &format!("logging docker in to `{host}`"),
-                Some(login.password.expose()),
-            )?;
-        }
-    }
-    Ok(())
-}
-
-/// Logs docker in to `host` when it is an AWS registry docker has no credentials for; other
-/// registries use the credentials docker has. The password goes from one process to the other
-/// through memory only.
-pub fn login_if_aws(docker: &Docker, host: &str) -> Result<(), RemoteError> {
-    if !is_aws(host) {
-        return Ok(());
-    }
-    let hosts = [host.to_owned()];
-    Ok(log_docker_in(docker, &sign_in(&hosts)?, &hosts)?)
 }
 
 #[cfg(test)]

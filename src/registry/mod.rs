@@ -18,7 +18,7 @@ use crate::catalog::names;
 pub use client::RegistryClient;
 pub use copy::Copied;
 pub use credentials::{Login, Logins, Password, Source, docker_login};
-pub use ecr::{PUBLIC_ECR_HOST, aws_password_command, login_if_aws};
+pub use ecr::{PUBLIC_ECR_HOST, aws_password_command};
 pub use failure::{RemoteError, joined_lines};
 pub use sign_in::{aws_password_needed, sign_in, sign_in_to, with_client};
 
