@@ -571,3 +571,21 @@ fn an_aws_base_built_in_the_same_run_is_built_first_and_used_fresh_without_a_pus
         status.stdout
     );
 }
+
+/// `$DOCKER` is a command line, as users expect of such variables (`podman --remote`): split
+/// into words, without a shell. Here `env` runs the engine under test.
+#[test]
+fn a_docker_variable_with_arguments_is_split_into_words() {
+    let env = Env::new();
+    let engine = common::engine::Engine::under_test();
+    let docker = format!("env {}", engine.program());
+    env.run_with(
+        &build_args("python-base", "3.9", &env.timestamp),
+        &[("DOCKER", &docker)],
+    )
+    .success();
+    assert_eq!(
+        run_image(&env.tag("python-base", "3.9"), &["cat", "/python-version"]),
+        "3.9\n"
+    );
+}
