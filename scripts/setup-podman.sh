@@ -32,6 +32,13 @@ if ! grep -q "^location = \"$REGISTRY_ADDR\"" "$REGISTRIES_CONF" 2>/dev/null; th
     printf '\n[[registry]]\nlocation = "%s"\ninsecure = true\n' "$REGISTRY_ADDR" >>"$REGISTRIES_CONF"
 fi
 
+# An image store that podman cannot list (an image without its manifest, left by a podman killed
+# in the middle of a commit) fails every later test: this is a test machine, start it afresh.
+if ! podman image ls >/dev/null 2>&1; then
+    echo "podman's image store is damaged ($(podman image ls 2>&1 | tail -n 1)); resetting it" >&2
+    podman system reset --force >/dev/null
+fi
+
 # podman names it localhost/dagster-image/rootfs:busybox; a FROM of the short name finds it
 # among local images before any registry is asked.
 if ! podman image exists "$BASE_IMAGE"; then
