@@ -20,6 +20,7 @@ set_up() {
     if [ -x scripts/setup-ecr.sh ]; then scripts/setup-ecr.sh; fi
     scripts/setup-untrusted-registry.sh
     scripts/setup-podman.sh
+    scripts/setup-arm64.sh
     if [ -x ../shared/tools/buildkit/buildkit.sh ]; then scripts/setup-buildkit.sh; fi
 }
 

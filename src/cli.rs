@@ -222,9 +222,10 @@ pub struct BuildOptions {
     /// Passed to the build as the DAGSTER_VERSION build argument
     #[arg(long, value_name = "VERSION")]
     pub dagster_version: Option<String>,
-    /// Target platform, passed to `docker build --platform`
-    #[arg(long)]
-    pub platform: Option<String>,
+    /// A platform to build for, instead of the image.yaml `platforms`; may be repeated: each
+    /// platform is its own build, the first keeps the tag py<VERSION>-<TIMESTAMP>
+    #[arg(long = "platform", value_name = "PLATFORM")]
+    pub platforms: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -28,8 +28,13 @@ pub fn bake(
     } else {
         None
     };
+    let declared = images
+        .iter()
+        .map(|(name, image)| (name.clone(), image.config.platforms.clone()))
+        .collect();
     let options = bake::Options {
         platforms,
+        declared,
         push_to: registry.as_ref(),
     };
     let file = bake::bake_file(&plan, &options)?;

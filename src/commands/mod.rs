@@ -135,16 +135,18 @@ fn run(context: &Context, command: Command) -> Result<()> {
             let options = BuildOptions {
                 timestamp,
                 dagster_version,
-                platform: None,
+                platforms: platforms.clone(),
             };
-            let request = BuildRequest::all(name, options).with_bases(with_deps);
+            let request = BuildRequest::all(name, options)
+                .with_bases(with_deps)
+                .platforms_in_one_build();
             export::bake(context, &request, &platforms, push)
         }
         Command::Pipeline { name, timestamp } => {
             let options = BuildOptions {
                 timestamp,
                 dagster_version: None,
-                platform: None,
+                platforms: Vec::new(),
             };
             // Fresh agents have no bases built earlier, so the pipeline builds them too.
             let request = BuildRequest::all(name, options).with_bases(true);

@@ -87,6 +87,7 @@ pub(crate) mod tests {
         }
         Build {
             target: target(image, version),
+            platform: None,
             request: BuildRequest {
                 tag: local_tag(image, version, "T"),
                 extra_tags: Vec::new(),
