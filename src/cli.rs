@@ -119,6 +119,10 @@ pub enum Command {
         /// Push as REGISTRY/NAME:TAG instead of REGISTRY/NAME:py<VERSION>-<TIMESTAMP>
         #[arg(long, value_name = "TAG")]
         custom_tag: Option<String>,
+        /// A platform built, instead of the image.yaml `platforms`; may be repeated: with
+        /// several, each platform's image is pushed, then their index under the tag
+        #[arg(long = "platform", value_name = "PLATFORM")]
+        platforms: Vec<String>,
         #[arg(long)]
         dry_run: bool,
     },
@@ -126,6 +130,10 @@ pub enum Command {
     PushAll {
         #[arg(long)]
         name: String,
+        /// A platform built, instead of the image.yaml `platforms`; may be repeated: with
+        /// several, each platform's image is pushed, then their index under the tag
+        #[arg(long = "platform", value_name = "PLATFORM")]
+        platforms: Vec<String>,
         #[arg(long)]
         dry_run: bool,
     },

@@ -149,3 +149,102 @@ fn check_reports_a_local_base_lacking_a_platform_of_its_dependent() {
         "{report}"
     );
 }
+
+/// The manifest or index `repository:reference` in the test registry, as JSON.
+fn registry_manifest(repository: &str, reference: &str) -> serde_json::Value {
+    let accept = [
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+    ];
+    let output = std::process::Command::new("curl")
+        .args(["-fsS", "-H", &format!("Accept: {}", accept.join(", "))])
+        .arg(format!(
+            "http://{}/v2/{repository}/manifests/{reference}",
+            common::REGISTRY
+        ))
+        .output()
+        .expect("run curl");
+    serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// The architecture the config of the image manifest `digest` of `repository` says.
+fn config_architecture(repository: &str, digest: &str) -> String {
+    let manifest = registry_manifest(repository, digest);
+    let config = manifest["config"]["digest"].as_str().unwrap().to_owned();
+    let blob = common::registry_get(&format!("{repository}/blobs/{config}"));
+    let config: serde_json::Value = serde_json::from_str(&blob).unwrap();
+    config["architecture"].as_str().unwrap().to_owned()
+}
+
+/// Each entry of the index `repository:tag` as (os/architecture, digest).
+fn index_entries(repository: &str, tag: &str) -> Vec<(String, String)> {
+    let index = registry_manifest(repository, tag);
+    let entries = index["manifests"].as_array().cloned().unwrap_or_default();
+    entries
+        .iter()
+        .map(|entry| {
+            let platform = &entry["platform"];
+            let name = format!(
+                "{}/{}",
+                platform["os"].as_str().unwrap(),
+                platform["architecture"].as_str().unwrap()
+            );
+            (name, entry["digest"].as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn push_puts_each_platform_then_an_index_and_an_unchanged_index_is_not_pushed_again() {
+    let env = two_platform_catalog();
+    let t = &env.timestamp;
+    env.run(&["build", "--name", "python-base", "-v", "3.9", "-t", t])
+        .success();
+    let registry = env.registry();
+    let with_registry =
+        |args: &[&str]| env.run(&[&["--registry", registry.as_str()][..], args].concat());
+    with_registry(&["push", "--name", "python-base", "-v", "3.9"])
+        .success()
+        .stderr_has("linux/amd64, linux/arm64 (sha256:")
+        .stderr_has("): put");
+    let repository = format!("{}/python-base", env.registry_path());
+    let tag = format!("py3.9-{t}");
+    let entries = index_entries(&repository, &tag);
+    let platforms: Vec<&str> = entries.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+    assert_eq!(config_architecture(&repository, &entries[0].1), "amd64");
+    assert_eq!(config_architecture(&repository, &entries[1].1), "arm64");
+    let arm = format!("{registry}/python-base@{}", entries[1].1);
+    assert_eq!(run_image(&arm, &["uname", "-m"]).trim(), "aarch64");
+    let index_digest = common::registry_digest(&repository, &tag);
+
+    let again = with_registry(&["push", "--name", "python-base", "-v", "3.9"]).success();
+    assert!(
+        again.stderr.contains("up to date, not pushed"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        again.stderr.matches("is up to date").count(),
+        2,
+        "{}",
+        again.stderr
+    );
+    assert_eq!(common::registry_digest(&repository, &tag), index_digest);
+
+    let release = format!("{registry}/released");
+    with_registry(&[
+        "release",
+        "--name",
+        "python-base",
+        "--dagster-version",
+        "1.2.3",
+        "--to",
+        &release,
+    ])
+    .success();
+    let released = index_entries(&format!("{}/released", env.registry_path()), "1.2.3");
+    assert_eq!(released, entries);
+}

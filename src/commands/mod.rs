@@ -5,6 +5,7 @@ mod build;
 mod check;
 mod export;
 mod incremental;
+mod platform_push;
 mod prune;
 mod publish;
 mod push;
@@ -103,15 +104,21 @@ fn run(context: &Context, command: Command) -> Result<()> {
             name,
             python_version,
             custom_tag,
+            platforms,
             dry_run,
         } => push::push(
             context,
             &name,
             Some(&python_version),
             custom_tag.as_deref(),
+            &platforms,
             dry_run,
         ),
-        Command::PushAll { name, dry_run } => push::push(context, &name, None, None, dry_run),
+        Command::PushAll {
+            name,
+            platforms,
+            dry_run,
+        } => push::push(context, &name, None, None, &platforms, dry_run),
         Command::Release {
             name,
             dagster_version,

@@ -12,6 +12,7 @@ use crate::plan::{local_tag, version_tag};
 use crate::process::Command;
 use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError, ecr};
 
+use super::platform_push;
 use super::up_to_date::remote_copy;
 use super::{Context, invalid, print_stdout};
 
@@ -22,12 +23,14 @@ struct Publication {
 }
 
 /// Pushes `python_version` of `name` (or every version) as `<registry>/<name>:py<V>-<timestamp>`,
-/// or as `<registry>/<name>:<custom_tag>`.
+/// or as `<registry>/<name>:<custom_tag>`: for several `platforms` (else those of its
+/// image.yaml), each platform's image and then their index under that tag.
 pub fn push(
     context: &Context,
     name: &str,
     python_version: Option<&str>,
     custom_tag: Option<&str>,
+    platforms: &[String],
     dry_run: bool,
 ) -> Result<()> {
     if let Some(tag) = custom_tag {
@@ -42,19 +45,29 @@ pub fn push(
         }
         None => image.versions.keys().map(String::as_str).collect(),
     };
+    let platforms = platform_push::platforms_to_push(&image, platforms)?;
     let mut publications = Vec::new();
+    let mut indexes = Vec::new();
     for version in versions {
         let timestamp = image.last_built(version)?;
+        if platforms.len() > 1 {
+            let tag = custom_tag.map_or_else(|| version_tag(version, timestamp), str::to_owned);
+            let (pushes, index) =
+                platform_push::per_platform(&registry, name, version, timestamp, platforms, &tag);
+            publications.extend(pushes.into_iter().map(|(source, target)| Publication {
+                source,
+                targets: vec![target],
+            }));
+            indexes.push(index);
+            continue;
+        }
         publications.push(version_publication(
             &registry, name, version, timestamp, custom_tag,
         ));
     }
-    publish(
-        context,
-        &[registry.host().to_owned()],
-        &publications,
-        dry_run,
-    )
+    let hosts = [registry.host().to_owned()];
+    publish(context, &hosts, &publications, dry_run)?;
+    platform_push::assemble(&hosts, &indexes, dry_run)
 }
 
 /// Pushes every Python version of `name` as built at `timestamp` (by `publish`, which knows it
