@@ -158,6 +158,26 @@ pub enum Command {
     PushDockerhub(ReleaseArgs),
     /// Release to public ECR as public.ecr.aws/dagster/<NAME>
     PushEcr(ReleaseArgs),
+    /// Build the image folder for each platform with DAGSTER_VERSION, and push it to Docker Hub
+    /// as dagster/<NAME>:<VERSION>: each platform's image, then their index; last_updated.yaml
+    /// is not touched
+    BuildAndPushDockerhub {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_name = "VERSION")]
+        dagster_version: String,
+        /// Also push it as dagster/<NAME>:latest
+        #[arg(long)]
+        set_latest: bool,
+        /// A platform to build; may be repeated [default: linux/amd64 and linux/arm64]
+        #[arg(long = "platform", value_name = "PLATFORM")]
+        platforms: Vec<String>,
+        /// Push to this repository instead of dagster/<NAME> on Docker Hub
+        #[arg(long, value_name = "REPO", hide = true)]
+        repository: Option<String>,
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Write each snapshot builder's `pip freeze` into buildkite-<TYPE>/snapshot-reqs-<VERSION>.txt
     Snapshot {
         #[arg(short = 't', long = "snap-type", value_name = "TYPE")]

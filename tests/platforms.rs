@@ -248,3 +248,70 @@ fn push_puts_each_platform_then_an_index_and_an_unchanged_index_is_not_pushed_ag
     let released = index_entries(&format!("{}/released", env.registry_path()), "1.2.3");
     assert_eq!(released, entries);
 }
+
+#[test]
+fn build_and_push_dockerhub_builds_each_platform_with_the_copies_and_puts_the_index() {
+    let env = two_platform_catalog();
+    fs_err::write(env.root().join("shared.txt"), "shared\n").unwrap();
+    env.write(
+        "python-base/image.yaml",
+        "copy:\n  - {from: shared.txt, to: extra/shared.txt}\n",
+    );
+    env.write(
+        "python-base/Dockerfile",
+        &format!("{ROOT_DOCKERFILE}COPY extra/shared.txt /shared.txt\nARG DAGSTER_VERSION\nRUN echo $DAGSTER_VERSION > /dagster-version\n"),
+    );
+    let catalog_files = || -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        let files = env.snapshot_files().into_iter();
+        files
+            .filter(|(path, _)| !path.to_string_lossy().contains(".dagster-image"))
+            .collect()
+    };
+    let before = catalog_files();
+    let repository = format!("{}/python-base", env.registry());
+    let version = format!("1.0.{}", env.timestamp.replace('-', ""));
+    let args = [
+        "build-and-push-dockerhub",
+        "--name",
+        "python-base",
+        "--dagster-version",
+        &version,
+        "--set-latest",
+        "--repository",
+        &repository,
+    ];
+    let dry = env
+        .run_without_engine(&[&args[..], &["--dry-run"]].concat())
+        .success();
+    assert!(
+        dry.stdout
+            .contains("--platform linux/arm64 --build-arg DAGSTER_VERSION="),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout
+            .contains(&format!("push {repository}:{version}-linux-arm64\n"))
+    );
+    assert!(dry.stdout.contains(&format!("under {repository}:latest")));
+    env.run(&args).success();
+    assert!(
+        catalog_files() == before,
+        "copies left behind or last_updated.yaml changed"
+    );
+    let path = format!("{}/python-base", env.registry_path());
+    for tag in [version.as_str(), "latest"] {
+        let platforms: Vec<String> = index_entries(&path, tag)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(platforms, ["linux/amd64", "linux/arm64"], "{tag}");
+    }
+    let arm = &index_entries(&path, &version)[1].1;
+    let arm = format!("{repository}@{arm}");
+    assert_eq!(
+        run_image(&arm, &["cat", "/shared.txt", "/dagster-version"]),
+        format!("shared\n{version}\n")
+    );
+    assert_eq!(run_image(&arm, &["uname", "-m"]).trim(), "aarch64");
+}

@@ -319,9 +319,10 @@ fn built_images<'a>(images: &'a BTreeMap<String, Image>, plan: &Plan) -> Vec<&'a
         .collect()
 }
 
-fn describe(context: &Context, images: &BTreeMap<String, Image>, plan: &Plan) -> String {
+/// What `--dry-run` says of the `image.yaml` copies of `images`.
+pub(super) fn copy_notes<'a>(images: impl IntoIterator<Item = &'a Image>) -> String {
     let mut out = String::new();
-    for image in built_images(images, plan) {
+    for image in images {
         for copy in &image.config.copies {
             let to = image.dir.join(&copy.to);
             out += &format!(
@@ -331,6 +332,11 @@ fn describe(context: &Context, images: &BTreeMap<String, Image>, plan: &Plan) ->
             );
         }
     }
+    out
+}
+
+fn describe(context: &Context, images: &BTreeMap<String, Image>, plan: &Plan) -> String {
+    let mut out = copy_notes(built_images(images, plan));
     for (i, build) in plan.builds.iter().enumerate() {
         let waits: Vec<String> = build
             .after

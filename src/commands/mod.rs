@@ -3,6 +3,7 @@
 
 mod build;
 mod check;
+mod dockerhub;
 mod export;
 mod incremental;
 mod platform_push;
@@ -127,6 +128,23 @@ fn run(context: &Context, command: Command) -> Result<()> {
         } => push::release(context, &name, &dagster_version, &destinations, dry_run),
         Command::PushDockerhub(args) => release_to(context, args, "dagster"),
         Command::PushEcr(args) => release_to(context, args, &format!("{PUBLIC_ECR_HOST}/dagster")),
+        Command::BuildAndPushDockerhub {
+            name,
+            dagster_version,
+            set_latest,
+            platforms,
+            repository,
+            dry_run,
+        } => {
+            let release = dockerhub::Release {
+                name: &name,
+                dagster_version: &dagster_version,
+                set_latest,
+                platforms: &platforms,
+                repository: repository.as_deref(),
+            };
+            dockerhub::build_and_push(context, &release, dry_run)
+        }
         Command::Status { name, json } => status::status(context, name.as_deref(), json),
         Command::Tags { name } => push::tags(context, &name),
         Command::Snapshot { snap_type, dry_run } => snapshot::snapshot(context, snap_type, dry_run),
