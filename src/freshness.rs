@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::catalog::{BASE_IMAGE_ARG, Image};
 use crate::digest::{self, Inputs};
-use crate::plan::{Base, Build, Plan, local_platform_tag, local_tag};
+use crate::plan::{Base, Build, Plan, local_platform_tag};
 
 /// The input digest of every build of a plan, and whether it changed.
 #[derive(Debug)]
@@ -30,12 +30,16 @@ impl Freshness {
     }
 }
 
-/// The tag of the current local image of `image` for `version`, if it was ever built.
-pub fn current_tag(image: &Image, version: &str) -> Option<String> {
-    image
-        .last_updated
-        .get(version)
-        .map(|ts| local_tag(&image.name, version, ts))
+/// The tag of the current local image of `image` for `version` and `platform` (of several), if
+/// it was ever built.
+pub fn current_tag(image: &Image, version: &str, platform: Option<&str>) -> Option<String> {
+    let timestamp = image.last_updated.get(version)?;
+    Some(local_platform_tag(
+        &image.name,
+        version,
+        timestamp,
+        platform,
+    ))
 }
 
 /// The local images whose digest labels `digests` needs: the current image of each base of
@@ -149,14 +153,12 @@ fn base_digest(
     }
 }
 
-/// The tag of the current local image of `name` for `version` and `platform` (of several), if
-/// it was read and built.
+/// `current_tag` of the image `name` of `images`, if it was read and built.
 fn current_tag_of(
     images: &BTreeMap<String, Image>,
     name: &str,
     version: &str,
     platform: Option<&str>,
 ) -> Option<String> {
-    let timestamp = images.get(name)?.last_updated.get(version)?;
-    Some(local_platform_tag(name, version, timestamp, platform))
+    current_tag(images.get(name)?, version, platform)
 }

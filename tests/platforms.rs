@@ -234,6 +234,22 @@ fn push_puts_each_platform_then_an_index_and_an_unchanged_index_is_not_pushed_ag
     );
     assert_eq!(common::registry_digest(&repository, &tag), index_digest);
 
+    let status = with_registry(&["status", "--name", "python-base", "--json"]).success();
+    let rows: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let row = |platform: &str| {
+        let rows = rows.as_array().unwrap().iter();
+        rows.filter(|r| r["python_version"] == "3.9" && r["platform"] == platform)
+            .map(|r| (r["local_image"].clone(), r["pushed"].clone()))
+            .collect::<Vec<_>>()
+    };
+    for platform in ["linux/amd64", "linux/arm64"] {
+        assert_eq!(
+            row(platform),
+            [(true.into(), true.into())],
+            "{platform}: {rows:#}"
+        );
+    }
+
     let release = format!("{registry}/released");
     with_registry(&[
         "release",
