@@ -227,7 +227,24 @@ pub enum Command {
     Record(BuiltElsewhere),
     /// Pull one Python version of an image built and pushed elsewhere, tag it as if built here
     /// and record its timestamp
-    Pull(BuiltElsewhere),
+    Pull {
+        #[command(flatten)]
+        built: BuiltElsewhere,
+        /// Pull the image of this platform, pushed as py<VERSION>-<TIMESTAMP>-<OS>-<ARCH>
+        #[arg(long, value_name = "PLATFORM")]
+        platform: Option<String>,
+    },
+    /// Put in the registry, under py<VERSION>-<TIMESTAMP>, the index of the images of each
+    /// platform pushed as py<VERSION>-<TIMESTAMP>-<OS>-<ARCH> (by the steps of `pipeline`)
+    Index {
+        #[command(flatten)]
+        built: BuiltElsewhere,
+        /// A platform of the index; may be repeated [default: the image.yaml `platforms`]
+        #[arg(long = "platform", value_name = "PLATFORM")]
+        platforms: Vec<String>,
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// One Python version of an image, built at TIMESTAMP on another machine.

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::pipeline::{agent_tools, pipeline, run_step};
 use common::{Env, run_image};
 
 const BOTH: &str = "platforms: [linux/amd64, linux/arm64]\n";
@@ -330,4 +331,32 @@ fn build_and_push_dockerhub_builds_each_platform_with_the_copies_and_puts_the_in
         format!("shared\n{version}\n")
     );
     assert_eq!(run_image(&arm, &["uname", "-m"]).trim(), "aarch64");
+}
+
+#[test]
+fn the_pipeline_builds_each_platform_on_its_own_step_then_assembles_the_indexes() {
+    let env = two_platform_catalog();
+    let ts = &env.timestamp;
+    let bin = agent_tools(&env);
+    let pipeline = pipeline(&env, &["--name", "dagster-app", "-t", ts]);
+    let keys: Vec<&str> = pipeline.steps.iter().map(|s| s.key.as_str()).collect();
+    assert_eq!(keys.len(), 10, "{keys:?}");
+    assert_eq!(keys[1], "python-base-py3_9-linux-arm64");
+    assert_eq!(pipeline.steps[1].agents["arch"], "arm64");
+    assert_eq!(&keys[8..], ["assemble-indexes", "record-timestamps"]);
+    let mut last = None;
+    for step in &pipeline.steps {
+        let agent = two_platform_catalog();
+        env.remove_images();
+        run_step(step, &agent, &pipeline.env, &bin);
+        last = Some(agent);
+    }
+    let path = format!("{}/dagster-app", env.registry_path());
+    let entries = index_entries(&path, &format!("py3.10-{ts}"));
+    let platforms: Vec<&str> = entries.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+    let arm = format!("{}/dagster-app@{}", env.registry(), entries[1].1);
+    assert_eq!(run_image(&arm, &["cat", "/base-arch"]).trim(), "aarch64");
+    let recorded = last.unwrap().read("dagster-app/last_updated.yaml");
+    assert!(recorded.contains(&format!("'3.10': {ts}")), "{recorded}");
 }

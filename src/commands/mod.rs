@@ -182,11 +182,12 @@ fn run(context: &Context, command: Command) -> Result<()> {
             python_version,
             timestamp,
         }) => record::record(context, &name, &python_version, &timestamp),
-        Command::Pull(BuiltElsewhere {
-            name,
-            python_version,
-            timestamp,
-        }) => record::pull(context, &name, &python_version, &timestamp),
+        Command::Pull { built, platform } => record::pull(context, &built, platform.as_deref()),
+        Command::Index {
+            built,
+            platforms,
+            dry_run,
+        } => platform_push::index(context, &built, &platforms, dry_run),
     }
 }
 
