@@ -129,6 +129,23 @@ pub fn changes(
         let base_changed = build.after.iter().any(|&d| changed.get(d) == Some(&true));
         changed.push(base_changed || recorded != Some(digest));
     }
+    with_every_platform(plan, changed)
+}
+
+/// `changed` with every platform of an image-version that has one changed platform, and what
+/// builds on them: `last_updated.yaml` gives one timestamp to all the platforms of a version.
+fn with_every_platform(plan: &Plan, mut changed: Vec<bool>) -> Vec<bool> {
+    let targets: BTreeSet<&crate::plan::Target> = plan
+        .builds
+        .iter()
+        .zip(&changed)
+        .filter(|(_, changed)| **changed)
+        .map(|(build, _)| &build.target)
+        .collect();
+    for (i, build) in plan.builds.iter().enumerate() {
+        let base_changed = build.after.iter().any(|&d| changed[d]);
+        changed[i] = changed[i] || base_changed || targets.contains(&build.target);
+    }
     changed
 }
 

@@ -360,3 +360,33 @@ fn the_pipeline_builds_each_platform_on_its_own_step_then_assembles_the_indexes(
     let recorded = last.unwrap().read("dagster-app/last_updated.yaml");
     assert!(recorded.contains(&format!("'3.10': {ts}")), "{recorded}");
 }
+
+#[test]
+fn skip_unchanged_compares_each_platform_with_its_own_image() {
+    let env = two_platform_catalog();
+    let build = |timestamp: &str| {
+        env.run(&[
+            "build-all",
+            "--name",
+            "python-base",
+            "--skip-unchanged",
+            "-t",
+            timestamp,
+        ])
+    };
+    build(&env.timestamp).success();
+    build(&env.timestamp_labelled("again"))
+        .success()
+        .stderr_has("nothing to build: all 4 image-versions are unchanged");
+    env.write(
+        "python-base/image.yaml",
+        "platforms: [linux/amd64, linux/arm64, linux/arm/v7]\n",
+    );
+    // A new platform rebuilds every platform of the version: one timestamp names them all.
+    build(&env.timestamp_labelled("third"))
+        .code(1)
+        .stderr_has("6 of 6 image-versions changed")
+        .stderr_has("-linux-arm-v7");
+    let recorded = env.read("python-base/last_updated.yaml");
+    assert!(recorded.contains(&format!("'3.9': {}\n", env.timestamp)), "{recorded}");
+}

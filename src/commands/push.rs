@@ -46,32 +46,66 @@ pub fn push(
         None => image.versions.keys().map(String::as_str).collect(),
     };
     let platforms = platform_push::platforms_to_push(&image, platforms)?;
-    let mut publications = Vec::new();
-    let mut indexes = Vec::new();
+    let mut pushes = Pushes::default();
     for version in versions {
         let timestamp = image.last_built(version)?;
-        if platforms.len() > 1 {
-            let tag = custom_tag.map_or_else(|| version_tag(version, timestamp), str::to_owned);
-            let (pushes, index) =
-                platform_push::per_platform(&registry, name, version, timestamp, platforms, &tag);
-            publications.extend(pushes.into_iter().map(|(source, target)| Publication {
-                source,
-                targets: vec![target],
-            }));
-            indexes.push(index);
-            continue;
-        }
-        publications.push(version_publication(
-            &registry, name, version, timestamp, custom_tag,
-        ));
+        pushes.add(&registry, name, (version, timestamp), platforms, custom_tag);
     }
-    let hosts = [registry.host().to_owned()];
-    publish(context, &hosts, &publications, dry_run)?;
-    platform_push::assemble(&hosts, &indexes, dry_run)
+    pushes.run(context, &registry, dry_run)
+}
+
+/// What a push does: publications with docker, then the indexes of the multi-platform ones.
+#[derive(Default)]
+struct Pushes {
+    publications: Vec<Publication>,
+    indexes: Vec<platform_push::PlannedIndex>,
+}
+
+impl Pushes {
+    /// Adds `version` of `name` built at `timestamp`, as `<registry>/<name>:py<V>-<timestamp>`
+    /// or as `<registry>/<name>:<custom_tag>`: for several `platforms`, each platform's image
+    /// under its own tag, then their index under that one.
+    fn add(
+        &mut self,
+        registry: &Registry,
+        name: &str,
+        (version, timestamp): (&str, &str),
+        platforms: &[String],
+        custom_tag: Option<&str>,
+    ) {
+        if platforms.len() < 2 {
+            let publication = version_publication(registry, name, version, timestamp, custom_tag);
+            self.publications.push(publication);
+            return;
+        }
+        let tag = custom_tag.map_or_else(|| version_tag(version, timestamp), str::to_owned);
+        let (pushes, index) =
+            platform_push::per_platform(registry, name, version, timestamp, platforms, &tag);
+        let publications = pushes.into_iter().map(|(source, target)| Publication {
+            source,
+            targets: vec![target],
+        });
+        self.publications.extend(publications);
+        self.indexes.push(index);
+    }
+
+    fn run(&self, context: &Context, registry: &Registry, dry_run: bool) -> Result<()> {
+        let hosts = [registry.host().to_owned()];
+        publish(context, &hosts, &self.publications, dry_run)?;
+        platform_push::assemble(&hosts, &self.indexes, dry_run)
+    }
+
+    /// Every reference pushed: each publication's targets and each index.
+    fn references(self) -> Vec<String> {
+        let indexes = self.indexes.into_iter().map(|index| index.target);
+        let targets = self.publications.into_iter().flat_map(|p| p.targets);
+        targets.chain(indexes).collect()
+    }
 }
 
 /// Pushes every Python version of `name` as built at `timestamp` (by `publish`, which knows it
-/// before `last_updated.yaml` records it); returns the references pushed.
+/// before `last_updated.yaml` records it), for the platforms of its image.yaml; returns the
+/// references pushed.
 pub(super) fn push_all_built_at(
     context: &Context,
     name: &str,
@@ -80,18 +114,13 @@ pub(super) fn push_all_built_at(
 ) -> Result<Vec<String>> {
     let image = context.catalog()?.image(name)?;
     let registry = context.registry()?;
-    let publications: Vec<Publication> = image
-        .versions
-        .keys()
-        .map(|version| version_publication(&registry, name, version, timestamp, None))
-        .collect();
-    publish(
-        context,
-        &[registry.host().to_owned()],
-        &publications,
-        dry_run,
-    )?;
-    Ok(publications.into_iter().flat_map(|p| p.targets).collect())
+    let mut pushes = Pushes::default();
+    for version in image.versions.keys() {
+        let platforms = &image.config.platforms;
+        pushes.add(&registry, name, (version, timestamp), platforms, None);
+    }
+    pushes.run(context, &registry, dry_run)?;
+    Ok(pushes.references())
 }
 
 /// `version` of `name` built at `timestamp`, as `<registry>/<name>:py<V>-<timestamp>` or as
