@@ -388,5 +388,30 @@ fn skip_unchanged_compares_each_platform_with_its_own_image() {
         .stderr_has("6 of 6 image-versions changed")
         .stderr_has("-linux-arm-v7");
     let recorded = env.read("python-base/last_updated.yaml");
-    assert!(recorded.contains(&format!("'3.9': {}\n", env.timestamp)), "{recorded}");
+    assert!(
+        recorded.contains(&format!("'3.9': {}\n", env.timestamp)),
+        "{recorded}"
+    );
+}
+
+#[test]
+fn a_registry_base_is_pulled_for_each_platform_by_its_own_tag() {
+    let env = two_platform_catalog();
+    let t = &env.timestamp;
+    env.write(
+        "dagster-app/versions.yaml",
+        "3.9:\n  base_image:\n    name: python-base\n    source: aws\n",
+    );
+    let registry = env.registry();
+    let with_registry =
+        |args: &[&str]| env.run(&[&["--registry", registry.as_str()][..], args].concat());
+    with_registry(&["build", "--name", "python-base", "-v", "3.9", "-t", t]).success();
+    with_registry(&["push", "--name", "python-base", "-v", "3.9"]).success();
+    // Only the registry has the base now: each platform's build pulls its own image.
+    env.remove_images();
+    with_registry(&["build", "--name", "dagster-app", "-v", "3.9", "-t", t]).success();
+    let arm = format!("dagster/dagster-app:py3.9-{t}-linux-arm64");
+    let amd = format!("dagster/dagster-app:py3.9-{t}-linux-amd64");
+    assert_eq!(run_image(&arm, &["cat", "/base-arch"]).trim(), "aarch64");
+    assert_eq!(run_image(&amd, &["cat", "/base-arch"]).trim(), "x86_64");
 }
