@@ -415,3 +415,29 @@ fn a_registry_base_is_pulled_for_each_platform_by_its_own_tag() {
     assert_eq!(run_image(&arm, &["cat", "/base-arch"]).trim(), "aarch64");
     assert_eq!(run_image(&amd, &["cat", "/base-arch"]).trim(), "x86_64");
 }
+
+#[test]
+fn a_release_of_several_platforms_not_in_the_registry_fails_without_pushing_one_platform() {
+    let env = Env::without_engine();
+    env.write("python-base/image.yaml", BOTH);
+    env.write("python-base/last_updated.yaml", "'3.9': never-pushed\n");
+    let registry = env.registry();
+    let to = format!("{registry}/released");
+    let args = ["--registry", &registry, "release", "--name", "python-base"];
+    let run = env
+        .run_without_engine(&[&args[..], &["--dagster-version", "1.0", "--to", &to]].concat())
+        .code(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "`{registry}/python-base:py3.9-never-pushed` (the image of every platform of \
+             `python-base`) is not in the registry"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("hint: push every platform and the index first")
+    );
+    assert!(common::registry_tags(&format!("{}/released", env.registry_path())).is_empty());
+}

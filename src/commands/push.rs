@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use crate::catalog::names;
 use crate::engine::LocalImages;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::plan::{local_tag, version_tag};
 use crate::process::Command;
 use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError, ecr};
@@ -181,7 +181,32 @@ pub fn release(
         print_docker_steps(context, &hosts, &[publication]);
         return Ok(());
     }
+    if image.config.platforms.len() > 1 {
+        return copy_index(&hosts, pushed, name, &publication.targets);
+    }
     copy_else_push(context, &hosts, pushed.as_ref(), publication)
+}
+
+/// Copies the index `pushed` of a multi-platform image with every platform's image inside the
+/// registries: the local store has one platform per tag, so there is nothing to push instead.
+fn copy_index(
+    hosts: &[String],
+    pushed: Option<Pushed>,
+    name: &str,
+    targets: &[String],
+) -> Result<()> {
+    let pushed = match pushed {
+        Some(pushed) => pushed,
+        None => return Err(registry::Error::Missing.into()),
+    };
+    let mut logins = registry::sign_in(hosts)?;
+    if copy_inside_registries(&mut logins, hosts, &pushed, targets)? {
+        return Ok(());
+    }
+    Err(Error::IndexNotPushed {
+        name: name.to_owned(),
+        reference: pushed.reference,
+    })
 }
 
 /// Where the image a release publishes was pushed: `<registry>/<name>:py<V>-<timestamp>`.
