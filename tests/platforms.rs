@@ -441,3 +441,34 @@ fn a_release_of_several_platforms_not_in_the_registry_fails_without_pushing_one_
     );
     assert!(common::registry_tags(&format!("{}/released", env.registry_path())).is_empty());
 }
+
+#[test]
+fn bake_gives_each_target_its_images_platforms_in_one_target() {
+    let env = Env::without_engine();
+    env.write("python-base/image.yaml", BOTH);
+    env.write("dagster-app/image.yaml", BOTH);
+    let run = env
+        .run_without_engine(&["bake", "--name", "dagster-app", "--with-deps", "-t", "T"])
+        .success();
+    let file: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let targets = file["target"].as_object().unwrap();
+    assert_eq!(
+        targets.len(),
+        4,
+        "one target per image-version: {targets:?}"
+    );
+    let app = &targets["dagster-app-py3_9"];
+    assert_eq!(
+        app["platforms"],
+        serde_json::json!(["linux/amd64", "linux/arm64"])
+    );
+    assert_eq!(
+        app["contexts"]["dagster/python-base:py3.9-T"],
+        "target:python-base-py3_9"
+    );
+    assert!(
+        run.stderr.contains("pass `--push`, or one `--platform`"),
+        "{}",
+        run.stderr
+    );
+}

@@ -38,10 +38,11 @@ pub fn bake(
         push_to: registry.as_ref(),
     };
     let file = bake::bake_file(&plan, &options)?;
+    let most_platforms = file.target.values().map(|t| t.platforms.len()).max();
     warn_of_copies(&images, &plan);
     eprint!(
         "{}",
-        bake_notes(context.catalog()?.dir(), platforms.len(), push)
+        bake_notes(context.catalog()?.dir(), most_platforms.unwrap_or(0), push)
     );
     print_stdout(&bake::to_json(&file));
     Ok(())
