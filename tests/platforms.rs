@@ -297,9 +297,8 @@ fn build_and_push_dockerhub_builds_each_platform_with_the_copies_and_puts_the_in
         "--repository",
         &repository,
     ];
-    let dry = env
-        .run_without_engine(&[&args[..], &["--dry-run"]].concat())
-        .success();
+    // Without buildx (classic docker here, podman) every platform is built and pushed apart.
+    let dry = env.run(&[&args[..], &["--dry-run"]].concat()).success();
     assert!(
         dry.stdout
             .contains("--platform linux/arm64 --build-arg DAGSTER_VERSION="),
@@ -471,4 +470,46 @@ fn bake_gives_each_target_its_images_platforms_in_one_target() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn build_and_push_dockerhub_uses_one_buildx_build_when_the_builder_pushes_every_platform() {
+    let Some(buildkit) = common::buildkit::BuildKit::require("buildx release") else {
+        return;
+    };
+    let env = Env::new();
+    env.write(
+        "python-base/Dockerfile",
+        "ARG TARGETARCH\nFROM 127.0.0.1:5000/dagster-image/rootfs:busybox-${TARGETARCH}\n\
+         ARG DAGSTER_VERSION\nRUN uname -m > /arch && echo $DAGSTER_VERSION > /dagster-version\n",
+    );
+    let repository = format!("{}/python-base", env.registry());
+    let version = format!("2.0.{}", env.timestamp.replace('-', ""));
+    let mut variables = buildkit.variables();
+    variables.push(("BUILDX_BUILDER", common::buildkit::BUILDER));
+    let args = [
+        "build-and-push-dockerhub",
+        "--name",
+        "python-base",
+        "--dagster-version",
+        &version,
+        "--repository",
+        &repository,
+    ];
+    let dry = env
+        .run_with(&[&args[..], &["--dry-run"]].concat(), &variables)
+        .success();
+    assert!(
+        dry.stdout
+            .contains("buildx build --push --provenance=false --platform linux/amd64,linux/arm64"),
+        "{}",
+        dry.stdout
+    );
+    env.run_with(&args, &variables).success();
+    let path = format!("{}/python-base", env.registry_path());
+    let entries = index_entries(&path, &version);
+    let platforms: Vec<&str> = entries.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+    let arm = format!("{repository}@{}", entries[1].1);
+    assert_eq!(run_image(&arm, &["cat", "/arch"]).trim(), "aarch64");
 }

@@ -3,8 +3,9 @@
 //! platform, each platform's image pushed as `<repo>:X-<os>-<arch>`, then their index put under
 //! `<repo>:X` (and `<repo>:latest` with `--set-latest`) through the registry API: on every
 //! engine, where the original needs a buildx builder that pushes several platforms at once.
-//! One platform is one build tagged `<repo>:X` and pushed. `last_updated.yaml` is not touched:
-//! nothing was built at a timestamp.
+//! One platform is one build tagged `<repo>:X` and pushed. When the current buildx builder can
+//! build every platform and push them as one index, one `docker buildx build --push` does it all,
+//! as in the original. `last_updated.yaml` is not touched: nothing was built at a timestamp.
 
 use crate::build_context::Additions;
 use crate::catalog::{Error as CatalogError, Image, names};
@@ -49,7 +50,12 @@ pub fn build_and_push(context: &Context, release: &Release, dry_run: bool) -> Re
     if release.set_latest {
         tags.push("latest".to_owned());
     }
-    let steps = Steps::new(context, &image, &repository, &tags, &platforms);
+    let buildx = context.docker.buildx_builder();
+    let steps = match buildx.filter(|builder| platforms.len() > 1 && builder.pushes_all(&platforms))
+    {
+        Some(_) => Steps::with_buildx(context, &image, &repository, &tags, &platforms),
+        None => Steps::new(context, &image, &repository, &tags, &platforms),
+    };
     if dry_run {
         print_stdout(&steps.describe(&image));
         return platform_push::assemble(&[], &steps.indexes, true);
@@ -66,6 +72,27 @@ pub fn build_and_push(context: &Context, release: &Release, dry_run: bool) -> Re
     }
     let (host, _) = split_repository(&repository);
     platform_push::assemble(&[host.to_owned()], &steps.indexes, false)
+}
+
+/// The build of the image folder with `DAGSTER_VERSION=<version>` tagged `references`, for
+/// `platform` (with the `TARGET*` arguments BuildKit would set) or for every platform at once.
+fn release_request(
+    image: &Image,
+    references: &[String],
+    version: &str,
+    platform: Option<&str>,
+) -> BuildRequest {
+    let mut build_args = vec![(DAGSTER_VERSION_ARG.to_owned(), version.to_owned())];
+    build_args.extend(platform.map(platform_args).unwrap_or_default());
+    BuildRequest {
+        tag: references[0].clone(),
+        extra_tags: references[1..].to_vec(),
+        dockerfile: image.dir.join("Dockerfile"),
+        context: image.dir.clone(),
+        build_args,
+        platform: platform.map(str::to_owned),
+        labels: Vec::new(),
+    }
 }
 
 /// The builds, pushes and indexes of a release.
@@ -101,17 +128,7 @@ impl Steps {
                     .map(|tag| format!("{repository}:{tag}"))
                     .collect()
             };
-            let mut build_args = vec![(DAGSTER_VERSION_ARG.to_owned(), version.clone())];
-            build_args.extend(platform_args(platform));
-            let request = BuildRequest {
-                tag: references[0].clone(),
-                extra_tags: references[1..].to_vec(),
-                dockerfile: image.dir.join("Dockerfile"),
-                context: image.dir.clone(),
-                build_args,
-                platform: Some(platform.clone()),
-                labels: Vec::new(),
-            };
+            let request = release_request(image, &references, version, Some(platform));
             let step = format!("building `{}`", request.tag);
             steps.builds.push((step, docker.build(&request)));
             for reference in &references {
@@ -133,6 +150,28 @@ impl Steps {
                 .collect();
         }
         steps
+    }
+
+    /// One `docker buildx build --push` of every platform, tagged with every tag: the index is
+    /// pushed by BuildKit, as the original tool does.
+    fn with_buildx(
+        context: &Context,
+        image: &Image,
+        repository: &str,
+        tags: &[String],
+        platforms: &[String],
+    ) -> Self {
+        let references: Vec<String> = tags
+            .iter()
+            .map(|tag| format!("{repository}:{tag}"))
+            .collect();
+        let request = release_request(image, &references, &tags[0], None);
+        let step = format!("building and pushing `{}` with buildx", request.tag);
+        Steps {
+            builds: vec![(step, context.docker.buildx_build_push(&request, platforms))],
+            pushes: Vec::new(),
+            indexes: Vec::new(),
+        }
     }
 
     /// Every build and push, in order, as `--dry-run` shows them.
