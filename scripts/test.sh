@@ -13,7 +13,8 @@ ENGINE_FREE=(--test cli_basics --test bad_input --test export --test check)
 # Test binaries of what reads the engine's answers (image inspect and ls, rm output, pushes and
 # their up-to-date checks, labels, runs): run on every engine.
 READS_ENGINE=(--test build --test incremental --test upkeep --test push --test publish
-    --test pipeline_run --test snapshot --test hardening --test copies_and_interrupts --test platforms)
+    --test pipeline_run --test snapshot --test hardening --test copies_and_interrupts --test platforms
+    --test platform_push)
 
 set_up() {
     scripts/setup-engine.sh

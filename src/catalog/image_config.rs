@@ -137,27 +137,14 @@ impl ImageConfig {
                 .into_iter()
                 .map(check_reference)
                 .collect::<Result<_>>()?,
-            platforms: check_platforms(raw.platforms)
-                .map_err(|(line, problem)| at_line(line)(problem))?,
+            platforms: names::check_platforms(
+                raw.platforms
+                    .into_iter()
+                    .map(|entry| (entry.referenced.line(), entry.value)),
+            )
+            .map_err(|(line, problem)| at_line(line)(problem))?,
         })
     }
-}
-
-/// The `platforms:` entries, each a platform `docker build --platform` takes, none twice; else
-/// the line at fault and why.
-fn check_platforms(raw: Vec<Spanned<String>>) -> std::result::Result<Vec<String>, (u64, String)> {
-    let mut platforms: Vec<String> = Vec::with_capacity(raw.len());
-    for entry in raw {
-        let line = entry.referenced.line();
-        let platform = entry.value;
-        names::check_platform(&platform)
-            .map_err(|why| (line, format!("`{platform}` is not a valid platform: {why}")))?;
-        if platforms.contains(&platform) {
-            return Err((line, format!("`{platform}` is listed twice in `platforms`")));
-        }
-        platforms.push(platform);
-    }
-    Ok(platforms)
 }
 
 /// A file of the repository named by `references:`.

@@ -12,6 +12,7 @@ pub mod buildkit;
 pub mod engine;
 pub mod family;
 pub mod pipeline;
+pub mod platforms;
 pub mod proxy;
 
 use std::path::{Path, PathBuf};
