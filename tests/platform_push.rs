@@ -213,7 +213,11 @@ fn build_and_push_dockerhub_uses_one_buildx_build_when_the_builder_pushes_every_
     let repository = format!("{}/python-base", env.registry());
     let version = format!("2.0.{}", env.timestamp.replace('-', ""));
     let mut variables = buildkit.variables();
-    variables.push(("BUILDX_BUILDER", common::buildkit::BUILDER));
+    // buildx is docker's: also when the suite runs on podman.
+    variables.extend([
+        ("BUILDX_BUILDER", common::buildkit::BUILDER),
+        ("DOCKER", "docker"),
+    ]);
     let args = [
         "build-and-push-dockerhub",
         "--name",
