@@ -244,3 +244,23 @@ fn build_and_push_dockerhub_uses_one_buildx_build_when_the_builder_pushes_every_
     let arm = format!("{repository}@{}", entries[1].1);
     assert_eq!(run_image(&arm, &["cat", "/arch"]).trim(), "aarch64");
 }
+
+#[test]
+fn publish_builds_and_pushes_every_platform_of_the_unit_images_with_their_indexes() {
+    let env = two_platform_catalog();
+    for image in ["buildkite-unit-snapshot-builder", "buildkite-unit"] {
+        env.write(&format!("{image}/image.yaml"), BOTH);
+    }
+    let registry = env.registry();
+    let args = ["--registry", &registry, "publish", "-t", "unit"];
+    env.run(&[&args[..], &["--timestamp", &env.timestamp]].concat())
+        .success();
+    let path = format!("{}/buildkite-unit", env.registry_path());
+    for version in ["3.9", "3.10"] {
+        let entries = index_entries(&path, &format!("py{version}-{}", env.timestamp));
+        let platforms: Vec<&str> = entries.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(platforms, ["linux/amd64", "linux/arm64"], "{version}");
+        let arm = format!("{registry}/buildkite-unit@{}", entries[1].1);
+        assert_eq!(run_image(&arm, &["cat", "/base-arch"]).trim(), "aarch64");
+    }
+}
