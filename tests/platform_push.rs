@@ -197,6 +197,19 @@ fn a_release_of_several_platforms_not_in_the_registry_fails_without_pushing_one_
             .contains("hint: push every platform and the index first")
     );
     assert!(common::registry_tags(&format!("{}/released", env.registry_path())).is_empty());
+    let dry_run = [
+        &args[..],
+        &["--dagster-version", "1.0", "--to", &to, "--dry-run"],
+    ]
+    .concat();
+    let dry = env.run_without_engine(&dry_run).success();
+    let copy = |tag: &str| {
+        format!(
+            "# copy {registry}/python-base:py3.9-never-pushed (an index, every platform) to \
+             {to}:{tag} inside the registries\n"
+        )
+    };
+    assert_eq!(dry.stdout, copy("1.0") + &copy("latest"));
 }
 
 #[test]

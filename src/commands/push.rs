@@ -174,6 +174,11 @@ pub fn release(
         ),
     });
     let hosts: Vec<String> = hosts.into_iter().collect();
+    let several_platforms = image.config.platforms.len() > 1;
+    if dry_run && several_platforms {
+        print_index_copy(pushed.as_ref(), &publication.targets);
+        return Ok(());
+    }
     if dry_run {
         if let Some(pushed) = &pushed {
             note_copy_inside_registries(pushed);
@@ -181,10 +186,25 @@ pub fn release(
         print_docker_steps(context, &hosts, &[publication]);
         return Ok(());
     }
-    if image.config.platforms.len() > 1 {
+    if several_platforms {
         return copy_index(&hosts, pushed, name, &publication.targets);
     }
     copy_else_push(context, &hosts, pushed.as_ref(), publication)
+}
+
+/// What a release of several platforms does, as `--dry-run` shows it: the index is copied inside
+/// the registries, with no docker command.
+fn print_index_copy(pushed: Option<&Pushed>, targets: &[String]) {
+    let source = pushed.map_or("the pushed index (no registry given)", |p| {
+        p.reference.as_str()
+    });
+    let mut out = String::new();
+    for target in targets {
+        out += &format!(
+            "# copy {source} (an index, every platform) to {target} inside the registries\n"
+        );
+    }
+    print_stdout(&out);
 }
 
 /// Copies the index `pushed` of a multi-platform image with every platform's image inside the
