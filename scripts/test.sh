@@ -13,13 +13,15 @@ ENGINE_FREE=(--test cli_basics --test bad_input --test export --test check)
 # Test binaries of what reads the engine's answers (image inspect and ls, rm output, pushes and
 # their up-to-date checks, labels, runs): run on every engine.
 READS_ENGINE=(--test build --test incremental --test upkeep --test push --test publish
-    --test pipeline_run --test snapshot --test copies_and_interrupts --test hardening)
+    --test pipeline_run --test snapshot --test copies_and_interrupts --test platforms
+    --test platform_push --test hardening)
 
 set_up() {
     scripts/setup-engine.sh
     if [ -x scripts/setup-ecr.sh ]; then scripts/setup-ecr.sh; fi
     scripts/setup-untrusted-registry.sh
     scripts/setup-podman.sh
+    scripts/setup-arm64.sh
     if [ -x ../shared/tools/buildkit/buildkit.sh ]; then scripts/setup-buildkit.sh; fi
 }
 

@@ -119,6 +119,10 @@ pub enum Command {
         /// Push as REGISTRY/NAME:TAG instead of REGISTRY/NAME:py<VERSION>-<TIMESTAMP>
         #[arg(long, value_name = "TAG")]
         custom_tag: Option<String>,
+        /// A platform built, instead of the image.yaml `platforms`; may be repeated: with
+        /// several, each platform's image is pushed, then their index under the tag
+        #[arg(long = "platform", value_name = "PLATFORM")]
+        platforms: Vec<String>,
         #[arg(long)]
         dry_run: bool,
     },
@@ -126,6 +130,10 @@ pub enum Command {
     PushAll {
         #[arg(long)]
         name: String,
+        /// A platform built, instead of the image.yaml `platforms`; may be repeated: with
+        /// several, each platform's image is pushed, then their index under the tag
+        #[arg(long = "platform", value_name = "PLATFORM")]
+        platforms: Vec<String>,
         #[arg(long)]
         dry_run: bool,
     },
@@ -150,6 +158,26 @@ pub enum Command {
     PushDockerhub(ReleaseArgs),
     /// Release to public ECR as public.ecr.aws/dagster/<NAME>
     PushEcr(ReleaseArgs),
+    /// Build the image folder for each platform with DAGSTER_VERSION, and push it to Docker Hub
+    /// as dagster/<NAME>:<VERSION>: each platform's image, then their index; last_updated.yaml
+    /// is not touched
+    BuildAndPushDockerhub {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_name = "VERSION")]
+        dagster_version: String,
+        /// Also push it as dagster/<NAME>:latest
+        #[arg(long)]
+        set_latest: bool,
+        /// A platform to build; may be repeated [default: linux/amd64 and linux/arm64]
+        #[arg(long = "platform", value_name = "PLATFORM")]
+        platforms: Vec<String>,
+        /// Push to this repository instead of dagster/<NAME> on Docker Hub
+        #[arg(long, value_name = "REPO", hide = true)]
+        repository: Option<String>,
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Write each snapshot builder's `pip freeze` into buildkite-<TYPE>/snapshot-reqs-<VERSION>.txt
     Snapshot {
         #[arg(short = 't', long = "snap-type", value_name = "TYPE")]
@@ -199,7 +227,24 @@ pub enum Command {
     Record(BuiltElsewhere),
     /// Pull one Python version of an image built and pushed elsewhere, tag it as if built here
     /// and record its timestamp
-    Pull(BuiltElsewhere),
+    Pull {
+        #[command(flatten)]
+        built: BuiltElsewhere,
+        /// Pull the image of this platform, pushed as py<VERSION>-<TIMESTAMP>-<OS>-<ARCH>
+        #[arg(long, value_name = "PLATFORM")]
+        platform: Option<String>,
+    },
+    /// Put in the registry, under py<VERSION>-<TIMESTAMP>, the index of the images of each
+    /// platform pushed as py<VERSION>-<TIMESTAMP>-<OS>-<ARCH> (by the steps of `pipeline`)
+    Index {
+        #[command(flatten)]
+        built: BuiltElsewhere,
+        /// A platform of the index; may be repeated [default: the image.yaml `platforms`]
+        #[arg(long = "platform", value_name = "PLATFORM")]
+        platforms: Vec<String>,
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// One Python version of an image, built at TIMESTAMP on another machine.
@@ -222,9 +267,10 @@ pub struct BuildOptions {
     /// Passed to the build as the DAGSTER_VERSION build argument
     #[arg(long, value_name = "VERSION")]
     pub dagster_version: Option<String>,
-    /// Target platform, passed to `docker build --platform`
-    #[arg(long)]
-    pub platform: Option<String>,
+    /// A platform to build for, instead of the image.yaml `platforms`; may be repeated: each
+    /// platform is its own build, the first keeps the tag py<VERSION>-<TIMESTAMP>
+    #[arg(long = "platform", value_name = "PLATFORM")]
+    pub platforms: Vec<String>,
 }
 
 #[derive(Debug, Args)]

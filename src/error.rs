@@ -50,6 +50,10 @@ pub enum Error {
     /// `check` found problems in the catalog (listed on stdout).
     #[error("found {count} problem(s) in the catalog")]
     ProblemsFound { count: usize },
+    #[error(
+        "`{reference}` (the image of every platform of `{name}`) is not in the registry: a release of several platforms copies it whole"
+    )]
+    IndexNotPushed { name: String, reference: String },
 }
 
 fn skipped_note(skipped: usize) -> String {
@@ -75,9 +79,10 @@ impl Error {
             Error::Plan(_) | Error::Registry(_) | Error::Export(_) | Error::InvalidValue { .. } => {
                 Kind::BadInput
             }
-            Error::BuildsFailed { .. } | Error::ProblemsFound { .. } | Error::WentAway { .. } => {
-                Kind::Failed
-            }
+            Error::BuildsFailed { .. }
+            | Error::ProblemsFound { .. }
+            | Error::WentAway { .. }
+            | Error::IndexNotPushed { .. } => Kind::Failed,
             Error::Interrupted => Kind::Interrupted,
         }
     }
@@ -89,6 +94,9 @@ impl Error {
             Error::Plan(e) => e.hint(),
             Error::Registry(e) => e.hint(),
             Error::WentAway { .. } => Some("run the command again".to_owned()),
+            Error::IndexNotPushed { name, .. } => Some(format!(
+                "push every platform and the index first: `dagster-image push-all --name {name}`"
+            )),
             _ => None,
         }
     }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::catalog::{BASE_IMAGE_ARG, Image};
 use crate::digest::{self, Inputs};
-use crate::plan::{Base, Build, Plan, local_tag};
+use crate::plan::{Base, Build, Plan, local_platform_tag};
 
 /// The input digest of every build of a plan, and whether it changed.
 #[derive(Debug)]
@@ -30,12 +30,16 @@ impl Freshness {
     }
 }
 
-/// The tag of the current local image of `image` for `version`, if it was ever built.
-pub fn current_tag(image: &Image, version: &str) -> Option<String> {
-    image
-        .last_updated
-        .get(version)
-        .map(|ts| local_tag(&image.name, version, ts))
+/// The tag of the current local image of `image` for `version` and `platform` (of several), if
+/// it was ever built.
+pub fn current_tag(image: &Image, version: &str, platform: Option<&str>) -> Option<String> {
+    let timestamp = image.last_updated.get(version)?;
+    Some(local_platform_tag(
+        &image.name,
+        version,
+        timestamp,
+        platform,
+    ))
 }
 
 /// The local images whose digest labels `digests` needs: the current image of each base of
@@ -45,7 +49,10 @@ pub fn base_tags(images: &BTreeMap<String, Image>, plan: &Plan) -> BTreeSet<Stri
         .iter()
         .filter(|build| build.after.is_empty())
         .filter_map(|build| build.base.as_ref())
-        .filter_map(|base| current_tag_of(images, &base.target.image, &base.target.python_version))
+        .filter_map(|base| {
+            let (name, version) = (&base.target.image, &base.target.python_version);
+            current_tag_of(images, name, version, base.platform.as_deref())
+        })
         .collect()
 }
 
@@ -55,7 +62,8 @@ pub fn current_tags(images: &BTreeMap<String, Image>, plan: &Plan) -> BTreeSet<S
     plan.builds
         .iter()
         .filter_map(|build| {
-            current_tag_of(images, &build.target.image, &build.target.python_version)
+            let (name, version) = (&build.target.image, &build.target.python_version);
+            current_tag_of(images, name, version, build.platform.as_deref())
         })
         .collect()
 }
@@ -116,9 +124,27 @@ pub fn changes(
     let mut changed = Vec::with_capacity(plan.builds.len());
     for (build, digest) in plan.builds.iter().zip(digests) {
         let (name, version) = (&build.target.image, &build.target.python_version);
-        let recorded = current_tag_of(images, name, version).and_then(|tag| labels.get(&tag));
+        let current = current_tag_of(images, name, version, build.platform.as_deref());
+        let recorded = current.and_then(|tag| labels.get(&tag));
         let base_changed = build.after.iter().any(|&d| changed.get(d) == Some(&true));
         changed.push(base_changed || recorded != Some(digest));
+    }
+    with_every_platform(plan, changed)
+}
+
+/// `changed` with every platform of an image-version that has one changed platform, and what
+/// builds on them: `last_updated.yaml` gives one timestamp to all the platforms of a version.
+fn with_every_platform(plan: &Plan, mut changed: Vec<bool>) -> Vec<bool> {
+    let targets: BTreeSet<&crate::plan::Target> = plan
+        .builds
+        .iter()
+        .zip(&changed)
+        .filter(|(_, changed)| **changed)
+        .map(|(build, _)| &build.target)
+        .collect();
+    for (i, build) in plan.builds.iter().enumerate() {
+        let base_changed = build.after.iter().any(|&d| changed[d]);
+        changed[i] = changed[i] || base_changed || targets.contains(&build.target);
     }
     changed
 }
@@ -137,7 +163,7 @@ fn base_digest(
         return planned.clone();
     }
     let (name, version) = (&base.target.image, &base.target.python_version);
-    let current = current_tag_of(images, name, version);
+    let current = current_tag_of(images, name, version, base.platform.as_deref());
     match current.as_ref().and_then(|tag| labels.get(tag)) {
         Some(label) => label.clone(),
         None => format!("unknown base {}", current.as_deref().unwrap_or(name)),
@@ -145,6 +171,11 @@ fn base_digest(
 }
 
 /// `current_tag` of the image `name` of `images`, if it was read and built.
-fn current_tag_of(images: &BTreeMap<String, Image>, name: &str, version: &str) -> Option<String> {
-    current_tag(images.get(name)?, version)
+fn current_tag_of(
+    images: &BTreeMap<String, Image>,
+    name: &str,
+    version: &str,
+    platform: Option<&str>,
+) -> Option<String> {
+    current_tag(images.get(name)?, version, platform)
 }

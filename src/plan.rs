@@ -5,7 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::catalog::{BASE_IMAGE_ARG, BaseImage, BaseSource, Image, graph};
 use crate::engine::BuildRequest;
-pub use crate::reference::{LOCAL_NAMESPACE, TIMESTAMP_FORMAT, Target, local_tag, version_tag};
+pub use crate::reference::{
+    LOCAL_NAMESPACE, TIMESTAMP_FORMAT, Target, local_platform_tag, local_tag, platform_version_tag,
+    version_tag,
+};
 use crate::registry::Registry;
 
 /// Build argument carrying `--dagster-version`.
@@ -19,13 +22,20 @@ pub struct Request {
     pub with_deps: bool,
     pub timestamp: String,
     pub dagster_version: Option<String>,
-    pub platform: Option<String>,
+    /// Platforms every image is built for in this run, instead of its `image.yaml` ones.
+    pub platforms: Vec<String>,
+    /// One build per image-version whatever its platforms, for a builder that builds them all
+    /// at once (bake's multi-platform targets).
+    pub platforms_in_one_build: bool,
 }
 
 /// One build of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Build {
     pub target: Target,
+    /// The platform, when this is one of several builds of its image-version (one per
+    /// platform, each with its own tag); None for the one build of an image-version.
+    pub platform: Option<String>,
     pub request: BuildRequest,
     /// The image of the catalog it builds on, when it has one.
     pub base: Option<Base>,
@@ -41,17 +51,53 @@ pub struct Base {
     pub source: BaseSource,
     /// The repository of the `BASE_IMAGE` reference, without the tag.
     pub repository: String,
+    /// The platform whose image of a multi-platform base is used (its own tag).
+    pub platform: Option<String>,
 }
 
 impl Base {
     /// The reference of this base built at `timestamp`.
     pub fn reference(&self, timestamp: &str) -> String {
-        format!(
-            "{}:{}",
-            self.repository,
-            version_tag(&self.target.python_version, timestamp)
-        )
+        let tag = platform_version_tag(
+            &self.target.python_version,
+            timestamp,
+            self.platform.as_deref(),
+        );
+        format!("{}:{tag}", self.repository)
     }
+}
+
+/// The platforms `image` is built for by `request`: the request's, else its `image.yaml` ones;
+/// none means the engine's own platform.
+pub fn platforms_of<'a>(image: &'a Image, request: &'a Request) -> &'a [String] {
+    if request.platforms.is_empty() {
+        &image.config.platforms
+    } else {
+        &request.platforms
+    }
+}
+
+/// The builds an image-version with `platforms` gets: one per platform when there are several,
+/// else one (for the only platform given, or the engine's).
+fn platform_builds(platforms: &[String]) -> Vec<Option<&str>> {
+    match platforms {
+        [_, _, ..] => platforms.iter().map(|p| Some(p.as_str())).collect(),
+        _ => vec![None],
+    }
+}
+
+/// The build arguments BuildKit sets by itself for a platform (`TARGETPLATFORM`, `TARGETOS`,
+/// `TARGETARCH`, `TARGETVARIANT`), given on every engine so that a Dockerfile can pick its
+/// `FROM` by platform on the classic builder and podman too.
+pub fn platform_args(platform: &str) -> Vec<(String, String)> {
+    let mut parts = platform.split('/');
+    let mut args = vec![("TARGETPLATFORM".to_owned(), platform.to_owned())];
+    for name in ["TARGETOS", "TARGETARCH", "TARGETVARIANT"] {
+        if let Some(part) = parts.next() {
+            args.push((name.to_owned(), part.to_owned()));
+        }
+    }
+    args
 }
 
 /// Builds in dependency order: every build comes after those it waits for.
@@ -81,6 +127,14 @@ pub enum Error {
         base: String,
         version: String,
     },
+    #[error(
+        "`{image}` builds on `{base}` for {platform}, but `{base}` is not built for {platform}"
+    )]
+    BaseLacksPlatform {
+        image: String,
+        base: String,
+        platform: String,
+    },
     #[error("`{image}` builds on `{base}` from the registry, so it needs one")]
     NoRegistry {
         image: String,
@@ -96,6 +150,9 @@ impl Error {
                 "build `{base}` first, or add `--with-deps` to build it in the same run"
             )),
             Error::NoRegistry { source, .. } => source.hint(),
+            Error::BaseLacksPlatform { base, platform, .. } => Some(format!(
+                "add `{platform}` to the `platforms` of `{base}/image.yaml`"
+            )),
             Error::Cycle(_) | Error::BaseLacksVersion { .. } => None,
         }
     }
@@ -135,55 +192,148 @@ pub fn resolve(
     registry: impl Fn() -> Result<Registry, crate::registry::Error>,
 ) -> Result<Plan, Error> {
     let order = order_targets(images, request)?;
-    let index: HashMap<&Target, usize> = order.iter().enumerate().map(|(i, t)| (t, i)).collect();
-    let mut builds: Vec<Build> = Vec::with_capacity(order.len());
+    let mut planner = Planner {
+        images,
+        request,
+        registry,
+        builds: Vec::with_capacity(order.len()),
+        index: HashMap::new(),
+    };
     for target in &order {
-        let image = catalog_image(images, &target.image);
+        planner.add(target)?;
+    }
+    Ok(Plan {
+        timestamp: request.timestamp.clone(),
+        builds: planner.builds,
+    })
+}
+
+/// The plan being made: builds in order, and where each (image-version, platform) is.
+struct Planner<'a, R> {
+    images: &'a BTreeMap<String, Image>,
+    request: &'a Request,
+    registry: R,
+    builds: Vec<Build>,
+    index: HashMap<(Target, Option<String>), usize>,
+}
+
+impl<R: Fn() -> Result<Registry, crate::registry::Error>> Planner<'_, R> {
+    /// Adds the builds of `target`: one per platform when it has several.
+    fn add(&mut self, target: &Target) -> Result<(), Error> {
+        let platforms = match self.request.platforms_in_one_build {
+            true => &[],
+            false => platforms_of(catalog_image(self.images, &target.image), self.request),
+        };
+        for (i, platform) in platform_builds(platforms).into_iter().enumerate() {
+            let build = self.build(target, platforms, platform, i == 0)?;
+            let key = (target.clone(), platform.map(str::to_owned));
+            self.index.insert(key, self.builds.len());
+            self.builds.push(build);
+        }
+        Ok(())
+    }
+
+    /// The build of `target` for `platform` (one of `platforms`; None when it is its only
+    /// build); the `first` platform's image also gets the tag without a platform.
+    fn build(
+        &mut self,
+        target: &Target,
+        platforms: &[String],
+        platform: Option<&str>,
+        first: bool,
+    ) -> Result<Build, Error> {
+        let image = catalog_image(self.images, &target.image);
         let spec = version_spec(image, &target.python_version);
+        let timestamp = &self.request.timestamp;
         let mut build_args: Vec<(String, String)> = spec
             .docker_args
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        let engine_platform = platform.or(platforms.first().map(String::as_str));
         let mut after = Vec::new();
         let mut planned_base = None;
         if let Some(base_image) = &spec.base_image {
-            let base = base_of(target, base_image, &registry)?;
-            let reference = match index.get(&base.target) {
+            let base = self.base(target, base_image, platform, engine_platform)?;
+            let reference = match self
+                .index
+                .get(&(base.target.clone(), base.platform.clone()))
+            {
                 Some(&i) => {
                     after.push(i);
                     if base.source == BaseSource::Aws {
-                        tag_also(&mut builds[i], base.reference(&request.timestamp));
+                        tag_also(&mut self.builds[i], base.reference(timestamp));
                     }
-                    base.reference(&request.timestamp)
+                    base.reference(timestamp)
                 }
-                None => base.reference(built_timestamp(images, target, &base.target.image)?),
+                None => base.reference(built_timestamp(self.images, target, &base.target.image)?),
             };
             build_args.push((BASE_IMAGE_ARG.into(), reference));
             planned_base = Some(base);
         }
-        if let Some(version) = &request.dagster_version {
+        if let Some(version) = &self.request.dagster_version {
             build_args.push((DAGSTER_VERSION_ARG.into(), version.clone()));
         }
-        builds.push(Build {
+        build_args.extend(engine_platform.map(platform_args).unwrap_or_default());
+        let (name, version) = (&target.image, &target.python_version);
+        let seed_tag = local_tag(name, version, timestamp);
+        let (tag, extra_tags) = match platform {
+            None => (seed_tag, Vec::new()),
+            Some(_) if first => (
+                seed_tag,
+                vec![local_platform_tag(name, version, timestamp, platform)],
+            ),
+            Some(_) => (
+                local_platform_tag(name, version, timestamp, platform),
+                Vec::new(),
+            ),
+        };
+        Ok(Build {
             target: target.clone(),
+            platform: platform.map(str::to_owned),
             request: BuildRequest {
-                tag: local_tag(&target.image, &target.python_version, &request.timestamp),
-                extra_tags: Vec::new(),
+                tag,
+                extra_tags,
                 dockerfile: image.dir.join("Dockerfile"),
                 context: image.dir.clone(),
                 build_args,
-                platform: request.platform.clone(),
+                platform: engine_platform.map(str::to_owned),
                 labels: Vec::new(),
             },
             base: planned_base,
             after,
-        });
+        })
     }
-    Ok(Plan {
-        timestamp: request.timestamp.clone(),
-        builds,
-    })
+
+    /// The base `base_image` of `target`'s build for `platform` (of several; `engine_platform`
+    /// is the one the engine builds for): a multi-platform base is used through its image for
+    /// that platform, which it must have.
+    fn base(
+        &self,
+        target: &Target,
+        base_image: &BaseImage,
+        platform: Option<&str>,
+        engine_platform: Option<&str>,
+    ) -> Result<Base, Error> {
+        let mut base = base_of(target, base_image, &self.registry)?;
+        let base_platforms =
+            platforms_of(catalog_image(self.images, &base_image.name), self.request);
+        let covered = |wanted: &str| {
+            base_platforms.iter().any(|p| p == wanted)
+                || (base_platforms.is_empty() && platform.is_none())
+        };
+        if let Some(wanted) = engine_platform.filter(|wanted| !covered(wanted)) {
+            return Err(Error::BaseLacksPlatform {
+                image: target.image.clone(),
+                base: base_image.name.clone(),
+                platform: wanted.to_owned(),
+            });
+        }
+        if base_platforms.len() > 1 {
+            base.platform = engine_platform.map(str::to_owned);
+        }
+        Ok(base)
+    }
 }
 
 /// The base `base_image` of `target`, with the repository its reference names.
@@ -209,6 +359,7 @@ fn base_of(
         },
         source: base_image.source,
         repository,
+        platform: None,
     })
 }
 

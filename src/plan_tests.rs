@@ -270,13 +270,20 @@ fn dagster_version_and_platform_are_passed_on() {
     let images = catalog(vec![image("base", &["3.9"], None)]);
     let mut request = request(vec![target("base", "3.9")], false);
     request.dagster_version = Some("0.9.20".into());
-    request.platform = Some("linux/arm64".into());
+    request.platforms = vec!["linux/arm64".into()];
     let plan = resolve(&images, &request, no_registry).unwrap();
     let build = &plan.builds[0].request;
-    assert_eq!(
-        build.build_args.last().unwrap(),
-        &("DAGSTER_VERSION".to_owned(), "0.9.20".to_owned())
+    assert!(
+        build
+            .build_args
+            .contains(&("DAGSTER_VERSION".to_owned(), "0.9.20".to_owned()))
     );
+    assert!(
+        build
+            .build_args
+            .contains(&("TARGETARCH".to_owned(), "arm64".to_owned()))
+    );
+    assert_eq!(build.tag, "dagster/base:py3.9-T");
     assert_eq!(build.platform.as_deref(), Some("linux/arm64"));
 }
 
@@ -386,4 +393,97 @@ fn dependents_are_planned_after_their_bases_with_one_timestamp() {
         plan.builds[0].request.build_args[1].1,
         "dagster/root:py3.10-OLD"
     );
+}
+
+/// `image` declaring `platforms` in its image.yaml.
+fn on_platforms(mut image: Image, platforms: &[&str]) -> Image {
+    image.config.platforms = platforms.iter().map(|p| p.to_string()).collect();
+    image
+}
+
+#[test]
+fn each_platform_is_a_build_and_a_dependent_builds_on_its_bases_image_for_that_platform() {
+    let two = ["linux/amd64", "linux/arm64"];
+    let images = catalog(vec![
+        on_platforms(image("base", &["3.9"], None), &two),
+        on_platforms(
+            image("app", &["3.9"], Some(("base", BaseSource::Local))),
+            &two,
+        ),
+    ]);
+    let request = request(vec![target("app", "3.9")], true);
+    let plan = resolve(&images, &request, no_registry).unwrap();
+    let tags: Vec<(&str, &[String], Option<&str>)> = plan
+        .builds
+        .iter()
+        .map(|b| {
+            (
+                b.request.tag.as_str(),
+                &b.request.extra_tags[..],
+                b.platform.as_deref(),
+            )
+        })
+        .collect();
+    let arm = |name: &str| format!("dagster/{name}:py3.9-T-linux-arm64");
+    let amd = |name: &str| vec![format!("dagster/{name}:py3.9-T-linux-amd64")];
+    assert_eq!(
+        tags,
+        [
+            (
+                "dagster/base:py3.9-T",
+                &amd("base")[..],
+                Some("linux/amd64")
+            ),
+            (arm("base").as_str(), &[][..], Some("linux/arm64")),
+            ("dagster/app:py3.9-T", &amd("app")[..], Some("linux/amd64")),
+            (arm("app").as_str(), &[][..], Some("linux/arm64")),
+        ]
+    );
+    let base_arg = |i: usize| {
+        let args = &plan.builds[i].request.build_args;
+        args.iter()
+            .find(|(n, _)| n == BASE_IMAGE_ARG)
+            .unwrap()
+            .1
+            .clone()
+    };
+    assert_eq!(base_arg(2), "dagster/base:py3.9-T-linux-amd64");
+    assert_eq!(base_arg(3), arm("base"));
+    assert_eq!(
+        (plan.builds[2].after.clone(), plan.builds[3].after.clone()),
+        (vec![0], vec![1])
+    );
+}
+
+#[test]
+fn the_request_platforms_replace_the_image_ones_and_a_base_must_cover_its_dependents() {
+    let images = catalog(vec![
+        on_platforms(image("base", &["3.9"], None), &["linux/amd64"]),
+        on_platforms(
+            image("app", &["3.9"], Some(("base", BaseSource::Local))),
+            &["linux/amd64", "linux/arm64"],
+        ),
+    ]);
+    let error = resolve(
+        &images,
+        &request(vec![target("app", "3.9")], true),
+        no_registry,
+    );
+    assert_eq!(
+        error.unwrap_err().to_string(),
+        "`app` builds on `base` for linux/arm64, but `base` is not built for linux/arm64"
+    );
+    let mut overridden = request(vec![target("app", "3.9")], true);
+    overridden.platforms = vec!["linux/arm64".into(), "linux/amd64".into()];
+    let plan = resolve(&images, &overridden, no_registry).unwrap();
+    let platforms: Vec<_> = plan
+        .builds
+        .iter()
+        .map(|b| b.request.platform.clone().unwrap())
+        .collect();
+    assert_eq!(
+        platforms,
+        ["linux/arm64", "linux/amd64", "linux/arm64", "linux/amd64"]
+    );
+    assert_eq!(plan.builds[0].request.tag, "dagster/base:py3.9-T");
 }

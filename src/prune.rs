@@ -3,7 +3,9 @@
 //!
 //! Safe to remove is a tag of `dagster/<name>` of the form `py<V>-<timestamp>`, V a Python
 //! version of versions.yaml, that no `last_updated.yaml` entry of the image names. Any other tag
-//! (`latest`, a custom one, a version no longer built) and any other repository stay.
+//! (`latest`, a custom one, a version no longer built) and any other repository stay. A recorded
+//! build's platform tags (`py<V>-<timestamp>-<os>-<arch>`) count as recorded: what follows the
+//! recorded tag and a `-` is taken for a platform, so that a current image is never removed.
 
 use crate::catalog::Image;
 use crate::plan::{LOCAL_NAMESPACE, version_tag};
@@ -40,7 +42,10 @@ fn is_recorded(image: &Image, tag: &str) -> bool {
         .last_updated
         .timestamps
         .iter()
-        .any(|(version, timestamp)| version_tag(version, timestamp) == tag)
+        .any(|(version, timestamp)| {
+            let recorded = version_tag(version, timestamp);
+            tag == recorded || tag.starts_with(&format!("{recorded}-"))
+        })
 }
 
 /// `bytes` as docker shows sizes: decimal units, three significant digits or so.
@@ -123,6 +128,13 @@ mod tests {
         let images = [image("app", &["3.10", "3.10-slim"], &[("3.10-slim", "T")])];
         assert!(!is_old_build(&images, "dagster/app:py3.10-slim-T"));
         assert!(is_old_build(&images, "dagster/app:py3.10-slim-S"));
+    }
+
+    #[test]
+    fn the_platform_tags_of_a_recorded_build_are_kept() {
+        let images = [image("app", &["3.9"], &[("3.9", "T")])];
+        assert!(!is_old_build(&images, "dagster/app:py3.9-T-linux-arm64"));
+        assert!(is_old_build(&images, "dagster/app:py3.9-S-linux-arm64"));
     }
 
     #[test]

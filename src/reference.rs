@@ -33,6 +33,34 @@ pub fn local_tag(image: &str, python_version: &str, timestamp: &str) -> String {
     )
 }
 
+/// The local tag of one platform's image of a multi-platform image-version (None: the local
+/// tag without a platform).
+pub fn local_platform_tag(
+    image: &str,
+    python_version: &str,
+    timestamp: &str,
+    platform: Option<&str>,
+) -> String {
+    format!(
+        "{LOCAL_NAMESPACE}/{image}:{}",
+        platform_version_tag(python_version, timestamp, platform)
+    )
+}
+
+/// The tag part of one platform's image of a multi-platform image-version:
+/// `py<V>-<timestamp>-<os>-<arch>[-<variant>]`; the tag part without a platform otherwise.
+pub fn platform_version_tag(
+    python_version: &str,
+    timestamp: &str,
+    platform: Option<&str>,
+) -> String {
+    let tag = version_tag(python_version, timestamp);
+    match platform {
+        Some(platform) => format!("{tag}-{}", platform.replace('/', "-")),
+        None => tag,
+    }
+}
+
 /// The tag part shared by local and pushed images: `py<V>-<timestamp>`.
 pub fn version_tag(python_version: &str, timestamp: &str) -> String {
     format!("py{python_version}-{timestamp}")
@@ -49,5 +77,10 @@ mod tests {
             "dagster/app:py3.10-2020-07-11T040642"
         );
         assert_eq!(version_tag("3.9.12", "T"), "py3.9.12-T");
+        assert_eq!(
+            platform_version_tag("3.10", "T", Some("linux/arm/v7")),
+            "py3.10-T-linux-arm-v7"
+        );
+        assert_eq!(platform_version_tag("3.10", "T", None), "py3.10-T");
     }
 }

@@ -141,7 +141,15 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn name(build: &Build) -> String {
-    format!("{} py{}", build.target.image, build.target.python_version)
+    let platform = build
+        .platform
+        .as_ref()
+        .map(|p| format!(" {p}"))
+        .unwrap_or_default();
+    format!(
+        "{} py{}{platform}",
+        build.target.image, build.target.python_version
+    )
 }
 
 /// The Dockerfile step a line of `docker build` output starts: `Step 2/5 : RUN ...` from the

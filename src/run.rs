@@ -83,10 +83,7 @@ where
                 };
                 let build = &plan.builds[index];
                 let (tx, progress) = (done_tx.clone(), &progress);
-                let log = options.log_dir.join(format!(
-                    "{}-py{}.log",
-                    build.target.image, build.target.python_version
-                ));
+                let log = options.log_dir.join(log_name(build));
                 progress.started(index, build, &log);
                 running += 1;
                 *running_per_image.entry(&build.target.image).or_default() += 1;
@@ -145,6 +142,20 @@ fn record<F, E>(
             scheduler.fail_recording(index, Box::new(error));
         }
     }
+}
+
+/// `<image>-py<version>[-<os>-<arch>].log`: one log per build.
+fn log_name(build: &Build) -> String {
+    let platform = build
+        .platform
+        .as_ref()
+        .map(|p| format!("-{}", p.replace('/', "-")));
+    format!(
+        "{}-py{}{}.log",
+        build.target.image,
+        build.target.python_version,
+        platform.unwrap_or_default()
+    )
 }
 
 fn run_one(

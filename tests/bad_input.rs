@@ -454,7 +454,7 @@ fn unknown_keys_and_values_are_refused_suggesting_the_likely_one() {
         &[
             (
                 b"cpoy: []\n",
-                ":1:1: unknown field `cpoy`, expected one of copy, references; did you mean \
+                ":1:1: unknown field `cpoy`, expected one of copy, references, platforms; did you mean \
                  `copy`?",
             ),
             (

@@ -6,6 +6,8 @@
 //! is left out of a folder's copy.
 //! `references:` lists files of the repository that name the image's published tags (a
 //! Dockerfile's `FROM`), which `publish` moves to the new timestamp.
+//! `platforms:` lists the platforms the image is built for (`linux/amd64`, `linux/arm64`), each
+//! its own build, assembled into one index when pushed; none means the engine's own platform.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -13,7 +15,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::error::{Error, Result};
-use super::{file, yaml};
+use super::{file, names, yaml};
 use crate::dockerignore;
 
 /// Where `copy: [path]` entries go inside the image folder.
@@ -25,6 +27,9 @@ pub struct ImageConfig {
     pub copies: Vec<Copy>,
     /// Files naming the image's published tags, inside the repository, resolved.
     pub references: Vec<PathBuf>,
+    /// The platforms to build, in order (the first keeps the seed's local tag); empty for the
+    /// engine's own platform only.
+    pub platforms: Vec<String>,
 }
 
 /// One thing to copy into the build context.
@@ -46,6 +51,8 @@ struct RawConfig {
     copy: Vec<Spanned<RawCopy>>,
     #[serde(default)]
     references: Vec<Spanned<String>>,
+    #[serde(default)]
+    platforms: Vec<Spanned<String>>,
 }
 
 /// A `copy:` entry. Read by hand rather than as `#[serde(untagged)]`, whose one error ("data did
@@ -130,6 +137,12 @@ impl ImageConfig {
                 .into_iter()
                 .map(check_reference)
                 .collect::<Result<_>>()?,
+            platforms: names::check_platforms(
+                raw.platforms
+                    .into_iter()
+                    .map(|entry| (entry.referenced.line(), entry.value)),
+            )
+            .map_err(|(line, problem)| at_line(line)(problem))?,
         })
     }
 }
@@ -470,5 +483,20 @@ mod tests {
             repo.error("copies: []\n")
                 .contains("unknown field `copies`")
         );
+    }
+
+    #[test]
+    fn platforms_are_read_in_order_and_each_checked_at_its_line() {
+        let repo = Repo::new();
+        let config = repo
+            .parse("platforms: [linux/amd64, linux/arm64]\n")
+            .unwrap();
+        assert_eq!(config.platforms, ["linux/amd64", "linux/arm64"]);
+        assert!(repo.parse("copy: []\n").unwrap().platforms.is_empty());
+        let error = repo.error("platforms:\n  - linux/amd64\n  - linux/arm64,linux/amd64\n");
+        assert!(error.contains(":3"), "{error}");
+        assert!(error.contains("`linux/arm64,linux/amd64` is not a valid platform"));
+        let error = repo.error("platforms:\n  - linux/arm64\n  - linux/arm64\n");
+        assert!(error.contains("`linux/arm64` is listed twice"), "{error}");
     }
 }

@@ -8,10 +8,11 @@
 //! difference (a custom `--timestamp`) carries no order, so it is reported as possibly stale.
 //!
 //! `COPY`/`ADD` sources missing from the build context are found by [`copies`], names too long
-//! for a Buildkite step key by [`names`].
+//! for a Buildkite step key by [`names`], local bases lacking a platform by [`platforms`].
 
 mod copies;
 mod names;
+mod platforms;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -57,6 +58,7 @@ pub enum Kind {
     VariableWithoutArg,
     MissingCopySource,
     NameTooLong,
+    BaseLacksPlatform,
 }
 
 /// One problem: where it is, what it is, and what to do.
@@ -87,6 +89,9 @@ pub fn problems(folders: &Folders) -> Vec<Problem> {
             continue;
         };
         found.extend(base_problems(folders, folder, versions));
+        found.extend(platforms::bases_lacking_platforms(
+            folders, folder, versions,
+        ));
         found.extend(names::names_too_long_for_a_step_key(folder, versions));
         if let Some(dockerfile) = &dockerfile {
             found.extend(undeclared_build_args(folder, versions, dockerfile));

@@ -280,6 +280,7 @@ fn app_with_context(
     app.config = Ok(ImageConfig {
         copies: copies.collect(),
         references: Vec::new(),
+        platforms: Vec::new(),
     });
     folders(vec![app])
 }

@@ -1,14 +1,14 @@
 //! `build` and `build-all`: resolve the request into a plan, print it (`--dry-run`) or run it,
 //! and record each successful build's timestamp in its image's `last_updated.yaml`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::build_context::Additions;
 use crate::catalog::{Error as CatalogError, Image, names};
 use crate::cli::BuildOptions;
 use crate::error::{Error, Result};
-use crate::plan::{self, Plan, Target};
+use crate::plan::{self, Build, Plan, Target};
 use crate::report;
 use crate::run::{self, Outcome};
 
@@ -24,6 +24,7 @@ pub struct BuildRequest {
     keep_going: bool,
     skip_unchanged: bool,
     with_dependents: bool,
+    platforms_in_one_build: bool,
 }
 
 impl BuildRequest {
@@ -38,6 +39,7 @@ impl BuildRequest {
             keep_going: false,
             skip_unchanged: false,
             with_dependents: false,
+            platforms_in_one_build: false,
         }
     }
 
@@ -52,6 +54,7 @@ impl BuildRequest {
             keep_going: false,
             skip_unchanged: false,
             with_dependents: false,
+            platforms_in_one_build: false,
         }
     }
 
@@ -76,6 +79,12 @@ impl BuildRequest {
     /// `--skip-unchanged`: build only what changed since it was last built.
     pub fn skipping_unchanged(mut self, skip_unchanged: bool) -> Self {
         self.skip_unchanged = skip_unchanged;
+        self
+    }
+
+    /// One build per image-version for all its platforms, as bake builds them.
+    pub fn platforms_in_one_build(mut self) -> Self {
+        self.platforms_in_one_build = true;
         self
     }
 
@@ -132,7 +141,7 @@ pub(super) fn resolve(
         None => now_timestamp(),
     };
     names::check_tag_chars(&timestamp).map_err(|why| invalid("timestamp", &timestamp, why))?;
-    if let Some(platform) = &request.options.platform {
+    for platform in &request.options.platforms {
         names::check_platform(platform).map_err(|why| invalid("platform", platform, why))?;
     }
     let images = match &request.name {
@@ -151,7 +160,8 @@ pub(super) fn resolve(
         with_deps: request.with_deps || request.name.is_none(),
         timestamp,
         dagster_version: request.options.dagster_version.clone(),
-        platform: request.options.platform.clone(),
+        platforms: request.options.platforms.clone(),
+        platforms_in_one_build: request.platforms_in_one_build,
     };
     let plan = plan::resolve(&images, &plan_request, || context.registry())?;
     for build in &plan.builds {
@@ -223,7 +233,11 @@ fn execute(
         keep_going: request.keep_going,
         log_dir,
     };
+    let left = PlatformsLeft::new(plan);
     let report = run::execute(plan, &context.docker, &options, |build| {
+        if !left.built(build) {
+            return Ok(());
+        }
         images[&build.target.image].record_build(&build.target.python_version, &plan.timestamp)
     });
     if plan.builds.len() > 1 {
@@ -262,6 +276,34 @@ fn execute(
     }
 }
 
+/// The builds of each image-version still to finish: its timestamp is recorded only once every
+/// platform of it is built, so a failed platform records nothing.
+struct PlatformsLeft(std::sync::Mutex<HashMap<Target, usize>>);
+
+impl PlatformsLeft {
+    fn new(plan: &Plan) -> Self {
+        let mut left: HashMap<Target, usize> = HashMap::new();
+        for build in &plan.builds {
+            *left.entry(build.target.clone()).or_default() += 1;
+        }
+        Self(std::sync::Mutex::new(left))
+    }
+
+    /// Counts `build` as built; whether it was the last of its image-version.
+    fn built(&self, build: &Build) -> bool {
+        let mut left = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let count = left.entry(build.target.clone()).or_default();
+        *count = count.saturating_sub(1);
+        *count == 0
+    }
+}
+
+/// Whether build `i` of `plan` is the last of its image-version, after which it is recorded.
+fn last_of_its_version(plan: &Plan, i: usize) -> bool {
+    let target = &plan.builds[i].target;
+    !plan.builds[i + 1..].iter().any(|b| &b.target == target)
+}
+
 fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
@@ -277,9 +319,10 @@ fn built_images<'a>(images: &'a BTreeMap<String, Image>, plan: &Plan) -> Vec<&'a
         .collect()
 }
 
-fn describe(context: &Context, images: &BTreeMap<String, Image>, plan: &Plan) -> String {
+/// What `--dry-run` says of the `image.yaml` copies of `images`.
+pub(super) fn copy_notes<'a>(images: impl IntoIterator<Item = &'a Image>) -> String {
     let mut out = String::new();
-    for image in built_images(images, plan) {
+    for image in images {
         for copy in &image.config.copies {
             let to = image.dir.join(&copy.to);
             out += &format!(
@@ -289,6 +332,11 @@ fn describe(context: &Context, images: &BTreeMap<String, Image>, plan: &Plan) ->
             );
         }
     }
+    out
+}
+
+fn describe(context: &Context, images: &BTreeMap<String, Image>, plan: &Plan) -> String {
+    let mut out = copy_notes(built_images(images, plan));
     for (i, build) in plan.builds.iter().enumerate() {
         let waits: Vec<String> = build
             .after
@@ -305,14 +353,19 @@ fn describe(context: &Context, images: &BTreeMap<String, Image>, plan: &Plan) ->
         } else {
             format!(" (after {})", waits.join(", "))
         };
+        let platform = build.platform.as_ref().map(|p| format!(" {p}"));
         out += &format!(
-            "# {}/{} {} py{}{after}\n",
+            "# {}/{} {} py{}{}{after}\n",
             i + 1,
             plan.builds.len(),
             build.target.image,
-            build.target.python_version
+            build.target.python_version,
+            platform.unwrap_or_default()
         );
         out += &format!("{}\n", context.docker.build(&build.request));
+        if !last_of_its_version(plan, i) {
+            continue;
+        }
         let path = images[&build.target.image].last_updated_path();
         out += &format!(
             "# then record '{}': {} in {}\n",

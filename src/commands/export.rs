@@ -28,15 +28,21 @@ pub fn bake(
     } else {
         None
     };
+    let declared = images
+        .iter()
+        .map(|(name, image)| (name.clone(), image.config.platforms.clone()))
+        .collect();
     let options = bake::Options {
         platforms,
+        declared,
         push_to: registry.as_ref(),
     };
     let file = bake::bake_file(&plan, &options)?;
+    let most_platforms = file.target.values().map(|t| t.platforms.len()).max();
     warn_of_copies(&images, &plan);
     eprint!(
         "{}",
-        bake_notes(context.catalog()?.dir(), platforms.len(), push)
+        bake_notes(context.catalog()?.dir(), most_platforms.unwrap_or(0), push)
     );
     print_stdout(&bake::to_json(&file));
     Ok(())

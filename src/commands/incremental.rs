@@ -43,7 +43,7 @@ pub(super) fn label_builds(
     };
     let mut plan = plan;
     for build in &mut plan.builds {
-        if let Some(digest) = digests.get(&build.target) {
+        if let Some(digest) = digests.get(&(build.target.clone(), build.platform.clone())) {
             build
                 .request
                 .labels
@@ -53,10 +53,13 @@ pub(super) fn label_builds(
     Ok(plan)
 }
 
-fn digests_by_target(plan: &Plan, digests: Vec<String>) -> HashMap<plan::Target, String> {
+/// Each build's digest by its image-version and platform (of several).
+type Digests = HashMap<(plan::Target, Option<String>), String>;
+
+fn digests_by_target(plan: &Plan, digests: Vec<String>) -> Digests {
     plan.builds
         .iter()
-        .map(|b| b.target.clone())
+        .map(|b| (b.target.clone(), b.platform.clone()))
         .zip(digests)
         .collect()
 }

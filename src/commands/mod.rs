@@ -3,9 +3,11 @@
 
 mod build;
 mod check;
+mod dockerhub;
 mod export;
 mod incremental;
 mod login;
+mod platform_push;
 mod prune;
 mod publish;
 mod push;
@@ -104,15 +106,21 @@ fn run(context: &Context, command: Command) -> Result<()> {
             name,
             python_version,
             custom_tag,
+            platforms,
             dry_run,
         } => push::push(
             context,
             &name,
             Some(&python_version),
             custom_tag.as_deref(),
+            &platforms,
             dry_run,
         ),
-        Command::PushAll { name, dry_run } => push::push(context, &name, None, None, dry_run),
+        Command::PushAll {
+            name,
+            platforms,
+            dry_run,
+        } => push::push(context, &name, None, None, &platforms, dry_run),
         Command::Release {
             name,
             dagster_version,
@@ -121,6 +129,23 @@ fn run(context: &Context, command: Command) -> Result<()> {
         } => push::release(context, &name, &dagster_version, &destinations, dry_run),
         Command::PushDockerhub(args) => release_to(context, args, "dagster"),
         Command::PushEcr(args) => release_to(context, args, &format!("{PUBLIC_ECR_HOST}/dagster")),
+        Command::BuildAndPushDockerhub {
+            name,
+            dagster_version,
+            set_latest,
+            platforms,
+            repository,
+            dry_run,
+        } => {
+            let release = dockerhub::Release {
+                name: &name,
+                dagster_version: &dagster_version,
+                set_latest,
+                platforms: &platforms,
+                repository: repository.as_deref(),
+            };
+            dockerhub::build_and_push(context, &release, dry_run)
+        }
         Command::Status { name, json } => status::status(context, name.as_deref(), json),
         Command::Tags { name } => push::tags(context, &name),
         Command::Snapshot { snap_type, dry_run } => snapshot::snapshot(context, snap_type, dry_run),
@@ -136,16 +161,18 @@ fn run(context: &Context, command: Command) -> Result<()> {
             let options = BuildOptions {
                 timestamp,
                 dagster_version,
-                platform: None,
+                platforms: platforms.clone(),
             };
-            let request = BuildRequest::all(name, options).with_bases(with_deps);
+            let request = BuildRequest::all(name, options)
+                .with_bases(with_deps)
+                .platforms_in_one_build();
             export::bake(context, &request, &platforms, push)
         }
         Command::Pipeline { name, timestamp } => {
             let options = BuildOptions {
                 timestamp,
                 dagster_version: None,
-                platform: None,
+                platforms: Vec::new(),
             };
             // Fresh agents have no bases built earlier, so the pipeline builds them too.
             let request = BuildRequest::all(name, options).with_bases(true);
@@ -156,11 +183,12 @@ fn run(context: &Context, command: Command) -> Result<()> {
             python_version,
             timestamp,
         }) => record::record(context, &name, &python_version, &timestamp),
-        Command::Pull(BuiltElsewhere {
-            name,
-            python_version,
-            timestamp,
-        }) => record::pull(context, &name, &python_version, &timestamp),
+        Command::Pull { built, platform } => record::pull(context, &built, platform.as_deref()),
+        Command::Index {
+            built,
+            platforms,
+            dry_run,
+        } => platform_push::index(context, &built, &platforms, dry_run),
     }
 }
 

@@ -326,7 +326,7 @@ impl Release<'_> {
         let options = BuildOptions {
             timestamp: Some(self.state.timestamp.clone()),
             dagster_version: self.state.dagster_version.clone(),
-            platform: None,
+            platforms: Vec::new(),
         };
         BuildRequest::all(Some(name.to_owned()), options).with_bases(true)
     }

@@ -7,11 +7,12 @@ use std::collections::BTreeSet;
 
 use crate::catalog::names;
 use crate::engine::LocalImages;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::plan::{local_tag, version_tag};
 use crate::process::Command;
 use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError, ecr};
 
+use super::platform_push;
 use super::up_to_date::remote_copy;
 use super::{Context, invalid, print_stdout};
 
@@ -22,12 +23,14 @@ struct Publication {
 }
 
 /// Pushes `python_version` of `name` (or every version) as `<registry>/<name>:py<V>-<timestamp>`,
-/// or as `<registry>/<name>:<custom_tag>`.
+/// or as `<registry>/<name>:<custom_tag>`: for several `platforms` (else those of its
+/// image.yaml), each platform's image and then their index under that tag.
 pub fn push(
     context: &Context,
     name: &str,
     python_version: Option<&str>,
     custom_tag: Option<&str>,
+    platforms: &[String],
     dry_run: bool,
 ) -> Result<()> {
     if let Some(tag) = custom_tag {
@@ -42,23 +45,67 @@ pub fn push(
         }
         None => image.versions.keys().map(String::as_str).collect(),
     };
-    let mut publications = Vec::new();
+    let platforms = platform_push::platforms_to_push(&image, platforms)?;
+    let mut pushes = Pushes::default();
     for version in versions {
         let timestamp = image.last_built(version)?;
-        publications.push(version_publication(
-            &registry, name, version, timestamp, custom_tag,
-        ));
+        pushes.add(&registry, name, (version, timestamp), platforms, custom_tag);
     }
-    publish(
-        context,
-        &[registry.host().to_owned()],
-        &publications,
-        dry_run,
-    )
+    pushes.run(context, &registry, dry_run)
+}
+
+/// What a push does: publications with docker, then the indexes of the multi-platform ones.
+#[derive(Default)]
+struct Pushes {
+    publications: Vec<Publication>,
+    indexes: Vec<platform_push::PlannedIndex>,
+}
+
+impl Pushes {
+    /// Adds `version` of `name` built at `timestamp`, as `<registry>/<name>:py<V>-<timestamp>`
+    /// or as `<registry>/<name>:<custom_tag>`: for several `platforms`, each platform's image
+    /// under its own tag, then their index under that one.
+    fn add(
+        &mut self,
+        registry: &Registry,
+        name: &str,
+        (version, timestamp): (&str, &str),
+        platforms: &[String],
+        custom_tag: Option<&str>,
+    ) {
+        if platforms.len() < 2 {
+            let publication = version_publication(registry, name, version, timestamp, custom_tag);
+            self.publications.push(publication);
+            return;
+        }
+        let tag = custom_tag.map_or_else(|| version_tag(version, timestamp), str::to_owned);
+        let (pushes, index) =
+            platform_push::per_platform(registry, name, version, timestamp, platforms, &tag);
+        let publications = pushes.into_iter().map(|(source, target)| Publication {
+            source,
+            targets: vec![target],
+        });
+        self.publications.extend(publications);
+        self.indexes.push(index);
+    }
+
+    fn run(&self, context: &Context, registry: &Registry, dry_run: bool) -> Result<()> {
+        let hosts = [registry.host().to_owned()];
+        publish(context, &hosts, &self.publications, dry_run)?;
+        platform_push::assemble(&hosts, &self.indexes, dry_run)
+    }
+
+    /// Every reference pushed: each publication's targets and each index.
+    fn references(self) -> Vec<String> {
+        let indexes = self.indexes.into_iter().map(|index| index.target);
+        let targets = self.publications.into_iter().flat_map(|p| p.targets);
+        targets.chain(indexes).collect()
+    }
 }
 
 /// Pushes every Python version of `name` as built at `timestamp` (by `publish`, which knows it
-/// before `last_updated.yaml` records it); returns the references pushed.
+/// before `last_updated.yaml` records it), for the platforms of its image.yaml; returns the
+/// references pushed.
 pub(super) fn push_all_built_at(
     context: &Context,
     name: &str,
@@ -67,18 +114,13 @@ pub(super) fn push_all_built_at(
 ) -> Result<Vec<String>> {
     let image = context.catalog()?.image(name)?;
     let registry = context.registry()?;
-    let publications: Vec<Publication> = image
-        .versions
-        .keys()
-        .map(|version| version_publication(&registry, name, version, timestamp, None))
-        .collect();
-    publish(
-        context,
-        &[registry.host().to_owned()],
-        &publications,
-        dry_run,
-    )?;
-    Ok(publications.into_iter().flat_map(|p| p.targets).collect())
+    let mut pushes = Pushes::default();
+    for version in image.versions.keys() {
+        let platforms = &image.config.platforms;
+        pushes.add(&registry, name, (version, timestamp), platforms, None);
+    }
+    pushes.run(context, &registry, dry_run)?;
+    Ok(pushes.references())
 }
 
 /// `version` of `name` built at `timestamp`, as `<registry>/<name>:py<V>-<timestamp>` or as
@@ -132,6 +174,11 @@ pub fn release(
         ),
     });
     let hosts: Vec<String> = hosts.into_iter().collect();
+    let several_platforms = image.config.platforms.len() > 1;
+    if dry_run && several_platforms {
+        print_index_copy(pushed.as_ref(), &publication.targets);
+        return Ok(());
+    }
     if dry_run {
         if let Some(pushed) = &pushed {
             note_copy_inside_registries(pushed);
@@ -139,7 +186,47 @@ pub fn release(
         print_docker_steps(context, &hosts, &[publication]);
         return Ok(());
     }
+    if several_platforms {
+        return copy_index(&hosts, pushed, name, &publication.targets);
+    }
     copy_else_push(context, &hosts, pushed.as_ref(), publication)
+}
+
+/// What a release of several platforms does, as `--dry-run` shows it: the index is copied inside
+/// the registries, with no docker command.
+fn print_index_copy(pushed: Option<&Pushed>, targets: &[String]) {
+    let source = pushed.map_or("the pushed index (no registry given)", |p| {
+        p.reference.as_str()
+    });
+    let mut out = String::new();
+    for target in targets {
+        out += &format!(
+            "# copy {source} (an index, every platform) to {target} inside the registries\n"
+        );
+    }
+    print_stdout(&out);
+}
+
+/// Copies the index `pushed` of a multi-platform image with every platform's image inside the
+/// registries: the local store has one platform per tag, so there is nothing to push instead.
+fn copy_index(
+    hosts: &[String],
+    pushed: Option<Pushed>,
+    name: &str,
+    targets: &[String],
+) -> Result<()> {
+    let pushed = match pushed {
+        Some(pushed) => pushed,
+        None => return Err(registry::Error::Missing.into()),
+    };
+    let mut logins = registry::sign_in(hosts)?;
+    if copy_inside_registries(&mut logins, hosts, &pushed, targets)? {
+        return Ok(());
+    }
+    Err(Error::IndexNotPushed {
+        name: name.to_owned(),
+        reference: pushed.reference,
+    })
 }
 
 /// Where the image a release publishes was pushed: `<registry>/<name>:py<V>-<timestamp>`.

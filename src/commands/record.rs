@@ -4,8 +4,9 @@
 //! that builds on it here start from it.
 
 use crate::catalog::{Image, names};
+use crate::cli::BuiltElsewhere;
 use crate::error::Result;
-use crate::plan::{local_tag, version_tag};
+use crate::plan::{local_tag, platform_version_tag, version_tag};
 
 use super::{Context, invalid};
 
@@ -15,12 +16,17 @@ pub fn record(context: &Context, name: &str, python_version: &str, timestamp: &s
     Ok(image.record_build(python_version, timestamp)?)
 }
 
-/// Pulls `<registry>/<name>:py<V>-<timestamp>`, tags it `dagster/<name>:py<V>-<timestamp>` and
-/// records `timestamp`.
-pub fn pull(context: &Context, name: &str, python_version: &str, timestamp: &str) -> Result<()> {
+/// Pulls `<registry>/<name>:py<V>-<timestamp>` (`-<os>-<arch>` for one `platform` of a
+/// multi-platform image), tags it `dagster/<name>:py<V>-<timestamp>` and records `timestamp`.
+pub fn pull(context: &Context, built: &BuiltElsewhere, platform: Option<&str>) -> Result<()> {
+    let (name, python_version, timestamp) = (&built.name, &built.python_version, &built.timestamp);
     let image = built_image(context, name, python_version, timestamp)?;
+    if let Some(platform) = platform {
+        names::check_platform(platform).map_err(|why| invalid("platform", platform, why))?;
+    }
     let registry = context.registry()?;
-    let remote = registry.image_tag(name, python_version, timestamp);
+    let tag = platform_version_tag(python_version, timestamp, platform);
+    let remote = format!("{}:{tag}", registry.repository(name));
     let local = local_tag(name, python_version, timestamp);
     let docker = &context.docker;
     super::login::login_if_aws(docker, registry.host())?;
@@ -32,7 +38,7 @@ pub fn pull(context: &Context, name: &str, python_version: &str, timestamp: &str
 }
 
 /// The image `name`, once its `python_version` and the tag of `timestamp` are checked.
-fn built_image(
+pub(super) fn built_image(
     context: &Context,
     name: &str,
     python_version: &str,

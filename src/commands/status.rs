@@ -1,5 +1,6 @@
-//! `status`: one row per image-version: when it was last built, whether that image is here,
-//! whether its inputs changed since (stale), and whether the registry has it.
+//! `status`: one row per image-version (per platform of a multi-platform one): when it was last
+//! built, whether that image is here, whether its inputs changed since (stale), and whether the
+//! registry has it.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,9 @@ use super::{Context, incremental, print_stdout};
 pub struct Row {
     pub image: String,
     pub python_version: String,
+    /// The platform, for an image-version built for several (left out otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
     pub last_updated: Option<String>,
     pub local_image: bool,
     pub stale: bool,
@@ -76,9 +80,11 @@ fn rows(
         let image = &images[&build.target.image];
         let version = &build.target.python_version;
         let last_updated = image.last_updated.get(version).map(str::to_owned);
+        let platform = build.platform.as_deref();
         let pushed = match (&mut registry, &last_updated) {
             (Some(registry), Some(timestamp)) => {
-                registry.is_pushed(&image.name, version, timestamp)?
+                let tag = plan::platform_version_tag(version, timestamp, platform);
+                registry.is_pushed(&image.name, &tag)?
             }
             (Some(_), None) => Some(false),
             (None, _) => None,
@@ -86,7 +92,9 @@ fn rows(
         rows.push(Row {
             image: image.name.clone(),
             python_version: version.clone(),
-            local_image: current_tag(image, version).is_some_and(|tag| local.contains(&tag)),
+            platform: build.platform.clone(),
+            local_image: current_tag(image, version, platform)
+                .is_some_and(|tag| local.contains(&tag)),
             last_updated,
             stale,
             pushed,
@@ -124,13 +132,12 @@ impl PushedLookup {
         Self { registry, client }
     }
 
-    /// Whether the registry has `version` of `image` built at `timestamp`: None when it could
-    /// not be asked.
-    fn is_pushed(&mut self, image: &str, version: &str, timestamp: &str) -> Result<Option<bool>> {
+    /// Whether the registry has `image` as `tag`: None when it could not be asked.
+    fn is_pushed(&mut self, image: &str, tag: &str) -> Result<Option<bool>> {
         let Some(client) = &self.client else {
             return Ok(None);
         };
-        let reference = self.registry.image_tag(image, version, timestamp);
+        let reference = format!("{}:{tag}", self.registry.repository(image));
         match client.manifest_digest(&reference) {
             Ok(digest) => Ok(Some(digest.is_some())),
             Err(error @ RemoteError::Interrupted) => Err(error.into()),
@@ -153,12 +160,16 @@ fn warn_cannot_ask(registry: &Registry, error: &RemoteError) {
 
 fn render(rows: &[Row]) -> String {
     let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();
+    let python = |r: &Row| match &r.platform {
+        Some(platform) => format!("{} {platform}", r.python_version),
+        None => r.python_version.clone(),
+    };
     let cells: Vec<[String; 6]> = rows
         .iter()
         .map(|r| {
             [
                 r.image.clone(),
-                r.python_version.clone(),
+                python(r),
                 r.last_updated.clone().unwrap_or_else(|| "-".into()),
                 yes_no(r.local_image),
                 yes_no(r.stale),

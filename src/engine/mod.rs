@@ -3,6 +3,7 @@
 //! `docker` (or `$DOCKER`, e.g. `podman`), so their contexts, builders and credential helpers
 //! apply. Every engine dialect lives here; knows nothing of the catalog.
 
+pub mod buildx;
 pub mod images;
 
 use std::ffi::OsString;

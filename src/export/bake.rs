@@ -8,6 +8,7 @@
 //! attestations, which buildx adds by default, are turned off: they record the build's time,
 //! so every push of an unchanged image would make a new index digest.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use indexmap::IndexMap;
@@ -63,8 +64,10 @@ pub struct BakeTarget {
 /// What the bake file adds to the plan.
 #[derive(Debug, Clone, Default)]
 pub struct Options<'a> {
-    /// Platforms of every target; none leaves it to the builder.
+    /// Platforms of every target; none leaves it to the builder, or to `declared`.
     pub platforms: &'a [String],
+    /// The `image.yaml` platforms of each image, for targets when `platforms` is empty.
+    pub declared: BTreeMap<String, Vec<String>>,
     /// Tag for this registry, and push there, instead of the local tag.
     pub push_to: Option<&'a Registry>,
 }
@@ -114,10 +117,21 @@ fn bake_target(plan: &Plan, build: &Build, names: &[String], options: &Options) 
         args: hcl_map(&request.build_args),
         tags: tags.iter().map(|tag| hcl_text(tag)).collect(),
         labels: hcl_map(&request.labels),
-        platforms: options.platforms.iter().map(|p| hcl_text(p)).collect(),
+        platforms: target_platforms(build, options)
+            .iter()
+            .map(|p| hcl_text(p))
+            .collect(),
         contexts: base_contexts(build, names),
         output: vec![output.to_owned()],
         attest: vec![NO_PROVENANCE.to_owned()],
+    }
+}
+
+/// The platforms of `build`'s target: the run's, else its image's declared ones.
+fn target_platforms<'a>(build: &Build, options: &'a Options) -> &'a [String] {
+    match options.declared.get(&build.target.image) {
+        Some(declared) if options.platforms.is_empty() => declared,
+        _ => options.platforms,
     }
 }
 
@@ -235,6 +249,7 @@ mod tests {
         let options = Options {
             platforms: &platforms,
             push_to: Some(&registry),
+            ..Options::default()
         };
         let file = bake_file(&plan_with_a_base(), &options).unwrap();
         let app = &file.target["app-py3_9"];
@@ -242,6 +257,25 @@ mod tests {
         assert_eq!(app.output, [REGISTRY_OUTPUT]);
         assert_eq!(app.platforms, platforms);
         assert_eq!(app.contexts["dagster/base:py3.9-T"], "target:base-py3_9");
+    }
+
+    #[test]
+    fn a_target_carries_its_images_declared_platforms_unless_the_run_gives_some() {
+        let arm = ["linux/arm64".to_owned()];
+        let declared = BTreeMap::from([("app".to_owned(), vec!["linux/amd64".to_owned()])]);
+        let options = Options {
+            declared,
+            ..Options::default()
+        };
+        let file = bake_file(&plan_with_a_base(), &options).unwrap();
+        assert_eq!(file.target["app-py3_9"].platforms, ["linux/amd64"]);
+        assert!(file.target["base-py3_9"].platforms.is_empty());
+        let run = Options {
+            platforms: &arm,
+            ..options
+        };
+        let file = bake_file(&plan_with_a_base(), &run).unwrap();
+        assert_eq!(file.target["app-py3_9"].platforms, arm);
     }
 
     #[test]

@@ -6,7 +6,7 @@ pub mod pipeline;
 
 use std::collections::HashMap;
 
-use crate::plan::{Plan, Target};
+use crate::plan::{Build, Plan, Target};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -36,6 +36,30 @@ pub fn export_name(target: &Target) -> String {
         .collect()
 }
 
+/// The export name of a build: its image-version's, `-<os>-<arch>` added for one platform of
+/// several (`python-base-py3_10-linux-arm64`).
+fn build_export_name(build: &Build) -> String {
+    let name = export_name(&build.target);
+    match &build.platform {
+        Some(platform) => format!("{name}-{}", export_name_part(platform)),
+        None => name,
+    }
+}
+
+/// `text` with every character bake does not allow in a name as `_` (`/` as `-`).
+fn export_name_part(text: &str) -> String {
+    text.replace('/', "-")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// An image-version as people read it: `python-base py3.10`.
 pub fn label(target: &Target) -> String {
     format!("{} py{}", target.image, target.python_version)
@@ -47,7 +71,7 @@ fn export_names(plan: &Plan) -> Result<Vec<String>, Error> {
     let mut owners: HashMap<String, &Target> = HashMap::new();
     let mut names = Vec::with_capacity(plan.builds.len());
     for build in &plan.builds {
-        let name = export_name(&build.target);
+        let name = build_export_name(build);
         if let Some(first) = owners.insert(name.clone(), &build.target) {
             return Err(Error::NameClash {
                 first: label(first),
@@ -67,7 +91,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::catalog::BASE_IMAGE_ARG;
     use crate::engine::BuildRequest;
-    use crate::plan::{Build, local_tag};
+    use crate::plan::local_tag;
 
     pub fn target(image: &str, version: &str) -> Target {
         Target {
@@ -86,6 +110,7 @@ pub(crate) mod tests {
         }
         Build {
             target: target(image, version),
+            platform: None,
             request: BuildRequest {
                 tag: local_tag(image, version, "T"),
                 extra_tags: Vec::new(),

@@ -5,13 +5,15 @@
 
 use serde::Serialize;
 
-use crate::plan::{Build, Plan};
+use crate::plan::{Build, Plan, platform_version_tag};
 
 use super::{Error, export_names, label};
 
 /// Key of the last step; every build key has `-py` in it or is [`MAX_STEP_KEY_LEN`] long, so
 /// none can clash with it.
 pub const RECORD_STEP_KEY: &str = "record-timestamps";
+/// Key of the step that puts the multi-platform indexes, before the last one.
+pub const INDEX_STEP_KEY: &str = "assemble-indexes";
 /// The longest step key Buildkite's pipeline schema accepts.
 pub const MAX_STEP_KEY_LEN: usize = 100;
 /// Hex digits of the name's hash that end a shortened key.
@@ -44,9 +46,17 @@ struct Env {
 struct Step {
     label: Literal,
     key: Literal,
+    /// Where one platform's build runs: `{arch: arm64}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agents: Option<Agents>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     depends_on: Vec<Literal>,
     commands: Vec<Literal>,
+}
+
+#[derive(Debug, Serialize)]
+struct Agents {
+    arch: Literal,
 }
 
 /// Text as Buildkite leaves it: it interpolates `$` on upload, and reads `$$` as one `$`.
@@ -77,8 +87,13 @@ pub fn pipeline(plan: &Plan, settings: &Settings) -> Result<String, Error> {
         .zip(&keys)
         .map(|(build, key)| build_step(plan, build, key, &keys))
         .collect();
+    let mut waited_for = keys.clone();
+    if let Some(index) = index_step(plan, &keys) {
+        steps.push(index);
+        waited_for.push(INDEX_STEP_KEY.to_owned());
+    }
     if !plan.builds.is_empty() {
-        steps.push(record_step(plan, &keys, settings));
+        steps.push(record_step(plan, &waited_for, settings));
     }
     let env = Env {
         dagster_images_dir: Literal::new(settings.images_dir),
@@ -113,20 +128,76 @@ pub fn step_key(name: &str) -> String {
 fn build_step(plan: &Plan, build: &Build, key: &str, keys: &[String]) -> Step {
     let target = &build.target;
     let (image, version, timestamp) = (&target.image, &target.python_version, &plan.timestamp);
+    // One platform of several: built alone on its agent, pushed under its own tag.
+    let platform = build.platform.as_deref();
+    let with_platform = platform
+        .map(|p| format!(" --platform {p}"))
+        .unwrap_or_default();
     let mut commands: Vec<String> = build
         .after
         .iter()
         .map(|&base| {
             let base = &plan.builds[base].target.image;
-            format!("dagster-image pull --name {base} -v {version} -t {timestamp}")
+            format!("dagster-image pull --name {base} -v {version} -t {timestamp}{with_platform}")
         })
         .collect();
     commands.push(format!(
-        "dagster-image build --name {image} -v {version} -t {timestamp}"
+        "dagster-image build --name {image} -v {version} -t {timestamp}{with_platform}"
     ));
-    commands.push(format!("dagster-image push --name {image} -v {version}"));
+    let custom_tag = platform
+        .map(|p| {
+            format!(
+                " --custom-tag {}",
+                platform_version_tag(version, timestamp, Some(p))
+            )
+        })
+        .unwrap_or_default();
+    commands.push(format!(
+        "dagster-image push --name {image} -v {version}{with_platform}{custom_tag}"
+    ));
     let depends_on = build.after.iter().map(|&base| keys[base].as_str());
-    step(&label(target), key, depends_on, commands)
+    let label = match platform {
+        Some(platform) => format!("{} {platform}", label(target)),
+        None => label(target),
+    };
+    let mut step = step(&label, key, depends_on, commands);
+    step.agents = platform.map(|platform| Agents {
+        arch: Literal::new(platform.split('/').nth(1).unwrap_or(platform)),
+    });
+    step
+}
+
+/// Puts each multi-platform image-version's index under its common tag, once every platform's
+/// image is pushed; None when the plan has no platform builds.
+fn index_step(plan: &Plan, keys: &[String]) -> Option<Step> {
+    let mut commands: Vec<String> = Vec::new();
+    for build in &plan.builds {
+        if build.platform.is_none() || !is_first_platform(plan, build) {
+            continue;
+        }
+        let platforms: String = plan
+            .builds
+            .iter()
+            .filter(|b| b.target == build.target)
+            .filter_map(|b| b.platform.as_ref())
+            .map(|p| format!(" --platform {p}"))
+            .collect();
+        let target = &build.target;
+        commands.push(format!(
+            "dagster-image index --name {} -v {} -t {}{platforms}",
+            target.image, target.python_version, plan.timestamp
+        ));
+    }
+    if commands.is_empty() {
+        return None;
+    }
+    let depends_on = keys.iter().map(String::as_str);
+    Some(step(
+        "assemble indexes",
+        INDEX_STEP_KEY,
+        depends_on,
+        commands,
+    ))
 }
 
 /// Writes every timestamp into `last_updated.yaml` on one agent, from the plan's timestamp
@@ -135,6 +206,7 @@ fn record_step(plan: &Plan, keys: &[String], settings: &Settings) -> Step {
     let mut commands: Vec<String> = plan
         .builds
         .iter()
+        .filter(|build| build.platform.is_none() || is_first_platform(plan, build))
         .map(|build| {
             let target = &build.target;
             format!(
@@ -152,6 +224,11 @@ fn record_step(plan: &Plan, keys: &[String], settings: &Settings) -> Step {
     step("record timestamps", RECORD_STEP_KEY, depends_on, commands)
 }
 
+/// Whether `build` is the first build of its image-version in `plan`.
+fn is_first_platform(plan: &Plan, build: &Build) -> bool {
+    plan.builds.iter().find(|b| b.target == build.target) == Some(build)
+}
+
 fn step<'a>(
     label: &str,
     key: &str,
@@ -161,6 +238,7 @@ fn step<'a>(
     Step {
         label: Literal::new(label),
         key: Literal::new(key),
+        agents: None,
         depends_on: depends_on.map(Literal::new).collect(),
         commands: commands
             .iter()

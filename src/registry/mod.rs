@@ -7,6 +7,7 @@ mod copy;
 mod credentials;
 pub mod ecr;
 mod failure;
+mod index;
 mod manifest;
 mod sign_in;
 mod transport;
@@ -20,6 +21,7 @@ pub use copy::Copied;
 pub use credentials::{Login, Logins, Password, Source, docker_login};
 pub use ecr::{PUBLIC_ECR_HOST, aws_password_command};
 pub use failure::{RemoteError, joined_lines};
+pub use index::{Assembled, Child};
 pub use sign_in::{aws_password_needed, sign_in, sign_in_to, with_client};
 
 const DEFAULT_AWS_REGION: &str = "us-west-2";

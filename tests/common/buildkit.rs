@@ -57,6 +57,14 @@ impl BuildKit {
         Some(buildkit)
     }
 
+    /// buildx's environment, as variables for `Env::run_with`.
+    pub fn variables(&self) -> Vec<(&str, &str)> {
+        self.env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
     /// `docker ARGS` in buildx's environment.
     pub fn docker(&self, args: &[&str]) -> Command {
         let mut command = Command::new("docker");

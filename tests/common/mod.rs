@@ -12,6 +12,7 @@ pub mod buildkit;
 pub mod engine;
 pub mod family;
 pub mod pipeline;
+pub mod platforms;
 pub mod proxy;
 
 use std::path::{Path, PathBuf};
@@ -190,16 +191,19 @@ impl Env {
 }
 
 impl Env {
-    /// Removes every local image tagged with this test's timestamp, local and for the registry;
-    /// the engine keeps what is not this test's, such as the root file system. For tests that
-    /// need an engine without them; the others leave their images to `scripts/test.sh`, which
+    /// Removes every local image tagged with this test's timestamp (and its platform tags,
+    /// `<timestamp>-<os>-<arch>`), local and for the registry; the engine keeps what is not this
+    /// test's, such as the root file system. For tests that need an engine without them; the others leave their images to `scripts/test.sh`, which
     /// removes them once every test has run: removing them as each test ends raced with
     /// another test reusing the same image from the build cache (docker 20.10 deletes an
     /// image whose last tag goes while a concurrent build tags it, leaving a tag of nothing).
     pub fn remove_images(&self) {
         let ours: Vec<String> = local_tags()
             .into_iter()
-            .filter(|r| r.ends_with(&self.timestamp) || r.contains(&self.registry_path()))
+            .filter(|r| {
+                let platform_tag = r.contains(&format!("{}-", self.timestamp));
+                r.ends_with(&self.timestamp) || platform_tag || r.contains(&self.registry_path())
+            })
             .collect();
         if !ours.is_empty() {
             let _ = engine_command()

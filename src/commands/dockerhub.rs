@@ -1,0 +1,185 @@
+//! `build-and-push-dockerhub`: the original tool's multi-platform release, drop-in. The image
+//! folder (its `image.yaml` copies in place) is built with `DAGSTER_VERSION=X` for each
+//! platform, each platform's image pushed as `<repo>:X-<os>-<arch>`, then their index put under
+//! `<repo>:X` (and `<repo>:latest` with `--set-latest`) through the registry API: on every
+//! engine, where the original needs a buildx builder that pushes several platforms at once.
+//! One platform is one build tagged `<repo>:X` and pushed. When the current buildx builder can
+//! build every platform and push them as one index, one `docker buildx build --push` does it all,
+//! as in the original. `last_updated.yaml` is not touched: nothing was built at a timestamp.
+
+use crate::build_context::Additions;
+use crate::catalog::{Error as CatalogError, Image, names};
+use crate::engine::BuildRequest;
+use crate::error::Result;
+use crate::plan::{DAGSTER_VERSION_ARG, platform_args};
+use crate::process::Command;
+use crate::registry::{Child, split_repository};
+
+use super::platform_push::{self, PlannedIndex};
+use super::{Context, invalid, print_stdout, state_dir};
+
+/// The platforms built when none is given, as the original tool.
+pub const DEFAULT_PLATFORMS: [&str; 2] = ["linux/amd64", "linux/arm64"];
+
+/// What to build and push.
+pub struct Release<'a> {
+    pub name: &'a str,
+    pub dagster_version: &'a str,
+    pub set_latest: bool,
+    pub platforms: &'a [String],
+    /// Where to push, `dagster/<name>` (Docker Hub) unless given.
+    pub repository: Option<&'a str>,
+}
+
+pub fn build_and_push(context: &Context, release: &Release, dry_run: bool) -> Result<()> {
+    let version = release.dagster_version;
+    names::check_tag(version).map_err(|why| invalid("version tag", version, why))?;
+    let platforms: Vec<String> = if release.platforms.is_empty() {
+        DEFAULT_PLATFORMS.map(str::to_owned).to_vec()
+    } else {
+        release.platforms.to_vec()
+    };
+    for platform in &platforms {
+        names::check_platform(platform).map_err(|why| invalid("platform", platform, why))?;
+    }
+    let image = context.catalog()?.image(release.name)?;
+    let repository = release
+        .repository
+        .map_or_else(|| format!("dagster/{}", release.name), str::to_owned);
+    let mut tags = vec![version.to_owned()];
+    if release.set_latest {
+        tags.push("latest".to_owned());
+    }
+    let buildx = context.docker.buildx_builder();
+    let steps = match buildx.filter(|builder| platforms.len() > 1 && builder.pushes_all(&platforms))
+    {
+        Some(_) => Steps::with_buildx(context, &image, &repository, &tags, &platforms),
+        None => Steps::new(context, &image, &repository, &tags, &platforms),
+    };
+    if dry_run {
+        print_stdout(&steps.describe(&image));
+        return platform_push::assemble(&[], &steps.indexes, true);
+    }
+    let state_dir = state_dir(context.catalog()?).map_err(CatalogError::Io)?;
+    {
+        let _copies = Additions::copy_in([&image], &state_dir)?;
+        for (step, command) in &steps.builds {
+            command.run(step)?;
+        }
+    }
+    for (step, command) in &steps.pushes {
+        command.run(step)?;
+    }
+    let (host, _) = split_repository(&repository);
+    platform_push::assemble(&[host.to_owned()], &steps.indexes, false)
+}
+
+/// The build of the image folder with `DAGSTER_VERSION=<version>` tagged `references`, for
+/// `platform` (with the `TARGET*` arguments BuildKit would set) or for every platform at once.
+fn release_request(
+    image: &Image,
+    references: &[String],
+    version: &str,
+    platform: Option<&str>,
+) -> BuildRequest {
+    let mut build_args = vec![(DAGSTER_VERSION_ARG.to_owned(), version.to_owned())];
+    build_args.extend(platform.map(platform_args).unwrap_or_default());
+    BuildRequest {
+        tag: references[0].clone(),
+        extra_tags: references[1..].to_vec(),
+        dockerfile: image.dir.join("Dockerfile"),
+        context: image.dir.clone(),
+        build_args,
+        platform: platform.map(str::to_owned),
+        labels: Vec::new(),
+    }
+}
+
+/// The builds, pushes and indexes of a release.
+struct Steps {
+    builds: Vec<(String, Command)>,
+    pushes: Vec<(String, Command)>,
+    indexes: Vec<PlannedIndex>,
+}
+
+impl Steps {
+    fn new(
+        context: &Context,
+        image: &Image,
+        repository: &str,
+        tags: &[String],
+        platforms: &[String],
+    ) -> Self {
+        let docker = &context.docker;
+        let version = &tags[0];
+        let several = platforms.len() > 1;
+        let mut steps = Steps {
+            builds: Vec::new(),
+            pushes: Vec::new(),
+            indexes: Vec::new(),
+        };
+        let mut children = Vec::new();
+        for platform in platforms {
+            let references: Vec<String> = if several {
+                let suffix = platform.replace('/', "-");
+                vec![format!("{repository}:{version}-{suffix}")]
+            } else {
+                tags.iter()
+                    .map(|tag| format!("{repository}:{tag}"))
+                    .collect()
+            };
+            let request = release_request(image, &references, version, Some(platform));
+            let step = format!("building `{}`", request.tag);
+            steps.builds.push((step, docker.build(&request)));
+            for reference in &references {
+                let step = format!("pushing `{reference}`");
+                steps.pushes.push((step, docker.push(reference)));
+            }
+            children.push(Child {
+                reference: references[0].clone(),
+                platform: platform.clone(),
+            });
+        }
+        if several {
+            steps.indexes = tags
+                .iter()
+                .map(|tag| PlannedIndex {
+                    target: format!("{repository}:{tag}"),
+                    children: children.clone(),
+                })
+                .collect();
+        }
+        steps
+    }
+
+    /// One `docker buildx build --push` of every platform, tagged with every tag: the index is
+    /// pushed by BuildKit, as the original tool does.
+    fn with_buildx(
+        context: &Context,
+        image: &Image,
+        repository: &str,
+        tags: &[String],
+        platforms: &[String],
+    ) -> Self {
+        let references: Vec<String> = tags
+            .iter()
+            .map(|tag| format!("{repository}:{tag}"))
+            .collect();
+        let request = release_request(image, &references, &tags[0], None);
+        let step = format!("building and pushing `{}` with buildx", request.tag);
+        Steps {
+            builds: vec![(step, context.docker.buildx_build_push(&request, platforms))],
+            pushes: Vec::new(),
+            indexes: Vec::new(),
+        }
+    }
+
+    /// Every build and push, in order, as `--dry-run` shows them.
+    fn describe(&self, image: &Image) -> String {
+        let mut out = super::build::copy_notes([image]);
+        for (_, command) in self.builds.iter().chain(&self.pushes) {
+            out += &format!("{command}\n");
+        }
+        out
+    }
+}

@@ -1,0 +1,127 @@
+//! Pushing a multi-platform image-version: each platform's local image
+//! (`dagster/N:py<V>-<T>-<os>-<arch>`) goes to the registry under its own tag
+//! (`py<V>-<T>-<os>-<arch>`), like any push (skipped when the tag holds it already); then an
+//! index of them, each entry with its platform, is put under the common tag `py<V>-<T>` (or the
+//! custom tag) through the registry API, unless that tag already holds the same index.
+
+use crate::catalog::{Image, names};
+use crate::error::Result;
+use crate::plan::{local_platform_tag, platform_version_tag};
+use crate::registry::{self, Child, Registry};
+
+use super::{Context, invalid, print_stdout, record};
+use crate::cli::BuiltElsewhere;
+
+/// The platforms `image` is pushed for: `--platform` when given, else its `image.yaml` ones;
+/// one or none is a push as before.
+pub(super) fn platforms_to_push<'a>(
+    image: &'a Image,
+    requested: &'a [String],
+) -> Result<&'a [String]> {
+    for platform in requested {
+        names::check_platform(platform).map_err(|why| invalid("platform", platform, why))?;
+    }
+    Ok(if requested.is_empty() {
+        &image.config.platforms
+    } else {
+        requested
+    })
+}
+
+/// `index`: puts the index of the images of each platform of `built`, pushed already by the
+/// steps of a pipeline, under its common tag.
+pub fn index(
+    context: &Context,
+    built: &BuiltElsewhere,
+    platforms: &[String],
+    dry_run: bool,
+) -> Result<()> {
+    let (name, version, timestamp) = (&built.name, &built.python_version, &built.timestamp);
+    let image = record::built_image(context, name, version, timestamp)?;
+    let platforms = platforms_to_push(&image, platforms)?;
+    let registry = context.registry()?;
+    let tag = crate::plan::version_tag(version, timestamp);
+    let (_, index) = per_platform(&registry, name, version, timestamp, platforms, &tag);
+    assemble(&[registry.host().to_owned()], &[index], dry_run)
+}
+
+/// An index to put under `target`, of the images of `children`.
+pub(super) struct PlannedIndex {
+    pub target: String,
+    pub children: Vec<Child>,
+}
+
+/// Each platform's (local image, registry reference) of `version` of `name` built at
+/// `timestamp`, and the index listing them under `tag`.
+pub(super) fn per_platform(
+    registry: &Registry,
+    name: &str,
+    version: &str,
+    timestamp: &str,
+    platforms: &[String],
+    tag: &str,
+) -> (Vec<(String, String)>, PlannedIndex) {
+    let repository = registry.repository(name);
+    let mut pushes = Vec::new();
+    let mut children = Vec::new();
+    for platform in platforms {
+        let source = local_platform_tag(name, version, timestamp, Some(platform));
+        let reference = format!(
+            "{repository}:{}",
+            platform_version_tag(version, timestamp, Some(platform))
+        );
+        pushes.push((source, reference.clone()));
+        children.push(Child {
+            reference,
+            platform: platform.clone(),
+        });
+    }
+    let index = PlannedIndex {
+        target: format!("{repository}:{tag}"),
+        children,
+    };
+    (pushes, index)
+}
+
+/// Puts every index of `indexes` in the registry (`--dry-run`: says what it would put).
+pub(super) fn assemble(hosts: &[String], indexes: &[PlannedIndex], dry_run: bool) -> Result<()> {
+    if indexes.is_empty() {
+        return Ok(());
+    }
+    if dry_run {
+        let mut out = String::new();
+        for index in indexes {
+            let children: Vec<String> = index
+                .children
+                .iter()
+                .map(|c| format!("{} ({})", c.reference, c.platform))
+                .collect();
+            out += &format!(
+                "# then put an index of {} under {} (through the registry API)\n",
+                children.join(", "),
+                index.target
+            );
+        }
+        print_stdout(&out);
+        return Ok(());
+    }
+    let mut logins = registry::sign_in(hosts)?;
+    for index in indexes {
+        let assembled = registry::with_client(hosts, &mut logins, |client| {
+            client.assemble_index(&index.target, &index.children)
+        })?;
+        let platforms: Vec<&str> = index.children.iter().map(|c| c.platform.as_str()).collect();
+        let done = if assembled.pushed {
+            "put"
+        } else {
+            "up to date, not pushed"
+        };
+        eprintln!(
+            "`{}` is an index of {} ({}): {done}",
+            index.target,
+            platforms.join(", "),
+            assembled.digest
+        );
+    }
+    Ok(())
+}

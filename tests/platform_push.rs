@@ -1,0 +1,279 @@
+//! Multi-platform images in the registry: each platform's image pushed, then an index under the
+//! common tag; release copying the index whole; build-and-push-dockerhub; the pipeline's steps
+//! per platform and its index step.
+
+mod common;
+
+use common::pipeline::{agent_tools, pipeline, run_step};
+use common::platforms::{
+    BOTH, ROOT_DOCKERFILE, config_architecture, index_entries, two_platform_catalog,
+};
+use common::{Env, run_image};
+
+#[test]
+fn push_puts_each_platform_then_an_index_and_an_unchanged_index_is_not_pushed_again() {
+    let env = two_platform_catalog();
+    let t = &env.timestamp;
+    env.run(&["build", "--name", "python-base", "-v", "3.9", "-t", t])
+        .success();
+    let registry = env.registry();
+    let with_registry =
+        |args: &[&str]| env.run(&[&["--registry", registry.as_str()][..], args].concat());
+    with_registry(&["push", "--name", "python-base", "-v", "3.9"])
+        .success()
+        .stderr_has("linux/amd64, linux/arm64 (sha256:")
+        .stderr_has("): put");
+    let repository = format!("{}/python-base", env.registry_path());
+    let tag = format!("py3.9-{t}");
+    let entries = index_entries(&repository, &tag);
+    let platforms: Vec<&str> = entries.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+    assert_eq!(config_architecture(&repository, &entries[0].1), "amd64");
+    assert_eq!(config_architecture(&repository, &entries[1].1), "arm64");
+    let arm = format!("{registry}/python-base@{}", entries[1].1);
+    assert_eq!(run_image(&arm, &["uname", "-m"]).trim(), "aarch64");
+    let index_digest = common::registry_digest(&repository, &tag);
+
+    let again = with_registry(&["push", "--name", "python-base", "-v", "3.9"]).success();
+    assert!(
+        again.stderr.contains("up to date, not pushed"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        again.stderr.matches("is up to date").count(),
+        2,
+        "{}",
+        again.stderr
+    );
+    assert_eq!(common::registry_digest(&repository, &tag), index_digest);
+
+    let status = with_registry(&["status", "--name", "python-base", "--json"]).success();
+    let rows: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let row = |platform: &str| {
+        let rows = rows.as_array().unwrap().iter();
+        rows.filter(|r| r["python_version"] == "3.9" && r["platform"] == platform)
+            .map(|r| (r["local_image"].clone(), r["pushed"].clone()))
+            .collect::<Vec<_>>()
+    };
+    for platform in ["linux/amd64", "linux/arm64"] {
+        assert_eq!(
+            row(platform),
+            [(true.into(), true.into())],
+            "{platform}: {rows:#}"
+        );
+    }
+
+    let release = format!("{registry}/released");
+    with_registry(&[
+        "release",
+        "--name",
+        "python-base",
+        "--dagster-version",
+        "1.2.3",
+        "--to",
+        &release,
+    ])
+    .success();
+    let released = index_entries(&format!("{}/released", env.registry_path()), "1.2.3");
+    assert_eq!(released, entries);
+}
+
+#[test]
+fn build_and_push_dockerhub_builds_each_platform_with_the_copies_and_puts_the_index() {
+    let env = two_platform_catalog();
+    fs_err::write(env.root().join("shared.txt"), "shared\n").unwrap();
+    env.write(
+        "python-base/image.yaml",
+        "copy:\n  - {from: shared.txt, to: extra/shared.txt}\n",
+    );
+    env.write(
+        "python-base/Dockerfile",
+        &format!("{ROOT_DOCKERFILE}COPY extra/shared.txt /shared.txt\nARG DAGSTER_VERSION\nRUN echo $DAGSTER_VERSION > /dagster-version\n"),
+    );
+    let catalog_files = || -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        let files = env.snapshot_files().into_iter();
+        files
+            .filter(|(path, _)| !path.to_string_lossy().contains(".dagster-image"))
+            .collect()
+    };
+    let before = catalog_files();
+    let repository = format!("{}/python-base", env.registry());
+    let version = format!("1.0.{}", env.timestamp.replace('-', ""));
+    let args = [
+        "build-and-push-dockerhub",
+        "--name",
+        "python-base",
+        "--dagster-version",
+        &version,
+        "--set-latest",
+        "--repository",
+        &repository,
+    ];
+    // Without buildx (classic docker here, podman) every platform is built and pushed apart.
+    let dry = env.run(&[&args[..], &["--dry-run"]].concat()).success();
+    assert!(
+        dry.stdout
+            .contains("--platform linux/arm64 --build-arg DAGSTER_VERSION="),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout
+            .contains(&format!("push {repository}:{version}-linux-arm64\n"))
+    );
+    assert!(dry.stdout.contains(&format!("under {repository}:latest")));
+    env.run(&args).success();
+    assert!(
+        catalog_files() == before,
+        "copies left behind or last_updated.yaml changed"
+    );
+    let path = format!("{}/python-base", env.registry_path());
+    for tag in [version.as_str(), "latest"] {
+        let platforms: Vec<String> = index_entries(&path, tag)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(platforms, ["linux/amd64", "linux/arm64"], "{tag}");
+    }
+    let arm = &index_entries(&path, &version)[1].1;
+    let arm = format!("{repository}@{arm}");
+    assert_eq!(
+        run_image(&arm, &["cat", "/shared.txt", "/dagster-version"]),
+        format!("shared\n{version}\n")
+    );
+    assert_eq!(run_image(&arm, &["uname", "-m"]).trim(), "aarch64");
+}
+
+#[test]
+fn the_pipeline_builds_each_platform_on_its_own_step_then_assembles_the_indexes() {
+    let env = two_platform_catalog();
+    let ts = &env.timestamp;
+    let bin = agent_tools(&env);
+    let pipeline = pipeline(&env, &["--name", "dagster-app", "-t", ts]);
+    let keys: Vec<&str> = pipeline.steps.iter().map(|s| s.key.as_str()).collect();
+    assert_eq!(keys.len(), 10, "{keys:?}");
+    assert_eq!(keys[1], "python-base-py3_9-linux-arm64");
+    assert_eq!(pipeline.steps[1].agents["arch"], "arm64");
+    assert_eq!(&keys[8..], ["assemble-indexes", "record-timestamps"]);
+    let mut last = None;
+    for step in &pipeline.steps {
+        let agent = two_platform_catalog();
+        env.remove_images();
+        run_step(step, &agent, &pipeline.env, &bin);
+        last = Some(agent);
+    }
+    let path = format!("{}/dagster-app", env.registry_path());
+    let entries = index_entries(&path, &format!("py3.10-{ts}"));
+    let platforms: Vec<&str> = entries.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+    let arm = format!("{}/dagster-app@{}", env.registry(), entries[1].1);
+    assert_eq!(run_image(&arm, &["cat", "/base-arch"]).trim(), "aarch64");
+    let recorded = last.unwrap().read("dagster-app/last_updated.yaml");
+    assert!(recorded.contains(&format!("'3.10': {ts}")), "{recorded}");
+}
+
+#[test]
+fn a_release_of_several_platforms_not_in_the_registry_fails_without_pushing_one_platform() {
+    let env = Env::without_engine();
+    env.write("python-base/image.yaml", BOTH);
+    env.write("python-base/last_updated.yaml", "'3.9': never-pushed\n");
+    let registry = env.registry();
+    let to = format!("{registry}/released");
+    let args = ["--registry", &registry, "release", "--name", "python-base"];
+    let run = env
+        .run_without_engine(&[&args[..], &["--dagster-version", "1.0", "--to", &to]].concat())
+        .code(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "`{registry}/python-base:py3.9-never-pushed` (the image of every platform of \
+             `python-base`) is not in the registry"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("hint: push every platform and the index first")
+    );
+    assert!(common::registry_tags(&format!("{}/released", env.registry_path())).is_empty());
+    let dry_run = [
+        &args[..],
+        &["--dagster-version", "1.0", "--to", &to, "--dry-run"],
+    ]
+    .concat();
+    let dry = env.run_without_engine(&dry_run).success();
+    let copy = |tag: &str| {
+        format!(
+            "# copy {registry}/python-base:py3.9-never-pushed (an index, every platform) to \
+             {to}:{tag} inside the registries\n"
+        )
+    };
+    assert_eq!(dry.stdout, copy("1.0") + &copy("latest"));
+}
+
+#[test]
+fn build_and_push_dockerhub_uses_one_buildx_build_when_the_builder_pushes_every_platform() {
+    let Some(buildkit) = common::buildkit::BuildKit::require("buildx release") else {
+        return;
+    };
+    let env = Env::new();
+    env.write(
+        "python-base/Dockerfile",
+        "ARG TARGETARCH\nFROM 127.0.0.1:5000/dagster-image/rootfs:busybox-${TARGETARCH}\n\
+         ARG DAGSTER_VERSION\nRUN uname -m > /arch && echo $DAGSTER_VERSION > /dagster-version\n",
+    );
+    let repository = format!("{}/python-base", env.registry());
+    let version = format!("2.0.{}", env.timestamp.replace('-', ""));
+    let mut variables = buildkit.variables();
+    // buildx is docker's: also when the suite runs on podman.
+    variables.extend([
+        ("BUILDX_BUILDER", common::buildkit::BUILDER),
+        ("DOCKER", "docker"),
+    ]);
+    let args = [
+        "build-and-push-dockerhub",
+        "--name",
+        "python-base",
+        "--dagster-version",
+        &version,
+        "--repository",
+        &repository,
+    ];
+    let dry = env
+        .run_with(&[&args[..], &["--dry-run"]].concat(), &variables)
+        .success();
+    assert!(
+        dry.stdout
+            .contains("buildx build --push --provenance=false --platform linux/amd64,linux/arm64"),
+        "{}",
+        dry.stdout
+    );
+    env.run_with(&args, &variables).success();
+    let path = format!("{}/python-base", env.registry_path());
+    let entries = index_entries(&path, &version);
+    let platforms: Vec<&str> = entries.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+    let arm = format!("{repository}@{}", entries[1].1);
+    assert_eq!(run_image(&arm, &["cat", "/arch"]).trim(), "aarch64");
+}
+
+#[test]
+fn publish_builds_and_pushes_every_platform_of_the_unit_images_with_their_indexes() {
+    let env = two_platform_catalog();
+    for image in ["buildkite-unit-snapshot-builder", "buildkite-unit"] {
+        env.write(&format!("{image}/image.yaml"), BOTH);
+    }
+    let registry = env.registry();
+    let args = ["--registry", &registry, "publish", "-t", "unit"];
+    env.run(&[&args[..], &["--timestamp", &env.timestamp]].concat())
+        .success();
+    let path = format!("{}/buildkite-unit", env.registry_path());
+    for version in ["3.9", "3.10"] {
+        let entries = index_entries(&path, &format!("py{version}-{}", env.timestamp));
+        let platforms: Vec<&str> = entries.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(platforms, ["linux/amd64", "linux/arm64"], "{version}");
+        let arm = format!("{registry}/buildkite-unit@{}", entries[1].1);
+        assert_eq!(run_image(&arm, &["cat", "/base-arch"]).trim(), "aarch64");
+    }
+}
