@@ -40,6 +40,9 @@ pub enum Error {
     Record(String),
     #[error("interrupted")]
     Interrupted,
+    /// Pushes or a release that left some tags unpublished.
+    #[error(transparent)]
+    Unpublished(#[from] crate::commands::Unpublished),
     /// `check` found problems in the catalog (listed on stdout).
     #[error("found {count} problem(s) in the catalog")]
     ProblemsFound { count: usize },
@@ -96,6 +99,7 @@ impl Error {
             | Error::Engine(_)
             | Error::BuildContext(_)
             | Error::BuildsFailed { .. }
+            | Error::Unpublished(_)
             | Error::Record(_) => EXIT_FAILED,
         }
     }

@@ -5,35 +5,46 @@ mod build;
 mod check;
 mod export;
 mod incremental;
+mod outcome;
 mod prune;
 mod publish;
 mod push;
 mod record;
+mod release;
 mod snapshot;
 mod status;
 mod up_to_date;
 
 use std::path::Path;
+use std::time::Duration;
 
 use crate::catalog::{self, Catalog};
 use crate::cli::{BuildOptions, BuiltElsewhere, Cli, Command, ReleaseArgs};
-use crate::engine::Docker;
+use crate::engine::{Docker, PushRetries};
 use crate::error::{Error, Result};
 use crate::registry::{PUBLIC_ECR_HOST, Registry};
 
 pub use build::BuildRequest;
+pub use outcome::Unpublished;
 
 /// What every command works with.
 pub struct Context {
     pub catalog: Catalog,
     pub docker: Docker,
     registry: Option<String>,
+    /// How long one registry operation may take, its retries included.
+    pub registry_timeout: Duration,
 }
 
 impl Context {
     /// The registry to push to; an error only for commands that need one.
     pub fn registry(&self) -> std::result::Result<Registry, crate::registry::Error> {
         Registry::resolve(self.registry.as_deref())
+    }
+
+    /// How often and how long a failing `docker push` is tried: within ten registry timeouts.
+    pub fn push_retries(&self) -> PushRetries {
+        PushRetries::within(self.registry_timeout.saturating_mul(10))
     }
 }
 
@@ -46,6 +57,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         catalog: Catalog::locate(cli.images_dir.as_deref(), &cwd)?,
         docker: Docker::from_env(),
         registry: cli.registry,
+        registry_timeout: Duration::from_secs(cli.registry_timeout),
     };
     run(&context, cli.command)
 }
@@ -101,7 +113,7 @@ fn run(context: &Context, command: Command) -> Result<()> {
             dagster_version,
             destinations,
             dry_run,
-        } => push::release(context, &name, &dagster_version, &destinations, dry_run),
+        } => release::release(context, &name, &dagster_version, &destinations, dry_run),
         Command::PushDockerhub(args) => release_to(context, args, "dagster"),
         Command::PushEcr(args) => release_to(context, args, &format!("{PUBLIC_ECR_HOST}/dagster")),
         Command::Status { name, json } => status::status(context, name.as_deref(), json),
@@ -149,7 +161,7 @@ fn run(context: &Context, command: Command) -> Result<()> {
 
 fn release_to(context: &Context, args: ReleaseArgs, namespace: &str) -> Result<()> {
     let destination = format!("{namespace}/{}", args.name);
-    push::release(
+    release::release(
         context,
         &args.name,
         &args.dagster_version,

@@ -4,6 +4,7 @@
 //! apply. Every engine dialect lives here; knows nothing of the catalog.
 
 pub mod images;
+mod push;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use std::path::PathBuf;
 use crate::process::{self, Command};
 
 pub use images::{LocalImage, LocalImages};
+pub use push::{PushRetries, push_retrying};
 
 /// The container engine's command-line client.
 #[derive(Debug, Clone)]

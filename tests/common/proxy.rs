@@ -152,14 +152,14 @@ impl Shared {
         if n < faults.reset_first.saturating_add(faults.unavailable_first) {
             return Some(Injected::Status(503));
         }
-        if let Some((percent, seed)) = faults.reset_share {
-            if pseudo_random(seed, n) % 100 < u64::from(percent) {
-                return Some(Injected::Reset);
-            }
+        if let Some((percent, seed)) = faults.reset_share
+            && pseudo_random(seed, n) % 100 < u64::from(percent)
+        {
+            return Some(Injected::Reset);
         }
         if faults
             .unavailable_every
-            .is_some_and(|every| (n + 1) % every == 0)
+            .is_some_and(|every| (n + 1).is_multiple_of(every))
         {
             return Some(Injected::Status(503));
         }
