@@ -121,10 +121,11 @@ fn copy_else_push(
     push_with_docker(context, hosts, &logins, &[publication], AfterFailure::Stop)
 }
 
-/// The error of a copy that failed with `error` after writing the `published` tags of `targets`.
+/// The error of a copy that failed with `error` after writing the `published` tags of `targets`:
+/// the error itself when it wrote none.
 fn stopped(error: RemoteError, targets: &[String], published: Vec<String>) -> crate::error::Error {
-    if error.is_interrupted() {
-        return crate::error::Error::Interrupted;
+    if error.is_interrupted() || published.is_empty() {
+        return error.into();
     }
     let mut outcome = Outcome::default();
     let mut missing = targets.iter().filter(|t| !published.contains(t));

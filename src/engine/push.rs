@@ -19,9 +19,14 @@ pub struct PushRetries {
     pub window: Duration,
 }
 
-/// How long the backoff may take before a push, at most: 1 + 2 + 4 s.
-const ATTEMPTS: u32 = 4;
+/// Attempts of a push at most. Docker does not retry five or more of the requests of a push
+/// (its `/v2/` check, blob checks, the manifest), so a registry that resets a fifth of its
+/// connections fails two attempts in three; an attempt that fails that way costs a few
+/// milliseconds, and the window bounds the whole.
+const ATTEMPTS: u32 = 15;
 const FIRST_WAIT: Duration = Duration::from_secs(1);
+/// The longest wait between two attempts.
+const MAX_WAIT: Duration = Duration::from_secs(4);
 /// Waits are slept in steps this long, so that Ctrl-C ends them at once.
 const SLEEP_STEP: Duration = Duration::from_millis(50);
 
@@ -55,7 +60,7 @@ const PERMANENT: [&str; 7] = [
 ];
 
 impl PushRetries {
-    /// Four attempts, after 1, 2 and 4 s, starting within `window` of the first.
+    /// Fifteen attempts, after 1, 2, then 4 s each, starting within `window` of the first.
     pub fn within(window: Duration) -> Self {
         Self {
             attempts: ATTEMPTS,
@@ -69,7 +74,7 @@ impl PushRetries {
         if next > self.attempts {
             return None;
         }
-        let wait = self.first_wait.saturating_mul(1 << (next - 2).min(16));
+        let wait = (self.first_wait.saturating_mul(1 << (next - 2).min(16))).min(MAX_WAIT);
         (started.elapsed() + wait <= self.window).then_some(wait)
     }
 }
@@ -187,7 +192,9 @@ mod tests {
         let now = Instant::now();
         let waits: Vec<Option<Duration>> = (2..=5).map(|n| retries.wait_before(n, now)).collect();
         let secs = |s| Some(Duration::from_secs(s));
-        assert_eq!(waits, [secs(1), secs(2), secs(4), None]);
+        assert_eq!(waits, [secs(1), secs(2), secs(4), secs(4)]);
+        assert_eq!(retries.wait_before(15, now), secs(4));
+        assert_eq!(retries.wait_before(16, now), None, "past the attempts");
         let short = PushRetries::within(Duration::from_millis(1500));
         assert_eq!(short.wait_before(2, now), secs(1));
         assert_eq!(short.wait_before(3, now), None, "past the window");
