@@ -41,20 +41,6 @@ push_catalog() {
     done
 }
 
-start_proxy
-start=$(now); push_catalog "bench.$$.clean"; clean=$(echo "$(now) - $start" | bc)
-stop_proxy
-passed=0; total=0
-for run in $(seq 1 "$runs"); do
-    start_proxy --reset-percent 20 --seed "$run"
-    start=$(now)
-    if push_catalog "bench.$$.reset$run"; then passed=$((passed + 1)); fi
-    total=$(echo "$total + $(now) - $start" | bc)
-    stop_proxy
-    echo "run $run: $passed passed so far" >&2
-done
-retries=$(grep -c '^warning: pushing' "$work/push.log" || true)
-
 start_proxy --stall-secs 100
 start=$(now)
 "$tool" --images-dir "$work/images" --registry "$proxy/bench" tags --name python-base \
@@ -69,6 +55,25 @@ start=$(now)
 refused=$(echo "$(now) - $start" | bc)
 stop_proxy
 
+echo "B. stalled registry, default deadline: \`tags\` failed after ${stalled} s: $(cat "$work/stall.err")" >&2
+echo "C. \`release\` to a registry answering 401: failed after ${refused} s: $(cat "$work/401.err")" >&2
+
+start_proxy
+start=$(now); push_catalog "bench.$$.clean"; clean=$(echo "$(now) - $start" | bc)
+stop_proxy
+echo "pass-through: ${clean} s" >&2
+passed=0; total=0
+for run in $(seq 1 "$runs"); do
+    start_proxy --reset-percent 20 --seed "$run"
+    start=$(now)
+    if push_catalog "bench.$$.reset$run"; then passed=$((passed + 1)); fi
+    took=$(echo "$(now) - $start" | bc)
+    total=$(echo "$total + $took" | bc)
+    stop_proxy
+    echo "run $run: ${took} s; $passed of $run passed so far" >&2
+done
+retries=$(grep -c '^warning: pushing' "$work/push.log" || true)
+
 python3 - "$runs" "$passed" "$total" "$clean" "$retries" "$stalled" "$refused" <<'PY'
 import sys
 runs, passed = int(sys.argv[1]), int(sys.argv[2])
@@ -79,5 +84,3 @@ print(f"A. push-all of the example catalog, 20% of connections reset: {passed} o
 print(f"B. stalled registry, default deadline: `tags` failed after {stalled:.1f} s")
 print(f"C. `release` to a registry answering 401: failed after {refused * 1000:.0f} ms")
 PY
-echo "B: $(cat "$work/stall.err")"
-echo "C: $(cat "$work/401.err")"

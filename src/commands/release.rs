@@ -113,7 +113,7 @@ fn copy_else_push(
                 registry::joined_lines(&error.to_string())
             ),
             Err(Failed::AtSource(error) | Failed::Elsewhere(error)) => {
-                return Err(stopped(error, &publication.targets, published.into_inner()));
+                return stopped(error, &publication.targets, published.into_inner());
             }
         }
     }
@@ -121,25 +121,21 @@ fn copy_else_push(
     push_with_docker(context, hosts, &logins, &[publication], AfterFailure::Stop)
 }
 
-/// The error of a copy that failed with `error` after writing the `published` tags of `targets`:
-/// the error itself when it wrote none.
-fn stopped(error: RemoteError, targets: &[String], published: Vec<String>) -> crate::error::Error {
-    if error.is_interrupted() || published.is_empty() {
-        return error.into();
-    }
-    let mut outcome = Outcome::default();
+/// The failure of a copy that failed with `error` after writing the `published` tags of
+/// `targets`: the error itself when it wrote none, else what is published and what is not.
+fn stopped(error: RemoteError, targets: &[String], published: Vec<String>) -> Result<()> {
     let mut missing = targets.iter().filter(|t| !published.contains(t));
+    let first = missing.next();
+    let Some(first) = first.filter(|_| !published.is_empty() && !error.is_interrupted()) else {
+        return Err(error.into());
+    };
+    let mut outcome = Outcome::default();
     for target in &published {
         outcome.published(target);
     }
-    if let Some(first) = missing.next() {
-        outcome.failed(first, error.into());
-    }
+    outcome.failed(first, error.into());
     outcome.untried(missing.cloned());
-    match outcome.into_result() {
-        Err(error) => error,
-        Ok(()) => crate::error::Error::Interrupted,
-    }
+    outcome.into_result()
 }
 
 /// A copy of the pushed image to the release's targets.
