@@ -23,6 +23,18 @@ pub struct Cli {
     )]
     pub registry: Option<String>,
 
+    /// Seconds a registry operation may take, its retries included, before it fails naming the
+    /// registry; a failing `docker push` is tried again within ten times this
+    #[arg(
+        long,
+        global = true,
+        env = "DAGSTER_IMAGE_REGISTRY_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub registry_timeout: u64,
+
     /// Print `debug:` lines on stderr about the choices made, such as where each registry's
     /// credentials came from (never a secret)
     #[arg(

@@ -47,6 +47,9 @@ pub enum Error {
     Build(#[from] Failure),
     #[error("interrupted")]
     Interrupted,
+    /// Pushes or a release that left some tags unpublished.
+    #[error(transparent)]
+    Unpublished(#[from] crate::commands::Unpublished),
     /// `check` found problems in the catalog (listed on stdout).
     #[error("found {count} problem(s) in the catalog")]
     ProblemsFound { count: usize },
@@ -82,7 +85,8 @@ impl Error {
             Error::BuildsFailed { .. }
             | Error::ProblemsFound { .. }
             | Error::WentAway { .. }
-            | Error::IndexNotPushed { .. } => Kind::Failed,
+            | Error::IndexNotPushed { .. }
+            | Error::Unpublished(_) => Kind::Failed,
             Error::Interrupted => Kind::Interrupted,
         }
     }

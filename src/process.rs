@@ -102,6 +102,31 @@ impl Command {
         self.check(step, status, String::new())
     }
 
+    /// Runs like `run`, and also returns what the program wrote on stderr (shown as it came),
+    /// for a caller that reads why it failed.
+    pub fn run_teeing_stderr(&self, step: &str) -> (Result<()>, String) {
+        let mut command = self.std();
+        command
+            .stdin(Stdio::null())
+            .stdout(std::io::stderr())
+            .stderr(Stdio::piped());
+        let mut stderr = String::new();
+        let status = self.wait_piped(step, command, |child| {
+            let Some(pipe) = child.stderr.take() else {
+                return Ok(());
+            };
+            for line in BufReader::new(pipe).lines() {
+                let line = line?;
+                eprintln!("{line}");
+                stderr.push_str(&line);
+                stderr.push('\n');
+            }
+            Ok(())
+        });
+        let result = status.and_then(|status| self.check(step, status, String::new()));
+        (result, stderr)
+    }
+
     /// Runs with stdout and stderr, merged, appended to `log` and handed line by line to
     /// `on_line`; on failure the error shows the log's last lines.
     pub fn run_logged(&self, step: &str, log: &Path, on_line: &mut dyn FnMut(&str)) -> Result<()> {
@@ -505,6 +530,14 @@ mod tests {
         let command = Command::new("sh", ["-c", "echo one; echo two >&2"]);
         command.run_logged("x", &log, &mut |_| {}).unwrap();
         assert_eq!(fs_err::read_to_string(&log).unwrap(), "one\ntwo\n");
+    }
+
+    #[test]
+    fn teeing_stderr_returns_it_with_the_failure() {
+        let command = Command::new("sh", ["-c", "echo out; echo why >&2; exit 2"]);
+        let (result, stderr) = command.run_teeing_stderr("probe");
+        assert!(matches!(result, Err(Error::Failed { .. })), "{result:?}");
+        assert_eq!(stderr, "why\n");
     }
 
     #[test]

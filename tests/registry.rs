@@ -238,8 +238,9 @@ fn tags_lists_what_the_registry_has_for_the_image() {
     let run = run_with_registry(&env, &env.registry(), "tags --name python-base").success();
     let ts = &env.timestamp;
     assert_eq!(run.stdout, format!("py3.10-{ts}\npy3.9-{ts}\n"));
-    let none = run_with_registry(&env, &env.registry(), "tags --name dagster-app").success();
+    let none = run_with_registry(&env, &env.registry(), "tags --name dagster-app").code(1);
     assert_eq!(none.stdout, "");
+    none.stderr_has("has no repository");
 }
 
 #[test]

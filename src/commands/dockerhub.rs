@@ -58,7 +58,7 @@ pub fn build_and_push(context: &Context, release: &Release, dry_run: bool) -> Re
     };
     if dry_run {
         print_stdout(&steps.describe(&image));
-        return platform_push::assemble(&[], &steps.indexes, true);
+        return platform_push::assemble(&[], &steps.indexes, context.registry_timeout, true);
     }
     let state_dir = state_dir(context.catalog()?).map_err(CatalogError::Io)?;
     {
@@ -71,7 +71,12 @@ pub fn build_and_push(context: &Context, release: &Release, dry_run: bool) -> Re
         command.run(step)?;
     }
     let (host, _) = split_repository(&repository);
-    platform_push::assemble(&[host.to_owned()], &steps.indexes, false)
+    platform_push::assemble(
+        &[host.to_owned()],
+        &steps.indexes,
+        context.registry_timeout,
+        false,
+    )
 }
 
 /// The build of the image folder with `DAGSTER_VERSION=<version>` tagged `references`, for

@@ -7,25 +7,29 @@ mod dockerhub;
 mod export;
 mod incremental;
 mod login;
+mod outcome;
 mod platform_push;
 mod prune;
 mod publish;
 mod push;
 mod record;
+mod release;
 mod snapshot;
 mod status;
 mod up_to_date;
 
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::catalog::{self, Catalog};
 use crate::cli::{BuildOptions, BuiltElsewhere, Cli, Command, ReleaseArgs};
-use crate::engine::Docker;
+use crate::engine::{Docker, PushRetries};
 use crate::error::{Error, Result};
 use crate::registry::{PUBLIC_ECR_HOST, Registry};
 
 pub use build::BuildRequest;
+pub use outcome::Unpublished;
 
 /// What every command works with. The catalog is looked for when a command first needs it, so
 /// that the commands that need none (`tags`) work anywhere.
@@ -34,6 +38,8 @@ pub struct Context {
     catalog: OnceCell<Catalog>,
     pub docker: Docker,
     registry: Option<String>,
+    /// How long one registry operation may take, its retries included.
+    pub registry_timeout: Duration,
 }
 
 impl Context {
@@ -51,6 +57,11 @@ impl Context {
     pub fn registry(&self) -> std::result::Result<Registry, crate::registry::Error> {
         Registry::resolve(self.registry.as_deref())
     }
+
+    /// How often and how long a failing `docker push` is tried: within ten registry timeouts.
+    pub fn push_retries(&self) -> PushRetries {
+        PushRetries::within(self.registry_timeout.saturating_mul(10))
+    }
 }
 
 pub fn dispatch(cli: Cli) -> Result<()> {
@@ -62,6 +73,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         catalog: OnceCell::new(),
         docker: Docker::from_env(),
         registry: cli.registry,
+        registry_timeout: Duration::from_secs(cli.registry_timeout),
     };
     run(&context, cli.command)
 }
@@ -126,7 +138,7 @@ fn run(context: &Context, command: Command) -> Result<()> {
             dagster_version,
             destinations,
             dry_run,
-        } => push::release(context, &name, &dagster_version, &destinations, dry_run),
+        } => release::release(context, &name, &dagster_version, &destinations, dry_run),
         Command::PushDockerhub(args) => release_to(context, args, "dagster"),
         Command::PushEcr(args) => release_to(context, args, &format!("{PUBLIC_ECR_HOST}/dagster")),
         Command::BuildAndPushDockerhub {
@@ -194,7 +206,7 @@ fn run(context: &Context, command: Command) -> Result<()> {
 
 fn release_to(context: &Context, args: ReleaseArgs, namespace: &str) -> Result<()> {
     let destination = format!("{namespace}/{}", args.name);
-    push::release(
+    release::release(
         context,
         &args.name,
         &args.dagster_version,

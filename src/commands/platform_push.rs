@@ -4,6 +4,8 @@
 //! index of them, each entry with its platform, is put under the common tag `py<V>-<T>` (or the
 //! custom tag) through the registry API, unless that tag already holds the same index.
 
+use std::time::Duration;
+
 use crate::catalog::{Image, names};
 use crate::error::Result;
 use crate::plan::{local_platform_tag, platform_version_tag};
@@ -42,7 +44,8 @@ pub fn index(
     let registry = context.registry()?;
     let tag = crate::plan::version_tag(version, timestamp);
     let (_, index) = per_platform(&registry, name, version, timestamp, platforms, &tag);
-    assemble(&[registry.host().to_owned()], &[index], dry_run)
+    let hosts = [registry.host().to_owned()];
+    assemble(&hosts, &[index], context.registry_timeout, dry_run)
 }
 
 /// An index to put under `target`, of the images of `children`.
@@ -84,7 +87,12 @@ pub(super) fn per_platform(
 }
 
 /// Puts every index of `indexes` in the registry (`--dry-run`: says what it would put).
-pub(super) fn assemble(hosts: &[String], indexes: &[PlannedIndex], dry_run: bool) -> Result<()> {
+pub(super) fn assemble(
+    hosts: &[String],
+    indexes: &[PlannedIndex],
+    deadline: Duration,
+    dry_run: bool,
+) -> Result<()> {
     if indexes.is_empty() {
         return Ok(());
     }
@@ -107,7 +115,7 @@ pub(super) fn assemble(hosts: &[String], indexes: &[PlannedIndex], dry_run: bool
     }
     let mut logins = registry::sign_in(hosts)?;
     for index in indexes {
-        let assembled = registry::with_client(hosts, &mut logins, |client| {
+        let assembled = registry::with_client(hosts, &mut logins, deadline, |client| {
             client.assemble_index(&index.target, &index.children)
         })?;
         let platforms: Vec<&str> = index.children.iter().map(|c| c.platform.as_str()).collect();

@@ -1,25 +1,33 @@
-//! `push`, `push-all`, `release` and `tags`. The registry is asked first, over the OCI
-//! distribution API: a push skips the tags that already hold the local image, and a release
-//! copies the already-pushed image inside the registries. Otherwise the local image is tagged
-//! and pushed with docker, logged in first to the AWS registries docker has no credentials for.
-
-use std::collections::BTreeSet;
+//! `push`, `push-all` and `tags`, and the docker pushes a release falls back to. The registry is
+//! asked first, over the OCI distribution API: a push skips the tags that already hold the
+//! local image. Otherwise the local image is tagged and pushed with docker, logged in first to
+//! the AWS registries docker has no credentials for; a push that fails transiently is tried
+//! again, and every tag's outcome is reported.
 
 use crate::catalog::names;
-use crate::engine::LocalImages;
+use crate::engine::{LocalImages, push_retrying};
 use crate::error::{Error, Result};
 use crate::plan::{local_tag, version_tag};
-use crate::process::Command;
+use crate::process::{self, Command};
 use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError, ecr};
 
+use super::outcome::Outcome;
 use super::platform_push;
 use super::up_to_date::remote_copy;
 use super::{Context, invalid, print_stdout};
 
 /// A local image and the remote references it is pushed as.
-struct Publication {
-    source: String,
-    targets: Vec<String>,
+pub(super) struct Publication {
+    pub source: String,
+    pub targets: Vec<String>,
+}
+
+/// Whether pushes go on after one failed: `push-all` tries every version, a release stops so
+/// that `latest` is never written after its version tag failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum AfterFailure {
+    KeepGoing,
+    Stop,
 }
 
 /// Pushes `python_version` of `name` (or every version) as `<registry>/<name>:py<V>-<timestamp>`,
@@ -92,7 +100,7 @@ impl Pushes {
     fn run(&self, context: &Context, registry: &Registry, dry_run: bool) -> Result<()> {
         let hosts = [registry.host().to_owned()];
         publish(context, &hosts, &self.publications, dry_run)?;
-        platform_push::assemble(&hosts, &self.indexes, dry_run)
+        platform_push::assemble(&hosts, &self.indexes, context.registry_timeout, dry_run)
     }
 
     /// Every reference pushed: each publication's targets and each index.
@@ -139,176 +147,6 @@ fn version_publication(
     }
 }
 
-/// Publishes the first Python version of `name` as `<repo>:<dagster_version>` and `<repo>:latest`
-/// for every destination repository.
-pub fn release(
-    context: &Context,
-    name: &str,
-    dagster_version: &str,
-    destinations: &[String],
-    dry_run: bool,
-) -> Result<()> {
-    names::check_tag(dagster_version)
-        .map_err(|why| invalid("version tag", dagster_version, why))?;
-    let image = context.catalog()?.image(name)?;
-    let version = image.first_version();
-    let timestamp = image.last_built(version)?;
-    let mut hosts = BTreeSet::new();
-    let mut targets = Vec::new();
-    let mut seen = BTreeSet::new();
-    for destination in destinations.iter().filter(|d| seen.insert(d.as_str())) {
-        hosts.insert(repository_host(destination)?);
-        targets.push(format!("{destination}:{dagster_version}"));
-        targets.push(format!("{destination}:latest"));
-    }
-    let publication = Publication {
-        source: local_tag(name, version, timestamp),
-        targets,
-    };
-    let pushed = context.registry().ok().map(|registry| Pushed {
-        host: registry.host().to_owned(),
-        reference: format!(
-            "{}:{}",
-            registry.repository(name),
-            version_tag(version, timestamp)
-        ),
-    });
-    let hosts: Vec<String> = hosts.into_iter().collect();
-    let several_platforms = image.config.platforms.len() > 1;
-    if dry_run && several_platforms {
-        print_index_copy(pushed.as_ref(), &publication.targets);
-        return Ok(());
-    }
-    if dry_run {
-        if let Some(pushed) = &pushed {
-            note_copy_inside_registries(pushed);
-        }
-        print_docker_steps(context, &hosts, &[publication]);
-        return Ok(());
-    }
-    if several_platforms {
-        return copy_index(&hosts, pushed, name, &publication.targets);
-    }
-    copy_else_push(context, &hosts, pushed.as_ref(), publication)
-}
-
-/// What a release of several platforms does, as `--dry-run` shows it: the index is copied inside
-/// the registries, with no docker command.
-fn print_index_copy(pushed: Option<&Pushed>, targets: &[String]) {
-    let source = pushed.map_or("the pushed index (no registry given)", |p| {
-        p.reference.as_str()
-    });
-    let mut out = String::new();
-    for target in targets {
-        out += &format!(
-            "# copy {source} (an index, every platform) to {target} inside the registries\n"
-        );
-    }
-    print_stdout(&out);
-}
-
-/// Copies the index `pushed` of a multi-platform image with every platform's image inside the
-/// registries: the local store has one platform per tag, so there is nothing to push instead.
-fn copy_index(
-    hosts: &[String],
-    pushed: Option<Pushed>,
-    name: &str,
-    targets: &[String],
-) -> Result<()> {
-    let pushed = match pushed {
-        Some(pushed) => pushed,
-        None => return Err(registry::Error::Missing.into()),
-    };
-    let mut logins = registry::sign_in(hosts)?;
-    if copy_inside_registries(&mut logins, hosts, &pushed, targets)? {
-        return Ok(());
-    }
-    Err(Error::IndexNotPushed {
-        name: name.to_owned(),
-        reference: pushed.reference,
-    })
-}
-
-/// Where the image a release publishes was pushed: `<registry>/<name>:py<V>-<timestamp>`.
-struct Pushed {
-    host: String,
-    reference: String,
-}
-
-/// Says on stderr what `--dry-run` does not show of a release: the copy it tries first, and the
-/// AWS password reading the source needs.
-fn note_copy_inside_registries(pushed: &Pushed) {
-    let password = registry::aws_password_needed(&pushed.host)
-        .map(|command| format!(" (reading it needs the password of `{command}`)"))
-        .unwrap_or_default();
-    eprintln!(
-        "note: without --dry-run, `{}` is copied inside the registries when its registry has \
-         it{password}; these are the commands run when it does not, or cannot be copied",
-        pushed.reference
-    );
-}
-
-/// Copies `pushed` to the targets inside the registries when its registry has it, else tags
-/// and pushes the local image with docker: also when the copy fails, saying why in one line.
-fn copy_else_push(
-    context: &Context,
-    destination_hosts: &[String],
-    pushed: Option<&Pushed>,
-    publication: Publication,
-) -> Result<()> {
-    let mut logins = registry::sign_in(destination_hosts)?;
-    if let Some(pushed) = pushed {
-        match copy_inside_registries(&mut logins, destination_hosts, pushed, &publication.targets) {
-            Ok(true) => return Ok(()),
-            Ok(false) => {}
-            Err(error) if error.is_interrupted() => return Err(error.into()),
-            Err(error) => eprintln!(
-                "warning: cannot copy `{}` inside the registry ({}): pushing the local image \
-                 instead",
-                pushed.reference,
-                registry::joined_lines(&error.to_string())
-            ),
-        }
-    }
-    push_with_docker(context, destination_hosts, &logins, &[publication])
-}
-
-/// Copies `pushed` to `targets` inside the registries when its registry has it (true); false,
-/// said on stderr, when it does not. Signs in to its registry first when it is no destination.
-fn copy_inside_registries(
-    logins: &mut Logins,
-    destination_hosts: &[String],
-    pushed: &Pushed,
-    targets: &[String],
-) -> std::result::Result<bool, RemoteError> {
-    let mut hosts = destination_hosts.to_vec();
-    if !hosts.contains(&pushed.host) {
-        registry::sign_in_to(logins, &pushed.host)?;
-        hosts.push(pushed.host.clone());
-    }
-    let copy_when_present =
-        |client: &RegistryClient| match client.manifest_digest(&pushed.reference)? {
-            Some(_) => client.copy(&pushed.reference, targets).map(Some),
-            None => Ok(None),
-        };
-    let Some(copied) = registry::with_client(&hosts, logins, copy_when_present)? else {
-        eprintln!(
-            "`{}` is not in the registry: pushing the local image",
-            pushed.reference
-        );
-        return Ok(false);
-    };
-    eprintln!(
-        "copied `{}` ({}) to `{}` without docker: {} blob(s) mounted, {} uploaded",
-        pushed.reference,
-        copied.digest,
-        targets.join("`, `"),
-        copied.mounted,
-        copied.uploaded
-    );
-    Ok(true)
-}
-
 /// Prints the tags of `<registry>/<name>`, one per line.
 pub fn tags(context: &Context, name: &str) -> Result<()> {
     names::check_image_name(name).map_err(|why| invalid("image name", name, why))?;
@@ -316,7 +154,10 @@ pub fn tags(context: &Context, name: &str) -> Result<()> {
     let hosts = [registry.host().to_owned()];
     let mut logins = registry::sign_in(&hosts)?;
     let repository = registry.repository(name);
-    let tags = registry::with_client(&hosts, &mut logins, |client| client.tags(&repository))?;
+    let deadline = context.registry_timeout;
+    let tags = registry::with_client(&hosts, &mut logins, deadline, |client| {
+        client.tags(&repository)
+    })?;
     print_stdout(
         &tags
             .iter()
@@ -328,7 +169,7 @@ pub fn tags(context: &Context, name: &str) -> Result<()> {
 
 /// The registry host of a repository reference such as `127.0.0.1:5000/team/app` or
 /// `dagster/app` (Docker Hub), checking every path component.
-fn repository_host(repository: &str) -> Result<String> {
+pub(super) fn repository_host(repository: &str) -> Result<String> {
     let (host, path) = registry::split_repository(repository);
     Registry::parse(host)?;
     for component in path.split('/') {
@@ -352,10 +193,11 @@ fn publish(
     let sources: Vec<String> = publications.iter().map(|p| p.source.clone()).collect();
     let local = context.docker.local_images(&sources)?;
     let mut logins = registry::sign_in(hosts)?;
-    let pending = registry::with_client(hosts, &mut logins, |client| {
+    let deadline = context.registry_timeout;
+    let pending = registry::with_client(hosts, &mut logins, deadline, |client| {
         not_up_to_date(client, publications, &local)
     })?;
-    push_with_docker(context, hosts, &logins, &pending)
+    push_with_docker(context, hosts, &logins, &pending, AfterFailure::KeepGoing)
 }
 
 /// The publications less the targets that already hold their local image, reported as up to
@@ -384,26 +226,24 @@ fn not_up_to_date(
     Ok(pending)
 }
 
-/// `docker tag` of every target, then `docker push` of every target, per publication.
-fn docker_steps(context: &Context, publications: &[Publication]) -> Vec<(String, Command)> {
-    let docker = &context.docker;
-    let mut steps: Vec<(String, Command)> = Vec::new();
-    for publication in publications {
-        for target in &publication.targets {
-            steps.push((
-                format!("tagging `{}` as `{target}`", publication.source),
-                docker.tag(&publication.source, target),
-            ));
-        }
-        for target in &publication.targets {
-            steps.push((format!("pushing `{target}`"), docker.push(target)));
-        }
-    }
-    steps
+/// A `docker tag` of `source` as `target`, with its step.
+fn tag_step(context: &Context, source: &str, target: &str) -> (String, Command) {
+    let step = format!("tagging `{source}` as `{target}`");
+    (step, context.docker.tag(source, target))
 }
 
-/// What `push_with_docker` would run, the AWS logins as the pipelines they are.
-fn print_docker_steps(context: &Context, hosts: &[String], publications: &[Publication]) {
+/// A `docker push` of `target`, with its step.
+fn push_step(context: &Context, target: &str) -> (String, Command) {
+    (format!("pushing `{target}`"), context.docker.push(target))
+}
+
+/// What `push_with_docker` would run, the AWS logins as the pipelines they are: per
+/// publication, `docker tag` of every target, then `docker push` of every target.
+pub(super) fn print_docker_steps(
+    context: &Context,
+    hosts: &[String],
+    publications: &[Publication],
+) {
     let docker = &context.docker;
     let mut out = String::new();
     for host in hosts {
@@ -411,26 +251,85 @@ fn print_docker_steps(context: &Context, hosts: &[String], publications: &[Publi
             out += &format!("{password} | {}\n", docker.login(host, ecr::AWS_USER));
         }
     }
-    for (_, command) in docker_steps(context, publications) {
-        out += &format!("{command}\n");
+    for publication in publications {
+        for target in &publication.targets {
+            out += &format!("{}\n", tag_step(context, &publication.source, target).1);
+        }
+        for target in &publication.targets {
+            out += &format!("{}\n", push_step(context, target).1);
+        }
     }
     print_stdout(&out);
 }
 
-/// Tags and pushes `publications` with docker, logged in to the AWS registries of `logins`.
-fn push_with_docker(
+/// Tags and pushes `publications` with docker, logged in to the AWS registries of `logins`; a
+/// push failing transiently is tried again. Says what was published and what was not when a
+/// tag fails.
+pub(super) fn push_with_docker(
     context: &Context,
     hosts: &[String],
     logins: &Logins,
     publications: &[Publication],
+    after_failure: AfterFailure,
 ) -> Result<()> {
     if publications.is_empty() {
         return Ok(());
     }
     super::login::log_docker_in(&context.docker, logins, hosts)?;
-    for (step, command) in docker_steps(context, publications) {
-        command.run(&step)?;
+    let mut outcome = Outcome::default();
+    for publication in publications {
+        if outcome.has_failed() && after_failure == AfterFailure::Stop {
+            outcome.untried(publication.targets.iter().cloned());
+            continue;
+        }
+        push_publication(context, publication, after_failure, &mut outcome)?;
     }
+    outcome.into_result()
+}
+
+/// Tags then pushes the targets of `publication`, each outcome into `outcome`; Err only when
+/// interrupted.
+fn push_publication(
+    context: &Context,
+    publication: &Publication,
+    after_failure: AfterFailure,
+    outcome: &mut Outcome,
+) -> Result<()> {
+    for (i, target) in publication.targets.iter().enumerate() {
+        let (step, command) = tag_step(context, &publication.source, target);
+        if let Err(error) = command.output(&step, None) {
+            let rest = publication.targets.iter().enumerate();
+            return record_failure(error, target, rest.filter(|(j, _)| *j != i), outcome);
+        }
+    }
+    let retries = context.push_retries();
+    for (i, target) in publication.targets.iter().enumerate() {
+        let (step, command) = push_step(context, target);
+        match push_retrying(&command, &step, &retries) {
+            Ok(()) => outcome.published(target),
+            Err(error) if after_failure == AfterFailure::Stop => {
+                let rest = publication.targets.iter().enumerate().skip(i + 1);
+                return record_failure(error, target, rest, outcome);
+            }
+            Err(error) => record_failure(error, target, std::iter::empty(), outcome)?,
+        }
+    }
+    Ok(())
+}
+
+/// Notes that `target` failed with `error` and that the `untried` targets were not pushed;
+/// an interruption is returned instead.
+fn record_failure<'a>(
+    error: process::Error,
+    target: &str,
+    untried: impl Iterator<Item = (usize, &'a String)>,
+    outcome: &mut Outcome,
+) -> Result<()> {
+    if matches!(error, process::Error::Interrupted) {
+        return Err(Error::Interrupted);
+    }
+    outcome.failed(target, error.into());
+    outcome.untried(untried.map(|(_, t)| t.clone()));
     Ok(())
 }
 

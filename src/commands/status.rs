@@ -3,6 +3,7 @@
 //! registry has it.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -71,7 +72,8 @@ fn rows(
     let local = context
         .docker
         .local_tags(&format!("{}/*", plan::LOCAL_NAMESPACE))?;
-    let mut registry = configured_registry(context)?.map(PushedLookup::connect);
+    let mut registry = configured_registry(context)?
+        .map(|registry| PushedLookup::connect(registry, context.registry_timeout));
     let mut rows = Vec::new();
     for (build, stale) in plan.builds.iter().zip(freshness.changed) {
         if !targets.contains(&build.target) {
@@ -122,11 +124,12 @@ struct PushedLookup {
 }
 
 impl PushedLookup {
-    /// A lookup with the credentials of a push: docker's, else an AWS password.
-    fn connect(registry: Registry) -> Self {
+    /// A lookup with the credentials of a push: docker's, else an AWS password; each question
+    /// answered within `deadline`.
+    fn connect(registry: Registry, deadline: Duration) -> Self {
         let hosts = [registry.host().to_owned()];
         let client = registry::sign_in(&hosts)
-            .and_then(|logins| RegistryClient::connect(&hosts, &logins))
+            .and_then(|logins| RegistryClient::connect(&hosts, &logins, deadline))
             .map_err(|error| warn_cannot_ask(&registry, &error))
             .ok();
         Self { registry, client }

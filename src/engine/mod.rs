@@ -5,6 +5,7 @@
 
 pub mod buildx;
 pub mod images;
+mod push;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 use crate::process::{self, Command};
 
 pub use images::{LocalImage, LocalImages};
+pub use push::{PushRetries, push_retrying};
 
 /// The container engine's command-line client.
 #[derive(Debug, Clone)]

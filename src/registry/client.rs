@@ -1,6 +1,7 @@
 //! The registry client: the OCI distribution API (oci-client) behind synchronous calls. Each call
 //! runs on a small current-thread tokio runtime of the client's own, so the rest of the program
-//! stays synchronous; transient failures are retried with backoff a bounded number of times, and
+//! stays synchronous; transient failures are retried with backoff a bounded number of times,
+//! each request with its retries has a deadline (a blob transfer: for each stalled read), and
 //! Ctrl-C stops a call within a moment.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,6 +36,8 @@ pub struct RegistryClient {
     runtime: tokio::runtime::Runtime,
     pub(super) oci: oci_client::Client,
     access: BTreeMap<String, Access>,
+    /// How long a request may take, its retries included.
+    deadline: Duration,
 }
 
 /// A failed request and the registry it failed at.
@@ -54,12 +57,17 @@ impl Blamed {
 
 impl RegistryClient {
     /// A client for the registries `hosts` (`HOST[:PORT]`), authenticating with `logins`, and
-    /// anonymously to the hosts it has none for.
-    pub fn connect(hosts: &[String], logins: &Logins) -> Result<Self, RemoteError> {
+    /// anonymously to the hosts it has none for; a request that has not succeeded within
+    /// `deadline`, retries included, fails.
+    pub fn connect(
+        hosts: &[String],
+        logins: &Logins,
+        deadline: Duration,
+    ) -> Result<Self, RemoteError> {
         let setup = |why: String| RemoteError::Setup { why };
         // reqwest is built without a crypto provider of its own (aws-lc is slow to build).
         let _already_installed = rustls::crypto::ring::default_provider().install_default();
-        let config = transport::client_config(hosts)?;
+        let config = transport::client_config(hosts, deadline)?;
         let oci = oci_client::Client::try_from(config).map_err(|e| setup(e.to_string()))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -73,6 +81,7 @@ impl RegistryClient {
             runtime,
             oci,
             access,
+            deadline,
         })
     }
 
@@ -95,7 +104,8 @@ impl RegistryClient {
         Ok(manifest.and_then(|m| m.config_digest().map(str::to_owned)))
     }
 
-    /// Every tag of `repository` (`HOST[:PORT]/PATH`), sorted; none when it does not exist.
+    /// Every tag of `repository` (`HOST[:PORT]/PATH`), sorted; an error naming it when the
+    /// registry has no such repository (an empty one has no tags).
     ///
     /// A short page is no end: registries cap pages below what is asked for. The next page is
     /// asked for after the last tag received (what the `Link` header of a registry that pages
@@ -107,7 +117,15 @@ impl RegistryClient {
         let mut tags = BTreeSet::new();
         let mut last: Option<String> = None;
         for _ in 0..MAX_TAG_PAGES {
-            let page = self.tags_page(&action, &image, last.as_deref())?;
+            let Some(page) = self.tags_page(&action, &image, last.as_deref())? else {
+                return Err(RemoteError::Request {
+                    action: action(),
+                    registry: image.registry().to_owned(),
+                    problem: Problem::NoRepository {
+                        repository: image.repository().to_owned(),
+                    },
+                });
+            };
             let known = tags.len();
             last = page.last().cloned();
             tags.extend(page);
@@ -124,20 +142,20 @@ impl RegistryClient {
         })
     }
 
-    /// The page of `image`'s tags after `last`, as the registry orders them; none when there
+    /// The page of `image`'s tags after `last`, as the registry orders them; None when there
     /// is no such repository.
     fn tags_page(
         &self,
         action: &dyn Fn() -> String,
         image: &Reference,
         last: Option<&str>,
-    ) -> Result<Vec<String>, RemoteError> {
+    ) -> Result<Option<Vec<String>>, RemoteError> {
         let auth = self.auth(image);
         let page = self.block_on(self.lookup(action, image, async || {
             let page = self.oci.list_tags(image, &auth, Some(TAGS_PAGE), last);
             page.await
         }))?;
-        Ok(page.map_or_else(Vec::new, |page| page.tags))
+        Ok(page.map(|page| page.tags))
     }
 
     /// Runs `work` on the client's runtime until it is done or the user interrupts.
@@ -178,18 +196,27 @@ impl RegistryClient {
         Ok(Some(manifest))
     }
 
-    /// `work` against `image`'s registry, retried while it fails transiently; a failure as one
-    /// line naming the registry.
+    /// `work` against `image`'s registry, retried while it fails transiently, within the
+    /// deadline; a failure as one line naming the registry.
     pub(super) async fn request<T>(
         &self,
         action: &dyn Fn() -> String,
         image: &Reference,
         work: impl AsyncFn() -> Result<T, OciDistributionError>,
     ) -> Result<T, RemoteError> {
-        self.request_blaming(action, async || {
+        let retried = self.request_blaming(action, async || {
             work().await.map_err(|e| Blamed::on(image, e))
-        })
-        .await
+        });
+        match tokio::time::timeout(self.deadline, retried).await {
+            Ok(result) => result,
+            Err(_elapsed) => Err(RemoteError::Request {
+                action: action(),
+                registry: image.registry().to_owned(),
+                problem: Problem::Stalled {
+                    seconds: self.deadline.as_secs(),
+                },
+            }),
+        }
     }
 
     /// Like `request`, for work that talks to more than one registry and says which one failed.

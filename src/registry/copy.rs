@@ -28,20 +28,27 @@ pub struct Copied {
 
 impl RegistryClient {
     /// Copies the image `source` names (`HOST[:PORT]/PATH:TAG`) to each of `targets`, which
-    /// may be in other repositories and registries.
-    pub fn copy(&self, source: &str, targets: &[String]) -> Result<Copied, RemoteError> {
+    /// may be in other repositories and registries, in order; `on_published` hears of each
+    /// target as its tag is written, so that a copy that fails halfway can say what it did.
+    pub fn copy(
+        &self,
+        source: &str,
+        targets: &[String],
+        on_published: &mut dyn FnMut(&str),
+    ) -> Result<Copied, RemoteError> {
         let source = parse(source)?;
         let targets = targets
             .iter()
-            .map(|target| parse(target))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.block_on(self.copy_to_all(&source, &targets))
+            .map(|target| Ok((parse(target)?, target.as_str())))
+            .collect::<Result<Vec<_>, RemoteError>>()?;
+        self.block_on(self.copy_to_all(&source, &targets, on_published))
     }
 
     async fn copy_to_all(
         &self,
         source: &Reference,
-        targets: &[Reference],
+        targets: &[(Reference, &str)],
+        on_published: &mut dyn FnMut(&str),
     ) -> Result<Copied, RemoteError> {
         let manifest = self.source_manifest(source).await?;
         let mut copied = Copied {
@@ -49,12 +56,13 @@ impl RegistryClient {
             ..Copied::default()
         };
         let mut filled = BTreeSet::new();
-        for target in targets {
+        for (target, name) in targets {
             if filled.insert((target.registry(), target.repository())) {
                 self.copy_content(source, &manifest, target, &mut copied)
                     .await?;
             }
             self.push_manifest(target, &manifest).await?;
+            on_published(name);
         }
         Ok(copied)
     }

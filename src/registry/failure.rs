@@ -70,6 +70,14 @@ impl RemoteError {
         }
     }
 
+    /// The registry a failed request was made to.
+    pub fn registry(&self) -> Option<&str> {
+        match self {
+            RemoteError::Request { registry, .. } => Some(registry),
+            _ => None,
+        }
+    }
+
     /// Whether the user stopped the work (Ctrl-C), here or in the AWS CLI.
     pub fn is_interrupted(&self) -> bool {
         matches!(
@@ -92,6 +100,8 @@ pub enum Problem {
     Broken { why: String, attempts: usize },
     Answered(String),
     EndlessTags { pages: usize },
+    Stalled { seconds: u64 },
+    NoRepository { repository: String },
 }
 
 impl fmt::Display for Problem {
@@ -121,6 +131,14 @@ impl fmt::Display for Problem {
             Problem::Answered(message) => write!(f, "answered: {message}"),
             Problem::EndlessTags { pages } => {
                 write!(f, "still sent new tags after {pages} pages of them")
+            }
+            Problem::Stalled { seconds } => write!(
+                f,
+                "did not answer within {seconds} s (`--registry-timeout` or \
+                 `DAGSTER_IMAGE_REGISTRY_TIMEOUT` sets how long to wait)"
+            ),
+            Problem::NoRepository { repository } => {
+                write!(f, "has no repository `{repository}`")
             }
         }
     }

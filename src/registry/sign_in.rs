@@ -3,6 +3,8 @@
 //! that refuses docker's, the password of `aws ecr get-login-password`. `--debug` says which
 //! each registry got, never the secret.
 
+use std::time::Duration;
+
 use crate::debug;
 use crate::process::Command;
 
@@ -54,11 +56,12 @@ pub fn aws_password_needed(host: &str) -> Option<Command> {
 pub fn with_client<T>(
     hosts: &[String],
     logins: &mut Logins,
+    deadline: Duration,
     work: impl Fn(&RegistryClient) -> Result<T, RemoteError>,
 ) -> Result<T, RemoteError> {
-    match work(&RegistryClient::connect(hosts, logins)?) {
+    match work(&RegistryClient::connect(hosts, logins, deadline)?) {
         Err(error) if renewed_after(logins, &error)? => {
-            work(&RegistryClient::connect(hosts, logins)?)
+            work(&RegistryClient::connect(hosts, logins, deadline)?)
         }
         result => result,
     }

@@ -14,13 +14,16 @@ use super::failure::RemoteError;
 pub(super) const DOCKER_CERTS_DIR: &str = "/etc/docker/certs.d";
 
 const USER_AGENT: &str = concat!("dagster-image/", env!("CARGO_PKG_VERSION"));
-/// A registry that takes longer than this to accept a connection counts as unreachable.
+/// A registry that takes longer than this (or the operation's deadline, when shorter) to accept
+/// a connection counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// A transfer that stalls this long counts as broken (and is retried).
-const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The client configuration for talking to `hosts` (`HOST[:PORT]` each).
-pub(super) fn client_config(hosts: &[String]) -> Result<ClientConfig, RemoteError> {
+/// The client configuration for talking to `hosts` (`HOST[:PORT]` each), where a transfer that
+/// stalls for `deadline` counts as broken.
+pub(super) fn client_config(
+    hosts: &[String],
+    deadline: Duration,
+) -> Result<ClientConfig, RemoteError> {
     let mut plain_http = Vec::new();
     let mut certificates = Vec::new();
     for host in hosts {
@@ -33,8 +36,8 @@ pub(super) fn client_config(hosts: &[String]) -> Result<ClientConfig, RemoteErro
     Ok(ClientConfig {
         protocol: ClientProtocol::HttpsExcept(plain_http),
         extra_root_certificates: certificates,
-        connect_timeout: Some(CONNECT_TIMEOUT),
-        read_timeout: Some(READ_TIMEOUT),
+        connect_timeout: Some(CONNECT_TIMEOUT.min(deadline)),
+        read_timeout: Some(deadline),
         user_agent: USER_AGENT,
         ..ClientConfig::default()
     })
@@ -104,7 +107,8 @@ mod tests {
         ] {
             assert!(!is_loopback(host), "{host}");
         }
-        let config = client_config(&["127.0.0.1:5000".into(), "ghcr.io".into()]).unwrap();
+        let hosts = ["127.0.0.1:5000".into(), "ghcr.io".into()];
+        let config = client_config(&hosts, Duration::from_secs(30)).unwrap();
         assert_eq!(
             config.protocol,
             ClientProtocol::HttpsExcept(vec!["127.0.0.1:5000".into()])

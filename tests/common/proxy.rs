@@ -1,13 +1,18 @@
 //! A loopback HTTP proxy in front of a test registry, for faults no real registry makes on
-//! demand: it answers the first requests with 503 or resets their connections, and can turn
-//! cross-repository mounts into plain upload starts (what registries that refuse mounts answer),
-//! and can serve tag lists in small pages (what registries that cap pages do). It forwards one request per connection (`Connection: close` both ways) and records each.
+//! demand: 503 answers (the first requests, every Nth, or all), reset connections (the first
+//! requests, or a seeded share of them), 401 to everything, stalls, 500 to manifest uploads;
+//! it can also turn cross-repository mounts into plain upload starts (what registries that
+//! refuse mounts answer) and serve tag lists in small pages (what registries that cap pages
+//! do). It forwards one request per connection (`Connection: close` both ways) and records
+//! each. Docker reaches it as an insecure loopback registry: its TLS attempts are closed at once.
+//! Also built as `bench/fault_proxy.rs` for `bench/faults.sh`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::Duration;
 
 /// What the proxy does instead of forwarding.
 #[derive(Debug, Clone, Copy, Default)]
@@ -22,10 +27,31 @@ pub struct Faults {
     /// `last`, with a `Link` to the next page, as registries that cap pages do (the test
     /// registry ignores `n` and `last`: it always sends every tag).
     pub tag_pages_of: Option<usize>,
+    /// Answer every Nth request (the Nth, the 2Nth, ...) with `503 Service Unavailable`.
+    pub unavailable_every: Option<usize>,
+    /// Reset the connections of this percentage of requests, picked by a pseudo-random
+    /// sequence of this seed, the same for every run: `(percent, seed)`.
+    pub reset_share: Option<(u8, u64)>,
+    /// Answer every request with `401 Unauthorized` and a Basic challenge.
+    pub unauthorized: bool,
+    /// Hold every connection this long without answering, then close it.
+    pub stall: Option<Duration>,
+    /// Answer the first this many manifest uploads (`PUT .../manifests/...`) with 500.
+    pub manifest_puts_failing_first: usize,
+    /// Answer every upload of the manifest of this tag with 500.
+    pub manifest_puts_failing_for: Option<&'static str>,
 }
 
-/// One request as the proxy saw it: `METHOD PATH STATUS`, STATUS `503!` or `reset!` when the
-/// proxy answered it itself.
+/// What the proxy does to a request instead of forwarding it.
+#[derive(Debug, Clone, Copy)]
+enum Injected {
+    Reset,
+    Status(u16),
+    Stall(Duration),
+}
+
+/// One request as the proxy saw it: `METHOD PATH STATUS`, STATUS `503!`, `401!`, `500!`,
+/// `reset!` or `stall!` when the proxy answered it itself.
 pub type Seen = String;
 
 pub struct Proxy {
@@ -39,6 +65,7 @@ struct Shared {
     upstream: String,
     faults: Faults,
     count: AtomicUsize,
+    manifest_puts: AtomicUsize,
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
@@ -53,6 +80,7 @@ impl Proxy {
             upstream: upstream.to_owned(),
             faults,
             count: AtomicUsize::new(0),
+            manifest_puts: AtomicUsize::new(0),
             seen: Arc::clone(&seen),
         });
         let stop = Arc::clone(&stopped);
@@ -90,33 +118,90 @@ impl Drop for Proxy {
 
 impl Shared {
     fn serve(&self, client: TcpStream) -> std::io::Result<()> {
+        let mut first_byte = [0u8; 1];
+        if client.peek(&mut first_byte)? == 1 && first_byte[0] == TLS_HANDSHAKE {
+            return Ok(()); // docker tries TLS first; closing makes it fall back to plain HTTP
+        }
         let mut reader = BufReader::new(client.try_clone()?);
         let (request_line, headers) = read_head(&mut reader)?;
         let body = read_body(&mut reader, &headers)?;
         let mut words = request_line.split(' ');
         let method = words.next().unwrap_or_default().to_owned();
         let mut path = words.next().unwrap_or_default().to_owned();
-        let n = self.count.fetch_add(1, Ordering::SeqCst);
-        let faults = self.faults;
-        if n < faults.reset_first {
-            self.record(&method, &path, "reset!");
-            return reset(client);
+        if let Some(injected) = self.fault_for(&method, &path) {
+            return self.inject(client, &method, &path, injected);
         }
-        if n < faults.reset_first.saturating_add(faults.unavailable_first) {
-            self.record(&method, &path, "503!");
-            let mut client = client;
-            return client.write_all(
-                b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            );
-        }
-        if faults.refuse_mounts && method == "POST" && path.contains("mount=") {
+        if self.faults.refuse_mounts && method == "POST" && path.contains("mount=") {
             path = without_mount(&path);
         }
-        match faults.tag_pages_of {
+        match self.faults.tag_pages_of {
             Some(cap) if method == "GET" && path.contains("/tags/list") => {
                 self.serve_tag_page(client, &path, &headers, cap)
             }
             _ => self.forward(client, &method, &path, &headers, &body),
+        }
+    }
+
+    /// The fault to make for the next request, `METHOD PATH`, if any.
+    fn fault_for(&self, method: &str, path: &str) -> Option<Injected> {
+        let n = self.count.fetch_add(1, Ordering::SeqCst);
+        let faults = &self.faults;
+        if n < faults.reset_first {
+            return Some(Injected::Reset);
+        }
+        if n < faults.reset_first.saturating_add(faults.unavailable_first) {
+            return Some(Injected::Status(503));
+        }
+        if let Some((percent, seed)) = faults.reset_share
+            && pseudo_random(seed, n) % 100 < u64::from(percent)
+        {
+            return Some(Injected::Reset);
+        }
+        if faults
+            .unavailable_every
+            .is_some_and(|every| (n + 1).is_multiple_of(every))
+        {
+            return Some(Injected::Status(503));
+        }
+        if faults.unauthorized {
+            return Some(Injected::Status(401));
+        }
+        if let Some(stall) = faults.stall {
+            return Some(Injected::Stall(stall));
+        }
+        if method == "PUT" && path.contains("/manifests/") {
+            let put = self.manifest_puts.fetch_add(1, Ordering::SeqCst);
+            let tag = path.rsplit('/').next().unwrap_or_default();
+            if put < faults.manifest_puts_failing_first
+                || faults.manifest_puts_failing_for == Some(tag)
+            {
+                return Some(Injected::Status(500));
+            }
+        }
+        None
+    }
+
+    fn inject(
+        &self,
+        mut client: TcpStream,
+        method: &str,
+        path: &str,
+        injected: Injected,
+    ) -> std::io::Result<()> {
+        match injected {
+            Injected::Reset => {
+                self.record(method, path, "reset!");
+                reset(client)
+            }
+            Injected::Stall(how_long) => {
+                self.record(method, path, "stall!");
+                thread::sleep(how_long);
+                Ok(())
+            }
+            Injected::Status(code) => {
+                self.record(method, path, &format!("{code}!"));
+                client.write_all(answer(code).as_bytes())
+            }
         }
     }
 
@@ -165,10 +250,11 @@ impl Shared {
         headers: &[String],
         body: &[u8],
     ) -> std::io::Result<()> {
+        let headers = with_length(headers, body.len());
         let request = Request {
             method,
             path,
-            headers,
+            headers: &headers,
         };
         let mut answer = self.send(&request, body)?;
         let (status_line, answer_headers) = read_head(&mut answer)?;
@@ -194,6 +280,38 @@ impl Shared {
             .unwrap()
             .push(format!("{method} {path} {status}"));
     }
+}
+
+/// The first byte of a TLS connection (a handshake record).
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// A whole answer of status `code`, closing the connection: a 401 with a Basic challenge and
+/// the registry's error body, other statuses without a body.
+fn answer(code: u16) -> String {
+    if code == 401 {
+        let body = r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#;
+        return format!(
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"fault-proxy\"\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n\
+             {body}",
+            body.len()
+        );
+    }
+    let reason = if code == 500 {
+        "Internal Server Error"
+    } else {
+        "Service Unavailable"
+    };
+    format!("HTTP/1.1 {code} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+}
+
+/// The `n`th number of a pseudo-random sequence of `seed` (splitmix64): the same faults for the
+/// same seed, whatever the timing.
+fn pseudo_random(seed: u64, n: usize) -> u64 {
+    let mut z = seed.wrapping_add((n as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// The head of a request to send upstream.
@@ -232,8 +350,15 @@ fn read_head(reader: &mut impl BufRead) -> std::io::Result<(String, Vec<String>)
     Ok((first.trim_end().to_owned(), headers))
 }
 
-/// A request body of `Content-Length` bytes (the registry client sends no chunked bodies).
-fn read_body(reader: &mut impl Read, headers: &[String]) -> std::io::Result<Vec<u8>> {
+/// A request body: `Content-Length` bytes, or the chunks of a chunked one (docker sends layers
+/// so), joined.
+fn read_body(reader: &mut impl BufRead, headers: &[String]) -> std::io::Result<Vec<u8>> {
+    let chunked = headers
+        .iter()
+        .any(|h| has_name(h, "transfer-encoding") && h.to_ascii_lowercase().contains("chunked"));
+    if chunked {
+        return read_chunks(reader);
+    }
     let length = headers
         .iter()
         .find_map(|h| {
@@ -245,6 +370,47 @@ fn read_body(reader: &mut impl Read, headers: &[String]) -> std::io::Result<Vec<
     let mut body = vec![0; length];
     reader.read_exact(&mut body)?;
     Ok(body)
+}
+
+/// The data of a chunked body, up to its last (empty) chunk and trailer.
+fn read_chunks(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let mut size_line = String::new();
+        reader.read_line(&mut size_line)?;
+        let size = size_line.trim().split(';').next().unwrap_or_default();
+        let size = usize::from_str_radix(size, 16)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        if size == 0 {
+            return skip_trailer(reader).map(|()| body);
+        }
+        let start = body.len();
+        body.resize(start + size, 0);
+        reader.read_exact(&mut body[start..])?;
+        let mut end_of_chunk = String::new();
+        reader.read_line(&mut end_of_chunk)?;
+    }
+}
+
+/// Reads the trailer of a chunked body, up to and with its blank line.
+fn skip_trailer(reader: &mut impl BufRead) -> std::io::Result<()> {
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line.trim_end().is_empty() {
+            return Ok(());
+        }
+    }
+}
+
+/// `headers` for a body sent whole: `Content-Length` of `length`, no `Transfer-Encoding`.
+fn with_length(headers: &[String], length: usize) -> Vec<String> {
+    let mut whole: Vec<String> = headers
+        .iter()
+        .filter(|h| !has_name(h, "transfer-encoding") && !has_name(h, "content-length"))
+        .cloned()
+        .collect();
+    whole.push(format!("Content-Length: {length}"));
+    whole
 }
 
 fn is_connection_header(header: &str) -> bool {

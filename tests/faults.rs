@@ -1,0 +1,367 @@
+//! Registry faults through a loopback proxy in front of the real test registry, for the tool's
+//! own requests and docker's alike (docker reaches the proxy as an insecure loopback registry):
+//! transient faults are survived, refusals, persistent failures and stalls end fast in one line
+//! naming the registry, and a run stopped halfway says what it published. Every outcome is
+//! checked in the real registry through its API.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::proxy::{Faults, Proxy};
+use common::{Env, REGISTRY, Run, words};
+
+/// Builds both Python versions of `python-base` at the test's timestamp.
+fn built() -> Env {
+    let env = Env::new();
+    let ts = &env.timestamp;
+    env.run(&words(&format!("build-all --name python-base -t {ts}")))
+        .success();
+    env
+}
+
+/// A proxy making `faults` in front of the test registry, and the test's registry path behind
+/// it (`<proxy>/<path>`).
+fn behind_proxy(env: &Env, faults: Faults) -> (Proxy, String) {
+    let proxy = Proxy::start(REGISTRY, faults);
+    let registry = format!("{}/{}", proxy.host, env.registry_path());
+    (proxy, registry)
+}
+
+/// `dagster-image --registry <registry> ARGS`, with a registry timeout of `timeout` seconds, and
+/// how long it took.
+fn timed_run(env: &Env, registry: &str, args: &str, timeout: u64) -> (Run, Duration) {
+    let started = Instant::now();
+    let timeout = timeout.to_string();
+    let run = env.run_with(
+        &words(&format!("--registry {registry} {args}")),
+        &[("DAGSTER_IMAGE_REGISTRY_TIMEOUT", &timeout)],
+    );
+    (run, started.elapsed())
+}
+
+/// The tags of `repository` (a path of the test's registry path) in the real registry.
+fn tags_of(env: &Env, repository: &str) -> Vec<String> {
+    common::registry_tags(&format!("{}/{repository}", env.registry_path()))
+}
+
+/// Asserts that `image`'s registry tags are the local images of both Python versions.
+#[track_caller]
+fn assert_both_versions_pushed(env: &Env) {
+    let ts = &env.timestamp;
+    let repository = format!("{}/python-base", env.registry_path());
+    assert_eq!(
+        common::registry_tags(&repository),
+        [format!("py3.10-{ts}"), format!("py3.9-{ts}")]
+    );
+    for version in ["3.9", "3.10"] {
+        assert_eq!(
+            common::registry_image_id(&repository, &format!("py{version}-{ts}")),
+            Some(common::image_id(&env.tag("python-base", version))),
+            "py{version}"
+        );
+    }
+}
+
+/// The lines of stderr that start with `prefix`.
+fn lines_starting<'a>(run: &'a Run, prefix: &str) -> Vec<&'a str> {
+    (run.stderr.lines())
+        .filter(|line| line.starts_with(prefix))
+        .collect()
+}
+
+#[test]
+fn a_docker_push_whose_manifest_upload_fails_is_tried_again_and_lands() {
+    let env = built();
+    let faults = Faults {
+        manifest_puts_failing_first: 2,
+        ..Faults::default()
+    };
+    let (proxy, registry) = behind_proxy(&env, faults);
+    let (run, _) = timed_run(&env, &registry, "push-all --name python-base", 30);
+    let run = run.success();
+    let retries = lines_starting(&run, "warning: pushing `");
+    assert_eq!(retries.len(), 2, "{run:#?}");
+    assert!(
+        retries[0].contains("received unexpected HTTP status: 500 Internal Server Error")
+            && retries[0].contains("trying again in 1 s, attempt 2 of 15"),
+        "{run:#?}"
+    );
+    assert!(proxy.seen().iter().filter(|s| s.ends_with(" 500!")).count() == 2);
+    assert_both_versions_pushed(&env);
+}
+
+/// Puts the layers of the local `python-base` image of Python 3.9 in the test's repository
+/// under another tag, so that pushes through the proxy mostly check them (docker's own retries
+/// of a layer wait 5 s, then 10 s, ...).
+fn layers_already_in_the_registry(env: &Env) {
+    let other = format!("{}/python-base:layers", env.registry());
+    common::docker_output(&["tag", &env.tag("python-base", "3.9"), &other]);
+    common::docker_output(&["push", &other]);
+}
+
+#[test]
+fn a_push_lands_through_a_fifth_of_connections_reset() {
+    let env = built();
+    layers_already_in_the_registry(&env);
+    let faults = Faults {
+        reset_share: Some((20, 7)),
+        ..Faults::default()
+    };
+    let (proxy, registry) = behind_proxy(&env, faults);
+    let (run, _) = timed_run(&env, &registry, "push --name python-base -v 3.9", 30);
+    run.success();
+    assert!(
+        proxy.seen().iter().any(|s| s.ends_with(" reset!")),
+        "no reset made: {:#?}",
+        proxy.seen()
+    );
+    let ts = &env.timestamp;
+    let tag = format!("py3.9-{ts}");
+    assert_eq!(
+        tags_of(&env, "python-base"),
+        [String::from("layers"), tag.clone()]
+    );
+    let repository = format!("{}/python-base", env.registry_path());
+    assert_eq!(
+        common::registry_image_id(&repository, &tag),
+        Some(common::image_id(&env.tag("python-base", "3.9"))),
+    );
+}
+
+#[test]
+fn push_all_reports_every_versions_outcome_not_only_the_first_failure() {
+    let env = built();
+    let ts = env.timestamp.clone();
+    let failing = Box::leak(format!("py3.9-{ts}").into_boxed_str());
+    let faults = Faults {
+        manifest_puts_failing_for: Some(failing),
+        ..Faults::default()
+    };
+    let (_proxy, registry) = behind_proxy(&env, faults);
+    let (run, _) = timed_run(&env, &registry, "push-all --name python-base", 1);
+    let run = run.code(1);
+    let errors = lines_starting(&run, "error:");
+    assert_eq!(errors.len(), 1, "{run:#?}");
+    let error = errors[0];
+    assert!(
+        error.starts_with(&format!(
+            "error: 1 of 2 tag(s) not published: `{registry}/python-base:py3.9-{ts}` (pushing"
+        )) && error.contains("received unexpected HTTP status: 500 Internal Server Error")
+            && error.contains(&format!(
+                "published: `{registry}/python-base:py3.10-{ts}`; running the same command again"
+            )),
+        "{run:#?}"
+    );
+    assert_eq!(tags_of(&env, "python-base"), [format!("py3.10-{ts}")]);
+}
+
+/// `release --name python-base --dagster-version 1.2.3 --to <registry>/app`.
+fn release_to_app(registry: &str) -> String {
+    format!("release --name python-base --dagster-version 1.2.3 --to {registry}/app")
+}
+
+#[test]
+fn release_to_a_registry_answering_401_stops_at_once_without_pushing_the_local_image() {
+    let env = built();
+    let faults = Faults {
+        unauthorized: true,
+        ..Faults::default()
+    };
+    let (proxy, registry) = behind_proxy(&env, faults);
+    let (run, took) = timed_run(&env, &registry, &release_to_app(&registry), 30);
+    let ts = &env.timestamp;
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: checking `{registry}/python-base:py3.9-{ts}` failed: registry `{}` asks for \
+             credentials: log docker in to it\n",
+            proxy.host
+        )
+    );
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert_eq!(tags_of(&env, "app"), Vec::<String>::new());
+}
+
+#[test]
+fn release_with_a_wrong_password_stops_at_once_and_never_shows_it() {
+    let env = built();
+    let faults = Faults {
+        unauthorized: true,
+        ..Faults::default()
+    };
+    let (proxy, registry) = behind_proxy(&env, faults);
+    let password = "wr0ng-passw0rd";
+    let config = env.root().join("docker-config");
+    fs_err::create_dir_all(&config).unwrap();
+    let auth = base64_encode(&format!("ci:{password}"));
+    let auths = format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, proxy.host);
+    fs_err::write(config.join("config.json"), auths).unwrap();
+    let started = Instant::now();
+    let args = format!("--registry {registry} {}", release_to_app(&registry));
+    let run = env.run_with(
+        &words(&args),
+        &[("DOCKER_CONFIG", config.to_str().unwrap())],
+    );
+    let took = started.elapsed();
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    let errors = lines_starting(&run, "error:");
+    assert_eq!(errors.len(), 1, "{run:#?}");
+    assert!(
+        errors[0].contains(&format!(
+            "registry `{}` refused the credentials of user `ci` (wrong password?)",
+            proxy.host
+        )),
+        "{run:#?}"
+    );
+    assert!(!run.stderr.contains("pushing the local image"), "{run:#?}");
+    assert!(!run.stderr.contains(password) && !run.stdout.contains(password));
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert_eq!(tags_of(&env, "app"), Vec::<String>::new());
+}
+
+/// Standard base64 with padding, for a docker `auths` entry.
+fn base64_encode(text: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in text.as_bytes().chunks(3) {
+        let bytes = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn release_to_a_registry_that_keeps_failing_stops_without_the_fallback_push() {
+    let env = built();
+    let faults = Faults {
+        unavailable_first: usize::MAX,
+        ..Faults::default()
+    };
+    let (proxy, registry) = behind_proxy(&env, faults);
+    let (run, took) = timed_run(&env, &registry, &release_to_app(&registry), 30);
+    let ts = &env.timestamp;
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: checking `{registry}/python-base:py3.9-{ts}` failed: registry `{}` answered \
+             HTTP 503, 4 times\n",
+            proxy.host
+        )
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert_eq!(tags_of(&env, "app"), Vec::<String>::new());
+}
+
+#[test]
+fn a_release_stopped_halfway_names_the_tags_it_published_and_running_it_again_completes_it() {
+    let env = built();
+    let push = format!(
+        "--registry {} push --name python-base -v 3.9",
+        env.registry()
+    );
+    env.run(&words(&push)).success();
+    let faults = Faults {
+        manifest_puts_failing_for: Some("latest"),
+        ..Faults::default()
+    };
+    let (proxy, registry) = behind_proxy(&env, faults);
+    let (run, _) = timed_run(&env, &registry, &release_to_app(&registry), 2);
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    let errors = lines_starting(&run, "error:");
+    assert_eq!(
+        errors,
+        [format!(
+            "error: 1 of 2 tag(s) not published: `{registry}/app:latest` (pushing the manifest \
+             of `{registry}/app:latest` failed: registry `{}` answered HTTP 500, 4 times); \
+             published: `{registry}/app:1.2.3`; running the same command again publishes the \
+             missing ones",
+            proxy.host
+        )],
+        "{run:#?}"
+    );
+    assert!(!run.stderr.contains("pushing the local image"), "{run:#?}");
+    assert_eq!(tags_of(&env, "app"), ["1.2.3"]);
+    drop(proxy);
+    let direct = env.registry();
+    let (again, _) = timed_run(&env, &direct, &release_to_app(&direct), 30);
+    again.success();
+    assert_eq!(tags_of(&env, "app"), ["1.2.3", "latest"]);
+    let app = format!("{}/app", env.registry_path());
+    assert_eq!(
+        common::registry_digest(&app, "latest"),
+        common::registry_digest(&app, "1.2.3")
+    );
+}
+
+#[test]
+fn release_pushes_the_local_image_when_only_the_source_registry_is_unreachable() {
+    let env = built();
+    let to = format!("{}/app", env.registry());
+    let release = format!("release --name python-base --dagster-version 1.2.3 --to {to}");
+    let (run, _) = timed_run(&env, "127.0.0.1:1/x", &release, 30);
+    let run = run.success();
+    assert_eq!(
+        lines_starting(&run, "warning:"),
+        [format!(
+            "warning: cannot copy `127.0.0.1:1/x/python-base:py3.9-{}` inside the registry \
+             (checking `127.0.0.1:1/x/python-base:py3.9-{}` failed: registry `127.0.0.1:1` is \
+             unreachable (connection refused)): pushing the local image instead",
+            env.timestamp, env.timestamp
+        )],
+        "{run:#?}"
+    );
+    assert_eq!(tags_of(&env, "app"), ["1.2.3", "latest"]);
+}
+
+#[test]
+fn a_stalled_registry_fails_within_the_deadline_in_one_line_naming_it() {
+    let env = Env::new();
+    let faults = Faults {
+        stall: Some(Duration::from_secs(20)),
+        ..Faults::default()
+    };
+    let (proxy, registry) = behind_proxy(&env, faults);
+    let (run, took) = timed_run(&env, &registry, "tags --name python-base", 2);
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: listing the tags of `{registry}/python-base` failed: registry `{}` did not \
+             answer within 2 s (`--registry-timeout` or `DAGSTER_IMAGE_REGISTRY_TIMEOUT` sets \
+             how long to wait)\n",
+            proxy.host
+        )
+    );
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+}
+
+#[test]
+fn tags_of_a_repository_the_registry_does_not_have_is_an_error_not_an_empty_list() {
+    let env = Env::new();
+    let registry = env.registry();
+    let (run, _) = timed_run(&env, &registry, "tags --name python-base", 30);
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: listing the tags of `{registry}/python-base` failed: registry `{REGISTRY}` \
+             has no repository `{}/python-base`\n",
+            env.registry_path()
+        )
+    );
+}
