@@ -24,16 +24,7 @@ pub enum Error {
 /// with every character that bake does not allow in a name (anything but ASCII letters, digits,
 /// `_` and `-`) as `_`: `python-base-py3_10`.
 pub fn export_name(target: &Target) -> String {
-    format!("{}-py{}", target.image, target.python_version)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    bake_name(&format!("{}-py{}", target.image, target.python_version))
 }
 
 /// The export name of a build: its image-version's, `-<os>-<arch>` added for one platform of
@@ -48,8 +39,12 @@ fn build_export_name(build: &Build) -> String {
 
 /// `text` with every character bake does not allow in a name as `_` (`/` as `-`).
 fn export_name_part(text: &str) -> String {
-    text.replace('/', "-")
-        .chars()
+    bake_name(&text.replace('/', "-"))
+}
+
+/// `text` with every character but ASCII letters, digits, `_` and `-` as `_`.
+fn bake_name(text: &str) -> String {
+    text.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
                 c
