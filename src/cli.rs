@@ -299,6 +299,10 @@ pub struct ReleaseArgs {
 pub struct PublishArgs {
     #[arg(short = 't', long = "snap-type", value_name = "TYPE")]
     pub snap_type: SnapType,
+    /// A platform every image of the run is built and pushed for, instead of the image.yaml
+    /// `platforms`; may be repeated
+    #[arg(long = "platform", value_name = "PLATFORM")]
+    pub platforms: Vec<String>,
     /// The commit the snapshot builder installs from: written over the 40-hex hash of the
     /// `git checkout <hash>` in its Dockerfile
     #[arg(long, value_name = "HASH")]

@@ -432,3 +432,30 @@ fn resuming_without_an_unfinished_run_is_refused() {
     let message = "error: there is no unfinished publish of `unit` images to resume\n";
     assert_refused(&env, &["--resume"], message);
 }
+
+/// `--platform` builds every image of the run for each platform given (the builder, its bases,
+/// the target), then pushes each platform of the target and puts their index.
+#[test]
+fn platforms_given_on_the_command_line_are_built_and_pushed_with_their_index() {
+    let env = repository();
+    let ts = &env.timestamp;
+    let registry = env.registry();
+    let platforms = ["--platform", "linux/amd64", "--platform", "linux/arm64"];
+    let run = publish(&env, &registry, &[&platforms[..], &["--dry-run"]].concat()).success();
+    let docker = common::docker();
+    for image in ["python-base", BUILDER, TARGET] {
+        for arch in ["amd64", "arm64"] {
+            let platform_tag = format!("dagster/{image}:py3.10-{ts}-linux-{arch}");
+            let built = run.stdout.lines().any(|line| {
+                line.starts_with(&format!("{docker} build "))
+                    && line.contains(&platform_tag)
+                    && line.contains(&format!("--platform linux/{arch}"))
+            });
+            assert!(built, "no {arch} build of {image}:\n{}", run.stdout);
+        }
+    }
+    let pushed = format!("{docker} push {registry}/{TARGET}:py3.10-{ts}-linux-arm64\n");
+    assert!(run.stdout.contains(&pushed), "{}", run.stdout);
+    let index = format!("under {registry}/{TARGET}:py3.10-{ts}");
+    assert!(run.stdout.contains(&index), "{}", run.stdout);
+}

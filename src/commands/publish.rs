@@ -134,6 +134,7 @@ fn start(
         args.timestamp.clone().unwrap_or_else(now_timestamp),
         args.git_hash.clone(),
         args.dagster_version.clone(),
+        args.platforms.clone(),
         previous,
     ))
 }
@@ -157,6 +158,14 @@ fn resume(state: State, args: &PublishArgs) -> Result<State> {
             };
             return Err(publish::Error::ResumedDifferently { option, recorded }.into());
         }
+    }
+    if !args.platforms.is_empty() && args.platforms != state.platforms {
+        let recorded = match state.platforms.as_slice() {
+            [] => "no `--platform`".to_owned(),
+            platforms => format!("`--platform {}`", platforms.join(" --platform ")),
+        };
+        let option = "platform";
+        return Err(publish::Error::ResumedDifferently { option, recorded }.into());
     }
     Ok(state)
 }
@@ -257,8 +266,11 @@ impl Release<'_> {
             Step::Snapshot => self.snapshot(dry_run),
             Step::Push => {
                 let target = &self.target.name;
-                let pushed =
-                    push::push_all_built_at(self.context, target, &self.state.timestamp, dry_run)?;
+                let built_at = (
+                    self.state.timestamp.as_str(),
+                    self.state.platforms.as_slice(),
+                );
+                let pushed = push::push_all_built_at(self.context, target, built_at, dry_run)?;
                 self.state.pushed = pushed;
                 Ok(())
             }
@@ -326,7 +338,7 @@ impl Release<'_> {
         let options = BuildOptions {
             timestamp: Some(self.state.timestamp.clone()),
             dagster_version: self.state.dagster_version.clone(),
-            platforms: Vec::new(),
+            platforms: self.state.platforms.clone(),
         };
         BuildRequest::all(Some(name.to_owned()), options).with_bases(true)
     }
@@ -457,4 +469,41 @@ fn apply(edits: &[FileEdit], dry_run: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(platforms: &[&str]) -> PublishArgs {
+        PublishArgs {
+            snap_type: SnapType::Unit,
+            platforms: platforms.iter().map(|p| p.to_string()).collect(),
+            git_hash: None,
+            dagster_version: None,
+            timestamp: None,
+            resume: true,
+            restart: false,
+            dry_run: false,
+        }
+    }
+
+    #[test]
+    fn a_resumed_run_keeps_its_platforms_and_refuses_others() {
+        let platforms = vec!["linux/amd64".to_owned(), "linux/arm64".to_owned()];
+        let state = State::new("T".into(), None, None, platforms.clone(), Vec::new());
+        assert_eq!(
+            resume(state.clone(), &args(&[])).unwrap().platforms,
+            platforms
+        );
+        let same = resume(state.clone(), &args(&["linux/amd64", "linux/arm64"]));
+        assert!(same.is_ok());
+        let error = resume(state, &args(&["linux/amd64"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("`--platform linux/amd64 --platform linux/arm64`"),
+            "{error}"
+        );
+    }
 }

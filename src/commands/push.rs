@@ -111,20 +111,23 @@ impl Pushes {
     }
 }
 
-/// Pushes every Python version of `name` as built at `timestamp` (by `publish`, which knows it
-/// before `last_updated.yaml` records it), for the platforms of its image.yaml; returns the
-/// references pushed.
+/// Pushes every Python version of `name` as built at a timestamp for platforms (`--platform`s,
+/// else none: the image.yaml ones), by `publish`, which knows them before `last_updated.yaml`
+/// records the timestamp; returns the references pushed.
 pub(super) fn push_all_built_at(
     context: &Context,
     name: &str,
-    timestamp: &str,
+    (timestamp, platforms): (&str, &[String]),
     dry_run: bool,
 ) -> Result<Vec<String>> {
     let image = context.catalog()?.image(name)?;
     let registry = context.registry()?;
     let mut pushes = Pushes::default();
+    let platforms = match platforms {
+        [] => image.config.platforms.as_slice(),
+        given => given,
+    };
     for version in image.versions.keys() {
-        let platforms = &image.config.platforms;
         pushes.add(&registry, name, (version, timestamp), platforms, None);
     }
     pushes.run(context, &registry, dry_run)?;

@@ -74,6 +74,9 @@ pub struct State {
     pub timestamp: String,
     pub git_hash: Option<String>,
     pub dagster_version: Option<String>,
+    /// `--platform`s of the run; none: each image's `image.yaml` ones.
+    #[serde(default)]
+    pub platforms: Vec<String>,
     /// The timestamps of the target image before the run: the tags the files that name it are
     /// moved away from.
     pub previous_timestamps: Vec<String>,
@@ -88,6 +91,7 @@ impl State {
         timestamp: String,
         git_hash: Option<String>,
         dagster_version: Option<String>,
+        platforms: Vec<String>,
         previous_timestamps: Vec<String>,
     ) -> Self {
         Self {
@@ -95,6 +99,7 @@ impl State {
             timestamp,
             git_hash,
             dagster_version,
+            platforms,
             previous_timestamps,
             finished: Vec::new(),
             pushed: Vec::new(),
@@ -170,6 +175,7 @@ mod tests {
             "2024-05-01T120000".into(),
             Some("0123456789abcdef0123456789abcdef01234567".into()),
             None,
+            vec!["linux/amd64".into(), "linux/arm64".into()],
             vec!["2020-01-01T000000".into()],
         );
         state.finished = vec![Step::PinCommit, Step::BuildBuilder];
