@@ -50,6 +50,20 @@ fn rebuild(env: &Env, timestamp: &str, extra: &[&str]) -> Vec<String> {
     built
 }
 
+/// Appends `line` to dagster-app's Dockerfile, rebuilds with `--skip-unchanged` at a later
+/// timestamp, checks that exactly dagster-app was rebuilt, and returns that timestamp.
+#[track_caller]
+fn append_to_app_dockerfile_and_rebuild(env: &Env, line: &str) -> String {
+    let dockerfile = env.read("dagster-app/Dockerfile");
+    env.write("dagster-app/Dockerfile", &format!("{dockerfile}{line}"));
+    let later = env.timestamp_labelled("later");
+    assert_eq!(
+        rebuild(env, &later, &[]),
+        ["dagster-app:3.9", "dagster-app:3.10"]
+    );
+    later
+}
+
 #[test]
 fn builds_carry_their_input_digest_as_a_label() {
     let env = built_env();
@@ -97,16 +111,7 @@ fn nothing_changed_builds_nothing_and_keeps_the_timestamps() {
 #[test]
 fn a_changed_dockerfile_rebuilds_that_image_on_the_current_base() {
     let env = built_env();
-    let dockerfile = env.read("dagster-app/Dockerfile");
-    env.write(
-        "dagster-app/Dockerfile",
-        &format!("{dockerfile}RUN echo changed > /changed\n"),
-    );
-    let later = env.timestamp_labelled("later");
-    assert_eq!(
-        rebuild(&env, &later, &[]),
-        ["dagster-app:3.9", "dagster-app:3.10"]
-    );
+    let later = append_to_app_dockerfile_and_rebuild(&env, "RUN echo changed > /changed\n");
     assert_eq!(
         run_image(
             &format!("dagster/dagster-app:py3.10-{later}"),
@@ -152,16 +157,7 @@ fn a_changed_dockerfile_rebuilds_even_when_dockerignore_lists_it() {
     let env = Env::new();
     env.write("dagster-app/.dockerignore", "Dockerfile\n.dockerignore\n");
     build_app_and_base(&env);
-    let dockerfile = env.read("dagster-app/Dockerfile");
-    env.write(
-        "dagster-app/Dockerfile",
-        &format!("{dockerfile}RUN echo edited > /edited\n"),
-    );
-    let later = env.timestamp_labelled("later");
-    assert_eq!(
-        rebuild(&env, &later, &[]),
-        ["dagster-app:3.9", "dagster-app:3.10"]
-    );
+    let later = append_to_app_dockerfile_and_rebuild(&env, "RUN echo edited > /edited\n");
     assert_eq!(
         run_image(
             &format!("dagster/dagster-app:py3.9-{later}"),
