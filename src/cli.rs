@@ -233,6 +233,14 @@ pub enum Command {
         /// The timestamp in the new tags [default: now in UTC, as %Y-%m-%dT%H%M%S]
         #[arg(short = 't', long, value_name = "TIMESTAMP")]
         timestamp: Option<String>,
+        /// A platform every image is built for on its own step, instead of the image.yaml
+        /// `platforms`; may be repeated
+        #[arg(long = "platform", value_name = "PLATFORM")]
+        platforms: Vec<String>,
+        /// An agent tag of a platform's step, KEY=VALUE, VALUE naming {os}, {arch} or {variant}
+        /// of the platform; may be repeated [default: arch={arch}]
+        #[arg(long = "agent", value_name = "KEY=VALUE")]
+        agents: Vec<String>,
     },
     /// Record TIMESTAMP in last_updated.yaml as the last build of one Python version of an
     /// image, without building (it was built elsewhere)

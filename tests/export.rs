@@ -424,3 +424,35 @@ fn record_refuses_an_unknown_version_or_a_timestamp_that_cannot_be_in_a_tag() {
         .stderr_has("error: `a:b` is not a valid timestamp: `:` cannot be in a Docker tag");
     assert_eq!(env.snapshot_files(), before);
 }
+
+/// `pipeline --platform` builds each platform on its own step, on the agents `--agent` names
+/// (`arch={arch}` unless given); a tag that is not KEY=VALUE is refused before anything.
+#[test]
+fn pipeline_platforms_get_a_step_each_on_the_agents_given() {
+    let env = Env::without_engine();
+    let ts = &env.timestamp;
+    let platforms = ["--platform", "linux/amd64", "--platform", "linux/arm64"];
+    let by_key = |pipeline: &common::pipeline::Pipeline, key: &str| {
+        let step = pipeline.steps.iter().find(|step| step.key == key);
+        step.unwrap_or_else(|| panic!("no step {key}"))
+            .agents
+            .clone()
+    };
+    let default = pipeline(&env, &[&["-t", ts][..], &platforms].concat());
+    assert_eq!(
+        by_key(&default, "python-base-py3_9-linux-arm64"),
+        BTreeMap::from([("arch".to_owned(), "arm64".to_owned())])
+    );
+    let agents = ["--agent", "queue=builders-{arch}", "--agent", "os={os}"];
+    let given = pipeline(&env, &[&["-t", ts][..], &platforms, &agents].concat());
+    assert_eq!(
+        by_key(&given, "dagster-app-py3_10-linux-amd64"),
+        BTreeMap::from([
+            ("os".to_owned(), "linux".to_owned()),
+            ("queue".to_owned(), "builders-amd64".to_owned()),
+        ])
+    );
+    let run =
+        env.run_without_engine(&["--registry", &env.registry(), "pipeline", "--agent", "arch"]);
+    run.code(2).stderr_has("`arch` is not a valid agent tag");
+}

@@ -67,13 +67,18 @@ fn bake_notes(images_dir: &Path, platforms: usize, push: bool) -> String {
 }
 
 /// Prints the Buildkite pipeline of `request`'s plan, which pushes to the registry.
-pub fn pipeline(context: &Context, request: &BuildRequest) -> Result<()> {
+pub fn pipeline(context: &Context, request: &BuildRequest, agents: &[String]) -> Result<()> {
+    let agents = agents
+        .iter()
+        .map(|agent| agent_tag(agent))
+        .collect::<Result<Vec<_>>>()?;
     let (_, plan) = build::resolve(context, request)?;
     let registry = context.registry()?.to_string();
     let images_dir = dir_in_repository(context.catalog()?);
     let settings = pipeline::Settings {
         images_dir: &images_dir,
         registry: &registry,
+        agents: &agents,
     };
     print_stdout(&pipeline::pipeline(&plan, &settings)?);
     Ok(())
@@ -103,5 +108,23 @@ fn dir_in_repository(catalog: &Catalog) -> String {
         Ok(relative) if relative.as_os_str().is_empty() => ".".to_owned(),
         Ok(relative) => relative.display().to_string(),
         Err(_) => dir.display().to_string(),
+    }
+}
+
+/// `KEY=VALUE` of `--agent`, as the pair it is; a key Buildkite would not take is bad input.
+fn agent_tag(agent: &str) -> Result<(String, String)> {
+    let valid_key = |key: &str| {
+        !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    };
+    match agent.split_once('=') {
+        Some((key, value)) if valid_key(key) => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(invalid(
+            "agent tag",
+            agent,
+            "it must be KEY=VALUE, the key of letters, digits, `_`, `-` and `.`",
+        )),
     }
 }

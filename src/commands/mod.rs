@@ -180,15 +180,20 @@ fn run(context: &Context, command: Command) -> Result<()> {
                 .platforms_in_one_build();
             export::bake(context, &request, &platforms, push)
         }
-        Command::Pipeline { name, timestamp } => {
+        Command::Pipeline {
+            name,
+            timestamp,
+            platforms,
+            agents,
+        } => {
             let options = BuildOptions {
                 timestamp,
                 dagster_version: None,
-                platforms: Vec::new(),
+                platforms,
             };
             // Fresh agents have no bases built earlier, so the pipeline builds them too.
             let request = BuildRequest::all(name, options).with_bases(true);
-            export::pipeline(context, &request)
+            export::pipeline(context, &request, &agents)
         }
         Command::Record(BuiltElsewhere {
             name,

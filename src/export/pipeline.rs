@@ -3,6 +3,7 @@
 //! records every timestamp once all builds passed. Steps run on different agents, so nothing is
 //! handed from one to another but images in the registry and the timestamp in the commands.
 
+use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::plan::{Build, Plan, platform_version_tag};
@@ -26,7 +27,13 @@ pub struct Settings<'a> {
     pub images_dir: &'a str,
     /// Where the steps push and pull, as `HOST[:PORT][/PATH]`.
     pub registry: &'a str,
+    /// The `agents` of one platform's step, as `(KEY, VALUE)` whose value may name `{os}`,
+    /// `{arch}` and `{variant}` of the platform; [`DEFAULT_AGENTS`] when empty.
+    pub agents: &'a [(String, String)],
 }
+
+/// A platform's step runs on agents whose `arch` tag is the platform's architecture.
+pub const DEFAULT_AGENTS: [(&str, &str); 1] = [("arch", "{arch}")];
 
 /// A Buildkite pipeline file, as far as this export writes one.
 #[derive(Debug, Serialize)]
@@ -48,15 +55,10 @@ struct Step {
     key: Literal,
     /// Where one platform's build runs: `{arch: arm64}`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    agents: Option<Agents>,
+    agents: Option<IndexMap<String, Literal>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     depends_on: Vec<Literal>,
     commands: Vec<Literal>,
-}
-
-#[derive(Debug, Serialize)]
-struct Agents {
-    arch: Literal,
 }
 
 /// Text as Buildkite leaves it: it interpolates `$` on upload, and reads `$$` as one `$`.
@@ -85,7 +87,7 @@ pub fn pipeline(plan: &Plan, settings: &Settings) -> Result<String, Error> {
         .builds
         .iter()
         .zip(&keys)
-        .map(|(build, key)| build_step(plan, build, key, &keys))
+        .map(|(build, key)| build_step(plan, build, key, &keys, settings))
         .collect();
     let mut waited_for = keys.clone();
     if let Some(index) = index_step(plan, &keys) {
@@ -125,7 +127,7 @@ pub fn step_key(name: &str) -> String {
     format!("{start}-{}", &hash[..KEY_HASH_LEN])
 }
 
-fn build_step(plan: &Plan, build: &Build, key: &str, keys: &[String]) -> Step {
+fn build_step(plan: &Plan, build: &Build, key: &str, keys: &[String], settings: &Settings) -> Step {
     let target = &build.target;
     let (image, version, timestamp) = (&target.image, &target.python_version, &plan.timestamp);
     // One platform of several: built alone on its agent, pushed under its own tag.
@@ -161,10 +163,33 @@ fn build_step(plan: &Plan, build: &Build, key: &str, keys: &[String]) -> Step {
         None => label(target),
     };
     let mut step = step(&label, key, depends_on, commands);
-    step.agents = platform.map(|platform| Agents {
-        arch: Literal::new(platform.split('/').nth(1).unwrap_or(platform)),
-    });
+    step.agents = platform.map(|platform| agents_of(platform, settings.agents));
     step
+}
+
+/// The `agents` of a step building `platform` (`os/arch[/variant]`), from the templates given,
+/// else [`DEFAULT_AGENTS`].
+fn agents_of(platform: &str, templates: &[(String, String)]) -> IndexMap<String, Literal> {
+    let mut parts = platform.split('/');
+    let (os, arch, variant) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    let fill = |value: &str| {
+        let value = value.replace("{os}", os).replace("{arch}", arch);
+        Literal::new(&value.replace("{variant}", variant))
+    };
+    if templates.is_empty() {
+        return DEFAULT_AGENTS
+            .iter()
+            .map(|(key, value)| (key.to_string(), fill(value)))
+            .collect();
+    }
+    templates
+        .iter()
+        .map(|(key, value)| (key.clone(), fill(value)))
+        .collect()
 }
 
 /// Puts each multi-platform image-version's index under its common tag, once every platform's
@@ -263,6 +288,7 @@ mod tests {
     const SETTINGS: Settings = Settings {
         images_dir: "images",
         registry: "127.0.0.1:5000/ci",
+        agents: &[],
     };
 
     #[test]
