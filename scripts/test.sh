@@ -56,7 +56,7 @@ if [ $# -gt 0 ]; then
     exit
 fi
 
-timed "engine-free tests" classic "${ENGINE_FREE[@]}"
+timed "engine-free tests" none "${ENGINE_FREE[@]}"
 set_up
 trap remove_test_images EXIT
 timed "full suite on docker, classic builder" classic

@@ -74,7 +74,10 @@ fn dry_run_builds(env: &Env, args: &[&str]) -> Vec<DryRunBuild> {
                 after: after.map(str::to_owned),
                 ..DryRunBuild::default()
             });
-        } else if let Some(command) = line.strip_prefix("docker build ") {
+        } else if let Some(command) = line
+            .strip_prefix(common::docker())
+            .and_then(|rest| rest.strip_prefix(" build "))
+        {
             let build = builds.last_mut().expect("a header before each command");
             read_docker_build(command, build);
         }
@@ -306,7 +309,7 @@ fn where_to_run_bake(env: &Env) -> String {
 
 #[test]
 fn bake_tells_where_to_run_it_and_that_several_platforms_to_load_need_one_or_push() {
-    let env = Env::new();
+    let env = Env::without_engine();
     let one = env.run(&["bake", "--platform", "linux/amd64"]).success();
     assert_eq!(one.stderr, where_to_run_bake(&env));
     let registry = env.registry();

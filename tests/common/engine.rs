@@ -2,6 +2,7 @@
 //! default: `docker` on PATH with the classic builder), `buildkit` (Debian's `/usr/bin/docker`
 //! with `DOCKER_BUILDKIT=1`) or `podman`. The tool is given it as `$DOCKER`, and the harness asks
 //! the same engine, so that tests observe the engine under test (podman's images are not docker's).
+//! `none` is the engine-free suite's: no engine may be used, as on a fresh machine before set-up.
 
 use std::process::Command;
 use std::sync::OnceLock;
@@ -16,6 +17,16 @@ pub enum Engine {
     Podman,
 }
 
+/// Whether this run is the engine-free suite (`DAGSTER_IMAGE_TEST_ENGINE=none`), in which no test
+/// may use an engine even where one is running.
+pub fn none() -> bool {
+    std::env::var(VARIABLE).is_ok_and(|chosen| chosen == "none")
+}
+
+/// `$DOCKER` for the tool in the engine-free suite: a program that does not exist, so that any
+/// engine call fails there as it does on a fresh machine.
+pub const NO_ENGINE: &str = "/nonexistent/engine-free-suite-has-no-engine";
+
 impl Engine {
     /// The engine of this test run; panics, naming the choices, on an unknown one.
     pub fn under_test() -> Self {
@@ -26,7 +37,7 @@ impl Engine {
                 "" | "classic" => Self::Classic,
                 "buildkit" => Self::BuildKit,
                 "podman" => Self::Podman,
-                other => panic!("{VARIABLE}={other}: expected classic, buildkit or podman"),
+                other => panic!("{VARIABLE}={other}: expected classic, buildkit, podman or none"),
             }
         })
     }

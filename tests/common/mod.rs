@@ -153,7 +153,11 @@ impl Env {
             .env_remove("DAGSTER_IMAGE_REGISTRY")
             .env_remove("DAGSTER_IMAGES_DIR")
             .stdin(Stdio::null());
-        Engine::under_test().configure(&mut command);
+        if engine::none() {
+            command.env("DOCKER", engine::NO_ENGINE);
+        } else {
+            Engine::under_test().configure(&mut command);
+        }
         command
     }
 
@@ -270,6 +274,12 @@ fn run_id() -> &'static str {
 /// Panics, with how to fix it, when the engine under test, its base image or the test
 /// registry is not there.
 pub fn require_engine() {
+    assert!(
+        !engine::none(),
+        "this test uses the engine, but runs in the engine-free suite (${}=none): give it \
+         `Env::without_engine()` or move it out of `ENGINE_FREE` in scripts/test.sh",
+        engine::VARIABLE
+    );
     ENGINE_CHECK.call_once(|| {
         let engine = Engine::under_test();
         let setup = engine.setup_script();
@@ -430,9 +440,14 @@ pub fn build_args<'a>(image: &'a str, version: &'a str, timestamp: &'a str) -> [
     ["build", "--name", image, "-v", version, "-t", timestamp]
 }
 
-/// The engine's program as the tool prints it in `--dry-run` commands (`docker`, `podman`).
+/// The engine's program as the tool prints it in `--dry-run` commands (`docker`, `podman`, or
+/// the engine-free suite's missing program).
 pub fn docker() -> &'static str {
-    Engine::under_test().program()
+    if engine::none() {
+        engine::NO_ENGINE
+    } else {
+        Engine::under_test().program()
+    }
 }
 
 fn copy_tree(from: &Path, to: &Path) {
