@@ -60,27 +60,40 @@ impl ContextCopy {
     /// `None` when one of them has no value known from the Dockerfile and `build_args` (an
     /// `ARG` without default, or a variable the base image may set).
     pub fn expand(&self, source: &str, build_args: &IndexMap<String, String>) -> Option<String> {
-        self.expand_at(source, build_args, 0)
+        expand(source, &self.args, self.escape, build_args)
     }
+}
 
-    fn expand_at(
-        &self,
-        text: &str,
-        build_args: &IndexMap<String, String>,
-        depth: usize,
-    ) -> Option<String> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        let value_of = |name: &str| match build_args.get(name) {
-            Some(value) if self.args.contains_key(name) => Some(value.clone()),
-            _ => {
-                let default = self.args.get(name)?.as_deref()?;
-                self.expand_at(default, build_args, depth + 1)
-            }
-        };
-        substitute(text, self.escape, &value_of)
+/// `text` with its variables replaced as docker does for a build given `build_args`, where
+/// `args` are the `ARG`s the instruction sees with their defaults as written; `None` when a
+/// variable has no known value.
+pub(super) fn expand(
+    text: &str,
+    args: &Args,
+    escape: char,
+    build_args: &IndexMap<String, String>,
+) -> Option<String> {
+    expand_at(text, args, escape, build_args, 0)
+}
+
+fn expand_at(
+    text: &str,
+    args: &Args,
+    escape: char,
+    build_args: &IndexMap<String, String>,
+    depth: usize,
+) -> Option<String> {
+    if depth > MAX_DEPTH {
+        return None;
     }
+    let value_of = |name: &str| match build_args.get(name) {
+        Some(value) if args.contains_key(name) => Some(value.clone()),
+        _ => {
+            let default = args.get(name)?.as_deref()?;
+            expand_at(default, args, escape, build_args, depth + 1)
+        }
+    };
+    substitute(text, escape, &value_of)
 }
 
 /// The sources of a `COPY`/`ADD`'s arguments that come from the build context; `None` for a

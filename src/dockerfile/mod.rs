@@ -5,6 +5,7 @@
 //! (`RUN <<EOF` ... `EOF`) are skipped.
 
 mod copies;
+mod froms;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 

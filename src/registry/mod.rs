@@ -11,6 +11,7 @@ mod index;
 mod manifest;
 mod sign_in;
 mod transport;
+pub mod upstream;
 
 use std::fmt;
 
