@@ -45,6 +45,16 @@ pub struct Cli {
     )]
     pub debug: bool,
 
+    /// Ask no registry about upstream images (the `FROM`s the catalog does not build): compare
+    /// their local copies instead; `status` does not ask whether images are pushed either
+    #[arg(
+        long,
+        global = true,
+        env = "DAGSTER_IMAGE_OFFLINE",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub offline: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -118,7 +128,8 @@ pub enum Command {
         /// Only this image [default: every image]
         #[arg(long)]
         name: Option<String>,
-        /// Print a JSON array of {image, python_version, last_updated, local_image, stale, pushed}
+        /// Print a JSON array of {image, python_version, last_updated, local_image, stale,
+        /// reasons, pushed}
         #[arg(long)]
         json: bool,
     },

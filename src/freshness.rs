@@ -1,83 +1,191 @@
 //! Which image-versions of a plan changed since their current local image (the one
-//! `last_updated.yaml` names) was built: its input digest differs from the digest label of that
-//! image, there is no such image, or a base it builds on changed. A base of the catalog counts
-//! by its input digest, whether it comes from the local store or the registry.
+//! `last_updated.yaml` names) was built, and why: a part of its input digest differs from what
+//! that image's labels record (its context, its arguments, its base, an upstream image that
+//! moved), there is no such image, or a base it builds on changed. A base of the catalog counts
+//! by its input digest, whether it comes from the local store or the registry; an upstream image
+//! by its pin ([`crate::upstream`]). An upstream image whose move cannot be told is `unknown`,
+//! never a change. Pure but for reading contexts and Dockerfiles.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
 
-use crate::catalog::{BASE_IMAGE_ARG, Image};
-use crate::digest::{self, Inputs};
+use indexmap::IndexMap;
+
+use crate::catalog::{BASE_IMAGE_ARG, Image, file};
+use crate::digest::{self, Inputs, Recorded};
+use crate::dockerfile::Dockerfile;
 use crate::plan::{Base, Build, Plan, local_platform_tag};
+use crate::upstream::{Observed, Outcome, Pin};
 
-/// The input digest of every build of a plan, and whether it changed.
+/// What the labels of a local image record of its inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Labels {
+    pub digest: String,
+    /// None for an image labelled before the parts were recorded.
+    pub inputs: Option<Recorded>,
+}
+
+/// What a run knows besides the files: the labels of local images by tag, and each upstream
+/// reference as seen for a platform.
+#[derive(Debug, Default)]
+pub struct Facts {
+    pub labels: HashMap<String, Labels>,
+    pub upstream: HashMap<(String, Option<String>), Observed>,
+}
+
+/// Why an image-version is stale, or cannot be told fresh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// No current image, or one without a digest label.
+    NotBuilt,
+    /// Its digest differs, and its labels do not say which part (an older version built it).
+    Inputs,
+    Context,
+    Args,
+    /// A base of the catalog changed.
+    Base,
+    Upstream {
+        reference: String,
+        old: Pin,
+        new: Pin,
+    },
+    /// Whether `reference` moved cannot be told: the registry failed (which and why), or there
+    /// is nothing to compare with.
+    Unknown {
+        reference: String,
+        failed: Option<(String, String)>,
+    },
+}
+
+impl Reason {
+    /// Whether this makes the image stale (all but `Unknown`).
+    pub fn is_change(&self) -> bool {
+        !matches!(self, Reason::Unknown { .. })
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::NotBuilt => f.write_str("not built"),
+            Reason::Inputs => f.write_str("inputs"),
+            Reason::Context => f.write_str("context"),
+            Reason::Args => f.write_str("args"),
+            Reason::Base => f.write_str("base"),
+            Reason::Upstream {
+                reference,
+                old,
+                new,
+            } => write!(f, "upstream {reference} {} -> {}", old.short(), new.short()),
+            Reason::Unknown { reference, .. } => write!(f, "unknown {reference}"),
+        }
+    }
+}
+
+/// The input digest of every build of a plan, whether it changed, why, and whether its build
+/// must pull (an upstream image moved in its registry).
 #[derive(Debug)]
 pub struct Freshness {
     pub digests: Vec<String>,
     pub changed: Vec<bool>,
+    pub reasons: Vec<Vec<Reason>>,
+    pub pulls: Vec<bool>,
+}
+
+/// The upstream image references of each build of a plan: the `FROM`s of its Dockerfile,
+/// expanded with its build arguments, less its base of the catalog.
+pub fn upstream_references(plan: &Plan) -> Result<Vec<Vec<String>>, crate::catalog::Error> {
+    let mut dockerfiles: HashMap<&str, Dockerfile> = HashMap::new();
+    let mut references = Vec::with_capacity(plan.builds.len());
+    for build in &plan.builds {
+        let name = build.target.image.as_str();
+        if !dockerfiles.contains_key(name) {
+            let text = file::read_text_if_exists(&build.request.dockerfile)?;
+            dockerfiles.insert(name, Dockerfile::parse(&text.unwrap_or_default()));
+        }
+        let args: IndexMap<String, String> = build.request.build_args.iter().cloned().collect();
+        let base = args.get(BASE_IMAGE_ARG).filter(|_| build.base.is_some());
+        let mut froms = dockerfiles[name].from_images(&args);
+        froms.retain(|image| Some(image) != base);
+        froms.sort();
+        references.push(froms);
+    }
+    Ok(references)
+}
+
+/// How a build's upstream images stand in its digest: as `Observed::settled` (what is compared
+/// with its labels), or as the build about to run will use them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pins {
+    Settled,
+    Building { pull: bool },
 }
 
 impl Freshness {
-    /// Digests and changes of `plan`'s builds, given the labels of `base_tags` and
-    /// `current_tags`.
+    /// Digests, changes and their reasons of `plan`'s builds, whose upstream references are
+    /// `references`.
     pub fn assess(
         images: &BTreeMap<String, Image>,
         plan: &Plan,
-        labels: &HashMap<String, String>,
+        facts: &Facts,
+        references: &[Vec<String>],
     ) -> std::io::Result<Self> {
-        let digests = digests(images, plan, labels)?;
-        let changed = changes(images, plan, &digests, labels);
-        Ok(Self { digests, changed })
+        let settled = vec![Pins::Settled; plan.builds.len()];
+        let parts = parts(images, plan, facts, references, &settled)?;
+        let mut reasons: Vec<Vec<Reason>> = Vec::with_capacity(parts.len());
+        for (i, (build, (_, recorded))) in plan.builds.iter().zip(&parts).enumerate() {
+            let mut why = reasons_of(images, build, recorded, facts, &parts[i].0);
+            let base_changed = build
+                .after
+                .iter()
+                .any(|&d| reasons[d].iter().any(Reason::is_change));
+            if base_changed && !why.contains(&Reason::Base) {
+                why.push(Reason::Base);
+            }
+            reasons.push(why);
+        }
+        let reasons = with_every_platform(plan, reasons);
+        let changed = reasons
+            .iter()
+            .map(|why| why.iter().any(Reason::is_change))
+            .collect();
+        let pulls = reasons
+            .iter()
+            .map(|why| why.iter().any(pulls_from_registry))
+            .collect();
+        Ok(Self {
+            digests: parts.into_iter().map(|(digest, _)| digest).collect(),
+            changed,
+            reasons,
+            pulls,
+        })
     }
 }
 
-/// The tag of the current local image of `image` for `version` and `platform` (of several), if
-/// it was ever built.
-pub fn current_tag(image: &Image, version: &str, platform: Option<&str>) -> Option<String> {
-    let timestamp = image.last_updated.get(version)?;
-    Some(local_platform_tag(
-        &image.name,
-        version,
-        timestamp,
-        platform,
-    ))
+/// Whether a build must pull for `reason`: an upstream image moved to another in its registry.
+fn pulls_from_registry(reason: &Reason) -> bool {
+    matches!(
+        reason,
+        Reason::Upstream {
+            new: Pin::Registry(_),
+            ..
+        }
+    )
 }
 
-/// The local images whose digest labels `digests` needs: the current image of each base of
-/// the catalog that the plan does not build.
-pub fn base_tags(images: &BTreeMap<String, Image>, plan: &Plan) -> BTreeSet<String> {
-    plan.builds
-        .iter()
-        .filter(|build| build.after.is_empty())
-        .filter_map(|build| build.base.as_ref())
-        .filter_map(|base| {
-            let (name, version) = (&base.target.image, &base.target.python_version);
-            current_tag_of(images, name, version, base.platform.as_deref())
-        })
-        .collect()
-}
-
-/// The local images whose digest labels `changes` needs besides: the current image of each
-/// build.
-pub fn current_tags(images: &BTreeMap<String, Image>, plan: &Plan) -> BTreeSet<String> {
-    plan.builds
-        .iter()
-        .filter_map(|build| {
-            let (name, version) = (&build.target.image, &build.target.python_version);
-            current_tag_of(images, name, version, build.platform.as_deref())
-        })
-        .collect()
-}
-
-/// The input digest of every build of `plan`, given the digest labels of the local images
-/// (`labels`: tag -> digest; a missing tag is a missing image or label).
-pub fn digests(
+/// The input digest and its parts of every build of `plan`, each build's upstream images pinned
+/// as `pins` says, given the labels of the local images (a missing tag is a missing image or
+/// label).
+pub fn parts(
     images: &BTreeMap<String, Image>,
     plan: &Plan,
-    labels: &HashMap<String, String>,
-) -> std::io::Result<Vec<String>> {
+    facts: &Facts,
+    references: &[Vec<String>],
+    pins: &[Pins],
+) -> std::io::Result<Vec<(String, Recorded)>> {
     let mut contexts: HashMap<&str, String> = HashMap::new();
-    let mut digests: Vec<String> = Vec::with_capacity(plan.builds.len());
-    for build in &plan.builds {
+    let mut parts: Vec<(String, Recorded)> = Vec::with_capacity(plan.builds.len());
+    for (i, build) in plan.builds.iter().enumerate() {
         let name = &build.target.image;
         let Some(image) = images.get(name) else {
             return Err(std::io::Error::other(format!(
@@ -95,7 +203,7 @@ pub fn digests(
         let base = build
             .base
             .as_ref()
-            .map(|base| base_digest(images, build, base, &digests, labels));
+            .map(|base| base_digest(images, build, base, &parts, &facts.labels));
         let build_args: Vec<(String, String)> = build
             .request
             .build_args
@@ -103,50 +211,182 @@ pub fn digests(
             .filter(|(name, _)| base.is_none() || name != BASE_IMAGE_ARG)
             .cloned()
             .collect();
-        digests.push(digest::input_digest(&Inputs {
+        let recorded = recorded_of(images, build, &facts.labels);
+        let upstream = upstream_pins(build, &references[i], facts, recorded, pins[i]);
+        let inputs = Inputs {
             context: &context,
             build_args: &build_args,
             platform: build.request.platform.as_deref(),
             base: base.as_deref(),
-        }));
+            upstream: &upstream,
+        };
+        parts.push((digest::input_digest(&inputs), Recorded::of(&inputs)));
     }
-    Ok(digests)
+    Ok(parts)
 }
 
-/// Whether each build of `plan` changed since its current image was built: its digest differs
-/// from that image's label, there is no such image, or a base it waits for changed.
-pub fn changes(
-    images: &BTreeMap<String, Image>,
-    plan: &Plan,
-    digests: &[String],
-    labels: &HashMap<String, String>,
-) -> Vec<bool> {
-    let mut changed = Vec::with_capacity(plan.builds.len());
-    for (build, digest) in plan.builds.iter().zip(digests) {
-        let (name, version) = (&build.target.image, &build.target.python_version);
-        let current = current_tag_of(images, name, version, build.platform.as_deref());
-        let recorded = current.and_then(|tag| labels.get(&tag));
-        let base_changed = build.after.iter().any(|&d| changed.get(d) == Some(&true));
-        changed.push(base_changed || recorded != Some(digest));
-    }
-    with_every_platform(plan, changed)
-}
-
-/// `changed` with every platform of an image-version that has one changed platform, and what
-/// builds on them: `last_updated.yaml` gives one timestamp to all the platforms of a version.
-fn with_every_platform(plan: &Plan, mut changed: Vec<bool>) -> Vec<bool> {
-    let targets: BTreeSet<&crate::plan::Target> = plan
-        .builds
+/// Each upstream reference of `build` with the text of its pin (`unknown` without one).
+fn upstream_pins(
+    build: &Build,
+    references: &[String],
+    facts: &Facts,
+    recorded: Option<&Recorded>,
+    pins: Pins,
+) -> Vec<(String, String)> {
+    let platform = build.request.platform.clone();
+    references
         .iter()
-        .zip(&changed)
-        .filter(|(_, changed)| **changed)
-        .map(|(build, _)| &build.target)
-        .collect();
-    for (i, build) in plan.builds.iter().enumerate() {
-        let base_changed = build.after.iter().any(|&d| changed[d]);
-        changed[i] = changed[i] || base_changed || targets.contains(&build.target);
+        .map(|reference| {
+            let observed = facts.upstream.get(&(reference.clone(), platform.clone()));
+            let old = recorded
+                .and_then(|r| r.upstream.get(reference))
+                .map(|text| Pin::from_text(text));
+            let pin = match (observed, pins) {
+                (None, _) => old,
+                (Some(observed), Pins::Settled) => observed.settled(old.as_ref()),
+                (Some(observed), Pins::Building { pull }) => observed.pin(pull),
+            };
+            let text = pin.map_or_else(|| "unknown".to_owned(), |pin| pin.to_text());
+            (reference.clone(), text)
+        })
+        .collect()
+}
+
+/// The parts the current image of `build` records, when it has them.
+fn recorded_of<'a>(
+    images: &BTreeMap<String, Image>,
+    build: &Build,
+    labels: &'a HashMap<String, Labels>,
+) -> Option<&'a Recorded> {
+    let (name, version) = (&build.target.image, &build.target.python_version);
+    let current = current_tag_of(images, name, version, build.platform.as_deref())?;
+    labels.get(&current)?.inputs.as_ref()
+}
+
+/// Why `build`, whose digest and parts are now `digest` and `now`, differs from its current
+/// image.
+fn reasons_of(
+    images: &BTreeMap<String, Image>,
+    build: &Build,
+    now: &Recorded,
+    facts: &Facts,
+    digest: &str,
+) -> Vec<Reason> {
+    let (name, version) = (&build.target.image, &build.target.python_version);
+    let current = current_tag_of(images, name, version, build.platform.as_deref());
+    let Some(labels) = current.and_then(|tag| facts.labels.get(&tag)) else {
+        return vec![Reason::NotBuilt];
+    };
+    let Some(old) = &labels.inputs else {
+        return match labels.digest == digest {
+            true => Vec::new(),
+            false => vec![Reason::Inputs],
+        };
+    };
+    let mut reasons = Vec::new();
+    if old.context != now.context {
+        reasons.push(Reason::Context);
     }
-    changed
+    if old.args != now.args {
+        reasons.push(Reason::Args);
+    }
+    if old.base != now.base {
+        reasons.push(Reason::Base);
+    }
+    let platform = build.request.platform.clone();
+    for reference in now.upstream.keys() {
+        let old_pin = old.upstream.get(reference).map(|text| Pin::from_text(text));
+        let observed = facts.upstream.get(&(reference.clone(), platform.clone()));
+        let (Some(old_pin), Some(observed)) = (old_pin, observed) else {
+            continue;
+        };
+        reasons.extend(upstream_reason(reference, old_pin, observed));
+    }
+    if reasons.is_empty() && labels.digest != digest {
+        reasons.push(Reason::Inputs);
+    }
+    reasons
+}
+
+fn upstream_reason(reference: &str, old: Pin, observed: &Observed) -> Option<Reason> {
+    match observed.compare(&old) {
+        Outcome::Same => None,
+        Outcome::Moved { new } => Some(Reason::Upstream {
+            reference: reference.to_owned(),
+            old,
+            new,
+        }),
+        Outcome::Unknown { failed } => Some(Reason::Unknown {
+            reference: reference.to_owned(),
+            failed,
+        }),
+    }
+}
+
+/// The tag of the current local image of `image` for `version` and `platform` (of several), if
+/// it was ever built.
+pub fn current_tag(image: &Image, version: &str, platform: Option<&str>) -> Option<String> {
+    let timestamp = image.last_updated.get(version)?;
+    Some(local_platform_tag(
+        &image.name,
+        version,
+        timestamp,
+        platform,
+    ))
+}
+
+/// The local images whose digest labels `parts` needs: the current image of each base of the
+/// catalog that the plan does not build.
+pub fn base_tags(images: &BTreeMap<String, Image>, plan: &Plan) -> BTreeSet<String> {
+    plan.builds
+        .iter()
+        .filter(|build| build.after.is_empty())
+        .filter_map(|build| build.base.as_ref())
+        .filter_map(|base| {
+            let (name, version) = (&base.target.image, &base.target.python_version);
+            current_tag_of(images, name, version, base.platform.as_deref())
+        })
+        .collect()
+}
+
+/// The local images whose labels an assessment needs besides: the current image of each build.
+pub fn current_tags(images: &BTreeMap<String, Image>, plan: &Plan) -> BTreeSet<String> {
+    plan.builds
+        .iter()
+        .filter_map(|build| {
+            let (name, version) = (&build.target.image, &build.target.python_version);
+            current_tag_of(images, name, version, build.platform.as_deref())
+        })
+        .collect()
+}
+
+/// `reasons` with the reasons of a changed platform of an image-version given to its other
+/// platforms, and what builds on them: `last_updated.yaml` gives one timestamp to all the
+/// platforms of a version.
+fn with_every_platform(plan: &Plan, mut reasons: Vec<Vec<Reason>>) -> Vec<Vec<Reason>> {
+    let mut of_target: HashMap<&crate::plan::Target, Vec<Reason>> = HashMap::new();
+    for (build, why) in plan.builds.iter().zip(&reasons) {
+        if why.iter().any(Reason::is_change) {
+            of_target
+                .entry(&build.target)
+                .or_default()
+                .extend(why.clone());
+        }
+    }
+    for i in 0..plan.builds.len() {
+        let build = &plan.builds[i];
+        let changed = |why: &Vec<Reason>| why.iter().any(Reason::is_change);
+        let base_changed = build.after.iter().any(|&d| changed(&reasons[d]));
+        if base_changed && !reasons[i].contains(&Reason::Base) {
+            reasons[i].push(Reason::Base);
+        }
+        if !changed(&reasons[i])
+            && let Some(sibling) = of_target.get(&build.target)
+        {
+            reasons[i].extend(sibling.iter().filter(|r| r.is_change()).cloned());
+        }
+    }
+    reasons
 }
 
 /// The digest a base stands in for in its dependent's input digest: the input digest of the
@@ -156,16 +396,16 @@ fn base_digest(
     images: &BTreeMap<String, Image>,
     build: &Build,
     base: &Base,
-    digests: &[String],
-    labels: &HashMap<String, String>,
+    parts: &[(String, Recorded)],
+    labels: &HashMap<String, Labels>,
 ) -> String {
-    if let Some(planned) = build.after.first().and_then(|&d| digests.get(d)) {
+    if let Some((planned, _)) = build.after.first().and_then(|&d| parts.get(d)) {
         return planned.clone();
     }
     let (name, version) = (&base.target.image, &base.target.python_version);
     let current = current_tag_of(images, name, version, base.platform.as_deref());
     match current.as_ref().and_then(|tag| labels.get(tag)) {
-        Some(label) => label.clone(),
+        Some(label) => label.digest.clone(),
         None => format!("unknown base {}", current.as_deref().unwrap_or(name)),
     }
 }

@@ -299,6 +299,7 @@ impl<R: Fn() -> Result<Registry, crate::registry::Error>> Planner<'_, R> {
                 build_args,
                 platform: engine_platform.map(str::to_owned),
                 labels: Vec::new(),
+                pull: false,
             },
             base: planned_base,
             after,

@@ -223,14 +223,14 @@ fn a_rebuilt_base_makes_its_dependents_stale_in_status() {
         row("dagster-app", "3.9"),
         serde_json::json!({
             "image": "dagster-app", "python_version": "3.9", "last_updated": env.timestamp,
-            "local_image": true, "stale": true, "pushed": true,
+            "local_image": true, "stale": true, "reasons": ["base"], "pushed": true,
         })
     );
     assert_eq!(
         row("python-base", "3.10"),
         serde_json::json!({
             "image": "python-base", "python_version": "3.10", "last_updated": base_later,
-            "local_image": true, "stale": false, "pushed": false,
+            "local_image": true, "stale": false, "reasons": [], "pushed": false,
         })
     );
     assert_eq!(row("buildkite-unit", "3.9")["local_image"], false);
@@ -239,7 +239,11 @@ fn a_rebuilt_base_makes_its_dependents_stale_in_status() {
         serde_json::Value::Null
     );
     let keys: Vec<&String> = rows[0].as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 6, "exactly the documented keys: {keys:?}");
+    assert_eq!(
+        row("buildkite-unit", "3.9")["reasons"],
+        serde_json::json!(["not built"])
+    );
+    assert_eq!(keys.len(), 7, "exactly the documented keys: {keys:?}");
 }
 
 /// An image named by `last_updated.yaml` but not here (built on another machine) is a fact; an

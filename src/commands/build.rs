@@ -110,7 +110,7 @@ pub(super) fn run_plan(
     dry_run: bool,
 ) -> Result<()> {
     let total = plan.builds.len();
-    let plan = incremental::label_builds(&context.docker, images, plan, request.skip_unchanged)?;
+    let plan = incremental::label_builds(context, images, plan, request.skip_unchanged)?;
     if plan.builds.is_empty() {
         report::line(&format!(
             "nothing to build: all {total} image-versions are unchanged"

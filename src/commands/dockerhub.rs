@@ -97,6 +97,7 @@ fn release_request(
         build_args,
         platform: platform.map(str::to_owned),
         labels: Vec::new(),
+        pull: false,
     }
 }
 

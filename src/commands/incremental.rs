@@ -1,82 +1,228 @@
-//! Input digests of a build plan, from the catalog and the labels of the local images: put on
-//! every build as a label, and used to skip the builds whose inputs did not change.
+//! Input digests of a build plan, from the catalog, the labels of the local images and what the
+//! registries say of upstream images: put on every build as labels, and used to skip the builds
+//! whose inputs did not change (and to pull for those whose upstream image moved).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::catalog::{Error as CatalogError, Image};
-use crate::digest::LABEL;
-use crate::engine::Docker;
+use crate::digest::{INPUTS_LABEL, LABEL, Recorded};
+use crate::engine::LocalImages;
 use crate::error::Result;
-use crate::freshness::{self, Freshness};
+use crate::freshness::{self, Facts, Freshness, Labels, Pins, Reason};
 use crate::plan::{self, Plan};
+use crate::registry::upstream::{self, Wanted};
+use crate::upstream::{LocalCopy, Lookup, Observed};
 
-/// The freshness of every build of `plan`, asking the engine once for its images' digest labels.
+use super::Context;
+
+/// How many registry lookups of upstream images run at once, unless
+/// `DAGSTER_IMAGE_LOOKUP_CONCURRENCY` says otherwise (1 for the benchmark's one-at-a-time).
+const LOOKUP_CONCURRENCY: usize = 8;
+
+/// The freshness of every build of `plan`, asking the engine once for its images' labels and
+/// its copies of upstream images, and their registries (concurrently) for their digests. Each
+/// registry that could not be asked, and made an upstream image unknown, is said once.
 pub(super) fn assess(
-    docker: &Docker,
+    context: &Context,
     images: &BTreeMap<String, Image>,
     plan: &Plan,
 ) -> Result<Freshness> {
-    let mut tags = freshness::base_tags(images, plan);
-    tags.extend(freshness::current_tags(images, plan));
-    let labels = digest_labels(docker, tags)?;
-    Ok(Freshness::assess(images, plan, &labels).map_err(CatalogError::Io)?)
+    let (facts, references) = gather(context, images, plan, true)?;
+    let freshness =
+        Freshness::assess(images, plan, &facts, &references).map_err(CatalogError::Io)?;
+    warn_of_unknowns(&freshness.reasons);
+    Ok(freshness)
 }
 
-/// Labels every build with its input digest. With `skip_unchanged`, only the builds whose
-/// inputs changed (and their dependents) are kept, building on the current images of the
-/// unchanged bases. The engine is asked at most once; without `skip_unchanged`, only about the
-/// bases the plan does not build.
+/// Labels every build with its input digest and its parts. With `skip_unchanged`, only the
+/// builds whose inputs changed (and their dependents) are kept, building on the current images
+/// of the unchanged bases, and those whose upstream image moved in its registry pull it. The
+/// engine is asked once; without `skip_unchanged`, only about the bases the plan does not build
+/// and the upstream images.
 pub(super) fn label_builds(
-    docker: &Docker,
+    context: &Context,
     images: &BTreeMap<String, Image>,
     plan: Plan,
     skip_unchanged: bool,
 ) -> Result<Plan> {
-    let (digests, plan) = if skip_unchanged {
-        let freshness = assess(docker, images, &plan)?;
-        let narrowed = plan::narrow(&plan, &freshness.changed, images);
-        (digests_by_target(&plan, freshness.digests), narrowed)
+    let (facts, references) = gather(context, images, &plan, skip_unchanged)?;
+    let (pins, pulls, keep) = if skip_unchanged {
+        let freshness =
+            Freshness::assess(images, &plan, &facts, &references).map_err(CatalogError::Io)?;
+        warn_of_unknowns(&freshness.reasons);
+        let pins = freshness
+            .changed
+            .iter()
+            .zip(&freshness.pulls)
+            .map(|(&changed, &pull)| match changed {
+                true => Pins::Building { pull },
+                false => Pins::Settled,
+            })
+            .collect();
+        (pins, freshness.pulls, Some(freshness.changed))
     } else {
-        let labels = digest_labels(docker, freshness::base_tags(images, &plan))?;
-        let digests = freshness::digests(images, &plan, &labels).map_err(CatalogError::Io)?;
-        (digests_by_target(&plan, digests), plan)
+        let building = vec![Pins::Building { pull: false }; plan.builds.len()];
+        (building, vec![false; plan.builds.len()], None)
     };
-    let mut plan = plan;
+    let parts =
+        freshness::parts(images, &plan, &facts, &references, &pins).map_err(CatalogError::Io)?;
+    let by_target: HashMap<_, _> = plan
+        .builds
+        .iter()
+        .map(|b| (b.target.clone(), b.platform.clone()))
+        .zip(parts.into_iter().zip(pulls))
+        .collect();
+    let mut plan = match keep {
+        Some(changed) => plan::narrow(&plan, &changed, images),
+        None => plan,
+    };
     for build in &mut plan.builds {
-        if let Some(digest) = digests.get(&(build.target.clone(), build.platform.clone())) {
-            build
-                .request
-                .labels
-                .push((LABEL.to_owned(), digest.clone()));
+        let key = (build.target.clone(), build.platform.clone());
+        if let Some(((digest, recorded), pull)) = by_target.get(&key) {
+            let labels = &mut build.request.labels;
+            labels.push((LABEL.to_owned(), digest.clone()));
+            labels.push((INPUTS_LABEL.to_owned(), recorded.to_label()));
+            build.request.pull = *pull;
         }
     }
     Ok(plan)
 }
 
-/// Each build's digest by its image-version and platform (of several).
-type Digests = HashMap<(plan::Target, Option<String>), String>;
-
-fn digests_by_target(plan: &Plan, digests: Vec<String>) -> Digests {
-    plan.builds
-        .iter()
-        .map(|b| (b.target.clone(), b.platform.clone()))
-        .zip(digests)
-        .collect()
+/// What the engine and the registries know that an assessment of `plan` needs: the labels of
+/// the current images (with `current`) and of the bases it does not build, and each upstream
+/// reference of each build, for its platform.
+fn gather(
+    context: &Context,
+    images: &BTreeMap<String, Image>,
+    plan: &Plan,
+    current: bool,
+) -> Result<(Facts, Vec<Vec<String>>)> {
+    let references = freshness::upstream_references(plan)?;
+    let mut tags = freshness::base_tags(images, plan);
+    if current {
+        tags.extend(freshness::current_tags(images, plan));
+    }
+    let upstream_references: BTreeSet<&String> = references.iter().flatten().collect();
+    let mut asked: Vec<String> = tags.iter().cloned().collect();
+    asked.extend(upstream_references.iter().map(|r| r.to_string()));
+    let local = match asked.is_empty() {
+        true => LocalImages::default(),
+        false => context.docker.local_images(&asked)?,
+    };
+    let wanted = wanted(plan, &references);
+    let lookups = match context.offline || wanted.is_empty() {
+        true => vec![Lookup::NotAsked; wanted.len()],
+        false => upstream::look_up(&wanted, context.registry_timeout, lookup_concurrency())?,
+    };
+    let upstream = wanted
+        .into_iter()
+        .zip(lookups)
+        .map(|(key, lookup)| {
+            let copy = local_copy(&local, &key.0);
+            (
+                key,
+                Observed {
+                    lookup,
+                    local: copy,
+                },
+            )
+        })
+        .collect();
+    let labels = tags
+        .into_iter()
+        .filter_map(|tag| Some((tag.clone(), labels_of(&local, &tag)?)))
+        .collect();
+    Ok((Facts { labels, upstream }, references))
 }
 
-/// Tag -> digest label of the local images among `tags` that exist and have one, in one engine
-/// call.
-fn digest_labels(
-    docker: &Docker,
-    tags: impl IntoIterator<Item = String>,
-) -> Result<HashMap<String, String>> {
-    let wanted: Vec<String> = tags.into_iter().collect();
-    let local = docker.local_images(&wanted)?;
-    Ok(wanted
-        .into_iter()
-        .filter_map(|tag| {
-            let label = local.get(&tag)?.labels.get(LABEL)?;
-            label.starts_with("blake3:").then(|| (tag, label.clone()))
+/// Each distinct upstream reference of the builds with the platform the build is for.
+fn wanted(plan: &Plan, references: &[Vec<String>]) -> Vec<Wanted> {
+    let all: BTreeSet<Wanted> = plan
+        .builds
+        .iter()
+        .zip(references)
+        .flat_map(|(build, references)| {
+            let platform = build.request.platform.clone();
+            references
+                .iter()
+                .map(move |r| (r.clone(), platform.clone()))
         })
-        .collect())
+        .collect();
+    all.into_iter().collect()
+}
+
+fn lookup_concurrency() -> usize {
+    std::env::var("DAGSTER_IMAGE_LOOKUP_CONCURRENCY")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or(LOOKUP_CONCURRENCY)
+}
+
+/// The engine's copy of `reference`, with the registry digests it is known by.
+fn local_copy(local: &LocalImages, reference: &str) -> Option<LocalCopy> {
+    let image = local.get(reference)?;
+    let repo_digests = image
+        .repo_digests
+        .iter()
+        .filter_map(|d| d.split_once('@').map(|(_, digest)| digest.to_owned()))
+        .collect();
+    Some(LocalCopy {
+        id: image.id.clone(),
+        repo_digests,
+    })
+}
+
+/// The digest label of the local image `tag`, with its parts when it records them.
+fn labels_of(local: &LocalImages, tag: &str) -> Option<Labels> {
+    let labels = &local.get(tag)?.labels;
+    let digest = labels.get(LABEL).filter(|l| l.starts_with("blake3:"))?;
+    Some(Labels {
+        digest: digest.clone(),
+        inputs: labels
+            .get(INPUTS_LABEL)
+            .and_then(|l| Recorded::from_label(l)),
+    })
+}
+
+/// Says once per registry that could not be asked (and once per reference there was nothing to
+/// compare with) that what builds on them is unknown, not stale.
+fn warn_of_unknowns(reasons: &[Vec<Reason>]) {
+    let mut failed: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
+    let mut uncompared: BTreeSet<&str> = BTreeSet::new();
+    for reason in reasons.iter().flatten() {
+        match reason {
+            Reason::Unknown {
+                reference,
+                failed: Some((registry, why)),
+            } => {
+                let key = (registry.as_str(), why.as_str());
+                failed.entry(key).or_default().insert(reference);
+            }
+            Reason::Unknown { reference, .. } => {
+                uncompared.insert(reference);
+            }
+            _ => {}
+        }
+    }
+    for ((registry, why), references) in failed {
+        eprintln!(
+            "warning: cannot ask registry `{registry}` whether upstream images moved ({}): {why}; \
+             what builds on them counts as unknown, not stale",
+            quoted(&references)
+        );
+    }
+    if !uncompared.is_empty() {
+        eprintln!(
+            "warning: cannot tell whether {} moved: no local copy to compare with, and the \
+             registry was not asked (`--offline`) or has no such image; what builds on them \
+             counts as unknown, not stale",
+            quoted(&uncompared)
+        );
+    }
+}
+
+fn quoted(references: &BTreeSet<&str>) -> String {
+    let quoted: Vec<String> = references.iter().map(|r| format!("`{r}`")).collect();
+    quoted.join(", ")
 }

@@ -40,6 +40,8 @@ pub struct Context {
     registry: Option<String>,
     /// How long one registry operation may take, its retries included.
     pub registry_timeout: Duration,
+    /// Ask no registry about upstream images, nor whether images are pushed.
+    pub offline: bool,
 }
 
 impl Context {
@@ -74,6 +76,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         docker: Docker::from_env(),
         registry: cli.registry,
         registry_timeout: Duration::from_secs(cli.registry_timeout),
+        offline: cli.offline,
     };
     run(&context, cli.command)
 }

@@ -1,6 +1,6 @@
 //! `status`: one row per image-version (per platform of a multi-platform one): when it was last
-//! built, whether that image is here, whether its inputs changed since (stale), and whether the
-//! registry has it.
+//! built, whether that image is here, whether its inputs changed since (stale) and why, and
+//! whether the registry has it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -27,6 +27,9 @@ pub struct Row {
     pub last_updated: Option<String>,
     pub local_image: bool,
     pub stale: bool,
+    /// Why it is stale (`context`, `args`, `base`, `upstream REF OLD -> NEW`, `not built`,
+    /// `inputs`), or `unknown REF` when whether an upstream image moved cannot be told.
+    pub reasons: Vec<String>,
     /// None when no registry is configured or it could not be asked.
     pub pushed: Option<bool>,
 }
@@ -68,14 +71,15 @@ fn rows(
     plan: &Plan,
     targets: &[Target],
 ) -> Result<Vec<Row>> {
-    let freshness = incremental::assess(&context.docker, images, plan)?;
+    let freshness = incremental::assess(context, images, plan)?;
     let local = context
         .docker
         .local_tags(&format!("{}/*", plan::LOCAL_NAMESPACE))?;
     let mut registry = configured_registry(context)?
         .map(|registry| PushedLookup::connect(registry, context.registry_timeout));
     let mut rows = Vec::new();
-    for (build, stale) in plan.builds.iter().zip(freshness.changed) {
+    let assessed = freshness.changed.into_iter().zip(freshness.reasons);
+    for (build, (stale, reasons)) in plan.builds.iter().zip(assessed) {
         if !targets.contains(&build.target) {
             continue;
         }
@@ -99,15 +103,20 @@ fn rows(
                 .is_some_and(|tag| local.contains(&tag)),
             last_updated,
             stale,
+            reasons: reasons.iter().map(ToString::to_string).collect(),
             pushed,
         });
     }
     Ok(rows)
 }
 
-/// The registry to look pushed images up in; None when none is configured, which is a choice
-/// (`pushed` stays null without a word). A malformed one is bad input, as for every command.
+/// The registry to look pushed images up in; None when none is configured or `--offline`, which
+/// is a choice (`pushed` stays null without a word). A malformed one is bad input, as for every
+/// command.
 fn configured_registry(context: &Context) -> Result<Option<Registry>> {
+    if context.offline {
+        return Ok(None);
+    }
     match context.registry() {
         Ok(registry) => Ok(Some(registry)),
         Err(registry::Error::Missing) => Ok(None),
@@ -167,7 +176,11 @@ fn render(rows: &[Row]) -> String {
         Some(platform) => format!("{} {platform}", r.python_version),
         None => r.python_version.clone(),
     };
-    let cells: Vec<[String; 6]> = rows
+    let why = |r: &Row| match r.reasons.is_empty() {
+        true => "-".to_owned(),
+        false => r.reasons.join(", "),
+    };
+    let cells: Vec<[String; 7]> = rows
         .iter()
         .map(|r| {
             [
@@ -177,6 +190,7 @@ fn render(rows: &[Row]) -> String {
                 yes_no(r.local_image),
                 yes_no(r.stale),
                 r.pushed.map_or_else(|| "?".into(), yes_no),
+                why(r),
             ]
         })
         .collect();
@@ -188,6 +202,7 @@ fn render(rows: &[Row]) -> String {
             "LOCAL",
             "STALE",
             "PUSHED",
+            "WHY",
         ],
         &cells,
     )

@@ -1,9 +1,10 @@
 //! Input digests: a hash of everything an image-version is built from (its build context as
 //! docker sees it, with the `image.yaml` copies, the resolved build arguments, the platform and
-//! the digest of its local base), stored on the image as a label, so that an unchanged image
-//! can be recognised without building it.
+//! the digest of its local base, the digests of its upstream images), stored on the image as a
+//! label, so that an unchanged image can be recognised without building it; and its parts as a
+//! second label ([`Recorded`]), so that a changed one can say what changed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::catalog::image_config::Copy;
@@ -11,6 +12,8 @@ use crate::dockerignore::DockerIgnore;
 
 /// The image label holding the input digest.
 pub const LABEL: &str = "io.dagster-image.input-digest";
+/// The image label holding the parts of the input digest, as JSON ([`Recorded`]).
+pub const INPUTS_LABEL: &str = "io.dagster-image.inputs";
 
 /// Files of an image folder that are the tool's own metadata, not build input: their effect
 /// on a build is already in its build arguments and copies.
@@ -25,9 +28,25 @@ pub struct Inputs<'a> {
     pub platform: Option<&'a str>,
     /// The input digest of the local base image, when there is one.
     pub base: Option<&'a str>,
+    /// Each upstream image reference with what stands for it (`upstream::Pin::to_text`), sorted.
+    pub upstream: &'a [(String, String)],
 }
 
-/// The input digest of an image-version.
+/// The parts of an input digest, as the image's `INPUTS_LABEL` records them: what a later run
+/// compares part by part to say why an image is stale.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Recorded {
+    pub context: String,
+    /// A digest of the build arguments and the platform.
+    pub args: String,
+    pub base: Option<String>,
+    /// Upstream reference -> its pin.
+    #[serde(default)]
+    pub upstream: BTreeMap<String, String>,
+}
+
+/// The input digest of an image-version. Without upstream images it is what it was before they
+/// counted.
 pub fn input_digest(inputs: &Inputs) -> String {
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"dagster-image input digest v1\0");
@@ -37,7 +56,42 @@ pub fn input_digest(inputs: &Inputs) -> String {
     }
     field(&mut hasher, "platform", inputs.platform.unwrap_or(""));
     field(&mut hasher, "base", inputs.base.unwrap_or(""));
+    for (reference, pin) in inputs.upstream {
+        field(&mut hasher, "upstream", &format!("{reference}={pin}"));
+    }
     format!("blake3:{}", hasher.finalize().to_hex())
+}
+
+impl Recorded {
+    /// The parts of `inputs`.
+    pub fn of(inputs: &Inputs) -> Self {
+        Self {
+            context: inputs.context.to_owned(),
+            args: args_digest(inputs.build_args, inputs.platform),
+            base: inputs.base.map(str::to_owned),
+            upstream: inputs.upstream.iter().cloned().collect(),
+        }
+    }
+
+    /// As the label holds it.
+    pub fn to_label(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// A label's parts; None for a label this version cannot read.
+    pub fn from_label(label: &str) -> Option<Self> {
+        serde_json::from_str(label).ok()
+    }
+}
+
+/// A digest of build arguments and platform.
+fn args_digest(build_args: &[(String, String)], platform: Option<&str>) -> String {
+    let mut hasher = blake3::Hasher::new();
+    for (name, value) in build_args {
+        field(&mut hasher, "arg", &format!("{name}={value}"));
+    }
+    field(&mut hasher, "platform", platform.unwrap_or(""));
+    hasher.finalize().to_hex().to_string()
 }
 
 fn field(hasher: &mut blake3::Hasher, name: &str, value: &str) {
@@ -408,6 +462,7 @@ mod tests {
                 build_args: args,
                 platform,
                 base,
+                upstream: &[],
             })
         };
         let base = inputs(&args, None, None);
@@ -416,5 +471,26 @@ mod tests {
         assert_ne!(inputs(&args, Some("linux/arm64"), None), base);
         assert_ne!(inputs(&args, None, Some("blake3:b")), base);
         assert_eq!(inputs(&args, None, None), base);
+    }
+
+    #[test]
+    fn upstream_pins_count_and_none_keeps_the_digest_of_before() {
+        let upstream = [("python:3.10-slim".to_owned(), "sha256:a".to_owned())];
+        let inputs = |upstream| Inputs {
+            context: "c",
+            build_args: &[],
+            platform: None,
+            base: None,
+            upstream,
+        };
+        let without = input_digest(&inputs(&[]));
+        assert_eq!(
+            without, "blake3:da38a2eb9bfe8f41078ddc13f0f50d64218fcbf0bd0c1f587d7b4af8d5fd994b",
+            "the digest of an image without upstream images is the one earlier versions labelled"
+        );
+        assert_ne!(input_digest(&inputs(&upstream)), without);
+        let recorded = Recorded::of(&inputs(&upstream));
+        assert_eq!(Recorded::from_label(&recorded.to_label()), Some(recorded));
+        assert_eq!(Recorded::from_label("blake3:x"), None);
     }
 }

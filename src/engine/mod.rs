@@ -48,6 +48,8 @@ pub struct BuildRequest {
     pub platform: Option<String>,
     /// Labels put on the image (`--label NAME=VALUE`).
     pub labels: Vec<(String, String)>,
+    /// Pull the images it starts from even when they are here, for one that moved upstream.
+    pub pull: bool,
 }
 
 impl Error {
@@ -100,6 +102,10 @@ impl Docker {
         args.extend(["--file".into(), request.dockerfile.display().to_string()]);
         if let Some(platform) = &request.platform {
             args.extend(["--platform".into(), platform.clone()]);
+        }
+        if request.pull {
+            // `--pull=true`, not `--pull`: podman reads it as `always`, as docker reads both.
+            args.push("--pull=true".into());
         }
         for (name, value) in &request.build_args {
             args.extend(["--build-arg".into(), format!("{name}={value}")]);
@@ -210,12 +216,13 @@ mod tests {
             build_args: vec![("BASE_IMAGE".into(), "dagster/base:py3.10-S".into())],
             platform: Some("linux/amd64".into()),
             labels: vec![("io.dagster-image.input-digest".into(), "blake3:d".into())],
+            pull: true,
         };
         assert_eq!(
             docker.build(&request).to_string(),
             "docker build --force-rm --tag dagster/app:py3.10-T --tag reg/app:py3.10-T \
              --file images/app/Dockerfile \
-             --platform linux/amd64 --build-arg BASE_IMAGE=dagster/base:py3.10-S \
+             --platform linux/amd64 --pull=true --build-arg BASE_IMAGE=dagster/base:py3.10-S \
              --label io.dagster-image.input-digest=blake3:d images/app"
         );
     }

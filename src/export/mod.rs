@@ -114,6 +114,7 @@ pub(crate) mod tests {
                 build_args,
                 platform: None,
                 labels: Vec::new(),
+                pull: false,
             },
             base: None,
             after: base.map(|(index, _)| index).into_iter().collect(),
