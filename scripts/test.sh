@@ -14,7 +14,7 @@ ENGINE_FREE=(--test cli_basics --test bad_input --test export --test check)
 # their up-to-date checks, labels, runs): run on every engine.
 READS_ENGINE=(--test build --test incremental --test upkeep --test push --test publish
     --test pipeline_run --test snapshot --test copies_and_interrupts --test platforms
-    --test platform_push --test hardening)
+    --test platform_push --test hardening --test upstream)
 
 set_up() {
     scripts/setup-engine.sh

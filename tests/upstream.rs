@@ -1,0 +1,276 @@
+//! Upstream images: a `FROM` the catalog does not build, here played by the loopback registry.
+//! When it moves, `status` says so and `build-all --skip-unchanged` rebuilds exactly what is
+//! built on it, pulling the new image; a registry that cannot be asked makes them unknown.
+
+mod common;
+
+use common::proxy::{Faults, Proxy};
+use common::{
+    Env, REGISTRY, ROOTFS_IMAGE, docker_output, image_exists, registry_digest, run_image,
+};
+
+/// An image with `/upstream` holding `content`, pushed as `reference`, then pulled back, as an
+/// upstream image is on a machine that uses it (so the engine knows its registry digest). Its
+/// digest in the registry.
+fn publish_upstream(env: &Env, reference: &str, content: &str) -> String {
+    let dir = env.root().join(format!("upstream-{content}"));
+    fs_err::create_dir_all(&dir).unwrap();
+    let dockerfile = format!("FROM {ROOTFS_IMAGE}\nRUN echo {content} > /upstream\n");
+    fs_err::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    docker_output(&["build", "-t", reference, &dir.display().to_string()]);
+    docker_output(&["push", reference]);
+    docker_output(&["image", "rm", reference]);
+    docker_output(&["pull", reference]);
+    let (repository, tag) = reference.rsplit_once(':').unwrap();
+    let path = repository.split_once('/').unwrap().1;
+    registry_digest(path, tag).expect("the upstream image is in the registry")
+}
+
+/// Makes the engine's copy of `reference` the image `digest` of its repository again (after
+/// another image was published under it): what a machine has until it pulls.
+fn keep_old_copy(reference: &str, digest: &str) {
+    let (repository, _) = reference.rsplit_once(':').unwrap();
+    let pinned = format!("{repository}@{digest}");
+    docker_output(&["image", "rm", reference]);
+    docker_output(&["pull", &pinned]);
+    docker_output(&["tag", &pinned, reference]);
+}
+
+/// `up-base` (Python 3.10 and 3.11, from `<upstream>:<version>-slim`) and `up-app` on it.
+fn write_catalog(env: &Env, upstream: &str) {
+    env.write(
+        "up-base/Dockerfile",
+        &format!(
+            "ARG PYTHON_VERSION\nFROM {upstream}:${{PYTHON_VERSION}}-slim\n\
+             RUN cp /upstream /seen\n"
+        ),
+    );
+    env.write(
+        "up-base/versions.yaml",
+        "'3.10':\n  docker_args:\n    PYTHON_VERSION: '3.10'\n\
+         '3.11':\n  docker_args:\n    PYTHON_VERSION: '3.11'\n",
+    );
+    env.write(
+        "up-app/Dockerfile",
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nRUN cat /seen > /app\n",
+    );
+    let version =
+        |v: &str| format!("'{v}':\n  base_image:\n    name: up-base\n    source: local\n");
+    env.write(
+        "up-app/versions.yaml",
+        &format!("{}{}", version("3.10"), version("3.11")),
+    );
+}
+
+/// `status --json` as `(image, version) -> (stale, reasons)`, sorted.
+fn status(env: &Env, extra: &[&str]) -> Vec<(String, bool, Vec<String>)> {
+    let mut args = extra.to_vec();
+    args.extend(["status", "--json"]);
+    let run = env.run(&args).success();
+    rows(&run.stdout)
+}
+
+fn rows(json: &str) -> Vec<(String, bool, Vec<String>)> {
+    let rows: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
+    let mut rows: Vec<(String, bool, Vec<String>)> = rows
+        .iter()
+        .map(|r| {
+            let name = format!(
+                "{}:{}",
+                r["image"].as_str().unwrap(),
+                r["python_version"].as_str().unwrap()
+            );
+            let reasons = r["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap().to_owned())
+                .collect();
+            (name, r["stale"].as_bool().unwrap(), reasons)
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+fn fresh(names: &[&str]) -> Vec<(String, bool, Vec<String>)> {
+    names
+        .iter()
+        .map(|n| (n.to_string(), false, Vec::new()))
+        .collect()
+}
+
+const ALL: [&str; 4] = ["up-app:3.10", "up-app:3.11", "up-base:3.10", "up-base:3.11"];
+
+/// `sha256:` and the first 12 hex digits.
+fn short(digest: &str) -> String {
+    digest.chars().take("sha256:".len() + 12).collect()
+}
+
+/// The image-versions of the catalog that have an image at `timestamp`.
+fn built_at(timestamp: &str) -> Vec<String> {
+    ALL.iter()
+        .filter(|name| {
+            let (image, version) = name.split_once(':').unwrap();
+            image_exists(&format!("dagster/{image}:py{version}-{timestamp}"))
+        })
+        .map(|name| name.to_string())
+        .collect()
+}
+
+#[test]
+fn a_moved_upstream_image_is_stale_with_its_digests_and_skip_unchanged_rebuilds_on_it() {
+    let env = Env::empty();
+    let upstream = format!("{}/python", env.registry());
+    let old_310 = publish_upstream(&env, &format!("{upstream}:3.10-slim"), "old");
+    publish_upstream(&env, &format!("{upstream}:3.11-slim"), "old");
+    write_catalog(&env, &upstream);
+    env.run(&["build-all", "-t", &env.timestamp]).success();
+    assert_eq!(status(&env, &[]), fresh(&ALL));
+
+    let new_310 = publish_upstream(&env, &format!("{upstream}:3.10-slim"), "new");
+    keep_old_copy(&format!("{upstream}:3.10-slim"), &old_310);
+    let reason = format!(
+        "upstream {upstream}:3.10-slim {} -> {}",
+        short(&old_310),
+        short(&new_310)
+    );
+    assert_eq!(
+        status(&env, &[]),
+        [
+            ("up-app:3.10".to_owned(), true, vec!["base".to_owned()]),
+            ("up-app:3.11".to_owned(), false, vec![]),
+            ("up-base:3.10".to_owned(), true, vec![reason]),
+            ("up-base:3.11".to_owned(), false, vec![]),
+        ]
+    );
+
+    let later = env.timestamp_labelled("later");
+    let dry_run = env
+        .run(&["build-all", "--skip-unchanged", "--dry-run", "-t", &later])
+        .success();
+    let pulling: Vec<&str> = dry_run
+        .stdout
+        .lines()
+        .filter(|line| line.contains("--pull=true"))
+        .collect();
+    assert_eq!(pulling.len(), 1, "{}", dry_run.stdout);
+    assert!(
+        pulling[0].contains("dagster/up-base:py3.10-"),
+        "{}",
+        pulling[0]
+    );
+    let run = env
+        .run(&["build-all", "--skip-unchanged", "-t", &later])
+        .success();
+    assert!(
+        run.stderr.contains("2 of 4 image-versions changed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(built_at(&later), ["up-app:3.10", "up-base:3.10"]);
+    let app = format!("dagster/up-app:py3.10-{later}");
+    assert_eq!(
+        run_image(&app, &["cat", "/app"]),
+        "new\n",
+        "built on the pulled image"
+    );
+    assert_eq!(status(&env, &[]), fresh(&ALL));
+}
+
+#[test]
+fn an_unreachable_upstream_registry_makes_status_unknown_not_stale_with_one_warning() {
+    let env = Env::empty();
+    let proxy = Proxy::start(REGISTRY, Faults::default());
+    let path = format!("{}/python", env.registry_path());
+    for version in ["3.10", "3.11"] {
+        let direct = format!("{REGISTRY}/{path}:{version}-slim");
+        publish_upstream(&env, &direct, "old");
+        docker_output(&[
+            "tag",
+            &direct,
+            &format!("{}/{path}:{version}-slim", proxy.host),
+        ]);
+    }
+    let upstream = format!("{}/{path}", proxy.host);
+    write_catalog(&env, &upstream);
+    env.run(&["build-all", "-t", &env.timestamp]).success();
+    assert_eq!(status(&env, &[]), fresh(&ALL));
+
+    let host = proxy.host.clone();
+    drop(proxy);
+    let run = env.run(&["status", "--json"]).success();
+    let unknown = |v: &str| vec![format!("unknown {upstream}:{v}-slim")];
+    assert_eq!(
+        rows(&run.stdout),
+        [
+            ("up-app:3.10".to_owned(), false, vec![]),
+            ("up-app:3.11".to_owned(), false, vec![]),
+            ("up-base:3.10".to_owned(), false, unknown("3.10")),
+            ("up-base:3.11".to_owned(), false, unknown("3.11")),
+        ]
+    );
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", run.stderr);
+    assert!(
+        warnings[0].contains(&format!("registry `{host}`")),
+        "{}",
+        run.stderr
+    );
+    let table = env.run(&["status"]).success();
+    assert!(table.stdout.contains("WHY"), "{}", table.stdout);
+    assert!(
+        table
+            .stdout
+            .contains(&format!("unknown {upstream}:3.10-slim")),
+        "{}",
+        table.stdout
+    );
+    let skip = env.run(&[
+        "build-all",
+        "--skip-unchanged",
+        "-t",
+        &env.timestamp_labelled("later"),
+    ]);
+    skip.success()
+        .stderr_has("nothing to build: all 4 image-versions are unchanged");
+}
+
+#[test]
+fn offline_asks_no_registry_and_compares_the_local_copies() {
+    let env = Env::empty();
+    let proxy = Proxy::start(REGISTRY, Faults::default());
+    let path = format!("{}/python", env.registry_path());
+    for version in ["3.10", "3.11"] {
+        let direct = format!("{REGISTRY}/{path}:{version}-slim");
+        publish_upstream(&env, &direct, "old");
+        docker_output(&[
+            "tag",
+            &direct,
+            &format!("{}/{path}:{version}-slim", proxy.host),
+        ]);
+    }
+    let upstream = format!("{}/{path}", proxy.host);
+    write_catalog(&env, &upstream);
+    env.run(&["--offline", "build-all", "-t", &env.timestamp])
+        .success();
+    assert_eq!(status(&env, &["--offline"]), fresh(&ALL));
+
+    let copy = format!("{upstream}:3.11-slim");
+    docker_output(&["tag", ROOTFS_IMAGE, &copy]);
+    let now = common::image_id(&copy);
+    let table = status(&env, &["--offline"]);
+    assert_eq!(table[3].0, "up-base:3.11");
+    assert!(table[3].1, "{table:?}");
+    let reason = &table[3].2[0];
+    assert!(
+        reason.starts_with(&format!("upstream {copy} local sha256:"))
+            && reason.ends_with(&format!("-> local {}", short(&now))),
+        "{reason}"
+    );
+    assert!(proxy.seen().is_empty(), "asked: {:?}", proxy.seen());
+}
