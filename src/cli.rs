@@ -252,6 +252,10 @@ pub enum Command {
         /// of the platform; may be repeated [default: arch={arch}]
         #[arg(long = "agent", value_name = "KEY=VALUE")]
         agents: Vec<String>,
+        /// Only the steps of image-versions that are stale (as `status` says) and what builds
+        /// on them: none when nothing changed
+        #[arg(long)]
+        skip_unchanged: bool,
     },
     /// Record TIMESTAMP in last_updated.yaml as the last build of one Python version of an
     /// image, without building (it was built elsewhere)

@@ -139,7 +139,7 @@ impl Freshness {
                 .after
                 .iter()
                 .any(|&d| reasons[d].iter().any(Reason::is_change));
-            if base_changed && !why.contains(&Reason::Base) {
+            if base_changed && !why.contains(&Reason::Base) && !why.contains(&Reason::NotBuilt) {
                 why.push(Reason::Base);
             }
             reasons.push(why);
@@ -377,7 +377,8 @@ fn with_every_platform(plan: &Plan, mut reasons: Vec<Vec<Reason>>) -> Vec<Vec<Re
         let build = &plan.builds[i];
         let changed = |why: &Vec<Reason>| why.iter().any(Reason::is_change);
         let base_changed = build.after.iter().any(|&d| changed(&reasons[d]));
-        if base_changed && !reasons[i].contains(&Reason::Base) {
+        let known = |r: &Reason| matches!(r, Reason::Base | Reason::NotBuilt);
+        if base_changed && !reasons[i].iter().any(known) {
             reasons[i].push(Reason::Base);
         }
         if !changed(&reasons[i])

@@ -5,7 +5,7 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 
-use common::{Env, build_args, image_exists, run_image};
+use common::{Env, ROOTFS_IMAGE, build_args, image_exists, run_image};
 
 /// The first line of every example `last_updated.yaml`.
 const LAST_UPDATED_COMMENT: &str =
@@ -302,6 +302,24 @@ fn digests_masked(text: &str) -> String {
         out.push_str("<digest>");
         rest = &value[64..];
     }
+    inputs_masked(&(out + rest))
+}
+
+/// `text` with every value of the label of the input digest's parts (JSON, quoted for a shell
+/// or not) replaced by `<parts>`.
+fn inputs_masked(text: &str) -> String {
+    let key = "io.dagster-image.inputs=";
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(key) {
+        let quoted = at > 0 && rest.as_bytes()[at - 1] == b'\'';
+        let start = if quoted { at - 1 } else { at };
+        let end = at + rest[at..].find("}}").expect("a JSON object") + 2;
+        out.push_str(&rest[..start]);
+        out.push_str(key);
+        out.push_str("<parts>");
+        rest = &rest[end + usize::from(quoted)..];
+    }
     out + rest
 }
 
@@ -320,7 +338,8 @@ fn dry_run_prints_the_docker_build_command_and_changes_nothing() {
         format!(
             "# 1/1 python-base py3.10\n\
              {docker} build --force-rm --tag dagster/python-base:py3.10-{ts} --file {dir}/Dockerfile \
-             --build-arg PYTHON_VERSION=3.10 --label io.dagster-image.input-digest=<digest> {dir}\n\
+             --build-arg PYTHON_VERSION=3.10 --label io.dagster-image.input-digest=<digest> \
+             --label io.dagster-image.inputs=<parts> {dir}\n\
              # then record '3.10': {ts} in {dir}/last_updated.yaml\n"
         )
     );
@@ -340,7 +359,8 @@ fn failed_build_leaves_last_updated_untouched_and_shows_the_docker_output() {
     let error = format!(
         "error: building `dagster/python-base:py3.9-{ts}` failed: `{docker} build --force-rm --tag \
          dagster/python-base:py3.9-{ts} --file {dir}/Dockerfile \
-         --build-arg PYTHON_VERSION=3.9 --label io.dagster-image.input-digest=<digest> {dir}` \
+         --build-arg PYTHON_VERSION=3.9 --label io.dagster-image.input-digest=<digest> \
+         --label io.dagster-image.inputs=<parts> {dir}` \
          exit status: "
     );
     assert!(
@@ -472,12 +492,14 @@ fn the_docker_program_comes_from_the_docker_environment_variable() {
     .success();
     let dir = env.path("python-base");
     let dir = dir.display();
-    // Nothing was built before, so no image is looked up: the build is the only command.
+    // Nothing was built before: the only image looked up is the one it starts from.
     assert_eq!(
         digests_masked(&fs_err::read_to_string(&calls).unwrap()),
         format!(
-            "build\n--force-rm\n--tag\ndagster/python-base:py3.9-{ts}\n--file\n{dir}/Dockerfile\n\
-             --build-arg\nPYTHON_VERSION=3.9\n--label\nio.dagster-image.input-digest=<digest>\n{dir}\n"
+            "image\ninspect\n{ROOTFS_IMAGE}\n\
+             build\n--force-rm\n--tag\ndagster/python-base:py3.9-{ts}\n--file\n{dir}/Dockerfile\n\
+             --build-arg\nPYTHON_VERSION=3.9\n--label\nio.dagster-image.input-digest=<digest>\n\
+             --label\nio.dagster-image.inputs=<parts>\n{dir}\n"
         )
     );
     assert_eq!(

@@ -145,6 +145,11 @@ fn a_moved_upstream_image_is_stale_with_its_digests_and_skip_unchanged_rebuilds_
         ]
     );
 
+    assert_eq!(
+        pipeline_steps(&env),
+        ["up-base-py3_10", "up-app-py3_10", "record-timestamps"]
+    );
+
     let later = env.timestamp_labelled("later");
     let dry_run = env
         .run(&["build-all", "--skip-unchanged", "--dry-run", "-t", &later])
@@ -176,6 +181,22 @@ fn a_moved_upstream_image_is_stale_with_its_digests_and_skip_unchanged_rebuilds_
         "built on the pulled image"
     );
     assert_eq!(status(&env, &[]), fresh(&ALL));
+    assert!(
+        pipeline_steps(&env).is_empty(),
+        "nothing moved, nothing to do"
+    );
+}
+
+/// The step keys of `pipeline --skip-unchanged`.
+fn pipeline_steps(env: &Env) -> Vec<String> {
+    let registry = env.registry();
+    let args = ["--registry", &registry, "pipeline", "--skip-unchanged"];
+    let run = env.run(&args).success();
+    run.stdout
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("key: '"))
+        .map(|key| key.trim_end_matches('\'').to_owned())
+        .collect()
 }
 
 #[test]

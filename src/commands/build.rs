@@ -82,6 +82,11 @@ impl BuildRequest {
         self
     }
 
+    /// Whether only what changed is built (`--skip-unchanged`).
+    pub(super) fn skips_unchanged(&self) -> bool {
+        self.skip_unchanged
+    }
+
     /// One build per image-version for all its platforms, as bake builds them.
     pub fn platforms_in_one_build(mut self) -> Self {
         self.platforms_in_one_build = true;
@@ -110,7 +115,7 @@ pub(super) fn run_plan(
     dry_run: bool,
 ) -> Result<()> {
     let total = plan.builds.len();
-    let plan = incremental::label_builds(context, images, plan, request.skip_unchanged)?;
+    let plan = incremental::label_builds(context, images, plan, request.skip_unchanged, dry_run)?;
     if plan.builds.is_empty() {
         report::line(&format!(
             "nothing to build: all {total} image-versions are unchanged"

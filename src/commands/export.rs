@@ -7,10 +7,10 @@ use std::path::Path;
 use crate::catalog::{Catalog, Image, names};
 use crate::error::Result;
 use crate::export::{bake, pipeline};
-use crate::plan::Plan;
+use crate::plan::{self, Plan, Target};
 
 use super::build::{self, BuildRequest};
-use super::{Context, invalid, print_stdout};
+use super::{Context, incremental, invalid, print_stdout};
 
 /// Prints the bake file of `request`'s plan; with `push`, tagged for the registry and pushed.
 pub fn bake(
@@ -66,22 +66,55 @@ fn bake_notes(images_dir: &Path, platforms: usize, push: bool) -> String {
     notes
 }
 
-/// Prints the Buildkite pipeline of `request`'s plan, which pushes to the registry.
+/// Prints the Buildkite pipeline of `request`'s plan, which pushes to the registry; with
+/// `--skip-unchanged`, only the steps of what is stale (none when nothing is).
 pub fn pipeline(context: &Context, request: &BuildRequest, agents: &[String]) -> Result<()> {
     let agents = agents
         .iter()
         .map(|agent| agent_tag(agent))
         .collect::<Result<Vec<_>>>()?;
-    let (_, plan) = build::resolve(context, request)?;
+    let (images, plan) = build::resolve(context, request)?;
     let registry = context.registry()?.to_string();
+    let plan = match request.skips_unchanged() {
+        true => stale_only(context, &images, plan)?,
+        false => plan,
+    };
+    let current_bases = current_bases(&images, &plan);
     let images_dir = dir_in_repository(context.catalog()?);
     let settings = pipeline::Settings {
         images_dir: &images_dir,
         registry: &registry,
         agents: &agents,
+        current_bases: &current_bases,
     };
     print_stdout(&pipeline::pipeline(&plan, &settings)?);
     Ok(())
+}
+
+/// The builds of `plan` that are stale, and what builds on them.
+fn stale_only(context: &Context, images: &BTreeMap<String, Image>, plan: Plan) -> Result<Plan> {
+    let total = plan.builds.len();
+    let freshness = incremental::assess(context, images, &plan)?;
+    let narrowed = plan::narrow(&plan, &freshness.changed, images);
+    eprintln!(
+        "{} of {total} image-versions changed",
+        narrowed.builds.len()
+    );
+    Ok(narrowed)
+}
+
+/// The current timestamp of each local base the builds of `plan` use without building it.
+fn current_bases(images: &BTreeMap<String, Image>, plan: &Plan) -> Vec<(Target, String)> {
+    plan.builds
+        .iter()
+        .filter(|build| build.after.is_empty())
+        .filter_map(|build| build.base.as_ref())
+        .filter_map(|base| {
+            let image = images.get(&base.target.image)?;
+            let timestamp = image.last_updated.get(&base.target.python_version)?;
+            Some((base.target.clone(), timestamp.to_owned()))
+        })
+        .collect()
 }
 
 /// `image.yaml` copies are made by `build`, which bake does not run: says which files must be

@@ -27,7 +27,7 @@ pub(super) fn assess(
     images: &BTreeMap<String, Image>,
     plan: &Plan,
 ) -> Result<Freshness> {
-    let (facts, references) = gather(context, images, plan, true)?;
+    let (facts, references) = gather(context, images, plan, true, true)?;
     let freshness =
         Freshness::assess(images, plan, &facts, &references).map_err(CatalogError::Io)?;
     warn_of_unknowns(&freshness.reasons);
@@ -38,14 +38,17 @@ pub(super) fn assess(
 /// builds whose inputs changed (and their dependents) are kept, building on the current images
 /// of the unchanged bases, and those whose upstream image moved in its registry pull it. The
 /// engine is asked once; without `skip_unchanged`, only about the bases the plan does not build
-/// and the upstream images.
+/// and the upstream images; and for a `dry_run`, not about upstream images (nor their
+/// registries): its labels name them `unknown`.
 pub(super) fn label_builds(
     context: &Context,
     images: &BTreeMap<String, Image>,
     plan: Plan,
     skip_unchanged: bool,
+    dry_run: bool,
 ) -> Result<Plan> {
-    let (facts, references) = gather(context, images, &plan, skip_unchanged)?;
+    let upstream = skip_unchanged || !dry_run;
+    let (facts, references) = gather(context, images, &plan, skip_unchanged, upstream)?;
     let (pins, pulls, keep) = if skip_unchanged {
         let freshness =
             Freshness::assess(images, &plan, &facts, &references).map_err(CatalogError::Io)?;
@@ -89,27 +92,31 @@ pub(super) fn label_builds(
 }
 
 /// What the engine and the registries know that an assessment of `plan` needs: the labels of
-/// the current images (with `current`) and of the bases it does not build, and each upstream
-/// reference of each build, for its platform.
+/// the current images (with `current`) and of the bases it does not build, and (with
+/// `upstream`) each upstream reference of each build, for its platform.
 fn gather(
     context: &Context,
     images: &BTreeMap<String, Image>,
     plan: &Plan,
     current: bool,
+    upstream: bool,
 ) -> Result<(Facts, Vec<Vec<String>>)> {
     let references = freshness::upstream_references(plan)?;
     let mut tags = freshness::base_tags(images, plan);
     if current {
         tags.extend(freshness::current_tags(images, plan));
     }
-    let upstream_references: BTreeSet<&String> = references.iter().flatten().collect();
+    let wanted = match upstream {
+        true => wanted(plan, &references),
+        false => Vec::new(),
+    };
+    let upstream_references: BTreeSet<&String> = wanted.iter().map(|(r, _)| r).collect();
     let mut asked: Vec<String> = tags.iter().cloned().collect();
     asked.extend(upstream_references.iter().map(|r| r.to_string()));
     let local = match asked.is_empty() {
         true => LocalImages::default(),
         false => context.docker.local_images(&asked)?,
     };
-    let wanted = wanted(plan, &references);
     let lookups = match context.offline || wanted.is_empty() {
         true => vec![Lookup::NotAsked; wanted.len()],
         false => upstream::look_up(&wanted, context.registry_timeout, lookup_concurrency())?,

@@ -188,14 +188,18 @@ fn run(context: &Context, command: Command) -> Result<()> {
             timestamp,
             platforms,
             agents,
+            skip_unchanged,
         } => {
             let options = BuildOptions {
                 timestamp,
                 dagster_version: None,
                 platforms,
             };
-            // Fresh agents have no bases built earlier, so the pipeline builds them too.
-            let request = BuildRequest::all(name, options).with_bases(true);
+            // Fresh agents have no bases built earlier, so the pipeline builds them too (or,
+            // with `--skip-unchanged`, pulls those that did not change).
+            let request = BuildRequest::all(name, options)
+                .with_bases(true)
+                .skipping_unchanged(skip_unchanged);
             export::pipeline(context, &request, &agents)
         }
         Command::Record(BuiltElsewhere {

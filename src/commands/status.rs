@@ -189,8 +189,8 @@ fn render(rows: &[Row]) -> String {
                 r.last_updated.clone().unwrap_or_else(|| "-".into()),
                 yes_no(r.local_image),
                 yes_no(r.stale),
-                r.pushed.map_or_else(|| "?".into(), yes_no),
                 why(r),
+                r.pushed.map_or_else(|| "?".into(), yes_no),
             ]
         })
         .collect();
@@ -201,8 +201,8 @@ fn render(rows: &[Row]) -> String {
             "LAST UPDATED",
             "LOCAL",
             "STALE",
-            "PUSHED",
             "WHY",
+            "PUSHED",
         ],
         &cells,
     )

@@ -6,7 +6,8 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use crate::plan::{Build, Plan, platform_version_tag};
+use crate::catalog::BaseSource;
+use crate::plan::{Build, Plan, Target, platform_version_tag};
 
 use super::{Error, export_names, label};
 
@@ -30,6 +31,9 @@ pub struct Settings<'a> {
     /// The `agents` of one platform's step, as `(KEY, VALUE)` whose value may name `{os}`,
     /// `{arch}` and `{variant}` of the platform; [`DEFAULT_AGENTS`] when empty.
     pub agents: &'a [(String, String)],
+    /// The current timestamp of each base of the catalog the plan builds on without building it
+    /// (`--skip-unchanged` left it out): a step pulls it as pushed when it was last built.
+    pub current_bases: &'a [(Target, String)],
 }
 
 /// A platform's step runs on agents whose `arch` tag is the platform's architecture.
@@ -143,6 +147,12 @@ fn build_step(plan: &Plan, build: &Build, key: &str, keys: &[String], settings: 
             format!("dagster-image pull --name {base} -v {version} -t {timestamp}{with_platform}")
         })
         .collect();
+    if let Some(current) = current_base(build, settings) {
+        let base = &build.base.as_ref().map_or("", |b| b.target.image.as_str());
+        commands.push(format!(
+            "dagster-image pull --name {base} -v {version} -t {current}{with_platform}"
+        ));
+    }
     commands.push(format!(
         "dagster-image build --name {image} -v {version} -t {timestamp}{with_platform}"
     ));
@@ -165,6 +175,22 @@ fn build_step(plan: &Plan, build: &Build, key: &str, keys: &[String], settings: 
     let mut step = step(&label, key, depends_on, commands);
     step.agents = platform.map(|platform| agents_of(platform, settings.agents));
     step
+}
+
+/// The current timestamp of the local base of `build` that the plan does not build.
+fn current_base<'a>(build: &Build, settings: &Settings<'a>) -> Option<&'a str> {
+    let base = build
+        .base
+        .as_ref()
+        .filter(|b| b.source == BaseSource::Local)?;
+    if !build.after.is_empty() {
+        return None;
+    }
+    let (_, timestamp) = settings
+        .current_bases
+        .iter()
+        .find(|(target, _)| *target == base.target)?;
+    Some(timestamp)
 }
 
 /// The `agents` of a step building `platform` (`os/arch[/variant]`), from the templates given,
@@ -289,6 +315,7 @@ mod tests {
         images_dir: "images",
         registry: "127.0.0.1:5000/ci",
         agents: &[],
+        current_bases: &[],
     };
 
     #[test]
