@@ -1,6 +1,6 @@
 //! The fault-injecting proxy of the tests (`tests/common/proxy.rs`) as a program, for
 //! `bench/faults.sh`: `fault_proxy UPSTREAM [--reset-percent P --seed S] [--every-nth-503 N]
-//! [--stall-secs S] [--unauthorized]` prints `127.0.0.1:PORT` and forwards until killed.
+//! [--stall-secs S] [--unauthorized] [--latency-ms MS]` prints `127.0.0.1:PORT` and forwards until killed.
 
 #[allow(dead_code)]
 #[path = "../tests/common/proxy.rs"]
@@ -29,6 +29,7 @@ fn main() -> Result<(), String> {
             "--every-nth-503" => faults.unavailable_every = Some(value()? as usize),
             "--stall-secs" => faults.stall = Some(Duration::from_secs(value()?)),
             "--unauthorized" => faults.unauthorized = true,
+            "--latency-ms" => faults.latency = Some(Duration::from_millis(value()?)),
             "--manifest-puts-failing" => faults.manifest_puts_failing_first = value()? as usize,
             other => return Err(format!("unknown flag {other}")),
         }

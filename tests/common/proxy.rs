@@ -40,6 +40,8 @@ pub struct Faults {
     pub manifest_puts_failing_first: usize,
     /// Answer every upload of the manifest of this tag with 500.
     pub manifest_puts_failing_for: Option<&'static str>,
+    /// Wait this long before forwarding each request, as a registry far away answers.
+    pub latency: Option<Duration>,
 }
 
 /// What the proxy does to a request instead of forwarding it.
@@ -130,6 +132,9 @@ impl Shared {
         let mut path = words.next().unwrap_or_default().to_owned();
         if let Some(injected) = self.fault_for(&method, &path) {
             return self.inject(client, &method, &path, injected);
+        }
+        if let Some(latency) = self.faults.latency {
+            thread::sleep(latency);
         }
         if self.faults.refuse_mounts && method == "POST" && path.contains("mount=") {
             path = without_mount(&path);
