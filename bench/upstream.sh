@@ -16,7 +16,7 @@ up=127.0.0.1:5000/bench-upstream-$$
 for i in $(seq 0 9); do
     ref=$up/python:3.$i-slim
     printf 'FROM dagster-image/rootfs:busybox\nRUN echo %s > /upstream\n' "$i" \
-        | docker build -q -t "$ref" - >/dev/null
+        | docker build -q -t "$ref" - >/dev/null 2>&1
     docker push -q "$ref" >/dev/null
     docker image rm "$ref" >/dev/null
     docker pull -q "$ref" >/dev/null
@@ -53,7 +53,7 @@ hyperfine --warmup 2 --min-runs 10 --export-json "$work/status.json" \
     -n "direct, one at a time" "DAGSTER_IMAGE_LOOKUP_CONCURRENCY=1 $(status direct)" \
     -n "+20 ms, concurrent" "$(status remote)" \
     -n "+20 ms, one at a time" "DAGSTER_IMAGE_LOOKUP_CONCURRENCY=1 $(status remote)" \
-    -n "--offline" "$tool --images-dir $work/direct --offline status"
+    -n "offline" "$tool --images-dir $work/direct --offline status"
 "$tool" --images-dir "$work/remote" status | awk 'NR > 1 && $5 != "no" { stale++ } END { print stale + 0, "stale rows" }'
 
 # The binary of `main`, in a target folder of its own kept between runs (its dependencies build
@@ -81,7 +81,7 @@ for where in ["direct", "+20 ms"]:
     concurrent, sequential = status[f"{where}, concurrent"], status[f"{where}, one at a time"]
     print(f"status, 100 image-versions, 10 upstream references, {where}: {concurrent:.0f} ms concurrent "
           f"vs {sequential:.0f} ms one at a time: {sequential / concurrent:.1f}x (goal < 200 ms, >= 4x)")
-print(f"status --offline (no registry asked): {status['--offline']:.0f} ms")
+print(f"status --offline (no registry asked): {status['offline']:.0f} ms")
 ours, before = skip["upstream images counted"], skip["main"]
 print(f"build-all --skip-unchanged, nothing moved, 8 image-versions: {ours:.0f} ms vs {before:.0f} ms "
       f"on main: {ours / before:.2f}x (goal within 2x)")

@@ -132,19 +132,13 @@ impl Freshness {
     ) -> std::io::Result<Self> {
         let settled = vec![Pins::Settled; plan.builds.len()];
         let parts = parts(images, plan, facts, references, &settled)?;
-        let mut reasons: Vec<Vec<Reason>> = Vec::with_capacity(parts.len());
-        for (i, (build, (_, recorded))) in plan.builds.iter().zip(&parts).enumerate() {
-            let mut why = reasons_of(images, build, recorded, facts, &parts[i].0);
-            let base_changed = build
-                .after
-                .iter()
-                .any(|&d| reasons[d].iter().any(Reason::is_change));
-            if base_changed && !why.contains(&Reason::Base) && !why.contains(&Reason::NotBuilt) {
-                why.push(Reason::Base);
-            }
-            reasons.push(why);
-        }
-        let reasons = with_every_platform(plan, reasons);
+        let reasons = plan
+            .builds
+            .iter()
+            .zip(&parts)
+            .map(|(build, (digest, now))| reasons_of(images, build, now, facts, digest))
+            .collect();
+        let reasons = with_bases_and_platforms(plan, reasons);
         let changed = reasons
             .iter()
             .map(|why| why.iter().any(Reason::is_change))
@@ -360,10 +354,10 @@ pub fn current_tags(images: &BTreeMap<String, Image>, plan: &Plan) -> BTreeSet<S
         .collect()
 }
 
-/// `reasons` with the reasons of a changed platform of an image-version given to its other
-/// platforms, and what builds on them: `last_updated.yaml` gives one timestamp to all the
-/// platforms of a version.
-fn with_every_platform(plan: &Plan, mut reasons: Vec<Vec<Reason>>) -> Vec<Vec<Reason>> {
+/// `reasons` with `base` for what builds on a changed build, and the reasons of a changed
+/// platform of an image-version given to its other platforms (and so to what builds on them):
+/// `last_updated.yaml` gives one timestamp to all the platforms of a version.
+fn with_bases_and_platforms(plan: &Plan, mut reasons: Vec<Vec<Reason>>) -> Vec<Vec<Reason>> {
     let mut of_target: HashMap<&crate::plan::Target, Vec<Reason>> = HashMap::new();
     for (build, why) in plan.builds.iter().zip(&reasons) {
         if why.iter().any(Reason::is_change) {
@@ -419,4 +413,45 @@ fn current_tag_of(
     platform: Option<&str>,
 ) -> Option<String> {
     current_tag(images.get(name)?, version, platform)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_read_as_status_shows_them_and_only_unknown_is_no_change() {
+        let digest = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+        let moved = Reason::Upstream {
+            reference: "python:3.10-slim".into(),
+            old: Pin::Registry(digest('a')),
+            new: Pin::Local(digest('b')),
+        };
+        assert_eq!(
+            moved.to_string(),
+            "upstream python:3.10-slim sha256:aaaaaaaaaaaa -> local sha256:bbbbbbbbbbbb"
+        );
+        let unknown = Reason::Unknown {
+            reference: "python:3.10-slim".into(),
+            failed: None,
+        };
+        assert_eq!(unknown.to_string(), "unknown python:3.10-slim");
+        assert!(!unknown.is_change());
+        for (reason, shown) in [
+            (Reason::NotBuilt, "not built"),
+            (Reason::Inputs, "inputs"),
+            (Reason::Context, "context"),
+            (Reason::Args, "args"),
+            (Reason::Base, "base"),
+        ] {
+            assert_eq!(reason.to_string(), shown);
+            assert!(reason.is_change());
+        }
+        assert!(pulls_from_registry(&Reason::Upstream {
+            reference: "r".into(),
+            old: Pin::Local(digest('a')),
+            new: Pin::Registry(digest('b')),
+        }));
+        assert!(!pulls_from_registry(&moved));
+    }
 }

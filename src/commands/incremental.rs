@@ -27,11 +27,21 @@ pub(super) fn assess(
     images: &BTreeMap<String, Image>,
     plan: &Plan,
 ) -> Result<Freshness> {
-    let (facts, references) = gather(context, images, plan, true, true)?;
+    Ok(assess_with_images(context, images, plan)?.0)
+}
+
+/// `assess`, with the tags of the current images of the builds that are here (from the same
+/// engine query).
+pub(super) fn assess_with_images(
+    context: &Context,
+    images: &BTreeMap<String, Image>,
+    plan: &Plan,
+) -> Result<(Freshness, BTreeSet<String>)> {
+    let (facts, references, present) = gather(context, images, plan, true, true)?;
     let freshness =
         Freshness::assess(images, plan, &facts, &references).map_err(CatalogError::Io)?;
     warn_of_unknowns(&freshness.reasons);
-    Ok(freshness)
+    Ok((freshness, present))
 }
 
 /// Labels every build with its input digest and its parts. With `skip_unchanged`, only the
@@ -48,7 +58,7 @@ pub(super) fn label_builds(
     dry_run: bool,
 ) -> Result<Plan> {
     let upstream = skip_unchanged || !dry_run;
-    let (facts, references) = gather(context, images, &plan, skip_unchanged, upstream)?;
+    let (facts, references, _) = gather(context, images, &plan, skip_unchanged, upstream)?;
     let (pins, pulls, keep) = if skip_unchanged {
         let freshness =
             Freshness::assess(images, &plan, &facts, &references).map_err(CatalogError::Io)?;
@@ -93,14 +103,15 @@ pub(super) fn label_builds(
 
 /// What the engine and the registries know that an assessment of `plan` needs: the labels of
 /// the current images (with `current`) and of the bases it does not build, and (with
-/// `upstream`) each upstream reference of each build, for its platform.
+/// `upstream`) each upstream reference of each build, for its platform; and which of those
+/// tags name an image here.
 fn gather(
     context: &Context,
     images: &BTreeMap<String, Image>,
     plan: &Plan,
     current: bool,
     upstream: bool,
-) -> Result<(Facts, Vec<Vec<String>>)> {
+) -> Result<(Facts, Vec<Vec<String>>, BTreeSet<String>)> {
     let references = freshness::upstream_references(plan)?;
     let mut tags = freshness::base_tags(images, plan);
     if current {
@@ -136,10 +147,14 @@ fn gather(
         })
         .collect();
     let labels = tags
-        .into_iter()
-        .filter_map(|tag| Some((tag.clone(), labels_of(&local, &tag)?)))
+        .iter()
+        .filter_map(|tag| Some((tag.clone(), labels_of(&local, tag)?)))
         .collect();
-    Ok((Facts { labels, upstream }, references))
+    let present = tags
+        .into_iter()
+        .filter(|tag| local.get(tag).is_some())
+        .collect();
+    Ok((Facts { labels, upstream }, references, present))
 }
 
 /// Each distinct upstream reference of the builds with the platform the build is for.

@@ -71,10 +71,7 @@ fn rows(
     plan: &Plan,
     targets: &[Target],
 ) -> Result<Vec<Row>> {
-    let freshness = incremental::assess(context, images, plan)?;
-    let local = context
-        .docker
-        .local_tags(&format!("{}/*", plan::LOCAL_NAMESPACE))?;
+    let (freshness, local) = incremental::assess_with_images(context, images, plan)?;
     let mut registry = configured_registry(context)?
         .map(|registry| PushedLookup::connect(registry, context.registry_timeout));
     let mut rows = Vec::new();
