@@ -1,15 +1,16 @@
 //! Resolves a build request into a plan: the image-versions to build, each with its tag, build
-//! arguments and the builds it must wait for, in an order where bases come first. Pure: no I/O.
+//! arguments and the builds it must wait for, in an order where bases come first. Pure: no I/O,
+//! and plain data: the engine makes its command from a [`BuildSpec`], and the registry of
+//! `source: aws` bases is given as its address.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 
 use crate::catalog::{BASE_IMAGE_ARG, BaseImage, BaseSource, Image, graph};
-use crate::engine::BuildRequest;
 pub use crate::reference::{
     LOCAL_NAMESPACE, TIMESTAMP_FORMAT, Target, local_platform_tag, local_tag, platform_version_tag,
-    version_tag,
+    repository, version_tag,
 };
-use crate::registry::Registry;
 
 /// Build argument carrying `--dagster-version`.
 pub const DAGSTER_VERSION_ARG: &str = "DAGSTER_VERSION";
@@ -36,11 +37,37 @@ pub struct Build {
     /// The platform, when this is one of several builds of its image-version (one per
     /// platform, each with its own tag); None for the one build of an image-version.
     pub platform: Option<String>,
-    pub request: BuildRequest,
+    pub request: BuildSpec,
     /// The image of the catalog it builds on, when it has one.
     pub base: Option<Base>,
     /// Indexes in the plan of the builds this one uses as base image.
     pub after: Vec<usize>,
+}
+
+/// What one build makes and from what: everything `docker build` needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildSpec {
+    pub tag: String,
+    /// More names for the same image (`--tag` each).
+    pub extra_tags: Vec<String>,
+    pub dockerfile: PathBuf,
+    pub context: PathBuf,
+    pub build_args: Vec<(String, String)>,
+    pub platform: Option<String>,
+    /// Labels put on the image (`--label NAME=VALUE`).
+    pub labels: Vec<(String, String)>,
+}
+
+/// The registry `source: aws` bases come from, as its address `HOST[:PORT][/PATH]`, or why
+/// none is known (an error only for a plan that has such a base).
+pub type RegistryAddress = Result<String, NoRegistry>;
+
+/// Why no registry is known, as the layer that looked for one says it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct NoRegistry {
+    pub message: String,
+    pub hint: Option<String>,
 }
 
 /// A base image that is an image of the catalog, and where the build gets it from: the local
@@ -139,7 +166,7 @@ pub enum Error {
     NoRegistry {
         image: String,
         base: String,
-        source: crate::registry::Error,
+        source: NoRegistry,
     },
 }
 
@@ -149,7 +176,7 @@ impl Error {
             Error::BaseNotBuilt { base, .. } => Some(format!(
                 "build `{base}` first, or add `--with-deps` to build it in the same run"
             )),
-            Error::NoRegistry { source, .. } => source.hint(),
+            Error::NoRegistry { source, .. } => source.hint.clone(),
             Error::BaseLacksPlatform { base, platform, .. } => Some(format!(
                 "add `{platform}` to the `platforms` of `{base}/image.yaml`"
             )),
@@ -189,7 +216,7 @@ fn base_image_of<'a>(
 pub fn resolve(
     images: &BTreeMap<String, Image>,
     request: &Request,
-    registry: impl Fn() -> Result<Registry, crate::registry::Error>,
+    registry: &RegistryAddress,
 ) -> Result<Plan, Error> {
     let order = order_targets(images, request)?;
     let mut planner = Planner {
@@ -209,15 +236,15 @@ pub fn resolve(
 }
 
 /// The plan being made: builds in order, and where each (image-version, platform) is.
-struct Planner<'a, R> {
+struct Planner<'a> {
     images: &'a BTreeMap<String, Image>,
     request: &'a Request,
-    registry: R,
+    registry: &'a RegistryAddress,
     builds: Vec<Build>,
     index: HashMap<(Target, Option<String>), usize>,
 }
 
-impl<R: Fn() -> Result<Registry, crate::registry::Error>> Planner<'_, R> {
+impl Planner<'_> {
     /// Adds the builds of `target`: one per platform when it has several.
     fn add(&mut self, target: &Target) -> Result<(), Error> {
         let platforms = match self.request.platforms_in_one_build {
@@ -291,7 +318,7 @@ impl<R: Fn() -> Result<Registry, crate::registry::Error>> Planner<'_, R> {
         Ok(Build {
             target: target.clone(),
             platform: platform.map(str::to_owned),
-            request: BuildRequest {
+            request: BuildSpec {
                 tag,
                 extra_tags,
                 dockerfile: image.dir.join("Dockerfile"),
@@ -315,7 +342,7 @@ impl<R: Fn() -> Result<Registry, crate::registry::Error>> Planner<'_, R> {
         platform: Option<&str>,
         engine_platform: Option<&str>,
     ) -> Result<Base, Error> {
-        let mut base = base_of(target, base_image, &self.registry)?;
+        let mut base = base_of(target, base_image, self.registry)?;
         let base_platforms =
             platforms_of(catalog_image(self.images, &base_image.name), self.request);
         let covered = |wanted: &str| {
@@ -340,17 +367,18 @@ impl<R: Fn() -> Result<Registry, crate::registry::Error>> Planner<'_, R> {
 fn base_of(
     target: &Target,
     base_image: &crate::catalog::BaseImage,
-    registry: &impl Fn() -> Result<Registry, crate::registry::Error>,
+    registry: &RegistryAddress,
 ) -> Result<Base, Error> {
-    let repository = match base_image.source {
-        BaseSource::Local => format!("{LOCAL_NAMESPACE}/{}", base_image.name),
-        BaseSource::Aws => registry()
-            .map_err(|source| Error::NoRegistry {
+    let repository = match (base_image.source, registry) {
+        (BaseSource::Local, _) => repository(LOCAL_NAMESPACE, &base_image.name),
+        (BaseSource::Aws, Ok(registry)) => repository(registry, &base_image.name),
+        (BaseSource::Aws, Err(why)) => {
+            return Err(Error::NoRegistry {
                 image: target.image.clone(),
                 base: base_image.name.clone(),
-                source,
-            })?
-            .repository(&base_image.name),
+                source: why.clone(),
+            });
+        }
     };
     Ok(Base {
         target: Target {

@@ -61,6 +61,12 @@ pub fn platform_version_tag(
     }
 }
 
+/// The repository of `image` under `namespace`: `dagster/<image>` locally, `<registry>/<image>`
+/// in a registry given as `HOST[:PORT][/PATH]`.
+pub fn repository(namespace: &str, image: &str) -> String {
+    format!("{namespace}/{image}")
+}
+
 /// The tag part shared by local and pushed images: `py<V>-<timestamp>`.
 pub fn version_tag(python_version: &str, timestamp: &str) -> String {
     format!("py{python_version}-{timestamp}")

@@ -163,7 +163,7 @@ pub(super) fn resolve(
         platforms: request.options.platforms.clone(),
         platforms_in_one_build: request.platforms_in_one_build,
     };
-    let plan = plan::resolve(&images, &plan_request, || context.registry())?;
+    let plan = plan::resolve(&images, &plan_request, &context.registry_address())?;
     for build in &plan.builds {
         let tag = plan::version_tag(&build.target.python_version, &plan.timestamp);
         names::check_tag(&tag).map_err(|why| invalid("tag", &tag, why))?;

@@ -9,9 +9,8 @@
 
 use crate::build_context::Additions;
 use crate::catalog::{Error as CatalogError, Image, names};
-use crate::engine::BuildRequest;
 use crate::error::Result;
-use crate::plan::{DAGSTER_VERSION_ARG, platform_args};
+use crate::plan::{BuildSpec, DAGSTER_VERSION_ARG, platform_args};
 use crate::process::Command;
 use crate::registry::{Child, split_repository};
 
@@ -86,10 +85,10 @@ fn release_request(
     references: &[String],
     version: &str,
     platform: Option<&str>,
-) -> BuildRequest {
+) -> BuildSpec {
     let mut build_args = vec![(DAGSTER_VERSION_ARG.to_owned(), version.to_owned())];
     build_args.extend(platform.map(platform_args).unwrap_or_default());
-    BuildRequest {
+    BuildSpec {
         tag: references[0].clone(),
         extra_tags: references[1..].to_vec(),
         dockerfile: image.dir.join("Dockerfile"),

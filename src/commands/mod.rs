@@ -58,6 +58,14 @@ impl Context {
         Registry::resolve(self.registry.as_deref())
     }
 
+    /// The registry as a plan takes it, for its `source: aws` bases: its address, or why there
+    /// is none.
+    pub fn registry_address(&self) -> crate::plan::RegistryAddress {
+        self.registry()
+            .map(|registry| registry.to_string())
+            .map_err(Into::into)
+    }
+
     /// How often and how long a failing `docker push` is tried: within ten registry timeouts.
     pub fn push_retries(&self) -> PushRetries {
         PushRetries::within(self.registry_timeout.saturating_mul(10))

@@ -47,7 +47,7 @@ pub fn status(context: &Context, name: Option<&str>, json: bool) -> Result<()> {
         timestamp: "status".into(),
         ..Default::default()
     };
-    let plan = plan::resolve(&images, &request, || context.registry())?;
+    let plan = plan::resolve(&images, &request, &context.registry_address())?;
     let mut rows = rows(context, &images, &plan, &targets)?;
     rows.sort_by(|a, b| a.image.cmp(&b.image)); // stable: versions stay in versions.yaml order
     let out = if json {

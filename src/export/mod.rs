@@ -85,7 +85,7 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::catalog::BASE_IMAGE_ARG;
-    use crate::engine::BuildRequest;
+    use crate::plan::BuildSpec;
     use crate::plan::local_tag;
 
     pub fn target(image: &str, version: &str) -> Target {
@@ -106,7 +106,7 @@ pub(crate) mod tests {
         Build {
             target: target(image, version),
             platform: None,
-            request: BuildRequest {
+            request: BuildSpec {
                 tag: local_tag(image, version, "T"),
                 extra_tags: Vec::new(),
                 dockerfile: dir.join("Dockerfile"),
