@@ -6,20 +6,20 @@ use std::path::Path;
 
 use crate::build_context::Additions;
 use crate::catalog::{Error as CatalogError, Image, names};
-use crate::cli::BuildOptions;
 use crate::error::{Error, Result};
 use crate::plan::{self, Build, Plan, Target};
 use crate::report;
 use crate::run::{self, Outcome};
 
+use super::config::BuildSettings;
 use super::{Context, incremental, invalid, print_stdout, state_dir};
 
-/// A build request as given on the command line.
+/// A build request as given on the command line, its values checked.
 pub struct BuildRequest {
     name: Option<String>,
     python_version: Option<String>,
     with_deps: bool,
-    options: BuildOptions,
+    settings: BuildSettings,
     jobs: Option<u16>,
     keep_going: bool,
     skip_unchanged: bool,
@@ -29,12 +29,12 @@ pub struct BuildRequest {
 
 impl BuildRequest {
     /// `build --name N -v V`.
-    pub fn one(name: String, python_version: String, options: BuildOptions) -> Self {
+    pub fn one(name: String, python_version: String, settings: BuildSettings) -> Self {
         Self {
             name: Some(name),
             python_version: Some(python_version),
             with_deps: false,
-            options,
+            settings,
             jobs: Some(1),
             keep_going: false,
             skip_unchanged: false,
@@ -44,12 +44,12 @@ impl BuildRequest {
     }
 
     /// `build-all [--name N]`: every version of N, or of every image, with no other option.
-    pub fn all(name: Option<String>, options: BuildOptions) -> Self {
+    pub fn all(name: Option<String>, settings: BuildSettings) -> Self {
         Self {
             name,
             python_version: None,
             with_deps: false,
-            options,
+            settings,
             jobs: None,
             keep_going: false,
             skip_unchanged: false,
@@ -92,6 +92,11 @@ impl BuildRequest {
     pub fn including_dependents(mut self, with_dependents: bool) -> Self {
         self.with_dependents = with_dependents;
         self
+    }
+
+    /// The platforms given for every image (none: each image's `image.yaml` ones).
+    pub fn platforms(&self) -> &[String] {
+        &self.settings.platforms
     }
 }
 
@@ -136,14 +141,6 @@ pub(super) fn resolve(
     context: &Context,
     request: &BuildRequest,
 ) -> Result<(BTreeMap<String, Image>, Plan)> {
-    let timestamp = match &request.options.timestamp {
-        Some(timestamp) => timestamp.clone(),
-        None => now_timestamp(),
-    };
-    names::check_tag_chars(&timestamp).map_err(|why| invalid("timestamp", &timestamp, why))?;
-    for platform in &request.options.platforms {
-        names::check_platform(platform).map_err(|why| invalid("platform", platform, why))?;
-    }
     let images = match &request.name {
         Some(name) if request.with_dependents => images_with_dependents(context, name)?,
         Some(name) => context
@@ -158,9 +155,9 @@ pub(super) fn resolve(
     let plan_request = plan::Request {
         targets: wanted,
         with_deps: request.with_deps || request.name.is_none(),
-        timestamp,
-        dagster_version: request.options.dagster_version.clone(),
-        platforms: request.options.platforms.clone(),
+        timestamp: request.settings.timestamp.to_string(),
+        dagster_version: request.settings.dagster_version.clone(),
+        platforms: request.settings.platforms.clone(),
         platforms_in_one_build: request.platforms_in_one_build,
     };
     let plan = plan::resolve(&images, &plan_request, &context.registry_address())?;
@@ -195,13 +192,6 @@ fn check_dockerfile(path: &Path) -> Result<()> {
 fn images_with_dependents(context: &Context, name: &str) -> Result<BTreeMap<String, Image>> {
     context.catalog()?.image(name)?;
     Ok(context.catalog()?.all_images()?)
-}
-
-/// Now in UTC as `%Y-%m-%dT%H%M%S`, the seed tool's format.
-pub fn now_timestamp() -> String {
-    jiff::Timestamp::now()
-        .strftime(plan::TIMESTAMP_FORMAT)
-        .to_string()
 }
 
 /// The image-versions asked for: one, every version of one image, or everything.

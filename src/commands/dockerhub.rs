@@ -8,14 +8,15 @@
 //! as in the original. `last_updated.yaml` is not touched: nothing was built at a timestamp.
 
 use crate::build_context::Additions;
-use crate::catalog::{Error as CatalogError, Image, names};
+use crate::catalog::{Error as CatalogError, Image};
 use crate::error::Result;
 use crate::plan::{BuildSpec, DAGSTER_VERSION_ARG, platform_args};
 use crate::process::Command;
+use crate::reference::Tag;
 use crate::registry::{Child, split_repository};
 
 use super::platform_push::{self, PlannedIndex};
-use super::{Context, invalid, print_stdout, state_dir};
+use super::{Context, print_stdout, state_dir};
 
 /// The platforms built when none is given, as the original tool.
 pub const DEFAULT_PLATFORMS: [&str; 2] = ["linux/amd64", "linux/arm64"];
@@ -23,7 +24,7 @@ pub const DEFAULT_PLATFORMS: [&str; 2] = ["linux/amd64", "linux/arm64"];
 /// What to build and push.
 pub struct Release<'a> {
     pub name: &'a str,
-    pub dagster_version: &'a str,
+    pub dagster_version: &'a Tag,
     pub set_latest: bool,
     pub platforms: &'a [String],
     /// Where to push, `dagster/<name>` (Docker Hub) unless given.
@@ -31,16 +32,12 @@ pub struct Release<'a> {
 }
 
 pub fn build_and_push(context: &Context, release: &Release, dry_run: bool) -> Result<()> {
-    let version = release.dagster_version;
-    names::check_tag(version).map_err(|why| invalid("version tag", version, why))?;
+    let version = release.dagster_version.as_str();
     let platforms: Vec<String> = if release.platforms.is_empty() {
         DEFAULT_PLATFORMS.map(str::to_owned).to_vec()
     } else {
         release.platforms.to_vec()
     };
-    for platform in &platforms {
-        names::check_platform(platform).map_err(|why| invalid("platform", platform, why))?;
-    }
     let image = context.catalog()?.image(release.name)?;
     let repository = release
         .repository

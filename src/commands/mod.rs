@@ -3,6 +3,7 @@
 
 mod build;
 mod check;
+mod config;
 mod dockerhub;
 mod export;
 mod incremental;
@@ -23,10 +24,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::catalog::{self, Catalog};
-use crate::cli::{BuildOptions, BuiltElsewhere, Cli, Command, ReleaseArgs};
+use crate::cli::{BuildOptions, Cli, Command, ReleaseArgs};
 use crate::engine::{Docker, PushRetries};
 use crate::error::{Error, Result};
 use crate::registry::{PUBLIC_ECR_HOST, Registry};
+
+use config::{BuildSettings, BuiltElsewhere};
 
 pub use build::BuildRequest;
 pub use outcome::Unpublished;
@@ -95,7 +98,8 @@ fn run(context: &Context, command: Command) -> Result<()> {
             build,
             dry_run,
         } => {
-            let request = BuildRequest::one(name, python_version, build);
+            let settings = BuildSettings::from_cli(build)?;
+            let request = BuildRequest::one(name, python_version, settings);
             build::build(context, &request, dry_run)
         }
         Command::BuildAll {
@@ -108,7 +112,7 @@ fn run(context: &Context, command: Command) -> Result<()> {
             skip_unchanged,
             dry_run,
         } => {
-            let request = BuildRequest::all(name, build)
+            let request = BuildRequest::all(name, BuildSettings::from_cli(build)?)
                 .with_bases(with_deps)
                 .jobs(jobs)
                 .keeping_going(keep_going)
@@ -128,25 +132,38 @@ fn run(context: &Context, command: Command) -> Result<()> {
             custom_tag,
             platforms,
             dry_run,
-        } => push::push(
-            context,
-            &name,
-            Some(&python_version),
-            custom_tag.as_deref(),
-            &platforms,
-            dry_run,
-        ),
+        } => {
+            let custom_tag = config::custom_tag(custom_tag)?;
+            let platforms = config::platforms(platforms)?;
+            let push = push::Push {
+                python_version: Some(&python_version),
+                custom_tag: custom_tag.as_ref(),
+                platforms: &platforms,
+            };
+            push::push(context, &name, &push, dry_run)
+        }
         Command::PushAll {
             name,
             platforms,
             dry_run,
-        } => push::push(context, &name, None, None, &platforms, dry_run),
+        } => {
+            let platforms = config::platforms(platforms)?;
+            let push = push::Push {
+                python_version: None,
+                custom_tag: None,
+                platforms: &platforms,
+            };
+            push::push(context, &name, &push, dry_run)
+        }
         Command::Release {
             name,
             dagster_version,
             destinations,
             dry_run,
-        } => release::release(context, &name, &dagster_version, &destinations, dry_run),
+        } => {
+            let version = config::version_tag(&dagster_version)?;
+            release::release(context, &name, &version, &destinations, dry_run)
+        }
         Command::PushDockerhub(args) => release_to(context, args, "dagster"),
         Command::PushEcr(args) => release_to(context, args, &format!("{PUBLIC_ECR_HOST}/dagster")),
         Command::BuildAndPushDockerhub {
@@ -159,17 +176,19 @@ fn run(context: &Context, command: Command) -> Result<()> {
         } => {
             let release = dockerhub::Release {
                 name: &name,
-                dagster_version: &dagster_version,
+                dagster_version: &config::version_tag(&dagster_version)?,
                 set_latest,
-                platforms: &platforms,
+                platforms: &config::platforms(platforms)?,
                 repository: repository.as_deref(),
             };
             dockerhub::build_and_push(context, &release, dry_run)
         }
         Command::Status { name, json } => status::status(context, name.as_deref(), json),
-        Command::Tags { name } => push::tags(context, &name),
-        Command::Snapshot { snap_type, dry_run } => snapshot::snapshot(context, snap_type, dry_run),
-        Command::Publish(args) => publish::publish(context, &args),
+        Command::Tags { name } => push::tags(context, &config::image_name(&name)?),
+        Command::Snapshot { snap_type, dry_run } => {
+            snapshot::snapshot(context, config::snap_type(snap_type), dry_run)
+        }
+        Command::Publish(args) => publish::publish(context, &config::Publish::from_cli(args)?),
         Command::Bake {
             name,
             with_deps,
@@ -181,12 +200,12 @@ fn run(context: &Context, command: Command) -> Result<()> {
             let options = BuildOptions {
                 timestamp,
                 dagster_version,
-                platforms: platforms.clone(),
+                platforms,
             };
-            let request = BuildRequest::all(name, options)
+            let request = BuildRequest::all(name, BuildSettings::from_cli(options)?)
                 .with_bases(with_deps)
                 .platforms_in_one_build();
-            export::bake(context, &request, &platforms, push)
+            export::bake(context, &request, push)
         }
         Command::Pipeline {
             name,
@@ -199,33 +218,32 @@ fn run(context: &Context, command: Command) -> Result<()> {
                 dagster_version: None,
                 platforms,
             };
+            let agents = config::agent_tags(&agents)?;
             // Fresh agents have no bases built earlier, so the pipeline builds them too.
-            let request = BuildRequest::all(name, options).with_bases(true);
+            let request =
+                BuildRequest::all(name, BuildSettings::from_cli(options)?).with_bases(true);
             export::pipeline(context, &request, &agents)
         }
-        Command::Record(BuiltElsewhere {
-            name,
-            python_version,
-            timestamp,
-        }) => record::record(context, &name, &python_version, &timestamp),
-        Command::Pull { built, platform } => record::pull(context, &built, platform.as_deref()),
+        Command::Record(built) => record::record(context, &BuiltElsewhere::from_cli(built)?),
+        Command::Pull { built, platform } => {
+            let built = BuiltElsewhere::from_cli(built)?;
+            record::pull(context, &built, config::platform(platform)?.as_deref())
+        }
         Command::Index {
             built,
             platforms,
             dry_run,
-        } => platform_push::index(context, &built, &platforms, dry_run),
+        } => {
+            let built = BuiltElsewhere::from_cli(built)?;
+            platform_push::index(context, &built, &config::platforms(platforms)?, dry_run)
+        }
     }
 }
 
 fn release_to(context: &Context, args: ReleaseArgs, namespace: &str) -> Result<()> {
+    let version = config::version_tag(&args.dagster_version)?;
     let destination = format!("{namespace}/{}", args.name);
-    release::release(
-        context,
-        &args.name,
-        &args.dagster_version,
-        &[destination],
-        args.dry_run,
-    )
+    release::release(context, &args.name, &version, &[destination], args.dry_run)
 }
 
 fn list(catalog: &Catalog) -> Result<()> {
@@ -246,11 +264,7 @@ pub(crate) fn print_stdout(text: &str) {
 
 /// A value given on the command line that cannot be used, as an error naming it.
 fn invalid(what: &'static str, value: &str, why: impl std::fmt::Display) -> Error {
-    Error::InvalidValue {
-        what,
-        value: value.to_owned(),
-        why: why.to_string(),
-    }
+    crate::reference::Invalid::new(what, value, why).into()
 }
 
 /// The name of the folder `state_dir` makes beside the catalog.

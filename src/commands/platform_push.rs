@@ -6,28 +6,22 @@
 
 use std::time::Duration;
 
-use crate::catalog::{Image, names};
+use crate::catalog::Image;
 use crate::error::Result;
 use crate::plan::{local_platform_tag, platform_version_tag};
 use crate::registry::{self, Child, Registry};
 
-use super::{Context, invalid, print_stdout, record};
-use crate::cli::BuiltElsewhere;
+use super::config::BuiltElsewhere;
+use super::{Context, print_stdout, record};
 
 /// The platforms `image` is pushed for: `--platform` when given, else its `image.yaml` ones;
 /// one or none is a push as before.
-pub(super) fn platforms_to_push<'a>(
-    image: &'a Image,
-    requested: &'a [String],
-) -> Result<&'a [String]> {
-    for platform in requested {
-        names::check_platform(platform).map_err(|why| invalid("platform", platform, why))?;
-    }
-    Ok(if requested.is_empty() {
+pub(super) fn platforms_to_push<'a>(image: &'a Image, requested: &'a [String]) -> &'a [String] {
+    if requested.is_empty() {
         &image.config.platforms
     } else {
         requested
-    })
+    }
 }
 
 /// `index`: puts the index of the images of each platform of `built`, pushed already by the
@@ -40,7 +34,7 @@ pub fn index(
 ) -> Result<()> {
     let (name, version, timestamp) = (&built.name, &built.python_version, &built.timestamp);
     let image = record::built_image(context, name, version, timestamp)?;
-    let platforms = platforms_to_push(&image, platforms)?;
+    let platforms = platforms_to_push(&image, platforms);
     let registry = context.registry()?;
     let tag = crate::plan::version_tag(version, timestamp);
     let (_, index) = per_platform(&registry, name, version, timestamp, platforms, &tag);

@@ -9,13 +9,16 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::catalog::{Error as CatalogError, Image, file};
-use crate::cli::{BuildOptions, PublishArgs, SnapType};
 use crate::error::Result;
 use crate::plan::{self, Plan, Target};
-use crate::publish::{self, FileEdit, State, Step, defines, pin, references, snapshot_diff};
+use crate::publish::{
+    self, FileEdit, SnapType, State, Step, defines, pin, references, snapshot_diff,
+};
+use crate::reference::Timestamp;
 use crate::report;
 
-use super::build::{self, BuildRequest, now_timestamp};
+use super::build::{self, BuildRequest};
+use super::config::{BuildSettings, Publish as PublishArgs};
 use super::snapshot::{builder_name, snapshot_built_at, snapshot_path, target_name};
 use super::{Context, STATE_DIR, display, print_stdout, push, state_dir};
 
@@ -131,7 +134,7 @@ fn start(
     previous.sort();
     previous.dedup();
     Ok(State::new(
-        args.timestamp.clone().unwrap_or_else(now_timestamp),
+        args.timestamp.clone().unwrap_or_else(Timestamp::now).into(),
         args.git_hash.clone(),
         args.dagster_version.clone(),
         args.platforms.clone(),
@@ -148,7 +151,11 @@ fn resume(state: State, args: &PublishArgs) -> Result<State> {
             &args.dagster_version,
             &state.dagster_version,
         ),
-        ("timestamp", &args.timestamp, &Some(state.timestamp.clone())),
+        (
+            "timestamp",
+            &args.timestamp.as_ref().map(Timestamp::to_string),
+            &Some(state.timestamp.clone()),
+        ),
     ];
     for (option, given, recorded) in given {
         if given.is_some() && given != recorded {
@@ -308,7 +315,7 @@ impl Release<'_> {
             Step::BuildTarget => (&self.target.name, self.planned_targets(&self.builder.name)?),
             _ => (&self.builder.name, Vec::new()),
         };
-        let request = self.build_request(name);
+        let request = self.build_request(name)?;
         let (images, plan) = build::resolve(self.context, &request)?;
         let timestamp = Some(self.state.timestamp.as_str());
         let keep: Vec<bool> = plan
@@ -330,17 +337,17 @@ impl Release<'_> {
 
     /// Every image-version that building `name` with its local bases makes.
     fn planned_targets(&self, name: &str) -> Result<Vec<Target>> {
-        let (_, plan) = build::resolve(self.context, &self.build_request(name))?;
+        let (_, plan) = build::resolve(self.context, &self.build_request(name)?)?;
         Ok(plan.builds.into_iter().map(|build| build.target).collect())
     }
 
-    fn build_request(&self, name: &str) -> BuildRequest {
-        let options = BuildOptions {
-            timestamp: Some(self.state.timestamp.clone()),
+    fn build_request(&self, name: &str) -> Result<BuildRequest> {
+        let settings = BuildSettings {
+            timestamp: Timestamp::parse(&self.state.timestamp)?,
             dagster_version: self.state.dagster_version.clone(),
             platforms: self.state.platforms.clone(),
         };
-        BuildRequest::all(Some(name.to_owned()), options).with_bases(true)
+        Ok(BuildRequest::all(Some(name.to_owned()), settings).with_bases(true))
     }
 
     /// Freezes the builder into the snapshot files and prints what changed in each.

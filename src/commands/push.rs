@@ -9,6 +9,7 @@ use crate::engine::{LocalImages, push_retrying};
 use crate::error::{Error, Result};
 use crate::plan::{local_tag, version_tag};
 use crate::process::{self, Command};
+use crate::reference::{ImageName, Tag};
 use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError, ecr};
 
 use super::outcome::Outcome;
@@ -30,30 +31,31 @@ pub(super) enum AfterFailure {
     Stop,
 }
 
+/// What `push` and `push-all` push of an image.
+pub struct Push<'a> {
+    /// One Python version, else every one.
+    pub python_version: Option<&'a str>,
+    /// The tag instead of `py<V>-<timestamp>`.
+    pub custom_tag: Option<&'a Tag>,
+    /// Platforms instead of the image.yaml ones.
+    pub platforms: &'a [String],
+}
+
 /// Pushes `python_version` of `name` (or every version) as `<registry>/<name>:py<V>-<timestamp>`,
 /// or as `<registry>/<name>:<custom_tag>`: for several `platforms` (else those of its
 /// image.yaml), each platform's image and then their index under that tag.
-pub fn push(
-    context: &Context,
-    name: &str,
-    python_version: Option<&str>,
-    custom_tag: Option<&str>,
-    platforms: &[String],
-    dry_run: bool,
-) -> Result<()> {
-    if let Some(tag) = custom_tag {
-        names::check_tag(tag).map_err(|why| invalid("tag", tag, why))?;
-    }
+pub fn push(context: &Context, name: &str, push: &Push, dry_run: bool) -> Result<()> {
     let image = context.catalog()?.image(name)?;
     let registry = context.registry()?;
-    let versions: Vec<&str> = match python_version {
+    let custom_tag = push.custom_tag.map(Tag::as_str);
+    let versions: Vec<&str> = match push.python_version {
         Some(version) => {
             image.version(version)?;
             vec![version]
         }
         None => image.versions.keys().map(String::as_str).collect(),
     };
-    let platforms = platform_push::platforms_to_push(&image, platforms)?;
+    let platforms = platform_push::platforms_to_push(&image, push.platforms);
     let mut pushes = Pushes::default();
     for version in versions {
         let timestamp = image.last_built(version)?;
@@ -151,8 +153,7 @@ fn version_publication(
 }
 
 /// Prints the tags of `<registry>/<name>`, one per line.
-pub fn tags(context: &Context, name: &str) -> Result<()> {
-    names::check_image_name(name).map_err(|why| invalid("image name", name, why))?;
+pub fn tags(context: &Context, name: &ImageName) -> Result<()> {
     let registry = context.registry()?;
     let hosts = [registry.host().to_owned()];
     let mut logins = registry::sign_in(&hosts)?;

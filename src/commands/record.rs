@@ -4,14 +4,15 @@
 //! that builds on it here start from it.
 
 use crate::catalog::{Image, names};
-use crate::cli::BuiltElsewhere;
 use crate::error::Result;
 use crate::plan::{local_tag, platform_version_tag, version_tag};
 
+use super::config::BuiltElsewhere;
 use super::{Context, invalid};
 
-/// Records `timestamp` as the last build of `python_version` of `name`.
-pub fn record(context: &Context, name: &str, python_version: &str, timestamp: &str) -> Result<()> {
+/// Records the timestamp of `built` as the last build of its Python version.
+pub fn record(context: &Context, built: &BuiltElsewhere) -> Result<()> {
+    let (name, python_version, timestamp) = (&built.name, &built.python_version, &built.timestamp);
     let image = built_image(context, name, python_version, timestamp)?;
     Ok(image.record_build(python_version, timestamp)?)
 }
@@ -21,9 +22,6 @@ pub fn record(context: &Context, name: &str, python_version: &str, timestamp: &s
 pub fn pull(context: &Context, built: &BuiltElsewhere, platform: Option<&str>) -> Result<()> {
     let (name, python_version, timestamp) = (&built.name, &built.python_version, &built.timestamp);
     let image = built_image(context, name, python_version, timestamp)?;
-    if let Some(platform) = platform {
-        names::check_platform(platform).map_err(|why| invalid("platform", platform, why))?;
-    }
     let registry = context.registry()?;
     let tag = platform_version_tag(python_version, timestamp, platform);
     let remote = format!("{}:{tag}", registry.repository(name));
@@ -37,7 +35,7 @@ pub fn pull(context: &Context, built: &BuiltElsewhere, platform: Option<&str>) -
     Ok(image.record_build(python_version, timestamp)?)
 }
 
-/// The image `name`, once its `python_version` and the tag of `timestamp` are checked.
+/// The image `name`, once its `python_version` and the tag at `timestamp` are checked.
 pub(super) fn built_image(
     context: &Context,
     name: &str,
@@ -46,7 +44,6 @@ pub(super) fn built_image(
 ) -> Result<Image> {
     let image = context.catalog()?.image(name)?;
     image.version(python_version)?;
-    names::check_tag_chars(timestamp).map_err(|why| invalid("timestamp", timestamp, why))?;
     let tag = version_tag(python_version, timestamp);
     names::check_tag(&tag).map_err(|why| invalid("tag", &tag, why))?;
     Ok(image)

@@ -8,28 +8,26 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
-use crate::catalog::names;
 use crate::error::{Error, Result};
 use crate::plan::{local_tag, version_tag};
+use crate::reference::Tag;
 use crate::registry::{self, Logins, RegistryClient, RemoteError};
 
 use super::outcome::Outcome;
 use super::push::{
     AfterFailure, Publication, print_docker_steps, push_with_docker, repository_host,
 };
-use super::{Context, invalid, print_stdout};
+use super::{Context, print_stdout};
 
 /// Publishes the first Python version of `name` as `<repo>:<dagster_version>` and `<repo>:latest`
 /// for every destination repository.
 pub fn release(
     context: &Context,
     name: &str,
-    dagster_version: &str,
+    dagster_version: &Tag,
     destinations: &[String],
     dry_run: bool,
 ) -> Result<()> {
-    names::check_tag(dagster_version)
-        .map_err(|why| invalid("version tag", dagster_version, why))?;
     let image = context.catalog()?.image(name)?;
     let version = image.first_version();
     let timestamp = image.last_built(version)?;

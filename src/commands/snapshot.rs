@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 
 use crate::catalog::{Image, file};
-use crate::cli::SnapType;
 use crate::error::Result;
 use crate::plan::local_tag;
+use crate::publish::SnapType;
 
 use super::{Context, display, print_stdout};
 
