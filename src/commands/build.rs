@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::build_context::Additions;
-use crate::catalog::{Error as CatalogError, Image, names};
+use crate::catalog::{Error as CatalogError, Image, lookup, names};
 use crate::error::{Error, Result};
 use crate::plan::{self, Build, Plan, Target};
 use crate::report;
@@ -129,7 +129,7 @@ pub(super) fn run_plan(
         ));
     }
     if dry_run {
-        print_stdout(&describe(context, images, &plan));
+        print_stdout(&describe(context, images, &plan)?);
         return Ok(());
     }
     execute(context, images, &plan, request)
@@ -199,7 +199,7 @@ fn targets(images: &BTreeMap<String, Image>, request: &BuildRequest) -> Result<V
     let Some(name) = &request.name else {
         return Ok(images.values().flat_map(Image::targets).collect());
     };
-    let image = &images[name];
+    let image = lookup(images, name)?;
     match &request.python_version {
         Some(version) => {
             image.version(version)?;
@@ -216,7 +216,7 @@ fn execute(
     request: &BuildRequest,
 ) -> Result<()> {
     let state_dir = state_dir(context.catalog()?).map_err(CatalogError::Io)?;
-    let _copies = Additions::copy_in(built_images(images, plan), &state_dir)?;
+    let _copies = Additions::copy_in(built_images(images, plan)?, &state_dir)?;
     let log_dir = state_dir.join("logs").join(&plan.timestamp);
     let options = run::Options {
         jobs: request.jobs.map_or_else(default_jobs, usize::from),
@@ -228,7 +228,8 @@ fn execute(
         if !left.built(build) {
             return Ok(());
         }
-        images[&build.target.image].record_build(&build.target.python_version, &plan.timestamp)
+        lookup(images, &build.target.image)?
+            .record_build(&build.target.python_version, &plan.timestamp)
     });
     if plan.builds.len() > 1 {
         eprint!("\n{}", report::summary(plan, &report));
@@ -298,14 +299,16 @@ fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-/// The plan as the commands it would run, in order, and the files it would write.
 /// The images the plan builds, each once, in plan order.
-fn built_images<'a>(images: &'a BTreeMap<String, Image>, plan: &Plan) -> Vec<&'a Image> {
+fn built_images<'a>(
+    images: &'a BTreeMap<String, Image>,
+    plan: &Plan,
+) -> std::result::Result<Vec<&'a Image>, CatalogError> {
     let mut seen = std::collections::BTreeSet::new();
     plan.builds
         .iter()
         .filter(|build| seen.insert(&build.target.image))
-        .map(|build| &images[&build.target.image])
+        .map(|build| lookup(images, &build.target.image))
         .collect()
 }
 
@@ -325,8 +328,9 @@ pub(super) fn copy_notes<'a>(images: impl IntoIterator<Item = &'a Image>) -> Str
     out
 }
 
-fn describe(context: &Context, images: &BTreeMap<String, Image>, plan: &Plan) -> String {
-    let mut out = copy_notes(built_images(images, plan));
+/// The plan as the commands it would run, in order, and the files it would write.
+fn describe(context: &Context, images: &BTreeMap<String, Image>, plan: &Plan) -> Result<String> {
+    let mut out = copy_notes(built_images(images, plan)?);
     for (i, build) in plan.builds.iter().enumerate() {
         let waits: Vec<String> = build
             .after
@@ -356,7 +360,7 @@ fn describe(context: &Context, images: &BTreeMap<String, Image>, plan: &Plan) ->
         if !last_of_its_version(plan, i) {
             continue;
         }
-        let path = images[&build.target.image].last_updated_path();
+        let path = lookup(images, &build.target.image)?.last_updated_path();
         out += &format!(
             "# then record '{}': {} in {}\n",
             build.target.python_version,
@@ -364,5 +368,5 @@ fn describe(context: &Context, images: &BTreeMap<String, Image>, plan: &Plan) ->
             path.display()
         );
     }
-    out
+    Ok(out)
 }

@@ -323,9 +323,9 @@ impl Release<'_> {
             .iter()
             .map(|build| {
                 let target = &build.target;
-                let recorded = images[&target.image]
-                    .last_updated
-                    .get(&target.python_version);
+                let recorded = images
+                    .get(&target.image)
+                    .and_then(|image| image.last_updated.get(&target.python_version));
                 let built_by_an_earlier_step = earlier.contains(target);
                 let built_before_stopping = self.resumed && recorded == timestamp;
                 !(built_by_an_earlier_step || built_before_stopping)

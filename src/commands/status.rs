@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::catalog::Image;
+use crate::catalog::{Image, lookup};
 use crate::error::Result;
 use crate::freshness::current_tag;
 use crate::plan::{self, Plan, Target};
@@ -37,7 +37,7 @@ pub fn status(context: &Context, name: Option<&str>, json: bool) -> Result<()> {
         None => context.catalog()?.all_images()?,
     };
     let shown: Vec<&Image> = match name {
-        Some(name) => vec![&images[name]],
+        Some(name) => vec![lookup(&images, name)?],
         None => images.values().collect(),
     };
     let targets: Vec<Target> = shown.iter().flat_map(|image| image.targets()).collect();
@@ -79,7 +79,7 @@ fn rows(
         if !targets.contains(&build.target) {
             continue;
         }
-        let image = &images[&build.target.image];
+        let image = lookup(images, &build.target.image)?;
         let version = &build.target.python_version;
         let last_updated = image.last_updated.get(version).map(str::to_owned);
         let platform = build.platform.as_deref();
