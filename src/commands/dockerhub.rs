@@ -177,7 +177,7 @@ impl Steps {
 
     /// Every build and push, in order, as `--dry-run` shows them.
     fn describe(&self, image: &Image) -> String {
-        let mut out = super::build::copy_notes([image]);
+        let mut out = super::build_plan::copy_notes([image]);
         for (_, command) in self.builds.iter().chain(&self.pushes) {
             out += &format!("{command}\n");
         }

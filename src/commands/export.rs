@@ -9,12 +9,12 @@ use crate::error::Result;
 use crate::export::{bake, pipeline};
 use crate::plan::Plan;
 
-use super::build::{self, BuildRequest};
+use super::build_plan::{self, BuildRequest};
 use super::{Context, print_stdout};
 
 /// Prints the bake file of `request`'s plan; with `push`, tagged for the registry and pushed.
 pub fn bake(context: &Context, request: &BuildRequest, push: bool) -> Result<()> {
-    let (images, plan) = build::resolve(context, request)?;
+    let (images, plan) = build_plan::resolve(context, request)?;
     let registry = if push {
         Some(context.registry()?)
     } else {
@@ -64,7 +64,7 @@ pub fn pipeline(
     request: &BuildRequest,
     agents: &[(String, String)],
 ) -> Result<()> {
-    let (_, plan) = build::resolve(context, request)?;
+    let (_, plan) = build_plan::resolve(context, request)?;
     let registry = context.registry()?.to_string();
     let images_dir = dir_in_repository(context.catalog()?);
     let settings = pipeline::Settings {

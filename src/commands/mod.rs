@@ -2,10 +2,12 @@
 //! registry. `dispatch` maps the parsed command line onto them.
 
 mod build;
+mod build_plan;
 mod check;
 mod config;
 mod dockerhub;
 mod export;
+mod freeze;
 mod incremental;
 mod login;
 mod outcome;
@@ -31,7 +33,7 @@ use crate::registry::{PUBLIC_ECR_HOST, Registry};
 
 use config::{BuildSettings, BuiltElsewhere};
 
-pub use build::BuildRequest;
+pub use build_plan::BuildRequest;
 pub use outcome::Unpublished;
 
 /// What every command works with. The catalog is looked for when a command first needs it, so

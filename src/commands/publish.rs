@@ -17,9 +17,9 @@ use crate::publish::{
 use crate::reference::Timestamp;
 use crate::report;
 
-use super::build::{self, BuildRequest};
+use super::build_plan::{self, BuildRequest};
 use super::config::{BuildSettings, Publish as PublishArgs};
-use super::snapshot::{builder_name, snapshot_built_at, snapshot_path, target_name};
+use super::freeze;
 use super::{Context, STATE_DIR, display, print_stdout, push, state_dir};
 
 pub fn publish(context: &Context, args: &PublishArgs) -> Result<()> {
@@ -29,8 +29,8 @@ pub fn publish(context: &Context, args: &PublishArgs) -> Result<()> {
         snap_type.as_str(),
     );
     let _lock = (!args.dry_run).then(|| lock(context)).transpose()?;
-    let builder = context.catalog()?.image(&builder_name(snap_type))?;
-    let target = context.catalog()?.image(&target_name(snap_type))?;
+    let builder = context.catalog()?.image(&snap_type.builder())?;
+    let target = context.catalog()?.image(&snap_type.target())?;
     let defines = context.catalog()?.repository_root().join(defines::PATH);
     let existing = match State::load(&state_path) {
         // A state this tool cannot read is what `--restart` is for.
@@ -303,7 +303,7 @@ impl Release<'_> {
             report::line("every image-version is built at this timestamp already");
             return Ok(());
         }
-        build::run_plan(self.context, &request, &images, plan, dry_run)
+        build_plan::run_plan(self.context, &request, &images, plan, dry_run)
     }
 
     /// The builds of a build step: every version of its image with its local bases at T,
@@ -316,7 +316,7 @@ impl Release<'_> {
             _ => (&self.builder.name, Vec::new()),
         };
         let request = self.build_request(name)?;
-        let (images, plan) = build::resolve(self.context, &request)?;
+        let (images, plan) = build_plan::resolve(self.context, &request)?;
         let timestamp = Some(self.state.timestamp.as_str());
         let keep: Vec<bool> = plan
             .builds
@@ -337,7 +337,7 @@ impl Release<'_> {
 
     /// Every image-version that building `name` with its local bases makes.
     fn planned_targets(&self, name: &str) -> Result<Vec<Target>> {
-        let (_, plan) = build::resolve(self.context, &self.build_request(name)?)?;
+        let (_, plan) = build_plan::resolve(self.context, &self.build_request(name)?)?;
         Ok(plan.builds.into_iter().map(|build| build.target).collect())
     }
 
@@ -352,34 +352,24 @@ impl Release<'_> {
 
     /// Freezes the builder into the snapshot files and prints what changed in each.
     fn snapshot(&self, dry_run: bool) -> Result<()> {
-        let files: Vec<(&String, PathBuf)> = self
-            .builder
-            .versions
-            .keys()
-            .map(|version| (version, snapshot_path(&self.target, version)))
-            .collect();
-        let mut before = Vec::new();
-        for (_, path) in &files {
-            before.push(file::read_text_if_exists(path)?.unwrap_or_default());
-        }
-        snapshot_built_at(
-            self.context,
-            self.snap_type,
-            Some(&self.state.timestamp),
-            dry_run,
-        )?;
+        let timestamp = Some(self.state.timestamp.as_str());
+        let freezes = freeze::freezes(self.context, &self.builder, &self.target, timestamp)?;
         if dry_run {
+            print_stdout(&freeze::describe(&freezes));
             return Ok(());
         }
+        let frozen = freeze::run(&self.builder, freezes)?;
         let mut changes = String::new();
-        for ((version, path), old) in files.iter().zip(before) {
-            let new = file::read_text_if_exists(path)?.unwrap_or_default();
+        for file in &frozen {
+            let old = file::read_text_if_exists(&file.path)?.unwrap_or_default();
             changes += &format!(
-                "changes in the snapshot of Python {version} ({}):\n",
-                display(path)
+                "changes in the snapshot of Python {} ({}):\n",
+                file.version,
+                display(&file.path)
             );
-            changes += &snapshot_diff::describe(&snapshot_diff::diff(&old, &new));
+            changes += &snapshot_diff::describe(&snapshot_diff::diff(&old, &file.text));
         }
+        freeze::write(&frozen)?;
         print_stdout(&changes);
         Ok(())
     }

@@ -30,6 +30,16 @@ impl SnapType {
             SnapType::Unit => "unit",
         }
     }
+
+    /// The image whose `pip freeze` is the snapshot: `buildkite-<type>-snapshot-builder`.
+    pub fn builder(self) -> String {
+        format!("buildkite-{}-snapshot-builder", self.as_str())
+    }
+
+    /// The image the snapshot is for: `buildkite-<type>`.
+    pub fn target(self) -> String {
+        format!("buildkite-{}", self.as_str())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
