@@ -15,6 +15,7 @@ mod platform_push;
 mod prune;
 mod publish;
 mod push;
+mod pushing;
 mod record;
 mod release;
 mod snapshot;
@@ -237,7 +238,7 @@ fn run(context: &Context, command: Command) -> Result<()> {
             dry_run,
         } => {
             let built = BuiltElsewhere::from_cli(built)?;
-            platform_push::index(context, &built, &config::platforms(platforms)?, dry_run)
+            record::index(context, &built, &config::platforms(platforms)?, dry_run)
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::report;
 use super::build_plan::{self, BuildRequest};
 use super::config::{BuildSettings, Publish as PublishArgs};
 use super::freeze;
-use super::{Context, STATE_DIR, display, print_stdout, push, state_dir};
+use super::{Context, STATE_DIR, display, print_stdout, pushing, state_dir};
 
 pub fn publish(context: &Context, args: &PublishArgs) -> Result<()> {
     let snap_type = args.snap_type;
@@ -277,7 +277,8 @@ impl Release<'_> {
                     self.state.timestamp.as_str(),
                     self.state.platforms.as_slice(),
                 );
-                let pushed = push::push_all_built_at(self.context, target, built_at, dry_run)?;
+                let pushed =
+                    pushing::push_every_version_at(self.context, target, built_at, dry_run)?;
                 self.state.pushed = pushed;
                 Ok(())
             }

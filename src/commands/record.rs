@@ -1,14 +1,15 @@
-//! `record` and `pull`: take in a build made on another machine (a Buildkite agent of the
-//! exported pipeline): `record` writes its known timestamp into `last_updated.yaml` without
+//! `record`, `pull` and `index`: take in a build made on another machine (a Buildkite agent of
+//! the exported pipeline): `record` writes its known timestamp into `last_updated.yaml` without
 //! building; `pull` also fetches the pushed image and tags it as if it had been built here, so
-//! that builds on it here start from it.
+//! that builds on it here start from it; `index` puts the index of the images each platform's
+//! step pushed.
 
 use crate::catalog::{Image, names};
 use crate::error::Result;
 use crate::plan::{local_tag, platform_version_tag, version_tag};
 
 use super::config::BuiltElsewhere;
-use super::{Context, invalid};
+use super::{Context, invalid, platform_push};
 
 /// Records the timestamp of `built` as the last build of its Python version.
 pub fn record(context: &Context, built: &BuiltElsewhere) -> Result<()> {
@@ -35,8 +36,27 @@ pub fn pull(context: &Context, built: &BuiltElsewhere, platform: Option<&str>) -
     Ok(image.record_build(python_version, timestamp)?)
 }
 
+/// `index`: puts the index of the images of each platform of `built`, pushed already by the
+/// steps of a pipeline, under its common tag.
+pub fn index(
+    context: &Context,
+    built: &BuiltElsewhere,
+    platforms: &[String],
+    dry_run: bool,
+) -> Result<()> {
+    let (name, version, timestamp) = (&built.name, &built.python_version, &built.timestamp);
+    let image = built_image(context, name, version, timestamp)?;
+    let platforms = platform_push::platforms_to_push(&image, platforms);
+    let registry = context.registry()?;
+    let tag = crate::plan::version_tag(version, timestamp);
+    let (_, index) =
+        platform_push::per_platform(&registry, name, version, timestamp, platforms, &tag);
+    let hosts = [registry.host().to_owned()];
+    platform_push::assemble(&hosts, &[index], context.registry_timeout, dry_run)
+}
+
 /// The image `name`, once its `python_version` and the tag at `timestamp` are checked.
-pub(super) fn built_image(
+fn built_image(
     context: &Context,
     name: &str,
     python_version: &str,

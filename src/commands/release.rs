@@ -14,7 +14,7 @@ use crate::reference::Tag;
 use crate::registry::{self, Logins, RegistryClient, RemoteError};
 
 use super::outcome::Outcome;
-use super::push::{
+use super::pushing::{
     AfterFailure, Publication, print_docker_steps, push_with_docker, repository_host,
 };
 use super::{Context, print_stdout};
