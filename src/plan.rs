@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use crate::catalog::{BASE_IMAGE_ARG, BaseImage, BaseSource, Image, graph};
 pub use crate::reference::{
-    LOCAL_NAMESPACE, TIMESTAMP_FORMAT, Target, local_platform_tag, local_tag, platform_version_tag,
-    repository, version_tag,
+    ImageName, LOCAL_NAMESPACE, PythonVersion, TIMESTAMP_FORMAT, Target, local_platform_tag,
+    local_tag, platform_version_tag, repository, version_tag,
 };
 
 /// Build argument carrying `--dagster-version`.
@@ -200,9 +200,9 @@ fn base_image_of<'a>(
     target: &Target,
 ) -> Option<&'a BaseImage> {
     images
-        .get(&target.image)?
+        .get(target.image.as_str())?
         .versions
-        .get(&target.python_version)?
+        .get(target.python_version.as_str())?
         .base_image
         .as_ref()
 }
@@ -351,7 +351,7 @@ impl Planner<'_> {
         };
         if let Some(wanted) = engine_platform.filter(|wanted| !covered(wanted)) {
             return Err(Error::BaseLacksPlatform {
-                image: target.image.clone(),
+                image: target.image.to_string(),
                 base: base_image.name.clone(),
                 platform: wanted.to_owned(),
             });
@@ -374,7 +374,7 @@ fn base_of(
         (BaseSource::Aws, Ok(registry)) => repository(registry, &base_image.name),
         (BaseSource::Aws, Err(why)) => {
             return Err(Error::NoRegistry {
-                image: target.image.clone(),
+                image: target.image.to_string(),
                 base: base_image.name.clone(),
                 source: why.clone(),
             });
@@ -382,7 +382,7 @@ fn base_of(
     };
     Ok(Base {
         target: Target {
-            image: base_image.name.clone(),
+            image: ImageName::of_catalog(base_image.name.clone()),
             python_version: target.python_version.clone(),
         },
         source: base_image.source,
@@ -445,8 +445,8 @@ pub fn narrow(plan: &Plan, keep: &[bool], images: &BTreeMap<String, Image>) -> P
             continue;
         };
         let current = images
-            .get(&base.target.image)
-            .and_then(|image| image.last_updated.get(&base.target.python_version));
+            .get(base.target.image.as_str())
+            .and_then(|image| image.last_updated.get(base.target.python_version.as_str()));
         let arg = kept
             .request
             .build_args
@@ -466,11 +466,11 @@ fn built_timestamp<'a>(
 ) -> Result<&'a str, Error> {
     catalog_image(images, base)
         .last_updated
-        .get(&target.python_version)
+        .get(target.python_version.as_str())
         .ok_or_else(|| Error::BaseNotBuilt {
-            image: target.image.clone(),
+            image: target.image.to_string(),
             base: base.to_owned(),
-            version: target.python_version.clone(),
+            version: target.python_version.to_string(),
         })
 }
 
@@ -499,14 +499,14 @@ fn check_base_has_version(images: &BTreeMap<String, Image>, target: &Target) -> 
     };
     if catalog_image(images, &base.name)
         .versions
-        .contains_key(&target.python_version)
+        .contains_key(target.python_version.as_str())
     {
         return Ok(());
     }
     Err(Error::BaseLacksVersion {
-        image: target.image.clone(),
+        image: target.image.to_string(),
         base: base.name.clone(),
-        version: target.python_version.clone(),
+        version: target.python_version.to_string(),
     })
 }
 

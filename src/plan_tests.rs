@@ -29,10 +29,7 @@ fn catalog(images: Vec<Image>) -> BTreeMap<String, Image> {
 }
 
 fn target(image: &str, version: &str) -> Target {
-    Target {
-        image: image.to_owned(),
-        python_version: version.to_owned(),
-    }
+    Target::new(image, version)
 }
 
 fn request(targets: Vec<Target>, with_deps: bool) -> Request {

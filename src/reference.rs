@@ -57,6 +57,24 @@ macro_rules! text_newtype {
             }
         }
 
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                self == &other.0
+            }
+        }
+
         impl From<$name> for String {
             fn from(value: $name) -> String {
                 value.0
@@ -72,9 +90,16 @@ pub struct ImageName(String);
 text_newtype!(ImageName);
 
 impl ImageName {
+    /// A name given on the command line, checked.
     pub fn parse(value: &str) -> Result<Self, Invalid> {
         names::check_image_name(value).map_err(|why| Invalid::new("image name", value, why))?;
         Ok(Self(value.to_owned()))
+    }
+
+    /// A name as the catalog has it (a folder, a `base_image`): reading an image refuses one
+    /// Docker would not take, and `check` reports it.
+    pub fn of_catalog(value: impl Into<String>) -> Self {
+        Self(value.into())
     }
 }
 
@@ -138,15 +163,16 @@ pub fn check_platform(value: &str) -> Result<(), Invalid> {
 /// An image-version: one image built for one Python version.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Target {
-    pub image: String,
-    pub python_version: String,
+    pub image: ImageName,
+    pub python_version: PythonVersion,
 }
 
 impl Target {
+    /// Python `python_version` of the catalog's image `image`.
     pub fn new(image: &str, python_version: &str) -> Self {
         Self {
-            image: image.to_owned(),
-            python_version: python_version.to_owned(),
+            image: ImageName::of_catalog(image),
+            python_version: PythonVersion::new(python_version),
         }
     }
 }

@@ -191,8 +191,8 @@ pub fn summary(plan: &Plan, report: &Report) -> String {
                 Outcome::Skipped(why) => (format!("skipped: {why}"), "-".to_owned()),
             };
             [
-                build.target.image.clone(),
-                build.target.python_version.clone(),
+                build.target.image.to_string(),
+                build.target.python_version.to_string(),
                 build.request.tag.clone(),
                 result,
                 duration,

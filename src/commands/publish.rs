@@ -325,8 +325,8 @@ impl Release<'_> {
             .map(|build| {
                 let target = &build.target;
                 let recorded = images
-                    .get(&target.image)
-                    .and_then(|image| image.last_updated.get(&target.python_version));
+                    .get(target.image.as_str())
+                    .and_then(|image| image.last_updated.get(target.python_version.as_str()));
                 let built_by_an_earlier_step = earlier.contains(target);
                 let built_before_stopping = self.resumed && recorded == timestamp;
                 !(built_by_an_earlier_step || built_before_stopping)

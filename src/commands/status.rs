@@ -93,7 +93,7 @@ fn rows(
         };
         rows.push(Row {
             image: image.name.clone(),
-            python_version: version.clone(),
+            python_version: version.to_string(),
             platform: build.platform.clone(),
             local_image: current_tag(image, version, platform)
                 .is_some_and(|tag| local.contains(&tag)),

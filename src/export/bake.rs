@@ -129,7 +129,7 @@ fn bake_target(plan: &Plan, build: &Build, names: &[String], options: &Options) 
 
 /// The platforms of `build`'s target: the run's, else its image's declared ones.
 fn target_platforms<'a>(build: &Build, options: &'a Options) -> &'a [String] {
-    match options.declared.get(&build.target.image) {
+    match options.declared.get(build.target.image.as_str()) {
         Some(declared) if options.platforms.is_empty() => declared,
         _ => options.platforms,
     }

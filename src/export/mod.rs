@@ -89,10 +89,7 @@ pub(crate) mod tests {
     use crate::plan::local_tag;
 
     pub fn target(image: &str, version: &str) -> Target {
-        Target {
-            image: image.to_owned(),
-            python_version: version.to_owned(),
-        }
+        Target::new(image, version)
     }
 
     /// A build of `image` for Python `version` at timestamp `T`, on the build `base` of the
