@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use crate::catalog::{BASE_IMAGE_ARG, BaseImage, BaseSource, Image, graph};
+use crate::reference::Timestamp;
 pub use crate::reference::{
     ImageName, LOCAL_NAMESPACE, PythonVersion, TIMESTAMP_FORMAT, Target, local_platform_tag,
     local_tag, platform_version_tag, repository, version_tag,
@@ -15,19 +16,33 @@ pub use crate::reference::{
 /// Build argument carrying `--dagster-version`.
 pub const DAGSTER_VERSION_ARG: &str = "DAGSTER_VERSION";
 /// What to build.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Request {
     /// Image-versions asked for, in order.
     pub targets: Vec<Target>,
     /// Also build the local bases of the targets (transitively).
     pub with_deps: bool,
-    pub timestamp: String,
+    pub timestamp: Timestamp,
     pub dagster_version: Option<String>,
     /// Platforms every image is built for in this run, instead of its `image.yaml` ones.
     pub platforms: Vec<String>,
     /// One build per image-version whatever its platforms, for a builder that builds them all
     /// at once (bake's multi-platform targets).
     pub platforms_in_one_build: bool,
+}
+
+impl Request {
+    /// `targets` at `timestamp`, with no other option.
+    pub fn new(targets: Vec<Target>, timestamp: Timestamp) -> Self {
+        Self {
+            targets,
+            with_deps: false,
+            timestamp,
+            dagster_version: None,
+            platforms: Vec::new(),
+            platforms_in_one_build: false,
+        }
+    }
 }
 
 /// One build of the plan.
@@ -130,7 +145,7 @@ pub fn platform_args(platform: &str) -> Vec<(String, String)> {
 /// Builds in dependency order: every build comes after those it waits for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
-    pub timestamp: String,
+    pub timestamp: Timestamp,
     pub builds: Vec<Build>,
 }
 

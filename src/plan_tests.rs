@@ -34,10 +34,8 @@ fn target(image: &str, version: &str) -> Target {
 
 fn request(targets: Vec<Target>, with_deps: bool) -> Request {
     Request {
-        targets,
         with_deps,
-        timestamp: "T".into(),
-        ..Request::default()
+        ..Request::new(targets, Timestamp::recorded("T"))
     }
 }
 

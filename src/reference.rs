@@ -135,6 +135,12 @@ impl Timestamp {
         )
     }
 
+    /// A timestamp as a file of this tool records it (`last_updated.yaml`, publish's state), or
+    /// the stand-in of a plan that is never built (`status`).
+    pub fn recorded(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
     /// `--timestamp` when given, else now.
     pub fn given_or_now(value: Option<&str>) -> Result<Self, Invalid> {
         value.map_or_else(|| Ok(Self::now()), Self::parse)

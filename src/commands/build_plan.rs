@@ -152,7 +152,7 @@ pub(super) fn resolve(
     let plan_request = plan::Request {
         targets: wanted,
         with_deps: request.with_deps || request.name.is_none(),
-        timestamp: request.settings.timestamp.to_string(),
+        timestamp: request.settings.timestamp.clone(),
         dagster_version: request.settings.dagster_version.clone(),
         platforms: request.settings.platforms.clone(),
         platforms_in_one_build: request.platforms_in_one_build,
@@ -214,7 +214,7 @@ fn execute(
 ) -> Result<()> {
     let state_dir = state_dir(context.catalog()?).map_err(CatalogError::Io)?;
     let _copies = Additions::copy_in(built_images(images, plan)?, &state_dir)?;
-    let log_dir = state_dir.join("logs").join(&plan.timestamp);
+    let log_dir = state_dir.join("logs").join(plan.timestamp.as_str());
     let options = run::Options {
         jobs: request.jobs.map_or_else(default_jobs, usize::from),
         keep_going: request.keep_going,

@@ -11,6 +11,7 @@ use crate::catalog::{Image, lookup};
 use crate::error::Result;
 use crate::freshness::current_tag;
 use crate::plan::{self, Plan, Target};
+use crate::reference::Timestamp;
 use crate::registry::{self, Registry, RegistryClient, RemoteError};
 use crate::report::table;
 
@@ -42,10 +43,8 @@ pub fn status(context: &Context, name: Option<&str>, json: bool) -> Result<()> {
     };
     let targets: Vec<Target> = shown.iter().flat_map(|image| image.targets()).collect();
     let request = plan::Request {
-        targets: targets.clone(),
         with_deps: true,
-        timestamp: "status".into(),
-        ..Default::default()
+        ..plan::Request::new(targets.clone(), Timestamp::recorded("status"))
     };
     let plan = plan::resolve(&images, &request, &context.registry_address())?;
     let mut rows = rows(context, &images, &plan, &targets)?;

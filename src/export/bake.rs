@@ -235,7 +235,7 @@ mod tests {
         let mut app = build("app", "3.9", Some((0, "dagster/base:py3.9-OLD")));
         app.after.clear();
         let plan = Plan {
-            timestamp: "T".into(),
+            timestamp: crate::reference::Timestamp::recorded("T"),
             builds: vec![app],
         };
         let file = bake_file(&plan, &Options::default()).unwrap();

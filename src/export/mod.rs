@@ -120,7 +120,7 @@ pub(crate) mod tests {
     /// `base` for 3.9, and `app` on it.
     pub fn plan_with_a_base() -> Plan {
         Plan {
-            timestamp: "T".into(),
+            timestamp: crate::reference::Timestamp::recorded("T"),
             builds: vec![
                 build("base", "3.9", None),
                 build("app", "3.9", Some((0, "dagster/base:py3.9-T"))),
@@ -143,7 +143,7 @@ pub(crate) mod tests {
     #[test]
     fn two_builds_that_would_share_an_export_name_are_refused() {
         let plan = Plan {
-            timestamp: "T".into(),
+            timestamp: crate::reference::Timestamp::recorded("T"),
             builds: vec![build("a.b", "3.9", None), build("a_b", "3.9", None)],
         };
         let error = export_names(&plan).unwrap_err();

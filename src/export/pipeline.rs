@@ -353,7 +353,7 @@ steps:
     #[test]
     fn an_empty_plan_has_no_steps() {
         let plan = Plan {
-            timestamp: "T".into(),
+            timestamp: crate::reference::Timestamp::recorded("T"),
             builds: vec![],
         };
         assert!(pipeline(&plan, &SETTINGS).unwrap().ends_with("steps: []\n"));
