@@ -47,10 +47,16 @@ pub fn build_and_push(context: &Context, release: &Release, dry_run: bool) -> Re
         tags.push("latest".to_owned());
     }
     let buildx = context.docker.buildx_builder();
+    let pushed = Pushed {
+        image: &image,
+        repository: &repository,
+        tags: &tags,
+        platforms: &platforms,
+    };
     let steps = match buildx.filter(|builder| platforms.len() > 1 && builder.pushes_all(&platforms))
     {
-        Some(_) => Steps::with_buildx(context, &image, &repository, &tags, &platforms),
-        None => Steps::new(context, &image, &repository, &tags, &platforms),
+        Some(_) => Steps::with_buildx(context, &pushed),
+        None => Steps::new(context, &pushed),
     };
     if dry_run {
         print_stdout(&steps.describe(&image));
@@ -97,6 +103,26 @@ fn release_request(
 }
 
 /// The builds, pushes and indexes of a release.
+/// What a release builds, and where it pushes it.
+struct Pushed<'a> {
+    image: &'a Image,
+    repository: &'a str,
+    /// The version first, then `latest` when asked.
+    tags: &'a [String],
+    platforms: &'a [String],
+}
+
+impl Pushed<'_> {
+    /// `<repository>:<tag>` of every tag.
+    fn references(&self) -> Vec<String> {
+        let repository = self.repository;
+        self.tags
+            .iter()
+            .map(|tag| format!("{repository}:{tag}"))
+            .collect()
+    }
+}
+
 struct Steps {
     builds: Vec<(String, Command)>,
     pushes: Vec<(String, Command)>,
@@ -104,13 +130,13 @@ struct Steps {
 }
 
 impl Steps {
-    fn new(
-        context: &Context,
-        image: &Image,
-        repository: &str,
-        tags: &[String],
-        platforms: &[String],
-    ) -> Self {
+    fn new(context: &Context, pushed: &Pushed) -> Self {
+        let (image, repository, tags, platforms) = (
+            pushed.image,
+            pushed.repository,
+            pushed.tags,
+            pushed.platforms,
+        );
         let docker = &context.docker;
         let version = &tags[0];
         let several = platforms.len() > 1;
@@ -125,9 +151,7 @@ impl Steps {
                 let suffix = platform.replace('/', "-");
                 vec![format!("{repository}:{version}-{suffix}")]
             } else {
-                tags.iter()
-                    .map(|tag| format!("{repository}:{tag}"))
-                    .collect()
+                pushed.references()
             };
             let request = release_request(image, &references, version, Some(platform));
             let step = format!("building `{}`", request.tag);
@@ -142,10 +166,11 @@ impl Steps {
             });
         }
         if several {
-            steps.indexes = tags
-                .iter()
-                .map(|tag| PlannedIndex {
-                    target: format!("{repository}:{tag}"),
+            steps.indexes = pushed
+                .references()
+                .into_iter()
+                .map(|target| PlannedIndex {
+                    target,
                     children: children.clone(),
                 })
                 .collect();
@@ -155,21 +180,13 @@ impl Steps {
 
     /// One `docker buildx build --push` of every platform, tagged with every tag: the index is
     /// pushed by BuildKit, as the original tool does.
-    fn with_buildx(
-        context: &Context,
-        image: &Image,
-        repository: &str,
-        tags: &[String],
-        platforms: &[String],
-    ) -> Self {
-        let references: Vec<String> = tags
-            .iter()
-            .map(|tag| format!("{repository}:{tag}"))
-            .collect();
-        let request = release_request(image, &references, &tags[0], None);
+    fn with_buildx(context: &Context, pushed: &Pushed) -> Self {
+        let references = pushed.references();
+        let request = release_request(pushed.image, &references, &pushed.tags[0], None);
         let step = format!("building and pushing `{}` with buildx", request.tag);
+        let build = context.docker.buildx_build_push(&request, pushed.platforms);
         Steps {
-            builds: vec![(step, context.docker.buildx_build_push(&request, platforms))],
+            builds: vec![(step, build)],
             pushes: Vec::new(),
             indexes: Vec::new(),
         }
