@@ -1,25 +1,31 @@
 //! One function per command, each a few steps over the catalog, the plan, the engine and the
-//! registry. `dispatch` maps the parsed command line onto them.
+//! registry, composing the operations several commands share. `dispatch` checks the parsed
+//! command line into typed values (`config`) and maps it onto them.
 
+// The commands.
 mod build;
-mod build_plan;
 mod check;
-mod config;
 mod dockerhub;
 mod export;
+mod prune;
+mod publish;
+mod push;
+mod record;
+mod release;
+mod snapshot;
+mod status;
+
+// The command line, validated.
+mod config;
+
+// The operations the commands compose; none calls a command.
+mod build_plan;
 mod freeze;
 mod incremental;
 mod login;
 mod outcome;
 mod platform_push;
-mod prune;
-mod publish;
-mod push;
 mod pushing;
-mod record;
-mod release;
-mod snapshot;
-mod status;
 mod up_to_date;
 
 use std::cell::OnceCell;
