@@ -2,10 +2,14 @@
 //! (`cli.rs`) go in, the options the commands take come out, and a value that cannot be used is
 //! bad input naming it. Nothing past this module sees a clap type.
 
+use std::collections::BTreeSet;
+
+use crate::catalog::names;
 use crate::cli;
 use crate::error::Result;
 use crate::publish::SnapType;
 use crate::reference::{self, ImageName, Invalid, PythonVersion, Tag, Timestamp};
+use crate::registry::{self, Registry};
 
 /// What a build run makes: at which timestamp, with which `DAGSTER_VERSION`, for which
 /// platforms (none: each image's `image.yaml` ones).
@@ -51,6 +55,38 @@ pub fn version_tag(given: &str) -> Result<Tag> {
     Ok(Tag::parse("version tag", given)?)
 }
 
+/// A repository a release publishes to (`--to`), and its registry host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    pub repository: String,
+    pub host: String,
+}
+
+/// `--to` repositories, each once, in order, every path component checked.
+pub fn destinations(given: Vec<String>) -> Result<Vec<Destination>> {
+    let mut seen = BTreeSet::new();
+    given
+        .into_iter()
+        .filter(|repository| seen.insert(repository.clone()))
+        .map(|repository| {
+            let host = repository_host(&repository)?;
+            Ok(Destination { repository, host })
+        })
+        .collect()
+}
+
+/// The registry host of a repository reference such as `127.0.0.1:5000/team/app` or
+/// `dagster/app` (Docker Hub), checking every path component.
+fn repository_host(repository: &str) -> Result<String> {
+    let (host, path) = registry::split_repository(repository);
+    Registry::parse(host)?;
+    for component in path.split('/') {
+        names::check_image_name(component)
+            .map_err(|why| Invalid::new("repository", repository, why))?;
+    }
+    Ok(host.to_owned())
+}
+
 /// One Python version of an image, built at a timestamp on another machine (`record`, `pull`,
 /// `index`).
 #[derive(Debug, Clone)]
@@ -70,7 +106,8 @@ impl BuiltElsewhere {
     }
 }
 
-/// `--name` of `tags`, which reads no catalog to check it against.
+/// `--name` of `tags`, which reads no catalog to check it against, or of a release to a
+/// repository named after it.
 pub fn image_name(given: &str) -> Result<ImageName> {
     Ok(ImageName::parse(given)?)
 }
@@ -150,6 +187,33 @@ mod tests {
         for bad in ["queue", "=x", "a b=c"] {
             assert!(agent_tags(&[bad.to_owned()]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn repository_hosts_default_to_docker_hub() {
+        assert_eq!(repository_host("dagster/app").unwrap(), "docker.io");
+        assert_eq!(
+            repository_host("127.0.0.1:5000/a/b").unwrap(),
+            "127.0.0.1:5000"
+        );
+        assert_eq!(
+            repository_host("public.ecr.aws/dagster/app").unwrap(),
+            "public.ecr.aws"
+        );
+        assert_eq!(repository_host("localhost/app").unwrap(), "localhost");
+        assert!(repository_host("Dagster/App").is_err());
+        assert!(repository_host("host:99999/app").is_err());
+    }
+
+    #[test]
+    fn destinations_are_taken_once_each_in_order() {
+        let given = ["b/app", "a/app", "b/app"].map(str::to_owned).to_vec();
+        let repositories: Vec<String> = destinations(given)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.repository)
+            .collect();
+        assert_eq!(repositories, ["b/app", "a/app"]);
     }
 
     #[test]

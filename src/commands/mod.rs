@@ -171,6 +171,7 @@ fn run(context: &Context, command: Command) -> Result<()> {
             dry_run,
         } => {
             let version = config::version_tag(&dagster_version)?;
+            let destinations = config::destinations(destinations)?;
             release::release(context, &name, &version, &destinations, dry_run)
         }
         Command::PushDockerhub(args) => release_to(context, args, "dagster"),
@@ -251,8 +252,10 @@ fn run(context: &Context, command: Command) -> Result<()> {
 
 fn release_to(context: &Context, args: ReleaseArgs, namespace: &str) -> Result<()> {
     let version = config::version_tag(&args.dagster_version)?;
-    let destination = format!("{namespace}/{}", args.name);
-    release::release(context, &args.name, &version, &[destination], args.dry_run)
+    // The name is checked as an image name first, which it is before it is a repository's.
+    let name = config::image_name(&args.name)?;
+    let destinations = config::destinations(vec![format!("{namespace}/{name}")])?;
+    release::release(context, &args.name, &version, &destinations, args.dry_run)
 }
 
 fn list(catalog: &Catalog) -> Result<()> {

@@ -5,7 +5,6 @@
 //! fails transiently is tried again, and every tag's outcome is reported. The images of a
 //! multi-platform image-version are followed by their index ([`super::platform_push`]).
 
-use crate::catalog::names;
 use crate::engine::{LocalImages, push_retrying};
 use crate::error::{Error, Result};
 use crate::plan::{local_tag, version_tag};
@@ -15,7 +14,7 @@ use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError, ecr};
 use super::outcome::Outcome;
 use super::platform_push;
 use super::up_to_date::remote_copy;
-use super::{Context, invalid, print_stdout};
+use super::{Context, print_stdout};
 
 /// A local image and the remote references it is pushed as.
 pub(super) struct Publication {
@@ -114,17 +113,6 @@ fn version_publication(
         source: local_tag(name, version, timestamp),
         targets: vec![format!("{}:{tag}", registry.repository(name))],
     }
-}
-
-/// The registry host of a repository reference such as `127.0.0.1:5000/team/app` or
-/// `dagster/app` (Docker Hub), checking every path component.
-pub(super) fn repository_host(repository: &str) -> Result<String> {
-    let (host, path) = registry::split_repository(repository);
-    Registry::parse(host)?;
-    for component in path.split('/') {
-        names::check_image_name(component).map_err(|why| invalid("repository", repository, why))?;
-    }
-    Ok(host.to_owned())
 }
 
 /// Pushes each publication's targets that the registry does not already have with the local
@@ -280,25 +268,4 @@ fn record_failure<'a>(
     outcome.failed(target, error.into());
     outcome.untried(untried.map(|(_, t)| t.clone()));
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repository_hosts_default_to_docker_hub() {
-        assert_eq!(repository_host("dagster/app").unwrap(), "docker.io");
-        assert_eq!(
-            repository_host("127.0.0.1:5000/a/b").unwrap(),
-            "127.0.0.1:5000"
-        );
-        assert_eq!(
-            repository_host("public.ecr.aws/dagster/app").unwrap(),
-            "public.ecr.aws"
-        );
-        assert_eq!(repository_host("localhost/app").unwrap(), "localhost");
-        assert!(repository_host("Dagster/App").is_err());
-        assert!(repository_host("host:99999/app").is_err());
-    }
 }

@@ -13,10 +13,9 @@ use crate::plan::{local_tag, version_tag};
 use crate::reference::Tag;
 use crate::registry::{self, Logins, RegistryClient, RemoteError};
 
+use super::config::Destination;
 use super::outcome::Outcome;
-use super::pushing::{
-    AfterFailure, Publication, print_docker_steps, push_with_docker, repository_host,
-};
+use super::pushing::{AfterFailure, Publication, print_docker_steps, push_with_docker};
 use super::{Context, print_stdout};
 
 /// Publishes the first Python version of `name` as `<repo>:<dagster_version>` and `<repo>:latest`
@@ -25,7 +24,7 @@ pub fn release(
     context: &Context,
     name: &str,
     dagster_version: &Tag,
-    destinations: &[String],
+    destinations: &[Destination],
     dry_run: bool,
 ) -> Result<()> {
     let image = context.catalog()?.image(name)?;
@@ -33,11 +32,11 @@ pub fn release(
     let timestamp = image.last_built(version)?;
     let mut hosts = BTreeSet::new();
     let mut targets = Vec::new();
-    let mut seen = BTreeSet::new();
-    for destination in destinations.iter().filter(|d| seen.insert(d.as_str())) {
-        hosts.insert(repository_host(destination)?);
-        targets.push(format!("{destination}:{dagster_version}"));
-        targets.push(format!("{destination}:latest"));
+    for destination in destinations {
+        hosts.insert(destination.host.clone());
+        let repository = &destination.repository;
+        targets.push(format!("{repository}:{dagster_version}"));
+        targets.push(format!("{repository}:latest"));
     }
     let publication = Publication {
         source: local_tag(name, version, timestamp),
