@@ -337,12 +337,3 @@ pub enum SnapType {
     Integration,
     Unit,
 }
-
-impl SnapType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SnapType::Integration => "integration",
-            SnapType::Unit => "unit",
-        }
-    }
-}

@@ -79,7 +79,7 @@ pub fn digests(
     let mut digests: Vec<String> = Vec::with_capacity(plan.builds.len());
     for build in &plan.builds {
         let name = &build.target.image;
-        let Some(image) = images.get(name) else {
+        let Some(image) = images.get(name.as_str()) else {
             return Err(std::io::Error::other(format!(
                 "image `{name}` was not read"
             )));
