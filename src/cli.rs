@@ -352,12 +352,3 @@ pub enum SnapType {
     Integration,
     Unit,
 }
-
-impl SnapType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SnapType::Integration => "integration",
-            SnapType::Unit => "unit",
-        }
-    }
-}

@@ -3,7 +3,7 @@
 
 use crate::exit::Kind;
 use crate::run::Failure;
-use crate::{build_context, catalog, engine, export, plan, process, publish, registry};
+use crate::{build_context, catalog, engine, export, plan, process, publish, reference, registry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -27,12 +27,8 @@ pub enum Error {
     #[error(transparent)]
     Publish(#[from] publish::Error),
     /// A value given on the command line that cannot be used.
-    #[error("`{value}` is not a valid {what}: {why}")]
-    InvalidValue {
-        what: &'static str,
-        value: String,
-        why: String,
-    },
+    #[error(transparent)]
+    Invalid(#[from] reference::Invalid),
     /// A local image that went away while the command was working with it.
     #[error("`{reference}` went away while the command ran")]
     WentAway { reference: String },
@@ -79,7 +75,7 @@ impl Error {
             Error::BuildContext(e) => e.kind(),
             Error::Publish(e) => e.kind(),
             Error::Build(e) => e.kind(),
-            Error::Plan(_) | Error::Registry(_) | Error::Export(_) | Error::InvalidValue { .. } => {
+            Error::Plan(_) | Error::Registry(_) | Error::Export(_) | Error::Invalid(_) => {
                 Kind::BadInput
             }
             Error::BuildsFailed { .. }

@@ -181,7 +181,7 @@ pub fn parts(
     let mut parts: Vec<(String, Recorded)> = Vec::with_capacity(plan.builds.len());
     for (i, build) in plan.builds.iter().enumerate() {
         let name = &build.target.image;
-        let Some(image) = images.get(name) else {
+        let Some(image) = images.get(name.as_str()) else {
             return Err(std::io::Error::other(format!(
                 "image `{name}` was not read"
             )));

@@ -1,32 +1,48 @@
 //! Resolves a build request into a plan: the image-versions to build, each with its tag, build
-//! arguments and the builds it must wait for, in an order where bases come first. Pure: no I/O.
+//! arguments and the builds it must wait for, in an order where bases come first. Pure: no I/O,
+//! and plain data: the engine makes its command from a [`BuildSpec`], and the registry of
+//! `source: aws` bases is given as its address.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 
 use crate::catalog::{BASE_IMAGE_ARG, BaseImage, BaseSource, Image, graph};
-use crate::engine::BuildRequest;
+use crate::reference::Timestamp;
 pub use crate::reference::{
-    LOCAL_NAMESPACE, TIMESTAMP_FORMAT, Target, local_platform_tag, local_tag, platform_version_tag,
-    version_tag,
+    ImageName, LOCAL_NAMESPACE, PythonVersion, TIMESTAMP_FORMAT, Target, local_platform_tag,
+    local_tag, platform_version_tag, repository, version_tag,
 };
-use crate::registry::Registry;
 
 /// Build argument carrying `--dagster-version`.
 pub const DAGSTER_VERSION_ARG: &str = "DAGSTER_VERSION";
 /// What to build.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Request {
     /// Image-versions asked for, in order.
     pub targets: Vec<Target>,
     /// Also build the local bases of the targets (transitively).
     pub with_deps: bool,
-    pub timestamp: String,
+    pub timestamp: Timestamp,
     pub dagster_version: Option<String>,
     /// Platforms every image is built for in this run, instead of its `image.yaml` ones.
     pub platforms: Vec<String>,
     /// One build per image-version whatever its platforms, for a builder that builds them all
     /// at once (bake's multi-platform targets).
     pub platforms_in_one_build: bool,
+}
+
+impl Request {
+    /// `targets` at `timestamp`, with no other option.
+    pub fn new(targets: Vec<Target>, timestamp: Timestamp) -> Self {
+        Self {
+            targets,
+            with_deps: false,
+            timestamp,
+            dagster_version: None,
+            platforms: Vec::new(),
+            platforms_in_one_build: false,
+        }
+    }
 }
 
 /// One build of the plan.
@@ -36,11 +52,39 @@ pub struct Build {
     /// The platform, when this is one of several builds of its image-version (one per
     /// platform, each with its own tag); None for the one build of an image-version.
     pub platform: Option<String>,
-    pub request: BuildRequest,
+    pub request: BuildSpec,
     /// The image of the catalog it builds on, when it has one.
     pub base: Option<Base>,
     /// Indexes in the plan of the builds this one uses as base image.
     pub after: Vec<usize>,
+}
+
+/// What one build makes and from what: everything `docker build` needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildSpec {
+    pub tag: String,
+    /// More names for the same image (`--tag` each).
+    pub extra_tags: Vec<String>,
+    pub dockerfile: PathBuf,
+    pub context: PathBuf,
+    pub build_args: Vec<(String, String)>,
+    pub platform: Option<String>,
+    /// Labels put on the image (`--label NAME=VALUE`).
+    pub labels: Vec<(String, String)>,
+    /// Pull the images it starts from even when they are here, for one that moved upstream.
+    pub pull: bool,
+}
+
+/// The registry `source: aws` bases come from, as its address `HOST[:PORT][/PATH]`, or why
+/// none is known (an error only for a plan that has such a base).
+pub type RegistryAddress = Result<String, NoRegistry>;
+
+/// Why no registry is known, as the layer that looked for one says it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct NoRegistry {
+    pub message: String,
+    pub hint: Option<String>,
 }
 
 /// A base image that is an image of the catalog, and where the build gets it from: the local
@@ -103,7 +147,7 @@ pub fn platform_args(platform: &str) -> Vec<(String, String)> {
 /// Builds in dependency order: every build comes after those it waits for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
-    pub timestamp: String,
+    pub timestamp: Timestamp,
     pub builds: Vec<Build>,
 }
 
@@ -139,7 +183,7 @@ pub enum Error {
     NoRegistry {
         image: String,
         base: String,
-        source: crate::registry::Error,
+        source: NoRegistry,
     },
 }
 
@@ -149,7 +193,7 @@ impl Error {
             Error::BaseNotBuilt { base, .. } => Some(format!(
                 "build `{base}` first, or add `--with-deps` to build it in the same run"
             )),
-            Error::NoRegistry { source, .. } => source.hint(),
+            Error::NoRegistry { source, .. } => source.hint.clone(),
             Error::BaseLacksPlatform { base, platform, .. } => Some(format!(
                 "add `{platform}` to the `platforms` of `{base}/image.yaml`"
             )),
@@ -173,9 +217,9 @@ fn base_image_of<'a>(
     target: &Target,
 ) -> Option<&'a BaseImage> {
     images
-        .get(&target.image)?
+        .get(target.image.as_str())?
         .versions
-        .get(&target.python_version)?
+        .get(target.python_version.as_str())?
         .base_image
         .as_ref()
 }
@@ -189,7 +233,7 @@ fn base_image_of<'a>(
 pub fn resolve(
     images: &BTreeMap<String, Image>,
     request: &Request,
-    registry: impl Fn() -> Result<Registry, crate::registry::Error>,
+    registry: &RegistryAddress,
 ) -> Result<Plan, Error> {
     let order = order_targets(images, request)?;
     let mut planner = Planner {
@@ -209,15 +253,15 @@ pub fn resolve(
 }
 
 /// The plan being made: builds in order, and where each (image-version, platform) is.
-struct Planner<'a, R> {
+struct Planner<'a> {
     images: &'a BTreeMap<String, Image>,
     request: &'a Request,
-    registry: R,
+    registry: &'a RegistryAddress,
     builds: Vec<Build>,
     index: HashMap<(Target, Option<String>), usize>,
 }
 
-impl<R: Fn() -> Result<Registry, crate::registry::Error>> Planner<'_, R> {
+impl Planner<'_> {
     /// Adds the builds of `target`: one per platform when it has several.
     fn add(&mut self, target: &Target) -> Result<(), Error> {
         let platforms = match self.request.platforms_in_one_build {
@@ -291,7 +335,7 @@ impl<R: Fn() -> Result<Registry, crate::registry::Error>> Planner<'_, R> {
         Ok(Build {
             target: target.clone(),
             platform: platform.map(str::to_owned),
-            request: BuildRequest {
+            request: BuildSpec {
                 tag,
                 extra_tags,
                 dockerfile: image.dir.join("Dockerfile"),
@@ -316,7 +360,7 @@ impl<R: Fn() -> Result<Registry, crate::registry::Error>> Planner<'_, R> {
         platform: Option<&str>,
         engine_platform: Option<&str>,
     ) -> Result<Base, Error> {
-        let mut base = base_of(target, base_image, &self.registry)?;
+        let mut base = base_of(target, base_image, self.registry)?;
         let base_platforms =
             platforms_of(catalog_image(self.images, &base_image.name), self.request);
         let covered = |wanted: &str| {
@@ -325,7 +369,7 @@ impl<R: Fn() -> Result<Registry, crate::registry::Error>> Planner<'_, R> {
         };
         if let Some(wanted) = engine_platform.filter(|wanted| !covered(wanted)) {
             return Err(Error::BaseLacksPlatform {
-                image: target.image.clone(),
+                image: target.image.to_string(),
                 base: base_image.name.clone(),
                 platform: wanted.to_owned(),
             });
@@ -341,21 +385,22 @@ impl<R: Fn() -> Result<Registry, crate::registry::Error>> Planner<'_, R> {
 fn base_of(
     target: &Target,
     base_image: &crate::catalog::BaseImage,
-    registry: &impl Fn() -> Result<Registry, crate::registry::Error>,
+    registry: &RegistryAddress,
 ) -> Result<Base, Error> {
-    let repository = match base_image.source {
-        BaseSource::Local => format!("{LOCAL_NAMESPACE}/{}", base_image.name),
-        BaseSource::Aws => registry()
-            .map_err(|source| Error::NoRegistry {
-                image: target.image.clone(),
+    let repository = match (base_image.source, registry) {
+        (BaseSource::Local, _) => repository(LOCAL_NAMESPACE, &base_image.name),
+        (BaseSource::Aws, Ok(registry)) => repository(registry, &base_image.name),
+        (BaseSource::Aws, Err(why)) => {
+            return Err(Error::NoRegistry {
+                image: target.image.to_string(),
                 base: base_image.name.clone(),
-                source,
-            })?
-            .repository(&base_image.name),
+                source: why.clone(),
+            });
+        }
     };
     Ok(Base {
         target: Target {
-            image: base_image.name.clone(),
+            image: ImageName::of_catalog(base_image.name.clone()),
             python_version: target.python_version.clone(),
         },
         source: base_image.source,
@@ -418,8 +463,8 @@ pub fn narrow(plan: &Plan, keep: &[bool], images: &BTreeMap<String, Image>) -> P
             continue;
         };
         let current = images
-            .get(&base.target.image)
-            .and_then(|image| image.last_updated.get(&base.target.python_version));
+            .get(base.target.image.as_str())
+            .and_then(|image| image.last_updated.get(base.target.python_version.as_str()));
         let arg = kept
             .request
             .build_args
@@ -439,11 +484,11 @@ fn built_timestamp<'a>(
 ) -> Result<&'a str, Error> {
     catalog_image(images, base)
         .last_updated
-        .get(&target.python_version)
+        .get(target.python_version.as_str())
         .ok_or_else(|| Error::BaseNotBuilt {
-            image: target.image.clone(),
+            image: target.image.to_string(),
             base: base.to_owned(),
-            version: target.python_version.clone(),
+            version: target.python_version.to_string(),
         })
 }
 
@@ -472,14 +517,14 @@ fn check_base_has_version(images: &BTreeMap<String, Image>, target: &Target) -> 
     };
     if catalog_image(images, &base.name)
         .versions
-        .contains_key(&target.python_version)
+        .contains_key(target.python_version.as_str())
     {
         return Ok(());
     }
     Err(Error::BaseLacksVersion {
-        image: target.image.clone(),
+        image: target.image.to_string(),
         base: base.name.clone(),
-        version: target.python_version.clone(),
+        version: target.python_version.to_string(),
     })
 }
 

@@ -29,23 +29,21 @@ fn catalog(images: Vec<Image>) -> BTreeMap<String, Image> {
 }
 
 fn target(image: &str, version: &str) -> Target {
-    Target {
-        image: image.to_owned(),
-        python_version: version.to_owned(),
-    }
+    Target::new(image, version)
 }
 
 fn request(targets: Vec<Target>, with_deps: bool) -> Request {
     Request {
-        targets,
         with_deps,
-        timestamp: "T".into(),
-        ..Request::default()
+        ..Request::new(targets, Timestamp::recorded("T"))
     }
 }
 
-fn no_registry() -> Result<Registry, crate::registry::Error> {
-    Err(crate::registry::Error::Missing)
+fn no_registry() -> RegistryAddress {
+    Err(NoRegistry {
+        message: "no registry".into(),
+        hint: None,
+    })
 }
 
 fn order(plan: &Plan) -> Vec<String> {
@@ -72,7 +70,7 @@ fn a_built_local_base_is_passed_as_base_image() {
     let plan = resolve(
         &images,
         &request(vec![target("app", "3.10")], false),
-        no_registry,
+        &no_registry(),
     )
     .unwrap();
     assert_eq!(order(&plan), ["app:3.10"]);
@@ -99,7 +97,7 @@ fn with_deps_builds_bases_first_with_the_same_timestamp() {
         image("leaf", &["3.9", "3.10"], Some(("mid", BaseSource::Local))),
     ]);
     let targets = vec![target("leaf", "3.9"), target("leaf", "3.10")];
-    let plan = resolve(&images, &request(targets, true), no_registry).unwrap();
+    let plan = resolve(&images, &request(targets, true), &no_registry()).unwrap();
     assert_eq!(
         order(&plan),
         [
@@ -125,7 +123,7 @@ fn requested_bases_are_ordered_first_even_when_listed_last() {
         image("app", &["3.9"], Some(("base", BaseSource::Local))),
     ]);
     let targets = vec![target("app", "3.9"), target("base", "3.9")];
-    let plan = resolve(&images, &request(targets, false), no_registry).unwrap();
+    let plan = resolve(&images, &request(targets, false), &no_registry()).unwrap();
     assert_eq!(order(&plan), ["base:3.9", "app:3.9"]);
     assert_eq!(plan.builds[1].after, [0]);
 }
@@ -139,7 +137,7 @@ fn an_unbuilt_base_without_with_deps_is_an_error() {
     let error = resolve(
         &images,
         &request(vec![target("app", "3.9")], false),
-        no_registry,
+        &no_registry(),
     )
     .unwrap_err();
     assert!(matches!(error, Error::BaseNotBuilt { .. }), "{error}");
@@ -159,7 +157,7 @@ fn a_base_without_the_python_version_is_an_error() {
     let error = resolve(
         &images,
         &request(vec![target("app", "3.10")], true),
-        no_registry,
+        &no_registry(),
     )
     .unwrap_err();
     assert!(matches!(error, Error::BaseLacksVersion { .. }), "{error}");
@@ -175,7 +173,7 @@ fn cycles_are_reported_with_their_path() {
     let with_deps = resolve(
         &images,
         &request(vec![target("a", "3.9")], true),
-        no_registry,
+        &no_registry(),
     )
     .unwrap_err();
     assert_eq!(
@@ -185,7 +183,7 @@ fn cycles_are_reported_with_their_path() {
     let without = resolve(
         &images,
         &request(vec![target("a", "3.9")], false),
-        no_registry,
+        &no_registry(),
     )
     .unwrap_err();
     assert_eq!(
@@ -200,11 +198,11 @@ fn aws_bases_come_from_the_registry() {
         built(image("base", &["3.9"], None), "3.9", "OLD"),
         image("app", &["3.9"], Some(("base", BaseSource::Aws))),
     ]);
-    let registry = || Registry::parse("127.0.0.1:5000/ci");
+    let registry = Ok("127.0.0.1:5000/ci".to_owned());
     let plan = resolve(
         &images,
         &request(vec![target("app", "3.9")], true),
-        registry,
+        &registry,
     )
     .unwrap();
     assert_eq!(order(&plan), ["app:3.9"], "a remote base is never built");
@@ -215,7 +213,7 @@ fn aws_bases_come_from_the_registry() {
     let error = resolve(
         &images,
         &request(vec![target("app", "3.9")], true),
-        no_registry,
+        &no_registry(),
     )
     .unwrap_err();
     assert!(matches!(error, Error::NoRegistry { .. }));
@@ -229,9 +227,9 @@ fn an_aws_base_built_in_the_same_run_comes_first_under_its_registry_name() {
         built(image("base", &["3.9"], None), "3.9", "OLD"),
         image("app", &["3.9"], Some(("base", BaseSource::Aws))),
     ]);
-    let registry = || Registry::parse("127.0.0.1:5000/ci");
+    let registry = Ok("127.0.0.1:5000/ci".to_owned());
     let targets = vec![target("app", "3.9"), target("base", "3.9")];
-    let plan = resolve(&images, &request(targets, false), registry).unwrap();
+    let plan = resolve(&images, &request(targets, false), &registry).unwrap();
     assert_eq!(order(&plan), ["base:3.9", "app:3.9"]);
     let (base, app) = (&plan.builds[0], &plan.builds[1]);
     assert_eq!(app.after, [0]);
@@ -259,7 +257,7 @@ fn a_local_base_needs_no_second_tag() {
     let plan = resolve(
         &images,
         &request(vec![target("app", "3.9")], true),
-        no_registry,
+        &no_registry(),
     )
     .unwrap();
     assert!(plan.builds[0].request.extra_tags.is_empty());
@@ -271,7 +269,7 @@ fn dagster_version_and_platform_are_passed_on() {
     let mut request = request(vec![target("base", "3.9")], false);
     request.dagster_version = Some("0.9.20".into());
     request.platforms = vec!["linux/arm64".into()];
-    let plan = resolve(&images, &request, no_registry).unwrap();
+    let plan = resolve(&images, &request, &no_registry()).unwrap();
     let build = &plan.builds[0].request;
     assert!(
         build
@@ -295,7 +293,7 @@ fn narrowing_keeps_marked_builds_on_the_current_image_of_dropped_bases() {
         image("other", &["3.9"], None),
     ]);
     let targets = vec![target("app", "3.9"), target("other", "3.9")];
-    let plan = resolve(&images, &request(targets, true), no_registry).unwrap();
+    let plan = resolve(&images, &request(targets, true), &no_registry()).unwrap();
     assert_eq!(order(&plan), ["base:3.9", "app:3.9", "other:3.9"]);
     let narrowed = narrow(&plan, &[false, true, true], &images);
     assert_eq!(order(&narrowed), ["app:3.9", "other:3.9"]);
@@ -321,7 +319,7 @@ fn retaining_keeps_marked_builds_on_dropped_bases_at_the_plan_timestamp() {
     let plan = resolve(
         &images,
         &request(vec![target("app", "3.9")], true),
-        no_registry,
+        &no_registry(),
     )
     .unwrap();
     let retained = retain(&plan, &[false, true]);
@@ -366,12 +364,12 @@ fn with_dependents_adds_what_builds_on_the_targets_through_local_bases_per_versi
 fn dependents_are_planned_after_their_bases_with_one_timestamp() {
     let mut images = family();
     let targets = with_dependents(&images, &[target("mid", "3.10"), target("mid", "3.9")]);
-    let error = resolve(&images, &request(targets.clone(), false), no_registry).unwrap_err();
+    let error = resolve(&images, &request(targets.clone(), false), &no_registry()).unwrap_err();
     assert!(
         matches!(error, Error::BaseNotBuilt { .. }),
         "root was never built"
     );
-    let with_deps = resolve(&images, &request(targets.clone(), true), no_registry).unwrap();
+    let with_deps = resolve(&images, &request(targets.clone(), true), &no_registry()).unwrap();
     assert_eq!(
         order(&with_deps),
         ["root:3.10", "mid:3.10", "root:3.9", "mid:3.9", "leaf:3.10"]
@@ -386,7 +384,7 @@ fn dependents_are_planned_after_their_bases_with_one_timestamp() {
         "root".into(),
         built(built(root, "3.9", "OLD"), "3.10", "OLD"),
     );
-    let plan = resolve(&images, &request(targets, false), no_registry).unwrap();
+    let plan = resolve(&images, &request(targets, false), &no_registry()).unwrap();
     assert_eq!(order(&plan), ["mid:3.10", "mid:3.9", "leaf:3.10"]);
     assert_eq!(plan.builds[2].after, [0]);
     assert_eq!(
@@ -412,7 +410,7 @@ fn each_platform_is_a_build_and_a_dependent_builds_on_its_bases_image_for_that_p
         ),
     ]);
     let request = request(vec![target("app", "3.9")], true);
-    let plan = resolve(&images, &request, no_registry).unwrap();
+    let plan = resolve(&images, &request, &no_registry()).unwrap();
     let tags: Vec<(&str, &[String], Option<&str>)> = plan
         .builds
         .iter()
@@ -467,7 +465,7 @@ fn the_request_platforms_replace_the_image_ones_and_a_base_must_cover_its_depend
     let error = resolve(
         &images,
         &request(vec![target("app", "3.9")], true),
-        no_registry,
+        &no_registry(),
     );
     assert_eq!(
         error.unwrap_err().to_string(),
@@ -475,7 +473,7 @@ fn the_request_platforms_replace_the_image_ones_and_a_base_must_cover_its_depend
     );
     let mut overridden = request(vec![target("app", "3.9")], true);
     overridden.platforms = vec!["linux/arm64".into(), "linux/amd64".into()];
-    let plan = resolve(&images, &overridden, no_registry).unwrap();
+    let plan = resolve(&images, &overridden, &no_registry()).unwrap();
     let platforms: Vec<_> = plan
         .builds
         .iter()

@@ -1,6 +1,13 @@
 //! How images are named: an image-version ([`Target`]), the tag part `py<V>-<timestamp>`, the
 //! local tag `dagster/<image>:py<V>-<timestamp>`. The registry's names are made by
-//! [`crate::registry::Registry::image_tag`], from the same tag part.
+//! [`crate::registry::Registry::image_tag`], from the same tag part. The values in names and
+//! tags are newtypes ([`ImageName`], [`PythonVersion`], [`Timestamp`], [`Tag`]), checked once
+//! where they come from (the command line or the catalog's files).
+
+use std::fmt;
+use std::ops::Deref;
+
+use crate::catalog::names;
 
 /// Repository of locally built images: `dagster/<name>`.
 pub const LOCAL_NAMESPACE: &str = "dagster";
@@ -9,18 +16,169 @@ pub const LOCAL_NAMESPACE: &str = "dagster";
 /// order.
 pub const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H%M%S";
 
+/// A value that cannot be used where it was given, naming what it was meant to be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not a valid {what}: {why}")]
+pub struct Invalid {
+    pub what: &'static str,
+    pub value: String,
+    pub why: String,
+}
+
+impl Invalid {
+    pub fn new(what: &'static str, value: &str, why: impl fmt::Display) -> Self {
+        Self {
+            what,
+            value: value.to_owned(),
+            why: why.to_string(),
+        }
+    }
+}
+
+/// A text newtype: read as `&str` through `Deref`, shown as it is.
+macro_rules! text_newtype {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                self == &other.0
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+    };
+}
+
+/// The name of an image of the catalog (its folder), one path component of a Docker
+/// repository.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ImageName(String);
+text_newtype!(ImageName);
+
+impl ImageName {
+    /// A name given on the command line, checked.
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        names::check_image_name(value).map_err(|why| Invalid::new("image name", value, why))?;
+        Ok(Self(value.to_owned()))
+    }
+
+    /// A name as the catalog has it (a folder, a `base_image`): reading an image refuses one
+    /// Docker would not take, and `check` reports it.
+    pub fn of_catalog(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+}
+
+/// A Python version as `versions.yaml` writes it (`3.10` stays `3.10`); whether an image has it
+/// is the catalog's to say.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PythonVersion(String);
+text_newtype!(PythonVersion);
+
+impl PythonVersion {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+}
+
+/// The timestamp of a build, the part of its tag after the Python version: tag characters only.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(String);
+text_newtype!(Timestamp);
+
+impl Timestamp {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        names::check_tag_chars(value).map_err(|why| Invalid::new("timestamp", value, why))?;
+        Ok(Self(value.to_owned()))
+    }
+
+    /// Now in UTC as [`TIMESTAMP_FORMAT`], the seed tool's format.
+    pub fn now() -> Self {
+        Self(
+            jiff::Timestamp::now()
+                .strftime(TIMESTAMP_FORMAT)
+                .to_string(),
+        )
+    }
+
+    /// A timestamp as a file of this tool records it (`last_updated.yaml`, publish's state), or
+    /// the stand-in of a plan that is never built (`status`).
+    pub fn recorded(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// `--timestamp` when given, else now.
+    pub fn given_or_now(value: Option<&str>) -> Result<Self, Invalid> {
+        value.map_or_else(|| Ok(Self::now()), Self::parse)
+    }
+}
+
+/// A whole Docker tag, such as `--custom-tag` or a release's version: up to 128 tag
+/// characters, not starting with `.` or `-`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Tag(String);
+text_newtype!(Tag);
+
+impl Tag {
+    /// `value` as a tag; `what` names it in the error (`tag`, `version tag`).
+    pub fn parse(what: &'static str, value: &str) -> Result<Self, Invalid> {
+        names::check_tag(value).map_err(|why| Invalid::new(what, value, why))?;
+        Ok(Self(value.to_owned()))
+    }
+}
+
+/// A platform as `docker build --platform` takes one: `OS/ARCH[/VARIANT]`.
+pub fn check_platform(value: &str) -> Result<(), Invalid> {
+    names::check_platform(value).map_err(|why| Invalid::new("platform", value, why))
+}
+
 /// An image-version: one image built for one Python version.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Target {
-    pub image: String,
-    pub python_version: String,
+    pub image: ImageName,
+    pub python_version: PythonVersion,
 }
 
 impl Target {
+    /// Python `python_version` of the catalog's image `image`.
     pub fn new(image: &str, python_version: &str) -> Self {
         Self {
-            image: image.to_owned(),
-            python_version: python_version.to_owned(),
+            image: ImageName::of_catalog(image),
+            python_version: PythonVersion::new(python_version),
         }
     }
 }
@@ -61,6 +219,12 @@ pub fn platform_version_tag(
     }
 }
 
+/// The repository of `image` under `namespace`: `dagster/<image>` locally, `<registry>/<image>`
+/// in a registry given as `HOST[:PORT][/PATH]`.
+pub fn repository(namespace: &str, image: &str) -> String {
+    format!("{namespace}/{image}")
+}
+
 /// The tag part shared by local and pushed images: `py<V>-<timestamp>`.
 pub fn version_tag(python_version: &str, timestamp: &str) -> String {
     format!("py{python_version}-{timestamp}")
@@ -69,6 +233,26 @@ pub fn version_tag(python_version: &str, timestamp: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_are_checked_once_where_they_are_made() {
+        assert_eq!(
+            Timestamp::parse("2020-07-11T040642").unwrap().as_str(),
+            "2020-07-11T040642"
+        );
+        assert_eq!(
+            Timestamp::parse("a:b").unwrap_err().to_string(),
+            "`a:b` is not a valid timestamp: `:` cannot be in a Docker tag (letters, digits, \
+             `_`, `.` and `-` only)"
+        );
+        assert!(ImageName::parse("Bad_Name").is_err());
+        assert_eq!(&*ImageName::parse("app").unwrap(), "app");
+        assert_eq!(
+            Tag::parse("version tag", "-x").unwrap_err().to_string(),
+            "`-x` is not a valid version tag: a tag cannot start with `.` or `-`"
+        );
+        assert_eq!(PythonVersion::new("3.10").to_string(), "3.10");
+    }
 
     #[test]
     fn local_tags_keep_the_python_version_as_written() {

@@ -19,14 +19,41 @@ pub struct Progress {
 }
 
 enum View {
-    Live {
-        multi: MultiProgress,
-        overall: ProgressBar,
-        running: Mutex<Vec<(usize, ProgressBar)>>,
-    },
-    Plain {
-        prefix_output: bool,
-    },
+    Live(Bars),
+    Plain { prefix_output: bool },
+}
+
+/// The live view: a line per running build (by its index in the plan) above the overall bar.
+struct Bars {
+    multi: MultiProgress,
+    overall: ProgressBar,
+    running: Mutex<Vec<(usize, ProgressBar)>>,
+}
+
+impl Bars {
+    /// A line for build `index`, named `name`, until it finishes.
+    fn start(&self, index: usize, name: String) {
+        let bar = self
+            .multi
+            .insert_before(&self.overall, ProgressBar::new_spinner());
+        bar.set_style(style("{spinner} {prefix}  {elapsed:>4}  {wide_msg}"));
+        bar.set_prefix(name);
+        bar.set_message("starting");
+        bar.enable_steady_tick(Duration::from_millis(200));
+        lock(&self.running).push((index, bar));
+    }
+
+    /// Removes the line of build `index`, counts it done and prints `message` above the view.
+    fn finish(&self, index: usize, message: &str) {
+        let mut running = lock(&self.running);
+        if let Some(position) = running.iter().position(|(i, _)| *i == index) {
+            let (_, bar) = running.remove(position);
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
+        }
+        self.overall.inc(1);
+        let _ = self.multi.println(message);
+    }
 }
 
 impl Progress {
@@ -44,28 +71,17 @@ impl Progress {
         overall.set_style(style("{bar:30} {pos}/{len} built  {elapsed}"));
         let running = Mutex::new(Vec::new());
         Self {
-            view: View::Live {
+            view: View::Live(Bars {
                 multi,
                 overall,
                 running,
-            },
+            }),
         }
     }
 
     pub fn started(&self, index: usize, build: &Build, log: &Path) {
         match &self.view {
-            View::Live {
-                multi,
-                overall,
-                running,
-            } => {
-                let bar = multi.insert_before(overall, ProgressBar::new_spinner());
-                bar.set_style(style("{spinner} {prefix}  {elapsed:>4}  {wide_msg}"));
-                bar.set_prefix(name(build));
-                bar.set_message("starting");
-                bar.enable_steady_tick(Duration::from_millis(200));
-                lock(running).push((index, bar));
-            }
+            View::Live(bars) => bars.start(index, name(build)),
             View::Plain { .. } => line(&format!(
                 "building {} as {} (log: {})",
                 name(build),
@@ -78,9 +94,9 @@ impl Progress {
     /// A line of a build's output.
     pub fn output(&self, index: usize, build: &Build, text: &str) {
         match &self.view {
-            View::Live { running, .. } => {
+            View::Live(bars) => {
                 if let Some(step) = dockerfile_step(text)
-                    && let Some((_, bar)) = lock(running).iter().find(|(i, _)| *i == index)
+                    && let Some((_, bar)) = lock(&bars.running).iter().find(|(i, _)| *i == index)
                 {
                     bar.set_message(step.to_owned());
                 }
@@ -106,28 +122,15 @@ impl Progress {
             Err(_) => format!("FAILED {} after {}", name(build), seconds(elapsed)),
         };
         match &self.view {
-            View::Live {
-                multi,
-                overall,
-                running,
-            } => {
-                let mut running = lock(running);
-                if let Some(position) = running.iter().position(|(i, _)| *i == index) {
-                    let (_, bar) = running.remove(position);
-                    bar.finish_and_clear();
-                    multi.remove(&bar);
-                }
-                overall.inc(1);
-                let _ = multi.println(message);
-            }
+            View::Live(bars) => bars.finish(index, &message),
             View::Plain { .. } => line(&message),
         }
     }
 
     /// Clears the live view before the summary is printed.
     pub fn finish(&self) {
-        if let View::Live { overall, .. } = &self.view {
-            overall.finish_and_clear();
+        if let View::Live(bars) = &self.view {
+            bars.overall.finish_and_clear();
         }
     }
 }
@@ -191,8 +194,8 @@ pub fn summary(plan: &Plan, report: &Report) -> String {
                 Outcome::Skipped(why) => (format!("skipped: {why}"), "-".to_owned()),
             };
             [
-                build.target.image.clone(),
-                build.target.python_version.clone(),
+                build.target.image.to_string(),
+                build.target.python_version.to_string(),
                 build.request.tag.clone(),
                 result,
                 duration,

@@ -69,6 +69,10 @@ pub enum Error {
         why: String,
     },
 
+    /// An image looked up among those a command read, which it did not read: a bug.
+    #[error("image `{name}` was not read from the catalog before it was looked up")]
+    NotRead { name: String },
+
     /// Reading or writing failed for a reason that is not the file's content.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -79,6 +83,7 @@ impl Error {
     pub fn kind(&self) -> Kind {
         match self {
             Error::Io(e) => Kind::of_io(e),
+            Error::NotRead { .. } => Kind::Failed,
             _ => Kind::BadInput,
         }
     }

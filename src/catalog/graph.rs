@@ -8,7 +8,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::BaseImage;
-use crate::reference::Target;
+use crate::reference::{ImageName, Target};
 
 /// Image names forming a cycle of bases, in walking order; the first is not repeated at the end.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +35,7 @@ impl Cycle {
 /// The base `target` builds on, as a node of the graph.
 pub fn base_target(target: &Target, base: &BaseImage) -> Target {
     Target {
-        image: base.name.clone(),
+        image: ImageName::of_catalog(base.name.clone()),
         python_version: target.python_version.clone(),
     }
 }
@@ -79,7 +79,7 @@ fn walk_after<'a>(
         if let Some(at) = path.iter().position(|name| *name == current.image) {
             return Err(Cycle(path.split_off(at)));
         }
-        path.push(current.image.clone());
+        path.push(current.image.to_string());
         match base_of(&current) {
             Some(base) => current = base_target(&current, base),
             None => return Ok(()),
@@ -134,7 +134,7 @@ where
             None => {}
         }
         self.state.insert(target.clone(), Visit::InProgress);
-        self.path.push(target.image.clone());
+        self.path.push(target.image.to_string());
         if let Some(base) = (self.base_of)(target) {
             let base_node = base_target(target, base);
             if (self.follow)(target, base) {
@@ -192,10 +192,7 @@ mod tests {
     use crate::catalog::BaseSource;
 
     fn node(image: &str, version: &str) -> Target {
-        Target {
-            image: image.to_owned(),
-            python_version: version.to_owned(),
-        }
+        Target::new(image, version)
     }
 
     fn base(name: &str, source: BaseSource) -> BaseImage {
@@ -220,7 +217,7 @@ mod tests {
             ("app", "base", BaseSource::Local),
             ("remote", "base", BaseSource::Aws),
         ]);
-        let base_of = |t: &Target| edges.get(&t.image);
+        let base_of = |t: &Target| edges.get(t.image.as_str());
         let targets = [
             node("app", "3.9"),
             node("other", "3.9"),
@@ -246,7 +243,7 @@ mod tests {
             ("b", "c", BaseSource::Aws),
             ("c", "b", BaseSource::Local),
         ]);
-        let base_of = |t: &Target| edges.get(&t.image);
+        let base_of = |t: &Target| edges.get(t.image.as_str());
         let followed = order(&[node("a", "3.9")], base_of, |_, _| true).unwrap_err();
         assert_eq!(followed.shown(), "b -> c -> b");
         let walked = order(&[node("a", "3.9")], base_of, |_, _| false).unwrap_err();
@@ -284,7 +281,7 @@ mod tests {
             ("leaf", "mid", BaseSource::Local),
             ("remote", "root", BaseSource::Aws),
         ]);
-        let base_of = |t: &Target| edges.get(&t.image);
+        let base_of = |t: &Target| edges.get(t.image.as_str());
         let nodes = [
             node("mid", "3.9"),
             node("leaf", "3.9"),

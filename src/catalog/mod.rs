@@ -43,6 +43,14 @@ pub struct Image {
     pub config: ImageConfig,
 }
 
+/// The image `name` among the `images` a command read: an error, not a panic, when it was not
+/// read (every image a plan reaches is).
+pub fn lookup<'a>(images: &'a BTreeMap<String, Image>, name: &str) -> Result<&'a Image> {
+    images.get(name).ok_or_else(|| Error::NotRead {
+        name: name.to_owned(),
+    })
+}
+
 impl Catalog {
     /// The catalog at `explicit`, else `./images`, else the seed's layout under the git root.
     pub fn locate(explicit: Option<&Path>, cwd: &Path) -> Result<Self> {

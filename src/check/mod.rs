@@ -26,6 +26,7 @@ use crate::catalog::{
 use crate::digest::ContextPaths;
 use crate::dockerfile::{self, Dockerfile};
 use crate::plan::{DAGSTER_VERSION_ARG, Target};
+use crate::reference::{ImageName, PythonVersion};
 
 /// One image folder as read: each file's content, or why it could not be read.
 #[derive(Debug)]
@@ -433,8 +434,8 @@ fn cycles(folders: &Folders) -> Vec<Problem> {
         };
         for version in versions.keys() {
             let node = Target {
-                image: folder.name.clone(),
-                python_version: version.clone(),
+                image: ImageName::of_catalog(folder.name.clone()),
+                python_version: PythonVersion::new(version.clone()),
             };
             if let Err(cycle) = graph::walk(&node, |t| base_of(folders, t)) {
                 let versions = found.entry(cycle.canonical().0).or_default();
@@ -452,16 +453,19 @@ fn cycles(folders: &Folders) -> Vec<Problem> {
 
 /// The `base_image` of an image-version whose folder was read.
 fn base_of<'a>(folders: &'a Folders, target: &Target) -> Option<&'a catalog::BaseImage> {
-    let versions = folders.get(&target.image)?.versions.as_ref().ok()?;
-    versions.get(&target.python_version)?.base_image.as_ref()
+    let versions = folders.get(target.image.as_str())?.versions.as_ref().ok()?;
+    versions
+        .get(target.python_version.as_str())?
+        .base_image
+        .as_ref()
 }
 
 fn cycle_problem(folders: &Folders, cycle: graph::Cycle, versions: &[&str]) -> Problem {
     let first = Target {
-        image: cycle.0[0].clone(),
-        python_version: versions[0].to_owned(),
+        image: ImageName::of_catalog(cycle.0[0].clone()),
+        python_version: PythonVersion::new(versions[0]),
     };
-    let folder = &folders[&first.image];
+    let folder = &folders[first.image.as_str()];
     let line = base_of(folders, &first).map(|b| b.line);
     folder.problem(Kind::Cycle, "versions.yaml", line).says(
         format!(

@@ -8,6 +8,7 @@ use crate::catalog::VersionSpec;
 use crate::export::export_name;
 use crate::export::pipeline::{MAX_STEP_KEY_LEN, step_key};
 use crate::plan::Target;
+use crate::reference::{ImageName, PythonVersion};
 
 use super::{Folder, Kind, Problem};
 
@@ -20,8 +21,8 @@ pub(super) fn names_too_long_for_a_step_key(
         .keys()
         .map(|version| {
             let target = Target {
-                image: folder.name.clone(),
-                python_version: version.clone(),
+                image: ImageName::of_catalog(folder.name.clone()),
+                python_version: PythonVersion::new(version.clone()),
             };
             (version, export_name(&target))
         })

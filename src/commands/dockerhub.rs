@@ -8,15 +8,15 @@
 //! as in the original. `last_updated.yaml` is not touched: nothing was built at a timestamp.
 
 use crate::build_context::Additions;
-use crate::catalog::{Error as CatalogError, Image, names};
-use crate::engine::BuildRequest;
+use crate::catalog::{Error as CatalogError, Image};
 use crate::error::Result;
-use crate::plan::{DAGSTER_VERSION_ARG, platform_args};
+use crate::plan::{BuildSpec, DAGSTER_VERSION_ARG, platform_args};
 use crate::process::Command;
+use crate::reference::Tag;
 use crate::registry::{Child, split_repository};
 
 use super::platform_push::{self, PlannedIndex};
-use super::{Context, invalid, print_stdout, state_dir};
+use super::{Context, print_stdout, state_dir};
 
 /// The platforms built when none is given, as the original tool.
 pub const DEFAULT_PLATFORMS: [&str; 2] = ["linux/amd64", "linux/arm64"];
@@ -24,7 +24,7 @@ pub const DEFAULT_PLATFORMS: [&str; 2] = ["linux/amd64", "linux/arm64"];
 /// What to build and push.
 pub struct Release<'a> {
     pub name: &'a str,
-    pub dagster_version: &'a str,
+    pub dagster_version: &'a Tag,
     pub set_latest: bool,
     pub platforms: &'a [String],
     /// Where to push, `dagster/<name>` (Docker Hub) unless given.
@@ -32,16 +32,12 @@ pub struct Release<'a> {
 }
 
 pub fn build_and_push(context: &Context, release: &Release, dry_run: bool) -> Result<()> {
-    let version = release.dagster_version;
-    names::check_tag(version).map_err(|why| invalid("version tag", version, why))?;
+    let version = release.dagster_version.as_str();
     let platforms: Vec<String> = if release.platforms.is_empty() {
         DEFAULT_PLATFORMS.map(str::to_owned).to_vec()
     } else {
         release.platforms.to_vec()
     };
-    for platform in &platforms {
-        names::check_platform(platform).map_err(|why| invalid("platform", platform, why))?;
-    }
     let image = context.catalog()?.image(release.name)?;
     let repository = release
         .repository
@@ -51,10 +47,16 @@ pub fn build_and_push(context: &Context, release: &Release, dry_run: bool) -> Re
         tags.push("latest".to_owned());
     }
     let buildx = context.docker.buildx_builder();
+    let pushed = Pushed {
+        image: &image,
+        repository: &repository,
+        tags: &tags,
+        platforms: &platforms,
+    };
     let steps = match buildx.filter(|builder| platforms.len() > 1 && builder.pushes_all(&platforms))
     {
-        Some(_) => Steps::with_buildx(context, &image, &repository, &tags, &platforms),
-        None => Steps::new(context, &image, &repository, &tags, &platforms),
+        Some(_) => Steps::with_buildx(context, &pushed),
+        None => Steps::new(context, &pushed),
     };
     if dry_run {
         print_stdout(&steps.describe(&image));
@@ -86,10 +88,10 @@ fn release_request(
     references: &[String],
     version: &str,
     platform: Option<&str>,
-) -> BuildRequest {
+) -> BuildSpec {
     let mut build_args = vec![(DAGSTER_VERSION_ARG.to_owned(), version.to_owned())];
     build_args.extend(platform.map(platform_args).unwrap_or_default());
-    BuildRequest {
+    BuildSpec {
         tag: references[0].clone(),
         extra_tags: references[1..].to_vec(),
         dockerfile: image.dir.join("Dockerfile"),
@@ -102,6 +104,26 @@ fn release_request(
 }
 
 /// The builds, pushes and indexes of a release.
+/// What a release builds, and where it pushes it.
+struct Pushed<'a> {
+    image: &'a Image,
+    repository: &'a str,
+    /// The version first, then `latest` when asked.
+    tags: &'a [String],
+    platforms: &'a [String],
+}
+
+impl Pushed<'_> {
+    /// `<repository>:<tag>` of every tag.
+    fn references(&self) -> Vec<String> {
+        let repository = self.repository;
+        self.tags
+            .iter()
+            .map(|tag| format!("{repository}:{tag}"))
+            .collect()
+    }
+}
+
 struct Steps {
     builds: Vec<(String, Command)>,
     pushes: Vec<(String, Command)>,
@@ -109,13 +131,13 @@ struct Steps {
 }
 
 impl Steps {
-    fn new(
-        context: &Context,
-        image: &Image,
-        repository: &str,
-        tags: &[String],
-        platforms: &[String],
-    ) -> Self {
+    fn new(context: &Context, pushed: &Pushed) -> Self {
+        let (image, repository, tags, platforms) = (
+            pushed.image,
+            pushed.repository,
+            pushed.tags,
+            pushed.platforms,
+        );
         let docker = &context.docker;
         let version = &tags[0];
         let several = platforms.len() > 1;
@@ -130,9 +152,7 @@ impl Steps {
                 let suffix = platform.replace('/', "-");
                 vec![format!("{repository}:{version}-{suffix}")]
             } else {
-                tags.iter()
-                    .map(|tag| format!("{repository}:{tag}"))
-                    .collect()
+                pushed.references()
             };
             let request = release_request(image, &references, version, Some(platform));
             let step = format!("building `{}`", request.tag);
@@ -147,10 +167,11 @@ impl Steps {
             });
         }
         if several {
-            steps.indexes = tags
-                .iter()
-                .map(|tag| PlannedIndex {
-                    target: format!("{repository}:{tag}"),
+            steps.indexes = pushed
+                .references()
+                .into_iter()
+                .map(|target| PlannedIndex {
+                    target,
                     children: children.clone(),
                 })
                 .collect();
@@ -160,21 +181,13 @@ impl Steps {
 
     /// One `docker buildx build --push` of every platform, tagged with every tag: the index is
     /// pushed by BuildKit, as the original tool does.
-    fn with_buildx(
-        context: &Context,
-        image: &Image,
-        repository: &str,
-        tags: &[String],
-        platforms: &[String],
-    ) -> Self {
-        let references: Vec<String> = tags
-            .iter()
-            .map(|tag| format!("{repository}:{tag}"))
-            .collect();
-        let request = release_request(image, &references, &tags[0], None);
+    fn with_buildx(context: &Context, pushed: &Pushed) -> Self {
+        let references = pushed.references();
+        let request = release_request(pushed.image, &references, &pushed.tags[0], None);
         let step = format!("building and pushing `{}` with buildx", request.tag);
+        let build = context.docker.buildx_build_push(&request, pushed.platforms);
         Steps {
-            builds: vec![(step, context.docker.buildx_build_push(&request, platforms))],
+            builds: vec![(step, build)],
             pushes: Vec::new(),
             indexes: Vec::new(),
         }
@@ -182,7 +195,7 @@ impl Steps {
 
     /// Every build and push, in order, as `--dry-run` shows them.
     fn describe(&self, image: &Image) -> String {
-        let mut out = super::build::copy_notes([image]);
+        let mut out = super::build_plan::copy_notes([image]);
         for (_, command) in self.builds.iter().chain(&self.pushes) {
             out += &format!("{command}\n");
         }

@@ -4,25 +4,17 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::catalog::{Catalog, Image, names};
+use crate::catalog::{Catalog, Image};
 use crate::error::Result;
 use crate::export::{bake, pipeline};
 use crate::plan::{self, Plan, Target};
 
-use super::build::{self, BuildRequest};
-use super::{Context, incremental, invalid, print_stdout};
+use super::build_plan::{self, BuildRequest};
+use super::{Context, incremental, print_stdout};
 
 /// Prints the bake file of `request`'s plan; with `push`, tagged for the registry and pushed.
-pub fn bake(
-    context: &Context,
-    request: &BuildRequest,
-    platforms: &[String],
-    push: bool,
-) -> Result<()> {
-    for platform in platforms {
-        names::check_platform(platform).map_err(|why| invalid("platform", platform, why))?;
-    }
-    let (images, plan) = build::resolve(context, request)?;
+pub fn bake(context: &Context, request: &BuildRequest, push: bool) -> Result<()> {
+    let (images, plan) = build_plan::resolve(context, request)?;
     let registry = if push {
         Some(context.registry()?)
     } else {
@@ -33,7 +25,7 @@ pub fn bake(
         .map(|(name, image)| (name.clone(), image.config.platforms.clone()))
         .collect();
     let options = bake::Options {
-        platforms,
+        platforms: request.platforms(),
         declared,
         push_to: registry.as_ref(),
     };
@@ -68,12 +60,12 @@ fn bake_notes(images_dir: &Path, platforms: usize, push: bool) -> String {
 
 /// Prints the Buildkite pipeline of `request`'s plan, which pushes to the registry; with
 /// `--skip-unchanged`, only the steps of what is stale (none when nothing is).
-pub fn pipeline(context: &Context, request: &BuildRequest, agents: &[String]) -> Result<()> {
-    let agents = agents
-        .iter()
-        .map(|agent| agent_tag(agent))
-        .collect::<Result<Vec<_>>>()?;
-    let (images, plan) = build::resolve(context, request)?;
+pub fn pipeline(
+    context: &Context,
+    request: &BuildRequest,
+    agents: &[(String, String)],
+) -> Result<()> {
+    let (images, plan) = build_plan::resolve(context, request)?;
     let registry = context.registry()?.to_string();
     let plan = match request.skips_unchanged() {
         true => stale_only(context, &images, plan)?,
@@ -84,7 +76,7 @@ pub fn pipeline(context: &Context, request: &BuildRequest, agents: &[String]) ->
     let settings = pipeline::Settings {
         images_dir: &images_dir,
         registry: &registry,
-        agents: &agents,
+        agents,
         current_bases: &current_bases,
     };
     print_stdout(&pipeline::pipeline(&plan, &settings)?);
@@ -110,7 +102,7 @@ fn current_bases(images: &BTreeMap<String, Image>, plan: &Plan) -> Vec<(Target, 
         .filter(|build| build.after.is_empty())
         .filter_map(|build| build.base.as_ref())
         .filter_map(|base| {
-            let image = images.get(&base.target.image)?;
+            let image = images.get(base.target.image.as_str())?;
             let timestamp = image.last_updated.get(&base.target.python_version)?;
             Some((base.target.clone(), timestamp.to_owned()))
         })
@@ -141,23 +133,5 @@ fn dir_in_repository(catalog: &Catalog) -> String {
         Ok(relative) if relative.as_os_str().is_empty() => ".".to_owned(),
         Ok(relative) => relative.display().to_string(),
         Err(_) => dir.display().to_string(),
-    }
-}
-
-/// `KEY=VALUE` of `--agent`, as the pair it is; a key Buildkite would not take is bad input.
-fn agent_tag(agent: &str) -> Result<(String, String)> {
-    let valid_key = |key: &str| {
-        !key.is_empty()
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-    };
-    match agent.split_once('=') {
-        Some((key, value)) if valid_key(key) => Ok((key.to_owned(), value.to_owned())),
-        _ => Err(invalid(
-            "agent tag",
-            agent,
-            "it must be KEY=VALUE, the key of letters, digits, `_`, `-` and `.`",
-        )),
     }
 }

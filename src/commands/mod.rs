@@ -1,14 +1,12 @@
 //! One function per command, each a few steps over the catalog, the plan, the engine and the
-//! registry. `dispatch` maps the parsed command line onto them.
+//! registry, composing the operations several commands share. `dispatch` checks the parsed
+//! command line into typed values (`config`) and maps it onto them.
 
+// The commands.
 mod build;
 mod check;
 mod dockerhub;
 mod export;
-mod incremental;
-mod login;
-mod outcome;
-mod platform_push;
 mod prune;
 mod publish;
 mod push;
@@ -16,6 +14,18 @@ mod record;
 mod release;
 mod snapshot;
 mod status;
+
+// The command line, validated.
+mod config;
+
+// The operations the commands compose; none calls a command.
+mod build_plan;
+mod freeze;
+mod incremental;
+mod login;
+mod outcome;
+mod platform_push;
+mod pushing;
 mod up_to_date;
 
 use std::cell::OnceCell;
@@ -23,12 +33,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::catalog::{self, Catalog};
-use crate::cli::{BuildOptions, BuiltElsewhere, Cli, Command, ReleaseArgs};
+use crate::cli::{BuildOptions, Cli, Command, ReleaseArgs};
 use crate::engine::{Docker, PushRetries};
 use crate::error::{Error, Result};
 use crate::registry::{PUBLIC_ECR_HOST, Registry};
 
-pub use build::BuildRequest;
+use config::{BuildSettings, BuiltElsewhere};
+
+pub use build_plan::BuildRequest;
 pub use outcome::Unpublished;
 
 /// What every command works with. The catalog is looked for when a command first needs it, so
@@ -58,6 +70,14 @@ impl Context {
     /// The registry to push to; an error only for commands that need one.
     pub fn registry(&self) -> std::result::Result<Registry, crate::registry::Error> {
         Registry::resolve(self.registry.as_deref())
+    }
+
+    /// The registry as a plan takes it, for its `source: aws` bases: its address, or why there
+    /// is none.
+    pub fn registry_address(&self) -> crate::plan::RegistryAddress {
+        self.registry()
+            .map(|registry| registry.to_string())
+            .map_err(Into::into)
     }
 
     /// How often and how long a failing `docker push` is tried: within ten registry timeouts.
@@ -90,7 +110,8 @@ fn run(context: &Context, command: Command) -> Result<()> {
             build,
             dry_run,
         } => {
-            let request = BuildRequest::one(name, python_version, build);
+            let settings = BuildSettings::from_cli(build)?;
+            let request = BuildRequest::one(name, python_version, settings);
             build::build(context, &request, dry_run)
         }
         Command::BuildAll {
@@ -103,7 +124,7 @@ fn run(context: &Context, command: Command) -> Result<()> {
             skip_unchanged,
             dry_run,
         } => {
-            let request = BuildRequest::all(name, build)
+            let request = BuildRequest::all(name, BuildSettings::from_cli(build)?)
                 .with_bases(with_deps)
                 .jobs(jobs)
                 .keeping_going(keep_going)
@@ -123,25 +144,39 @@ fn run(context: &Context, command: Command) -> Result<()> {
             custom_tag,
             platforms,
             dry_run,
-        } => push::push(
-            context,
-            &name,
-            Some(&python_version),
-            custom_tag.as_deref(),
-            &platforms,
-            dry_run,
-        ),
+        } => {
+            let custom_tag = config::custom_tag(custom_tag)?;
+            let platforms = config::platforms(platforms)?;
+            let push = push::Push {
+                python_version: Some(&python_version),
+                custom_tag: custom_tag.as_ref(),
+                platforms: &platforms,
+            };
+            push::push(context, &name, &push, dry_run)
+        }
         Command::PushAll {
             name,
             platforms,
             dry_run,
-        } => push::push(context, &name, None, None, &platforms, dry_run),
+        } => {
+            let platforms = config::platforms(platforms)?;
+            let push = push::Push {
+                python_version: None,
+                custom_tag: None,
+                platforms: &platforms,
+            };
+            push::push(context, &name, &push, dry_run)
+        }
         Command::Release {
             name,
             dagster_version,
             destinations,
             dry_run,
-        } => release::release(context, &name, &dagster_version, &destinations, dry_run),
+        } => {
+            let version = config::version_tag(&dagster_version)?;
+            let destinations = config::destinations(destinations)?;
+            release::release(context, &name, &version, &destinations, dry_run)
+        }
         Command::PushDockerhub(args) => release_to(context, args, "dagster"),
         Command::PushEcr(args) => release_to(context, args, &format!("{PUBLIC_ECR_HOST}/dagster")),
         Command::BuildAndPushDockerhub {
@@ -154,17 +189,19 @@ fn run(context: &Context, command: Command) -> Result<()> {
         } => {
             let release = dockerhub::Release {
                 name: &name,
-                dagster_version: &dagster_version,
+                dagster_version: &config::version_tag(&dagster_version)?,
                 set_latest,
-                platforms: &platforms,
+                platforms: &config::platforms(platforms)?,
                 repository: repository.as_deref(),
             };
             dockerhub::build_and_push(context, &release, dry_run)
         }
         Command::Status { name, json } => status::status(context, name.as_deref(), json),
-        Command::Tags { name } => push::tags(context, &name),
-        Command::Snapshot { snap_type, dry_run } => snapshot::snapshot(context, snap_type, dry_run),
-        Command::Publish(args) => publish::publish(context, &args),
+        Command::Tags { name } => push::tags(context, &config::image_name(&name)?),
+        Command::Snapshot { snap_type, dry_run } => {
+            snapshot::snapshot(context, config::snap_type(snap_type), dry_run)
+        }
+        Command::Publish(args) => publish::publish(context, &config::Publish::from_cli(args)?),
         Command::Bake {
             name,
             with_deps,
@@ -176,12 +213,12 @@ fn run(context: &Context, command: Command) -> Result<()> {
             let options = BuildOptions {
                 timestamp,
                 dagster_version,
-                platforms: platforms.clone(),
+                platforms,
             };
-            let request = BuildRequest::all(name, options)
+            let request = BuildRequest::all(name, BuildSettings::from_cli(options)?)
                 .with_bases(with_deps)
                 .platforms_in_one_build();
-            export::bake(context, &request, &platforms, push)
+            export::bake(context, &request, push)
         }
         Command::Pipeline {
             name,
@@ -195,36 +232,36 @@ fn run(context: &Context, command: Command) -> Result<()> {
                 dagster_version: None,
                 platforms,
             };
+            let agents = config::agent_tags(&agents)?;
             // Fresh agents have no bases built earlier, so the pipeline builds them too (or,
             // with `--skip-unchanged`, pulls those that did not change).
-            let request = BuildRequest::all(name, options)
+            let request = BuildRequest::all(name, BuildSettings::from_cli(options)?)
                 .with_bases(true)
                 .skipping_unchanged(skip_unchanged);
             export::pipeline(context, &request, &agents)
         }
-        Command::Record(BuiltElsewhere {
-            name,
-            python_version,
-            timestamp,
-        }) => record::record(context, &name, &python_version, &timestamp),
-        Command::Pull { built, platform } => record::pull(context, &built, platform.as_deref()),
+        Command::Record(built) => record::record(context, &BuiltElsewhere::from_cli(built)?),
+        Command::Pull { built, platform } => {
+            let built = BuiltElsewhere::from_cli(built)?;
+            record::pull(context, &built, config::platform(platform)?.as_deref())
+        }
         Command::Index {
             built,
             platforms,
             dry_run,
-        } => platform_push::index(context, &built, &platforms, dry_run),
+        } => {
+            let built = BuiltElsewhere::from_cli(built)?;
+            record::index(context, &built, &config::platforms(platforms)?, dry_run)
+        }
     }
 }
 
 fn release_to(context: &Context, args: ReleaseArgs, namespace: &str) -> Result<()> {
-    let destination = format!("{namespace}/{}", args.name);
-    release::release(
-        context,
-        &args.name,
-        &args.dagster_version,
-        &[destination],
-        args.dry_run,
-    )
+    let version = config::version_tag(&args.dagster_version)?;
+    // The name is checked as an image name first, which it is before it is a repository's.
+    let name = config::image_name(&args.name)?;
+    let destinations = config::destinations(vec![format!("{namespace}/{name}")])?;
+    release::release(context, &args.name, &version, &destinations, args.dry_run)
 }
 
 fn list(catalog: &Catalog) -> Result<()> {
@@ -245,11 +282,7 @@ pub(crate) fn print_stdout(text: &str) {
 
 /// A value given on the command line that cannot be used, as an error naming it.
 fn invalid(what: &'static str, value: &str, why: impl std::fmt::Display) -> Error {
-    Error::InvalidValue {
-        what,
-        value: value.to_owned(),
-        why: why.to_string(),
-    }
+    crate::reference::Invalid::new(what, value, why).into()
 }
 
 /// The name of the folder `state_dir` makes beside the catalog.

@@ -6,46 +6,21 @@
 
 use std::time::Duration;
 
-use crate::catalog::{Image, names};
+use crate::catalog::Image;
 use crate::error::Result;
 use crate::plan::{local_platform_tag, platform_version_tag};
 use crate::registry::{self, Child, Registry};
 
-use super::{Context, invalid, print_stdout, record};
-use crate::cli::BuiltElsewhere;
+use super::print_stdout;
 
 /// The platforms `image` is pushed for: `--platform` when given, else its `image.yaml` ones;
 /// one or none is a push as before.
-pub(super) fn platforms_to_push<'a>(
-    image: &'a Image,
-    requested: &'a [String],
-) -> Result<&'a [String]> {
-    for platform in requested {
-        names::check_platform(platform).map_err(|why| invalid("platform", platform, why))?;
-    }
-    Ok(if requested.is_empty() {
+pub(super) fn platforms_to_push<'a>(image: &'a Image, requested: &'a [String]) -> &'a [String] {
+    if requested.is_empty() {
         &image.config.platforms
     } else {
         requested
-    })
-}
-
-/// `index`: puts the index of the images of each platform of `built`, pushed already by the
-/// steps of a pipeline, under its common tag.
-pub fn index(
-    context: &Context,
-    built: &BuiltElsewhere,
-    platforms: &[String],
-    dry_run: bool,
-) -> Result<()> {
-    let (name, version, timestamp) = (&built.name, &built.python_version, &built.timestamp);
-    let image = record::built_image(context, name, version, timestamp)?;
-    let platforms = platforms_to_push(&image, platforms)?;
-    let registry = context.registry()?;
-    let tag = crate::plan::version_tag(version, timestamp);
-    let (_, index) = per_platform(&registry, name, version, timestamp, platforms, &tag);
-    let hosts = [registry.host().to_owned()];
-    assemble(&hosts, &[index], context.registry_timeout, dry_run)
+    }
 }
 
 /// An index to put under `target`, of the images of `children`.

@@ -9,15 +9,18 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::catalog::{Error as CatalogError, Image, file};
-use crate::cli::{BuildOptions, PublishArgs, SnapType};
 use crate::error::Result;
 use crate::plan::{self, Plan, Target};
-use crate::publish::{self, FileEdit, State, Step, defines, pin, references, snapshot_diff};
+use crate::publish::{
+    self, FileEdit, SnapType, State, Step, defines, pin, references, snapshot_diff,
+};
+use crate::reference::Timestamp;
 use crate::report;
 
-use super::build::{self, BuildRequest, now_timestamp};
-use super::snapshot::{builder_name, snapshot_built_at, snapshot_path, target_name};
-use super::{Context, STATE_DIR, display, print_stdout, push, state_dir};
+use super::build_plan::{self, BuildRequest};
+use super::config::{BuildSettings, Publish as PublishArgs};
+use super::freeze;
+use super::{Context, STATE_DIR, display, print_stdout, pushing, state_dir};
 
 pub fn publish(context: &Context, args: &PublishArgs) -> Result<()> {
     let snap_type = args.snap_type;
@@ -26,8 +29,8 @@ pub fn publish(context: &Context, args: &PublishArgs) -> Result<()> {
         snap_type.as_str(),
     );
     let _lock = (!args.dry_run).then(|| lock(context)).transpose()?;
-    let builder = context.catalog()?.image(&builder_name(snap_type))?;
-    let target = context.catalog()?.image(&target_name(snap_type))?;
+    let builder = context.catalog()?.image(&snap_type.builder())?;
+    let target = context.catalog()?.image(&snap_type.target())?;
     let defines = context.catalog()?.repository_root().join(defines::PATH);
     let existing = match State::load(&state_path) {
         // A state this tool cannot read is what `--restart` is for.
@@ -131,7 +134,7 @@ fn start(
     previous.sort();
     previous.dedup();
     Ok(State::new(
-        args.timestamp.clone().unwrap_or_else(now_timestamp),
+        args.timestamp.clone().unwrap_or_else(Timestamp::now).into(),
         args.git_hash.clone(),
         args.dagster_version.clone(),
         args.platforms.clone(),
@@ -148,7 +151,11 @@ fn resume(state: State, args: &PublishArgs) -> Result<State> {
             &args.dagster_version,
             &state.dagster_version,
         ),
-        ("timestamp", &args.timestamp, &Some(state.timestamp.clone())),
+        (
+            "timestamp",
+            &args.timestamp.as_ref().map(Timestamp::to_string),
+            &Some(state.timestamp.clone()),
+        ),
     ];
     for (option, given, recorded) in given {
         if given.is_some() && given != recorded {
@@ -270,7 +277,8 @@ impl Release<'_> {
                     self.state.timestamp.as_str(),
                     self.state.platforms.as_slice(),
                 );
-                let pushed = push::push_all_built_at(self.context, target, built_at, dry_run)?;
+                let pushed =
+                    pushing::push_every_version_at(self.context, target, built_at, dry_run)?;
                 self.state.pushed = pushed;
                 Ok(())
             }
@@ -296,7 +304,7 @@ impl Release<'_> {
             report::line("every image-version is built at this timestamp already");
             return Ok(());
         }
-        build::run_plan(self.context, &request, &images, plan, dry_run)
+        build_plan::run_plan(self.context, &request, &images, plan, dry_run)
     }
 
     /// The builds of a build step: every version of its image with its local bases at T,
@@ -308,17 +316,17 @@ impl Release<'_> {
             Step::BuildTarget => (&self.target.name, self.planned_targets(&self.builder.name)?),
             _ => (&self.builder.name, Vec::new()),
         };
-        let request = self.build_request(name);
-        let (images, plan) = build::resolve(self.context, &request)?;
+        let request = self.build_request(name)?;
+        let (images, plan) = build_plan::resolve(self.context, &request)?;
         let timestamp = Some(self.state.timestamp.as_str());
         let keep: Vec<bool> = plan
             .builds
             .iter()
             .map(|build| {
                 let target = &build.target;
-                let recorded = images[&target.image]
-                    .last_updated
-                    .get(&target.python_version);
+                let recorded = images
+                    .get(target.image.as_str())
+                    .and_then(|image| image.last_updated.get(target.python_version.as_str()));
                 let built_by_an_earlier_step = earlier.contains(target);
                 let built_before_stopping = self.resumed && recorded == timestamp;
                 !(built_by_an_earlier_step || built_before_stopping)
@@ -330,49 +338,39 @@ impl Release<'_> {
 
     /// Every image-version that building `name` with its local bases makes.
     fn planned_targets(&self, name: &str) -> Result<Vec<Target>> {
-        let (_, plan) = build::resolve(self.context, &self.build_request(name))?;
+        let (_, plan) = build_plan::resolve(self.context, &self.build_request(name)?)?;
         Ok(plan.builds.into_iter().map(|build| build.target).collect())
     }
 
-    fn build_request(&self, name: &str) -> BuildRequest {
-        let options = BuildOptions {
-            timestamp: Some(self.state.timestamp.clone()),
+    fn build_request(&self, name: &str) -> Result<BuildRequest> {
+        let settings = BuildSettings {
+            timestamp: Timestamp::parse(&self.state.timestamp)?,
             dagster_version: self.state.dagster_version.clone(),
             platforms: self.state.platforms.clone(),
         };
-        BuildRequest::all(Some(name.to_owned()), options).with_bases(true)
+        Ok(BuildRequest::all(Some(name.to_owned()), settings).with_bases(true))
     }
 
     /// Freezes the builder into the snapshot files and prints what changed in each.
     fn snapshot(&self, dry_run: bool) -> Result<()> {
-        let files: Vec<(&String, PathBuf)> = self
-            .builder
-            .versions
-            .keys()
-            .map(|version| (version, snapshot_path(&self.target, version)))
-            .collect();
-        let mut before = Vec::new();
-        for (_, path) in &files {
-            before.push(file::read_text_if_exists(path)?.unwrap_or_default());
-        }
-        snapshot_built_at(
-            self.context,
-            self.snap_type,
-            Some(&self.state.timestamp),
-            dry_run,
-        )?;
+        let timestamp = Some(self.state.timestamp.as_str());
+        let freezes = freeze::freezes(self.context, &self.builder, &self.target, timestamp)?;
         if dry_run {
+            print_stdout(&freeze::describe(&freezes));
             return Ok(());
         }
+        let frozen = freeze::run(&self.builder, freezes)?;
         let mut changes = String::new();
-        for ((version, path), old) in files.iter().zip(before) {
-            let new = file::read_text_if_exists(path)?.unwrap_or_default();
+        for file in &frozen {
+            let old = file::read_text_if_exists(&file.path)?.unwrap_or_default();
             changes += &format!(
-                "changes in the snapshot of Python {version} ({}):\n",
-                display(path)
+                "changes in the snapshot of Python {} ({}):\n",
+                file.version,
+                display(&file.path)
             );
-            changes += &snapshot_diff::describe(&snapshot_diff::diff(&old, &new));
+            changes += &snapshot_diff::describe(&snapshot_diff::diff(&old, &file.text));
         }
+        freeze::write(&frozen)?;
         print_stdout(&changes);
         Ok(())
     }

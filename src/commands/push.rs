@@ -1,59 +1,38 @@
-//! `push`, `push-all` and `tags`, and the docker pushes a release falls back to. The registry is
-//! asked first, over the OCI distribution API: a push skips the tags that already hold the
-//! local image. Otherwise the local image is tagged and pushed with docker, logged in first to
-//! the AWS registries docker has no credentials for; a push that fails transiently is tried
-//! again, and every tag's outcome is reported.
+//! `push`, `push-all` and `tags`: the last build of one or every Python version of an image
+//! pushed to the registry ([`super::pushing`]), and the tags the registry has of an image.
 
-use crate::catalog::names;
-use crate::engine::{LocalImages, push_retrying};
-use crate::error::{Error, Result};
-use crate::plan::{local_tag, version_tag};
-use crate::process::{self, Command};
-use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError, ecr};
+use crate::error::Result;
+use crate::reference::{ImageName, Tag};
+use crate::registry;
 
-use super::outcome::Outcome;
-use super::platform_push;
-use super::up_to_date::remote_copy;
-use super::{Context, invalid, print_stdout};
+use super::pushing::Pushes;
+use super::{Context, platform_push, print_stdout};
 
-/// A local image and the remote references it is pushed as.
-pub(super) struct Publication {
-    pub source: String,
-    pub targets: Vec<String>,
-}
-
-/// Whether pushes go on after one failed: `push-all` tries every version, a release stops so
-/// that `latest` is never written after its version tag failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum AfterFailure {
-    KeepGoing,
-    Stop,
+/// What `push` and `push-all` push of an image.
+pub struct Push<'a> {
+    /// One Python version, else every one.
+    pub python_version: Option<&'a str>,
+    /// The tag instead of `py<V>-<timestamp>`.
+    pub custom_tag: Option<&'a Tag>,
+    /// Platforms instead of the image.yaml ones.
+    pub platforms: &'a [String],
 }
 
 /// Pushes `python_version` of `name` (or every version) as `<registry>/<name>:py<V>-<timestamp>`,
 /// or as `<registry>/<name>:<custom_tag>`: for several `platforms` (else those of its
 /// image.yaml), each platform's image and then their index under that tag.
-pub fn push(
-    context: &Context,
-    name: &str,
-    python_version: Option<&str>,
-    custom_tag: Option<&str>,
-    platforms: &[String],
-    dry_run: bool,
-) -> Result<()> {
-    if let Some(tag) = custom_tag {
-        names::check_tag(tag).map_err(|why| invalid("tag", tag, why))?;
-    }
+pub fn push(context: &Context, name: &str, push: &Push, dry_run: bool) -> Result<()> {
     let image = context.catalog()?.image(name)?;
     let registry = context.registry()?;
-    let versions: Vec<&str> = match python_version {
+    let custom_tag = push.custom_tag.map(Tag::as_str);
+    let versions: Vec<&str> = match push.python_version {
         Some(version) => {
             image.version(version)?;
             vec![version]
         }
         None => image.versions.keys().map(String::as_str).collect(),
     };
-    let platforms = platform_push::platforms_to_push(&image, platforms)?;
+    let platforms = platform_push::platforms_to_push(&image, push.platforms);
     let mut pushes = Pushes::default();
     for version in versions {
         let timestamp = image.last_built(version)?;
@@ -62,97 +41,8 @@ pub fn push(
     pushes.run(context, &registry, dry_run)
 }
 
-/// What a push does: publications with docker, then the indexes of the multi-platform ones.
-#[derive(Default)]
-struct Pushes {
-    publications: Vec<Publication>,
-    indexes: Vec<platform_push::PlannedIndex>,
-}
-
-impl Pushes {
-    /// Adds `version` of `name` built at `timestamp`, as `<registry>/<name>:py<V>-<timestamp>`
-    /// or as `<registry>/<name>:<custom_tag>`: for several `platforms`, each platform's image
-    /// under its own tag, then their index under that one.
-    fn add(
-        &mut self,
-        registry: &Registry,
-        name: &str,
-        (version, timestamp): (&str, &str),
-        platforms: &[String],
-        custom_tag: Option<&str>,
-    ) {
-        if platforms.len() < 2 {
-            let publication = version_publication(registry, name, version, timestamp, custom_tag);
-            self.publications.push(publication);
-            return;
-        }
-        let tag = custom_tag.map_or_else(|| version_tag(version, timestamp), str::to_owned);
-        let (pushes, index) =
-            platform_push::per_platform(registry, name, version, timestamp, platforms, &tag);
-        let publications = pushes.into_iter().map(|(source, target)| Publication {
-            source,
-            targets: vec![target],
-        });
-        self.publications.extend(publications);
-        self.indexes.push(index);
-    }
-
-    fn run(&self, context: &Context, registry: &Registry, dry_run: bool) -> Result<()> {
-        let hosts = [registry.host().to_owned()];
-        publish(context, &hosts, &self.publications, dry_run)?;
-        platform_push::assemble(&hosts, &self.indexes, context.registry_timeout, dry_run)
-    }
-
-    /// Every reference pushed: each publication's targets and each index.
-    fn references(self) -> Vec<String> {
-        let indexes = self.indexes.into_iter().map(|index| index.target);
-        let targets = self.publications.into_iter().flat_map(|p| p.targets);
-        targets.chain(indexes).collect()
-    }
-}
-
-/// Pushes every Python version of `name` as built at a timestamp for platforms (`--platform`s,
-/// else none: the image.yaml ones), by `publish`, which knows them before `last_updated.yaml`
-/// records the timestamp; returns the references pushed.
-pub(super) fn push_all_built_at(
-    context: &Context,
-    name: &str,
-    (timestamp, platforms): (&str, &[String]),
-    dry_run: bool,
-) -> Result<Vec<String>> {
-    let image = context.catalog()?.image(name)?;
-    let registry = context.registry()?;
-    let mut pushes = Pushes::default();
-    let platforms = match platforms {
-        [] => image.config.platforms.as_slice(),
-        given => given,
-    };
-    for version in image.versions.keys() {
-        pushes.add(&registry, name, (version, timestamp), platforms, None);
-    }
-    pushes.run(context, &registry, dry_run)?;
-    Ok(pushes.references())
-}
-
-/// `version` of `name` built at `timestamp`, as `<registry>/<name>:py<V>-<timestamp>` or as
-/// `<registry>/<name>:<custom_tag>`.
-fn version_publication(
-    registry: &Registry,
-    name: &str,
-    version: &str,
-    timestamp: &str,
-    custom_tag: Option<&str>,
-) -> Publication {
-    let tag = custom_tag.map_or_else(|| version_tag(version, timestamp), str::to_owned);
-    Publication {
-        source: local_tag(name, version, timestamp),
-        targets: vec![format!("{}:{tag}", registry.repository(name))],
-    }
-}
-
 /// Prints the tags of `<registry>/<name>`, one per line.
-pub fn tags(context: &Context, name: &str) -> Result<()> {
-    names::check_image_name(name).map_err(|why| invalid("image name", name, why))?;
+pub fn tags(context: &Context, name: &ImageName) -> Result<()> {
     let registry = context.registry()?;
     let hosts = [registry.host().to_owned()];
     let mut logins = registry::sign_in(&hosts)?;
@@ -168,191 +58,4 @@ pub fn tags(context: &Context, name: &str) -> Result<()> {
             .collect::<String>(),
     );
     Ok(())
-}
-
-/// The registry host of a repository reference such as `127.0.0.1:5000/team/app` or
-/// `dagster/app` (Docker Hub), checking every path component.
-pub(super) fn repository_host(repository: &str) -> Result<String> {
-    let (host, path) = registry::split_repository(repository);
-    Registry::parse(host)?;
-    for component in path.split('/') {
-        names::check_image_name(component).map_err(|why| invalid("repository", repository, why))?;
-    }
-    Ok(host.to_owned())
-}
-
-/// Pushes each publication's targets that the registry does not already have with the local
-/// image, with docker; `--dry-run` prints the docker commands instead.
-fn publish(
-    context: &Context,
-    hosts: &[String],
-    publications: &[Publication],
-    dry_run: bool,
-) -> Result<()> {
-    if dry_run {
-        print_docker_steps(context, hosts, publications);
-        return Ok(());
-    }
-    let sources: Vec<String> = publications.iter().map(|p| p.source.clone()).collect();
-    let local = context.docker.local_images(&sources)?;
-    let mut logins = registry::sign_in(hosts)?;
-    let deadline = context.registry_timeout;
-    let pending = registry::with_client(hosts, &mut logins, deadline, |client| {
-        not_up_to_date(client, publications, &local)
-    })?;
-    push_with_docker(context, hosts, &logins, &pending, AfterFailure::KeepGoing)
-}
-
-/// The publications less the targets that already hold their local image, reported as up to
-/// date.
-fn not_up_to_date(
-    client: &RegistryClient,
-    publications: &[Publication],
-    local: &LocalImages,
-) -> std::result::Result<Vec<Publication>, RemoteError> {
-    let mut pending = Vec::new();
-    for publication in publications {
-        let mut targets = Vec::new();
-        for target in &publication.targets {
-            match remote_copy(client, target, local.get(&publication.source))? {
-                Some(digest) => eprintln!("`{target}` is up to date ({digest}): not pushed"),
-                None => targets.push(target.clone()),
-            }
-        }
-        if !targets.is_empty() {
-            pending.push(Publication {
-                source: publication.source.clone(),
-                targets,
-            });
-        }
-    }
-    Ok(pending)
-}
-
-/// A `docker tag` of `source` as `target`, with its step.
-fn tag_step(context: &Context, source: &str, target: &str) -> (String, Command) {
-    let step = format!("tagging `{source}` as `{target}`");
-    (step, context.docker.tag(source, target))
-}
-
-/// A `docker push` of `target`, with its step.
-fn push_step(context: &Context, target: &str) -> (String, Command) {
-    (format!("pushing `{target}`"), context.docker.push(target))
-}
-
-/// What `push_with_docker` would run, the AWS logins as the pipelines they are: per
-/// publication, `docker tag` of every target, then `docker push` of every target.
-pub(super) fn print_docker_steps(
-    context: &Context,
-    hosts: &[String],
-    publications: &[Publication],
-) {
-    let docker = &context.docker;
-    let mut out = String::new();
-    for host in hosts {
-        if let Some(password) = registry::aws_password_needed(host) {
-            out += &format!("{password} | {}\n", docker.login(host, ecr::AWS_USER));
-        }
-    }
-    for publication in publications {
-        for target in &publication.targets {
-            out += &format!("{}\n", tag_step(context, &publication.source, target).1);
-        }
-        for target in &publication.targets {
-            out += &format!("{}\n", push_step(context, target).1);
-        }
-    }
-    print_stdout(&out);
-}
-
-/// Tags and pushes `publications` with docker, logged in to the AWS registries of `logins`; a
-/// push failing transiently is tried again. Says what was published and what was not when a
-/// tag fails.
-pub(super) fn push_with_docker(
-    context: &Context,
-    hosts: &[String],
-    logins: &Logins,
-    publications: &[Publication],
-    after_failure: AfterFailure,
-) -> Result<()> {
-    if publications.is_empty() {
-        return Ok(());
-    }
-    super::login::log_docker_in(&context.docker, logins, hosts)?;
-    let mut outcome = Outcome::default();
-    for publication in publications {
-        if outcome.has_failed() && after_failure == AfterFailure::Stop {
-            outcome.untried(publication.targets.iter().cloned());
-            continue;
-        }
-        push_publication(context, publication, after_failure, &mut outcome)?;
-    }
-    outcome.into_result()
-}
-
-/// Tags then pushes the targets of `publication`, each outcome into `outcome`; Err only when
-/// interrupted.
-fn push_publication(
-    context: &Context,
-    publication: &Publication,
-    after_failure: AfterFailure,
-    outcome: &mut Outcome,
-) -> Result<()> {
-    for (i, target) in publication.targets.iter().enumerate() {
-        let (step, command) = tag_step(context, &publication.source, target);
-        if let Err(error) = command.output(&step, None) {
-            let rest = publication.targets.iter().enumerate();
-            return record_failure(error, target, rest.filter(|(j, _)| *j != i), outcome);
-        }
-    }
-    let retries = context.push_retries();
-    for (i, target) in publication.targets.iter().enumerate() {
-        let (step, command) = push_step(context, target);
-        match push_retrying(&command, &step, &retries) {
-            Ok(()) => outcome.published(target),
-            Err(error) if after_failure == AfterFailure::Stop => {
-                let rest = publication.targets.iter().enumerate().skip(i + 1);
-                return record_failure(error, target, rest, outcome);
-            }
-            Err(error) => record_failure(error, target, std::iter::empty(), outcome)?,
-        }
-    }
-    Ok(())
-}
-
-/// Notes that `target` failed with `error` and that the `untried` targets were not pushed;
-/// an interruption is returned instead.
-fn record_failure<'a>(
-    error: process::Error,
-    target: &str,
-    untried: impl Iterator<Item = (usize, &'a String)>,
-    outcome: &mut Outcome,
-) -> Result<()> {
-    if matches!(error, process::Error::Interrupted) {
-        return Err(Error::Interrupted);
-    }
-    outcome.failed(target, error.into());
-    outcome.untried(untried.map(|(_, t)| t.clone()));
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repository_hosts_default_to_docker_hub() {
-        assert_eq!(repository_host("dagster/app").unwrap(), "docker.io");
-        assert_eq!(
-            repository_host("127.0.0.1:5000/a/b").unwrap(),
-            "127.0.0.1:5000"
-        );
-        assert_eq!(
-            repository_host("public.ecr.aws/dagster/app").unwrap(),
-            "public.ecr.aws"
-        );
-        assert_eq!(repository_host("localhost/app").unwrap(), "localhost");
-        assert!(repository_host("Dagster/App").is_err());
-        assert!(repository_host("host:99999/app").is_err());
-    }
 }

@@ -1,17 +1,19 @@
-//! `record` and `pull`: take in a build made on another machine (a Buildkite agent of the
-//! exported pipeline): `record` writes its known timestamp into `last_updated.yaml` without
+//! `record`, `pull` and `index`: take in a build made on another machine (a Buildkite agent of
+//! the exported pipeline): `record` writes its known timestamp into `last_updated.yaml` without
 //! building; `pull` also fetches the pushed image and tags it as if it had been built here, so
-//! that builds on it here start from it.
+//! that builds on it here start from it; `index` puts the index of the images each platform's
+//! step pushed.
 
 use crate::catalog::{Image, names};
-use crate::cli::BuiltElsewhere;
 use crate::error::Result;
 use crate::plan::{local_tag, platform_version_tag, version_tag};
 
-use super::{Context, invalid};
+use super::config::BuiltElsewhere;
+use super::{Context, invalid, platform_push};
 
-/// Records `timestamp` as the last build of `python_version` of `name`.
-pub fn record(context: &Context, name: &str, python_version: &str, timestamp: &str) -> Result<()> {
+/// Records the timestamp of `built` as the last build of its Python version.
+pub fn record(context: &Context, built: &BuiltElsewhere) -> Result<()> {
+    let (name, python_version, timestamp) = (&built.name, &built.python_version, &built.timestamp);
     let image = built_image(context, name, python_version, timestamp)?;
     Ok(image.record_build(python_version, timestamp)?)
 }
@@ -21,9 +23,6 @@ pub fn record(context: &Context, name: &str, python_version: &str, timestamp: &s
 pub fn pull(context: &Context, built: &BuiltElsewhere, platform: Option<&str>) -> Result<()> {
     let (name, python_version, timestamp) = (&built.name, &built.python_version, &built.timestamp);
     let image = built_image(context, name, python_version, timestamp)?;
-    if let Some(platform) = platform {
-        names::check_platform(platform).map_err(|why| invalid("platform", platform, why))?;
-    }
     let registry = context.registry()?;
     let tag = platform_version_tag(python_version, timestamp, platform);
     let remote = format!("{}:{tag}", registry.repository(name));
@@ -37,8 +36,27 @@ pub fn pull(context: &Context, built: &BuiltElsewhere, platform: Option<&str>) -
     Ok(image.record_build(python_version, timestamp)?)
 }
 
-/// The image `name`, once its `python_version` and the tag of `timestamp` are checked.
-pub(super) fn built_image(
+/// `index`: puts the index of the images of each platform of `built`, pushed already by the
+/// steps of a pipeline, under its common tag.
+pub fn index(
+    context: &Context,
+    built: &BuiltElsewhere,
+    platforms: &[String],
+    dry_run: bool,
+) -> Result<()> {
+    let (name, version, timestamp) = (&built.name, &built.python_version, &built.timestamp);
+    let image = built_image(context, name, version, timestamp)?;
+    let platforms = platform_push::platforms_to_push(&image, platforms);
+    let registry = context.registry()?;
+    let tag = crate::plan::version_tag(version, timestamp);
+    let (_, index) =
+        platform_push::per_platform(&registry, name, version, timestamp, platforms, &tag);
+    let hosts = [registry.host().to_owned()];
+    platform_push::assemble(&hosts, &[index], context.registry_timeout, dry_run)
+}
+
+/// The image `name`, once its `python_version` and the tag at `timestamp` are checked.
+fn built_image(
     context: &Context,
     name: &str,
     python_version: &str,
@@ -46,7 +64,6 @@ pub(super) fn built_image(
 ) -> Result<Image> {
     let image = context.catalog()?.image(name)?;
     image.version(python_version)?;
-    names::check_tag_chars(timestamp).map_err(|why| invalid("timestamp", timestamp, why))?;
     let tag = version_tag(python_version, timestamp);
     names::check_tag(&tag).map_err(|why| invalid("tag", &tag, why))?;
     Ok(image)

@@ -8,38 +8,35 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
-use crate::catalog::names;
 use crate::error::{Error, Result};
 use crate::plan::{local_tag, version_tag};
+use crate::reference::Tag;
 use crate::registry::{self, Logins, RegistryClient, RemoteError};
 
+use super::config::Destination;
 use super::outcome::Outcome;
-use super::push::{
-    AfterFailure, Publication, print_docker_steps, push_with_docker, repository_host,
-};
-use super::{Context, invalid, print_stdout};
+use super::pushing::{AfterFailure, Publication, print_docker_steps, push_with_docker};
+use super::{Context, print_stdout};
 
 /// Publishes the first Python version of `name` as `<repo>:<dagster_version>` and `<repo>:latest`
 /// for every destination repository.
 pub fn release(
     context: &Context,
     name: &str,
-    dagster_version: &str,
-    destinations: &[String],
+    dagster_version: &Tag,
+    destinations: &[Destination],
     dry_run: bool,
 ) -> Result<()> {
-    names::check_tag(dagster_version)
-        .map_err(|why| invalid("version tag", dagster_version, why))?;
     let image = context.catalog()?.image(name)?;
     let version = image.first_version();
     let timestamp = image.last_built(version)?;
     let mut hosts = BTreeSet::new();
     let mut targets = Vec::new();
-    let mut seen = BTreeSet::new();
-    for destination in destinations.iter().filter(|d| seen.insert(d.as_str())) {
-        hosts.insert(repository_host(destination)?);
-        targets.push(format!("{destination}:{dagster_version}"));
-        targets.push(format!("{destination}:latest"));
+    for destination in destinations {
+        hosts.insert(destination.host.clone());
+        let repository = &destination.repository;
+        targets.push(format!("{repository}:{dagster_version}"));
+        targets.push(format!("{repository}:latest"));
     }
     let publication = Publication {
         source: local_tag(name, version, timestamp),

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::catalog::Image;
+use crate::catalog::{Image, lookup};
 use crate::error::Result;
 use crate::freshness::current_tag;
 use crate::plan::{self, Plan, Target};
+use crate::reference::Timestamp;
 use crate::registry::{self, Registry, RegistryClient, RemoteError};
 use crate::report::table;
 
@@ -40,17 +41,15 @@ pub fn status(context: &Context, name: Option<&str>, json: bool) -> Result<()> {
         None => context.catalog()?.all_images()?,
     };
     let shown: Vec<&Image> = match name {
-        Some(name) => vec![&images[name]],
+        Some(name) => vec![lookup(&images, name)?],
         None => images.values().collect(),
     };
     let targets: Vec<Target> = shown.iter().flat_map(|image| image.targets()).collect();
     let request = plan::Request {
-        targets: targets.clone(),
         with_deps: true,
-        timestamp: "status".into(),
-        ..Default::default()
+        ..plan::Request::new(targets.clone(), Timestamp::recorded("status"))
     };
-    let plan = plan::resolve(&images, &request, || context.registry())?;
+    let plan = plan::resolve(&images, &request, &context.registry_address())?;
     let mut rows = rows(context, &images, &plan, &targets)?;
     rows.sort_by(|a, b| a.image.cmp(&b.image)); // stable: versions stay in versions.yaml order
     let out = if json {
@@ -80,7 +79,7 @@ fn rows(
         if !targets.contains(&build.target) {
             continue;
         }
-        let image = &images[&build.target.image];
+        let image = lookup(images, &build.target.image)?;
         let version = &build.target.python_version;
         let last_updated = image.last_updated.get(version).map(str::to_owned);
         let platform = build.platform.as_deref();
@@ -94,7 +93,7 @@ fn rows(
         };
         rows.push(Row {
             image: image.name.clone(),
-            python_version: version.clone(),
+            python_version: version.to_string(),
             platform: build.platform.clone(),
             local_image: current_tag(image, version, platform)
                 .is_some_and(|tag| local.contains(&tag)),

@@ -3,7 +3,8 @@
 //! `remote` driver that lists the platforms; the `docker` driver stores one platform per tag),
 //! and the one `docker buildx build --push` that does it.
 
-use super::{BuildRequest, Docker};
+use super::Docker;
+use crate::plan::BuildSpec;
 use crate::process::Command;
 
 /// The current buildx builder, as `docker buildx inspect` describes it.
@@ -52,7 +53,7 @@ impl Docker {
 
     /// `docker buildx build --push --provenance=false` of `request` for every one of `platforms`
     /// at once.
-    pub fn buildx_build_push(&self, request: &BuildRequest, platforms: &[String]) -> Command {
+    pub fn buildx_build_push(&self, request: &BuildSpec, platforms: &[String]) -> Command {
         // No provenance attestation: the index lists the platforms' images only, as one pushed
         // platform by platform does.
         let mut args = vec!["buildx".to_owned(), "build".into(), "--push".into()];

@@ -8,8 +8,8 @@ pub mod images;
 mod push;
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 
+use crate::plan::BuildSpec;
 use crate::process::{self, Command};
 
 pub use images::{LocalImage, LocalImages};
@@ -34,22 +34,6 @@ pub enum Error {
         command: String,
         why: String,
     },
-}
-
-/// Everything `docker build` needs to know.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BuildRequest {
-    pub tag: String,
-    /// More names for the same image (`--tag` each).
-    pub extra_tags: Vec<String>,
-    pub dockerfile: PathBuf,
-    pub context: PathBuf,
-    pub build_args: Vec<(String, String)>,
-    pub platform: Option<String>,
-    /// Labels put on the image (`--label NAME=VALUE`).
-    pub labels: Vec<(String, String)>,
-    /// Pull the images it starts from even when they are here, for one that moved upstream.
-    pub pull: bool,
 }
 
 impl Error {
@@ -93,7 +77,7 @@ impl Docker {
         )
     }
 
-    pub fn build(&self, request: &BuildRequest) -> Command {
+    pub fn build(&self, request: &BuildSpec) -> Command {
         // --force-rm: a failed step's container is removed, not left behind for every failure.
         let mut args = vec!["build".to_owned(), "--force-rm".into()];
         for tag in std::iter::once(&request.tag).chain(&request.extra_tags) {
@@ -208,7 +192,7 @@ mod tests {
             program: "docker".into(),
             leading_args: Vec::new(),
         };
-        let request = BuildRequest {
+        let request = BuildSpec {
             tag: "dagster/app:py3.10-T".into(),
             extra_tags: vec!["reg/app:py3.10-T".into()],
             dockerfile: "images/app/Dockerfile".into(),

@@ -129,7 +129,7 @@ fn bake_target(plan: &Plan, build: &Build, names: &[String], options: &Options) 
 
 /// The platforms of `build`'s target: the run's, else its image's declared ones.
 fn target_platforms<'a>(build: &Build, options: &'a Options) -> &'a [String] {
-    match options.declared.get(&build.target.image) {
+    match options.declared.get(build.target.image.as_str()) {
         Some(declared) if options.platforms.is_empty() => declared,
         _ => options.platforms,
     }
@@ -235,7 +235,7 @@ mod tests {
         let mut app = build("app", "3.9", Some((0, "dagster/base:py3.9-OLD")));
         app.after.clear();
         let plan = Plan {
-            timestamp: "T".into(),
+            timestamp: crate::reference::Timestamp::recorded("T"),
             builds: vec![app],
         };
         let file = bake_file(&plan, &Options::default()).unwrap();

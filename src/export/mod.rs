@@ -85,14 +85,11 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::catalog::BASE_IMAGE_ARG;
-    use crate::engine::BuildRequest;
+    use crate::plan::BuildSpec;
     use crate::plan::local_tag;
 
     pub fn target(image: &str, version: &str) -> Target {
-        Target {
-            image: image.to_owned(),
-            python_version: version.to_owned(),
-        }
+        Target::new(image, version)
     }
 
     /// A build of `image` for Python `version` at timestamp `T`, on the build `base` of the
@@ -106,7 +103,7 @@ pub(crate) mod tests {
         Build {
             target: target(image, version),
             platform: None,
-            request: BuildRequest {
+            request: BuildSpec {
                 tag: local_tag(image, version, "T"),
                 extra_tags: Vec::new(),
                 dockerfile: dir.join("Dockerfile"),
@@ -124,7 +121,7 @@ pub(crate) mod tests {
     /// `base` for 3.9, and `app` on it.
     pub fn plan_with_a_base() -> Plan {
         Plan {
-            timestamp: "T".into(),
+            timestamp: crate::reference::Timestamp::recorded("T"),
             builds: vec![
                 build("base", "3.9", None),
                 build("app", "3.9", Some((0, "dagster/base:py3.9-T"))),
@@ -147,7 +144,7 @@ pub(crate) mod tests {
     #[test]
     fn two_builds_that_would_share_an_export_name_are_refused() {
         let plan = Plan {
-            timestamp: "T".into(),
+            timestamp: crate::reference::Timestamp::recorded("T"),
             builds: vec![build("a.b", "3.9", None), build("a_b", "3.9", None)],
         };
         let error = export_names(&plan).unwrap_err();

@@ -369,7 +369,7 @@ steps:
     fn the_steps_of_a_long_image_name_depend_on_each_other_by_their_short_keys() {
         let image = "b".repeat(95);
         let mut plan = plan_with_a_base();
-        plan.builds[0].target.image = image.clone();
+        plan.builds[0].target.image = crate::reference::ImageName::of_catalog(image.clone());
         let text = pipeline(&plan, &SETTINGS).unwrap();
         let key = step_key(&format!("{image}-py3_9"));
         assert_eq!(key.len(), MAX_STEP_KEY_LEN);
@@ -380,7 +380,7 @@ steps:
     #[test]
     fn an_empty_plan_has_no_steps() {
         let plan = Plan {
-            timestamp: "T".into(),
+            timestamp: crate::reference::Timestamp::recorded("T"),
             builds: vec![],
         };
         assert!(pipeline(&plan, &SETTINGS).unwrap().ends_with("steps: []\n"));

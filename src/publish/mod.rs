@@ -16,6 +16,32 @@ use std::path::PathBuf;
 pub use file_edit::FileEdit;
 pub use state::{State, Step};
 
+/// The two kinds of snapshot images: `buildkite-integration` and `buildkite-unit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapType {
+    Integration,
+    Unit,
+}
+
+impl SnapType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapType::Integration => "integration",
+            SnapType::Unit => "unit",
+        }
+    }
+
+    /// The image whose `pip freeze` is the snapshot: `buildkite-<type>-snapshot-builder`.
+    pub fn builder(self) -> String {
+        format!("buildkite-{}-snapshot-builder", self.as_str())
+    }
+
+    /// The image the snapshot is for: `buildkite-<type>`.
+    pub fn target(self) -> String {
+        format!("buildkite-{}", self.as_str())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("`{value}` is not a commit hash: it must be 40 hexadecimal digits")]

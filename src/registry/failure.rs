@@ -151,20 +151,33 @@ fn times(attempts: usize) -> String {
     }
 }
 
-/// Whether `error` may go away by itself: a 5xx or 429 answer, a timeout, or a connection that
-/// broke after it was made. A refused connection or an unknown host is not retried.
-pub(super) fn is_transient(error: &OciDistributionError) -> bool {
+/// How a failure that may not happen again failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Transient {
+    /// The registry answered busy or failing (429, 5xx): its state, which may last.
+    Answered,
+    /// The connection broke or timed out: most often cured by the next connection.
+    Broken,
+}
+
+/// Whether `error` may go away by itself, and how it failed: a 5xx or 429 answer, a timeout, or a
+/// connection that broke after it was made. None for a refused connection, an unknown host or a
+/// refusal, which are not retried.
+pub(super) fn transient(error: &OciDistributionError) -> Option<Transient> {
+    let answered = |code| is_transient_status(code).then_some(Transient::Answered);
     match error {
-        OciDistributionError::ServerError { code, .. } => is_transient_status(*code),
+        OciDistributionError::ServerError { code, .. } => answered(*code),
         OciDistributionError::RegistryError { envelope, .. } => envelope
             .errors
             .iter()
-            .any(|e| e.code == OciErrorCode::Toomanyrequests),
+            .any(|e| e.code == OciErrorCode::Toomanyrequests)
+            .then_some(Transient::Answered),
         OciDistributionError::RequestError(error) => match error.status() {
-            Some(status) => is_transient_status(status.as_u16()),
-            None => {
-                error.is_timeout() || error.is_body() || (error.is_request() && !error.is_connect())
-            }
+            Some(status) => answered(status.as_u16()),
+            None => (error.is_timeout()
+                || error.is_body()
+                || (error.is_request() && !error.is_connect()))
+            .then_some(Transient::Broken),
         },
         OciDistributionError::IoError(error) => matches!(
             error.kind(),
@@ -172,8 +185,9 @@ pub(super) fn is_transient(error: &OciDistributionError) -> bool {
                 | std::io::ErrorKind::ConnectionAborted
                 | std::io::ErrorKind::BrokenPipe
                 | std::io::ErrorKind::UnexpectedEof
-        ),
-        _ => false,
+        )
+        .then_some(Transient::Broken),
+        _ => None,
     }
 }
 
@@ -352,17 +366,21 @@ mod tests {
     #[test]
     fn busy_and_failing_registries_are_retried_refusals_are_not() {
         for code in [500, 502, 503, 504, 429] {
-            assert!(is_transient(&server_error(code, "")), "{code}");
+            assert!(transient(&server_error(code, "")).is_some(), "{code}");
         }
         for code in [400, 401, 403, 404] {
-            assert!(!is_transient(&server_error(code, "")), "{code}");
+            assert!(transient(&server_error(code, "")).is_none(), "{code}");
         }
         let throttled = envelope(r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"slow"}]}"#);
-        assert!(is_transient(&throttled));
+        assert_eq!(transient(&throttled), Some(Transient::Answered));
+        assert_eq!(transient(&server_error(503, "")), Some(Transient::Answered));
         let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
-        assert!(is_transient(&OciDistributionError::IoError(reset)));
+        assert_eq!(
+            transient(&OciDistributionError::IoError(reset)),
+            Some(Transient::Broken)
+        );
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        assert!(!is_transient(&OciDistributionError::IoError(refused)));
+        assert_eq!(transient(&OciDistributionError::IoError(refused)), None);
     }
 
     #[test]

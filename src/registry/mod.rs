@@ -133,9 +133,16 @@ impl Registry {
 
     /// The repository of `image` in this registry.
     pub fn repository(&self, image: &str) -> String {
-        match &self.path {
-            Some(path) => format!("{}/{path}/{image}", self.host),
-            None => format!("{}/{image}", self.host),
+        crate::reference::repository(&self.to_string(), image)
+    }
+}
+
+/// The registry as the plan takes it: its address, or why there is none.
+impl From<Error> for crate::plan::NoRegistry {
+    fn from(error: Error) -> Self {
+        Self {
+            message: error.to_string(),
+            hint: error.hint(),
         }
     }
 }

@@ -1,0 +1,374 @@
+//! Building, the operation `build`, `build-all`, `publish`, `bake` and `pipeline` compose: a
+//! request resolved into a plan whose tags and Dockerfiles are checked; the plan labelled with
+//! input digests, then printed (`--dry-run`) or run, each successful build's timestamp recorded
+//! in its image's `last_updated.yaml`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use crate::build_context::Additions;
+use crate::catalog::{Error as CatalogError, Image, lookup, names};
+use crate::error::{Error, Result};
+use crate::plan::{self, Build, Plan, Target};
+use crate::report;
+use crate::run::{self, Outcome};
+
+use super::config::BuildSettings;
+use super::{Context, incremental, invalid, print_stdout, state_dir};
+
+/// A build request as given on the command line, its values checked.
+pub struct BuildRequest {
+    name: Option<String>,
+    python_version: Option<String>,
+    with_deps: bool,
+    settings: BuildSettings,
+    jobs: Option<u16>,
+    keep_going: bool,
+    skip_unchanged: bool,
+    with_dependents: bool,
+    platforms_in_one_build: bool,
+}
+
+impl BuildRequest {
+    /// `build --name N -v V`.
+    pub fn one(name: String, python_version: String, settings: BuildSettings) -> Self {
+        Self {
+            name: Some(name),
+            python_version: Some(python_version),
+            with_deps: false,
+            settings,
+            jobs: Some(1),
+            keep_going: false,
+            skip_unchanged: false,
+            with_dependents: false,
+            platforms_in_one_build: false,
+        }
+    }
+
+    /// `build-all [--name N]`: every version of N, or of every image, with no other option.
+    pub fn all(name: Option<String>, settings: BuildSettings) -> Self {
+        Self {
+            name,
+            python_version: None,
+            with_deps: false,
+            settings,
+            jobs: None,
+            keep_going: false,
+            skip_unchanged: false,
+            with_dependents: false,
+            platforms_in_one_build: false,
+        }
+    }
+
+    /// `--with-deps`: also build the local bases first.
+    pub fn with_bases(mut self, with_deps: bool) -> Self {
+        self.with_deps = with_deps;
+        self
+    }
+
+    /// `-j N`: how many builds at once, else the number of CPUs.
+    pub fn jobs(mut self, jobs: Option<u16>) -> Self {
+        self.jobs = jobs;
+        self
+    }
+
+    /// `--keep-going`: after a failure, still build what does not depend on it.
+    pub fn keeping_going(mut self, keep_going: bool) -> Self {
+        self.keep_going = keep_going;
+        self
+    }
+
+    /// `--skip-unchanged`: build only what changed since it was last built.
+    pub fn skipping_unchanged(mut self, skip_unchanged: bool) -> Self {
+        self.skip_unchanged = skip_unchanged;
+        self
+    }
+
+    /// Whether only what changed is built (`--skip-unchanged`).
+    pub(super) fn skips_unchanged(&self) -> bool {
+        self.skip_unchanged
+    }
+
+    /// One build per image-version for all its platforms, as bake builds them.
+    pub fn platforms_in_one_build(mut self) -> Self {
+        self.platforms_in_one_build = true;
+        self
+    }
+
+    /// `--with-dependents`: also build what builds on the image through a local base.
+    pub fn including_dependents(mut self, with_dependents: bool) -> Self {
+        self.with_dependents = with_dependents;
+        self
+    }
+
+    /// The platforms given for every image (none: each image's `image.yaml` ones).
+    pub fn platforms(&self) -> &[String] {
+        &self.settings.platforms
+    }
+}
+
+/// Labels the builds of `plan`, resolved from `request` over `images`, with their input digests,
+/// then prints it (`dry_run`) or runs it.
+pub(super) fn run_plan(
+    context: &Context,
+    request: &BuildRequest,
+    images: &BTreeMap<String, Image>,
+    plan: Plan,
+    dry_run: bool,
+) -> Result<()> {
+    let total = plan.builds.len();
+    let plan = incremental::label_builds(context, images, plan, request.skip_unchanged, dry_run)?;
+    if plan.builds.is_empty() {
+        report::line(&format!(
+            "nothing to build: all {total} image-versions are unchanged"
+        ));
+        return Ok(());
+    }
+    if request.skip_unchanged {
+        report::line(&format!(
+            "{} of {total} image-versions changed",
+            plan.builds.len()
+        ));
+    }
+    if dry_run {
+        print_stdout(&describe(context, images, &plan)?);
+        return Ok(());
+    }
+    execute(context, images, &plan, request)
+}
+
+/// The plan of `request` over the images it reaches, every tag checked; what `build` runs and
+/// what `bake` and `pipeline` export.
+pub(super) fn resolve(
+    context: &Context,
+    request: &BuildRequest,
+) -> Result<(BTreeMap<String, Image>, Plan)> {
+    let images = match &request.name {
+        Some(name) if request.with_dependents => images_with_dependents(context, name)?,
+        Some(name) => context
+            .catalog()?
+            .images_with_bases(std::slice::from_ref(name))?,
+        None => context.catalog()?.all_images()?,
+    };
+    let mut wanted = targets(&images, request)?;
+    if request.with_dependents {
+        wanted = plan::with_dependents(&images, &wanted);
+    }
+    let plan_request = plan::Request {
+        targets: wanted,
+        with_deps: request.with_deps || request.name.is_none(),
+        timestamp: request.settings.timestamp.clone(),
+        dagster_version: request.settings.dagster_version.clone(),
+        platforms: request.settings.platforms.clone(),
+        platforms_in_one_build: request.platforms_in_one_build,
+    };
+    let plan = plan::resolve(&images, &plan_request, &context.registry_address())?;
+    for build in &plan.builds {
+        let tag = plan::version_tag(&build.target.python_version, &plan.timestamp);
+        names::check_tag(&tag).map_err(|why| invalid("tag", &tag, why))?;
+        check_dockerfile(&build.request.dockerfile)?;
+    }
+    Ok((images, plan))
+}
+
+/// A build's Dockerfile must be a regular file: docker's own error for a missing one comes only
+/// once the run has started, and a FIFO or a link to a device would stall it.
+fn check_dockerfile(path: &Path) -> Result<()> {
+    let problem = match fs_err::metadata(path) {
+        Ok(metadata) if metadata.is_file() => return Ok(()),
+        Ok(_) => "the Dockerfile is not a regular file",
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            "there is no Dockerfile: add the one the image is built from"
+        }
+        Err(e) => return Err(CatalogError::Io(e).into()),
+    };
+    Err(CatalogError::Invalid {
+        path: path.to_owned(),
+        problem: problem.to_owned(),
+    }
+    .into())
+}
+
+/// Every image: finding what builds on `name` needs them all. `name` is read first, so that an
+/// unknown one is refused as it is without `--with-dependents`.
+fn images_with_dependents(context: &Context, name: &str) -> Result<BTreeMap<String, Image>> {
+    context.catalog()?.image(name)?;
+    Ok(context.catalog()?.all_images()?)
+}
+
+/// The image-versions asked for: one, every version of one image, or everything.
+fn targets(images: &BTreeMap<String, Image>, request: &BuildRequest) -> Result<Vec<Target>> {
+    let Some(name) = &request.name else {
+        return Ok(images.values().flat_map(Image::targets).collect());
+    };
+    let image = lookup(images, name)?;
+    match &request.python_version {
+        Some(version) => {
+            image.version(version)?;
+            Ok(vec![Target::new(name, version)])
+        }
+        None => Ok(image.targets()),
+    }
+}
+
+fn execute(
+    context: &Context,
+    images: &BTreeMap<String, Image>,
+    plan: &Plan,
+    request: &BuildRequest,
+) -> Result<()> {
+    let state_dir = state_dir(context.catalog()?).map_err(CatalogError::Io)?;
+    let _copies = Additions::copy_in(built_images(images, plan)?, &state_dir)?;
+    let log_dir = state_dir.join("logs").join(plan.timestamp.as_str());
+    let options = run::Options {
+        jobs: request.jobs.map_or_else(default_jobs, usize::from),
+        keep_going: request.keep_going,
+        log_dir,
+    };
+    let left = PlatformsLeft::new(plan);
+    let report = run::execute(plan, &context.docker, &options, |build| {
+        if !left.built(build) {
+            return Ok(());
+        }
+        lookup(images, &build.target.image)?
+            .record_build(&build.target.python_version, &plan.timestamp)
+    });
+    if plan.builds.len() > 1 {
+        eprint!("\n{}", report::summary(plan, &report));
+    }
+    if report.interrupted {
+        return Err(Error::Interrupted);
+    }
+    let total = plan.builds.len();
+    let skipped = report
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Skipped(_)))
+        .count();
+    let mut failures: Vec<run::Failure> = report
+        .outcomes
+        .into_iter()
+        .filter_map(|outcome| match outcome {
+            Outcome::Failed(_, failure) => Some(failure),
+            _ => None,
+        })
+        .collect();
+    match failures.len() {
+        0 => Ok(()),
+        1 if total == 1 => Err(failures.remove(0).into()),
+        failed => {
+            for failure in &failures {
+                eprintln!("\nerror: {failure}");
+            }
+            Err(Error::BuildsFailed {
+                failed,
+                skipped,
+                total,
+            })
+        }
+    }
+}
+
+/// The builds of each image-version still to finish: its timestamp is recorded only once every
+/// platform of it is built, so a failed platform records nothing.
+struct PlatformsLeft(std::sync::Mutex<HashMap<Target, usize>>);
+
+impl PlatformsLeft {
+    fn new(plan: &Plan) -> Self {
+        let mut left: HashMap<Target, usize> = HashMap::new();
+        for build in &plan.builds {
+            *left.entry(build.target.clone()).or_default() += 1;
+        }
+        Self(std::sync::Mutex::new(left))
+    }
+
+    /// Counts `build` as built; whether it was the last of its image-version.
+    fn built(&self, build: &Build) -> bool {
+        let mut left = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let count = left.entry(build.target.clone()).or_default();
+        *count = count.saturating_sub(1);
+        *count == 0
+    }
+}
+
+/// Whether build `i` of `plan` is the last of its image-version, after which it is recorded.
+fn last_of_its_version(plan: &Plan, i: usize) -> bool {
+    let target = &plan.builds[i].target;
+    !plan.builds[i + 1..].iter().any(|b| &b.target == target)
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// The images the plan builds, each once, in plan order.
+fn built_images<'a>(
+    images: &'a BTreeMap<String, Image>,
+    plan: &Plan,
+) -> std::result::Result<Vec<&'a Image>, CatalogError> {
+    let mut seen = std::collections::BTreeSet::new();
+    plan.builds
+        .iter()
+        .filter(|build| seen.insert(&build.target.image))
+        .map(|build| lookup(images, &build.target.image))
+        .collect()
+}
+
+/// What `--dry-run` says of the `image.yaml` copies of `images`.
+pub(super) fn copy_notes<'a>(images: impl IntoIterator<Item = &'a Image>) -> String {
+    let mut out = String::new();
+    for image in images {
+        for copy in &image.config.copies {
+            let to = image.dir.join(&copy.to);
+            out += &format!(
+                "# copy {} to {} for the builds, removed afterwards\n",
+                copy.from.display(),
+                to.display()
+            );
+        }
+    }
+    out
+}
+
+/// The plan as the commands it would run, in order, and the files it would write.
+fn describe(context: &Context, images: &BTreeMap<String, Image>, plan: &Plan) -> Result<String> {
+    let mut out = copy_notes(built_images(images, plan)?);
+    for (i, build) in plan.builds.iter().enumerate() {
+        let waits: Vec<String> = build
+            .after
+            .iter()
+            .map(|&d| {
+                format!(
+                    "{} py{}",
+                    plan.builds[d].target.image, plan.builds[d].target.python_version
+                )
+            })
+            .collect();
+        let after = if waits.is_empty() {
+            String::new()
+        } else {
+            format!(" (after {})", waits.join(", "))
+        };
+        let platform = build.platform.as_ref().map(|p| format!(" {p}"));
+        out += &format!(
+            "# {}/{} {} py{}{}{after}\n",
+            i + 1,
+            plan.builds.len(),
+            build.target.image,
+            build.target.python_version,
+            platform.unwrap_or_default()
+        );
+        out += &format!("{}\n", context.docker.build(&build.request));
+        if !last_of_its_version(plan, i) {
+            continue;
+        }
+        let path = lookup(images, &build.target.image)?.last_updated_path();
+        out += &format!(
+            "# then record '{}': {} in {}\n",
+            build.target.python_version,
+            plan.timestamp,
+            path.display()
+        );
+    }
+    Ok(out)
+}
