@@ -3,6 +3,7 @@
 //! whose inputs did not change (and to pull for those whose upstream image moved).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
 
 use crate::catalog::{Error as CatalogError, Image};
 use crate::digest::{INPUTS_LABEL, LABEL, Recorded};
@@ -124,14 +125,20 @@ fn gather(
     let upstream_references: BTreeSet<&String> = wanted.iter().map(|(r, _)| r).collect();
     let mut asked: Vec<String> = tags.iter().cloned().collect();
     asked.extend(upstream_references.iter().map(|r| r.to_string()));
-    let local = match asked.is_empty() {
-        true => LocalImages::default(),
-        false => context.docker.local_images(&asked)?,
-    };
-    let lookups = match context.offline || wanted.is_empty() {
-        true => vec![Lookup::NotAsked; wanted.len()],
-        false => upstream::look_up(&wanted, context.registry_timeout, lookup_concurrency())?,
-    };
+    // The registries are asked while the engine is: neither waits for the other.
+    let (offline, deadline) = (context.offline, context.registry_timeout);
+    let (local, lookups) = std::thread::scope(|scope| {
+        let lookups = scope.spawn(|| look_up(offline, deadline, &wanted));
+        let local = match asked.is_empty() {
+            true => Ok(LocalImages::default()),
+            false => context.docker.local_images(&asked),
+        };
+        let lookups = lookups
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (local, lookups)
+    });
+    let (local, lookups) = (local?, lookups?);
     let upstream = wanted
         .into_iter()
         .zip(lookups)
@@ -155,6 +162,15 @@ fn gather(
         .filter(|tag| local.get(tag).is_some())
         .collect();
     Ok((Facts { labels, upstream }, references, present))
+}
+
+/// The registries' answers about `wanted`, each request within `deadline`; none asked when
+/// `offline`.
+fn look_up(offline: bool, deadline: Duration, wanted: &[Wanted]) -> Result<Vec<Lookup>> {
+    if offline || wanted.is_empty() {
+        return Ok(vec![Lookup::NotAsked; wanted.len()]);
+    }
+    Ok(upstream::look_up(wanted, deadline, lookup_concurrency())?)
 }
 
 /// Each distinct upstream reference of the builds with the platform the build is for.
