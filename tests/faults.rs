@@ -84,7 +84,7 @@ fn a_docker_push_whose_manifest_upload_fails_is_tried_again_and_lands() {
     assert_eq!(retries.len(), 2, "{run:#?}");
     assert!(
         retries[0].contains("received unexpected HTTP status: 500 Internal Server Error")
-            && retries[0].contains("trying again in 1 s, attempt 2 of 15"),
+            && retries[0].contains("trying again in 1 s, attempt 2 of 30"),
         "{run:#?}"
     );
     assert!(proxy.seen().iter().filter(|s| s.ends_with(" 500!")).count() == 2);

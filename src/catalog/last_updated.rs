@@ -203,9 +203,10 @@ fn key_texts(mapping: &yaml_edit::Mapping) -> Vec<String> {
 }
 
 /// The text a key as written stands for: quotes, escapes (`"3\x2e9"`) and tags (`!!str 3.9`)
-/// resolved by the same parser that reads the file, so a key is found however it is spelled.
+/// resolved by the same parser that reads the file, so a key is found however it is spelled. A
+/// key that is no string (`~`, `[a]`, `!!int 3`) matches no version: its text as written.
 fn key_text(written: &str) -> String {
-    serde_saphyr::from_str::<String>(written).unwrap_or_else(|_| unquoted(written).to_owned())
+    serde_saphyr::from_str::<String>(written).unwrap_or_else(|_| written.trim().to_owned())
 }
 
 /// Just after the last of `keys` that comes before `version` in `order`.
@@ -251,16 +252,6 @@ fn plain_or_quoted(value: &str) -> String {
     } else {
         value.to_owned()
     }
-}
-
-fn unquoted(key: &str) -> &str {
-    let key = key.trim();
-    for quote in ['"', '\''] {
-        if let Some(inner) = key.strip_prefix(quote).and_then(|k| k.strip_suffix(quote)) {
-            return inner;
-        }
-    }
-    key
 }
 
 #[cfg(test)]
@@ -329,6 +320,30 @@ mod tests {
             set("", "3.9", "2020-07-11T040642"),
             "'3.9': 2020-07-11T040642\n"
         );
+    }
+
+    /// The original tool reads this file with PyYAML, which takes `0x1f` for 31 and `yes` for
+    /// true: each such value is written quoted; a timestamp as the tool writes it stays plain.
+    #[test]
+    fn exactly_the_values_another_yaml_reader_would_misread_are_quoted() {
+        let written = |value| plain_or_quoted(value);
+        for value in [
+            "", "~", "null", "NULL", "true", "yes", "off", "n", ".inf", "-.inf", ".nan", "010",
+            "1e3", "-1", "+1", "1_000", ".5", "0x1f", "0o17", "-x", ".x",
+        ] {
+            assert_eq!(written(value), format!("'{value}'"), "{value}");
+        }
+        for value in ["2020-07-11T040642", "x-1", "1.2.3", "nulls", "a.b", "ox1f"] {
+            assert_eq!(written(value), value, "{value}");
+        }
+    }
+
+    #[test]
+    fn a_key_that_is_no_string_keeps_its_text_and_matches_no_version() {
+        assert_eq!(key_text(" '3.9' "), "3.9");
+        assert_eq!(key_text("!!str 3.10"), "3.10");
+        assert_eq!(key_text(" ~ "), "~");
+        assert_eq!(key_text("!!int 3"), "!!int 3");
     }
 
     #[test]
