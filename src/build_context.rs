@@ -145,7 +145,7 @@ impl ImageCopies {
 impl Drop for ImageCopies {
     fn drop(&mut self) {
         if let Err(error) = self.remove_all() {
-            eprintln!("warning: could not remove a build-context copy: {error}");
+            say!("warning: could not remove a build-context copy: {error}");
         }
     }
 }

@@ -14,6 +14,6 @@ pub fn enable() {
 /// Prints `debug: <message>` on stderr when debug output is on.
 pub fn line(message: impl Display) {
     if ENABLED.load(Ordering::Relaxed) {
-        eprintln!("debug: {message}");
+        say!("debug: {message}");
     }
 }

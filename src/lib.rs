@@ -4,6 +4,23 @@
 //! Data flows one way: files on disk ([`catalog`]) -> a [`plan`] -> actions on the [`engine`]
 //! and [`registry`] ([`run`]) -> files written back ([`atomic`]).
 
+/// Like `eprintln!`, but a closed or full stderr (`2>&1 | head`) loses the line instead of
+/// panicking: the work goes on, and a panic on a build's thread would leave the run waiting.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// Like `eprint!`, losing the text instead of panicking, as `say!`.
+macro_rules! say_text {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 pub mod atomic;
 pub mod build_context;
 pub mod catalog;

@@ -27,7 +27,7 @@ pub fn on_wait(notice: fn(&str)) {
 fn say_waiting(message: &str) {
     match WAIT_NOTICE.get() {
         Some(notice) => notice(message),
-        None => eprintln!("{message}"),
+        None => say!("{message}"),
     }
 }
 

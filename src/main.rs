@@ -1,5 +1,6 @@
 //! Entry point: parse the command line, run the command, map its error to an exit code.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -12,12 +13,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     lock::on_wait(report::line);
     if let Err(error) = ctrlc::set_handler(on_interrupt) {
-        eprintln!("warning: cannot handle Ctrl-C: {error}");
+        let _ = writeln!(std::io::stderr(), "warning: cannot handle Ctrl-C: {error}");
     }
     match commands::dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprint!("{}", error_report(&error));
+            // Written even to a closed stderr without panicking: the exit code still says how.
+            let _ = std::io::stderr().write_all(error_report(&error).as_bytes());
             ExitCode::from(error.kind().exit_code())
         }
     }
@@ -43,7 +45,7 @@ fn on_interrupt() {
     if process::is_interrupted() {
         std::process::exit(i32::from(EXIT_INTERRUPTED));
     }
-    eprintln!("interrupted: stopping running commands");
+    let _ = writeln!(std::io::stderr(), "interrupted: stopping running commands");
     process::interrupt();
 }
 
@@ -55,7 +57,7 @@ fn install_panic_hook() {
         return;
     }
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("{}", panic_report(info.location()));
+        let _ = writeln!(std::io::stderr(), "{}", panic_report(info.location()));
     }));
 }
 

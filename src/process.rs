@@ -117,7 +117,7 @@ impl Command {
             };
             for line in BufReader::new(pipe).lines() {
                 let line = line?;
-                eprintln!("{line}");
+                say!("{line}");
                 stderr.push_str(&line);
                 stderr.push('\n');
             }

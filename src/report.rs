@@ -103,10 +103,10 @@ impl Progress {
             }
             View::Plain {
                 prefix_output: true,
-            } => eprintln!("{} | {text}", name(build)),
+            } => say!("{} | {text}", name(build)),
             View::Plain {
                 prefix_output: false,
-            } => eprintln!("{text}"),
+            } => say!("{text}"),
         }
     }
 
@@ -174,7 +174,7 @@ fn clock() -> String {
 
 /// A timestamped line on stderr.
 pub fn line(message: &str) {
-    eprintln!("[{}] {message}", clock());
+    say!("[{}] {message}", clock());
 }
 
 fn seconds(elapsed: Duration) -> String {

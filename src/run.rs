@@ -36,6 +36,8 @@ pub enum Outcome {
 pub enum Failure {
     #[error(transparent)]
     Process(#[from] process::Error),
+    #[error("the build stopped on an internal error (a bug: please report it)")]
+    Panicked,
     #[error("`{tag}` was built, but recording it failed")]
     Record {
         tag: String,
@@ -47,7 +49,7 @@ impl Failure {
     pub fn kind(&self) -> crate::exit::Kind {
         match self {
             Failure::Process(e) => e.kind(),
-            Failure::Record { .. } => crate::exit::Kind::Failed,
+            Failure::Record { .. } | Failure::Panicked => crate::exit::Kind::Failed,
         }
     }
 }
@@ -90,7 +92,11 @@ where
                 scope.spawn(move || {
                     let started = Instant::now();
                     let mut on_line = |line: &str| progress.output(index, build, line);
-                    let result = run_one(docker, build, &log, &mut on_line);
+                    // A panic here must still report the build, or the loop below waits forever.
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        run_one(docker, build, &log, &mut on_line)
+                    }))
+                    .unwrap_or(Err(Failure::Panicked));
                     let _ = tx.send((index, result, started.elapsed()));
                 });
             }

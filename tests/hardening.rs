@@ -409,3 +409,49 @@ fn a_secret_build_arg_printed_by_a_failing_build_shows_nowhere_in_output_or_logs
         assert!(!text.contains(SECRET), "{path}:\n{text}");
     }
 }
+
+/// `build-all 2>&1 | head -1`: once the reader is gone, every line the tool writes fails. The
+/// run must still build, record and exit with its outcome: before, a build's thread panicked
+/// on its next line and the run waited for it forever.
+#[test]
+fn a_run_whose_output_pipe_closes_still_builds_records_and_exits() {
+    let env = small_catalog();
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    let mut run = env
+        .command(&["build-all", "-t", &env.timestamp, "--jobs", "2"])
+        .stdout(writer.try_clone().unwrap())
+        .stderr(writer)
+        .spawn()
+        .expect("start dagster-image");
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(reader), &mut first).unwrap();
+    assert!(
+        !first.is_empty(),
+        "the run wrote a line before the pipe closed"
+    );
+    // The reader dropped: the pipe is closed for the run's next writes.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = run.kill();
+            panic!("the run did not end within 120 s of its output pipe closing");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    for image in IMAGES {
+        for version in ["3.9", "3.10"] {
+            assert!(
+                common::image_exists(&env.tag(image, version)),
+                "{image} {version}"
+            );
+        }
+        let recorded = read_all(&env, "after the run")
+            .iter()
+            .all(|file| file.get("3.9").is_some() && file.get("3.10").is_some());
+        assert!(recorded, "every version recorded");
+    }
+}

@@ -234,7 +234,7 @@ fn execute(
             .record_build(&build.target.python_version, &plan.timestamp)
     });
     if plan.builds.len() > 1 {
-        eprint!("\n{}", report::summary(plan, &report));
+        say_text!("\n{}", report::summary(plan, &report));
     }
     if report.interrupted {
         return Err(Error::Interrupted);
@@ -258,7 +258,7 @@ fn execute(
         1 if total == 1 => Err(failures.remove(0).into()),
         failed => {
             for failure in &failures {
-                eprintln!("\nerror: {failure}");
+                say!("\nerror: {failure}");
             }
             Err(Error::BuildsFailed {
                 failed,

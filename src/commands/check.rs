@@ -41,7 +41,7 @@ pub fn check(context: &Context, name: Option<&str>, json: bool) -> Result<()> {
     }
     match problems.len() {
         0 => {
-            eprintln!("no problems in {} image(s)", scope.len());
+            say!("no problems in {} image(s)", scope.len());
             Ok(())
         }
         count => Err(Error::ProblemsFound { count }),

@@ -32,7 +32,7 @@ pub fn bake(context: &Context, request: &BuildRequest, push: bool) -> Result<()>
     let file = bake::bake_file(&plan, &options)?;
     let most_platforms = file.target.values().map(|t| t.platforms.len()).max();
     warn_of_copies(&images, &plan);
-    eprint!(
+    say_text!(
         "{}",
         bake_notes(context.catalog()?.dir(), most_platforms.unwrap_or(0), push)
     );
@@ -88,7 +88,7 @@ fn stale_only(context: &Context, images: &BTreeMap<String, Image>, plan: Plan) -
     let total = plan.builds.len();
     let freshness = incremental::assess(context, images, &plan)?;
     let narrowed = plan::narrow(&plan, &freshness.changed, images);
-    eprintln!(
+    say!(
         "{} of {total} image-versions changed",
         narrowed.builds.len()
     );
@@ -115,7 +115,7 @@ fn warn_of_copies(images: &BTreeMap<String, Image>, plan: &Plan) {
     let planned = |image: &&Image| plan.builds.iter().any(|b| b.target.image == image.name);
     for image in images.values().filter(planned) {
         for copy in &image.config.copies {
-            eprintln!(
+            say!(
                 "warning: `{}` builds with `{}` copied to `{}` (its image.yaml); bake does not \
                  copy it, so put it there before running `docker buildx bake`",
                 image.name,

@@ -244,14 +244,14 @@ fn warn_of_unknowns(reasons: &[Vec<Reason>]) {
         }
     }
     for ((registry, why), references) in failed {
-        eprintln!(
+        say!(
             "warning: cannot ask registry `{registry}` whether upstream images moved ({}): {why}; \
              what builds on them counts as unknown, not stale",
             quoted(&references)
         );
     }
     if !uncompared.is_empty() {
-        eprintln!(
+        say!(
             "warning: cannot tell whether {} moved: no local copy to compare with, and the \
              registry was not asked (`--offline`) or has no such image; what builds on them \
              counts as unknown, not stale",

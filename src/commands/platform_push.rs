@@ -99,7 +99,7 @@ pub(super) fn assemble(
         } else {
             "up to date, not pushed"
         };
-        eprintln!(
+        say!(
             "`{}` is an index of {} ({}): {done}",
             index.target,
             platforms.join(", "),

@@ -207,7 +207,7 @@ impl Release<'_> {
             let describe = self.describe(step);
             report::line(&format!("step {}/{}: {describe}", number + 1, steps.len()));
             if let Err(error) = self.run_step(step, false) {
-                eprintln!(
+                say!(
                     "note: the step `{step}` did not finish; continue with `publish -t {} \
                      --resume` (same timestamp, finished steps not redone)",
                     self.snap_type.as_str()
@@ -284,7 +284,7 @@ impl Release<'_> {
             }
             Step::RecordTimestamp => {
                 let (edits, warnings) = self.record_edits()?;
-                warnings.iter().for_each(|w| eprintln!("warning: {w}"));
+                warnings.iter().for_each(|w| say!("warning: {w}"));
                 apply(&edits, dry_run)
             }
         }

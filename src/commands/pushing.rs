@@ -149,7 +149,7 @@ fn not_up_to_date(
         let mut targets = Vec::new();
         for target in &publication.targets {
             match remote_copy(client, target, local.get(&publication.source))? {
-                Some(digest) => eprintln!("`{target}` is up to date ({digest}): not pushed"),
+                Some(digest) => say!("`{target}` is up to date ({digest}): not pushed"),
                 None => targets.push(target.clone()),
             }
         }

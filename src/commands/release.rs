@@ -130,7 +130,7 @@ fn note_copy_inside_registries(pushed: &Pushed) {
     let password = registry::aws_password_needed(&pushed.host)
         .map(|command| format!(" (reading it needs the password of `{command}`)"))
         .unwrap_or_default();
-    eprintln!(
+    say!(
         "note: without --dry-run, `{}` is copied inside the registries when its registry has \
          it{password}; these are the commands run when it does not, or cannot be copied",
         pushed.reference
@@ -159,7 +159,7 @@ fn copy_else_push(
         match copy.run(&mut logins) {
             Ok(Copied::Done) => return Ok(()),
             Ok(Copied::SourceMissing) => {}
-            Err(Failed::AtSource(error)) if !error.is_interrupted() => eprintln!(
+            Err(Failed::AtSource(error)) if !error.is_interrupted() => say!(
                 "warning: cannot copy `{}` inside the registry ({}): pushing the local image \
                  instead",
                 pushed.reference,
@@ -228,13 +228,13 @@ impl ReleaseCopy<'_> {
         let copied = registry::with_client(&hosts, logins, deadline, |client| self.copy(client))
             .map_err(|error| self.blame(error))?;
         let Some(copied) = copied else {
-            eprintln!(
+            say!(
                 "`{}` is not in the registry: pushing the local image",
                 self.pushed.reference
             );
             return Ok(Copied::SourceMissing);
         };
-        eprintln!(
+        say!(
             "copied `{}` ({}) to `{}` without docker: {} blob(s) mounted, {} uploaded",
             self.pushed.reference,
             copied.digest,

@@ -159,7 +159,7 @@ impl PushedLookup {
 }
 
 fn warn_cannot_ask(registry: &Registry, error: &RemoteError) {
-    eprintln!(
+    say!(
         "warning: cannot ask registry `{}` whether images are pushed: {}",
         registry.host(),
         error.reason()

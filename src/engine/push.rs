@@ -94,7 +94,7 @@ pub fn push_retrying(command: &Command, step: &str, retries: &PushRetries) -> pr
         let transient = matches!(error, process::Error::Failed { .. }) && is_transient(&stderr);
         match retries.wait_before(attempt + 1, started) {
             Some(wait) if transient => {
-                eprintln!(
+                say!(
                     "warning: {step} failed ({reason}): trying again in {} s, attempt {} of {}",
                     wait.as_secs_f32(),
                     attempt + 1,
