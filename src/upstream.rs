@@ -71,7 +71,25 @@ pub enum Lookup {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalCopy {
     pub id: String,
+    /// Under any name: a digest is of the content, whichever repository holds it.
     pub repo_digests: Vec<String>,
+    /// Under the reference's own repository: what its registry may be asked about later.
+    pub pulled_as: Vec<String>,
+}
+
+impl LocalCopy {
+    /// The copy as a pin: the digest its reference's repository knows it by when there is
+    /// exactly one (a copy pulled or pushed once), so that its registry can later say whether it
+    /// moved; else its ID.
+    fn pin(&self) -> Pin {
+        let mut digests = self.pulled_as.clone();
+        digests.sort();
+        digests.dedup();
+        match digests.as_slice() {
+            [digest] => Pin::Registry(digest.clone()),
+            _ => Pin::Local(self.id.clone()),
+        }
+    }
 }
 
 /// A reference as this run sees it.
@@ -107,16 +125,18 @@ impl Observed {
     }
 
     /// What a build made now would use: the registry's image when it pulls (`pulling`), has no
-    /// copy, or its copy is the registry's; else its copy; None when there is neither.
+    /// copy, or its copy is the registry's; else its copy, by the one registry digest it was
+    /// pulled or pushed as when the registry was not asked, else by its ID; None when there is
+    /// neither.
     pub fn pin(&self, pulling: bool) -> Option<Pin> {
-        let local = self.local.as_ref().map(|l| Pin::Local(l.id.clone()));
         match &self.lookup {
             Lookup::Found { digest, .. }
                 if pulling || self.local.is_none() || self.local_is_current() =>
             {
                 Some(Pin::Registry(digest.clone()))
             }
-            _ => local,
+            Lookup::NotAsked => self.local.as_ref().map(LocalCopy::pin),
+            _ => self.local.as_ref().map(|l| Pin::Local(l.id.clone())),
         }
     }
 
@@ -133,7 +153,11 @@ impl Observed {
 
     fn compare_registry(&self, old: &str) -> Outcome {
         match &self.lookup {
-            Lookup::Found { digest, .. } if digest == old => Outcome::Same,
+            Lookup::Found { digest, aliases }
+                if digest == old || aliases.iter().any(|a| a == old) =>
+            {
+                Outcome::Same
+            }
             Lookup::Found { digest, .. } => Outcome::Moved {
                 new: Pin::Registry(digest.clone()),
             },
@@ -204,9 +228,14 @@ mod tests {
     }
 
     fn local(id: &str, repo_digests: &[&str]) -> Option<LocalCopy> {
+        local_pulled_as(id, repo_digests, repo_digests)
+    }
+
+    fn local_pulled_as(id: &str, repo_digests: &[&str], pulled_as: &[&str]) -> Option<LocalCopy> {
         Some(LocalCopy {
             id: id.into(),
             repo_digests: repo_digests.iter().map(|d| d.to_string()).collect(),
+            pulled_as: pulled_as.iter().map(|d| d.to_string()).collect(),
         })
     }
 
@@ -245,6 +274,50 @@ mod tests {
         assert_eq!(
             observed(Lookup::NotAsked, local("sha256:id", &[])).pin(true),
             Some(Pin::Local("sha256:id".into()))
+        );
+    }
+
+    /// A plain build asks the registry only about what it has no copy of: its copy is pinned
+    /// by the one digest it was pulled or pushed as, which the registry can later be asked
+    /// about, else by its ID.
+    #[test]
+    fn a_copy_the_registry_was_not_asked_about_is_pinned_by_its_one_registry_digest() {
+        let pin =
+            |digests: &[&str]| observed(Lookup::NotAsked, local("sha256:id", digests)).pin(false);
+        assert_eq!(pin(&["sha256:d"]), Some(Pin::Registry("sha256:d".into())));
+        assert_eq!(
+            pin(&["sha256:d", "sha256:d"]),
+            Some(Pin::Registry("sha256:d".into()))
+        );
+        assert_eq!(
+            pin(&["sha256:d", "sha256:e"]),
+            Some(Pin::Local("sha256:id".into()))
+        );
+        assert_eq!(pin(&[]), Some(Pin::Local("sha256:id".into())));
+        assert_eq!(observed(Lookup::NotAsked, None).pin(false), None);
+        let pushed_elsewhere = local_pulled_as("sha256:id", &["sha256:d"], &[]);
+        assert_eq!(
+            observed(Lookup::NotAsked, pushed_elsewhere).pin(false),
+            Some(Pin::Local("sha256:id".into())),
+            "a digest of another repository says nothing of this reference's registry"
+        );
+    }
+
+    /// A copy pulled by an index is known by the index's digest: the registry's index is still
+    /// that one, so it did not move; another index did.
+    #[test]
+    fn a_pin_of_an_index_digest_is_the_same_while_the_registry_keeps_that_index() {
+        let by_index = Pin::Registry("sha256:new-index".into());
+        let copy = local("sha256:id", &["sha256:new-index"]);
+        assert_eq!(
+            observed(found("sha256:new"), copy.clone()).compare(&by_index),
+            Outcome::Same
+        );
+        assert_eq!(
+            observed(found("sha256:newer"), copy).compare(&by_index),
+            Outcome::Moved {
+                new: Pin::Registry("sha256:newer".into())
+            }
         );
     }
 

@@ -38,7 +38,7 @@ pub(super) fn assess_with_images(
     images: &BTreeMap<String, Image>,
     plan: &Plan,
 ) -> Result<(Freshness, BTreeSet<String>)> {
-    let (facts, references, present) = gather(context, images, plan, true, true)?;
+    let (facts, references, present) = gather(context, images, plan, true, Ask::Every)?;
     let freshness =
         Freshness::assess(images, plan, &facts, &references).map_err(CatalogError::Io)?;
     warn_of_unknowns(&freshness.reasons);
@@ -58,8 +58,12 @@ pub(super) fn label_builds(
     skip_unchanged: bool,
     dry_run: bool,
 ) -> Result<Plan> {
-    let upstream = skip_unchanged || !dry_run;
-    let (facts, references, _) = gather(context, images, &plan, skip_unchanged, upstream)?;
+    let ask = match (skip_unchanged, dry_run) {
+        (true, _) => Ask::Every,
+        (false, false) => Ask::NotHere,
+        (false, true) => Ask::None,
+    };
+    let (facts, references, _) = gather(context, images, &plan, skip_unchanged, ask)?;
     let (pins, pulls, keep) = if skip_unchanged {
         let freshness =
             Freshness::assess(images, &plan, &facts, &references).map_err(CatalogError::Io)?;
@@ -102,43 +106,45 @@ pub(super) fn label_builds(
     Ok(plan)
 }
 
+/// Which upstream references their registries are asked about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ask {
+    /// All: whether they moved is the question (`status`, `--skip-unchanged`).
+    Every,
+    /// Those the engine has no copy of: a build uses the copy, known by its ID or the digest it
+    /// was pulled as, so only what the build will pull needs its registry (a plain build).
+    NotHere,
+    /// None: the labels of a dry run name upstream images `unknown`.
+    None,
+}
+
 /// What the engine and the registries know that an assessment of `plan` needs: the labels of
-/// the current images (with `current`) and of the bases it does not build, and (with
-/// `upstream`) each upstream reference of each build, for its platform; and which of those
-/// tags name an image here.
+/// the current images (with `current`) and of the bases it does not build, and each upstream
+/// reference of each build, for its platform, as `ask` says; and which of those tags name an
+/// image here.
 fn gather(
     context: &Context,
     images: &BTreeMap<String, Image>,
     plan: &Plan,
     current: bool,
-    upstream: bool,
+    ask: Ask,
 ) -> Result<(Facts, Vec<Vec<String>>, BTreeSet<String>)> {
     let references = freshness::upstream_references(plan)?;
     let mut tags = freshness::base_tags(images, plan);
     if current {
         tags.extend(freshness::current_tags(images, plan));
     }
-    let wanted = match upstream {
-        true => wanted(plan, &references),
-        false => Vec::new(),
+    let wanted = match ask {
+        Ask::None => Vec::new(),
+        Ask::Every | Ask::NotHere => wanted(plan, &references),
     };
     let upstream_references: BTreeSet<&String> = wanted.iter().map(|(r, _)| r).collect();
     let mut asked: Vec<String> = tags.iter().cloned().collect();
     asked.extend(upstream_references.iter().map(|r| r.to_string()));
-    // The registries are asked while the engine is: neither waits for the other.
-    let (offline, deadline) = (context.offline, context.registry_timeout);
-    let (local, lookups) = std::thread::scope(|scope| {
-        let lookups = scope.spawn(|| look_up(offline, deadline, &wanted));
-        let local = match asked.is_empty() {
-            true => Ok(LocalImages::default()),
-            false => context.docker.local_images(&asked),
-        };
-        let lookups = lookups
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (local, lookups)
-    });
-    let (local, lookups) = (local?, lookups?);
+    let (local, lookups) = match ask {
+        Ask::NotHere => local_then_missing(context, &asked, &wanted)?,
+        Ask::Every | Ask::None => local_while_looking_up(context, &asked, &wanted)?,
+    };
     let upstream = wanted
         .into_iter()
         .zip(lookups)
@@ -162,6 +168,55 @@ fn gather(
         .filter(|tag| local.get(tag).is_some())
         .collect();
     Ok((Facts { labels, upstream }, references, present))
+}
+
+/// The engine's images `asked`, and the registries' answers about every one of `wanted`, asked
+/// while the engine is: neither waits for the other.
+fn local_while_looking_up(
+    context: &Context,
+    asked: &[String],
+    wanted: &[Wanted],
+) -> Result<(LocalImages, Vec<Lookup>)> {
+    let (offline, deadline) = (context.offline, context.registry_timeout);
+    let (local, lookups) = std::thread::scope(|scope| {
+        let lookups = scope.spawn(|| look_up(offline, deadline, wanted));
+        let local = local_images(context, asked);
+        let lookups = lookups
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (local, lookups)
+    });
+    Ok((local?, lookups?))
+}
+
+/// The engine's images `asked`, then the registries' answers about those of `wanted` the engine
+/// has no copy of; the others are not asked.
+fn local_then_missing(
+    context: &Context,
+    asked: &[String],
+    wanted: &[Wanted],
+) -> Result<(LocalImages, Vec<Lookup>)> {
+    let local = local_images(context, asked)?;
+    let (here, missing): (Vec<&Wanted>, Vec<&Wanted>) = wanted
+        .iter()
+        .partition(|(reference, _)| local.get(reference).is_some());
+    let missing: Vec<Wanted> = missing.into_iter().cloned().collect();
+    let mut found = look_up(context.offline, context.registry_timeout, &missing)?.into_iter();
+    let lookups = wanted
+        .iter()
+        .map(|key| match here.contains(&key) {
+            true => Lookup::NotAsked,
+            false => found.next().unwrap_or(Lookup::NotAsked),
+        })
+        .collect();
+    Ok((local, lookups))
+}
+
+fn local_images(context: &Context, asked: &[String]) -> Result<LocalImages> {
+    Ok(match asked.is_empty() {
+        true => LocalImages::default(),
+        false => context.docker.local_images(asked)?,
+    })
 }
 
 /// The registries' answers about `wanted`, each request within `deadline`; none asked when
@@ -197,17 +252,28 @@ fn lookup_concurrency() -> usize {
         .unwrap_or(LOOKUP_CONCURRENCY)
 }
 
-/// The engine's copy of `reference`, with the registry digests it is known by.
+/// The engine's copy of `reference`, with the registry digests it is known by: under any name
+/// (digests are of content), and under the reference's own repository.
 fn local_copy(local: &LocalImages, reference: &str) -> Option<LocalCopy> {
     let image = local.get(reference)?;
-    let repo_digests = image
+    let familiar = crate::engine::images::familiar(reference);
+    let (repository, _) = crate::registry::split_tag(&familiar);
+    let named: Vec<(&str, &str)> = image
         .repo_digests
         .iter()
-        .filter_map(|d| d.split_once('@').map(|(_, digest)| digest.to_owned()))
+        .filter_map(|d| d.split_once('@'))
         .collect();
+    let digests = |mine: bool| {
+        named
+            .iter()
+            .filter(|(name, _)| !mine || *name == repository)
+            .map(|(_, digest)| digest.to_string())
+            .collect()
+    };
     Some(LocalCopy {
         id: image.id.clone(),
-        repo_digests,
+        repo_digests: digests(false),
+        pulled_as: digests(true),
     })
 }
 
