@@ -78,17 +78,10 @@ pub struct LocalCopy {
 }
 
 impl LocalCopy {
-    /// The copy as a pin: the digest its reference's repository knows it by when there is
-    /// exactly one (a copy pulled or pushed once), so that its registry can later say whether it
-    /// moved; else its ID.
-    fn pin(&self) -> Pin {
-        let mut digests = self.pulled_as.clone();
-        digests.sort();
-        digests.dedup();
-        match digests.as_slice() {
-            [digest] => Pin::Registry(digest.clone()),
-            _ => Pin::Local(self.id.clone()),
-        }
+    /// Whether the copy never came from, nor went to, a registry under its reference's name (an
+    /// image built, imported or tagged here): a build on it needs nothing of that registry.
+    pub fn is_local_only(&self) -> bool {
+        self.pulled_as.is_empty()
     }
 }
 
@@ -125,18 +118,16 @@ impl Observed {
     }
 
     /// What a build made now would use: the registry's image when it pulls (`pulling`), has no
-    /// copy, or its copy is the registry's; else its copy, by the one registry digest it was
-    /// pulled or pushed as when the registry was not asked, else by its ID; None when there is
-    /// neither.
+    /// copy, or its copy is the registry's; else its copy; None when there is neither.
     pub fn pin(&self, pulling: bool) -> Option<Pin> {
+        let local = self.local.as_ref().map(|l| Pin::Local(l.id.clone()));
         match &self.lookup {
             Lookup::Found { digest, .. }
                 if pulling || self.local.is_none() || self.local_is_current() =>
             {
                 Some(Pin::Registry(digest.clone()))
             }
-            Lookup::NotAsked => self.local.as_ref().map(LocalCopy::pin),
-            _ => self.local.as_ref().map(|l| Pin::Local(l.id.clone())),
+            _ => local,
         }
     }
 
@@ -277,30 +268,14 @@ mod tests {
         );
     }
 
-    /// A plain build asks the registry only about what it has no copy of: its copy is pinned
-    /// by the one digest it was pulled or pushed as, which the registry can later be asked
-    /// about, else by its ID.
+    /// A plain build asks a registry only about a reference whose copy came from or went to
+    /// it under that name; a copy only tagged or built here needs nothing of it.
     #[test]
-    fn a_copy_the_registry_was_not_asked_about_is_pinned_by_its_one_registry_digest() {
-        let pin =
-            |digests: &[&str]| observed(Lookup::NotAsked, local("sha256:id", digests)).pin(false);
-        assert_eq!(pin(&["sha256:d"]), Some(Pin::Registry("sha256:d".into())));
-        assert_eq!(
-            pin(&["sha256:d", "sha256:d"]),
-            Some(Pin::Registry("sha256:d".into()))
-        );
-        assert_eq!(
-            pin(&["sha256:d", "sha256:e"]),
-            Some(Pin::Local("sha256:id".into()))
-        );
-        assert_eq!(pin(&[]), Some(Pin::Local("sha256:id".into())));
-        assert_eq!(observed(Lookup::NotAsked, None).pin(false), None);
-        let pushed_elsewhere = local_pulled_as("sha256:id", &["sha256:d"], &[]);
-        assert_eq!(
-            observed(Lookup::NotAsked, pushed_elsewhere).pin(false),
-            Some(Pin::Local("sha256:id".into())),
-            "a digest of another repository says nothing of this reference's registry"
-        );
+    fn a_copy_never_pulled_or_pushed_under_its_name_is_local_only() {
+        assert!(local("sha256:id", &[]).unwrap().is_local_only());
+        let pushed_elsewhere = local_pulled_as("sha256:id", &["sha256:d"], &[]).unwrap();
+        assert!(pushed_elsewhere.is_local_only());
+        assert!(!local("sha256:id", &["sha256:d"]).unwrap().is_local_only());
     }
 
     /// A copy pulled by an index is known by the index's digest: the registry's index is still

@@ -111,8 +111,8 @@ pub(super) fn label_builds(
 enum Ask {
     /// All: whether they moved is the question (`status`, `--skip-unchanged`).
     Every,
-    /// Those the engine has no copy of: a build uses the copy, known by its ID or the digest it
-    /// was pulled as, so only what the build will pull needs its registry (a plain build).
+    /// All but those with a local-only copy (built, imported or tagged here): a build uses the
+    /// copy, so its registry has nothing to say of it (a plain build).
     NotHere,
     /// None: the labels of a dry run name upstream images `unknown`.
     None,
@@ -189,17 +189,19 @@ fn local_while_looking_up(
     Ok((local?, lookups?))
 }
 
-/// The engine's images `asked`, then the registries' answers about those of `wanted` the engine
-/// has no copy of; the others are not asked.
+/// The engine's images `asked`, then the registries' answers about those of `wanted` that the
+/// engine has no copy of, or one that came from or went to that registry; a local-only copy's
+/// registry is not asked.
 fn local_then_missing(
     context: &Context,
     asked: &[String],
     wanted: &[Wanted],
 ) -> Result<(LocalImages, Vec<Lookup>)> {
     let local = local_images(context, asked)?;
-    let (here, missing): (Vec<&Wanted>, Vec<&Wanted>) = wanted
-        .iter()
-        .partition(|(reference, _)| local.get(reference).is_some());
+    let (here, missing): (Vec<&Wanted>, Vec<&Wanted>) =
+        wanted.iter().partition(|(reference, _)| {
+            local_copy(&local, reference).is_some_and(|copy| copy.is_local_only())
+        });
     let missing: Vec<Wanted> = missing.into_iter().cloned().collect();
     let mut found = look_up(context.offline, context.registry_timeout, &missing)?.into_iter();
     let lookups = wanted

@@ -94,12 +94,20 @@ impl From<Inspected> for LocalImage {
         Self {
             id: image_id(&inspected.id),
             tags: names(inspected.repo_tags),
-            repo_digests: names(inspected.repo_digests),
+            repo_digests: registry_digests(inspected.repo_digests),
             labels: inspected.config.and_then(|c| c.labels).unwrap_or_default(),
             size: inspected.size,
             platform,
         }
     }
+}
+
+/// The digests an image is known by in registries: podman's `localhost/NAME@DIGEST` is its own
+/// digest of a local image, which no registry holds.
+fn registry_digests(listed: Option<Vec<String>>) -> Vec<String> {
+    let listed = listed.unwrap_or_default();
+    let remote = listed.into_iter().filter(|d| !d.starts_with("localhost/"));
+    names(Some(remote.collect()))
 }
 
 fn names(listed: Option<Vec<String>>) -> Vec<String> {
@@ -178,7 +186,10 @@ mod tests {
         let app = images.get("dagster/app:py3.9-T").unwrap();
         assert_eq!(app.id, "sha256:25176334f2");
         assert_eq!(app.tags, ["dagster/app:py3.9-T", "busybox:latest"]);
-        assert_eq!(app.repo_digests, ["dagster/app@sha256:7e"]);
+        assert!(
+            app.repo_digests.is_empty(),
+            "podman's own digest of a local image"
+        );
         assert!(images.get("localhost/dagster/app:py3.9-T").is_some());
         assert!(images.get("busybox:latest").is_some());
     }
