@@ -73,7 +73,7 @@ pub struct LocalCopy {
     pub id: String,
     /// Under any name: a digest is of the content, whichever repository holds it.
     pub repo_digests: Vec<String>,
-    /// Under the reference's own repository: what its registry may be asked about later.
+    /// Under the reference's own repository: it came from or went to that registry.
     pub pulled_as: Vec<String>,
 }
 
