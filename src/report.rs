@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::engine;
 use crate::plan::{Build, Plan};
 use crate::run::{Failure, Outcome, Report};
 
@@ -95,7 +96,7 @@ impl Progress {
     pub fn output(&self, index: usize, build: &Build, text: &str) {
         match &self.view {
             View::Live(bars) => {
-                if let Some(step) = dockerfile_step(text)
+                if let Some(step) = engine::build_step(text)
                     && let Some((_, bar)) = lock(&bars.running).iter().find(|(i, _)| *i == index)
                 {
                     bar.set_message(step.to_owned());
@@ -153,19 +154,6 @@ fn name(build: &Build) -> String {
         "{} py{}{platform}",
         build.target.image, build.target.python_version
     )
-}
-
-/// The Dockerfile step a line of `docker build` output starts: `Step 2/5 : RUN ...` from the
-/// classic builder, `#5 [2/3] RUN ...` from BuildKit, `STEP 2/5: RUN ...` from podman.
-pub fn dockerfile_step(text: &str) -> Option<&str> {
-    let classic = text.starts_with("Step ") && text.contains(" : ");
-    let podman = text.starts_with("STEP ") && text.contains(": ");
-    if classic || podman {
-        return Some(text);
-    }
-    let rest = text.strip_prefix('#')?;
-    let (number, step) = rest.split_once(' ')?;
-    (number.chars().all(|c| c.is_ascii_digit()) && step.starts_with('[')).then_some(step)
 }
 
 fn clock() -> String {
@@ -242,24 +230,5 @@ mod tests {
             table(["IMAGE", "PY"], &rows),
             "IMAGE       PY\napp         3.10\nbase-image  3.9\n"
         );
-    }
-
-    #[test]
-    fn recognises_steps_of_docker_builders_and_podman() {
-        assert_eq!(
-            dockerfile_step("Step 2/5 : RUN pip install x"),
-            Some("Step 2/5 : RUN pip install x")
-        );
-        assert_eq!(
-            dockerfile_step("#5 [2/3] RUN echo hi"),
-            Some("[2/3] RUN echo hi")
-        );
-        assert_eq!(
-            dockerfile_step("STEP 2/5: RUN pip install x"),
-            Some("STEP 2/5: RUN pip install x")
-        );
-        assert_eq!(dockerfile_step("#5 DONE 0.1s"), None);
-        assert_eq!(dockerfile_step(" ---> Running in 1234"), None);
-        assert_eq!(dockerfile_step("Stepping"), None);
     }
 }

@@ -3,6 +3,7 @@
 //! `docker` (or `$DOCKER`, e.g. `podman`), so their contexts, builders and credential helpers
 //! apply. Every engine dialect lives here; knows nothing of the catalog.
 
+mod build_output;
 pub mod buildx;
 pub mod images;
 mod push;
@@ -12,6 +13,7 @@ use std::ffi::OsString;
 use crate::plan::BuildSpec;
 use crate::process::{self, Command};
 
+pub use build_output::build_step;
 pub use images::{LocalImage, LocalImages};
 pub use push::{PushRetries, push_retrying};
 
