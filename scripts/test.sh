@@ -22,7 +22,12 @@ set_up() {
     scripts/setup-untrusted-registry.sh
     scripts/setup-podman.sh
     scripts/setup-arm64.sh
-    if [ -x ../shared/tools/buildkit/buildkit.sh ]; then scripts/setup-buildkit.sh; fi
+    if [ -x ../shared/tools/buildkit/buildkit.sh ]; then
+        scripts/setup-buildkit.sh
+    else
+        NOTES+=("no ../shared/tools/buildkit: these BuildKit tests were skipped (each says so):"
+            $(cargo test --locked --test bake_buildkit -- --list 2>/dev/null | sed -n 's/: test$//p'))
+    fi
 }
 
 # The images the tests built carry their run's id (`test-<pid>x<nanos>-<n>`, or `test.<pid>x...`
@@ -40,6 +45,7 @@ remove_test_images() {
 }
 
 TIMES=()
+NOTES=()
 # timed LABEL ENGINE CARGO_TEST_ARGS...: cargo test on ENGINE, its wall-clock time noted.
 timed() {
     local label=$1 engine=$2 started=$SECONDS
@@ -64,4 +70,4 @@ timed "engine-reading tests on docker with BuildKit" buildkit "${READS_ENGINE[@]
 # One test at a time on podman: podman 4.3's build cache fails with "layer not known" when
 # another test removes an image while a build looks through the cached ones.
 timed "engine-reading tests on podman" podman "${READS_ENGINE[@]}" -- --test-threads=1
-printf '%s\n' "suite times:" "${TIMES[@]/#/  }"
+printf '%s\n' "suite times:" "${TIMES[@]/#/  }" "${NOTES[@]/#/  }"
