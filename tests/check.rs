@@ -121,3 +121,91 @@ fn check_names_the_dockerfile_line_of_a_copy_source_missing_until_image_yaml_dec
     assert_eq!(run.stdout, "");
     assert_eq!(run.stderr, "no problems in 1 image(s)\n");
 }
+
+/// The `image.yaml` files the README's "Moving a Dagster catalog over" gives, as
+/// `(image name, text)`, read from the README itself so that the test follows its text.
+fn readme_dagster_image_yamls() -> Vec<(String, String)> {
+    let readme = fs_err::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("## Moving a Dagster catalog over")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("the README has the section");
+    section
+        .split("```yaml\n")
+        .skip(1)
+        .map(|block| {
+            let text = block.split("```").next().unwrap();
+            let name = text
+                .strip_prefix("# images/")
+                .and_then(|rest| rest.split_once("/image.yaml\n"))
+                .unwrap_or_else(|| panic!("a block naming its image.yaml:\n{text}"))
+                .0;
+            (name.to_owned(), text.to_owned())
+        })
+        .collect()
+}
+
+/// Dagster's Dockerfiles `COPY build_cache/ /` (and `example_project/`) and `ADD scala_modules`,
+/// which its original tool copied in with per-image Python code: `check` names each one
+/// missing, and the README's `image.yaml` for that image makes it whole.
+#[test]
+fn the_readmes_image_yaml_for_each_dagster_image_with_copies_satisfies_check() {
+    let env = Env::empty_without_engine();
+    let dockerfiles = [
+        ("k8s-example", "COPY build_cache/ /\n"),
+        (
+            "k8s-example-editable",
+            "COPY build_cache/ /\nCOPY example_project/ /\n",
+        ),
+        (
+            "buildkite-integration-base",
+            "ADD scala_modules /scala_modules\n",
+        ),
+    ];
+    for (name, copies) in dockerfiles {
+        write_image(&env, name, &["3.9"], None);
+        env.write(
+            &format!("{name}/Dockerfile"),
+            &format!("{BASE_DOCKERFILE}{copies}"),
+        );
+    }
+    let mut missing = check_rows(&env, &[], 1);
+    missing.sort();
+    assert_eq!(
+        missing,
+        [
+            "buildkite-integration-base missing-copy-source buildkite-integration-base/Dockerfile:4",
+            "k8s-example missing-copy-source k8s-example/Dockerfile:4",
+            "k8s-example-editable missing-copy-source k8s-example-editable/Dockerfile:4",
+            "k8s-example-editable missing-copy-source k8s-example-editable/Dockerfile:5",
+        ]
+    );
+
+    let yamls = readme_dagster_image_yamls();
+    let names: Vec<&str> = yamls.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "k8s-example",
+            "k8s-example-editable",
+            "buildkite-integration-base"
+        ]
+    );
+    for (name, text) in &yamls {
+        env.write(&format!("{name}/image.yaml"), text);
+        for source in text.lines().filter_map(|line| {
+            let line = line.trim_start().trim_start_matches("- ");
+            let source = line.strip_prefix("from: ").unwrap_or(line);
+            let source = source.split_whitespace().next()?;
+            (source.contains("_modules") || source.starts_with("examples/")).then_some(source)
+        }) {
+            let folder = env.root().join(source);
+            fs_err::create_dir_all(&folder).unwrap();
+            fs_err::write(folder.join("setup.py"), "").unwrap();
+        }
+    }
+    let run = env.run(&["check"]).success();
+    assert_eq!(run.stdout, "");
+    assert_eq!(run.stderr, "no problems in 3 image(s)\n");
+}
