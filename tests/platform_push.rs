@@ -145,6 +145,51 @@ fn build_and_push_dockerhub_builds_each_platform_with_the_copies_and_puts_the_in
     assert_eq!(run_image(&arm, &["uname", "-m"]).trim(), "aarch64");
 }
 
+/// What the engine under test exits with for a build whose `RUN` exits 3 (classic docker and
+/// podman pass the step's status on; BuildKit's `docker build` and buildx say 1).
+fn engine_status_of_a_run_exiting_3(env: &Env) -> i32 {
+    let dir = env.root().join("exit-3");
+    fs_err::create_dir_all(&dir).unwrap();
+    let base = format!("{}-amd64", common::ROOTFS_IMAGE);
+    fs_err::write(dir.join("Dockerfile"), format!("FROM {base}\nRUN exit 3\n")).unwrap();
+    let status = common::engine_command()
+        .args(["build", "--force-rm", "--quiet"])
+        .arg(&dir)
+        .output()
+        .expect("run the engine")
+        .status;
+    status.code().expect("the engine exited")
+}
+
+#[test]
+fn build_and_push_dockerhub_exits_with_the_engines_status_of_the_failed_build_and_pushes_nothing() {
+    let env = two_platform_catalog();
+    env.write(
+        "python-base/Dockerfile",
+        &format!("{ROOT_DOCKERFILE}RUN test \"$(uname -m)\" != aarch64 || exit 3\n"),
+    );
+    let engine_status = engine_status_of_a_run_exiting_3(&env);
+    if common::engine::Engine::under_test() != common::engine::Engine::BuildKit {
+        assert_eq!(engine_status, 3, "the check below could not tell it from 1");
+    }
+    let repository = format!("{}/python-base", env.registry());
+    let args = [
+        "build-and-push-dockerhub",
+        "--name",
+        "python-base",
+        "--dagster-version",
+        "1.0.0",
+        "--repository",
+        &repository,
+    ];
+    // The default platforms, amd64 then arm64: the amd64 build succeeds, the arm64 one fails.
+    env.run(&args)
+        .code(engine_status)
+        .stderr_has(&format!("building `{repository}:1.0.0-linux-arm64` failed"));
+    let path = format!("{}/python-base", env.registry_path());
+    assert_eq!(common::registry_tags(&path), Vec::<String>::new());
+}
+
 #[test]
 fn the_pipeline_builds_each_platform_on_its_own_step_then_assembles_the_indexes() {
     let env = two_platform_catalog();
