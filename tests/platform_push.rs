@@ -145,6 +145,60 @@ fn build_and_push_dockerhub_builds_each_platform_with_the_copies_and_puts_the_in
     assert_eq!(run_image(&arm, &["uname", "-m"]).trim(), "aarch64");
 }
 
+#[test]
+fn build_and_push_dockerhub_without_set_latest_pushes_no_latest_tag() {
+    let env = two_platform_catalog();
+    let repository = format!("{}/python-base", env.registry());
+    env.run(&[
+        "build-and-push-dockerhub",
+        "--name",
+        "python-base",
+        "--dagster-version",
+        "1.0.0",
+        "--repository",
+        &repository,
+    ])
+    .success();
+    let path = format!("{}/python-base", env.registry_path());
+    assert_eq!(
+        common::registry_tags(&path),
+        ["1.0.0", "1.0.0-linux-amd64", "1.0.0-linux-arm64"]
+    );
+}
+
+#[test]
+fn build_and_push_dockerhub_dry_run_names_dagster_n_with_the_version_and_both_default_platforms() {
+    let env = Env::new();
+    let run = env
+        .run(&[
+            "build-and-push-dockerhub",
+            "--name",
+            "python-base",
+            "--dagster-version",
+            "1.2.3",
+            "--dry-run",
+        ])
+        .success();
+    let (docker, dir) = (common::docker(), env.path("python-base"));
+    let dir = dir.display();
+    let build = |arch: &str| {
+        format!(
+            "{docker} build --force-rm --tag dagster/python-base:1.2.3-linux-{arch} \
+             --file {dir}/Dockerfile --platform linux/{arch} --build-arg DAGSTER_VERSION=1.2.3 \
+             --build-arg TARGETPLATFORM=linux/{arch} --build-arg TARGETOS=linux \
+             --build-arg TARGETARCH={arch} {dir}\n"
+        )
+    };
+    let push = |arch: &str| format!("{docker} push dagster/python-base:1.2.3-linux-{arch}\n");
+    let index = "# then put an index of dagster/python-base:1.2.3-linux-amd64 (linux/amd64), \
+                 dagster/python-base:1.2.3-linux-arm64 (linux/arm64) under \
+                 dagster/python-base:1.2.3 (through the registry API)\n";
+    assert_eq!(
+        run.stdout,
+        [build("amd64"), build("arm64"), push("amd64"), push("arm64")].concat() + index
+    );
+}
+
 /// What the engine under test exits with for a build whose `RUN` exits 3 (classic docker and
 /// podman pass the step's status on; BuildKit's `docker build` and buildx say 1).
 fn engine_status_of_a_run_exiting_3(env: &Env) -> i32 {
