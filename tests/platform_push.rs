@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::access_log::{AccessLog, REGISTRY_LOG, Request};
 use common::pipeline::{agent_tools, pipeline, run_step};
 use common::platforms::{
     BOTH, ROOT_DOCKERFILE, config_architecture, index_entries, two_platform_catalog,
@@ -77,6 +78,45 @@ fn push_puts_each_platform_then_an_index_and_an_unchanged_index_is_not_pushed_ag
     .success();
     let released = index_entries(&format!("{}/released", env.registry_path()), "1.2.3");
     assert_eq!(released, entries);
+}
+
+/// The requests since `log`'s mark that write to `repository`: blob uploads and mounts, manifest
+/// and index puts.
+fn writes(log: &AccessLog, repository: &str) -> Vec<Request> {
+    let requests = log.requests(repository).into_iter();
+    let write = |r: &Request| matches!(r.method.as_str(), "PUT" | "POST" | "PATCH");
+    requests.filter(write).collect()
+}
+
+#[test]
+fn push_all_of_an_unchanged_two_platform_catalog_sends_no_blob_and_no_manifest() {
+    let env = Env::new();
+    env.write("python-base/Dockerfile", ROOT_DOCKERFILE);
+    let t = &env.timestamp;
+    let platforms = ["--platform", "linux/amd64", "--platform", "linux/arm64"];
+    let build = ["build-all", "--name", "python-base", "-t", t];
+    env.run(&[&build[..], &platforms[..]].concat()).success();
+    let registry = env.registry();
+    let push = ["--registry", &registry, "push-all", "--name", "python-base"];
+    let push = [&push[..], &platforms[..]].concat();
+    let repository = format!("{}/python-base", env.registry_path());
+
+    let first = AccessLog::mark(REGISTRY_LOG);
+    env.run(&push).success();
+    let sent = writes(&first, &repository);
+    let manifests = sent.iter().filter(|r| r.kind() == "PUT manifests").count();
+    // Four platform images and the two indexes.
+    assert_eq!(manifests, 6, "{sent:#?}");
+    let blobs = sent.iter().filter(|r| r.kind() == "POST uploads").count();
+    assert!(blobs > 0, "no blob uploaded or mounted: {sent:#?}");
+
+    let again = AccessLog::mark(REGISTRY_LOG);
+    env.run(&push).success();
+    assert_eq!(writes(&again, &repository), [], "the unchanged push wrote");
+    assert!(
+        !again.requests(&repository).is_empty(),
+        "the log was not read"
+    );
 }
 
 #[test]
