@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::access_log::{AccessLog, REGISTRY_LOG, Request};
+use common::access_log::{AccessLog, REGISTRY_LOG, Request, all_by_the_tool};
 use common::pipeline::{agent_tools, pipeline, run_step};
 use common::platforms::{
     BOTH, ROOT_DOCKERFILE, config_architecture, index_entries, two_platform_catalog,
@@ -117,6 +117,77 @@ fn push_all_of_an_unchanged_two_platform_catalog_sends_no_blob_and_no_manifest()
         !again.requests(&repository).is_empty(),
         "the log was not read"
     );
+}
+
+#[test]
+fn push_dockerhub_and_push_ecr_copy_a_two_platform_index_whole_inside_the_registry() {
+    let env = two_platform_catalog();
+    let t = &env.timestamp;
+    env.run(&["build", "--name", "python-base", "-v", "3.9", "-t", t])
+        .success();
+    let registry = env.registry();
+    let with_registry =
+        |args: &[&str]| env.run(&[&["--registry", registry.as_str()][..], args].concat());
+    with_registry(&["push", "--name", "python-base", "-v", "3.9"]).success();
+    let path = env.registry_path();
+    let source = index_entries(&format!("{path}/python-base"), &format!("py3.9-{t}"));
+    assert_eq!(source.len(), 2, "{source:?}");
+    for (command, destination) in [("push-dockerhub", "hub"), ("push-ecr", "ecr")] {
+        let log = AccessLog::mark(REGISTRY_LOG);
+        // The hidden `--repository` puts on the loopback registry what goes to
+        // dagster/python-base or public.ecr.aws/dagster/python-base.
+        let repository = format!("{registry}/{destination}/python-base");
+        let release = [
+            command,
+            "--name",
+            "python-base",
+            "--dagster-version",
+            "1.2.3",
+        ];
+        with_registry(&[&release[..], &["--repository", &repository]].concat()).success();
+        let copied = format!("{path}/{destination}/python-base");
+        // Read before the checks below, which ask the registry too.
+        let requests = log.requests(&copied);
+        assert!(
+            all_by_the_tool(&requests),
+            "docker was asked: {requests:#?}"
+        );
+        let sent = |r: &Request| r.method == "PATCH" || r.kind() == "PUT uploads";
+        assert!(!requests.iter().any(sent), "a blob was sent: {requests:#?}");
+        for tag in ["1.2.3", "latest"] {
+            assert_eq!(index_entries(&copied, tag), source, "{command} {tag}");
+        }
+    }
+}
+
+#[test]
+fn push_dockerhub_and_push_ecr_of_two_platforms_copy_the_index_to_dagster_and_public_ecr() {
+    let env = Env::without_engine();
+    env.write("python-base/image.yaml", BOTH);
+    env.write("python-base/last_updated.yaml", "'3.9': pushed-earlier\n");
+    let registry = env.registry();
+    let source = format!("{registry}/python-base:py3.9-pushed-earlier");
+    for (command, target) in [
+        ("push-dockerhub", "dagster/python-base"),
+        ("push-ecr", "public.ecr.aws/dagster/python-base"),
+    ] {
+        let release = [
+            command,
+            "--name",
+            "python-base",
+            "--dagster-version",
+            "1.2.3",
+        ];
+        let args = [&["--registry", &registry][..], &release[..], &["--dry-run"]].concat();
+        let dry = env.run_without_engine(&args).success();
+        let copy = |tag: &str| {
+            format!(
+                "# copy {source} (an index, every platform) to {target}:{tag} inside the \
+                 registries\n"
+            )
+        };
+        assert_eq!(dry.stdout, copy("1.2.3") + &copy("latest"), "{command}");
+    }
 }
 
 #[test]
