@@ -1,6 +1,7 @@
 //! Multi-platform images in the registry: each platform's image pushed, then an index under the
-//! common tag; release copying the index whole; build-and-push-dockerhub; the pipeline's steps
-//! per platform and its index step.
+//! common tag, not again when unchanged; release, push-dockerhub and push-ecr copying the index
+//! whole; build-and-push-dockerhub and its exit code; the pipeline's steps per platform and its
+//! index step.
 
 mod common;
 
