@@ -18,6 +18,9 @@ pub enum Error {
     Remote(#[from] registry::RemoteError),
     #[error(transparent)]
     Process(#[from] process::Error),
+    /// A build of `build-and-push-dockerhub` failed: the run exits with the engine's status.
+    #[error(transparent)]
+    ReleaseBuild(process::Error),
     #[error(transparent)]
     Engine(#[from] engine::Error),
     #[error(transparent)]
@@ -70,7 +73,7 @@ impl Error {
         match self {
             Error::Catalog(e) => e.kind(),
             Error::Remote(e) => e.kind(),
-            Error::Process(e) => e.kind(),
+            Error::Process(e) | Error::ReleaseBuild(e) => e.kind(),
             Error::Engine(e) => e.kind(),
             Error::BuildContext(e) => e.kind(),
             Error::Publish(e) => e.kind(),
@@ -87,6 +90,16 @@ impl Error {
         }
     }
 
+    /// The exit code: its kind's, but a failed release build's is the engine's own status.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::ReleaseBuild(process::Error::Failed { status, .. }) => {
+                crate::exit::of_failed_program(*status)
+            }
+            _ => self.kind().exit_code(),
+        }
+    }
+
     /// What to do about it, when the message alone does not say; shown as `hint:`.
     pub fn hint(&self) -> Option<String> {
         match self {
@@ -99,5 +112,34 @@ impl Error {
             )),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    fn failed_with_code(code: i32) -> process::Error {
+        process::Error::Failed {
+            step: "building `dagster/app:1.0`".into(),
+            command: "docker build .".into(),
+            status: ExitStatusExt::from_raw(code << 8),
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn only_a_failed_release_build_exits_with_the_engines_status() {
+        assert_eq!(Error::ReleaseBuild(failed_with_code(3)).exit_code(), 3);
+        assert_eq!(Error::Process(failed_with_code(3)).exit_code(), 1);
+        let interrupted = Error::ReleaseBuild(process::Error::Interrupted);
+        assert_eq!(interrupted.exit_code(), 130);
+        let unspawned = Error::ReleaseBuild(process::Error::Spawn {
+            step: "building `dagster/app:1.0`".into(),
+            program: "docker".into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        });
+        assert_eq!(unspawned.exit_code(), 1);
     }
 }

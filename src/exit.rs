@@ -34,9 +34,21 @@ impl Kind {
     }
 }
 
+/// The exit code of work that failed because a program it ran failed with `status`: the
+/// program's own code (`build-and-push-dockerhub` exits with its build's, as the original tool
+/// does), or failed work's 1 when a signal ended the program.
+pub fn of_failed_program(status: std::process::ExitStatus) -> u8 {
+    status
+        .code()
+        .and_then(|code| u8::try_from(code).ok())
+        .filter(|&code| code != 0)
+        .unwrap_or(EXIT_FAILED)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::process::ExitStatusExt;
 
     #[test]
     fn each_kind_has_its_documented_exit_code() {
@@ -46,5 +58,14 @@ mod tests {
         let waited = std::io::Error::new(std::io::ErrorKind::Interrupted, "stopped");
         assert_eq!(Kind::of_io(&waited), Kind::Interrupted);
         assert_eq!(Kind::of_io(&std::io::Error::other("disk")), Kind::Failed);
+    }
+
+    #[test]
+    fn a_failed_program_gives_its_own_exit_code_and_one_when_a_signal_ended_it() {
+        // Raw wait statuses: the code in the second byte, or the signal in the first.
+        assert_eq!(of_failed_program(ExitStatusExt::from_raw(3 << 8)), 3);
+        assert_eq!(of_failed_program(ExitStatusExt::from_raw(255 << 8)), 255);
+        assert_eq!(of_failed_program(ExitStatusExt::from_raw(9)), EXIT_FAILED);
+        assert_eq!(of_failed_program(ExitStatusExt::from_raw(15)), EXIT_FAILED);
     }
 }

@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         Err(error) => {
             // Written even to a closed stderr without panicking: the exit code still says how.
             let _ = std::io::stderr().write_all(error_report(&error).as_bytes());
-            ExitCode::from(error.kind().exit_code())
+            ExitCode::from(error.exit_code())
         }
     }
 }

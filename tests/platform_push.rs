@@ -1,9 +1,11 @@
 //! Multi-platform images in the registry: each platform's image pushed, then an index under the
-//! common tag; release copying the index whole; build-and-push-dockerhub; the pipeline's steps
-//! per platform and its index step.
+//! common tag, not again when unchanged; release, push-dockerhub and push-ecr copying the index
+//! whole; build-and-push-dockerhub and its exit code; the pipeline's steps per platform and its
+//! index step.
 
 mod common;
 
+use common::access_log::{AccessLog, REGISTRY_LOG, Request, all_by_the_tool};
 use common::pipeline::{agent_tools, pipeline, run_step};
 use common::platforms::{
     BOTH, ROOT_DOCKERFILE, config_architecture, index_entries, two_platform_catalog,
@@ -79,6 +81,116 @@ fn push_puts_each_platform_then_an_index_and_an_unchanged_index_is_not_pushed_ag
     assert_eq!(released, entries);
 }
 
+/// The requests since `log`'s mark that write to `repository`: blob uploads and mounts, manifest
+/// and index puts.
+fn writes(log: &AccessLog, repository: &str) -> Vec<Request> {
+    let requests = log.requests(repository).into_iter();
+    let write = |r: &Request| matches!(r.method.as_str(), "PUT" | "POST" | "PATCH");
+    requests.filter(write).collect()
+}
+
+#[test]
+fn push_all_of_an_unchanged_two_platform_catalog_sends_no_blob_and_no_manifest() {
+    let env = Env::new();
+    env.write("python-base/Dockerfile", ROOT_DOCKERFILE);
+    let t = &env.timestamp;
+    let platforms = ["--platform", "linux/amd64", "--platform", "linux/arm64"];
+    let build = ["build-all", "--name", "python-base", "-t", t];
+    env.run(&[&build[..], &platforms[..]].concat()).success();
+    let registry = env.registry();
+    let push = ["--registry", &registry, "push-all", "--name", "python-base"];
+    let push = [&push[..], &platforms[..]].concat();
+    let repository = format!("{}/python-base", env.registry_path());
+
+    let first = AccessLog::mark(REGISTRY_LOG);
+    env.run(&push).success();
+    let sent = writes(&first, &repository);
+    let manifests = sent.iter().filter(|r| r.kind() == "PUT manifests").count();
+    // Four platform images and the two indexes.
+    assert_eq!(manifests, 6, "{sent:#?}");
+    let blobs = sent.iter().filter(|r| r.kind() == "POST uploads").count();
+    assert!(blobs > 0, "no blob uploaded or mounted: {sent:#?}");
+
+    let again = AccessLog::mark(REGISTRY_LOG);
+    env.run(&push).success();
+    assert_eq!(writes(&again, &repository), [], "the unchanged push wrote");
+    assert!(
+        !again.requests(&repository).is_empty(),
+        "the log was not read"
+    );
+}
+
+#[test]
+fn push_dockerhub_and_push_ecr_copy_a_two_platform_index_whole_inside_the_registry() {
+    let env = two_platform_catalog();
+    let t = &env.timestamp;
+    env.run(&["build", "--name", "python-base", "-v", "3.9", "-t", t])
+        .success();
+    let registry = env.registry();
+    let with_registry =
+        |args: &[&str]| env.run(&[&["--registry", registry.as_str()][..], args].concat());
+    with_registry(&["push", "--name", "python-base", "-v", "3.9"]).success();
+    let path = env.registry_path();
+    let source = index_entries(&format!("{path}/python-base"), &format!("py3.9-{t}"));
+    assert_eq!(source.len(), 2, "{source:?}");
+    for (command, destination) in [("push-dockerhub", "hub"), ("push-ecr", "ecr")] {
+        let log = AccessLog::mark(REGISTRY_LOG);
+        // The hidden `--repository` puts on the loopback registry what goes to
+        // dagster/python-base or public.ecr.aws/dagster/python-base.
+        let repository = format!("{registry}/{destination}/python-base");
+        let release = [
+            command,
+            "--name",
+            "python-base",
+            "--dagster-version",
+            "1.2.3",
+        ];
+        with_registry(&[&release[..], &["--repository", &repository]].concat()).success();
+        let copied = format!("{path}/{destination}/python-base");
+        // Read before the checks below, which ask the registry too.
+        let requests = log.requests(&copied);
+        assert!(
+            all_by_the_tool(&requests),
+            "docker was asked: {requests:#?}"
+        );
+        let sent = |r: &Request| r.method == "PATCH" || r.kind() == "PUT uploads";
+        assert!(!requests.iter().any(sent), "a blob was sent: {requests:#?}");
+        for tag in ["1.2.3", "latest"] {
+            assert_eq!(index_entries(&copied, tag), source, "{command} {tag}");
+        }
+    }
+}
+
+#[test]
+fn push_dockerhub_and_push_ecr_of_two_platforms_copy_the_index_to_dagster_and_public_ecr() {
+    let env = Env::without_engine();
+    env.write("python-base/image.yaml", BOTH);
+    env.write("python-base/last_updated.yaml", "'3.9': pushed-earlier\n");
+    let registry = env.registry();
+    let source = format!("{registry}/python-base:py3.9-pushed-earlier");
+    for (command, target) in [
+        ("push-dockerhub", "dagster/python-base"),
+        ("push-ecr", "public.ecr.aws/dagster/python-base"),
+    ] {
+        let release = [
+            command,
+            "--name",
+            "python-base",
+            "--dagster-version",
+            "1.2.3",
+        ];
+        let args = [&["--registry", &registry][..], &release[..], &["--dry-run"]].concat();
+        let dry = env.run_without_engine(&args).success();
+        let copy = |tag: &str| {
+            format!(
+                "# copy {source} (an index, every platform) to {target}:{tag} inside the \
+                 registries\n"
+            )
+        };
+        assert_eq!(dry.stdout, copy("1.2.3") + &copy("latest"), "{command}");
+    }
+}
+
 #[test]
 fn build_and_push_dockerhub_builds_each_platform_with_the_copies_and_puts_the_index() {
     let env = two_platform_catalog();
@@ -143,6 +255,105 @@ fn build_and_push_dockerhub_builds_each_platform_with_the_copies_and_puts_the_in
         format!("shared\n{version}\n")
     );
     assert_eq!(run_image(&arm, &["uname", "-m"]).trim(), "aarch64");
+}
+
+#[test]
+fn build_and_push_dockerhub_without_set_latest_pushes_no_latest_tag() {
+    let env = two_platform_catalog();
+    let repository = format!("{}/python-base", env.registry());
+    env.run(&[
+        "build-and-push-dockerhub",
+        "--name",
+        "python-base",
+        "--dagster-version",
+        "1.0.0",
+        "--repository",
+        &repository,
+    ])
+    .success();
+    let path = format!("{}/python-base", env.registry_path());
+    assert_eq!(
+        common::registry_tags(&path),
+        ["1.0.0", "1.0.0-linux-amd64", "1.0.0-linux-arm64"]
+    );
+}
+
+#[test]
+fn build_and_push_dockerhub_dry_run_names_dagster_n_with_the_version_and_both_default_platforms() {
+    let env = Env::new();
+    let run = env
+        .run(&[
+            "build-and-push-dockerhub",
+            "--name",
+            "python-base",
+            "--dagster-version",
+            "1.2.3",
+            "--dry-run",
+        ])
+        .success();
+    let (docker, dir) = (common::docker(), env.path("python-base"));
+    let dir = dir.display();
+    let build = |arch: &str| {
+        format!(
+            "{docker} build --force-rm --tag dagster/python-base:1.2.3-linux-{arch} \
+             --file {dir}/Dockerfile --platform linux/{arch} --build-arg DAGSTER_VERSION=1.2.3 \
+             --build-arg TARGETPLATFORM=linux/{arch} --build-arg TARGETOS=linux \
+             --build-arg TARGETARCH={arch} {dir}\n"
+        )
+    };
+    let push = |arch: &str| format!("{docker} push dagster/python-base:1.2.3-linux-{arch}\n");
+    let index = "# then put an index of dagster/python-base:1.2.3-linux-amd64 (linux/amd64), \
+                 dagster/python-base:1.2.3-linux-arm64 (linux/arm64) under \
+                 dagster/python-base:1.2.3 (through the registry API)\n";
+    assert_eq!(
+        run.stdout,
+        [build("amd64"), build("arm64"), push("amd64"), push("arm64")].concat() + index
+    );
+}
+
+/// What the engine under test exits with for a build whose `RUN` exits 3 (classic docker and
+/// podman pass the step's status on; BuildKit's `docker build` and buildx say 1).
+fn engine_status_of_a_run_exiting_3(env: &Env) -> i32 {
+    let dir = env.root().join("exit-3");
+    fs_err::create_dir_all(&dir).unwrap();
+    let base = format!("{}-amd64", common::ROOTFS_IMAGE);
+    fs_err::write(dir.join("Dockerfile"), format!("FROM {base}\nRUN exit 3\n")).unwrap();
+    let status = common::engine_command()
+        .args(["build", "--force-rm", "--quiet"])
+        .arg(&dir)
+        .output()
+        .expect("run the engine")
+        .status;
+    status.code().expect("the engine exited")
+}
+
+#[test]
+fn build_and_push_dockerhub_exits_with_the_engines_status_of_the_failed_build_and_pushes_nothing() {
+    let env = two_platform_catalog();
+    env.write(
+        "python-base/Dockerfile",
+        &format!("{ROOT_DOCKERFILE}RUN test \"$(uname -m)\" != aarch64 || exit 3\n"),
+    );
+    let engine_status = engine_status_of_a_run_exiting_3(&env);
+    if common::engine::Engine::under_test() != common::engine::Engine::BuildKit {
+        assert_eq!(engine_status, 3, "the check below could not tell it from 1");
+    }
+    let repository = format!("{}/python-base", env.registry());
+    let args = [
+        "build-and-push-dockerhub",
+        "--name",
+        "python-base",
+        "--dagster-version",
+        "1.0.0",
+        "--repository",
+        &repository,
+    ];
+    // The default platforms, amd64 then arm64: the amd64 build succeeds, the arm64 one fails.
+    env.run(&args)
+        .code(engine_status)
+        .stderr_has(&format!("building `{repository}:1.0.0-linux-arm64` failed"));
+    let path = format!("{}/python-base", env.registry_path());
+    assert_eq!(common::registry_tags(&path), Vec::<String>::new());
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::platforms::{BOTH, two_platform_catalog};
+use common::platforms::{BOTH, ROOT_DOCKERFILE, two_platform_catalog};
 use common::{Env, run_image};
 
 fn build_app_with_deps(env: &Env) -> common::Run {
@@ -20,6 +20,13 @@ fn build_app_with_deps(env: &Env) -> common::Run {
     ])
 }
 
+/// `os/architecture` of the local image `tag`, as the engine says.
+fn image_platform(tag: &str) -> String {
+    let format = "{{.Os}}/{{.Architecture}}";
+    let answer = common::docker_output(&["image", "inspect", "--format", format, tag]);
+    answer.trim().to_owned()
+}
+
 #[test]
 fn each_platform_is_built_and_a_dependent_uses_its_bases_image_for_that_platform() {
     let env = two_platform_catalog();
@@ -32,21 +39,36 @@ fn each_platform_is_built_and_a_dependent_uses_its_bases_image_for_that_platform
     assert_eq!(run_image(&arm, &["cat", "/base-arch"]).trim(), "aarch64");
     assert_eq!(run_image(&amd, &["cat", "/base-arch"]).trim(), "x86_64");
     assert_eq!(run_image(&seed, &["uname", "-m"]).trim(), "x86_64");
-    let platform = |tag: &str| {
-        common::docker_output(&[
-            "image",
-            "inspect",
-            "--format",
-            "{{.Os}}/{{.Architecture}}",
-            tag,
-        ])
-    };
-    assert_eq!(platform(&arm).trim(), "linux/arm64");
-    assert_eq!(platform(&seed).trim(), "linux/amd64");
+    assert_eq!(image_platform(&arm), "linux/arm64");
+    assert_eq!(image_platform(&seed), "linux/amd64");
     for image in ["python-base", "dagster-app"] {
         let recorded = env.read(&format!("{image}/last_updated.yaml"));
         assert!(recorded.contains(&format!("'3.10': {t}")), "{recorded}");
     }
+}
+
+#[test]
+fn build_all_with_platforms_given_builds_both_of_every_version_and_records_each_version_once() {
+    let env = Env::new();
+    env.write("python-base/Dockerfile", ROOT_DOCKERFILE);
+    let t = &env.timestamp;
+    let platforms = ["--platform", "linux/amd64", "--platform", "linux/arm64"];
+    let args = ["build-all", "--name", "python-base", "-t", t];
+    env.run(&[&args[..], &platforms[..]].concat()).success();
+    for version in ["3.9", "3.10"] {
+        let seed = env.tag("python-base", version);
+        let arm = format!("{seed}-linux-arm64");
+        assert_eq!(image_platform(&seed), "linux/amd64", "{version}");
+        assert_eq!(
+            image_platform(&format!("{seed}-linux-amd64")),
+            "linux/amd64"
+        );
+        assert_eq!(image_platform(&arm), "linux/arm64", "{version}");
+        assert_eq!(run_image(&arm, &["uname", "-m"]).trim(), "aarch64");
+    }
+    let recorded = env.read("python-base/last_updated.yaml");
+    let entries: Vec<&str> = recorded.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(entries, [format!("'3.9': {t}"), format!("'3.10': {t}")]);
 }
 
 #[test]

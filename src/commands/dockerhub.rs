@@ -5,11 +5,12 @@
 //! engine, where the original needs a buildx builder that pushes several platforms at once.
 //! One platform is one build tagged `<repo>:X` and pushed. When the current buildx builder can
 //! build every platform and push them as one index, one `docker buildx build --push` does it all,
-//! as in the original. `last_updated.yaml` is not touched: nothing was built at a timestamp.
+//! as in the original. `last_updated.yaml` is not touched: nothing was built at a timestamp. A
+//! failed build exits with the engine's exit status, as the original does.
 
 use crate::build_context::Additions;
 use crate::catalog::{Error as CatalogError, Image};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::plan::{BuildSpec, DAGSTER_VERSION_ARG, platform_args};
 use crate::process::Command;
 use crate::reference::Tag;
@@ -66,7 +67,7 @@ pub fn build_and_push(context: &Context, release: &Release, dry_run: bool) -> Re
     {
         let _copies = Additions::copy_in([&image], &state_dir)?;
         for (step, command) in &steps.builds {
-            command.run(step)?;
+            command.run(step).map_err(Error::ReleaseBuild)?;
         }
     }
     for (step, command) in &steps.pushes {
