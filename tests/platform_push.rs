@@ -162,15 +162,19 @@ fn push_dockerhub_and_push_ecr_copy_a_two_platform_index_whole_inside_the_regist
 }
 
 #[test]
-fn push_dockerhub_and_push_ecr_of_two_platforms_copy_the_index_to_dagster_and_public_ecr() {
+fn push_dockerhub_and_push_ecr_dry_runs_of_two_platforms_show_the_aws_sign_in_and_the_index_copies()
+{
     let env = Env::without_engine();
     env.write("python-base/image.yaml", BOTH);
     env.write("python-base/last_updated.yaml", "'3.9': pushed-earlier\n");
     let registry = env.registry();
     let source = format!("{registry}/python-base:py3.9-pushed-earlier");
-    for (command, target) in [
-        ("push-dockerhub", "dagster/python-base"),
-        ("push-ecr", "public.ecr.aws/dagster/python-base"),
+    // Docker here has no credentials for public.ecr.aws: a real run signs in with aws's.
+    let sign_in = "# sign in to public.ecr.aws with the password of \
+                   `aws ecr-public get-login-password --region us-east-1`\n";
+    for (command, target, needs) in [
+        ("push-dockerhub", "dagster/python-base", ""),
+        ("push-ecr", "public.ecr.aws/dagster/python-base", sign_in),
     ] {
         let release = [
             command,
@@ -187,7 +191,11 @@ fn push_dockerhub_and_push_ecr_of_two_platforms_copy_the_index_to_dagster_and_pu
                  registries\n"
             )
         };
-        assert_eq!(dry.stdout, copy("1.2.3") + &copy("latest"), "{command}");
+        assert_eq!(
+            dry.stdout,
+            needs.to_owned() + &copy("1.2.3") + &copy("latest"),
+            "{command}"
+        );
     }
 }
 

@@ -53,7 +53,7 @@ pub fn release(
     let hosts: Vec<String> = hosts.into_iter().collect();
     let several_platforms = image.config.platforms.len() > 1;
     if dry_run && several_platforms {
-        print_index_copy(pushed.as_ref(), &publication.targets);
+        print_index_copy(pushed.as_ref(), &hosts, &publication.targets);
         return Ok(());
     }
     if several_platforms {
@@ -69,13 +69,21 @@ pub fn release(
     copy_else_push(context, &hosts, pushed.as_ref(), publication)
 }
 
-/// What a release of several platforms does, as `--dry-run` shows it: the index is copied inside
-/// the registries, with no docker command.
-fn print_index_copy(pushed: Option<&Pushed>, targets: &[String]) {
+/// What a release of several platforms does, as `--dry-run` shows it: the AWS passwords it
+/// signs in with where docker has no credentials, then the index copied inside the registries,
+/// with no docker command.
+fn print_index_copy(pushed: Option<&Pushed>, destination_hosts: &[String], targets: &[String]) {
     let source = pushed.map_or("the pushed index (no registry given)", |p| {
         p.reference.as_str()
     });
+    let source_host = pushed.map(|p| p.host.clone());
+    let hosts: BTreeSet<&String> = source_host.iter().chain(destination_hosts).collect();
     let mut out = String::new();
+    for host in hosts {
+        if let Some(password) = registry::aws_password_needed(host) {
+            out += &format!("# sign in to {host} with the password of `{password}`\n");
+        }
+    }
     for target in targets {
         out += &format!(
             "# copy {source} (an index, every platform) to {target} inside the registries\n"
