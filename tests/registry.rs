@@ -12,6 +12,7 @@ mod common;
 use common::access_log::{
     AccessLog, REGISTRY_LOG, all_by_the_tool, assert_copied_by_mounts, tally,
 };
+use common::engine::Engine;
 use common::proxy::{Faults, Proxy};
 use common::{Env, REGISTRY, Run, docker_output, words};
 
@@ -95,7 +96,14 @@ fn re_pushing_an_unchanged_image_reports_it_up_to_date_and_uploads_nothing() {
     let run = run_with_registry(&env, &env.registry(), "push-all --name python-base").success();
     assert_up_to_date(&run, &env.registry(), &env);
     let requests = log.requests(&format!("{}/python-base", env.registry_path()));
-    assert_eq!(tally(&requests), ["HEAD manifests x2"], "{requests:#?}");
+    // Docker recorded the digest it pushed: the manifest's digest is the test. Podman records
+    // none, so the tool reads the manifest to compare its config with the local image's ID.
+    let expected: &[&str] = if Engine::under_test().records_pushed_digests() {
+        &["HEAD manifests x2"]
+    } else {
+        &["GET manifests x2", "HEAD manifests x2"]
+    };
+    assert_eq!(tally(&requests), expected, "{requests:#?}");
     assert!(
         all_by_the_tool(&requests),
         "docker was asked: {requests:#?}"
