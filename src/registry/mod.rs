@@ -10,6 +10,7 @@ mod failure;
 mod index;
 mod manifest;
 mod sign_in;
+mod tags;
 mod transport;
 pub mod upstream;
 
