@@ -144,6 +144,7 @@ impl From<Error> for crate::plan::NoRegistry {
         Self {
             message: error.to_string(),
             hint: error.hint(),
+            missing: matches!(error, Error::Missing),
         }
     }
 }
