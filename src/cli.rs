@@ -316,6 +316,9 @@ pub struct ReleaseArgs {
     pub dagster_version: String,
     #[arg(long)]
     pub dry_run: bool,
+    /// Release to this repository instead of dagster/<NAME> on Docker Hub (or on public ECR)
+    #[arg(long, value_name = "REPO", hide = true)]
+    pub repository: Option<String>,
 }
 
 #[derive(Debug, Args)]
