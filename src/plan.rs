@@ -3,7 +3,7 @@
 //! and plain data: the engine makes its command from a [`BuildSpec`], and the registry of
 //! `source: aws` bases is given as its address.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use crate::catalog::{BASE_IMAGE_ARG, BaseImage, BaseSource, Image, graph};
@@ -15,6 +15,9 @@ pub use crate::reference::{
 
 /// Build argument carrying `--dagster-version`.
 pub const DAGSTER_VERSION_ARG: &str = "DAGSTER_VERSION";
+/// What stands for the registry in the name of a `source: aws` base of a plan that is only shown
+/// when no registry is configured (`Request::without_registry`).
+pub const UNKNOWN_REGISTRY: &str = "<registry>";
 /// What to build.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -29,6 +32,11 @@ pub struct Request {
     /// One build per image-version whatever its platforms, for a builder that builds them all
     /// at once (bake's multi-platform targets).
     pub platforms_in_one_build: bool,
+    /// Plan also when no registry is configured, for a plan that is shown and not run (a dry
+    /// run, `status`): a `source: aws` base the run does not build is then named under
+    /// `UNKNOWN_REGISTRY` and listed in `Plan::unknown_registry_bases`; otherwise that is an
+    /// error.
+    pub without_registry: bool,
 }
 
 impl Request {
@@ -41,6 +49,7 @@ impl Request {
             dagster_version: None,
             platforms: Vec::new(),
             platforms_in_one_build: false,
+            without_registry: false,
         }
     }
 }
@@ -85,6 +94,8 @@ pub type RegistryAddress = Result<String, NoRegistry>;
 pub struct NoRegistry {
     pub message: String,
     pub hint: Option<String>,
+    /// None is configured (rather than a malformed one).
+    pub missing: bool,
 }
 
 /// A base image that is an image of the catalog, and where the build gets it from: the local
@@ -149,6 +160,9 @@ pub fn platform_args(platform: &str) -> Vec<(String, String)> {
 pub struct Plan {
     pub timestamp: Timestamp,
     pub builds: Vec<Build>,
+    /// The `source: aws` bases named under `UNKNOWN_REGISTRY` (no registry was configured),
+    /// each once, sorted.
+    pub unknown_registry_bases: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -229,7 +243,8 @@ fn base_image_of<'a>(
 /// A base the plan builds too is waited for and used at the plan's timestamp, whatever its
 /// `source`: a `source: aws` base built in the same run is also tagged with its registry
 /// reference, so the dependent builds on the fresh image under the name a later push gives it,
-/// without a push in between. A base the plan does not build is used as last built.
+/// without a push in between; with no registry configured, under its local name. A base the plan
+/// does not build is used as last built.
 pub fn resolve(
     images: &BTreeMap<String, Image>,
     request: &Request,
@@ -242,6 +257,7 @@ pub fn resolve(
         registry,
         builds: Vec::with_capacity(order.len()),
         index: HashMap::new(),
+        unknown_registry_bases: BTreeSet::new(),
     };
     for target in &order {
         planner.add(target)?;
@@ -249,6 +265,7 @@ pub fn resolve(
     Ok(Plan {
         timestamp: request.timestamp.clone(),
         builds: planner.builds,
+        unknown_registry_bases: planner.unknown_registry_bases.into_iter().collect(),
     })
 }
 
@@ -259,6 +276,8 @@ struct Planner<'a> {
     registry: &'a RegistryAddress,
     builds: Vec<Build>,
     index: HashMap<(Target, Option<String>), usize>,
+    /// The aws bases named under `UNKNOWN_REGISTRY`.
+    unknown_registry_bases: BTreeSet<String>,
 }
 
 impl Planner<'_> {
@@ -305,7 +324,7 @@ impl Planner<'_> {
             {
                 Some(&i) => {
                     after.push(i);
-                    if base.source == BaseSource::Aws {
+                    if base.source == BaseSource::Aws && self.registry.is_ok() {
                         tag_also(&mut self.builds[i], base.reference(timestamp));
                     }
                     base.reference(timestamp)
@@ -354,13 +373,21 @@ impl Planner<'_> {
     /// is the one the engine builds for): a multi-platform base is used through its image for
     /// that platform, which it must have.
     fn base(
-        &self,
+        &mut self,
         target: &Target,
         base_image: &BaseImage,
         platform: Option<&str>,
         engine_platform: Option<&str>,
     ) -> Result<Base, Error> {
-        let mut base = base_of(target, base_image, self.registry)?;
+        let mut base = Base {
+            target: Target {
+                image: ImageName::of_catalog(base_image.name.clone()),
+                python_version: target.python_version.clone(),
+            },
+            source: base_image.source,
+            repository: String::new(),
+            platform: None,
+        };
         let base_platforms =
             platforms_of(catalog_image(self.images, &base_image.name), self.request);
         let covered = |wanted: &str| {
@@ -377,36 +404,41 @@ impl Planner<'_> {
         if base_platforms.len() > 1 {
             base.platform = engine_platform.map(str::to_owned);
         }
+        let in_run = self
+            .index
+            .contains_key(&(base.target.clone(), base.platform.clone()));
+        base.repository = self.base_repository(target, base_image, in_run)?;
         Ok(base)
     }
-}
 
-/// The base `base_image` of `target`, with the repository its reference names.
-fn base_of(
-    target: &Target,
-    base_image: &crate::catalog::BaseImage,
-    registry: &RegistryAddress,
-) -> Result<Base, Error> {
-    let repository = match (base_image.source, registry) {
-        (BaseSource::Local, _) => repository(LOCAL_NAMESPACE, &base_image.name),
-        (BaseSource::Aws, Ok(registry)) => repository(registry, &base_image.name),
-        (BaseSource::Aws, Err(why)) => {
-            return Err(Error::NoRegistry {
+    /// The repository the reference of `target`'s base `base_image` names: the local one, or
+    /// the registry's for a `source: aws` base. With no registry configured, an aws base built
+    /// in the run (`in_run`) is the fresh local image, and one it does not build is an error, or
+    /// under `UNKNOWN_REGISTRY` in a plan that is only shown.
+    fn base_repository(
+        &mut self,
+        target: &Target,
+        base_image: &BaseImage,
+        in_run: bool,
+    ) -> Result<String, Error> {
+        let name = &base_image.name;
+        match (base_image.source, self.registry) {
+            (BaseSource::Local, _) => Ok(repository(LOCAL_NAMESPACE, name)),
+            (BaseSource::Aws, Ok(registry)) => Ok(repository(registry, name)),
+            (BaseSource::Aws, Err(why)) if why.missing && in_run => {
+                Ok(repository(LOCAL_NAMESPACE, name))
+            }
+            (BaseSource::Aws, Err(why)) if why.missing && self.request.without_registry => {
+                self.unknown_registry_bases.insert(name.clone());
+                Ok(repository(UNKNOWN_REGISTRY, name))
+            }
+            (BaseSource::Aws, Err(why)) => Err(Error::NoRegistry {
                 image: target.image.to_string(),
-                base: base_image.name.clone(),
+                base: name.clone(),
                 source: why.clone(),
-            });
+            }),
         }
-    };
-    Ok(Base {
-        target: Target {
-            image: ImageName::of_catalog(base_image.name.clone()),
-            python_version: target.python_version.clone(),
-        },
-        source: base_image.source,
-        repository,
-        platform: None,
-    })
+    }
 }
 
 /// Adds `tag` to the tags `build` gives its image, once.
@@ -449,6 +481,7 @@ pub fn retain(plan: &Plan, keep: &[bool]) -> Plan {
     Plan {
         timestamp: plan.timestamp.clone(),
         builds,
+        unknown_registry_bases: plan.unknown_registry_bases.clone(),
     }
 }
 

@@ -43,6 +43,7 @@ fn no_registry() -> RegistryAddress {
     Err(NoRegistry {
         message: "no registry".into(),
         hint: None,
+        missing: true,
     })
 }
 
@@ -246,6 +247,71 @@ fn an_aws_base_built_in_the_same_run_comes_first_under_its_registry_name() {
         narrowed.builds[0].request.build_args[1].1, "127.0.0.1:5000/ci/base:py3.9-OLD",
         "without its base, it builds on the base's current pushed image"
     );
+}
+
+/// With no registry configured, the whole-catalog run still builds: the fresh base is local.
+#[test]
+fn without_a_registry_an_aws_base_built_in_the_same_run_is_its_local_image() {
+    let images = catalog(vec![
+        built(image("base", &["3.9"], None), "3.9", "OLD"),
+        image("app", &["3.9"], Some(("base", BaseSource::Aws))),
+    ]);
+    let targets = vec![target("app", "3.9"), target("base", "3.9")];
+    let plan = resolve(&images, &request(targets, false), &no_registry()).unwrap();
+    assert_eq!(order(&plan), ["base:3.9", "app:3.9"]);
+    let (base, app) = (&plan.builds[0], &plan.builds[1]);
+    assert_eq!(app.after, [0]);
+    assert_eq!(app.request.build_args[1].1, "dagster/base:py3.9-T");
+    assert!(
+        base.request.extra_tags.is_empty(),
+        "no registry, no registry tag"
+    );
+    assert!(plan.unknown_registry_bases.is_empty());
+}
+
+#[test]
+fn a_shown_plan_names_an_aws_base_it_does_not_build_under_an_unknown_registry() {
+    let images = catalog(vec![
+        built(image("base", &["3.9"], None), "3.9", "OLD"),
+        image("app", &["3.9"], Some(("base", BaseSource::Aws))),
+        image("other", &["3.9"], Some(("base", BaseSource::Aws))),
+    ]);
+    let shown = Request {
+        without_registry: true,
+        ..request(vec![target("app", "3.9"), target("other", "3.9")], true)
+    };
+    let plan = resolve(&images, &shown, &no_registry()).unwrap();
+    assert_eq!(order(&plan), ["app:3.9", "other:3.9"]);
+    assert_eq!(
+        plan.builds[0].request.build_args[1].1,
+        "<registry>/base:py3.9-OLD"
+    );
+    assert_eq!(plan.unknown_registry_bases, ["base"]);
+    let with_registry = resolve(&images, &shown, &Ok("127.0.0.1:5000".into())).unwrap();
+    assert!(with_registry.unknown_registry_bases.is_empty());
+}
+
+/// A malformed registry is no missing one: it is refused whatever the plan is for.
+#[test]
+fn a_malformed_registry_is_refused_for_an_aws_base_even_built_in_the_run_or_only_shown() {
+    let images = catalog(vec![
+        built(image("base", &["3.9"], None), "3.9", "OLD"),
+        image("app", &["3.9"], Some(("base", BaseSource::Aws))),
+    ]);
+    let malformed: RegistryAddress = Err(NoRegistry {
+        message: "`bad_host` is not a registry".into(),
+        hint: None,
+        missing: false,
+    });
+    let both = vec![target("app", "3.9"), target("base", "3.9")];
+    let error = resolve(&images, &request(both, false), &malformed).unwrap_err();
+    assert!(matches!(error, Error::NoRegistry { .. }));
+    let shown = Request {
+        without_registry: true,
+        ..request(vec![target("app", "3.9")], false)
+    };
+    let error = resolve(&images, &shown, &malformed).unwrap_err();
+    assert!(matches!(error, Error::NoRegistry { .. }));
 }
 
 #[test]

@@ -531,11 +531,10 @@ fn a_timestamp_spelled_like_yaml_null_is_recorded_so_that_it_reads_back() {
     );
 }
 
-/// Dagster's `buildkite-integration` builds on `buildkite-integration-base` with `source: aws`.
-/// A run that builds both builds the base first and the dependent on that fresh image, under
-/// the registry name a push of the base gives it, without pushing anything.
-#[test]
-fn an_aws_base_built_in_the_same_run_is_built_first_and_used_fresh_without_a_push() {
+/// `integration` on `integration-base` with `source: aws`, as Dagster's `buildkite-integration`
+/// on `buildkite-integration-base`; the base writes the test's timestamp into `/base-file`, and
+/// the dependent copies it to `/from-base`.
+fn integration_catalog() -> Env {
     let env = Env::empty();
     write_image(
         &env,
@@ -557,6 +556,15 @@ fn an_aws_base_built_in_the_same_run_is_built_first_and_used_fresh_without_a_pus
         "integration/versions.yaml",
         "3.9:\n  base_image:\n    name: integration-base\n    source: aws\n",
     );
+    env
+}
+
+/// Dagster's `buildkite-integration` builds on `buildkite-integration-base` with `source: aws`.
+/// A run that builds both builds the base first and the dependent on that fresh image, under
+/// the registry name a push of the base gives it, without pushing anything.
+#[test]
+fn an_aws_base_built_in_the_same_run_is_built_first_and_used_fresh_without_a_push() {
+    let env = integration_catalog();
     let registry = env.registry();
     let run = |args: &[&str]| env.run(&[&["--registry", registry.as_str()], args].concat());
 
@@ -589,6 +597,32 @@ fn an_aws_base_built_in_the_same_run_is_built_first_and_used_fresh_without_a_pus
     assert!(
         rows.iter()
             .all(|row| row["stale"] == false && row["local_image"] == true),
+        "{}",
+        status.stdout
+    );
+}
+
+/// With no registry configured (no `--registry`, `DAGSTER_IMAGE_REGISTRY` nor `AWS_ACCOUNT_ID`),
+/// a run that builds both needs none: the dependent builds on the base's fresh local image.
+#[test]
+fn without_a_registry_an_aws_base_built_in_the_same_run_is_used_as_its_local_image() {
+    let env = integration_catalog();
+    let mut command = env.command(&["build-all", "-t", &env.timestamp]);
+    command.env_remove("AWS_ACCOUNT_ID");
+    let run = common::Run::from(command.output().unwrap()).success();
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    assert_eq!(
+        run_image(&env.tag("integration", "3.9"), &["cat", "/from-base"]),
+        format!("base {}\n", env.timestamp)
+    );
+    let mut status = env.command(&["status", "--json"]);
+    status.env_remove("AWS_ACCOUNT_ID");
+    let status = common::Run::from(status.output().unwrap()).success();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&status.stdout).unwrap();
+    assert!(
+        rows.iter().all(|row| row["stale"] == false
+            && row["local_image"] == true
+            && row["pushed"].is_null()),
         "{}",
         status.stdout
     );

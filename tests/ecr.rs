@@ -176,6 +176,20 @@ fn push_all_logs_docker_in_to_ecr_with_the_aws_password_and_publishes_every_vers
     assert_password_hidden(&run);
 }
 
+/// Tag pages are asked for by a client of their own: it trusts docker's CA of the registry and
+/// authenticates with the AWS password as the other requests do.
+#[test]
+fn tags_lists_a_private_tls_registry_with_the_aws_password() {
+    let env = Env::new();
+    build_python_base(&env);
+    run_ecr(&env, "push-all --name python-base", MOTO).success();
+    fs_err::remove_dir_all(docker_config(&env)).unwrap();
+    let run = run_ecr(&env, "tags --name python-base", MOTO).success();
+    let ts = &env.timestamp;
+    assert_eq!(run.stdout, format!("py3.10-{ts}\npy3.9-{ts}\n"));
+    assert_password_hidden(&run);
+}
+
 #[test]
 fn release_to_an_ecr_repository_logs_in_and_publishes_version_and_latest() {
     let env = Env::new();

@@ -477,6 +477,79 @@ fn build_and_push_dockerhub_uses_one_buildx_build_when_the_builder_pushes_every_
     assert_eq!(run_image(&arm, &["cat", "/arch"]).trim(), "aarch64");
 }
 
+/// A buildx that cannot say what builder it has stops the push, naming the command, instead of
+/// being taken for no buildx: buildx 0.36 reading a broken `buildx/current`, and its `default`
+/// builder whose daemon does not answer (an `Error:` in a successful answer). A builder that
+/// does not exist (`BUILDX_BUILDER`) is no buildx: every platform is built and pushed apart.
+#[test]
+fn build_and_push_dockerhub_stops_on_a_buildx_that_fails_naming_the_command() {
+    let Some(buildkit) = common::buildkit::BuildKit::require("buildx failing") else {
+        return;
+    };
+    let env = Env::new();
+    let mut variables = buildkit.variables();
+    variables.push(("DOCKER", "docker"));
+    let config = variables
+        .iter()
+        .find(|(name, _)| *name == "DOCKER_CONFIG")
+        .map(|(_, value)| value.to_string())
+        .expect("buildx's DOCKER_CONFIG");
+    let broken = env.root().join("broken-docker-config");
+    let copied = std::process::Command::new("cp")
+        .args(["-r", &config])
+        .arg(&broken)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    fs_err::write(broken.join("buildx/current"), "garbage{").unwrap();
+    let broken = broken.display().to_string();
+    let args = [
+        "build-and-push-dockerhub",
+        "--name",
+        "python-base",
+        "--dagster-version",
+        "1.0.0",
+        "--repository",
+        "127.0.0.1:5000/unused/python-base",
+        "--dry-run",
+    ];
+    let with = |extra: &[(&'static str, &str)]| {
+        let mut all = variables.clone();
+        all.extend_from_slice(extra);
+        env.run_with(&args, &all)
+    };
+
+    let run = with(&[("DOCKER_CONFIG", &broken)]).code(1);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        "error: asking buildx for its builder failed: `docker buildx inspect` exit status: 1:\n\
+         ERROR: invalid character 'g' looking for beginning of value\n"
+    );
+
+    let run = with(&[
+        ("BUILDX_BUILDER", "default"),
+        ("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+    ])
+    .code(1);
+    assert!(
+        run.stderr.starts_with(
+            "error: asking buildx for its builder failed: `docker buildx inspect` answered with \
+             an error: failed to connect to the docker API at unix:///nonexistent/docker.sock"
+        ),
+        "{}",
+        run.stderr
+    );
+
+    let run = with(&[("BUILDX_BUILDER", "nosuch")]).success();
+    assert!(
+        run.stdout
+            .contains("--platform linux/arm64 --build-arg DAGSTER_VERSION=1.0.0"),
+        "{}",
+        run.stdout
+    );
+}
+
 #[test]
 fn publish_builds_and_pushes_every_platform_of_the_unit_images_with_their_indexes() {
     let env = two_platform_catalog();

@@ -1,6 +1,8 @@
 //! `push`, `push-all`, `release`, `push-dockerhub` and `push-ecr`: what lands in the real test
-//! registry, and, through stand-in `docker` and `aws` programs that only record their calls, the
-//! exact commands of the releases to Docker Hub and public ECR, which cannot be reached here.
+//! registry (also of `push-dockerhub` and `push-ecr`, pointed at it by their hidden
+//! `--repository`), and, through stand-in `docker` and `aws` programs that only record their
+//! calls, the exact commands of the releases to Docker Hub and public ECR, which cannot be
+//! reached here.
 
 mod common;
 
@@ -216,6 +218,14 @@ fn a_release_whose_source_needs_aws_credentials_it_lacks_pushes_the_local_image_
     let release = format!("release --name python-base --dagster-version 1.2.3 --to {to}");
     let aws = common::aws_without_credentials(&env);
     let run = run_with_aws_account_without_credentials(&env, &aws, &release).success();
+    assert_pushed_the_local_image_saying_why(&env, &aws, &run, "app");
+}
+
+/// The `warning:` lines of `run` are the one saying why the release of `python-base` could not
+/// be copied from the ECR registry of the account without AWS credentials (`aws`), and the
+/// local Python 3.9 image is in `<env.registry()>/<repository>` as `1.2.3` and `latest`.
+#[track_caller]
+fn assert_pushed_the_local_image_saying_why(env: &Env, aws: &Path, run: &Run, repository: &str) {
     let source = format!("{ACCOUNT_ECR_HOST}/python-base:py3.9-{}", env.timestamp);
     let warnings: Vec<&str> = (run.stderr.lines())
         .filter(|line| line.starts_with("warning:"))
@@ -231,12 +241,28 @@ fn a_release_whose_source_needs_aws_credentials_it_lacks_pushes_the_local_image_
         )],
         "{run:#?}"
     );
-    let repository = format!("{}/app", env.registry_path());
+    let repository = format!("{}/{repository}", env.registry_path());
     assert_eq!(common::registry_tags(&repository), ["1.2.3", "latest"]);
     assert_eq!(
         common::registry_image_id(&repository, "1.2.3"),
         Some(common::image_id(&env.tag("python-base", "3.9")))
     );
+}
+
+/// `push-dockerhub` and `push-ecr` are releases too: pointed (by their hidden `--repository`)
+/// at the loopback registry instead of Docker Hub and public ECR, which cannot be reached here.
+#[test]
+fn push_dockerhub_and_push_ecr_whose_source_needs_aws_credentials_they_lack_push_the_local_image() {
+    let env = Env::new();
+    build(&env, "build-all --name python-base");
+    let aws = common::aws_without_credentials(&env);
+    for command in ["push-dockerhub", "push-ecr"] {
+        let to = format!("{}/{command}", env.registry());
+        let release =
+            format!("{command} --name python-base --dagster-version 1.2.3 --repository {to}");
+        let run = run_with_aws_account_without_credentials(&env, &aws, &release).success();
+        assert_pushed_the_local_image_saying_why(&env, &aws, &run, command);
+    }
 }
 
 #[test]
@@ -268,6 +294,65 @@ fn release_dry_run_names_the_aws_password_the_copy_needs_and_prints_the_push_it_
     assert_eq!(common::aws_calls(&env), "", "a dry run asked aws");
     let repository = format!("{}/app", env.registry_path());
     assert_eq!(common::registry_tags(&repository), Vec::<String>::new());
+}
+
+/// The dry runs of `push-dockerhub` and `push-ecr` show the same as `release`'s: the push they
+/// fall back to on stdout, the AWS password the copy needs on stderr; `push-ecr` to public ECR
+/// also shows the login its destination needs. Nothing is asked of aws.
+#[test]
+fn push_dockerhub_and_push_ecr_dry_runs_name_the_aws_password_the_copy_needs_and_the_push() {
+    let env = Env::new();
+    build(&env, "build-all --name python-base");
+    let aws = common::aws_without_credentials(&env);
+    let local = env.tag("python-base", "3.9");
+    let d = common::docker();
+    let note = format!(
+        "note: without --dry-run, `{ACCOUNT_ECR_HOST}/python-base:py3.9-{}` is copied inside the \
+         registries when its registry has it (reading it needs the password of `{} ecr \
+         get-login-password --region us-west-2`)",
+        env.timestamp,
+        aws.display()
+    );
+    let pushes = |to: &str| {
+        format!(
+            "{d} tag {local} {to}:1.2.3\n{d} tag {local} {to}:latest\n\
+             {d} push {to}:1.2.3\n{d} push {to}:latest\n"
+        )
+    };
+    let dry_run = |command: &str, repository: Option<&str>| {
+        let to = repository.map(|r| format!(" --repository {r}"));
+        let release = format!(
+            "{command} --name python-base --dagster-version 1.2.3 --dry-run{}",
+            to.unwrap_or_default()
+        );
+        run_with_aws_account_without_credentials(&env, &aws, &release).success()
+    };
+    for command in ["push-dockerhub", "push-ecr"] {
+        let to = format!("{}/{command}", env.registry());
+        let run = dry_run(command, Some(&to));
+        assert_eq!(run.stdout, pushes(&to));
+        run.stderr_has(&note);
+    }
+    let to = "public.ecr.aws/dagster/python-base";
+    let run = dry_run("push-ecr", None);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "{aws} ecr-public get-login-password --region us-east-1 | {d} login --username AWS \
+             --password-stdin public.ecr.aws\n{}",
+            pushes(to),
+            aws = aws.display()
+        )
+    );
+    run.stderr_has(&note);
+    let run = dry_run("push-dockerhub", None);
+    assert_eq!(run.stdout, pushes("dagster/python-base"));
+    run.stderr_has(&note);
+    assert_eq!(common::aws_calls(&env), "", "a dry run asked aws");
+    for command in ["push-dockerhub", "push-ecr"] {
+        let repository = format!("{}/{command}", env.registry_path());
+        assert_eq!(common::registry_tags(&repository), Vec::<String>::new());
+    }
 }
 
 #[test]

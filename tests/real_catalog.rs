@@ -2,11 +2,12 @@
 //! `buildkite-integration` and its snapshot builder on `buildkite-integration-base` with
 //! `source: aws`, bases from `python:<V>-slim` through a `BASE_IMAGE` build argument, versions
 //! quoted and not), with Dockerfiles of our own. Every read-only command plans it whole and
-//! answers with exit 0; before, `status` and a whole-catalog dry run panicked on it.
+//! answers with exit 0, with a registry configured and without one; before, `status` and a
+//! whole-catalog dry run panicked on it, and without a registry they refused it.
 
 mod common;
 
-use common::Env;
+use common::{Env, Run};
 
 /// Python versions of the integration images, unquoted, as Dagster writes them.
 const INTEGRATION_VERSIONS: [&str; 3] = ["3.8.13", "3.9.12", "3.10.4"];
@@ -67,42 +68,123 @@ fn dagster_shaped_catalog() -> Env {
     env
 }
 
+/// `dagster-image ARGS` with `registry` configured (`--registry`), or with none: neither
+/// `--registry`, `DAGSTER_IMAGE_REGISTRY` (the harness removes it) nor `AWS_ACCOUNT_ID`.
+fn run_on(env: &Env, registry: Option<&str>, args: &[&str]) -> Run {
+    let mut command = match registry {
+        Some(registry) => env.command(&[&["--registry", registry], args].concat()),
+        None => env.command(args),
+    };
+    command.env_remove("AWS_ACCOUNT_ID");
+    Run::from(command.output().expect("run dagster-image"))
+}
+
 #[test]
 fn a_dagster_shaped_catalog_plans_dry_runs_and_reports_status_with_exit_0() {
     let env = dagster_shaped_catalog();
+    let checked = run_on(&env, None, &["check"]).success();
+    assert_eq!(checked.stderr, "no problems in 9 image(s)\n");
     let registry = env.registry();
-    let run = |args: &[&str]| env.run(&[&["--registry", registry.as_str()], args].concat());
+    for configured in [Some(registry.as_str()), None] {
+        let run = |args: &[&str]| run_on(&env, configured, args);
+        let planned = run(&["build-all", "--dry-run", "-t", &env.timestamp]).success();
+        assert_eq!(planned.stderr, "", "nothing unknown: {configured:?}");
+        let position = |needle: &str| {
+            planned
+                .stdout
+                .find(needle)
+                .unwrap_or_else(|| panic!("no {needle:?} in:\n{}", planned.stdout))
+        };
+        // Without a registry, the base built in the run is its fresh local image.
+        let fresh_base = format!(
+            "BASE_IMAGE={}/buildkite-integration-base:py3.10.4-{}",
+            configured.unwrap_or("dagster"),
+            env.timestamp
+        );
+        assert!(
+            position("buildkite-integration-base py3.10.4\n") < position(&fresh_base),
+            "the aws base is built before what uses it"
+        );
+        assert_eq!(
+            planned.stdout.matches("# then record").count(),
+            3 * 3 + 3 * 5 + 3
+        );
 
-    let planned = run(&["build-all", "--dry-run", "-t", &env.timestamp]).success();
-    let position = |needle: &str| {
-        planned
-            .stdout
-            .find(needle)
-            .unwrap_or_else(|| panic!("no {needle:?} in:\n{}", planned.stdout))
-    };
-    let fresh_base = format!(
-        "BASE_IMAGE={registry}/buildkite-integration-base:py3.10.4-{}",
-        env.timestamp
-    );
+        let status = run(&["status", "--json"]).success();
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&status.stdout).unwrap();
+        assert_eq!(rows.len(), 27, "{}", status.stdout);
+        let pushed = match configured {
+            Some(_) => serde_json::Value::Bool(false),
+            None => serde_json::Value::Null,
+        };
+        assert!(
+            rows.iter().all(|row| row["stale"] == true
+                && row["local_image"] == false
+                && row["pushed"] == pushed),
+            "{}",
+            status.stdout
+        );
+
+        run(&["bake", "-t", &env.timestamp]).success();
+        match configured {
+            Some(_) => {
+                run(&["pipeline", "-t", &env.timestamp]).success();
+            }
+            // Its steps push to the registry.
+            None => {
+                run(&["pipeline", "-t", &env.timestamp])
+                    .code(2)
+                    .stderr_has("`AWS_ACCOUNT_ID`");
+            }
+        }
+    }
+}
+
+/// A dry run shows what it cannot know as `<registry>` and says so once; the build it shows
+/// refuses to run without a registry, naming how to give one. `status` needs none.
+#[test]
+fn an_aws_base_the_run_does_not_build_needs_a_registry_to_build_not_to_be_shown() {
+    let env = dagster_shaped_catalog();
+    let built: String = INTEGRATION_VERSIONS
+        .iter()
+        .map(|v| format!("{v}: 2022-05-01T000000\n"))
+        .collect();
+    env.write("buildkite-integration-base/last_updated.yaml", &built);
+    let one = ["build", "--name", "buildkite-integration", "-v", "3.10.4"];
+    let ts = ["-t", env.timestamp.as_str()];
+
+    let shown = run_on(&env, None, &[&one[..], &["--dry-run"], &ts].concat()).success();
     assert!(
-        position("buildkite-integration-base py3.10.4\n") < position(&fresh_base),
-        "the aws base is built before what uses it"
+        shown.stdout.contains(
+            "'BASE_IMAGE=<registry>/buildkite-integration-base:py3.10.4-2022-05-01T000000'"
+        ),
+        "{}",
+        shown.stdout
     );
     assert_eq!(
-        planned.stdout.matches("# then record").count(),
-        3 * 3 + 3 * 5 + 3
+        shown.stderr,
+        "warning: no registry is configured: the `source: aws` bases this run does not build \
+         (`buildkite-integration-base`) are shown as `<registry>/<base>`; a build needs one: \
+         pass `--registry HOST[:PORT][/PATH]`, set `DAGSTER_IMAGE_REGISTRY`, or set \
+         `AWS_ACCOUNT_ID` to use AWS ECR\n"
     );
 
-    let status = run(&["status", "--json"]).success();
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&status.stdout).unwrap();
-    assert_eq!(rows.len(), 27, "{}", status.stdout);
-    assert!(
-        rows.iter()
-            .all(|row| row["stale"] == true && row["local_image"] == false)
+    let refused = run_on(&env, None, &[&one[..], &ts].concat()).code(2);
+    assert_eq!(
+        refused.stderr,
+        "error: `buildkite-integration` builds on `buildkite-integration-base` from the \
+         registry, so it needs one\n  Caused by: no registry to push to or pull `source: aws` \
+         bases from\nhint: pass `--registry HOST[:PORT][/PATH]`, set `DAGSTER_IMAGE_REGISTRY`, \
+         or set `AWS_ACCOUNT_ID` to use AWS ECR\n"
     );
+    assert_eq!(env.read("buildkite-integration/last_updated.yaml"), "");
 
-    run(&["bake", "-t", &env.timestamp]).success();
-    run(&["pipeline", "-t", &env.timestamp]).success();
+    let status = run_on(&env, None, &["status", "--name", "buildkite-integration"]).success();
+    assert_eq!(status.stderr, "");
+    assert_eq!(
+        status.stdout.lines().count(),
+        1 + INTEGRATION_VERSIONS.len()
+    );
 }
 
 /// Without `--registry`, the registry of an `aws` base is ECR of `AWS_ACCOUNT_ID`, as in the

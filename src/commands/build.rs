@@ -3,9 +3,12 @@
 use crate::error::Result;
 
 use super::Context;
-use super::build_plan::{BuildRequest, resolve, run_plan};
+use super::build_plan::{BuildRequest, resolve, resolve_to_show, run_plan};
 
 pub fn build(context: &Context, request: &BuildRequest, dry_run: bool) -> Result<()> {
-    let (images, plan) = resolve(context, request)?;
+    let (images, plan) = match dry_run {
+        true => resolve_to_show(context, request)?,
+        false => resolve(context, request)?,
+    };
     run_plan(context, request, &images, plan, dry_run)
 }

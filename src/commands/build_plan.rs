@@ -131,6 +131,7 @@ pub(super) fn run_plan(
         ));
     }
     if dry_run {
+        warn_of_unknown_registry(context, &plan);
         print_stdout(&describe(context, images, &plan)?);
         return Ok(());
     }
@@ -142,6 +143,24 @@ pub(super) fn run_plan(
 pub(super) fn resolve(
     context: &Context,
     request: &BuildRequest,
+) -> Result<(BTreeMap<String, Image>, Plan)> {
+    resolve_for(context, request, false)
+}
+
+/// The plan of `request` as `resolve` makes it, for a dry run: when no registry is configured, a
+/// `source: aws` base it does not build is named `<registry>/<base>` (and said once on stderr)
+/// rather than refused, as a real run refuses it.
+pub(super) fn resolve_to_show(
+    context: &Context,
+    request: &BuildRequest,
+) -> Result<(BTreeMap<String, Image>, Plan)> {
+    resolve_for(context, request, true)
+}
+
+fn resolve_for(
+    context: &Context,
+    request: &BuildRequest,
+    only_shown: bool,
 ) -> Result<(BTreeMap<String, Image>, Plan)> {
     let images = match &request.name {
         Some(name) if request.with_dependents => images_with_dependents(context, name)?,
@@ -161,6 +180,7 @@ pub(super) fn resolve(
         dagster_version: request.settings.dagster_version.clone(),
         platforms: request.settings.platforms.clone(),
         platforms_in_one_build: request.platforms_in_one_build,
+        without_registry: only_shown,
     };
     let plan = plan::resolve(&images, &plan_request, &context.registry_address())?;
     for build in &plan.builds {
@@ -169,6 +189,28 @@ pub(super) fn resolve(
         check_dockerfile(&build.request.dockerfile)?;
     }
     Ok((images, plan))
+}
+
+/// Says once what a plan shown without a registry could not know: the registry that each
+/// `source: aws` base it does not build would be pulled from.
+fn warn_of_unknown_registry(context: &Context, plan: &Plan) {
+    let Some((first, rest)) = plan.unknown_registry_bases.split_first() else {
+        return;
+    };
+    let mut bases = format!("`{first}`");
+    for base in rest {
+        bases += &format!(", `{base}`");
+    }
+    let how = context
+        .registry_address()
+        .err()
+        .and_then(|why| why.hint)
+        .unwrap_or_default();
+    say!(
+        "warning: no registry is configured: the `source: aws` bases this run does not build \
+         ({bases}) are shown as `{}/<base>`; a build needs one: {how}",
+        plan::UNKNOWN_REGISTRY
+    );
 }
 
 /// A build's Dockerfile must be a regular file: docker's own error for a missing one comes only

@@ -47,15 +47,18 @@ pub fn build_and_push(context: &Context, release: &Release, dry_run: bool) -> Re
     if release.set_latest {
         tags.push("latest".to_owned());
     }
-    let buildx = context.docker.buildx_builder();
+    // One platform needs no buildx: it is not asked.
+    let buildx = match platforms.len() > 1 {
+        true => context.docker.buildx_builder()?,
+        false => None,
+    };
     let pushed = Pushed {
         image: &image,
         repository: &repository,
         tags: &tags,
         platforms: &platforms,
     };
-    let steps = match buildx.filter(|builder| platforms.len() > 1 && builder.pushes_all(&platforms))
-    {
+    let steps = match buildx.filter(|builder| builder.pushes_all(&platforms)) {
         Some(_) => Steps::with_buildx(context, &pushed),
         None => Steps::new(context, &pushed),
     };

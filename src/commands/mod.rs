@@ -256,6 +256,8 @@ fn run(context: &Context, command: Command) -> Result<()> {
     }
 }
 
+/// `push-dockerhub`, `push-ecr`: a release to `<namespace>/<name>`, or to the hidden
+/// `--repository` (a loopback registry in the tests, which reach neither).
 fn release_to(context: &Context, args: ReleaseArgs, namespace: &str) -> Result<()> {
     let version = config::version_tag(&args.dagster_version)?;
     // The name is checked as an image name first, which it is before it is a repository's.

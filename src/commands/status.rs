@@ -45,8 +45,10 @@ pub fn status(context: &Context, name: Option<&str>, json: bool) -> Result<()> {
         None => images.values().collect(),
     };
     let targets: Vec<Target> = shown.iter().flat_map(|image| image.targets()).collect();
+    // The names of the bases do not matter to freshness: no registry is needed to plan.
     let request = plan::Request {
         with_deps: true,
+        without_registry: true,
         ..plan::Request::new(targets.clone(), Timestamp::recorded("status"))
     };
     let plan = plan::resolve(&images, &request, &context.registry_address())?;

@@ -36,13 +36,19 @@ pub enum Error {
         command: String,
         why: String,
     },
+    #[error("{step} failed: `{command}` answered with an error: {answer}")]
+    Answered {
+        step: String,
+        command: String,
+        answer: String,
+    },
 }
 
 impl Error {
     pub fn kind(&self) -> crate::exit::Kind {
         match self {
             Error::Process(e) => e.kind(),
-            Error::Unreadable { .. } => crate::exit::Kind::Failed,
+            Error::Unreadable { .. } | Error::Answered { .. } => crate::exit::Kind::Failed,
         }
     }
 }

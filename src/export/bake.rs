@@ -237,6 +237,7 @@ mod tests {
         let plan = Plan {
             timestamp: crate::reference::Timestamp::recorded("T"),
             builds: vec![app],
+            unknown_registry_bases: Vec::new(),
         };
         let file = bake_file(&plan, &Options::default()).unwrap();
         assert!(file.target["app-py3_9"].contexts.is_empty());

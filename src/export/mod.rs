@@ -126,6 +126,7 @@ pub(crate) mod tests {
                 build("base", "3.9", None),
                 build("app", "3.9", Some((0, "dagster/base:py3.9-T"))),
             ],
+            unknown_registry_bases: Vec::new(),
         }
     }
 
@@ -146,6 +147,7 @@ pub(crate) mod tests {
         let plan = Plan {
             timestamp: crate::reference::Timestamp::recorded("T"),
             builds: vec![build("a.b", "3.9", None), build("a_b", "3.9", None)],
+            unknown_registry_bases: Vec::new(),
         };
         let error = export_names(&plan).unwrap_err();
         assert_eq!(

@@ -382,6 +382,7 @@ steps:
         let plan = Plan {
             timestamp: crate::reference::Timestamp::recorded("T"),
             builds: vec![],
+            unknown_registry_bases: Vec::new(),
         };
         assert!(pipeline(&plan, &SETTINGS).unwrap().ends_with("steps: []\n"));
     }

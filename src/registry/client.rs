@@ -4,7 +4,7 @@
 //! each request with its retries has a deadline (a blob transfer: for each stalled read), and
 //! Ctrl-C stops a call within a moment.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use oci_client::Reference;
@@ -38,16 +38,13 @@ const BROKEN_RETRY_DELAYS: [Duration; 7] = [
 ];
 /// How often a running call looks whether the user interrupted.
 const INTERRUPT_POLL: Duration = Duration::from_millis(50);
-/// Tags asked for per page of a tag list.
-const TAGS_PAGE: usize = 1000;
-/// Pages of one tag list asked for at most (a million tags at 100 a page), against a registry
-/// that would send new tags forever.
-const MAX_TAG_PAGES: usize = 10_000;
 
 /// Talks to the registries it was connected to, with their credentials.
 pub struct RegistryClient {
     runtime: tokio::runtime::Runtime,
     pub(super) oci: oci_client::Client,
+    /// For the requests oci-client does not make, configured as `oci`.
+    pub(super) http: reqwest::Client,
     access: BTreeMap<String, Access>,
     /// How long a request may take, its retries included.
     deadline: Duration,
@@ -81,6 +78,7 @@ impl RegistryClient {
         // reqwest is built without a crypto provider of its own (aws-lc is slow to build).
         let _already_installed = rustls::crypto::ring::default_provider().install_default();
         let config = transport::client_config(hosts, deadline)?;
+        let http = transport::http_client(&config)?;
         let oci = oci_client::Client::try_from(config).map_err(|e| setup(e.to_string()))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -93,6 +91,7 @@ impl RegistryClient {
         Ok(Self {
             runtime,
             oci,
+            http,
             access,
             deadline,
         })
@@ -115,60 +114,6 @@ impl RegistryClient {
         let action = || format!("reading `{reference}`");
         let manifest = self.block_on(self.fetch_manifest(&action, &image))?;
         Ok(manifest.and_then(|m| m.config_digest().map(str::to_owned)))
-    }
-
-    /// Every tag of `repository` (`HOST[:PORT]/PATH`), sorted; an error naming it when the
-    /// registry has no such repository (an empty one has no tags).
-    ///
-    /// A short page is no end: registries cap pages below what is asked for. The next page is
-    /// asked for after the last tag received (what the `Link` header of a registry that pages
-    /// says, which oci-client does not show) until a page brings no new tag, so a registry that
-    /// ignores `last` is asked twice, not forever.
-    pub fn tags(&self, repository: &str) -> Result<Vec<String>, RemoteError> {
-        let image = parse(repository)?;
-        let action = || format!("listing the tags of `{repository}`");
-        let mut tags = BTreeSet::new();
-        let mut last: Option<String> = None;
-        for _ in 0..MAX_TAG_PAGES {
-            let Some(page) = self.tags_page(&action, &image, last.as_deref())? else {
-                return Err(RemoteError::Request {
-                    action: action(),
-                    registry: image.registry().to_owned(),
-                    problem: Problem::NoRepository {
-                        repository: image.repository().to_owned(),
-                    },
-                });
-            };
-            let known = tags.len();
-            last = page.last().cloned();
-            tags.extend(page);
-            if tags.len() == known {
-                return Ok(tags.into_iter().collect());
-            }
-        }
-        Err(RemoteError::Request {
-            action: action(),
-            registry: image.registry().to_owned(),
-            problem: Problem::EndlessTags {
-                pages: MAX_TAG_PAGES,
-            },
-        })
-    }
-
-    /// The page of `image`'s tags after `last`, as the registry orders them; None when there
-    /// is no such repository.
-    fn tags_page(
-        &self,
-        action: &dyn Fn() -> String,
-        image: &Reference,
-        last: Option<&str>,
-    ) -> Result<Option<Vec<String>>, RemoteError> {
-        let auth = self.auth(image);
-        let page = self.block_on(self.lookup(action, image, async || {
-            let page = self.oci.list_tags(image, &auth, Some(TAGS_PAGE), last);
-            page.await
-        }))?;
-        Ok(page.map(|page| page.tags))
     }
 
     /// Runs `work` on the client's runtime until it is done or the user interrupts.
@@ -252,7 +197,7 @@ impl RegistryClient {
     }
 
     /// Like `request`, with "no such manifest, blob or repository" as None.
-    async fn lookup<T>(
+    pub(super) async fn lookup<T>(
         &self,
         action: &dyn Fn() -> String,
         image: &Reference,

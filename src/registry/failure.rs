@@ -100,6 +100,8 @@ pub enum Problem {
     Broken { why: String, attempts: usize },
     Answered(String),
     EndlessTags { pages: usize },
+    TagLinkLoop { url: String },
+    ForeignTagLink { url: String },
     Stalled { seconds: u64 },
     NoRepository { repository: String },
 }
@@ -130,7 +132,13 @@ impl fmt::Display for Problem {
             }
             Problem::Answered(message) => write!(f, "answered: {message}"),
             Problem::EndlessTags { pages } => {
-                write!(f, "still sent new tags after {pages} pages of them")
+                write!(f, "still linked a next page of tags after {pages} pages")
+            }
+            Problem::TagLinkLoop { url } => {
+                write!(f, "linked a page of tags it had sent already (`{url}`)")
+            }
+            Problem::ForeignTagLink { url } => {
+                write!(f, "linked the next page of tags to another host (`{url}`)")
             }
             Problem::Stalled { seconds } => write!(
                 f,

@@ -10,6 +10,7 @@ mod failure;
 mod index;
 mod manifest;
 mod sign_in;
+mod tags;
 mod transport;
 pub mod upstream;
 
@@ -143,6 +144,7 @@ impl From<Error> for crate::plan::NoRegistry {
         Self {
             message: error.to_string(),
             hint: error.hint(),
+            missing: matches!(error, Error::Missing),
         }
     }
 }

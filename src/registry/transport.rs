@@ -1,6 +1,8 @@
 //! How the client reaches registries, as docker does: plain HTTP for loopback ones (docker treats
 //! 127.0.0.0/8 as insecure registries by default), HTTPS for the others, trusting the system's
 //! CAs plus those docker trusts for that registry (`/etc/docker/certs.d/<host:port>/*.crt`).
+//! oci-client's client and the plain HTTP one of the requests it does not make (tag pages, whose
+//! `Link` header it hides) are configured alike.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -41,6 +43,33 @@ pub(super) fn client_config(
         user_agent: USER_AGENT,
         ..ClientConfig::default()
     })
+}
+
+/// A plain HTTP client configured as oci-client's of `config`: the same CAs, timeouts and
+/// user agent.
+pub(super) fn http_client(config: &ClientConfig) -> Result<reqwest::Client, RemoteError> {
+    let setup = |why: String| RemoteError::Setup { why };
+    let certificates = config
+        .extra_root_certificates
+        .iter()
+        .map(reqwest::Certificate::try_from)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| setup(e.to_string()))?;
+    let mut builder = reqwest::Client::builder()
+        .tls_certs_merge(certificates)
+        .user_agent(config.user_agent);
+    if let Some(timeout) = config.read_timeout {
+        builder = builder.read_timeout(timeout);
+    }
+    if let Some(timeout) = config.connect_timeout {
+        builder = builder.connect_timeout(timeout);
+    }
+    builder.build().map_err(|e| setup(e.to_string()))
+}
+
+/// `http` for a loopback `host`, `https` for the others, as `client_config` has them.
+pub(super) fn scheme(host: &str) -> &'static str {
+    if is_loopback(host) { "http" } else { "https" }
 }
 
 /// Whether `host` (`NAME[:PORT]`, `[V6]:PORT`) names this machine.

@@ -3,10 +3,11 @@
 //! requests, or a seeded share of them), 401 to everything, stalls, 500 to manifest uploads;
 //! it can also turn cross-repository mounts into plain upload starts (what registries that
 //! refuse mounts answer) and serve tag lists in small pages (what registries that cap pages
-//! do). It forwards one request per connection (`Connection: close` both ways) and records
+//! do), linking the next page by `last`, by a cursor of its own, or back in a loop. It forwards one request per connection (`Connection: close` both ways) and records
 //! each. Docker reaches it as an insecure loopback registry: its TLS attempts are closed at once.
 //! Also built as `bench/fault_proxy.rs` for `bench/faults.sh`.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -23,10 +24,12 @@ pub struct Faults {
     pub reset_first: usize,
     /// Forward `POST .../blobs/uploads/?mount=D&from=R` without `mount` and `from`.
     pub refuse_mounts: bool,
-    /// Serve `GET .../tags/list` in pages of at most this many tags whatever `n` asks, after
-    /// `last`, with a `Link` to the next page, as registries that cap pages do (the test
+    /// Serve `GET .../tags/list` in pages of at most this many tags whatever `n` asks, with a
+    /// `Link` to the next page as `tag_cursor` says, as registries that cap pages do (the test
     /// registry ignores `n` and `last`: it always sends every tag).
     pub tag_pages_of: Option<usize>,
+    /// How the pages of `tag_pages_of` link the next one.
+    pub tag_cursor: TagCursor,
     /// Answer every Nth request (the Nth, the 2Nth, ...) with `503 Service Unavailable`.
     pub unavailable_every: Option<usize>,
     /// Reset the connections of this percentage of requests, picked by a pseudo-random
@@ -43,6 +46,25 @@ pub struct Faults {
     /// Wait this long before forwarding each request, as a registry far away answers.
     pub latency: Option<Duration>,
 }
+
+/// How the proxy's tag pages link the next page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TagCursor {
+    /// A relative `Link` with `n` and `last=<the page's last tag>`, as distribution pages; a
+    /// page starts after `last`.
+    #[default]
+    Last,
+    /// An absolute `Link` (after a `rel="first"` one) with a cursor of the proxy's own,
+    /// `cursor=<token>`, that no tag name gives; `last` is ignored, as by registries whose
+    /// cursors are opaque.
+    Opaque,
+    /// A relative `Link` back to the first page (`?n=<cap>`), whatever the page: a registry
+    /// paging in a loop.
+    Looping,
+}
+
+/// Seeds the proxy's opaque cursors.
+const CURSOR_SEED: u64 = 0x7a67_5f63_7572;
 
 /// What the proxy does to a request instead of forwarding it.
 #[derive(Debug, Clone, Copy)]
@@ -64,11 +86,15 @@ pub struct Proxy {
 }
 
 struct Shared {
+    /// The proxy's own `127.0.0.1:PORT`.
+    host: String,
     upstream: String,
     faults: Faults,
     count: AtomicUsize,
     manifest_puts: AtomicUsize,
     seen: Arc<Mutex<Vec<Seen>>>,
+    /// The opaque tag cursors given out, and the index of the tag each page starts at.
+    cursors: Mutex<HashMap<String, usize>>,
 }
 
 impl Proxy {
@@ -79,11 +105,13 @@ impl Proxy {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let stopped = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared {
+            host: host.clone(),
             upstream: upstream.to_owned(),
             faults,
             count: AtomicUsize::new(0),
             manifest_puts: AtomicUsize::new(0),
             seen: Arc::clone(&seen),
+            cursors: Mutex::new(HashMap::new()),
         });
         let stop = Arc::clone(&stopped);
         thread::spawn(move || {
@@ -233,18 +261,47 @@ impl Shared {
         let status = status_line.split(' ').nth(1).unwrap_or_default().to_owned();
         self.record("GET", path, &status);
         if status == "200" {
-            let last = query_value(query, "last");
-            let (page, next) = tag_page(&body, last, cap);
-            body = page;
+            let list: serde_json::Value = serde_json::from_slice(&body).expect("a tag list");
+            let tags = sorted_tags(&list);
+            let start = self.tag_page_start(query, &tags);
+            let end = tags.len().min(start + cap);
+            let page = serde_json::json!({ "name": list["name"], "tags": tags[start..end] });
+            body = page.to_string().into_bytes();
             answer_headers.retain(|h| !has_name(h, "content-length"));
             answer_headers.push(format!("Content-Length: {}", body.len()));
-            if let Some(next) = next {
-                let link = format!("<{list_path}?n={cap}&last={next}>; rel=\"next\"");
+            if end < tags.len() {
+                let link = self.tag_link(list_path, &tags[end - 1], end, cap);
                 answer_headers.push(format!("Link: {link}"));
             }
         }
         write_head(&mut client, &status_line, &answer_headers)?;
         client.write_all(&body)
+    }
+
+    /// The index of the first tag of the page `query` asks for, among `tags` (sorted).
+    fn tag_page_start(&self, query: &str, tags: &[String]) -> usize {
+        match self.faults.tag_cursor {
+            TagCursor::Last => query_value(query, "last")
+                .map_or(0, |last| tags.iter().filter(|t| t.as_str() <= last).count()),
+            TagCursor::Opaque => query_value(query, "cursor")
+                .and_then(|cursor| self.cursors.lock().unwrap().get(cursor).copied())
+                .unwrap_or(0),
+            TagCursor::Looping => 0,
+        }
+    }
+
+    /// The `Link` header value to the page starting at `tags[start]`, after `last`.
+    fn tag_link(&self, list_path: &str, last: &str, start: usize, cap: usize) -> String {
+        match self.faults.tag_cursor {
+            TagCursor::Last => format!("<{list_path}?n={cap}&last={last}>; rel=\"next\""),
+            TagCursor::Opaque => {
+                let cursor = format!("{:016x}", pseudo_random(CURSOR_SEED, start));
+                self.cursors.lock().unwrap().insert(cursor.clone(), start);
+                let origin = format!("http://{}{list_path}", self.host);
+                format!("<{origin}>; rel=\"first\", <{origin}?cursor={cursor}>; rel=\"next\"")
+            }
+            TagCursor::Looping => format!("<{list_path}?n={cap}>; rel=\"next\""),
+        }
     }
 
     fn forward(
@@ -435,21 +492,20 @@ fn query_value<'a>(query: &'a str, name: &str) -> Option<&'a str> {
         .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
 }
 
-/// One page of the tag list `body` (`{"name": .., "tags": [..]}`): at most `cap` tags after
-/// `last`, in lexical order as the distribution spec has it, and the `last` of the next page
-/// when more follow.
-fn tag_page(body: &[u8], last: Option<&str>, cap: usize) -> (Vec<u8>, Option<String>) {
-    let list: serde_json::Value = serde_json::from_slice(body).expect("a tag list");
-    let mut tags: Vec<&str> = list["tags"]
+/// The tags of the tag list `list` (`{"name": .., "tags": [..]}`), in lexical order as the
+/// distribution spec has them.
+fn sorted_tags(list: &serde_json::Value) -> Vec<String> {
+    let mut tags: Vec<String> = list["tags"]
         .as_array()
-        .map(|tags| tags.iter().filter_map(serde_json::Value::as_str).collect())
+        .map(|tags| {
+            tags.iter()
+                .filter_map(serde_json::Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     tags.sort_unstable();
-    tags.retain(|tag| last.is_none_or(|last| *tag > last));
-    let next = (tags.len() > cap).then(|| tags[cap - 1].to_owned());
-    tags.truncate(cap);
-    let page = serde_json::json!({ "name": list["name"], "tags": tags });
-    (page.to_string().into_bytes(), next)
+    tags
 }
 
 /// `path` without its `mount` and `from` query parameters.
