@@ -184,6 +184,8 @@ pub enum Error {
         image: String,
         base: String,
         version: String,
+        /// The base's `source`: `--with-deps` adds local bases only.
+        origin: BaseSource,
     },
     #[error(
         "`{image}` builds on `{base}` for {platform}, but `{base}` is not built for {platform}"
@@ -204,8 +206,20 @@ pub enum Error {
 impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
-            Error::BaseNotBuilt { base, .. } => Some(format!(
+            Error::BaseNotBuilt {
+                base,
+                origin: BaseSource::Local,
+                ..
+            } => Some(format!(
                 "build `{base}` first, or add `--with-deps` to build it in the same run"
+            )),
+            Error::BaseNotBuilt {
+                base,
+                origin: BaseSource::Aws,
+                ..
+            } => Some(format!(
+                "build and push `{base}` first, or build both in one run (`build-all` of the \
+                 whole catalog)"
             )),
             Error::NoRegistry { source, .. } => source.hint.clone(),
             Error::BaseLacksPlatform { base, platform, .. } => Some(format!(
@@ -329,7 +343,7 @@ impl Planner<'_> {
                     }
                     base.reference(timestamp)
                 }
-                None => base.reference(built_timestamp(self.images, target, &base.target.image)?),
+                None => base.reference(built_timestamp(self.images, target, &base)?),
             };
             build_args.push((BASE_IMAGE_ARG.into(), reference));
             planned_base = Some(base);
@@ -513,15 +527,17 @@ pub fn narrow(plan: &Plan, keep: &[bool], images: &BTreeMap<String, Image>) -> P
 fn built_timestamp<'a>(
     images: &'a BTreeMap<String, Image>,
     target: &Target,
-    base: &str,
+    base: &Base,
 ) -> Result<&'a str, Error> {
-    catalog_image(images, base)
+    let name = base.target.image.as_str();
+    catalog_image(images, name)
         .last_updated
         .get(target.python_version.as_str())
         .ok_or_else(|| Error::BaseNotBuilt {
             image: target.image.to_string(),
-            base: base.to_owned(),
+            base: name.to_owned(),
             version: target.python_version.to_string(),
+            origin: base.source,
         })
 }
 

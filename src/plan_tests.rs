@@ -149,6 +149,29 @@ fn an_unbuilt_base_without_with_deps_is_an_error() {
     );
 }
 
+/// `--with-deps` adds local bases only: the hint for a base from the registry says what works.
+#[test]
+fn an_unbuilt_aws_base_asks_for_it_built_and_pushed_not_for_with_deps() {
+    let images = catalog(vec![
+        image("base", &["3.9"], None),
+        image("app", &["3.9"], Some(("base", BaseSource::Aws))),
+    ]);
+    let registry = Ok("127.0.0.1:5000/ci".to_owned());
+    let error = resolve(
+        &images,
+        &request(vec![target("app", "3.9")], true),
+        &registry,
+    )
+    .unwrap_err();
+    assert!(matches!(error, Error::BaseNotBuilt { .. }), "{error}");
+    assert_eq!(
+        error.hint().as_deref(),
+        Some(
+            "build and push `base` first, or build both in one run (`build-all` of the whole catalog)"
+        )
+    );
+}
+
 #[test]
 fn a_base_without_the_python_version_is_an_error() {
     let images = catalog(vec![

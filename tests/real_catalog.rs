@@ -125,6 +125,19 @@ fn a_dagster_shaped_catalog_plans_dry_runs_and_reports_status_with_exit_0() {
             status.stdout
         );
 
+        // One image whose `aws` base was never built: that base is planned too, so the rows
+        // say "not built" where the plan could not have been made.
+        let one = run(&["status", "--json", "--name", "buildkite-integration"]).success();
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&one.stdout).unwrap();
+        assert_eq!(rows.len(), INTEGRATION_VERSIONS.len(), "{}", one.stdout);
+        assert!(
+            rows.iter().all(|row| row["image"] == "buildkite-integration"
+                && row["stale"] == true
+                && row["reasons"] == serde_json::json!(["not built"])),
+            "{}",
+            one.stdout
+        );
+
         run(&["bake", "-t", &env.timestamp]).success();
         match configured {
             Some(_) => {

@@ -45,11 +45,14 @@ pub fn status(context: &Context, name: Option<&str>, json: bool) -> Result<()> {
         None => images.values().collect(),
     };
     let targets: Vec<Target> = shown.iter().flat_map(|image| image.targets()).collect();
-    // The names of the bases do not matter to freshness: no registry is needed to plan.
+    // Every image read is planned: the shown ones and their bases, `source: aws` ones too, so
+    // that a base never built is a stale row of its own, not a plan that cannot be made. The
+    // names of the bases do not matter to freshness: no registry is needed to plan.
+    let planned: Vec<Target> = images.values().flat_map(|image| image.targets()).collect();
     let request = plan::Request {
         with_deps: true,
         without_registry: true,
-        ..plan::Request::new(targets.clone(), Timestamp::recorded("status"))
+        ..plan::Request::new(planned, Timestamp::recorded("status"))
     };
     let plan = plan::resolve(&images, &request, &context.registry_address())?;
     let mut rows = rows(context, &images, &plan, &targets)?;
