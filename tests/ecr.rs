@@ -497,7 +497,7 @@ fn ecr_refusing_docker_s_stored_credentials_gets_the_aws_password_and_logs_docke
         .success()
         .stderr_has(&format!(
             "debug: credentials for `{ECR_HOST}`: docker's config.json auths\n\
-             debug: registry `{ECR_HOST}` refused docker's credentials for it\n\
+             debug: registry `{ECR_HOST}` refused the stored credentials for it\n\
              debug: credentials for `{ECR_HOST}`: `aws ecr get-login-password --region us-west-2`\n"
         ));
     assert_eq!(
@@ -511,4 +511,68 @@ fn ecr_refusing_docker_s_stored_credentials_gets_the_aws_password_and_logs_docke
     );
     assert!(!run.stderr.contains("4711"), "{run:#?}");
     assert_password_hidden(&run);
+}
+
+/// A podman user's `podman login` stores the password in podman's own auth file, which docker
+/// never reads (here `$XDG_RUNTIME_DIR/containers/auth.json`, where podman writes it by
+/// default): the tool's registry requests use it, and `aws` is never asked. Runs podman
+/// whatever the suite's engine, as its users do.
+#[test]
+fn a_podman_login_is_used_for_the_registry_and_aws_is_never_asked() {
+    let env = Env::new();
+    let podman = [("DOCKER", "podman")];
+    let ts = &env.timestamp;
+    env.run_with(
+        &words(&format!("build-all --name python-base -t {ts}")),
+        &podman,
+    )
+    .success();
+    let runtime = env.root().join("runtime");
+    fs_err::create_dir_all(&runtime).unwrap();
+    let mut login = Command::new("podman");
+    login
+        .args(["login", "--username", "AWS", "--password-stdin", ECR_HOST])
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("DOCKER_CONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit());
+    let mut child = login.spawn().expect("run podman login");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), ecr_password().as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success(), "podman login failed");
+    let auth_file = runtime.join("containers/auth.json");
+    assert!(auth_file.exists(), "podman wrote its login elsewhere");
+    // As for a podman user: no `$DOCKER_CONFIG` (with one, podman reads and writes logins
+    // there instead) and a home without docker's config.
+    let home = env.root().join("home");
+    fs_err::create_dir_all(&home).unwrap();
+    let push_all = || {
+        let registry = format!("{ECR_HOST}/{}", env.registry_path());
+        let mut command = ecr_command(&env, &registry, "push-all --name python-base", MOTO);
+        command
+            .env("AWS_CLI", common::aws_without_credentials(&env))
+            .env("DAGSTER_IMAGE_DEBUG", "1")
+            .env("DOCKER", "podman")
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("HOME", &home)
+            .env_remove("DOCKER_CONFIG");
+        Run::from(command.output().expect("run dagster-image"))
+    };
+    let pushed = push_all().success().stderr_has(&format!(
+        "debug: credentials for `{ECR_HOST}`: podman's auth file `{}`\n",
+        auth_file.display()
+    ));
+    assert_eq!(
+        ecr_tags(&format!("{}/python-base", env.registry_path())),
+        [format!("py3.10-{ts}"), format!("py3.9-{ts}")]
+    );
+    let again = push_all().success();
+    assert_eq!(
+        again.stderr.matches("is up to date").count(),
+        2,
+        "{again:#?}"
+    );
+    assert_eq!(common::aws_calls(&env), "", "aws was asked");
+    assert_password_hidden(&pushed);
 }

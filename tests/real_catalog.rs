@@ -131,9 +131,10 @@ fn a_dagster_shaped_catalog_plans_dry_runs_and_reports_status_with_exit_0() {
         let rows: Vec<serde_json::Value> = serde_json::from_str(&one.stdout).unwrap();
         assert_eq!(rows.len(), INTEGRATION_VERSIONS.len(), "{}", one.stdout);
         assert!(
-            rows.iter().all(|row| row["image"] == "buildkite-integration"
-                && row["stale"] == true
-                && row["reasons"] == serde_json::json!(["not built"])),
+            rows.iter()
+                .all(|row| row["image"] == "buildkite-integration"
+                    && row["stale"] == true
+                    && row["reasons"] == serde_json::json!(["not built"])),
             "{}",
             one.stdout
         );

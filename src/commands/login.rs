@@ -9,7 +9,7 @@ use crate::registry::{Logins, ecr, sign_in};
 /// Logs docker in to each of `hosts` whose login came from the AWS CLI, the password on stdin.
 pub(super) fn log_docker_in(docker: &Docker, logins: &Logins, hosts: &[String]) -> Result<()> {
     for host in hosts {
-        if let Some(login) = logins.get(host).filter(|login| !login.source.is_docker()) {
+        if let Some(login) = logins.get(host).filter(|login| !login.source.is_stored()) {
             docker.login(host, &login.user).output(
                 &format!("logging docker in to `{host}`"),
                 Some(login.password.expose()),

@@ -1,6 +1,7 @@
 //! Who the registry client is to each registry: a login decided for the run (docker's stored
-//! credentials, from `config.json` `auths`, `credHelpers` or `credsStore`, or an ECR password),
-//! held in memory, with where it came from; none means anonymous.
+//! credentials, from `config.json` `auths`, `credHelpers` or `credsStore`; else podman's, from
+//! its auth file; or an ECR password), held in memory, with where it came from; none means
+//! anonymous.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -10,6 +11,7 @@ use docker_credential::{CredentialRetrievalError, DockerCredential};
 use oci_client::secrets::RegistryAuth;
 use serde::Deserialize;
 
+use super::containers_auth;
 use super::failure::RemoteError;
 
 /// Where docker keeps the credentials of Docker Hub, whatever name the image uses for it.
@@ -44,13 +46,15 @@ pub enum Source {
     DockerHelper(String),
     /// The `credsStore`: `docker-credential-<store>` for every registry.
     DockerStore(String),
+    /// An `auths` entry of a containers auth file (written by `podman login`).
+    ContainersAuth(PathBuf),
     /// The AWS CLI command that printed the password.
     Aws(String),
 }
 
 impl Source {
-    /// Whether docker has these credentials itself (so it needs no `docker login`).
-    pub fn is_docker(&self) -> bool {
+    /// Whether the engine's own login stored these credentials (so it needs no login).
+    pub fn is_stored(&self) -> bool {
         !matches!(self, Source::Aws(_))
     }
 }
@@ -61,6 +65,7 @@ impl fmt::Display for Source {
             Source::DockerAuths => f.write_str("docker's config.json auths"),
             Source::DockerHelper(helper) => write!(f, "docker's credHelpers (`{helper}`)"),
             Source::DockerStore(store) => write!(f, "docker's credsStore (`{store}`)"),
+            Source::ContainersAuth(file) => write!(f, "podman's auth file `{}`", file.display()),
             Source::Aws(command) => write!(f, "`{command}`"),
         }
     }
@@ -112,8 +117,21 @@ pub(super) fn access_for(host: &str, logins: &Logins) -> Access {
     }
 }
 
+/// The credentials an engine's login stored for `host`: docker's, else podman's (which docker
+/// never reads); None when neither has any the client can use.
+pub fn stored_login(host: &str) -> Result<Option<Login>, RemoteError> {
+    if let Some(login) = docker_login(host)? {
+        return Ok(Some(login));
+    }
+    Ok(containers_auth::login(host).map(|stored| Login {
+        user: stored.user,
+        password: Password::new(&stored.password),
+        source: Source::ContainersAuth(stored.file),
+    }))
+}
+
 /// The credentials docker has for `host`; None when it has none the client can use.
-pub fn docker_login(host: &str) -> Result<Option<Login>, RemoteError> {
+fn docker_login(host: &str) -> Result<Option<Login>, RemoteError> {
     let server = docker_server(host);
     match docker_credential::get_credential(server) {
         Ok(DockerCredential::UsernamePassword(user, password)) => Ok(Some(Login {

@@ -1,8 +1,9 @@
 //! Remote registries: where pushed images go (`HOST[:PORT][/PATH]`), the OCI distribution API
 //! spoken to them directly ([`RegistryClient`]: exists, copy, tags), the credentials it uses
-//! (docker's first, [`sign_in`]), and logging docker in to AWS ECR ([`ecr`]).
+//! (docker's first, then podman's, [`sign_in`]), and logging docker in to AWS ECR ([`ecr`]).
 
 mod client;
+mod containers_auth;
 mod copy;
 mod credentials;
 pub mod ecr;
@@ -20,7 +21,7 @@ use crate::catalog::names;
 
 pub use client::RegistryClient;
 pub use copy::Copied;
-pub use credentials::{Login, Logins, Password, Source, docker_login};
+pub use credentials::{Login, Logins, Password, Source, stored_login};
 pub use ecr::{PUBLIC_ECR_HOST, aws_password_command};
 pub use failure::{RemoteError, joined_lines};
 pub use index::{Assembled, Child};

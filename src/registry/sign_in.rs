@@ -1,7 +1,7 @@
 //! Which credentials each registry of a run gets: docker's own first (`auths`, `credHelpers`,
-//! `credsStore`), as docker itself would use them; for an AWS registry docker has none for, or
-//! that refuses docker's, the password of `aws ecr get-login-password`. `--debug` says which
-//! each registry got, never the secret.
+//! `credsStore`), as docker itself would use them, then podman's auth file; for an AWS registry
+//! neither has credentials for, or that refuses them, the password of `aws ecr
+//! get-login-password`. `--debug` says which each registry got, never the secret.
 
 use std::time::Duration;
 
@@ -22,10 +22,10 @@ pub fn sign_in(hosts: &[String]) -> Result<Logins, RemoteError> {
     Ok(logins)
 }
 
-/// Adds the login of `host` to `logins`: docker's credentials, else for an AWS registry the AWS
-/// password, else none (anonymous).
+/// Adds the login of `host` to `logins`: the credentials docker's or podman's login stored,
+/// else for an AWS registry the AWS password, else none (anonymous).
 pub fn sign_in_to(logins: &mut Logins, host: &str) -> Result<(), RemoteError> {
-    let login = match credentials::docker_login(host) {
+    let login = match credentials::stored_login(host) {
         Ok(Some(login)) => Some(login),
         Ok(None) => ecr::aws_login(host)?,
         Err(error) if ecr::is_aws(host) => {
@@ -42,16 +42,16 @@ pub fn sign_in_to(logins: &mut Logins, host: &str) -> Result<(), RemoteError> {
 }
 
 /// The AWS CLI command `sign_in_to` would run for `host`: for an AWS registry docker has no
-/// credentials for. (A registry may still refuse docker's: only asking it can tell.)
+/// credentials for, nor podman. (A registry may still refuse them: only asking it can tell.)
 pub fn aws_password_needed(host: &str) -> Option<Command> {
     let command = ecr::aws_password_command(host)?;
-    match credentials::docker_login(host) {
+    match credentials::stored_login(host) {
         Ok(Some(_)) => None,
         Ok(None) | Err(_) => Some(command),
     }
 }
 
-/// `work` with a client of `hosts`; when an AWS registry refuses the credentials docker has for
+/// `work` with a client of `hosts`; when an AWS registry refuses the stored credentials for
 /// it, once more with the AWS password instead.
 pub fn with_client<T>(
     hosts: &[String],
@@ -67,7 +67,7 @@ pub fn with_client<T>(
     }
 }
 
-/// When `error` is an AWS registry refusing docker's credentials: its login replaced by the
+/// When `error` is an AWS registry refusing the stored credentials: its login replaced by the
 /// AWS password (true); otherwise nothing changes (false).
 fn renewed_after(logins: &mut Logins, error: &RemoteError) -> Result<bool, RemoteError> {
     let Some(host) = error.refusing_registry() else {
@@ -75,7 +75,7 @@ fn renewed_after(logins: &mut Logins, error: &RemoteError) -> Result<bool, Remot
     };
     if !logins
         .get(host)
-        .is_some_and(|login| login.source.is_docker())
+        .is_some_and(|login| login.source.is_stored())
     {
         return Ok(false);
     }
@@ -83,7 +83,7 @@ fn renewed_after(logins: &mut Logins, error: &RemoteError) -> Result<bool, Remot
         return Ok(false);
     };
     debug::line(format_args!(
-        "registry `{host}` refused docker's credentials for it"
+        "registry `{host}` refused the stored credentials for it"
     ));
     announce(host, Some(&login));
     logins.add(host, login);
