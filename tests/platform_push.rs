@@ -12,17 +12,30 @@ use common::platforms::{
 };
 use common::{Env, run_image};
 
-#[test]
-fn push_puts_each_platform_then_an_index_and_an_unchanged_index_is_not_pushed_again() {
+/// The two-platform catalog with Python 3.9 of `python-base` built for both platforms at the
+/// test's timestamp and pushed to the test registry, and that push.
+fn built_and_pushed() -> (Env, common::Run) {
     let env = two_platform_catalog();
     let t = &env.timestamp;
     env.run(&["build", "--name", "python-base", "-v", "3.9", "-t", t])
         .success();
+    let push = ["push", "--name", "python-base", "-v", "3.9"];
+    let pushed = run_with_registry(&env, &env.registry(), &push).success();
+    (env, pushed)
+}
+
+/// `dagster-image --registry <registry> ARGS`.
+fn run_with_registry(env: &Env, registry: &str, args: &[&str]) -> common::Run {
+    env.run(&[&["--registry", registry][..], args].concat())
+}
+
+#[test]
+fn push_puts_each_platform_then_an_index_and_an_unchanged_index_is_not_pushed_again() {
+    let (env, pushed) = built_and_pushed();
+    let t = &env.timestamp;
     let registry = env.registry();
-    let with_registry =
-        |args: &[&str]| env.run(&[&["--registry", registry.as_str()][..], args].concat());
-    with_registry(&["push", "--name", "python-base", "-v", "3.9"])
-        .success()
+    let with_registry = |args: &[&str]| run_with_registry(&env, &registry, args);
+    pushed
         .stderr_has("linux/amd64, linux/arm64 (sha256:")
         .stderr_has("): put");
     let repository = format!("{}/python-base", env.registry_path());
@@ -122,14 +135,10 @@ fn push_all_of_an_unchanged_two_platform_catalog_sends_no_blob_and_no_manifest()
 
 #[test]
 fn push_dockerhub_and_push_ecr_copy_a_two_platform_index_whole_inside_the_registry() {
-    let env = two_platform_catalog();
+    let (env, _) = built_and_pushed();
     let t = &env.timestamp;
-    env.run(&["build", "--name", "python-base", "-v", "3.9", "-t", t])
-        .success();
     let registry = env.registry();
-    let with_registry =
-        |args: &[&str]| env.run(&[&["--registry", registry.as_str()][..], args].concat());
-    with_registry(&["push", "--name", "python-base", "-v", "3.9"]).success();
+    let with_registry = |args: &[&str]| run_with_registry(&env, &registry, args);
     let path = env.registry_path();
     let source = index_entries(&format!("{path}/python-base"), &format!("py3.9-{t}"));
     assert_eq!(source.len(), 2, "{source:?}");
@@ -265,20 +274,25 @@ fn build_and_push_dockerhub_builds_each_platform_with_the_copies_and_puts_the_in
     assert_eq!(run_image(&arm, &["uname", "-m"]).trim(), "aarch64");
 }
 
-#[test]
-fn build_and_push_dockerhub_without_set_latest_pushes_no_latest_tag() {
-    let env = two_platform_catalog();
-    let repository = format!("{}/python-base", env.registry());
-    env.run(&[
+/// `build-and-push-dockerhub` of `python-base` as version 1.0.0 to `repository` (instead of
+/// Docker Hub), on the default platforms.
+fn build_and_push_1_0_0(repository: &str) -> [&str; 7] {
+    [
         "build-and-push-dockerhub",
         "--name",
         "python-base",
         "--dagster-version",
         "1.0.0",
         "--repository",
-        &repository,
-    ])
-    .success();
+        repository,
+    ]
+}
+
+#[test]
+fn build_and_push_dockerhub_without_set_latest_pushes_no_latest_tag() {
+    let env = two_platform_catalog();
+    let repository = format!("{}/python-base", env.registry());
+    env.run(&build_and_push_1_0_0(&repository)).success();
     let path = format!("{}/python-base", env.registry_path());
     assert_eq!(
         common::registry_tags(&path),
@@ -347,15 +361,7 @@ fn build_and_push_dockerhub_exits_with_the_engines_status_of_the_failed_build_an
         assert_eq!(engine_status, 3, "the check below could not tell it from 1");
     }
     let repository = format!("{}/python-base", env.registry());
-    let args = [
-        "build-and-push-dockerhub",
-        "--name",
-        "python-base",
-        "--dagster-version",
-        "1.0.0",
-        "--repository",
-        &repository,
-    ];
+    let args = build_and_push_1_0_0(&repository);
     // The default platforms, amd64 then arm64: the amd64 build succeeds, the arm64 one fails.
     env.run(&args)
         .code(engine_status)

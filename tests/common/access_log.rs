@@ -1,6 +1,7 @@
 //! The access logs of the test registries (files of `scripts/setup-*.sh`), to see which requests
 //! a run made to a repository: `AccessLog::mark` before the run, `requests` after it.
 
+use super::engine::Engine;
 /// The access log of the registry on 127.0.0.1:5000.
 pub const REGISTRY_LOG: &str = "/var/log/dagster-image-registry.log";
 /// The access log of the TLS registry with the ECR host name.
@@ -96,6 +97,20 @@ pub fn tally(requests: &[Request]) -> Vec<String> {
         .into_iter()
         .map(|(kind, n)| format!("{kind} x{n}"))
         .collect()
+}
+
+/// Asserts that `requests` are the tool's up-to-date checks of `tags` tags and nothing else: a
+/// HEAD of each manifest, whose digest docker recorded when it pushed. Podman records one only
+/// when the image holds it from a pull (under every name the image has), so there the tool may
+/// also GET each manifest to compare its config with the image's ID.
+#[track_caller]
+pub fn assert_only_up_to_date_checks(requests: &[Request], tags: usize) {
+    let head = format!("HEAD manifests x{tags}");
+    let with_get = [format!("GET manifests x{tags}"), head.clone()];
+    let tallied = tally(requests);
+    let expected = tallied == [head.clone()]
+        || (!Engine::under_test().records_pushed_digests() && tallied == with_get);
+    assert!(expected, "{tallied:?}: {requests:#?}");
 }
 
 fn read(path: &str) -> String {
