@@ -35,5 +35,13 @@ mod tests {
         assert_eq!(build_step("#5 DONE 0.1s"), None);
         assert_eq!(build_step(" ---> Running in 1234"), None);
         assert_eq!(build_step("Stepping"), None);
+        assert_eq!(build_step("Step back"), None, "a step has ` : `");
+        assert_eq!(build_step("echo a : b"), None, "a step starts with `Step `");
+        assert_eq!(build_step("STEP back"), None, "a podman step has `: `");
+        assert_eq!(
+            build_step("note: STEP"),
+            None,
+            "a podman step starts with `STEP `"
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! or `$REGISTRY_AUTH_FILE`, in docker's `auths` format. Docker never reads them, so a podman
 //! user's logins are only there.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use base64::Engine as _;
@@ -19,7 +20,12 @@ pub struct StoredLogin {
 /// The login the containers auth files hold for `host`, from the first file that has one, in
 /// the order podman reads them; None when none does (or a file cannot be read as one).
 pub fn login(host: &str) -> Option<StoredLogin> {
-    auth_files().into_iter().find_map(|file| {
+    let var = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+    login_in_files(auth_files(var, nix::unistd::getuid().as_raw()), host)
+}
+
+fn login_in_files(files: Vec<PathBuf>, host: &str) -> Option<StoredLogin> {
+    files.into_iter().find_map(|file| {
         let text = fs_err::read_to_string(&file).ok()?;
         let (user, password) = login_in(&text, host)?;
         Some(StoredLogin {
@@ -30,15 +36,15 @@ pub fn login(host: &str) -> Option<StoredLogin> {
     })
 }
 
-/// Where podman looks for logins, in its order: `$REGISTRY_AUTH_FILE` alone when it is set;
-/// else the runtime file `podman login` writes, then `$XDG_CONFIG_HOME/containers/auth.json`.
-fn auth_files() -> Vec<PathBuf> {
-    let var = |name| std::env::var_os(name).filter(|value| !value.is_empty());
+/// Where podman looks for logins, in its order, given the environment `var` and the user's id:
+/// `$REGISTRY_AUTH_FILE` alone when it is set; else the runtime file `podman login` writes,
+/// then `$XDG_CONFIG_HOME/containers/auth.json` (`~/.config/...` without it).
+fn auth_files(var: impl Fn(&str) -> Option<OsString>, uid: u32) -> Vec<PathBuf> {
     if let Some(file) = var("REGISTRY_AUTH_FILE") {
         return vec![PathBuf::from(file)];
     }
     let runtime = var("XDG_RUNTIME_DIR").map_or_else(
-        || PathBuf::from(format!("/run/containers/{}", nix::unistd::getuid())),
+        || PathBuf::from(format!("/run/containers/{uid}")),
         |dir| PathBuf::from(dir).join("containers"),
     );
     let config = var("XDG_CONFIG_HOME")
@@ -144,5 +150,85 @@ mod tests {
         ] {
             assert_eq!(login_in(text, "reg.example"), None, "{text}");
         }
+    }
+
+    fn environment(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
+        let pairs: Vec<(String, String)> = (pairs.iter())
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| {
+            (pairs.iter())
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.into())
+        }
+    }
+
+    #[test]
+    fn looks_where_podman_does_registry_auth_file_alone_when_set() {
+        let paths = |pairs: &[(&str, &str)]| auth_files(environment(pairs), 1000);
+        assert_eq!(
+            paths(&[("REGISTRY_AUTH_FILE", "/a/auth.json"), ("HOME", "/h")]),
+            [PathBuf::from("/a/auth.json")]
+        );
+        assert_eq!(
+            paths(&[("XDG_RUNTIME_DIR", "/run/user/1000"), ("HOME", "/h")]),
+            [
+                PathBuf::from("/run/user/1000/containers/auth.json"),
+                PathBuf::from("/h/.config/containers/auth.json")
+            ]
+        );
+        assert_eq!(
+            paths(&[("XDG_CONFIG_HOME", "/c"), ("HOME", "/h")]),
+            [
+                PathBuf::from("/run/containers/1000/auth.json"),
+                PathBuf::from("/c/containers/auth.json")
+            ]
+        );
+        assert_eq!(
+            paths(&[]),
+            [PathBuf::from("/run/containers/1000/auth.json")]
+        );
+    }
+
+    #[test]
+    fn the_first_file_holding_the_host_gives_the_login() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            fs_err::write(&path, text).unwrap();
+            path
+        };
+        let other = write(
+            "other.json",
+            &format!(
+                r#"{{"auths": {{"b.example": {{"auth": "{}"}}}}}}"#,
+                auth("b:1")
+            ),
+        );
+        let first = write(
+            "first.json",
+            &format!(
+                r#"{{"auths": {{"a.example": {{"auth": "{}"}}}}}}"#,
+                auth("a:2")
+            ),
+        );
+        let second = write(
+            "second.json",
+            &format!(
+                r#"{{"auths": {{"a.example": {{"auth": "{}"}}}}}}"#,
+                auth("a:3")
+            ),
+        );
+        let missing = dir.path().join("missing.json");
+        let files = vec![missing, other, first.clone(), second];
+        assert_eq!(
+            login_in_files(files.clone(), "a.example"),
+            Some(StoredLogin {
+                user: "a".into(),
+                password: "2".into(),
+                file: first
+            })
+        );
+        assert_eq!(login_in_files(files, "c.example"), None);
     }
 }
