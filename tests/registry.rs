@@ -300,6 +300,25 @@ fn tags_asks_once_a_registry_whose_page_has_no_link() {
     assert_eq!(tag_lists(&proxy), 1, "{:#?}", proxy.seen());
 }
 
+/// The registry's credentials go to the registry only: a `Link` to another host is not
+/// followed.
+#[test]
+fn tags_of_a_registry_linking_to_another_host_is_an_error_naming_the_link() {
+    let (env, proxy, registry, run) =
+        tags_in_pages_of_two(&["t1", "t2", "t3"], TagCursor::Elsewhere);
+    let elsewhere = proxy.host.replace("127.0.0.1", "localhost");
+    assert_one_line_error(
+        &run,
+        &format!(
+            "listing the tags of `{registry}/app` failed: registry `{}` linked the next page of \
+             tags to another host (`http://{elsewhere}/v2/{}/app/tags/list?n=2&last=t2`)",
+            proxy.host,
+            env.registry_path()
+        ),
+    );
+    assert_eq!(tag_lists(&proxy), 1, "{:#?}", proxy.seen());
+}
+
 #[test]
 fn tags_of_a_registry_linking_back_to_a_page_it_sent_is_an_error_naming_the_link() {
     let (env, proxy, registry, run) = tags_in_pages_of_two(&["t1", "t2", "t3"], TagCursor::Looping);

@@ -61,6 +61,9 @@ pub enum TagCursor {
     /// A relative `Link` back to the first page (`?n=<cap>`), whatever the page: a registry
     /// paging in a loop.
     Looping,
+    /// An absolute `Link` to the next page on another host (`localhost` for the proxy's
+    /// `127.0.0.1`): a client following it would send the registry's credentials there.
+    Elsewhere,
 }
 
 /// Seeds the proxy's opaque cursors.
@@ -286,7 +289,7 @@ impl Shared {
             TagCursor::Opaque => query_value(query, "cursor")
                 .and_then(|cursor| self.cursors.lock().unwrap().get(cursor).copied())
                 .unwrap_or(0),
-            TagCursor::Looping => 0,
+            TagCursor::Looping | TagCursor::Elsewhere => 0,
         }
     }
 
@@ -301,6 +304,10 @@ impl Shared {
                 format!("<{origin}>; rel=\"first\", <{origin}?cursor={cursor}>; rel=\"next\"")
             }
             TagCursor::Looping => format!("<{list_path}?n={cap}>; rel=\"next\""),
+            TagCursor::Elsewhere => {
+                let host = self.host.replace("127.0.0.1", "localhost");
+                format!("<http://{host}{list_path}?n={cap}&last={last}>; rel=\"next\"")
+            }
         }
     }
 
