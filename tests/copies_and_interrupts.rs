@@ -45,7 +45,7 @@ fn declared_copies_are_in_the_build_context_and_removed_afterwards() {
         "the copy is removed after the build"
     );
     assert!(
-        !env.path(".dagster-image/copies/copier.txt").exists(),
+        !env.path(".dagster-image/copies/copier.jsonl").exists(),
         "the ledger is removed too"
     );
 }
@@ -124,13 +124,17 @@ fn declared_copies_are_removed_after_a_failed_build() {
 
 #[test]
 fn copies_left_by_a_killed_run_are_cleaned_up_by_the_next_one() {
-    let env = env_with_copy("");
+    let env = env_with_copy("RUN sleep 60\n");
+    let (run, _) = interrupt_a_sleeping_build(&env, libc::SIGKILL);
+    assert_eq!(run.code, None, "killed");
     let leftover = env.path("copier/build_cache");
-    fs_err::create_dir_all(leftover.join("data")).unwrap();
-    fs_err::write(leftover.join("data/file.txt"), "stale copy\n").unwrap();
+    assert!(
+        leftover.join("data/file.txt").exists(),
+        "the killed run left its copy"
+    );
     env.write(
-        ".dagster-image/copies/copier.txt",
-        &format!("{}\n", leftover.display()),
+        "copier/Dockerfile",
+        "FROM dagster-image/rootfs:busybox\nCOPY build_cache/data /data\n",
     );
     env.run(&build_args("copier", "3.10", &env.timestamp))
         .success();
@@ -150,6 +154,10 @@ fn a_file_of_the_user_in_the_way_of_a_copy_is_bad_input_and_kept() {
         .stderr_has("is in the way of the copy declared in");
     assert_eq!(env.read("copier/build_cache/data"), "mine\n");
     assert!(!image_exists(&env.tag("copier", "3.10")));
+    assert!(
+        !env.path(".dagster-image").exists(),
+        "bad input writes no file of the tool either"
+    );
 }
 
 /// `build --name <image> -v 3.10 -t <timestamp>` started, its stderr kept.
@@ -182,7 +190,7 @@ fn a_run_waits_only_for_the_copies_of_an_image_it_builds() {
         "FROM dagster-image/rootfs:busybox\nRUN echo other > /o\n",
     );
     let first = start_build(&env, "copier", &env.timestamp);
-    let ledger = env.path(".dagster-image/copies/copier.txt");
+    let ledger = env.path(".dagster-image/copies/copier.jsonl");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !ledger.exists() {
         assert!(

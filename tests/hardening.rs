@@ -326,7 +326,7 @@ fn killing_build_all_at_random_moments_leaves_every_file_old_or_new() {
     }
     assert_eq!(temp_files(&env), Vec::<String>::new());
     assert!(!env.path("app/build_cache").exists(), "the copy is removed");
-    assert!(!env.path(".dagster-image/copies/app.txt").exists());
+    assert!(!env.path(".dagster-image/copies/app.jsonl").exists());
     eprintln!(
         "{KILLS} kills ({killed_while_running} while running, {killed_while_writing} between a \
          temporary file and its rename; seed {seed}): nothing lost"

@@ -14,7 +14,7 @@ use crate::report;
 use crate::run::{self, Outcome};
 
 use super::config::BuildSettings;
-use super::{Context, incremental, invalid, print_stdout, state_dir};
+use super::{Context, incremental, invalid, print_stdout, state_dir, state_path};
 
 /// A build request as given on the command line, its values checked.
 pub struct BuildRequest {
@@ -117,6 +117,11 @@ pub(super) fn run_plan(
     dry_run: bool,
 ) -> Result<()> {
     let total = plan.builds.len();
+    // Before any digest reads a copy's source (a FIFO there would never end) or a file is written.
+    Additions::prepare(
+        built_images(images, &plan)?,
+        &state_path(context.catalog()?),
+    )?;
     let plan = incremental::label_builds(context, images, plan, request.skip_unchanged, dry_run)?;
     if plan.builds.is_empty() {
         report::line(&format!(
@@ -259,8 +264,9 @@ fn execute(
     plan: &Plan,
     request: &BuildRequest,
 ) -> Result<()> {
+    let copies = Additions::prepare(built_images(images, plan)?, &state_path(context.catalog()?))?;
     let state_dir = state_dir(context.catalog()?).map_err(CatalogError::Io)?;
-    let _copies = Additions::copy_in(built_images(images, plan)?, &state_dir)?;
+    let _copies = copies.copy_in()?;
     let log_dir = state_dir.join("logs").join(plan.timestamp.as_str());
     let options = run::Options {
         jobs: request.jobs.map_or_else(default_jobs, usize::from),

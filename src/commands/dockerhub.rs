@@ -17,7 +17,7 @@ use crate::reference::Tag;
 use crate::registry::{Child, split_repository};
 
 use super::platform_push::{self, PlannedIndex};
-use super::{Context, print_stdout, state_dir};
+use super::{Context, print_stdout, state_dir, state_path};
 
 /// The platforms built when none is given, as the original tool.
 pub const DEFAULT_PLATFORMS: [&str; 2] = ["linux/amd64", "linux/arm64"];
@@ -62,13 +62,14 @@ pub fn build_and_push(context: &Context, release: &Release, dry_run: bool) -> Re
         Some(_) => Steps::with_buildx(context, &pushed),
         None => Steps::new(context, &pushed),
     };
+    let copies = Additions::prepare([&image], &state_path(context.catalog()?))?;
     if dry_run {
         print_stdout(&steps.describe(&image));
         return platform_push::assemble(&[], &steps.indexes, context.registry_timeout, true);
     }
-    let state_dir = state_dir(context.catalog()?).map_err(CatalogError::Io)?;
+    state_dir(context.catalog()?).map_err(CatalogError::Io)?;
     {
-        let _copies = Additions::copy_in([&image], &state_dir)?;
+        let _copies = copies.copy_in()?;
         for (step, command) in &steps.builds {
             command.run(step).map_err(Error::ReleaseBuild)?;
         }

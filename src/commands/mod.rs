@@ -293,9 +293,14 @@ fn invalid(what: &'static str, value: &str, why: impl std::fmt::Display) -> Erro
 /// The name of the folder `state_dir` makes beside the catalog.
 const STATE_DIR: &str = ".dagster-image";
 
+/// Where `state_dir` makes its folder; nothing is made.
+fn state_path(catalog: &Catalog) -> std::path::PathBuf {
+    catalog.dir().join(STATE_DIR)
+}
+
 /// The folder for this tool's own files beside the catalog, ignored by git.
 fn state_dir(catalog: &Catalog) -> std::io::Result<std::path::PathBuf> {
-    let dir = catalog.dir().join(STATE_DIR);
+    let dir = state_path(catalog);
     fs_err::create_dir_all(&dir)?;
     let ignore = dir.join(".gitignore");
     if !ignore.exists() {
