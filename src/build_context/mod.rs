@@ -129,8 +129,11 @@ impl Additions {
         for image in &with_copies {
             let ledger = Ledger::read(&ledger_path(&dir, &image.name))?;
             let folder = Folder::open(&image.dir)?;
-            for copy in &image.config.copies {
-                check_copy(&folder, &ledger, copy).map_err(|p| p.of(image, copy))?;
+            let copies = &image.config.copies;
+            for (n, copy) in copies.iter().enumerate() {
+                check_through_earlier(&copies[..n], copy)
+                    .and_then(|()| check_copy(&folder, &ledger, copy))
+                    .map_err(|p| p.of(image, copy))?;
             }
         }
         Ok(Prepared {
@@ -200,6 +203,48 @@ fn check_copy(folder: &Folder, ledger: &Ledger, copy: &Copy) -> Result<(), Probl
     check_source(copy)
 }
 
+/// Whether an earlier copy would put a link, or a file, where `copy` goes on through or lands:
+/// the earlier copy's source, read without following, at the part of `copy.to` inside it.
+fn check_through_earlier(earlier: &[Copy], copy: &Copy) -> Result<(), Problem> {
+    for before in earlier {
+        let Ok(inside) = copy.to.strip_prefix(&before.to) else {
+            continue;
+        };
+        let exclude = DockerIgnore::from_patterns(&before.exclude);
+        let (mut at, mut path, mut rel) = (before.to.clone(), before.from.clone(), PathBuf::new());
+        let names = names(inside);
+        for (n, name) in names.iter().enumerate() {
+            at.push(name);
+            path.push(name);
+            rel.push(name);
+            let Ok(meta) = fs_err::symlink_metadata(&path) else {
+                break;
+            };
+            let copied = match meta.is_dir() {
+                true => exclude.enters(&rel),
+                false => !exclude.excludes(&rel),
+            };
+            if !copied {
+                break;
+            }
+            if meta.is_symlink() {
+                return Err(Problem::Refused(format!(
+                    "`{}` is a symlink (an earlier copy puts it there), and a copy is never \
+                     written through one",
+                    at.display()
+                )));
+            }
+            if n + 1 == names.len() || !meta.is_dir() {
+                return Err(Problem::Refused(format!(
+                    "`{}` is a file an earlier copy puts there",
+                    at.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn ledger_lists(ledger: &Ledger, at: &Path, folder: &Folder) -> io::Result<bool> {
     Ok(ledger.lists(at, folder.identity()?))
 }
@@ -218,13 +263,17 @@ fn existing(parent: &Folder, name: &OsStr, at: &Path) -> Result<Option<Folder>, 
     }
 }
 
-/// Why the source of `copy` cannot be copied (a FIFO, socket or device, a link leading out of
-/// it), if it cannot; for `check`.
-pub fn source_problem(copy: &Copy) -> Option<String> {
-    match check_source(copy) {
-        Err(Problem::Refused(why)) => Some(why),
+/// The `copies` of an image that cannot be made, by destination, and why: a source holding a
+/// FIFO, socket or device or a link leading out of it, or a destination an earlier copy puts a
+/// link or a file on the way to. For `check`; where a copy lands is judged by the build.
+pub fn problems(copies: &[Copy]) -> Vec<(PathBuf, String)> {
+    let problem = |(n, copy): (usize, &Copy)| match check_through_earlier(&copies[..n], copy)
+        .and_then(|()| check_source(copy))
+    {
+        Err(Problem::Refused(why)) => Some((copy.to.clone(), why)),
         _ => None,
-    }
+    };
+    copies.iter().enumerate().filter_map(problem).collect()
 }
 
 /// Walks the source of `copy` as copying it would, copying nothing.

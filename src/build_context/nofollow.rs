@@ -186,13 +186,15 @@ impl Folder {
         Ok(names)
     }
 
-    /// Removes `name` and, when it is a folder, everything in it, following no link.
+    /// Removes `name` and, when it is a folder, everything in it, following no link; a folder
+    /// copied read-only is made writable first.
     pub fn remove(&self, name: &OsStr) -> io::Result<()> {
         let Some(stat) = self.stat(name)? else {
             return Ok(());
         };
         if stat.kind == Kind::Folder {
             let inside = self.child(name)?;
+            inside.set_mode(0o700)?;
             for entry in inside.names()? {
                 inside.remove(&entry)?;
             }

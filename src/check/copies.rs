@@ -103,8 +103,8 @@ fn problem(
         )
 }
 
-/// The `image.yaml` copies whose source holds what is never copied (a FIFO, socket or device, a
-/// link leading out of it): the build refuses them.
+/// The `image.yaml` copies that cannot be made (a FIFO, socket or device or a link leading out
+/// in a source, a link an earlier copy puts on the way): the build refuses them.
 pub(super) fn uncopiable_sources(folder: &Folder) -> Vec<Problem> {
     folder
         .uncopiable

@@ -40,7 +40,7 @@ pub struct Folder {
     pub dockerfile: catalog::Result<String>,
     /// What docker receives as the build context, `image.yaml` copies aside.
     pub context: std::io::Result<ContextPaths>,
-    /// The `image.yaml` copies whose source cannot be copied: destination, and why.
+    /// The `image.yaml` copies that cannot be made: destination, and why.
     pub uncopiable: Vec<(PathBuf, String)>,
 }
 

@@ -58,18 +58,12 @@ fn require_image(catalog: &Catalog, names: &[String], name: &str) -> Result<()> 
     Ok(())
 }
 
-/// The copies of `config` whose source cannot be copied (a FIFO, a link leading out), and why.
+/// The copies of `config` that cannot be made (a FIFO, a link leading out), and why.
 fn config_problems(config: &catalog::Result<ImageConfig>) -> Vec<(std::path::PathBuf, String)> {
-    let Ok(config) = config else {
-        return Vec::new();
-    };
-    config
-        .copies
-        .iter()
-        .filter_map(|copy| {
-            build_context::source_problem(copy).map(|problem| (copy.to.clone(), problem))
-        })
-        .collect()
+    config.as_ref().map_or_else(
+        |_| Vec::new(),
+        |config| build_context::problems(&config.copies),
+    )
 }
 
 /// Every file of the image folder `name`, or why it could not be read.
