@@ -124,7 +124,7 @@ fn declared_copies_are_removed_after_a_failed_build() {
 
 #[test]
 fn copies_left_by_a_killed_run_are_cleaned_up_by_the_next_one() {
-    let env = env_with_copy("RUN sleep 60\n");
+    let env = env_with_copy("");
     let (run, _) = interrupt_a_sleeping_build(&env, libc::SIGKILL);
     assert_eq!(run.code, None, "killed");
     let leftover = env.path("copier/build_cache");
@@ -249,8 +249,16 @@ fn dry_run_lists_the_copies_and_copies_nothing() {
 }
 
 /// Starts a build whose step sleeps, sends `signal` once the step runs, and returns the run and
-/// how long it took to end after the signal.
+/// how long it took to end after the signal. The step echoes the test's timestamp, so that no
+/// earlier run's build cache skips it.
 fn interrupt_a_sleeping_build(env: &Env, signal: libc::c_int) -> (Run, Duration) {
+    env.write(
+        "copier/Dockerfile",
+        &format!(
+            "FROM dagster-image/rootfs:busybox\nCOPY build_cache/data /data\nRUN echo {} && sleep 60\n",
+            env.timestamp
+        ),
+    );
     let child = env
         .command(&[
             "build-all",
@@ -307,14 +315,14 @@ fn assert_interrupted_cleanly(env: &Env, run: Run, took: Duration) {
 
 #[test]
 fn sigint_stops_the_build_records_nothing_and_removes_the_copies() {
-    let env = env_with_copy("RUN sleep 60\n");
+    let env = env_with_copy("");
     let (run, took) = interrupt_a_sleeping_build(&env, libc::SIGINT);
     assert_interrupted_cleanly(&env, run, took);
 }
 
 #[test]
 fn sigterm_stops_the_build_records_nothing_and_removes_the_copies() {
-    let env = env_with_copy("RUN sleep 60\n");
+    let env = env_with_copy("");
     let (run, took) = interrupt_a_sleeping_build(&env, libc::SIGTERM);
     assert_interrupted_cleanly(&env, run, took);
 }

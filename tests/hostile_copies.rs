@@ -510,7 +510,14 @@ fn a_forged_ledger_removes_nothing_outside_the_image_folder() {
 
 #[test]
 fn a_leftover_copy_the_user_replaced_with_their_own_folder_is_kept_and_in_the_way() {
-    let env = env_copying("copy:\n  - shared/data\n", "RUN sleep 60\n");
+    let env = env_copying("copy:\n  - shared/data\n", "");
+    env.write(
+        "app/Dockerfile",
+        &format!(
+            "FROM dagster-image/rootfs:busybox\nCOPY . /ctx\nRUN echo {} && sleep 60\n",
+            env.timestamp
+        ),
+    );
     let log = env.path(&format!(
         ".dagster-image/logs/{}/app-py3.10.log",
         env.timestamp
