@@ -109,13 +109,18 @@ impl Folder {
         Ok(stat_of(&stat).identity)
     }
 
-    /// The folder `name` inside this one; a link there is an error (`ELOOP`), not followed.
+    /// The folder `name` inside this one; a link there is an [`IsLink`] error, not followed.
     pub fn child(&self, name: &OsStr) -> io::Result<Self> {
         let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
         let path = self.path_of(name);
-        let fd =
-            openat(self.fd.as_fd(), name, flags, Mode::empty()).map_err(|e| error(&path, e))?;
-        Ok(Self { fd, path })
+        match openat(self.fd.as_fd(), name, flags, Mode::empty()) {
+            Ok(fd) => Ok(Self { fd, path }),
+            // Linux says `ENOTDIR` for a link with `O_DIRECTORY`, macOS `ELOOP`.
+            Err(Errno::ENOTDIR) if self.stat(name)?.is_some_and(|s| s.kind == Kind::Link) => {
+                Err(error(&path, Errno::ELOOP))
+            }
+            Err(e) => Err(error(&path, e)),
+        }
     }
 
     /// Makes the folder `name` (readable only by its owner until [`Folder::set_mode`]) and

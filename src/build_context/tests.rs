@@ -177,3 +177,19 @@ fn walk_files(dir: &Path) -> Vec<String> {
     }
     files
 }
+
+#[test]
+fn a_folder_or_file_reached_through_a_link_is_a_link_error_never_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::create_dir(dir.path().join("real")).unwrap();
+    fs_err::write(dir.path().join("real/id_rsa"), "secret").unwrap();
+    symlink("real", dir.path().join("folder_link")).unwrap();
+    symlink("real/id_rsa", dir.path().join("file_link")).unwrap();
+    let folder = Folder::open(dir.path()).unwrap();
+    let error = folder.child(OsStr::new("folder_link")).err().unwrap();
+    assert!(nofollow::is_link_error(&error), "{error}");
+    let error = folder.open_file(OsStr::new("file_link")).err().unwrap();
+    assert!(nofollow::is_link_error(&error), "{error}");
+    let through = Folder::open_resolved(&dir.path().join("folder_link/id_rsa"));
+    assert!(through.is_err_and(|e| nofollow::is_link_error(&e)));
+}
