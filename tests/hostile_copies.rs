@@ -550,3 +550,36 @@ fn a_leftover_copy_the_user_replaced_with_their_own_folder_is_kept_and_in_the_wa
     .stderr_has("is in the way of the copy");
     assert_eq!(env.read("app/build_cache/data"), "mine\n");
 }
+
+#[test]
+fn a_ledger_folder_or_lock_file_committed_as_a_link_is_never_followed() {
+    let env = env_copying("copy:\n  - shared/data\n", "");
+    let elsewhere = outside(&env);
+    fs_err::create_dir_all(env.path(".dagster-image")).unwrap();
+    symlink(&elsewhere, env.path(".dagster-image/copies")).unwrap();
+    run_within(
+        env.command(&build_args("app", "3.10", &env.timestamp)),
+        Duration::from_secs(120),
+    )
+    .code(2)
+    .stderr_has("is a symlink; the tool keeps its copies ledgers there");
+    assert!(!image_exists(&env.tag("app", "3.10")));
+
+    fs_err::remove_file(env.path(".dagster-image/copies")).unwrap();
+    fs_err::create_dir_all(env.path(".dagster-image/copies")).unwrap();
+    let target = elsewhere.join("made-by-the-lock");
+    symlink(&target, env.path(".dagster-image/copies/app.lock")).unwrap();
+    let run = run_within(
+        env.command(&build_args("app", "3.10", &env.timestamp)),
+        Duration::from_secs(120),
+    );
+    assert!(!target.exists(), "a file was made through a link");
+    assert_ne!(run.code, Some(0), "{run:#?}");
+    assert!(!image_exists(&env.tag("app", "3.10")));
+    let mut names: Vec<_> = fs_err::read_dir(&elsewhere)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["file.txt"], "files were written outside");
+}

@@ -59,6 +59,11 @@ pub enum Error {
         .target.display(), .config.display()
     )]
     InTheWay { target: PathBuf, config: PathBuf },
+    #[error(
+        "`{}` is a symlink; the tool keeps its copies ledgers there and follows no link: remove it",
+        .0.display()
+    )]
+    LinkedState(PathBuf),
     #[error("the copy to `{}` declared in `{}` is refused: {problem}", .to.display(), .config.display())]
     Refused {
         to: PathBuf,
@@ -72,7 +77,9 @@ pub enum Error {
 impl Error {
     pub fn kind(&self) -> crate::exit::Kind {
         match self {
-            Error::InTheWay { .. } | Error::Refused { .. } => crate::exit::Kind::BadInput,
+            Error::InTheWay { .. } | Error::Refused { .. } | Error::LinkedState(_) => {
+                crate::exit::Kind::BadInput
+            }
             Error::Io(e) => crate::exit::Kind::of_io(e),
         }
     }
@@ -119,6 +126,7 @@ impl Additions {
         state_dir: &Path,
     ) -> Result<Prepared<'a>, Error> {
         let dir = state_dir.join(COPIES_DIR);
+        refuse_link(&dir)?;
         let mut with_copies: Vec<&Image> = images
             .into_iter()
             .filter(|image| !image.config.copies.is_empty())
@@ -146,6 +154,8 @@ impl Additions {
 impl Prepared<'_> {
     /// Copies every declared file and folder into the build contexts, under each image's lock.
     pub fn copy_in(self) -> Result<Additions, Error> {
+        fs_err::create_dir_all(&self.dir)?;
+        refuse_link(&self.dir)?;
         let mut additions = Additions { images: Vec::new() };
         for image in &self.images {
             additions.images.push(ImageCopies::claim(&self.dir, image)?);
@@ -159,6 +169,15 @@ impl Prepared<'_> {
             }
         }
         Ok(additions)
+    }
+}
+
+/// A symlink at `dir` (committed to the repository, say) would lead the ledgers and lock files
+/// anywhere: refused.
+fn refuse_link(dir: &Path) -> Result<(), Error> {
+    match fs_err::symlink_metadata(dir) {
+        Ok(meta) if meta.is_symlink() => Err(Error::LinkedState(dir.to_owned())),
+        _ => Ok(()),
     }
 }
 
@@ -322,7 +341,6 @@ impl ImageCopies {
     /// Takes the lock of `image`'s copies, waiting for another run using them, and removes what
     /// a killed run left.
     fn claim(dir: &Path, image: &Image) -> io::Result<Self> {
-        fs_err::create_dir_all(dir)?;
         let holder = format!("using the image.yaml copies of `{}`", image.name);
         let lock = Lock::file_exclusive(&dir.join(format!("{}.lock", image.name)), &holder)?;
         let ledger = ledger_path(dir, &image.name);
