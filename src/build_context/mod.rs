@@ -154,9 +154,12 @@ impl Additions {
 impl Prepared<'_> {
     /// Copies every declared file and folder into the build contexts, under each image's lock.
     pub fn copy_in(self) -> Result<Additions, Error> {
+        let mut additions = Additions { images: Vec::new() };
+        if self.images.is_empty() {
+            return Ok(additions);
+        }
         fs_err::create_dir_all(&self.dir)?;
         refuse_link(&self.dir)?;
-        let mut additions = Additions { images: Vec::new() };
         for image in &self.images {
             additions.images.push(ImageCopies::claim(&self.dir, image)?);
         }
@@ -196,6 +199,8 @@ fn names(to: &Path) -> Vec<&OsStr> {
 }
 
 /// Checks `copy` into the image folder `folder` without writing: its destination and source.
+/// What the ledger names may be another run's copies (or a killed run's, to be removed): the
+/// copy judges them under the lock, by identity.
 fn check_copy(folder: &Folder, ledger: &Ledger, copy: &Copy) -> Result<(), Problem> {
     let names = names(&copy.to);
     let Some((last, parents)) = names.split_last() else {
@@ -207,16 +212,14 @@ fn check_copy(folder: &Folder, ledger: &Ledger, copy: &Copy) -> Result<(), Probl
         let current = parent.as_ref().unwrap_or(folder);
         at.push(name);
         match existing(current, name, &at)? {
-            Some(inside) if ledger_lists(ledger, &at, &inside)? => return check_source(copy),
+            Some(_) if ledger.names(&at) => return check_source(copy),
             Some(inside) => parent = Some(inside),
             None => return check_source(copy),
         }
     }
     let current = parent.as_ref().unwrap_or(folder);
     at.push(last);
-    if let Some(stat) = current.stat(last)?
-        && !ledger.lists(&at, stat.identity)
-    {
+    if current.stat(last)?.is_some() && !ledger.names(&at) {
         return Err(Problem::InTheWay(current.path_of(last)));
     }
     check_source(copy)
@@ -262,10 +265,6 @@ fn check_through_earlier(earlier: &[Copy], copy: &Copy) -> Result<(), Problem> {
         }
     }
     Ok(())
-}
-
-fn ledger_lists(ledger: &Ledger, at: &Path, folder: &Folder) -> io::Result<bool> {
-    Ok(ledger.lists(at, folder.identity()?))
 }
 
 /// The folder `name` of `parent` on the way to a destination, or `None` when there is none
