@@ -152,6 +152,13 @@ impl Additions {
 }
 
 impl Prepared<'_> {
+    /// Only the images whose name `keep` accepts (those still built once unchanged ones are
+    /// left out).
+    pub fn only(mut self, keep: impl Fn(&str) -> bool) -> Self {
+        self.images.retain(|image| keep(&image.name));
+        self
+    }
+
     /// Copies every declared file and folder into the build contexts, under each image's lock.
     pub fn copy_in(self) -> Result<Additions, Error> {
         let mut additions = Additions { images: Vec::new() };

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use crate::build_context::Additions;
+use crate::build_context::{Additions, Prepared};
 use crate::catalog::{Error as CatalogError, Image, lookup, names};
 use crate::error::{Error, Result};
 use crate::plan::{self, Build, Plan, Target};
@@ -118,7 +118,7 @@ pub(super) fn run_plan(
 ) -> Result<()> {
     let total = plan.builds.len();
     // Before any digest reads a copy's source (a FIFO there would never end) or a file is written.
-    Additions::prepare(
+    let copies = Additions::prepare(
         built_images(images, &plan)?,
         &state_path(context.catalog()?),
     )?;
@@ -140,7 +140,8 @@ pub(super) fn run_plan(
         print_stdout(&describe(context, images, &plan)?);
         return Ok(());
     }
-    execute(context, images, &plan, request)
+    let copies = copies.only(|name| plan.builds.iter().any(|b| b.target.image.as_str() == name));
+    execute(context, images, copies, &plan, request)
 }
 
 /// The plan of `request` over the images it reaches, every tag checked; what `build` runs and
@@ -261,10 +262,10 @@ fn targets(images: &BTreeMap<String, Image>, request: &BuildRequest) -> Result<V
 fn execute(
     context: &Context,
     images: &BTreeMap<String, Image>,
+    copies: Prepared,
     plan: &Plan,
     request: &BuildRequest,
 ) -> Result<()> {
-    let copies = Additions::prepare(built_images(images, plan)?, &state_path(context.catalog()?))?;
     let state_dir = state_dir(context.catalog()?).map_err(CatalogError::Io)?;
     let _copies = copies.copy_in()?;
     let log_dir = state_dir.join("logs").join(plan.timestamp.as_str());
