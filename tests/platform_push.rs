@@ -153,6 +153,7 @@ fn push_dockerhub_and_push_ecr_copy_a_two_platform_index_whole_inside_the_regist
             "python-base",
             "--dagster-version",
             "1.2.3",
+            "--set-latest",
         ];
         with_registry(&[&release[..], &["--repository", &repository]].concat()).success();
         let copied = format!("{path}/{destination}/python-base");
@@ -191,6 +192,7 @@ fn push_dockerhub_and_push_ecr_dry_runs_of_two_platforms_show_the_aws_sign_in_an
             "python-base",
             "--dagster-version",
             "1.2.3",
+            "--set-latest",
         ];
         let args = [&["--registry", &registry][..], &release[..], &["--dry-run"]].concat();
         let dry = env.run_without_engine(&args).success();
@@ -242,8 +244,9 @@ fn build_and_push_dockerhub_builds_each_platform_with_the_copies_and_puts_the_in
     // Without buildx (classic docker here, podman) every platform is built and pushed apart.
     let dry = env.run(&[&args[..], &["--dry-run"]].concat()).success();
     assert!(
-        dry.stdout
-            .contains("--platform linux/arm64 --build-arg DAGSTER_VERSION="),
+        dry.stdout.contains(
+            "--platform linux/arm64 --build-arg PYTHON_VERSION=3.9 --build-arg DAGSTER_VERSION="
+        ),
         "{}",
         dry.stdout
     );
@@ -318,7 +321,8 @@ fn build_and_push_dockerhub_dry_run_names_dagster_n_with_the_version_and_both_de
     let build = |arch: &str| {
         format!(
             "{docker} build --force-rm --tag dagster/python-base:1.2.3-linux-{arch} \
-             --file {dir}/Dockerfile --platform linux/{arch} --build-arg DAGSTER_VERSION=1.2.3 \
+             --file {dir}/Dockerfile --platform linux/{arch} --build-arg PYTHON_VERSION=3.9 \
+             --build-arg DAGSTER_VERSION=1.2.3 \
              --build-arg TARGETPLATFORM=linux/{arch} --build-arg TARGETOS=linux \
              --build-arg TARGETARCH={arch} {dir}\n"
         )
@@ -550,7 +554,7 @@ fn build_and_push_dockerhub_stops_on_a_buildx_that_fails_naming_the_command() {
     let run = with(&[("BUILDX_BUILDER", "nosuch")]).success();
     assert!(
         run.stdout
-            .contains("--platform linux/arm64 --build-arg DAGSTER_VERSION=1.0.0"),
+            .contains("--platform linux/arm64 --build-arg PYTHON_VERSION=3.9 --build-arg DAGSTER_VERSION=1.0.0"),
         "{}",
         run.stdout
     );

@@ -1,6 +1,6 @@
 //! `build-and-push-dockerhub`: the original tool's multi-platform release, drop-in. The image
-//! folder (its `image.yaml` copies in place) is built with `DAGSTER_VERSION=X` for each
-//! platform, each platform's image pushed as `<repo>:X-<os>-<arch>`, then their index put under
+//! folder (its `image.yaml` copies in place) is built with the `docker_args` of its first Python
+//! version and `DAGSTER_VERSION=X` for each platform, each platform's image pushed as `<repo>:X-<os>-<arch>`, then their index put under
 //! `<repo>:X` (and `<repo>:latest` with `--set-latest`) through the registry API: on every
 //! engine, where the original needs a buildx builder that pushes several platforms at once.
 //! One platform is one build tagged `<repo>:X` and pushed. When the current buildx builder can
@@ -85,7 +85,21 @@ pub fn build_and_push(context: &Context, release: &Release, dry_run: bool) -> Re
     )
 }
 
-/// The build of the image folder with `DAGSTER_VERSION=<version>` tagged `references`, for
+/// The build arguments of a release, as the original's: the `docker_args` of the image's first
+/// Python version (Dagster's release Dockerfiles take their `BASE_IMAGE` from there), then
+/// `DAGSTER_VERSION=<version>`, which replaces a `docker_args` entry of that name.
+fn release_build_args(image: &Image, version: &str) -> Vec<(String, String)> {
+    let mut build_args: Vec<(String, String)> = image
+        .versions
+        .get(image.first_version())
+        .map(|spec| spec.docker_args.clone().into_iter().collect())
+        .unwrap_or_default();
+    build_args.retain(|(name, _)| name != DAGSTER_VERSION_ARG);
+    build_args.push((DAGSTER_VERSION_ARG.to_owned(), version.to_owned()));
+    build_args
+}
+
+/// The build of the image folder with the release's build arguments tagged `references`, for
 /// `platform` (with the `TARGET*` arguments BuildKit would set) or for every platform at once.
 fn release_request(
     image: &Image,
@@ -93,7 +107,7 @@ fn release_request(
     version: &str,
     platform: Option<&str>,
 ) -> BuildSpec {
-    let mut build_args = vec![(DAGSTER_VERSION_ARG.to_owned(), version.to_owned())];
+    let mut build_args = release_build_args(image, version);
     build_args.extend(platform.map(platform_args).unwrap_or_default());
     BuildSpec {
         tag: references[0].clone(),

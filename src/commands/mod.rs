@@ -175,7 +175,7 @@ fn run(context: &Context, command: Command) -> Result<()> {
         } => {
             let version = config::version_tag(&dagster_version)?;
             let destinations = config::destinations(destinations)?;
-            release::release(context, &name, &version, &destinations, dry_run)
+            release::release(context, &name, &version, &destinations, true, dry_run)
         }
         Command::PushDockerhub(args) => release_to(context, args, "dagster"),
         Command::PushEcr(args) => release_to(context, args, &format!("{PUBLIC_ECR_HOST}/dagster")),
@@ -266,7 +266,15 @@ fn release_to(context: &Context, args: ReleaseArgs, namespace: &str) -> Result<(
         .repository
         .unwrap_or_else(|| format!("{namespace}/{name}"));
     let destinations = config::destinations(vec![repository])?;
-    release::release(context, &args.name, &version, &destinations, args.dry_run)
+    let set_latest = args.set_latest;
+    release::release(
+        context,
+        &args.name,
+        &version,
+        &destinations,
+        set_latest,
+        args.dry_run,
+    )
 }
 
 fn list(catalog: &Catalog) -> Result<()> {
