@@ -562,6 +562,43 @@ fn push_ecr_dry_run_prints_the_login_pipeline_and_runs_nothing() {
     assert_password_hidden(&run);
 }
 
+/// `docker login` closing its stdin before reading the password, then exiting with `status`
+/// after saying `words`; the password `aws` gives is longer than a pipe holds, so the tool's
+/// write of it always meets the closed pipe.
+fn login_closing_its_stdin(env: &Env, status: i32, words: &str) -> StandIns {
+    let login = format!("exec 0<&-; echo '{words}' >&2; exit {status}");
+    let stand_ins = StandIns::new(env, &login);
+    let long_password = format!(
+        "#!/bin/sh\necho \"$*\" >> '{}'\nhead -c 200000 /dev/zero | tr '\\0' x\n",
+        stand_ins.log.display()
+    );
+    write_executable(&stand_ins.aws, &long_password);
+    stand_ins
+}
+
+/// A login is judged by docker's exit status, not by the pipe of its password: a login that
+/// closed its stdin and exited 0 lets the push go on; one that failed says docker's own words.
+#[test]
+fn a_login_whose_stdin_pipe_breaks_is_judged_by_its_exit_status() {
+    let env = catalog_built_at();
+    let release = words("push-ecr --name dagster-app --dagster-version 1.2.3");
+    let stand_ins = login_closing_its_stdin(&env, 0, "Login Succeeded");
+    env.run_with(&release, &stand_ins.env()).success();
+    assert!(
+        (stand_ins.calls()).ends_with("docker push public.ecr.aws/dagster/dagster-app:1.2.3\n"),
+        "{}",
+        stand_ins.calls()
+    );
+    let refused = "Error response from daemon: Get \"https://public.ecr.aws/v2/\": denied";
+    let stand_ins = login_closing_its_stdin(&env, 1, refused);
+    let run = env
+        .run_with(&release, &stand_ins.env())
+        .code(1)
+        .stderr_has("error: logging docker in to `public.ecr.aws` failed")
+        .stderr_has(refused);
+    assert!(!run.stderr.contains("Broken pipe"), "{}", run.stderr);
+}
+
 #[test]
 fn a_failed_ecr_login_stops_before_tagging_and_hides_the_password() {
     let env = catalog_built_at();
