@@ -81,9 +81,10 @@ fn build_and_push_dockerhub_passes_the_first_versions_docker_args_to_each_platfo
     }
 }
 
-/// The digest of `repository:tag` in the test registry.
-fn digest(repository: &str, tag: &str) -> Option<String> {
-    common::registry_digest(repository, tag)
+/// The platform images of the index `repository:tag` in the test registry (any engine's
+/// media types).
+fn digest(repository: &str, tag: &str) -> Vec<(String, String)> {
+    index_entries(repository, tag)
 }
 
 /// What upstream's `test_cli.py` pins for `build-and-push-dockerhub`: linux/amd64 and
