@@ -77,22 +77,34 @@ pub fn build_and_push(context: &Context, release: &Release, dry_run: bool) -> Re
         .collect();
     if dry_run {
         print_stdout(&steps.describe(&image));
-        return steps.release_untagged(&hosts, &pushed, context.registry_timeout, true);
+    } else {
+        build_and_push_staged(context, &image, &steps, staging.as_deref())?;
     }
+    steps.release_untagged(&hosts, &pushed, context.registry_timeout, dry_run)
+}
+
+/// Runs the builds of `steps` with the copies of `image` in place (a failure exits with the
+/// engine's status), then their pushes, docker logged in to an AWS `staging` registry first.
+fn build_and_push_staged(
+    context: &Context,
+    image: &Image,
+    steps: &Steps,
+    staging: Option<&str>,
+) -> Result<()> {
     let state_dir = state_dir(context.catalog()?).map_err(CatalogError::Io)?;
     {
-        let _copies = Additions::copy_in([&image], &state_dir)?;
+        let _copies = Additions::copy_in([image], &state_dir)?;
         for (step, command) in &steps.builds {
             command.run(step).map_err(Error::ReleaseBuild)?;
         }
     }
-    if let Some(staging) = &staging {
+    if let Some(staging) = staging {
         super::login::login_if_aws(&context.docker, split_repository(staging).0)?;
     }
     for (step, command) in &steps.pushes {
         command.run(step)?;
     }
-    steps.release_untagged(&hosts, &pushed, context.registry_timeout, false)
+    Ok(())
 }
 
 /// Where each platform's image waits before its copy by digest: the repository of `name` in the
