@@ -17,7 +17,16 @@ pub fn read_text(path: &Path) -> Result<String> {
         path: path.to_owned(),
         problem,
     };
-    let metadata = fs_err::metadata(path)?;
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ELOOP as i32) => {
+            return Err(invalid(
+                "a symbolic link that leads back to itself (a link loop)".into(),
+            ));
+        }
+        // Again through fs_err, whose error names the path.
+        Err(_) => fs_err::metadata(path)?,
+    };
     if !metadata.is_file() {
         let found = if metadata.is_dir() {
             "a folder"
@@ -90,6 +99,11 @@ mod tests {
             error.ends_with("expected a regular file, found a special file"),
             "{error}"
         );
+        let looped = dir.path().join("Dockerfile");
+        std::os::unix::fs::symlink(&looped, &looped).unwrap();
+        let error = read_text(&looped).unwrap_err();
+        assert!(matches!(error, Error::Invalid { .. }), "{error}");
+        assert!(error.to_string().ends_with("(a link loop)"), "{error}");
         let huge = dir.path().join("huge.yaml");
         fs_err::write(&huge, vec![b'#'; MAX_FILE_BYTES as usize + 1]).unwrap();
         let error = read_text(&huge).unwrap_err().to_string();

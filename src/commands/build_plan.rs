@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::build_context::Additions;
-use crate::catalog::{Error as CatalogError, Image, lookup, names};
+use crate::catalog::{self, Error as CatalogError, Image, lookup, names};
 use crate::error::{Error, Result};
 use crate::plan::{self, Build, Plan, Target};
 use crate::report;
@@ -187,6 +187,8 @@ fn resolve_for(
         let tag = plan::version_tag(&build.target.python_version, &plan.timestamp);
         names::check_tag(&tag).map_err(|why| invalid("tag", &tag, why))?;
         check_dockerfile(&build.request.dockerfile)?;
+        // A `.dockerignore` docker could not read (a FIFO, a link loop) is bad input too.
+        catalog::file::read_text_if_exists(&build.request.context.join(".dockerignore"))?;
     }
     Ok((images, plan))
 }
@@ -213,22 +215,21 @@ fn warn_of_unknown_registry(context: &Context, plan: &Plan) {
     );
 }
 
-/// A build's Dockerfile must be a regular file: docker's own error for a missing one comes only
-/// once the run has started, and a FIFO or a link to a device would stall it.
+/// A build's Dockerfile must be a readable regular file (a link to one, as docker follows it):
+/// docker's own error for a missing one comes only once the run has started, a FIFO or a link to
+/// a device would stall it, and a link loop is no Dockerfile.
 fn check_dockerfile(path: &Path) -> Result<()> {
-    let problem = match fs_err::metadata(path) {
-        Ok(metadata) if metadata.is_file() => return Ok(()),
-        Ok(_) => "the Dockerfile is not a regular file",
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            "there is no Dockerfile: add the one the image is built from"
+    match catalog::file::read_text(path) {
+        Ok(_) => Ok(()),
+        Err(CatalogError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(CatalogError::Invalid {
+                path: path.to_owned(),
+                problem: "there is no Dockerfile: add the one the image is built from".to_owned(),
+            }
+            .into())
         }
-        Err(e) => return Err(CatalogError::Io(e).into()),
-    };
-    Err(CatalogError::Invalid {
-        path: path.to_owned(),
-        problem: problem.to_owned(),
+        Err(e) => Err(e.into()),
     }
-    .into())
 }
 
 /// Every image: finding what builds on `name` needs them all. `name` is read first, so that an
