@@ -84,6 +84,16 @@ impl Recorded {
     }
 }
 
+/// An upstream reference as a label records it: the secrets of `build_args` in it hidden.
+pub fn shown_reference(reference: &str, build_args: &[(String, String)]) -> String {
+    crate::secrets::hide_in(
+        reference,
+        build_args
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    )
+}
+
 /// A digest of build arguments and platform.
 fn args_digest(build_args: &[(String, String)], platform: Option<&str>) -> String {
     let mut hasher = blake3::Hasher::new();
@@ -105,6 +115,14 @@ fn field(hasher: &mut blake3::Hasher, name: &str, value: &str) {
 struct Entry {
     path: PathBuf,
     source: PathBuf,
+}
+
+impl Entry {
+    /// Whether docker reads this file through a link (the Dockerfile and `.dockerignore` at the
+    /// top of the context), so that its target's content is the input, not the link.
+    fn followed(&self) -> bool {
+        ALWAYS_SENT.iter().any(|name| self.path == Path::new(name))
+    }
 }
 
 /// The paths of an image folder that docker receives as the build context, files and folders
