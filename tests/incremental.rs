@@ -269,3 +269,39 @@ fn a_failing_engine_query_is_an_error_not_an_empty_engine() {
             .stderr_has("reading the local images failed: `false image inspect");
     }
 }
+
+/// `images/x/Dockerfile -> ../../shared/Dockerfile.app`, which docker follows: editing the
+/// target is a changed input, as editing the Dockerfile itself is.
+#[test]
+fn editing_the_target_of_a_linked_dockerfile_rebuilds_the_image() {
+    let env = built_env();
+    let shared = env.root().join("shared");
+    fs_err::create_dir_all(&shared).unwrap();
+    let target = shared.join("Dockerfile.app");
+    fs_err::write(&target, env.read("dagster-app/Dockerfile")).unwrap();
+    let dockerfile = env.path("dagster-app/Dockerfile");
+    fs_err::remove_file(&dockerfile).unwrap();
+    std::os::unix::fs::symlink("../../shared/Dockerfile.app", &dockerfile).unwrap();
+    let linked = env.timestamp_labelled("linked");
+    assert_eq!(
+        rebuild(&env, &linked, &[]),
+        Vec::<String>::new(),
+        "the same content through a link is the same input"
+    );
+    let text = fs_err::read_to_string(&target).unwrap();
+    fs_err::write(&target, format!("{text}RUN echo edited > /edited\n")).unwrap();
+    let status = env.run(&["status", "--name", "dagster-app"]).success();
+    assert!(status.stdout.contains("context"), "{}", status.stdout);
+    let edited = env.timestamp_labelled("edited");
+    assert_eq!(
+        rebuild(&env, &edited, &[]),
+        ["dagster-app:3.9", "dagster-app:3.10"]
+    );
+    assert_eq!(
+        run_image(
+            &format!("dagster/dagster-app:py3.9-{edited}"),
+            &["cat", "/edited"]
+        ),
+        "edited\n"
+    );
+}
