@@ -880,13 +880,12 @@ fn a_dockerignore_that_is_a_fifo_is_refused_and_check_reports_it() {
     let ignore = env.path("python-base/.dockerignore");
     let made = std::process::Command::new("mkfifo").arg(&ignore).status();
     assert!(made.unwrap().success());
-    assert_eq!(
-        build_refused(&env),
-        format!(
-            "{}: expected a regular file, found a special file",
-            ignore.display()
-        )
+    let expected = format!(
+        "{}: expected a regular file, found a special file",
+        ignore.display()
     );
+    assert_eq!(build_refused(&env), expected);
+    assert_eq!(refused(&env, &["status"]), expected);
     let check = env
         .run_without_engine(&["check", "--name", "python-base"])
         .code(1);

@@ -186,9 +186,7 @@ fn resolve_for(
     for build in &plan.builds {
         let tag = plan::version_tag(&build.target.python_version, &plan.timestamp);
         names::check_tag(&tag).map_err(|why| invalid("tag", &tag, why))?;
-        check_dockerfile(&build.request.dockerfile)?;
-        // A `.dockerignore` docker could not read (a FIFO, a link loop) is bad input too.
-        catalog::file::read_text_if_exists(&build.request.context.join(".dockerignore"))?;
+        check_context_files(build)?;
     }
     Ok((images, plan))
 }
@@ -213,6 +211,19 @@ fn warn_of_unknown_registry(context: &Context, plan: &Plan) {
          ({bases}) are shown as `{}/<base>`; a build needs one: {how}",
         plan::UNKNOWN_REGISTRY
     );
+}
+
+/// The files docker reads of a build's context before anything else must be readable: its
+/// Dockerfile, and its `.dockerignore` when there is one (a FIFO or a link loop is bad input).
+fn check_context_files(build: &Build) -> Result<()> {
+    check_dockerfile(&build.request.dockerfile)?;
+    check_dockerignore(&build.request.context)
+}
+
+/// The `.dockerignore` of the context `dir`, when there is one, must be a readable regular file.
+pub(super) fn check_dockerignore(dir: &Path) -> Result<()> {
+    catalog::file::read_text_if_exists(&dir.join(".dockerignore"))?;
+    Ok(())
 }
 
 /// A build's Dockerfile must be a readable regular file (a link to one, as docker follows it):
