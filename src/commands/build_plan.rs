@@ -4,7 +4,7 @@
 //! in its image's `last_updated.yaml`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::build_context::Additions;
 use crate::catalog::{self, Error as CatalogError, Image, lookup, names};
@@ -182,13 +182,26 @@ fn resolve_for(
         platforms_in_one_build: request.platforms_in_one_build,
         without_registry: only_shown,
     };
-    let plan = plan::resolve(&images, &plan_request, &context.registry_address())?;
-    for build in &plan.builds {
+    let mut plan = plan::resolve(&images, &plan_request, &context.registry_address())?;
+    for build in &mut plan.builds {
         let tag = plan::version_tag(&build.target.python_version, &plan.timestamp);
         names::check_tag(&tag).map_err(|why| invalid("tag", &tag, why))?;
         check_context_files(build)?;
+        build.request.dockerfile = followed(&build.request.dockerfile)?;
     }
     Ok((images, plan))
+}
+
+/// The file a Dockerfile given as a link (`Dockerfile -> ../../shared/Dockerfile.base`) leads
+/// to, for `--file`: the classic builder follows the link, BuildKit reads it inside the context
+/// and finds nothing there; every engine reads the target.
+fn followed(dockerfile: &Path) -> Result<PathBuf> {
+    match fs_err::symlink_metadata(dockerfile) {
+        Ok(metadata) if metadata.is_symlink() => {
+            Ok(fs_err::canonicalize(dockerfile).map_err(CatalogError::Io)?)
+        }
+        _ => Ok(dockerfile.to_owned()),
+    }
 }
 
 /// Says once what a plan shown without a registry could not know: the registry that each
