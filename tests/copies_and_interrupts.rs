@@ -45,7 +45,7 @@ fn declared_copies_are_in_the_build_context_and_removed_afterwards() {
         "the copy is removed after the build"
     );
     assert!(
-        !env.path(".dagster-image/copies/copier.jsonl").exists(),
+        !env.state_path("copies/copier.jsonl").exists(),
         "the ledger is removed too"
     );
 }
@@ -155,7 +155,7 @@ fn a_file_of_the_user_in_the_way_of_a_copy_is_bad_input_and_kept() {
     assert_eq!(env.read("copier/build_cache/data"), "mine\n");
     assert!(!image_exists(&env.tag("copier", "3.10")));
     assert!(
-        !env.path(".dagster-image").exists(),
+        !env.root().join(".dagster-image").exists(),
         "bad input writes no file of the tool either"
     );
 }
@@ -190,7 +190,7 @@ fn a_run_waits_only_for_the_copies_of_an_image_it_builds() {
         "FROM dagster-image/rootfs:busybox\nRUN echo other > /o\n",
     );
     let first = start_build(&env, "copier", &env.timestamp);
-    let ledger = env.path(".dagster-image/copies/copier.jsonl");
+    let ledger = env.state_path("copies/copier.jsonl");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !ledger.exists() {
         assert!(
@@ -273,10 +273,7 @@ fn interrupt_a_sleeping_build(env: &Env, signal: libc::c_int) -> (Run, Duration)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let log = env.path(&format!(
-        ".dagster-image/logs/{}/copier-py3.10.log",
-        env.timestamp
-    ));
+    let log = env.state_path(&format!("logs/{}/copier-py3.10.log", env.timestamp));
     let started = Instant::now();
     while !fs_err::read_to_string(&log).is_ok_and(|text| text.contains("sleep 60")) {
         assert!(

@@ -84,7 +84,7 @@ fn run_within(mut command: Command, limit: Duration) -> Run {
 fn assert_nothing_done(env: &Env) {
     assert!(!image_exists(&env.tag("app", "3.10")), "an image was built");
     assert!(
-        !env.path(".dagster-image").exists(),
+        !env.root().join(".dagster-image").exists(),
         "a file of the tool was written"
     );
     assert_eq!(env.read("app/last_updated.yaml"), COMMENT);
@@ -422,7 +422,7 @@ fn a_copy_to_last_updated_yaml_is_refused_before_building_so_no_timestamp_is_los
     .stderr_has("would land on the image's `last_updated.yaml`");
     assert!(!image_exists(&env.tag("app", "3.10")));
     assert!(!env.path("app/last_updated.yaml").exists());
-    assert!(!env.path(".dagster-image").exists());
+    assert!(!env.root().join(".dagster-image").exists());
 }
 
 // Point 5: FIFOs, and a folder copied into itself.
@@ -504,7 +504,7 @@ fn a_forged_ledger_removes_nothing_outside_the_image_folder() {
     let env = env_copying("copy:\n  - shared/data\n", "");
     let victim = outside(&env);
     let meta = fs_err::metadata(&victim).unwrap();
-    fs_err::create_dir_all(env.path(".dagster-image/copies")).unwrap();
+    fs_err::create_dir_all(env.state_path("copies")).unwrap();
     // The ledger of this version, whatever path and identity it names...
     let forged = format!(
         "{{\"to\":\"{0}\",\"identity\":{{\"dev\":{1},\"ino\":{2}}}}}\n{{\"to\":\"../../../{3}\",\"identity\":{{\"dev\":{1},\"ino\":{2}}}}}\n",
@@ -513,12 +513,13 @@ fn a_forged_ledger_removes_nothing_outside_the_image_folder() {
         meta.ino(),
         victim.file_name().unwrap().to_string_lossy(),
     );
-    env.write(".dagster-image/copies/app.jsonl", &forged);
+    fs_err::write(env.state_path("copies/app.jsonl"), &forged).unwrap();
     // ...and one of bare lines, as earlier versions wrote.
-    env.write(
-        ".dagster-image/copies/app.txt",
-        &format!("{}\n", victim.display()),
-    );
+    fs_err::write(
+        env.state_path("copies/app.txt"),
+        format!("{}\n", victim.display()),
+    )
+    .unwrap();
     run_within(
         env.command(&build_args("app", "3.10", &env.timestamp)),
         Duration::from_secs(120),
@@ -541,10 +542,7 @@ fn a_leftover_copy_the_user_replaced_with_their_own_folder_is_kept_and_in_the_wa
             env.timestamp
         ),
     );
-    let log = env.path(&format!(
-        ".dagster-image/logs/{}/app-py3.10.log",
-        env.timestamp
-    ));
+    let log = env.state_path(&format!("logs/{}/app-py3.10.log", env.timestamp));
     kill_during_build(
         env.command(&build_args("app", "3.10", &env.timestamp)),
         &log,
@@ -574,8 +572,8 @@ fn a_leftover_copy_the_user_replaced_with_their_own_folder_is_kept_and_in_the_wa
 fn a_ledger_folder_or_lock_file_committed_as_a_link_is_never_followed() {
     let env = env_copying("copy:\n  - shared/data\n", "");
     let elsewhere = outside(&env);
-    fs_err::create_dir_all(env.path(".dagster-image")).unwrap();
-    symlink(&elsewhere, env.path(".dagster-image/copies")).unwrap();
+    fs_err::create_dir_all(env.root().join(".dagster-image")).unwrap();
+    symlink(&elsewhere, env.state_path("copies")).unwrap();
     run_within(
         env.command(&build_args("app", "3.10", &env.timestamp)),
         Duration::from_secs(120),
@@ -584,10 +582,10 @@ fn a_ledger_folder_or_lock_file_committed_as_a_link_is_never_followed() {
     .stderr_has("is a symlink; the tool keeps its copies ledgers there");
     assert!(!image_exists(&env.tag("app", "3.10")));
 
-    fs_err::remove_file(env.path(".dagster-image/copies")).unwrap();
-    fs_err::create_dir_all(env.path(".dagster-image/copies")).unwrap();
+    fs_err::remove_file(env.state_path("copies")).unwrap();
+    fs_err::create_dir_all(env.state_path("copies")).unwrap();
     let target = elsewhere.join("made-by-the-lock");
-    symlink(&target, env.path(".dagster-image/copies/app.lock")).unwrap();
+    symlink(&target, env.state_path("copies/app.lock")).unwrap();
     let run = run_within(
         env.command(&build_args("app", "3.10", &env.timestamp)),
         Duration::from_secs(120),
