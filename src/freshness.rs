@@ -210,7 +210,7 @@ pub fn parts(
         let inputs = Inputs {
             context: &context,
             build_args: &build_args,
-            platform: build.request.platform.as_deref(),
+            platform: build.request.digest_platform(),
             base: base.as_deref(),
             upstream: &upstream,
         };

@@ -301,6 +301,9 @@ fn execute(
         failed => {
             for failure in &failures {
                 say!("\nerror: {failure}");
+                if let Some(hint) = failure.hint() {
+                    say!("hint: {hint}");
+                }
             }
             Err(Error::BuildsFailed {
                 failed,

@@ -102,6 +102,7 @@ fn release_request(
         context: image.dir.clone(),
         build_args,
         platform: platform.map(str::to_owned),
+        default_platform: false,
         labels: Vec::new(),
         pull: false,
     }

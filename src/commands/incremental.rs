@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use crate::catalog::{Error as CatalogError, Image};
 use crate::digest::{INPUTS_LABEL, LABEL, Recorded};
-use crate::engine::LocalImages;
-use crate::error::Result;
+use crate::engine::{LocalImages, platform_matches};
+use crate::error::{Error, Result};
 use crate::freshness::{self, Facts, Freshness, Labels, Pins, Reason};
 use crate::plan::{self, Plan};
 use crate::registry::upstream::{self, Wanted};
@@ -38,7 +38,12 @@ pub(super) fn assess_with_images(
     images: &BTreeMap<String, Image>,
     plan: &Plan,
 ) -> Result<(Freshness, BTreeSet<String>)> {
-    let (facts, references, present) = gather(context, images, plan, true, Ask::Every)?;
+    let Gathered {
+        facts,
+        references,
+        present,
+        ..
+    } = gather(context, images, plan, true, Ask::Every)?;
     let freshness =
         Freshness::assess(images, plan, &facts, &references).map_err(CatalogError::Io)?;
     warn_of_unknowns(&freshness.reasons);
@@ -63,7 +68,12 @@ pub(super) fn label_builds(
         (false, false) => Ask::NotHere,
         (false, true) => Ask::None,
     };
-    let (facts, references, _) = gather(context, images, &plan, skip_unchanged, ask)?;
+    let Gathered {
+        facts,
+        references,
+        local,
+        ..
+    } = gather(context, images, &plan, skip_unchanged, ask)?;
     let (pins, pulls, keep) = if skip_unchanged {
         let freshness =
             Freshness::assess(images, &plan, &facts, &references).map_err(CatalogError::Io)?;
@@ -82,6 +92,10 @@ pub(super) fn label_builds(
         let building = vec![Pins::Building { pull: false }; plan.builds.len()];
         (building, vec![false; plan.builds.len()], None)
     };
+    if !dry_run {
+        let building = |i: usize| keep.as_ref().is_none_or(|changed| changed[i]) && !pulls[i];
+        check_start_platforms(&plan, &references, &local, building)?;
+    }
     let parts =
         freshness::parts(images, &plan, &facts, &references, &pins).map_err(CatalogError::Io)?;
     let by_target: HashMap<_, _> = plan
@@ -106,6 +120,44 @@ pub(super) fn label_builds(
     Ok(plan)
 }
 
+/// Refuses a build (one that `building` marks, so neither skipped nor pulling) for a platform
+/// whose upstream image or unbuilt base is here as another platform's image: docker's classic
+/// builder would start from that image and silently make an image of the wrong platform.
+fn check_start_platforms(
+    plan: &Plan,
+    references: &[Vec<String>],
+    local: &LocalImages,
+    building: impl Fn(usize) -> bool,
+) -> Result<()> {
+    for (i, build) in plan.builds.iter().enumerate().filter(|(i, _)| building(*i)) {
+        let Some(expected) = &build.request.platform else {
+            continue;
+        };
+        let base =
+            build_arg(build, crate::catalog::BASE_IMAGE_ARG).filter(|_| build.after.is_empty());
+        for reference in references[i].iter().chain(base) {
+            let Some(image) = local.get(reference) else {
+                continue;
+            };
+            if !platform_matches(expected, &image.platform) {
+                return Err(Error::StartsFromOtherPlatform {
+                    tag: build.request.tag.clone(),
+                    reference: reference.clone(),
+                    expected: expected.clone(),
+                    actual: image.platform.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The value of the build argument `name` of `build`, when it has one.
+fn build_arg<'a>(build: &'a plan::Build, name: &str) -> Option<&'a String> {
+    let mut args = build.request.build_args.iter();
+    args.find(|(arg, _)| arg == name).map(|(_, value)| value)
+}
+
 /// Which upstream references their registries are asked about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ask {
@@ -118,17 +170,28 @@ enum Ask {
     None,
 }
 
+/// What [`gather`] found.
+struct Gathered {
+    facts: Facts,
+    /// The upstream references of each build of the plan.
+    references: Vec<Vec<String>>,
+    /// The tags asked about that name an image here.
+    present: BTreeSet<String>,
+    /// The engine's images asked about.
+    local: LocalImages,
+}
+
 /// What the engine and the registries know that an assessment of `plan` needs: the labels of
 /// the current images (with `current`) and of the bases it does not build, and each upstream
-/// reference of each build, for its platform, as `ask` says; and which of those tags name an
-/// image here.
+/// reference of each build, for its platform, as `ask` says; which of those tags name an
+/// image here; and the engine's images asked about.
 fn gather(
     context: &Context,
     images: &BTreeMap<String, Image>,
     plan: &Plan,
     current: bool,
     ask: Ask,
-) -> Result<(Facts, Vec<Vec<String>>, BTreeSet<String>)> {
+) -> Result<Gathered> {
     let references = freshness::upstream_references(plan)?;
     let mut tags = freshness::base_tags(images, plan);
     if current {
@@ -167,7 +230,12 @@ fn gather(
         .into_iter()
         .filter(|tag| local.get(tag).is_some())
         .collect();
-    Ok((Facts { labels, upstream }, references, present))
+    Ok(Gathered {
+        facts: Facts { labels, upstream },
+        references,
+        present,
+        local,
+    })
 }
 
 /// The engine's images `asked`, and the registries' answers about every one of `wanted`, asked
