@@ -59,12 +59,27 @@ impl Lock {
     /// Waits for the only lock on the lock file `path`, made if missing; `holder` says what a
     /// run holding it is doing.
     pub fn file_exclusive(path: &Path, holder: &str) -> io::Result<Self> {
-        let file = fs_err::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)?;
-        Self::acquire(file, Mode::Exclusive, holder)
+        Self::acquire(open_lock_file(path)?, Mode::Exclusive, holder)
+    }
+
+    /// Waits for a lock on the lock file `path` (made if missing) that others may share but
+    /// nobody holds alone; `holder` says what a run holding it alone is doing.
+    pub fn file_shared(path: &Path, holder: &str) -> io::Result<Self> {
+        Self::acquire(open_lock_file(path)?, Mode::Shared, holder)
+    }
+
+    /// The only lock on the lock file `path` (made if missing) if nobody holds it now; None when
+    /// another run does.
+    pub fn try_file_exclusive(path: &Path) -> io::Result<Option<Self>> {
+        let handle = open_lock_file(path)?;
+        match handle.file().try_lock() {
+            Ok(()) => Ok(Some(Self(handle))),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => Err(io::Error::new(
+                e.kind(),
+                format!("locking {}: {e}", path.display()),
+            )),
+        }
     }
 
     /// Takes the lock at once if free; else says what it waits for, and polls until the lock is
@@ -103,6 +118,15 @@ impl Lock {
     }
 }
 
+/// The lock file `path`, made if missing.
+fn open_lock_file(path: &Path) -> io::Result<fs_err::File> {
+    fs_err::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+}
+
 impl Drop for Lock {
     fn drop(&mut self) {
         let _ = self.0.file().unlock();
@@ -139,6 +163,19 @@ mod tests {
         assert!(!is_free_for(dir.path(), Mode::Shared));
         drop(writing);
         assert!(is_free_for(dir.path(), Mode::Shared));
+    }
+
+    #[test]
+    fn a_shared_lock_file_keeps_a_try_for_it_alone_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.lock");
+        let building = Lock::file_shared(&path, "testing").unwrap();
+        let also = Lock::file_shared(&path, "testing").unwrap();
+        assert!(Lock::try_file_exclusive(&path).unwrap().is_none());
+        drop((building, also));
+        let alone = Lock::try_file_exclusive(&path).unwrap();
+        assert!(alone.is_some());
+        assert!(Lock::try_file_exclusive(&path).unwrap().is_none());
     }
 
     #[test]
