@@ -38,8 +38,8 @@ pub enum Error {
     /// A build for a platform would start from a local image of another platform.
     #[error(
         "`{tag}` is to be built for {expected}, but `{reference}`, which it starts from, is here \
-         as an image for {actual}: the build would silently make an image for {actual}; nothing \
-         was built"
+         as an image for {actual}, and only here (pulled from no registry), so the build could \
+         not get it for {expected}; nothing was built"
     )]
     StartsFromOtherPlatform {
         tag: String,

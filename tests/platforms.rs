@@ -297,6 +297,28 @@ fn a_build_refuses_an_image_it_starts_from_held_here_for_another_platform() {
 }
 
 #[test]
+fn an_upstream_image_pulled_here_for_another_platform_is_pulled_again_for_the_builds_platform() {
+    let env = two_platform_catalog();
+    let (t, registry) = (&env.timestamp, env.registry());
+    let with_registry =
+        |args: &[&str]| env.run(&[&["--registry", registry.as_str()][..], args].concat());
+    with_registry(&["build", "--name", "python-base", "-v", "3.9", "-t", t]).success();
+    with_registry(&["push", "--name", "python-base", "-v", "3.9"]).success();
+    // The index of both platforms, here as its arm64 image: `docker pull --platform linux/arm64`.
+    let upstream = format!("{registry}/python-base:py3.9-{t}");
+    docker_output(&["pull", "--platform", "linux/arm64", &upstream]);
+    let dockerfile = format!("FROM {upstream}\nRUN cp /base-arch /upstream-arch\n");
+    let name = image_of_its_own(&env, "on-upstream", &dockerfile);
+    env.run(&["build", "--name", &name, "-v", "3.9", "-t", t])
+        .success();
+    let tag = format!("dagster/{name}:py3.9-{t}");
+    assert_eq!(run_image(&tag, &["cat", "/upstream-arch"]).trim(), "x86_64");
+    assert_eq!(image_platform(&tag), "linux/amd64");
+    let recorded = env.read(&format!("{name}/last_updated.yaml"));
+    assert!(recorded.contains(&format!("'3.9': {t}")), "{recorded}");
+}
+
+#[test]
 fn an_image_built_for_another_platform_than_asked_is_refused_and_untagged() {
     // Pinned by digest, the arm64 busybox is used as it is by docker's classic builder, which
     // labels the result arm64: the image is checked once built. (BuildKit and podman label

@@ -74,7 +74,7 @@ pub(super) fn label_builds(
         local,
         ..
     } = gather(context, images, &plan, skip_unchanged, ask)?;
-    let (pins, pulls, keep) = if skip_unchanged {
+    let (mut pins, mut pulls, keep) = if skip_unchanged {
         let freshness =
             Freshness::assess(images, &plan, &facts, &references).map_err(CatalogError::Io)?;
         warn_of_unknowns(&freshness.reasons);
@@ -94,7 +94,11 @@ pub(super) fn label_builds(
     };
     if !dry_run {
         let building = |i: usize| keep.as_ref().is_none_or(|changed| changed[i]) && !pulls[i];
-        check_start_platforms(&plan, &references, &local, building)?;
+        let repull = check_start_platforms(&plan, &references, &local, building)?;
+        for i in repull {
+            pulls[i] = true;
+            pins[i] = Pins::Building { pull: true };
+        }
     }
     let parts =
         freshness::parts(images, &plan, &facts, &references, &pins).map_err(CatalogError::Io)?;
@@ -120,15 +124,18 @@ pub(super) fn label_builds(
     Ok(plan)
 }
 
-/// Refuses a build (one that `building` marks, so neither skipped nor pulling) for a platform
-/// whose upstream image or unbuilt base is here as another platform's image: docker's classic
-/// builder would start from that image and silently make an image of the wrong platform.
+/// The builds (of those `building` marks, so neither skipped nor pulling already) that must pull
+/// what they start from for their platform: an upstream image or unbuilt base here as another
+/// platform's image, which docker's classic builder would start from, silently making an image
+/// of the wrong platform. Such a copy pulled from a registry is pulled again for the build's
+/// platform; one not pulled under its name (built, imported or tagged here) refuses the run.
 fn check_start_platforms(
     plan: &Plan,
     references: &[Vec<String>],
     local: &LocalImages,
     building: impl Fn(usize) -> bool,
-) -> Result<()> {
+) -> Result<Vec<usize>> {
+    let mut repull = Vec::new();
     for (i, build) in plan.builds.iter().enumerate().filter(|(i, _)| building(*i)) {
         let Some(expected) = &build.request.platform else {
             continue;
@@ -139,7 +146,11 @@ fn check_start_platforms(
             let Some(image) = local.get(reference) else {
                 continue;
             };
-            if !platform_matches(expected, &image.platform) {
+            if platform_matches(expected, &image.platform) {
+                continue;
+            }
+            let pulled = local_copy(local, reference).is_some_and(|c| !c.pulled_as.is_empty());
+            if !pulled {
                 return Err(Error::StartsFromOtherPlatform {
                     tag: build.request.tag.clone(),
                     reference: reference.clone(),
@@ -147,9 +158,11 @@ fn check_start_platforms(
                     actual: image.platform.clone(),
                 });
             }
+            repull.push(i);
         }
     }
-    Ok(())
+    repull.dedup();
+    Ok(repull)
 }
 
 /// The value of the build argument `name` of `build`, when it has one.
