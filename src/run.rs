@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::engine::{self, Docker, platform_matches};
+use crate::engine::{self, Docker};
 use crate::lock::Lock;
 use crate::plan::{Build, BuildSpec, Plan};
 use crate::process;
+use crate::reference::platform_matches;
 use crate::report::Progress;
 
 /// How to run a plan.

@@ -401,3 +401,56 @@ fn prune_leaves_alone_the_images_a_running_multi_platform_build_has_not_recorded
     let recorded = env.read(&format!("{name}/last_updated.yaml"));
     assert!(recorded.contains(&format!("'3.9': {t}")), "{recorded}");
 }
+
+/// The `stale` and `reasons` of `image` Python `version` in `status --json`.
+fn status_of(env: &Env, image: &str, version: &str) -> (bool, serde_json::Value) {
+    let run = env.run(&["--offline", "status", "--json", "--name", image]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&run.success().stdout).unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r["image"] == image && r["python_version"] == version)
+        .unwrap();
+    (row["stale"].as_bool().unwrap(), row["reasons"].clone())
+}
+
+#[test]
+fn a_current_image_of_another_platform_than_the_default_is_stale_for_it() {
+    let env = Env::new();
+    let name = image_of_its_own(&env, "moved", ROOT_DOCKERFILE);
+    let t = &env.timestamp;
+    env.run(&["build", "--name", &name, "-v", "3.9", "-t", t])
+        .success();
+    assert_eq!(
+        status_of(&env, &name, "3.9"),
+        (false, serde_json::json!([]))
+    );
+    // The same inputs built for arm64, as a build without a platform on an arm64 engine made
+    // them before the default linux/amd64: same labels, another platform.
+    let tag = format!("dagster/{name}:py3.9-{t}");
+    let labels = docker_output(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Labels}}",
+        &tag,
+    ]);
+    let labels: std::collections::BTreeMap<String, String> =
+        serde_json::from_str(labels.trim()).unwrap();
+    env.write(
+        "arm64/Dockerfile",
+        "FROM dagster-image/rootfs:busybox-arm64\n",
+    );
+    let mut build = vec!["build", "--platform", "linux/arm64", "--tag", &tag];
+    let label_args: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    for label in &label_args {
+        build.extend(["--label", label.as_str()]);
+    }
+    let context = env.path("arm64");
+    build.push(context.to_str().unwrap());
+    docker_output(&build);
+    assert_eq!(image_platform(&tag), "linux/arm64");
+    assert_eq!(
+        status_of(&env, &name, "3.9"),
+        (true, serde_json::json!(["args"]))
+    );
+}

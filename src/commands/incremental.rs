@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use crate::catalog::{Error as CatalogError, Image};
 use crate::digest::{INPUTS_LABEL, LABEL, Recorded};
-use crate::engine::{LocalImages, platform_matches};
+use crate::engine::LocalImages;
 use crate::error::{Error, Result};
 use crate::freshness::{self, Facts, Freshness, Labels, Pins, Reason};
 use crate::plan::{self, Plan};
+use crate::reference::platform_matches;
 use crate::registry::upstream::{self, Wanted};
 use crate::upstream::{LocalCopy, Lookup, Observed};
 
@@ -362,10 +363,12 @@ fn local_copy(local: &LocalImages, reference: &str) -> Option<LocalCopy> {
 
 /// The digest label of the local image `tag`, with its parts when it records them.
 fn labels_of(local: &LocalImages, tag: &str) -> Option<Labels> {
-    let labels = &local.get(tag)?.labels;
+    let image = local.get(tag)?;
+    let labels = &image.labels;
     let digest = labels.get(LABEL).filter(|l| l.starts_with("blake3:"))?;
     Some(Labels {
         digest: digest.clone(),
+        platform: image.platform.clone(),
         inputs: labels
             .get(INPUTS_LABEL)
             .and_then(|l| Recorded::from_label(l)),

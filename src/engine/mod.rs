@@ -14,7 +14,7 @@ use crate::plan::BuildSpec;
 use crate::process::{self, Command};
 
 pub use build_output::build_step;
-pub use images::{LocalImage, LocalImages, platform_matches};
+pub use images::{LocalImage, LocalImages};
 pub use push::{PushRetries, push_retrying};
 
 /// The container engine's command-line client.
