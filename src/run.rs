@@ -219,7 +219,7 @@ fn run_one(
 /// Refuses an image built for another platform than its build's (docker's classic builder
 /// starts from whatever platform a local tag holds), and removes its tags, so that nothing
 /// records or pushes it.
-fn verify_platform(docker: &Docker, request: &BuildSpec) -> Result<(), Failure> {
+pub fn verify_platform(docker: &Docker, request: &BuildSpec) -> Result<(), Failure> {
     let Some(expected) = &request.platform else {
         return Ok(());
     };

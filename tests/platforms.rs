@@ -454,3 +454,36 @@ fn a_current_image_of_another_platform_than_the_default_is_stale_for_it() {
         (true, serde_json::json!(["args"]))
     );
 }
+
+#[test]
+fn build_and_push_dockerhub_pushes_no_image_of_another_platform_than_its_tag_says() {
+    let env = Env::new();
+    let upstream = format!("dagster-image/upstream:{}", env.timestamp);
+    docker_output(&["tag", "dagster-image/rootfs:busybox-arm64", &upstream]);
+    env.write(
+        "python-base/Dockerfile",
+        &format!("FROM {upstream}\nARG DAGSTER_VERSION\nRUN echo $DAGSTER_VERSION > /v\n"),
+    );
+    let repository = format!("{}/python-base", env.registry());
+    let run = env.run(&[
+        "build-and-push-dockerhub",
+        "--name",
+        "python-base",
+        "--dagster-version",
+        "1.0.0",
+        "--platform",
+        "linux/amd64",
+        "--repository",
+        &repository,
+    ]);
+    // The classic builder builds on the arm64 image, which is refused; BuildKit and podman try
+    // to pull it for amd64, which no registry has.
+    assert_ne!(run.code, Some(0), "{run:#?}");
+    if common::engine::Engine::under_test() == common::engine::Engine::Classic {
+        run.code(1).stderr_has(&format!(
+            "`{repository}:1.0.0` was built for linux/arm64, not linux/amd64"
+        ));
+    }
+    let path = format!("{}/python-base", env.registry_path());
+    assert_eq!(common::registry_tags(&path), Vec::<String>::new());
+}

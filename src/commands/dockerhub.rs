@@ -72,6 +72,9 @@ pub fn build_and_push(context: &Context, release: &Release, dry_run: bool) -> Re
         for (step, command) in &steps.builds {
             command.run(step).map_err(Error::ReleaseBuild)?;
         }
+        for request in &steps.built {
+            crate::run::verify_platform(&context.docker, request)?;
+        }
     }
     for (step, command) in &steps.pushes {
         command.run(step)?;
@@ -131,6 +134,8 @@ impl Pushed<'_> {
 
 struct Steps {
     builds: Vec<(String, Command)>,
+    /// The images the builds leave here, each checked to be of its platform before any push.
+    built: Vec<BuildSpec>,
     pushes: Vec<(String, Command)>,
     indexes: Vec<PlannedIndex>,
 }
@@ -148,6 +153,7 @@ impl Steps {
         let several = platforms.len() > 1;
         let mut steps = Steps {
             builds: Vec::new(),
+            built: Vec::new(),
             pushes: Vec::new(),
             indexes: Vec::new(),
         };
@@ -162,6 +168,7 @@ impl Steps {
             let request = release_request(image, &references, version, Some(platform));
             let step = format!("building `{}`", request.tag);
             steps.builds.push((step, docker.build(&request)));
+            steps.built.push(request);
             for reference in &references {
                 let step = format!("pushing `{reference}`");
                 steps.pushes.push((step, docker.push(reference)));
@@ -193,6 +200,7 @@ impl Steps {
         let build = context.docker.buildx_build_push(&request, pushed.platforms);
         Steps {
             builds: vec![(step, build)],
+            built: Vec::new(),
             pushes: Vec::new(),
             indexes: Vec::new(),
         }
