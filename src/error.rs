@@ -38,14 +38,15 @@ pub enum Error {
     /// A build for a platform would start from a local image of another platform.
     #[error(
         "`{tag}` is to be built for {expected}, but `{reference}`, which it starts from, is here \
-         as an image for {actual}, and only here (pulled from no registry), so the build could \
-         not get it for {expected}; nothing was built"
+         as an image for {actual}, {why}; nothing was built"
     )]
     StartsFromOtherPlatform {
         tag: String,
         reference: String,
         expected: String,
         actual: String,
+        /// Why it is not pulled again for `expected`.
+        why: &'static str,
     },
     #[error("{failed} of {total} builds failed{}", skipped_note(*.skipped))]
     BuildsFailed {

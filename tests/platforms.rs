@@ -309,8 +309,11 @@ fn an_upstream_image_pulled_here_for_another_platform_is_pulled_again_for_the_bu
     docker_output(&["pull", "--platform", "linux/arm64", &upstream]);
     let dockerfile = format!("FROM {upstream}\nRUN cp /base-arch /upstream-arch\n");
     let name = image_of_its_own(&env, "on-upstream", &dockerfile);
-    env.run(&["build", "--name", &name, "-v", "3.9", "-t", t])
-        .success();
+    let build = ["build", "--name", &name, "-v", "3.9", "-t", t];
+    env.run(&[&["--offline"][..], &build].concat())
+        .code(1)
+        .stderr_has("is here as an image for linux/arm64, and `--offline` keeps it from");
+    env.run(&build).success();
     let tag = format!("dagster/{name}:py3.9-{t}");
     assert_eq!(run_image(&tag, &["cat", "/upstream-arch"]).trim(), "x86_64");
     assert_eq!(image_platform(&tag), "linux/amd64");

@@ -95,7 +95,7 @@ pub(super) fn label_builds(
     };
     if !dry_run {
         let building = |i: usize| keep.as_ref().is_none_or(|changed| changed[i]) && !pulls[i];
-        let repull = check_start_platforms(&plan, &references, &local, building)?;
+        let repull = check_start_platforms(&plan, &references, &local, building, context.offline)?;
         for i in repull {
             pulls[i] = true;
             pins[i] = Pins::Building { pull: true };
@@ -129,12 +129,14 @@ pub(super) fn label_builds(
 /// what they start from for their platform: an upstream image or unbuilt base here as another
 /// platform's image, which docker's classic builder would start from, silently making an image
 /// of the wrong platform. Such a copy pulled from a registry is pulled again for the build's
-/// platform; one not pulled under its name (built, imported or tagged here) refuses the run.
+/// platform, unless `offline`; one not pulled under its name (built, imported or tagged here)
+/// refuses the run.
 fn check_start_platforms(
     plan: &Plan,
     references: &[Vec<String>],
     local: &LocalImages,
     building: impl Fn(usize) -> bool,
+    offline: bool,
 ) -> Result<Vec<usize>> {
     let mut repull = Vec::new();
     for (i, build) in plan.builds.iter().enumerate().filter(|(i, _)| building(*i)) {
@@ -151,15 +153,21 @@ fn check_start_platforms(
                 continue;
             }
             let pulled = local_copy(local, reference).is_some_and(|c| !c.pulled_as.is_empty());
-            if !pulled {
-                return Err(Error::StartsFromOtherPlatform {
-                    tag: build.request.tag.clone(),
-                    reference: reference.clone(),
-                    expected: expected.clone(),
-                    actual: image.platform.clone(),
-                });
-            }
-            repull.push(i);
+            let why = match (pulled, offline) {
+                (false, _) => "pulled from no registry under that name",
+                (true, true) => "and `--offline` keeps it from being pulled for the build",
+                (true, false) => {
+                    repull.push(i);
+                    continue;
+                }
+            };
+            return Err(Error::StartsFromOtherPlatform {
+                tag: build.request.tag.clone(),
+                reference: reference.clone(),
+                expected: expected.clone(),
+                actual: image.platform.clone(),
+                why,
+            });
         }
     }
     repull.dedup();
