@@ -195,7 +195,12 @@ impl Command {
         let mut captured = Captured::default();
         let status = self.wait_piped(step, command, |child| {
             if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
-                stdin.write_all(input.as_bytes())?;
+                // A child that stops reading early (`docker login` once in a while) breaks the
+                // pipe: its exit status, not the write, says whether it worked.
+                match stdin.write_all(input.as_bytes()) {
+                    Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e),
+                    _ => {}
+                }
             }
             captured.read_from(child)
         })?;

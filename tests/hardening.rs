@@ -82,7 +82,7 @@ fn a_record_waits_until_another_run_has_built_from_the_same_folder() {
     write_last_updated(&env, "slow");
     let mut build = spawn(&env, &build_args("slow", "3.9", &timestamp));
     // The build's log is opened once it holds its lock on the folder.
-    let log = env.path(&format!(".dagster-image/logs/{timestamp}/slow-py3.9.log"));
+    let log = env.state_path(&format!("logs/{timestamp}/slow-py3.9.log"));
     let deadline = Instant::now() + Duration::from_secs(30);
     while !log.exists() {
         assert!(Instant::now() < deadline, "the build never started");
@@ -326,7 +326,7 @@ fn killing_build_all_at_random_moments_leaves_every_file_old_or_new() {
     }
     assert_eq!(temp_files(&env), Vec::<String>::new());
     assert!(!env.path("app/build_cache").exists(), "the copy is removed");
-    assert!(!env.path(".dagster-image/copies/app.txt").exists());
+    assert!(!env.state_path("copies/app.txt").exists());
     eprintln!(
         "{KILLS} kills ({killed_while_running} while running, {killed_while_writing} between a \
          temporary file and its rename; seed {seed}): nothing lost"
@@ -403,7 +403,7 @@ fn a_secret_build_arg_printed_by_a_failing_build_shows_nowhere_in_output_or_logs
         );
         assert_secret_hidden(&run);
     }
-    let logs = texts_under(&env.path(".dagster-image/logs"));
+    let logs = texts_under(&env.state_path("logs"));
     assert!(!logs.is_empty());
     for (path, text) in logs {
         assert!(!text.contains(SECRET), "{path}:\n{text}");

@@ -86,6 +86,11 @@ impl Env {
         self.dir.path().join("images")
     }
 
+    /// A path inside the tool's own folder, `.dagster-image/` beside the images folder.
+    pub fn state_path(&self, relative: &str) -> PathBuf {
+        self.root().join(".dagster-image").join(relative)
+    }
+
     /// A path inside the images folder.
     pub fn path(&self, relative: &str) -> PathBuf {
         self.images().join(relative)
