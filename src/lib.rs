@@ -45,4 +45,5 @@ pub mod reference;
 pub mod registry;
 pub mod report;
 pub mod run;
+pub mod secrets;
 pub mod upstream;

@@ -459,3 +459,17 @@ fn platforms_given_on_the_command_line_are_built_and_pushed_with_their_index() {
     let index = format!("under {registry}/{TARGET}:py3.10-{ts}");
     assert!(run.stdout.contains(&index), "{}", run.stdout);
 }
+
+/// `.buildkite/defines.py -> ../ci/defines.py`: the link stays, its target gets T.
+#[test]
+fn a_linked_defines_file_keeps_its_link_and_its_target_is_edited() {
+    let env = repository();
+    let ts = &env.timestamp;
+    write_root(&env, "ci/defines.py", &defines(PREVIOUS));
+    let link = env.root().join(".buildkite/defines.py");
+    fs_err::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink("../ci/defines.py", &link).unwrap();
+    publish(&env, &env.registry(), &[]).success();
+    assert!(fs_err::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(read_root(&env, "ci/defines.py"), defines(ts));
+}

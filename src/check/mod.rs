@@ -248,6 +248,12 @@ fn unreadable_files(folder: &Folder) -> Vec<Problem> {
                 .says(problem, fix.to_owned()),
         );
     }
+    if let Err(error) = &folder.context {
+        found.push(folder.problem(Kind::InvalidFile, "", None).says(
+            format!("the build context cannot be read: {error}"),
+            "make `.dockerignore` a readable regular file of at most 1 MiB of UTF-8, and every file of the folder readable".to_owned(),
+        ));
+    }
     found
 }
 
