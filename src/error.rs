@@ -35,6 +35,19 @@ pub enum Error {
     /// A local image that went away while the command was working with it.
     #[error("`{reference}` went away while the command ran")]
     WentAway { reference: String },
+    /// A build for a platform would start from a local image of another platform.
+    #[error(
+        "`{tag}` is to be built for {expected}, but `{reference}`, which it starts from, is here \
+         as an image for {actual}, {why}; nothing was built"
+    )]
+    StartsFromOtherPlatform {
+        tag: String,
+        reference: String,
+        expected: String,
+        actual: String,
+        /// Why it is not pulled again for `expected`.
+        why: &'static str,
+    },
     #[error("{failed} of {total} builds failed{}", skipped_note(*.skipped))]
     BuildsFailed {
         failed: usize,
@@ -82,6 +95,7 @@ impl Error {
                 Kind::BadInput
             }
             Error::BuildsFailed { .. }
+            | Error::StartsFromOtherPlatform { .. }
             | Error::ProblemsFound { .. }
             | Error::WentAway { .. }
             | Error::IndexNotPushed { .. }
@@ -106,6 +120,15 @@ impl Error {
             Error::Catalog(e) => e.hint(),
             Error::Plan(e) => e.hint(),
             Error::Registry(e) => e.hint(),
+            Error::Build(e) => e.hint(),
+            Error::StartsFromOtherPlatform {
+                reference,
+                expected,
+                ..
+            } => Some(format!(
+                "pull it for that platform (`docker pull --platform {expected} {reference}`), or \
+                 tag the image for {expected} as `{reference}`, and build again"
+            )),
             Error::WentAway { .. } => Some("run the command again".to_owned()),
             Error::IndexNotPushed { name, .. } => Some(format!(
                 "push every platform and the index first: `dagster-image push-all --name {name}`"

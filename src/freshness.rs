@@ -15,12 +15,15 @@ use crate::catalog::{BASE_IMAGE_ARG, Image, file};
 use crate::digest::{self, Inputs, Recorded};
 use crate::dockerfile::Dockerfile;
 use crate::plan::{Base, Build, Plan, local_platform_tag};
+use crate::reference::platform_matches;
 use crate::upstream::{Observed, Outcome, Pin};
 
 /// What the labels of a local image record of its inputs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Labels {
     pub digest: String,
+    /// The image's platform (`os/arch[/variant]`) as the engine says.
+    pub platform: String,
     /// None for an image labelled before the parts were recorded.
     pub inputs: Option<Recorded>,
 }
@@ -210,7 +213,7 @@ pub fn parts(
         let inputs = Inputs {
             context: &context,
             build_args: &build_args,
-            platform: build.request.platform.as_deref(),
+            platform: build.request.digest_platform(),
             base: base.as_deref(),
             upstream: &upstream,
         };
@@ -272,8 +275,15 @@ fn reasons_of(
     let Some(labels) = current.and_then(|tag| facts.labels.get(&tag)) else {
         return vec![Reason::NotBuilt];
     };
+    // An image of another platform than its build's (built for the engine's own platform on an
+    // arm64 machine before the default linux/amd64) has the digest the build would have.
+    let other_platform = build
+        .request
+        .platform
+        .as_deref()
+        .is_some_and(|wanted| !platform_matches(wanted, &labels.platform));
     let Some(old) = &labels.inputs else {
-        return match labels.digest == digest {
+        return match labels.digest == digest && !other_platform {
             true => Vec::new(),
             false => vec![Reason::Inputs],
         };
@@ -282,7 +292,7 @@ fn reasons_of(
     if old.context != now.context {
         reasons.push(Reason::Context);
     }
-    if old.args != now.args {
+    if old.args != now.args || other_platform {
         reasons.push(Reason::Args);
     }
     if old.base != now.base {

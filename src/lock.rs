@@ -57,17 +57,29 @@ impl Lock {
     }
 
     /// Waits for the only lock on the lock file `path`, made if missing; `holder` says what a
-    /// run holding it is doing. A symlink at `path` is an error, never followed (it would make
-    /// the file it names, wherever that is).
+    /// run holding it is doing.
     pub fn file_exclusive(path: &Path, holder: &str) -> io::Result<Self> {
-        use fs_err::os::unix::fs::OpenOptionsExt;
-        let file = fs_err::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .custom_flags(nix::libc::O_NOFOLLOW)
-            .open(path)?;
-        Self::acquire(file, Mode::Exclusive, holder)
+        Self::acquire(open_lock_file(path)?, Mode::Exclusive, holder)
+    }
+
+    /// Waits for a lock on the lock file `path` (made if missing) that others may share but
+    /// nobody holds alone; `holder` says what a run holding it alone is doing.
+    pub fn file_shared(path: &Path, holder: &str) -> io::Result<Self> {
+        Self::acquire(open_lock_file(path)?, Mode::Shared, holder)
+    }
+
+    /// The only lock on the lock file `path` (made if missing) if nobody holds it now; None when
+    /// another run does.
+    pub fn try_file_exclusive(path: &Path) -> io::Result<Option<Self>> {
+        let handle = open_lock_file(path)?;
+        match handle.file().try_lock() {
+            Ok(()) => Ok(Some(Self(handle))),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => Err(io::Error::new(
+                e.kind(),
+                format!("locking {}: {e}", path.display()),
+            )),
+        }
     }
 
     /// Takes the lock at once if free; else says what it waits for, and polls until the lock is
@@ -106,6 +118,19 @@ impl Lock {
     }
 }
 
+/// The lock file `path`, made if missing.
+/// Opens the lock file `path`, made if missing; a symlink there is an error, never followed (it
+/// would make the file it names, wherever that is).
+fn open_lock_file(path: &Path) -> io::Result<fs_err::File> {
+    use fs_err::os::unix::fs::OpenOptionsExt;
+    fs_err::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)
+}
+
 impl Drop for Lock {
     fn drop(&mut self) {
         let _ = self.0.file().unlock();
@@ -142,6 +167,19 @@ mod tests {
         assert!(!is_free_for(dir.path(), Mode::Shared));
         drop(writing);
         assert!(is_free_for(dir.path(), Mode::Shared));
+    }
+
+    #[test]
+    fn a_shared_lock_file_keeps_a_try_for_it_alone_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.lock");
+        let building = Lock::file_shared(&path, "testing").unwrap();
+        let also = Lock::file_shared(&path, "testing").unwrap();
+        assert!(Lock::try_file_exclusive(&path).unwrap().is_none());
+        drop((building, also));
+        let alone = Lock::try_file_exclusive(&path).unwrap();
+        assert!(alone.is_some());
+        assert!(Lock::try_file_exclusive(&path).unwrap().is_none());
     }
 
     #[test]

@@ -13,6 +13,10 @@ pub use crate::reference::{
     local_tag, platform_version_tag, repository, version_tag,
 };
 
+/// The platform of a build for which neither `image.yaml` `platforms` nor `--platform` names one,
+/// as the newest original's `build` defaults to (its users build on Apple-silicon Macs for amd64
+/// machines).
+pub const DEFAULT_PLATFORM: &str = "linux/amd64";
 /// Build argument carrying `--dagster-version`.
 pub const DAGSTER_VERSION_ARG: &str = "DAGSTER_VERSION";
 /// What stands for the registry in the name of a `source: aws` base of a plan that is only shown
@@ -78,10 +82,22 @@ pub struct BuildSpec {
     pub context: PathBuf,
     pub build_args: Vec<(String, String)>,
     pub platform: Option<String>,
+    /// `platform` is [`DEFAULT_PLATFORM`], given because nothing named one: such a build gets no
+    /// `TARGET*` build arguments and its input digest counts no platform, as before the default,
+    /// so that an image built then is not stale for it.
+    pub default_platform: bool,
     /// Labels put on the image (`--label NAME=VALUE`).
     pub labels: Vec<(String, String)>,
     /// Pull the images it starts from even when they are here, for one that moved upstream.
     pub pull: bool,
+}
+
+impl BuildSpec {
+    /// The platform its input digest counts: none for the default one, which an image built
+    /// before the default has as its engine's own.
+    pub fn digest_platform(&self) -> Option<&str> {
+        self.platform.as_deref().filter(|_| !self.default_platform)
+    }
 }
 
 /// The registry `source: aws` bases come from, as its address `HOST[:PORT][/PATH]`, or why
@@ -328,6 +344,7 @@ impl Planner<'_> {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let engine_platform = platform.or(platforms.first().map(String::as_str));
+        let platform_defaulted = engine_platform.is_none() && !self.request.platforms_in_one_build;
         let mut after = Vec::new();
         let mut planned_base = None;
         if let Some(base_image) = &spec.base_image {
@@ -374,7 +391,10 @@ impl Planner<'_> {
                 dockerfile: image.dir.join("Dockerfile"),
                 context: image.dir.clone(),
                 build_args,
-                platform: engine_platform.map(str::to_owned),
+                platform: engine_platform
+                    .or(platform_defaulted.then_some(DEFAULT_PLATFORM))
+                    .map(str::to_owned),
+                default_platform: platform_defaulted,
                 labels: Vec::new(),
                 pull: false,
             },

@@ -574,3 +574,38 @@ fn the_request_platforms_replace_the_image_ones_and_a_base_must_cover_its_depend
     );
     assert_eq!(plan.builds[0].request.tag, "dagster/base:py3.9-T");
 }
+
+#[test]
+fn without_platforms_a_build_is_for_linux_amd64_with_the_inputs_it_had_before() {
+    let images = catalog(vec![
+        image("base", &["3.9"], None),
+        image("app", &["3.9"], Some(("base", BaseSource::Local))),
+    ]);
+    let plan = resolve(
+        &images,
+        &request(vec![target("app", "3.9")], true),
+        &no_registry(),
+    )
+    .unwrap();
+    for build in &plan.builds {
+        assert_eq!(build.request.platform.as_deref(), Some(DEFAULT_PLATFORM));
+        assert_eq!(build.platform, None, "one build, under its seed tag");
+        // What an input digest counts is what it counted before the default: no platform, and
+        // no `TARGET*` argument.
+        assert_eq!(build.request.digest_platform(), None);
+        assert!(
+            build
+                .request
+                .build_args
+                .iter()
+                .all(|(n, _)| !n.starts_with("TARGET"))
+        );
+    }
+    let mut asked = request(vec![target("base", "3.9")], false);
+    asked.platforms = vec![DEFAULT_PLATFORM.into()];
+    let plan = resolve(&images, &asked, &no_registry()).unwrap();
+    assert_eq!(
+        plan.builds[0].request.digest_platform(),
+        Some(DEFAULT_PLATFORM)
+    );
+}

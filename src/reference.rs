@@ -230,6 +230,29 @@ pub fn version_tag(python_version: &str, timestamp: &str) -> String {
     format!("py{python_version}-{timestamp}")
 }
 
+/// Whether an image of `actual` (`os/arch[/variant]`, as the engine describes a local image) is one
+/// for the platform `wanted`: a wanted platform without a variant takes any variant of its
+/// architecture, and arm64's only variant, `v8`, may go unsaid.
+pub fn platform_matches(wanted: &str, actual: &str) -> bool {
+    let parts = |platform: &str| {
+        let mut parts = platform.splitn(3, '/').map(str::to_owned);
+        let (os, arch) = (
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+        );
+        let variant = parts.next().filter(|v| !v.is_empty());
+        let variant = match (arch.as_str(), variant) {
+            ("arm64", None) => Some("v8".to_owned()),
+            (_, variant) => variant,
+        };
+        (os, arch, variant)
+    };
+    let (wanted_os, wanted_arch, wanted_variant) = parts(wanted);
+    let (os, arch, variant) = parts(actual);
+    let explicit_variant = wanted.splitn(3, '/').nth(2).is_some();
+    wanted_os == os && wanted_arch == arch && (!explicit_variant || wanted_variant == variant)
+}
+
 /// Hex digits of the name's hash that end a shortened name.
 const SHORTENED_HASH_LEN: usize = 12;
 
@@ -253,6 +276,18 @@ pub fn shortened(name: &str, max_len: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_platform_matches_its_images_whatever_the_variant_said() {
+        assert!(platform_matches("linux/amd64", "linux/amd64"));
+        assert!(platform_matches("linux/arm64", "linux/arm64/v8"));
+        assert!(platform_matches("linux/arm64/v8", "linux/arm64"));
+        assert!(platform_matches("linux/arm", "linux/arm/v7"));
+        assert!(!platform_matches("linux/arm/v6", "linux/arm/v7"));
+        assert!(!platform_matches("linux/amd64", "linux/arm64"));
+        assert!(!platform_matches("linux/arm64", "linux/amd64"));
+        assert!(!platform_matches("windows/amd64", "linux/amd64"));
+    }
 
     #[test]
     fn values_are_checked_once_where_they_are_made() {

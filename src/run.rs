@@ -8,10 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::engine::Docker;
+use crate::engine::{self, Docker};
 use crate::lock::Lock;
-use crate::plan::{Build, Plan};
+use crate::plan::{Build, BuildSpec, Plan};
 use crate::process;
+use crate::reference::platform_matches;
 use crate::report::Progress;
 
 /// How to run a plan.
@@ -36,6 +37,18 @@ pub enum Outcome {
 pub enum Failure {
     #[error(transparent)]
     Process(#[from] process::Error),
+    #[error(transparent)]
+    Engine(#[from] engine::Error),
+    #[error(
+        "`{tag}` was built for {}, not {expected}: the engine started it from an image of \
+         another platform; it is not recorded, and its tags are removed",
+        .actual.as_deref().unwrap_or("no platform (the engine has no such image)")
+    )]
+    WrongPlatform {
+        tag: String,
+        expected: String,
+        actual: Option<String>,
+    },
     #[error("the build stopped on an internal error (a bug: please report it)")]
     Panicked,
     #[error("`{tag}` was built, but recording it failed")]
@@ -49,7 +62,23 @@ impl Failure {
     pub fn kind(&self) -> crate::exit::Kind {
         match self {
             Failure::Process(e) => e.kind(),
-            Failure::Record { .. } | Failure::Panicked => crate::exit::Kind::Failed,
+            Failure::Engine(e) => e.kind(),
+            Failure::Record { .. } | Failure::WrongPlatform { .. } | Failure::Panicked => {
+                crate::exit::Kind::Failed
+            }
+        }
+    }
+
+    /// What to do about it, when the message alone does not say.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Failure::WrongPlatform { expected, .. } => Some(format!(
+                "an image it starts from is here for another platform (the classic builder uses \
+                 whatever platform a local tag holds): pull it for {expected} (`docker pull \
+                 --platform {expected} IMAGE`), or tag that platform's image under its name, \
+                 and build again"
+            )),
+            _ => None,
         }
     }
 }
@@ -192,7 +221,32 @@ fn run_one(
     docker
         .build(&build.request)
         .run_logged(&step, log, on_line)?;
-    Ok(())
+    verify_platform(docker, &build.request)
+}
+
+/// Refuses an image built for another platform than its build's (docker's classic builder
+/// starts from whatever platform a local tag holds), and removes its tags, so that nothing
+/// records or pushes it.
+pub fn verify_platform(docker: &Docker, request: &BuildSpec) -> Result<(), Failure> {
+    let Some(expected) = &request.platform else {
+        return Ok(());
+    };
+    let actual = docker.platform_of(&request.tag)?;
+    if actual
+        .as_deref()
+        .is_some_and(|a| platform_matches(expected, a))
+    {
+        return Ok(());
+    }
+    for tag in std::iter::once(&request.tag).chain(&request.extra_tags) {
+        // Best effort: the error says what went wrong whether or not a tag stays.
+        let _ = docker.remove_image(tag);
+    }
+    Err(Failure::WrongPlatform {
+        tag: request.tag.clone(),
+        expected: expected.clone(),
+        actual,
+    })
 }
 
 /// Which builds may start, given what has finished.

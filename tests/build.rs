@@ -50,8 +50,11 @@ fn summary_row<'a>(stderr: &'a str, image: &str) -> &'a str {
 fn recording_docker(env: &Env) -> (String, std::path::PathBuf) {
     let script = env.root().join("docker");
     let calls = env.root().join("docker-calls");
+    // It answers `image inspect` of a built image (what the tool checks the platform of).
     let text = format!(
-        "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\n",
+        "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\n\
+         case \"$1 $3\" in 'image dagster/'*) printf '[{{\"Id\":\"sha256:1\",\"RepoTags\":\
+         [\"%s\"],\"Os\":\"linux\",\"Architecture\":\"amd64\"}}]' \"$3\";; esac\n",
         calls.display()
     );
     fs_err::write(&script, text).unwrap();
@@ -338,7 +341,7 @@ fn dry_run_prints_the_docker_build_command_and_changes_nothing() {
         format!(
             "# 1/1 python-base py3.10\n\
              {docker} build --force-rm --tag dagster/python-base:py3.10-{ts} --file {dir}/Dockerfile \
-             --build-arg PYTHON_VERSION=3.10 --label io.dagster-image.input-digest=<digest> \
+             --platform linux/amd64 --build-arg PYTHON_VERSION=3.10 --label io.dagster-image.input-digest=<digest> \
              --label io.dagster-image.inputs=<parts> {dir}\n\
              # then record '3.10': {ts} in {dir}/last_updated.yaml\n"
         )
@@ -358,7 +361,7 @@ fn failed_build_leaves_last_updated_untouched_and_shows_the_docker_output() {
     let dir = dir.display();
     let error = format!(
         "error: building `dagster/python-base:py3.9-{ts}` failed: `{docker} build --force-rm --tag \
-         dagster/python-base:py3.9-{ts} --file {dir}/Dockerfile \
+         dagster/python-base:py3.9-{ts} --file {dir}/Dockerfile --platform linux/amd64 \
          --build-arg PYTHON_VERSION=3.9 --label io.dagster-image.input-digest=<digest> \
          --label io.dagster-image.inputs=<parts> {dir}` \
          exit status: "
@@ -492,14 +495,16 @@ fn the_docker_program_comes_from_the_docker_environment_variable() {
     .success();
     let dir = env.path("python-base");
     let dir = dir.display();
-    // Nothing was built before: the only image looked up is the one it starts from.
+    // Nothing was built before: the images looked up are the one it starts from, and the one
+    // it built (for its platform).
     assert_eq!(
         digests_masked(&fs_err::read_to_string(&calls).unwrap()),
         format!(
             "image\ninspect\n{ROOTFS_IMAGE}\n\
              build\n--force-rm\n--tag\ndagster/python-base:py3.9-{ts}\n--file\n{dir}/Dockerfile\n\
-             --build-arg\nPYTHON_VERSION=3.9\n--label\nio.dagster-image.input-digest=<digest>\n\
-             --label\nio.dagster-image.inputs=<parts>\n{dir}\n"
+             --platform\nlinux/amd64\n--build-arg\nPYTHON_VERSION=3.9\n--label\nio.dagster-image.input-digest=<digest>\n\
+             --label\nio.dagster-image.inputs=<parts>\n{dir}\n\
+             image\ninspect\ndagster/python-base:py3.9-{ts}\n"
         )
     );
     assert_eq!(

@@ -142,7 +142,8 @@ fn bake_has_the_targets_tags_args_and_files_of_build_all_in_its_order() {
             Path::new(&build.file),
             "{name}"
         );
-        assert!(target.platforms.is_empty(), "{name}");
+        // The platform build-all gives it by default.
+        assert_eq!(target.platforms, ["linux/amd64"], "{name}");
         assert_eq!(target.output, ["type=docker"], "{name}");
         assert_eq!(target.attest, ["type=provenance,disabled=true"], "{name}");
     }

@@ -14,7 +14,8 @@ use crate::report;
 use crate::run::{self, Outcome};
 
 use super::config::BuildSettings;
-use super::{Context, incremental, invalid, print_stdout, state_dir, state_path};
+use super::{Context, builds_lock, incremental, invalid, print_stdout, state_dir, state_path};
+use crate::lock::Lock;
 
 /// A build request as given on the command line, its values checked.
 pub struct BuildRequest {
@@ -292,6 +293,7 @@ fn execute(
     request: &BuildRequest,
 ) -> Result<()> {
     let state_dir = state_dir(context.catalog()?).map_err(CatalogError::Io)?;
+    let _building = hold_builds_locks(&state_dir, &built_images(images, plan)?)?;
     let _copies = copies.copy_in()?;
     let log_dir = state_dir.join("logs").join(plan.timestamp.as_str());
     let options = run::Options {
@@ -333,6 +335,9 @@ fn execute(
         failed => {
             for failure in &failures {
                 say!("\nerror: {failure}");
+                if let Some(hint) = failure.hint() {
+                    say!("hint: {hint}");
+                }
             }
             Err(Error::BuildsFailed {
                 failed,
@@ -341,6 +346,20 @@ fn execute(
             })
         }
     }
+}
+
+/// The shared lock of the builds of each of `images`, held while the run builds and records
+/// them (`prune --images` skips them meanwhile).
+fn hold_builds_locks(state_dir: &Path, images: &[&Image]) -> Result<Vec<Lock>> {
+    images
+        .iter()
+        .map(|image| {
+            let path = builds_lock(state_dir, &image.name)?;
+            let holder = format!("pruning the images of `{}`", image.name);
+            Lock::file_shared(&path, &holder)
+        })
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| CatalogError::Io(e).into())
 }
 
 /// The builds of each image-version still to finish: its timestamp is recorded only once every

@@ -98,6 +98,9 @@ fn build_and_push_staged(
         for (step, command) in &steps.builds {
             command.run(step).map_err(Error::ReleaseBuild)?;
         }
+        for request in &steps.built {
+            crate::run::verify_platform(&context.docker, request)?;
+        }
     }
     if let Some(staging) = staging {
         super::login::login_if_aws(&context.docker, split_repository(staging).0)?;
@@ -161,6 +164,7 @@ fn release_request(
         context: image.dir.clone(),
         build_args,
         platform: platform.map(str::to_owned),
+        default_platform: false,
         labels: Vec::new(),
         pull: false,
     }
@@ -189,6 +193,8 @@ impl Pushed<'_> {
 
 struct Steps {
     builds: Vec<(String, Command)>,
+    /// The images the builds leave here, each checked to be of its platform before any push.
+    built: Vec<BuildSpec>,
     pushes: Vec<(String, Command)>,
     /// Each platform's image in the staging repository, to be copied by digest.
     staged: Vec<Child>,
@@ -204,6 +210,7 @@ impl Steps {
         let step = format!("building `{}`", request.tag);
         Steps {
             builds: vec![(step, docker.build(&request))],
+            built: vec![request],
             pushes: (references.iter())
                 .map(|reference| (format!("pushing `{reference}`"), docker.push(reference)))
                 .collect(),
@@ -218,6 +225,7 @@ impl Steps {
         let version = &pushed.tags[0];
         let mut steps = Steps {
             builds: Vec::new(),
+            built: Vec::new(),
             pushes: Vec::new(),
             staged: Vec::new(),
         };
@@ -232,6 +240,7 @@ impl Steps {
             );
             let step = format!("building `{reference}`");
             steps.builds.push((step, docker.build(&request)));
+            steps.built.push(request);
             let step = format!("pushing `{reference}`");
             steps.pushes.push((step, docker.push(&reference)));
             steps.staged.push(Child {
@@ -273,6 +282,7 @@ impl Steps {
         let build = context.docker.buildx_build_push(&request, pushed.platforms);
         Steps {
             builds: vec![(step, build)],
+            built: Vec::new(),
             pushes: Vec::new(),
             staged: Vec::new(),
         }

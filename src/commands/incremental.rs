@@ -8,9 +8,10 @@ use std::time::Duration;
 use crate::catalog::{Error as CatalogError, Image};
 use crate::digest::{INPUTS_LABEL, LABEL, Recorded};
 use crate::engine::LocalImages;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::freshness::{self, Facts, Freshness, Labels, Pins, Reason};
 use crate::plan::{self, Plan};
+use crate::reference::platform_matches;
 use crate::registry::upstream::{self, Wanted};
 use crate::upstream::{LocalCopy, Lookup, Observed};
 
@@ -38,7 +39,12 @@ pub(super) fn assess_with_images(
     images: &BTreeMap<String, Image>,
     plan: &Plan,
 ) -> Result<(Freshness, BTreeSet<String>)> {
-    let (facts, references, present) = gather(context, images, plan, true, Ask::Every)?;
+    let Gathered {
+        facts,
+        references,
+        present,
+        ..
+    } = gather(context, images, plan, true, Ask::Every)?;
     let freshness =
         Freshness::assess(images, plan, &facts, &references).map_err(CatalogError::Io)?;
     warn_of_unknowns(&freshness.reasons);
@@ -63,8 +69,13 @@ pub(super) fn label_builds(
         (false, false) => Ask::NotHere,
         (false, true) => Ask::None,
     };
-    let (facts, references, _) = gather(context, images, &plan, skip_unchanged, ask)?;
-    let (pins, pulls, keep) = if skip_unchanged {
+    let Gathered {
+        facts,
+        references,
+        local,
+        ..
+    } = gather(context, images, &plan, skip_unchanged, ask)?;
+    let (mut pins, mut pulls, keep) = if skip_unchanged {
         let freshness =
             Freshness::assess(images, &plan, &facts, &references).map_err(CatalogError::Io)?;
         warn_of_unknowns(&freshness.reasons);
@@ -82,6 +93,14 @@ pub(super) fn label_builds(
         let building = vec![Pins::Building { pull: false }; plan.builds.len()];
         (building, vec![false; plan.builds.len()], None)
     };
+    if !dry_run {
+        let building = |i: usize| keep.as_ref().is_none_or(|changed| changed[i]) && !pulls[i];
+        let repull = check_start_platforms(&plan, &references, &local, building, context.offline)?;
+        for i in repull {
+            pulls[i] = true;
+            pins[i] = Pins::Building { pull: true };
+        }
+    }
     let parts =
         freshness::parts(images, &plan, &facts, &references, &pins).map_err(CatalogError::Io)?;
     let by_target: HashMap<_, _> = plan
@@ -106,6 +125,61 @@ pub(super) fn label_builds(
     Ok(plan)
 }
 
+/// The builds (of those `building` marks, so neither skipped nor pulling already) that must pull
+/// what they start from for their platform: an upstream image or unbuilt base here as another
+/// platform's image, which docker's classic builder would start from, silently making an image
+/// of the wrong platform. Such a copy pulled from a registry is pulled again for the build's
+/// platform, unless `offline`; one not pulled under its name (built, imported or tagged here)
+/// refuses the run.
+fn check_start_platforms(
+    plan: &Plan,
+    references: &[Vec<String>],
+    local: &LocalImages,
+    building: impl Fn(usize) -> bool,
+    offline: bool,
+) -> Result<Vec<usize>> {
+    let mut repull = Vec::new();
+    for (i, build) in plan.builds.iter().enumerate().filter(|(i, _)| building(*i)) {
+        let Some(expected) = &build.request.platform else {
+            continue;
+        };
+        let base =
+            build_arg(build, crate::catalog::BASE_IMAGE_ARG).filter(|_| build.after.is_empty());
+        for reference in references[i].iter().chain(base) {
+            let Some(image) = local.get(reference) else {
+                continue;
+            };
+            if platform_matches(expected, &image.platform) {
+                continue;
+            }
+            let pulled = local_copy(local, reference).is_some_and(|c| !c.pulled_as.is_empty());
+            let why = match (pulled, offline) {
+                (false, _) => "pulled from no registry under that name",
+                (true, true) => "and `--offline` keeps it from being pulled for the build",
+                (true, false) => {
+                    repull.push(i);
+                    continue;
+                }
+            };
+            return Err(Error::StartsFromOtherPlatform {
+                tag: build.request.tag.clone(),
+                reference: reference.clone(),
+                expected: expected.clone(),
+                actual: image.platform.clone(),
+                why,
+            });
+        }
+    }
+    repull.dedup();
+    Ok(repull)
+}
+
+/// The value of the build argument `name` of `build`, when it has one.
+fn build_arg<'a>(build: &'a plan::Build, name: &str) -> Option<&'a String> {
+    let mut args = build.request.build_args.iter();
+    args.find(|(arg, _)| arg == name).map(|(_, value)| value)
+}
+
 /// Which upstream references their registries are asked about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ask {
@@ -118,17 +192,28 @@ enum Ask {
     None,
 }
 
+/// What [`gather`] found.
+struct Gathered {
+    facts: Facts,
+    /// The upstream references of each build of the plan.
+    references: Vec<Vec<String>>,
+    /// The tags asked about that name an image here.
+    present: BTreeSet<String>,
+    /// The engine's images asked about.
+    local: LocalImages,
+}
+
 /// What the engine and the registries know that an assessment of `plan` needs: the labels of
 /// the current images (with `current`) and of the bases it does not build, and each upstream
-/// reference of each build, for its platform, as `ask` says; and which of those tags name an
-/// image here.
+/// reference of each build, for its platform, as `ask` says; which of those tags name an
+/// image here; and the engine's images asked about.
 fn gather(
     context: &Context,
     images: &BTreeMap<String, Image>,
     plan: &Plan,
     current: bool,
     ask: Ask,
-) -> Result<(Facts, Vec<Vec<String>>, BTreeSet<String>)> {
+) -> Result<Gathered> {
     let references = freshness::upstream_references(plan)?;
     let mut tags = freshness::base_tags(images, plan);
     if current {
@@ -167,7 +252,12 @@ fn gather(
         .into_iter()
         .filter(|tag| local.get(tag).is_some())
         .collect();
-    Ok((Facts { labels, upstream }, references, present))
+    Ok(Gathered {
+        facts: Facts { labels, upstream },
+        references,
+        present,
+        local,
+    })
 }
 
 /// The engine's images `asked`, and the registries' answers about every one of `wanted`, asked
@@ -281,10 +371,12 @@ fn local_copy(local: &LocalImages, reference: &str) -> Option<LocalCopy> {
 
 /// The digest label of the local image `tag`, with its parts when it records them.
 fn labels_of(local: &LocalImages, tag: &str) -> Option<Labels> {
-    let labels = &local.get(tag)?.labels;
+    let image = local.get(tag)?;
+    let labels = &image.labels;
     let digest = labels.get(LABEL).filter(|l| l.starts_with("blake3:"))?;
     Some(Labels {
         digest: digest.clone(),
+        platform: image.platform.clone(),
         inputs: labels
             .get(INPUTS_LABEL)
             .and_then(|l| Recorded::from_label(l)),

@@ -323,6 +323,16 @@ fn state_dir(catalog: &Catalog) -> std::io::Result<std::path::PathBuf> {
     Ok(dir)
 }
 
+/// The lock file of `image`'s builds in the tool's folder `state_dir`: a run that builds the
+/// image holds it shared from its first build until its timestamp is recorded, and `prune
+/// --images` alone, so that prune never removes an image a running build has made and not yet
+/// recorded (the first platform's image, while the next platform builds).
+fn builds_lock(state_dir: &Path, image: &str) -> std::io::Result<std::path::PathBuf> {
+    let dir = state_dir.join("builds");
+    fs_err::create_dir_all(&dir)?;
+    Ok(dir.join(format!("{image}.lock")))
+}
+
 fn display(path: &Path) -> String {
     path.display().to_string()
 }

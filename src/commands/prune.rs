@@ -5,13 +5,14 @@
 
 use std::collections::BTreeSet;
 
-use crate::catalog::{Image, LastUpdated};
+use crate::catalog::{Error as CatalogError, Image, LastUpdated};
 use crate::engine::LocalImage;
 use crate::error::{Error, Result};
 use crate::plan::LOCAL_NAMESPACE;
 use crate::prune;
 
-use super::{Context, print_stdout};
+use super::{Context, builds_lock, print_stdout, state_dir};
+use crate::lock::Lock;
 
 pub fn prune(context: &Context, name: Option<&str>, images: bool, dry_run: bool) -> Result<()> {
     let catalog = context.catalog()?;
@@ -60,10 +61,11 @@ fn prune_entries(image: &Image, dry_run: bool) -> Result<usize> {
 
 /// Removes the local images of old builds of `images`; returns how many tags it removed.
 fn prune_images(context: &Context, images: &[Image], dry_run: bool) -> Result<usize> {
+    let (idle, _locks) = idle_images(context, images)?;
     let listing = context.docker.local_tags(&format!("{LOCAL_NAMESPACE}/*"))?;
     let mut doomed: Vec<String> = listing
         .into_iter()
-        .filter(|reference| prune::is_old_build(images, reference))
+        .filter(|reference| prune::is_old_build(&idle, reference))
         .collect();
     // Sorted, so that the report does not depend on docker's order of images built together.
     doomed.sort();
@@ -82,6 +84,27 @@ fn prune_images(context: &Context, images: &[Image], dry_run: bool) -> Result<us
         prune::human_size(freed)
     ));
     Ok(doomed.len())
+}
+
+/// The images of `images` that no running build is making, with the locks that keep new builds
+/// of them waiting until the prune ends; says which it leaves alone.
+fn idle_images(context: &Context, images: &[Image]) -> Result<(Vec<Image>, Vec<Lock>)> {
+    let state_dir = state_dir(context.catalog()?).map_err(CatalogError::Io)?;
+    let (mut idle, mut locks) = (Vec::new(), Vec::new());
+    for image in images {
+        let path = builds_lock(&state_dir, &image.name).map_err(CatalogError::Io)?;
+        match Lock::try_file_exclusive(&path).map_err(CatalogError::Io)? {
+            Some(lock) => {
+                locks.push(lock);
+                idle.push(image.clone());
+            }
+            None => say!(
+                "skipping the images of `{}`: a run is building it (prune it once that run ends)",
+                image.name
+            ),
+        }
+    }
+    Ok((idle, locks))
 }
 
 /// Each of `references` as the engine describes it, in the same order.

@@ -159,6 +159,13 @@ impl Docker {
         })
     }
 
+    /// The platform (`os/arch[/variant]`) of the local image `reference`, None when there is
+    /// none.
+    pub fn platform_of(&self, reference: &str) -> Result<Option<String>, Error> {
+        let local = self.local_images(&[reference.to_owned()])?;
+        Ok(local.get(reference).map(|image| image.platform.clone()))
+    }
+
     /// The tags of the local images of repositories matching `pattern` (e.g. `dagster/*`), as
     /// `repository:tag`, as docker writes them.
     pub fn local_tags(&self, pattern: &str) -> process::Result<Vec<String>> {
@@ -253,6 +260,7 @@ mod tests {
             context: "images/app".into(),
             build_args: vec![("BASE_IMAGE".into(), "dagster/base:py3.10-S".into())],
             platform: Some("linux/amd64".into()),
+            default_platform: false,
             labels: vec![("io.dagster-image.input-digest".into(), "blake3:d".into())],
             pull: true,
         };

@@ -15,7 +15,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::BASE_IMAGE_ARG;
-use crate::plan::{Build, Plan, version_tag};
+use crate::plan::{Build, DEFAULT_PLATFORM, Plan, version_tag};
 use crate::registry::Registry;
 
 use super::{Error, export_names};
@@ -127,11 +127,14 @@ fn bake_target(plan: &Plan, build: &Build, names: &[String], options: &Options) 
     }
 }
 
-/// The platforms of `build`'s target: the run's, else its image's declared ones.
-fn target_platforms<'a>(build: &Build, options: &'a Options) -> &'a [String] {
-    match options.declared.get(build.target.image.as_str()) {
-        Some(declared) if options.platforms.is_empty() => declared,
-        _ => options.platforms,
+/// The platforms of `build`'s target: the run's, else its image's declared ones, else the
+/// default one, as `build` gives it.
+fn target_platforms(build: &Build, options: &Options) -> Vec<String> {
+    let declared = options.declared.get(build.target.image.as_str());
+    match declared.filter(|_| options.platforms.is_empty()) {
+        Some(declared) if !declared.is_empty() => declared.clone(),
+        None if !options.platforms.is_empty() => options.platforms.to_vec(),
+        _ => vec![DEFAULT_PLATFORM.to_owned()],
     }
 }
 
@@ -208,7 +211,7 @@ mod tests {
                 args: IndexMap::from([("PYTHON_VERSION".into(), "3.9".into())]),
                 tags: vec!["dagster/base:py3.9-T".into()],
                 labels: IndexMap::new(),
-                platforms: vec![],
+                platforms: vec![DEFAULT_PLATFORM.into()],
                 contexts: IndexMap::new(),
                 output: vec![DOCKER_OUTPUT.into()],
                 attest: vec![NO_PROVENANCE.into()],
@@ -270,7 +273,7 @@ mod tests {
         };
         let file = bake_file(&plan_with_a_base(), &options).unwrap();
         assert_eq!(file.target["app-py3_9"].platforms, ["linux/amd64"]);
-        assert!(file.target["base-py3_9"].platforms.is_empty());
+        assert_eq!(file.target["base-py3_9"].platforms, [DEFAULT_PLATFORM]);
         let run = Options {
             platforms: &arm,
             ..options
@@ -283,7 +286,7 @@ mod tests {
     fn json_omits_empty_attributes_and_reads_back() {
         let file = bake_file(&plan_with_a_base(), &Options::default()).unwrap();
         let json = to_json(&file);
-        assert!(!json.contains("\"platforms\"") && !json.contains("\"labels\""));
+        assert!(!json.contains("\"labels\""));
         assert!(json.ends_with("}\n"));
         assert_eq!(serde_json::from_str::<BakeFile>(&json).unwrap(), file);
     }

@@ -110,6 +110,7 @@ pub(crate) mod tests {
                 context: dir,
                 build_args,
                 platform: None,
+                default_platform: false,
                 labels: Vec::new(),
                 pull: false,
             },
