@@ -600,3 +600,28 @@ fn a_ledger_folder_or_lock_file_committed_as_a_link_is_never_followed() {
     names.sort();
     assert_eq!(names, ["file.txt"], "files were written outside");
 }
+
+#[test]
+fn the_tools_own_folder_or_its_logs_committed_as_a_link_are_never_written_through() {
+    let env = env_copying("copy:\n  - shared/data\n", "");
+    let elsewhere = outside(&env);
+    symlink(&elsewhere, env.root().join(".dagster-image")).unwrap();
+    let run = env.run(&build_args("app", "3.10", &env.timestamp));
+    run.code(1)
+        .stderr_has("is a symlink; the tool's own folder is never followed");
+    assert!(!image_exists(&env.tag("app", "3.10")));
+
+    fs_err::remove_file(env.root().join(".dagster-image")).unwrap();
+    fs_err::create_dir_all(env.state_path("")).unwrap();
+    symlink(&elsewhere, env.state_path("logs")).unwrap();
+    env.run(&build_args("app", "3.10", &env.timestamp))
+        .code(1)
+        .stderr_has("logs: is a symlink");
+    assert!(!image_exists(&env.tag("app", "3.10")));
+    let names: Vec<_> = fs_err::read_dir(&elsewhere)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["file.txt"], "files were written outside");
+    assert_eq!(env.read("app/last_updated.yaml"), COMMENT);
+}

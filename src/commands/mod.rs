@@ -315,12 +315,30 @@ fn state_path(catalog: &Catalog) -> PathBuf {
 /// ignored by git.
 fn state_dir(catalog: &Catalog) -> std::io::Result<std::path::PathBuf> {
     let dir = state_path(catalog);
+    refuse_links(&dir)?;
     fs_err::create_dir_all(&dir)?;
     let ignore = dir.join(".gitignore");
     if !ignore.exists() {
         fs_err::write(&ignore, "*\n")?;
     }
     Ok(dir)
+}
+
+/// The folders of the tool's own files that a repository might hold as symlinks (committed by
+/// force despite the `.gitignore`): following one would write logs, locks and state wherever it
+/// points, so a link at any of them is an error.
+fn refuse_links(state: &Path) -> std::io::Result<()> {
+    let folders = [state.to_owned(), state.join("logs"), state.join("builds")];
+    for path in folders {
+        let is_link = std::fs::symlink_metadata(&path).is_ok_and(|meta| meta.is_symlink());
+        if is_link {
+            return Err(std::io::Error::other(format!(
+                "{}: is a symlink; the tool's own folder is never followed through a link (remove it)",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The lock file of `image`'s builds in the tool's folder `state_dir`: a run that builds the
