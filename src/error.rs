@@ -106,6 +106,7 @@ impl Error {
             Error::Catalog(e) => e.hint(),
             Error::Plan(e) => e.hint(),
             Error::Registry(e) => e.hint(),
+            Error::Remote(e) => e.hint(),
             Error::WentAway { .. } => Some("run the command again".to_owned()),
             Error::IndexNotPushed { name, .. } => Some(format!(
                 "push every platform and the index first: `dagster-image push-all --name {name}`"

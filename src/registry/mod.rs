@@ -10,6 +10,7 @@ pub mod ecr;
 mod failure;
 mod index;
 mod manifest;
+mod rate_limit;
 mod sign_in;
 mod tags;
 mod transport;
