@@ -447,3 +447,70 @@ fn a_retry_after_past_the_registry_timeout_fails_at_once_saying_when_to_retry() 
         )
     );
 }
+
+/// Docker's `toomanyrequests` (the registry's manifest uploads answered 429 for an hour) is no
+/// hiccup to push again and again: the push stops at once, in one error line naming the
+/// registry, with a hint to log in or use a mirror, and pushes nothing else.
+#[test]
+fn a_push_refused_for_a_spent_rate_limit_stops_at_once_with_a_hint_to_log_in() {
+    let env = built();
+    let faults = Faults {
+        too_many: Some(TooMany {
+            method: Some("PUT"),
+            path_part: "/manifests/",
+            lasting: Duration::from_secs(3600),
+            retry_after: RetryAfter::Seconds(3600),
+        }),
+        ..Faults::default()
+    };
+    let (proxy, registry) = behind_proxy(&env, faults);
+    let (run, took) = timed_run(&env, &registry, "push-all --name python-base", 5);
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    let host = &proxy.host;
+    let ts = &env.timestamp;
+    assert_eq!(
+        lines_starting(&run, "error:"),
+        [format!(
+            "error: pushing `{registry}/python-base:py3.9-{ts}` failed: registry `{host}` says \
+             its rate limit is spent (toomanyrequests: You have reached your pull rate limit.)"
+        )],
+        "{run:#?}"
+    );
+    assert_eq!(
+        lines_starting(&run, "hint:"),
+        [format!(
+            "hint: log in to `{host}` for a higher limit (`docker login {host}`), or pull \
+             through a mirror of it (`registry-mirrors` of docker's daemon.json), or try again \
+             later"
+        )]
+    );
+    assert_eq!(lines_starting(&run, "warning:"), Vec::<&str>::new());
+    let seen = proxy.seen();
+    let refused = seen.iter().filter(|r| r.ends_with(" 429!")).count();
+    assert_eq!(refused, 1, "{seen:#?}");
+    assert_eq!(tags_of(&env, "python-base"), Vec::<String>::new());
+}
+
+/// A registry answering 429 without a `Retry-After`, again and again, is a spent rate limit:
+/// the tool's own request gives up within seconds, saying so, with the hint.
+#[test]
+fn a_429_that_does_not_clear_fails_within_seconds_naming_the_spent_rate_limit() {
+    let env = Env::new();
+    let hour = Duration::from_secs(3600);
+    let (proxy, behind) = tag_lists_rate_limited(&env, hour, RetryAfter::None);
+    let (run, took) = timed_run(&env, &behind, "tags --name python-base", 30);
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    let host = &proxy.host;
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: listing the tags of `{behind}/python-base` failed: registry `{host}` \
+             answered 429 Too Many Requests, 4 times: its rate limit is spent\n\
+             hint: log in to `{host}` for a higher limit (`docker login {host}`), or pull \
+             through a mirror of it (`registry-mirrors` of docker's daemon.json), or try again \
+             later\n"
+        )
+    );
+}

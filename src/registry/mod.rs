@@ -24,7 +24,7 @@ pub use client::RegistryClient;
 pub use copy::Copied;
 pub use credentials::{Login, Logins, Password, Source, stored_login};
 pub use ecr::{PUBLIC_ECR_HOST, aws_password_command};
-pub use failure::{RemoteError, joined_lines};
+pub use failure::{RemoteError, joined_lines, rate_limit_hint};
 pub use index::{Assembled, Child};
 pub use sign_in::{aws_password_needed, sign_in, sign_in_to, with_client};
 
