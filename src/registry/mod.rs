@@ -9,6 +9,7 @@ mod credentials;
 pub mod ecr;
 mod failure;
 mod index;
+mod known;
 mod manifest;
 mod rate_limit;
 mod sign_in;
@@ -26,6 +27,7 @@ pub use credentials::{Login, Logins, Password, Source, stored_login};
 pub use ecr::{PUBLIC_ECR_HOST, aws_password_command};
 pub use failure::{RemoteError, joined_lines, rate_limit_hint};
 pub use index::{Assembled, Child};
+pub use known::KnownManifests;
 pub use sign_in::{aws_password_needed, sign_in, sign_in_to, with_client};
 
 const DEFAULT_AWS_REGION: &str = "us-west-2";
