@@ -466,7 +466,7 @@ fn a_push_refused_for_a_spent_rate_limit_stops_at_once_with_a_hint_to_log_in() {
     let (proxy, registry) = behind_proxy(&env, faults);
     let (run, took) = timed_run(&env, &registry, "push-all --name python-base", 5);
     assert_eq!(run.code, Some(1), "{run:#?}");
-    assert!(took < Duration::from_secs(20), "took {took:?}");
+    assert!(took < Duration::from_secs(20), "took {took:?}: {run:#?}");
     let host = &proxy.host;
     let ts = &env.timestamp;
     assert_eq!(
