@@ -59,6 +59,13 @@ pub enum Error {
     Build(#[from] Failure),
     #[error("interrupted")]
     Interrupted,
+    /// A push the registry refused, its rate limit spent (docker's `toomanyrequests`).
+    #[error("{step} failed: registry `{registry}` says its rate limit is spent ({reason})")]
+    RateLimited {
+        step: String,
+        registry: String,
+        reason: String,
+    },
     /// Pushes or a release that left some tags unpublished.
     #[error(transparent)]
     Unpublished(#[from] crate::commands::Unpublished),
@@ -99,6 +106,7 @@ impl Error {
             | Error::ProblemsFound { .. }
             | Error::WentAway { .. }
             | Error::IndexNotPushed { .. }
+            | Error::RateLimited { .. }
             | Error::Unpublished(_) => Kind::Failed,
             Error::Interrupted => Kind::Interrupted,
         }
@@ -129,6 +137,8 @@ impl Error {
                 "pull it for that platform (`docker pull --platform {expected} {reference}`), or \
                  tag the image for {expected} as `{reference}`, and build again"
             )),
+            Error::Remote(e) => e.hint(),
+            Error::RateLimited { registry, .. } => Some(registry::rate_limit_hint(registry)),
             Error::WentAway { .. } => Some("run the command again".to_owned()),
             Error::IndexNotPushed { name, .. } => Some(format!(
                 "push every platform and the index first: `dagster-image push-all --name {name}`"

@@ -367,6 +367,49 @@ fn a_wrong_ecr_password_is_one_line_naming_the_registry_and_never_shown() {
     assert!(!docker_logged_in(&env));
 }
 
+/// A multi-platform push-all signs in to ECR once: the real `aws`, behind a wrapper that counts
+/// its calls, is asked for one password, which serves the platform images' up-to-date checks and
+/// the indexes. (Pushed again with docker logged out, nothing goes through docker, whose login
+/// would otherwise be found by the indexes' sign-in.)
+#[test]
+fn a_two_platform_push_all_to_ecr_asks_aws_for_one_password() {
+    let env = Env::new();
+    env.write("python-base/Dockerfile", common::platforms::ROOT_DOCKERFILE);
+    let t = &env.timestamp;
+    let platforms = "--platform linux/amd64 --platform linux/arm64";
+    env.run(&words(&format!(
+        "build-all --name python-base -t {t} {platforms}"
+    )))
+    .success();
+    let calls = env.root().join("aws-calls.log");
+    let counting_aws = env.root().join("counting-aws");
+    let script = format!(
+        "#!/bin/sh\necho \"$@\" >> '{}'\nexec {AWS_BIN}/aws \"$@\"\n",
+        calls.display()
+    );
+    common::write_executable(&counting_aws, &script);
+    let registry = format!("{ECR_HOST}/{}", env.registry_path());
+    let push = format!("push-all --name python-base {platforms}");
+    let push_all = || {
+        let mut command = ecr_command(&env, &registry, &push, MOTO);
+        command.env("AWS_CLI", &counting_aws);
+        Run::from(command.output().expect("run dagster-image")).success()
+    };
+    let one_call = "ecr get-login-password --region us-west-2\n";
+    let first = push_all();
+    assert_eq!(common::aws_calls(&env), one_call, "{first:#?}");
+    let tags = ecr_tags(&format!("{}/python-base", env.registry_path()));
+    for tag in [format!("py3.10-{t}"), format!("py3.9-{t}")] {
+        assert!(tags.contains(&tag), "{tag} not pushed: {tags:?}");
+    }
+
+    fs_err::remove_dir_all(docker_config(&env)).unwrap();
+    fs_err::remove_file(&calls).unwrap();
+    let again = push_all().stderr_has("up to date, not pushed");
+    assert_eq!(common::aws_calls(&env), one_call, "{again:#?}");
+    assert_password_hidden(&again);
+}
+
 /// `user:password` as docker's `config.json` keeps it in `auths` (base64).
 fn basic_auth(user: &str, password: &str) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -1,14 +1,14 @@
 //! Registry faults through a loopback proxy in front of the real test registry, for the tool's
 //! own requests and docker's alike (docker reaches the proxy as an insecure loopback registry):
 //! transient faults are survived, refusals, persistent failures and stalls end fast in one line
-//! naming the registry, and a run stopped halfway says what it published. Every outcome is
+//! naming the registry, a 429's `Retry-After` is waited out within the deadline, and a run stopped halfway says what it published. Every outcome is
 //! checked in the real registry through its API.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::proxy::{Faults, Proxy};
+use common::proxy::{Faults, Proxy, RetryAfter, TooMany};
 use common::{Env, REGISTRY, Run, words};
 
 /// Builds both Python versions of `python-base` at the test's timestamp.
@@ -362,6 +362,155 @@ fn tags_of_a_repository_the_registry_does_not_have_is_an_error_not_an_empty_list
             "error: listing the tags of `{registry}/python-base` failed: registry `{REGISTRY}` \
              has no repository `{}/python-base`\n",
             env.registry_path()
+        )
+    );
+}
+
+/// A proxy answering the tag list 429 for `lasting`, with `retry_after`, in front of the test
+/// registry holding both versions of `python-base`; and the test's registry path behind it.
+fn tag_lists_rate_limited(
+    env: &Env,
+    lasting: Duration,
+    retry_after: RetryAfter,
+) -> (Proxy, String) {
+    let faults = Faults {
+        too_many: Some(TooMany {
+            method: None,
+            path_part: "/tags/list",
+            lasting,
+            retry_after,
+        }),
+        ..Faults::default()
+    };
+    behind_proxy(env, faults)
+}
+
+/// The registry's `Retry-After`, in seconds or as an HTTP date, is waited out (the client's own
+/// retries give up after ~1.3 s) and the tags are listed.
+#[test]
+fn tags_waits_as_long_as_a_429_s_retry_after_asks_in_seconds_or_as_a_date() {
+    let env = built();
+    let registry = env.registry();
+    timed_run(&env, &registry, "push-all --name python-base", 30)
+        .0
+        .success();
+    let ts = &env.timestamp;
+    for retry_after in [RetryAfter::SecondsLeft, RetryAfter::DateOfEnd] {
+        let (proxy, behind) = tag_lists_rate_limited(&env, Duration::from_secs(3), retry_after);
+        let (run, took) = timed_run(&env, &behind, "tags --name python-base", 30);
+        let run = run.success();
+        assert_eq!(
+            run.stdout,
+            format!("py3.10-{ts}\npy3.9-{ts}\n"),
+            "{retry_after:?}"
+        );
+        assert!(
+            took >= Duration::from_secs(2),
+            "{retry_after:?}: took {took:?}"
+        );
+        let seen = proxy.seen();
+        let refused = seen.iter().filter(|r| r.ends_with(" 429!")).count();
+        assert!(refused <= 4, "{retry_after:?}: {seen:#?}");
+    }
+}
+
+/// A `Retry-After` of an hour, past the 30 s deadline, fails at once in one line saying when to
+/// retry, with a hint to log in or use a mirror.
+#[test]
+fn a_retry_after_past_the_registry_timeout_fails_at_once_saying_when_to_retry() {
+    let env = Env::new();
+    let hour = Duration::from_secs(3600);
+    let (proxy, behind) = tag_lists_rate_limited(&env, hour, RetryAfter::Seconds(3600));
+    let (run, took) = timed_run(&env, &behind, "tags --name python-base", 30);
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    let host = &proxy.host;
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{run:#?}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "error: listing the tags of `{behind}/python-base` failed: registry `{host}` \
+             answered 429 Too Many Requests: retry after 20"
+        )),
+        "{run:#?}"
+    );
+    assert!(
+        lines[0].ends_with(" UTC (3600 s from now), later than the 30 s of `--registry-timeout`"),
+        "{run:#?}"
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "hint: log in to `{host}` for a higher limit (`docker login {host}`), or pull \
+             through a mirror of it (`registry-mirrors` of docker's daemon.json), or try again \
+             later"
+        )
+    );
+}
+
+/// Docker's `toomanyrequests` (the registry's manifest uploads answered 429 for an hour) is no
+/// hiccup to push again and again: the push stops at once, in one error line naming the
+/// registry, with a hint to log in or use a mirror, and pushes nothing else.
+#[test]
+fn a_push_refused_for_a_spent_rate_limit_stops_at_once_with_a_hint_to_log_in() {
+    let env = built();
+    let faults = Faults {
+        too_many: Some(TooMany {
+            method: Some("PUT"),
+            path_part: "/manifests/",
+            lasting: Duration::from_secs(3600),
+            retry_after: RetryAfter::Seconds(3600),
+        }),
+        ..Faults::default()
+    };
+    let (proxy, registry) = behind_proxy(&env, faults);
+    let (run, took) = timed_run(&env, &registry, "push-all --name python-base", 5);
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert!(took < Duration::from_secs(20), "took {took:?}: {run:#?}");
+    let host = &proxy.host;
+    let ts = &env.timestamp;
+    assert_eq!(
+        lines_starting(&run, "error:"),
+        [format!(
+            "error: pushing `{registry}/python-base:py3.9-{ts}` failed: registry `{host}` says \
+             its rate limit is spent (toomanyrequests: You have reached your pull rate limit.)"
+        )],
+        "{run:#?}"
+    );
+    assert_eq!(
+        lines_starting(&run, "hint:"),
+        [format!(
+            "hint: log in to `{host}` for a higher limit (`docker login {host}`), or pull \
+             through a mirror of it (`registry-mirrors` of docker's daemon.json), or try again \
+             later"
+        )]
+    );
+    assert_eq!(lines_starting(&run, "warning:"), Vec::<&str>::new());
+    let seen = proxy.seen();
+    let refused = seen.iter().filter(|r| r.ends_with(" 429!")).count();
+    assert_eq!(refused, 1, "{seen:#?}");
+    assert_eq!(tags_of(&env, "python-base"), Vec::<String>::new());
+}
+
+/// A registry answering 429 without a `Retry-After`, again and again, is a spent rate limit:
+/// the tool's own request gives up within seconds, saying so, with the hint.
+#[test]
+fn a_429_that_does_not_clear_fails_within_seconds_naming_the_spent_rate_limit() {
+    let env = Env::new();
+    let hour = Duration::from_secs(3600);
+    let (proxy, behind) = tag_lists_rate_limited(&env, hour, RetryAfter::None);
+    let (run, took) = timed_run(&env, &behind, "tags --name python-base", 30);
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    let host = &proxy.host;
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: listing the tags of `{behind}/python-base` failed: registry `{host}` \
+             answered 429 Too Many Requests, 4 times: its rate limit is spent\n\
+             hint: log in to `{host}` for a higher limit (`docker login {host}`), or pull \
+             through a mirror of it (`registry-mirrors` of docker's daemon.json), or try again \
+             later\n"
         )
     );
 }

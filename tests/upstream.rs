@@ -298,3 +298,62 @@ fn offline_asks_no_registry_and_compares_the_local_copies() {
     );
     assert!(proxy.seen().is_empty(), "asked: {:?}", proxy.seen());
 }
+
+/// The manifest requests (`METHOD PATH`) `proxy` forwarded since the `from`th request.
+fn manifest_requests(proxy: &Proxy, from: usize) -> Vec<String> {
+    let seen = proxy.seen();
+    seen[from..]
+        .iter()
+        .filter(|r| r.contains("/manifests/"))
+        .map(|r| r.rsplit_once(' ').map_or(r.as_str(), |(m, _)| m).to_owned())
+        .collect()
+}
+
+/// Docker Hub counts every manifest GET as a pull. `status` reads an upstream manifest once;
+/// after that an unchanged one is only checked with a HEAD, and a moved one read again.
+#[test]
+fn a_second_status_of_an_unchanged_catalog_makes_no_manifest_get() {
+    let env = Env::empty();
+    let proxy = Proxy::start(REGISTRY, Faults::default());
+    let upstream = format!("{}/{}/python", proxy.host, env.registry_path());
+    let old_310 = publish_upstream(&env, &format!("{upstream}:3.10-slim"), "old");
+    publish_upstream(&env, &format!("{upstream}:3.11-slim"), "old");
+    write_catalog(&env, &upstream);
+    env.run(&["build-all", "-t", &env.timestamp]).success();
+    assert_eq!(status(&env, &[]), fresh(&ALL));
+
+    let mark = proxy.seen().len();
+    assert_eq!(status(&env, &[]), fresh(&ALL));
+    let second = manifest_requests(&proxy, mark);
+    assert!(second.iter().all(|r| r.starts_with("HEAD ")), "{second:#?}");
+    assert_eq!(
+        second.len(),
+        2,
+        "one HEAD per upstream reference: {second:#?}"
+    );
+
+    let new_310 = publish_upstream(&env, &format!("{upstream}:3.10-slim"), "new");
+    keep_old_copy(&format!("{upstream}:3.10-slim"), &old_310);
+    let mark = proxy.seen().len();
+    let reason = format!(
+        "upstream {upstream}:3.10-slim {} -> {}",
+        short(&old_310),
+        short(&new_310)
+    );
+    assert_eq!(
+        status(&env, &[])[2],
+        ("up-base:3.10".to_owned(), true, vec![reason])
+    );
+    let gets: Vec<String> = manifest_requests(&proxy, mark)
+        .into_iter()
+        .filter(|r| r.starts_with("GET "))
+        .collect();
+    assert_eq!(
+        gets,
+        [format!(
+            "GET /v2/{}/python/manifests/3.10-slim",
+            env.registry_path()
+        )],
+        "only the moved manifest is read"
+    );
+}

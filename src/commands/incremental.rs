@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::freshness::{self, Facts, Freshness, Labels, Pins, Reason};
 use crate::plan::{self, Plan};
 use crate::reference::platform_matches;
+use crate::registry::KnownManifests;
 use crate::registry::upstream::{self, Wanted};
 use crate::upstream::{LocalCopy, Lookup, Observed};
 
@@ -20,6 +21,8 @@ use super::Context;
 /// How many registry lookups of upstream images run at once, unless
 /// `DAGSTER_IMAGE_LOOKUP_CONCURRENCY` says otherwise (1 for the benchmark's one-at-a-time).
 const LOOKUP_CONCURRENCY: usize = 8;
+/// The file of the tool's folder keeping the upstream manifests read ([`KnownManifests`]).
+const KNOWN_MANIFESTS_FILE: &str = "upstream-manifests.json";
 
 /// The freshness of every build of `plan`, asking the engine once for its images' labels and
 /// its copies of upstream images, and their registries (concurrently) for their digests. Each
@@ -269,7 +272,8 @@ fn local_while_looking_up(
 ) -> Result<(LocalImages, Vec<Lookup>)> {
     let (offline, deadline) = (context.offline, context.registry_timeout);
     let (local, lookups) = std::thread::scope(|scope| {
-        let lookups = scope.spawn(|| look_up(offline, deadline, wanted));
+        let known = known_manifests(context);
+        let lookups = scope.spawn(|| look_up(known, offline, deadline, wanted));
         let local = local_images(context, asked);
         let lookups = lookups
             .join()
@@ -293,7 +297,9 @@ fn local_then_missing(
             local_copy(&local, reference).is_some_and(|copy| copy.is_local_only())
         });
     let missing: Vec<Wanted> = missing.into_iter().cloned().collect();
-    let mut found = look_up(context.offline, context.registry_timeout, &missing)?.into_iter();
+    let (offline, deadline) = (context.offline, context.registry_timeout);
+    let known = known_manifests(context);
+    let mut found = look_up(known, offline, deadline, &missing)?.into_iter();
     let lookups = wanted
         .iter()
         .map(|key| match here.contains(&key) {
@@ -311,13 +317,34 @@ fn local_images(context: &Context, asked: &[String]) -> Result<LocalImages> {
     })
 }
 
-/// The registries' answers about `wanted`, each request within `deadline`; none asked when
-/// `offline`.
-fn look_up(offline: bool, deadline: Duration, wanted: &[Wanted]) -> Result<Vec<Lookup>> {
+/// The registries' answers about `wanted`, each request within `deadline`, a manifest of
+/// `known` only checked; none asked when `offline`.
+fn look_up(
+    mut known: KnownManifests,
+    offline: bool,
+    deadline: Duration,
+    wanted: &[Wanted],
+) -> Result<Vec<Lookup>> {
     if offline || wanted.is_empty() {
         return Ok(vec![Lookup::NotAsked; wanted.len()]);
     }
-    Ok(upstream::look_up(wanted, deadline, lookup_concurrency())?)
+    Ok(upstream::look_up(
+        wanted,
+        deadline,
+        lookup_concurrency(),
+        &mut known,
+    )?)
+}
+
+/// The upstream manifests earlier runs read, kept in the tool's folder beside the catalog.
+fn known_manifests(context: &Context) -> KnownManifests {
+    let dir = context
+        .catalog()
+        .ok()
+        .and_then(|c| super::state_dir(c).ok());
+    dir.map_or_else(KnownManifests::default, |dir| {
+        KnownManifests::load(&dir.join(KNOWN_MANIFESTS_FILE))
+    })
 }
 
 /// Each distinct upstream reference of the builds with the platform the build is for.

@@ -5,7 +5,7 @@
 //! fails transiently is tried again, and every tag's outcome is reported. The images of a
 //! multi-platform image-version are followed by their index ([`super::platform_push`]).
 
-use crate::engine::{LocalImages, push_retrying};
+use crate::engine::{LocalImages, PushError, push_retrying};
 use crate::error::{Error, Result};
 use crate::plan::{local_tag, version_tag};
 use crate::process::{self, Command};
@@ -242,7 +242,14 @@ fn push_publication(
     let retries = context.push_retries();
     for (i, target) in publication.targets.iter().enumerate() {
         let (step, command) = push_step(context, target);
-        match push_retrying(&command, &step, &retries) {
+        let pushed = match push_retrying(&command, &step, &retries) {
+            Err(PushError::RateLimited { step, reason }) => {
+                return Err(rate_limited(step, target, reason));
+            }
+            Err(PushError::Failed(error)) => Err(error),
+            Ok(()) => Ok(()),
+        };
+        match pushed {
             Ok(()) => outcome.published(target),
             Err(error) if after_failure == AfterFailure::Stop => {
                 let rest = publication.targets.iter().enumerate().skip(i + 1);
@@ -252,6 +259,18 @@ fn push_publication(
         }
     }
     Ok(())
+}
+
+/// The failure of a push of `target` its registry refused, its rate limit spent: it stops the
+/// whole push, as every next push would be refused too.
+fn rate_limited(step: String, target: &str, reason: String) -> Error {
+    let (repository, _) = registry::split_tag(target);
+    let (host, _) = registry::split_repository(repository);
+    Error::RateLimited {
+        step,
+        registry: host.to_owned(),
+        reason,
+    }
 }
 
 /// Notes that `target` failed with `error` and that the `untried` targets were not pushed;

@@ -15,7 +15,7 @@ use crate::process::{self, Command};
 
 pub use build_output::build_step;
 pub use images::{LocalImage, LocalImages};
-pub use push::{PushRetries, push_retrying};
+pub use push::{PushError, PushRetries, push_retrying};
 
 /// The container engine's command-line client.
 #[derive(Debug, Clone)]

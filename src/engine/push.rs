@@ -2,7 +2,8 @@
 //! layer uploads itself, but not its `/v2/` check nor the manifest upload, so one 503 or reset
 //! connection fails the whole push; a push is idempotent (layers already there are skipped), so
 //! the command is run again, with backoff, a bounded number of times within a bounded time.
-//! Which failures are transient is read from docker's own wording on stderr.
+//! Which failures are transient is read from docker's own wording on stderr. A spent rate limit
+//! (`toomanyrequests`, 429) is not: it lasts for hours, so the push stops at once.
 
 use std::time::{Duration, Instant};
 
@@ -31,16 +32,14 @@ const MAX_WAIT: Duration = Duration::from_secs(4);
 /// Waits are slept in steps this long, so that Ctrl-C ends them at once.
 const SLEEP_STEP: Duration = Duration::from_millis(50);
 
-/// What docker says when the registry or the way to it fails for a moment: a 5xx or 429 answer,
-/// a connection reset, refused or cut short, a timeout.
-const TRANSIENT: [&str; 12] = [
+/// What docker says when the registry or the way to it fails for a moment: a 5xx answer, a
+/// connection reset, refused or cut short, a timeout.
+const TRANSIENT: [&str; 10] = [
     "received unexpected http status: 5",
     "500 internal server error",
     "502 bad gateway",
     "503 service unavailable",
     "504 gateway timeout",
-    "toomanyrequests",
-    "429 too many requests",
     "connection reset by peer",
     "connection refused",
     "broken pipe",
@@ -59,6 +58,23 @@ const PERMANENT: [&str; 7] = [
     "no such host",
     "name unknown",
 ];
+
+/// What docker says when the registry's rate limit is spent (Docker Hub's pull limit, a 429).
+const RATE_LIMITED: [&str; 3] = [
+    "toomanyrequests",
+    "429 too many requests",
+    "you have reached your pull rate limit",
+];
+
+/// Why a push failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error(transparent)]
+    Failed(#[from] process::Error),
+    /// The registry refused it, its rate limit spent: `reason`, docker's last line.
+    #[error("{step} failed: the registry's rate limit is spent ({reason})")]
+    RateLimited { step: String, reason: String },
+}
 
 impl PushRetries {
     /// Thirty attempts, after 1, 2, then 4 s each, starting within `window` of the first.
@@ -82,7 +98,11 @@ impl PushRetries {
 
 /// Runs the push `command`, again after a transient failure, saying so in one line each time;
 /// the last failure's error ends with docker's reason and how many attempts were made.
-pub fn push_retrying(command: &Command, step: &str, retries: &PushRetries) -> process::Result<()> {
+pub fn push_retrying(
+    command: &Command,
+    step: &str,
+    retries: &PushRetries,
+) -> Result<(), PushError> {
     let started = Instant::now();
     let mut attempt = 1;
     loop {
@@ -91,6 +111,10 @@ pub fn push_retrying(command: &Command, step: &str, retries: &PushRetries) -> pr
             return Ok(());
         };
         let reason = last_line(&stderr);
+        if matches!(error, process::Error::Failed { .. }) && is_rate_limited(&stderr) {
+            let step = step.to_owned();
+            return Err(PushError::RateLimited { step, reason });
+        }
         let transient = matches!(error, process::Error::Failed { .. }) && is_transient(&stderr);
         match retries.wait_before(attempt + 1, started) {
             Some(wait) if transient => {
@@ -103,7 +127,7 @@ pub fn push_retrying(command: &Command, step: &str, retries: &PushRetries) -> pr
                 sleep_unless_interrupted(wait)?;
                 attempt += 1;
             }
-            _ => return Err(with_reason(error, &reason, attempt)),
+            _ => return Err(with_reason(error, &reason, attempt).into()),
         }
     }
 }
@@ -113,6 +137,12 @@ pub fn is_transient(stderr: &str) -> bool {
     let text = stderr.to_ascii_lowercase();
     TRANSIENT.iter().any(|words| text.contains(words))
         && !PERMANENT.iter().any(|words| text.contains(words))
+}
+
+/// Whether docker's `stderr` says the registry's rate limit is spent.
+fn is_rate_limited(stderr: &str) -> bool {
+    let text = stderr.to_ascii_lowercase();
+    RATE_LIMITED.iter().any(|words| text.contains(words))
 }
 
 /// The last line docker wrote on stderr, where it says why it failed.
@@ -167,10 +197,21 @@ mod tests {
             "Get \"http://127.0.0.1:1/v2/\": dial tcp 127.0.0.1:1: connect: connection refused",
             "Put \"http://r.example/v2/a/manifests/t\": EOF",
             "net/http: request canceled (Client.Timeout exceeded while awaiting headers)",
-            "toomanyrequests: retry later",
         ] {
             assert!(is_transient(stderr), "{stderr}");
         }
+    }
+
+    #[test]
+    fn a_spent_rate_limit_is_no_hiccup() {
+        for stderr in [
+            "toomanyrequests: You have reached your pull rate limit.",
+            "received unexpected HTTP status: 429 Too Many Requests",
+        ] {
+            assert!(is_rate_limited(stderr), "{stderr}");
+            assert!(!is_transient(stderr), "{stderr}");
+        }
+        assert!(!is_rate_limited("503 Service Unavailable"));
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! runs on a small current-thread tokio runtime of the client's own, so the rest of the program
 //! stays synchronous; transient failures are retried with backoff a bounded number of times,
 //! each request with its retries has a deadline (a blob transfer: for each stalled read), and
-//! Ctrl-C stops a call within a moment.
+//! Ctrl-C stops a call within a moment. A 429 waits as the registry's `Retry-After` asks
+//! ([`rate_limit`]).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use oci_client::Reference;
 use oci_client::errors::OciDistributionError;
@@ -14,6 +15,7 @@ use oci_client::secrets::RegistryAuth;
 use super::credentials::{self, Access, Logins};
 use super::failure::{self, Problem, RemoteError};
 use super::manifest::{ACCEPTED_MEDIA_TYPES, Manifest};
+use super::rate_limit;
 use super::transport;
 use crate::process;
 
@@ -50,9 +52,10 @@ pub struct RegistryClient {
     deadline: Duration,
 }
 
-/// A failed request and the registry it failed at.
+/// A failed request and the image (and so the registry) it failed at.
 pub(super) struct Blamed {
     error: OciDistributionError,
+    image: Reference,
     registry: String,
 }
 
@@ -60,6 +63,7 @@ impl Blamed {
     pub fn on(image: &Reference, error: OciDistributionError) -> Self {
         Self {
             error,
+            image: image.clone(),
             registry: image.registry().to_owned(),
         }
     }
@@ -183,16 +187,43 @@ impl RegistryClient {
         action: &dyn Fn() -> String,
         work: impl AsyncFn() -> Result<T, Blamed>,
     ) -> Result<T, RemoteError> {
+        let started = Instant::now();
         let mut attempts = 0;
+        let mut asked_waits = 0;
         loop {
             attempts += 1;
-            match work().await {
+            let blamed = match work().await {
                 Ok(value) => return Ok(value),
-                Err(blamed) => match retry_delay(&blamed.error, attempts) {
-                    Some(delay) => tokio::time::sleep(delay).await,
-                    None => return Err(self.failure(action, blamed, attempts)),
-                },
+                Err(blamed) => blamed,
+            };
+            let asked = match rate_limit::is_too_many(&blamed.error) {
+                true => self.asked_wait(&blamed.image, &blamed.error).await,
+                false => None,
+            };
+            let delay = match asked {
+                Some(wait) if started.elapsed() + wait > self.deadline => {
+                    return Err(self.too_late(action, blamed, wait));
+                }
+                Some(wait) if asked_waits < rate_limit::MAX_ASKED_WAITS => {
+                    asked_waits += 1;
+                    Some(wait)
+                }
+                _ => retry_delay(&blamed.error, attempts),
+            };
+            match delay {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => return Err(self.failure(action, blamed, attempts)),
             }
+        }
+    }
+
+    /// The failure of a request whose registry asks to be retried after `wait`, past the
+    /// deadline.
+    fn too_late(&self, action: &dyn Fn() -> String, blamed: Blamed, wait: Duration) -> RemoteError {
+        RemoteError::Request {
+            action: action(),
+            registry: blamed.registry,
+            problem: rate_limit::too_late(wait, self.deadline),
         }
     }
 

@@ -70,6 +70,18 @@ impl RemoteError {
         }
     }
 
+    /// What to do about a spent rate limit: log in, or pull through a mirror.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            RemoteError::Request {
+                registry,
+                problem: Problem::RateLimited { .. } | Problem::RetryTooLate { .. },
+                ..
+            } => Some(rate_limit_hint(registry)),
+            _ => None,
+        }
+    }
+
     /// The registry a failed request was made to.
     pub fn registry(&self) -> Option<&str> {
         match self {
@@ -92,18 +104,49 @@ impl RemoteError {
 pub enum Problem {
     UnknownHost,
     Unreachable(String),
-    Tls { why: String, registry: String },
-    WrongCredentials { user: String },
+    Tls {
+        why: String,
+        registry: String,
+    },
+    WrongCredentials {
+        user: String,
+    },
     NoCredentials,
     Forbidden,
-    Status { code: u16, attempts: usize },
-    Broken { why: String, attempts: usize },
+    Status {
+        code: u16,
+        attempts: usize,
+    },
+    Broken {
+        why: String,
+        attempts: usize,
+    },
     Answered(String),
-    EndlessTags { pages: usize },
-    TagLinkLoop { url: String },
-    ForeignTagLink { url: String },
-    Stalled { seconds: u64 },
-    NoRepository { repository: String },
+    EndlessTags {
+        pages: usize,
+    },
+    TagLinkLoop {
+        url: String,
+    },
+    ForeignTagLink {
+        url: String,
+    },
+    Stalled {
+        seconds: u64,
+    },
+    NoRepository {
+        repository: String,
+    },
+    /// 429 Too Many Requests, still after `attempts` tries: a spent rate limit.
+    RateLimited {
+        attempts: usize,
+    },
+    /// 429 Too Many Requests with a `Retry-After` past the deadline: `at` (`seconds` from now).
+    RetryTooLate {
+        seconds: u64,
+        at: String,
+        deadline: u64,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -148,8 +191,31 @@ impl fmt::Display for Problem {
             Problem::NoRepository { repository } => {
                 write!(f, "has no repository `{repository}`")
             }
+            Problem::RateLimited { attempts } => write!(
+                f,
+                "answered 429 Too Many Requests{}: its rate limit is spent",
+                times(*attempts)
+            ),
+            Problem::RetryTooLate {
+                seconds,
+                at,
+                deadline,
+            } => write!(
+                f,
+                "answered 429 Too Many Requests: retry after {at} ({seconds} s from now), later \
+                 than the {deadline} s of `--registry-timeout`"
+            ),
         }
     }
+}
+
+/// What to do when `registry` limits the requests it takes: a login gets a higher limit (Docker
+/// Hub's), a mirror spends none of it.
+pub fn rate_limit_hint(registry: &str) -> String {
+    format!(
+        "log in to `{registry}` for a higher limit (`docker login {registry}`), or pull through a \
+         mirror of it (`registry-mirrors` of docker's daemon.json), or try again later"
+    )
 }
 
 fn times(attempts: usize) -> String {
@@ -236,7 +302,9 @@ pub(super) fn problem(
         OciDistributionError::ServerError { code, message, .. } => {
             status_problem(*code, message, user, attempts)
         }
-        OciDistributionError::RegistryError { envelope, .. } => envelope_problem(envelope, user),
+        OciDistributionError::RegistryError { envelope, .. } => {
+            envelope_problem(envelope, user, attempts)
+        }
         OciDistributionError::RequestError(error) => match error.status() {
             Some(status) => status_problem(status.as_u16(), "", user, attempts),
             None => request_problem(error, registry, attempts),
@@ -250,6 +318,7 @@ fn status_problem(code: u16, message: &str, user: Option<&str>, attempts: usize)
     match code {
         401 => unauthorized(user),
         403 => Problem::Forbidden,
+        429 => Problem::RateLimited { attempts },
         code if is_transient_status(code) => Problem::Status { code, attempts },
         code => Problem::Answered(one_line(&format!("HTTP {code} {message}"))),
     }
@@ -265,8 +334,15 @@ fn unauthorized(user: Option<&str>) -> Problem {
     }
 }
 
-fn envelope_problem(envelope: &oci_client::errors::OciEnvelope, user: Option<&str>) -> Problem {
+fn envelope_problem(
+    envelope: &oci_client::errors::OciEnvelope,
+    user: Option<&str>,
+    attempts: usize,
+) -> Problem {
     let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|e| &e.code).collect();
+    if codes.contains(&&OciErrorCode::Toomanyrequests) {
+        return Problem::RateLimited { attempts };
+    }
     if codes.contains(&&OciErrorCode::Unauthorized) {
         return unauthorized(user);
     }

@@ -2,7 +2,13 @@
 //! `credsStore`), as docker itself would use them, then podman's auth file; for an AWS registry
 //! neither has credentials for, or that refuses them, the password of `aws ecr
 //! get-login-password`. `--debug` says which each registry got, never the secret.
+//!
+//! Each registry is signed in to once per run: the login decided for a host is held in memory
+//! for the process, so that the commands' several operations (a multi-platform push's images,
+//! then its indexes) ask the AWS CLI at most once per registry.
 
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::debug;
@@ -25,7 +31,40 @@ pub fn sign_in(hosts: &[String]) -> Result<Logins, RemoteError> {
 /// Adds the login of `host` to `logins`: the credentials docker's or podman's login stored,
 /// else for an AWS registry the AWS password, else none (anonymous).
 pub fn sign_in_to(logins: &mut Logins, host: &str) -> Result<(), RemoteError> {
-    let login = match credentials::stored_login(host) {
+    let login = match run_login(host) {
+        Some(login) => login,
+        None => {
+            let login = decide_login(host)?;
+            announce(host, login.as_ref());
+            remember(host, login.clone());
+            login
+        }
+    };
+    if let Some(login) = login {
+        logins.add(host, login);
+    }
+    Ok(())
+}
+
+/// The logins decided in this run, by host (None inside: anonymous).
+static RUN_LOGINS: Mutex<BTreeMap<String, Option<Login>>> = Mutex::new(BTreeMap::new());
+
+/// The login this run already decided for `host`, when it did.
+fn run_login(host: &str) -> Option<Option<Login>> {
+    let held = RUN_LOGINS.lock().unwrap_or_else(PoisonError::into_inner);
+    held.get(host).cloned()
+}
+
+/// Holds `login` as the login of `host` for the rest of the run.
+fn remember(host: &str, login: Option<Login>) {
+    let mut held = RUN_LOGINS.lock().unwrap_or_else(PoisonError::into_inner);
+    held.insert(host.to_owned(), login);
+}
+
+/// The login of `host`, asked for: the stored credentials, else the AWS password of an AWS
+/// registry, else none.
+fn decide_login(host: &str) -> Result<Option<Login>, RemoteError> {
+    Ok(match credentials::stored_login(host) {
         Ok(Some(login)) => Some(login),
         Ok(None) => ecr::aws_login(host)?,
         Err(error) if ecr::is_aws(host) => {
@@ -33,12 +72,7 @@ pub fn sign_in_to(logins: &mut Logins, host: &str) -> Result<(), RemoteError> {
             ecr::aws_login(host)?
         }
         Err(error) => return Err(error),
-    };
-    announce(host, login.as_ref());
-    if let Some(login) = login {
-        logins.add(host, login);
-    }
-    Ok(())
+    })
 }
 
 /// The AWS CLI command `sign_in_to` would run for `host`: for an AWS registry docker has no
@@ -86,6 +120,7 @@ fn renewed_after(logins: &mut Logins, error: &RemoteError) -> Result<bool, Remot
         "registry `{host}` refused the stored credentials for it"
     ));
     announce(host, Some(&login));
+    remember(host, Some(login.clone()));
     logins.add(host, login);
     Ok(true)
 }

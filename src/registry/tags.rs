@@ -23,11 +23,24 @@ const TAGS_PAGE: usize = 1000;
 /// that would link a next page forever.
 const MAX_TAG_PAGES: usize = 10_000;
 
-/// How a tag list's pages are authenticated, decided once per list.
-enum Authorization {
+/// How a tag list's pages (or other plain requests) are authenticated, decided once per list.
+pub(super) enum Authorization {
     Anonymous,
     Bearer(String),
     Basic(String, String),
+}
+
+impl Authorization {
+    /// `request` with these credentials.
+    pub(super) fn apply(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Authorization::Anonymous => request,
+            Authorization::Bearer(token) => {
+                request.header(AUTHORIZATION, format!("Bearer {token}"))
+            }
+            Authorization::Basic(user, password) => request.basic_auth(user, Some(password)),
+        }
+    }
 }
 
 /// One page of a tag list, and where the next one is.
@@ -112,7 +125,7 @@ impl RegistryClient {
 
     /// The credentials for the pages of `image`'s tag list: the bearer token oci-client gets
     /// from the registry's token service, else the login of the registry, if any.
-    async fn authorization(
+    pub(super) async fn authorization(
         &self,
         image: &Reference,
     ) -> Result<Authorization, OciDistributionError> {
@@ -133,11 +146,7 @@ async fn tag_page(
     authorization: &Authorization,
 ) -> Result<Page, OciDistributionError> {
     let request = http.get(url.clone()).header(ACCEPT, "application/json");
-    let request = match authorization {
-        Authorization::Anonymous => request,
-        Authorization::Bearer(token) => request.header(AUTHORIZATION, format!("Bearer {token}")),
-        Authorization::Basic(user, password) => request.basic_auth(user, Some(password)),
-    };
+    let request = authorization.apply(request);
     let response = request.send().await?;
     let status = response.status();
     let links: Vec<String> = response

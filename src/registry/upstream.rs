@@ -1,7 +1,7 @@
 //! The digests of upstream images: for each reference and platform, the manifest digest the
 //! registry has for it now (for an index, that platform's manifest), asked concurrently (at most
 //! `concurrency` requests at once), each reference once, with the credentials and retries of a
-//! push.
+//! push. A manifest read by an earlier run ([`KnownManifests`]) is only checked with a `HEAD`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::client::{RegistryClient, parse};
 use super::credentials::Logins;
 use super::failure::RemoteError;
+use super::known::KnownManifests;
 use super::manifest::Manifest;
 use super::sign_in::sign_in_to;
 use crate::upstream::Lookup;
@@ -26,6 +27,7 @@ pub fn look_up(
     wanted: &[Wanted],
     deadline: Duration,
     concurrency: usize,
+    known: &mut KnownManifests,
 ) -> Result<Vec<Lookup>, RemoteError> {
     let mut references: Vec<&str> = wanted.iter().map(|(r, _)| r.as_str()).collect();
     references.sort_unstable();
@@ -39,9 +41,15 @@ pub fn look_up(
         }
     }
     let manifests = match RegistryClient::connect(&hosts, &logins, deadline) {
-        Ok(client) => client.manifests(&references, concurrency)?,
+        Ok(client) => client.manifests(&references, concurrency, known)?,
         Err(error) => return Ok(failed_all(wanted, &error)),
     };
+    for (reference, manifest) in &manifests {
+        if let Ok(Some(manifest)) = manifest {
+            known.record(reference, manifest);
+        }
+    }
+    known.save();
     Ok(wanted
         .iter()
         .map(|(reference, platform)| {
@@ -65,11 +73,15 @@ impl RegistryClient {
         &self,
         references: &[&'r str],
         concurrency: usize,
+        known: &KnownManifests,
     ) -> Result<HashMap<&'r str, Result<Option<Manifest>, RemoteError>>, RemoteError> {
         let fetches = references.iter().map(|&reference| async move {
             let action = || format!("reading `{reference}`");
             let result = match parse(reference) {
-                Ok(image) => self.fetch_manifest(&action, &image).await,
+                Ok(image) => {
+                    let known = known.get(reference);
+                    self.current_manifest(&action, &image, known).await
+                }
                 Err(error) => Err(error),
             };
             (reference, result)
@@ -85,6 +97,32 @@ impl RegistryClient {
             return Err(RemoteError::Interrupted);
         }
         Ok(answers.into_iter().collect())
+    }
+}
+
+impl RegistryClient {
+    /// The manifest `image` names now: `known` when a `HEAD` gives its digest still, else as
+    /// read (`GET`).
+    async fn current_manifest(
+        &self,
+        action: &dyn Fn() -> String,
+        image: &oci_client::Reference,
+        known: Option<Manifest>,
+    ) -> Result<Option<Manifest>, RemoteError> {
+        if let Some(known) = known {
+            let auth = self.auth(image);
+            let digest = self
+                .lookup(action, image, async || {
+                    self.oci.fetch_manifest_digest(image, &auth).await
+                })
+                .await?;
+            match digest {
+                None => return Ok(None),
+                Some(digest) if digest == known.digest => return Ok(Some(known)),
+                Some(_) => {}
+            }
+        }
+        self.fetch_manifest(action, image).await
     }
 }
 
@@ -253,7 +291,8 @@ mod tests {
                 Some("linux/amd64".to_owned()),
             ),
         ];
-        let answers = look_up(&wanted, Duration::from_secs(5), 8).unwrap();
+        let mut known = KnownManifests::default();
+        let answers = look_up(&wanted, Duration::from_secs(5), 8, &mut known).unwrap();
         assert_eq!(answers.len(), 2);
         for answer in answers {
             assert!(

@@ -3,7 +3,8 @@
 //! requests, or a seeded share of them), 401 to everything, stalls, 500 to manifest uploads;
 //! it can also turn cross-repository mounts into plain upload starts (what registries that
 //! refuse mounts answer) and serve tag lists in small pages (what registries that cap pages
-//! do), linking the next page by `last`, by a cursor of its own, or back in a loop. It forwards one request per connection (`Connection: close` both ways) and records
+//! do), linking the next page by `last`, by a cursor of its own, or back in a loop; it can answer
+//! `429 Too Many Requests` with a `Retry-After` for a while, as rate-limited registries do. It forwards one request per connection (`Connection: close` both ways) and records
 //! each. Docker reaches it as an insecure loopback registry: its TLS attempts are closed at once.
 //! Also built as `bench/fault_proxy.rs` for `bench/faults.sh`.
 
@@ -13,7 +14,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the proxy does instead of forwarding.
 #[derive(Debug, Clone, Copy, Default)]
@@ -45,6 +46,33 @@ pub struct Faults {
     pub manifest_puts_failing_for: Option<&'static str>,
     /// Wait this long before forwarding each request, as a registry far away answers.
     pub latency: Option<Duration>,
+    /// Answer some requests `429 Too Many Requests`, as a registry whose rate limit is spent.
+    pub too_many: Option<TooMany>,
+}
+
+/// Which requests the proxy answers `429 Too Many Requests` (with docker's `TOOMANYREQUESTS`
+/// error), for how long, and what `Retry-After` it sends.
+#[derive(Debug, Clone, Copy)]
+pub struct TooMany {
+    /// Only requests of this method (None: any).
+    pub method: Option<&'static str>,
+    /// Only requests whose path holds this.
+    pub path_part: &'static str,
+    /// For this long after the proxy started; the requests after are forwarded.
+    pub lasting: Duration,
+    pub retry_after: RetryAfter,
+}
+
+/// The `Retry-After` header of a 429.
+#[derive(Debug, Clone, Copy)]
+pub enum RetryAfter {
+    None,
+    /// The seconds left of `lasting`, rounded up.
+    SecondsLeft,
+    /// The end of `lasting` as an HTTP date.
+    DateOfEnd,
+    /// This many seconds, whatever `lasting` says.
+    Seconds(u64),
 }
 
 /// How the proxy's tag pages link the next page.
@@ -95,6 +123,7 @@ struct Shared {
     faults: Faults,
     count: AtomicUsize,
     manifest_puts: AtomicUsize,
+    started: Instant,
     seen: Arc<Mutex<Vec<Seen>>>,
     /// The opaque tag cursors given out, and the index of the tag each page starts at.
     cursors: Mutex<HashMap<String, usize>>,
@@ -113,6 +142,7 @@ impl Proxy {
             faults,
             count: AtomicUsize::new(0),
             manifest_puts: AtomicUsize::new(0),
+            started: Instant::now(),
             seen: Arc::clone(&seen),
             cursors: Mutex::new(HashMap::new()),
         });
@@ -161,6 +191,10 @@ impl Shared {
         let mut words = request_line.split(' ');
         let method = words.next().unwrap_or_default().to_owned();
         let mut path = words.next().unwrap_or_default().to_owned();
+        if let Some(too_many) = self.too_many_for(&method, &path) {
+            self.record(&method, &path, "429!");
+            return too_many_answer(client, too_many, self.started);
+        }
         if let Some(injected) = self.fault_for(&method, &path) {
             return self.inject(client, &method, &path, injected);
         }
@@ -215,6 +249,14 @@ impl Shared {
             }
         }
         None
+    }
+
+    /// The 429 rule `METHOD PATH` falls under now, if any.
+    fn too_many_for(&self, method: &str, path: &str) -> Option<TooMany> {
+        let rule = self.faults.too_many?;
+        let method_matches = rule.method.is_none_or(|m| m == method);
+        let active = self.started.elapsed() < rule.lasting;
+        (method_matches && active && path.contains(rule.path_part)).then_some(rule)
     }
 
     fn inject(
@@ -372,6 +414,34 @@ fn answer(code: u16) -> String {
         "Service Unavailable"
     };
     format!("HTTP/1.1 {code} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+}
+
+/// Answers `429 Too Many Requests` as `rule` says, for a proxy that started at `started`.
+fn too_many_answer(mut client: TcpStream, rule: TooMany, started: Instant) -> std::io::Result<()> {
+    let left = rule.lasting.saturating_sub(started.elapsed());
+    let seconds_left = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    let retry_after = match rule.retry_after {
+        RetryAfter::None => None,
+        RetryAfter::SecondsLeft => Some(seconds_left.to_string()),
+        RetryAfter::DateOfEnd => {
+            let end = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(seconds_left as i64);
+            let printer = jiff::fmt::rfc2822::DateTimePrinter::new();
+            Some(
+                printer
+                    .timestamp_to_rfc9110_string(&end)
+                    .expect("an HTTP date"),
+            )
+        }
+        RetryAfter::Seconds(seconds) => Some(seconds.to_string()),
+    };
+    let header = retry_after.map_or_else(String::new, |v| format!("Retry-After: {v}\r\n"));
+    let body = r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]}"#;
+    let answer = format!(
+        "HTTP/1.1 429 Too Many Requests\r\n{header}Content-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    client.write_all(answer.as_bytes())
 }
 
 /// The `n`th number of a pseudo-random sequence of `seed` (splitmix64): the same faults for the
