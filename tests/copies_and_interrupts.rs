@@ -31,6 +31,17 @@ fn env_with_copy(dockerfile_tail: &str) -> Env {
     env
 }
 
+/// `copier` with a step that sleeps for a minute, its own in each run: the classic builder's
+/// daemon finishes (and caches) a build whose client was stopped, so a later run's identical
+/// step would come from that cache at once instead of sleeping.
+fn env_with_sleeping_copy() -> Env {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let unique = format!("{}-{}", std::process::id(), since_epoch.as_nanos());
+    env_with_copy(&format!("RUN echo {unique} && sleep 60\n"))
+}
+
 #[test]
 fn declared_copies_are_in_the_build_context_and_removed_afterwards() {
     let env = env_with_copy("");
@@ -299,14 +310,14 @@ fn assert_interrupted_cleanly(env: &Env, run: Run, took: Duration) {
 
 #[test]
 fn sigint_stops_the_build_records_nothing_and_removes_the_copies() {
-    let env = env_with_copy("RUN sleep 60\n");
+    let env = env_with_sleeping_copy();
     let (run, took) = interrupt_a_sleeping_build(&env, libc::SIGINT);
     assert_interrupted_cleanly(&env, run, took);
 }
 
 #[test]
 fn sigterm_stops_the_build_records_nothing_and_removes_the_copies() {
-    let env = env_with_copy("RUN sleep 60\n");
+    let env = env_with_sleeping_copy();
     let (run, took) = interrupt_a_sleeping_build(&env, libc::SIGTERM);
     assert_interrupted_cleanly(&env, run, took);
 }
