@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Test binaries whose tests never touch an engine.
-ENGINE_FREE=(--test cli_basics --test bad_input --test export --test check --test install)
+ENGINE_FREE=(--test cli_basics --test bad_input --test export --test check --test last_updated_yaml
+    --test install)
 # Test binaries of what reads the engine's answers (image inspect and ls, rm output, pushes and
 # their up-to-date checks, logins, labels, runs): run on every engine. Not here: faults.rs,
 # which pins docker's own push retries through a proxy on a port of its own (podman would need
@@ -17,7 +18,7 @@ ENGINE_FREE=(--test cli_basics --test bad_input --test export --test check --tes
 READS_ENGINE=(--test build --test incremental --test upkeep --test push --test publish
     --test pipeline_run --test snapshot --test copies_and_interrupts --test platforms
     --test platform_push --test hardening --test upstream --test registry --test ecr
-    --test real_catalog)
+    --test real_catalog --test dockerhub --test list_and_state)
 
 set_up() {
     scripts/setup-engine.sh
@@ -46,6 +47,9 @@ remove_test_images() {
             | sort -u | xargs -r "$engine" image rm --force >/dev/null 2>&1 || true
     done
 }
+
+# PyYAML is the oracle of what Python readers see in the YAML the tool writes.
+python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet pyyaml
 
 TIMES=()
 NOTES=()

@@ -323,6 +323,9 @@ pub struct ReleaseArgs {
     pub name: String,
     #[arg(long, value_name = "VERSION")]
     pub dagster_version: String,
+    /// Also push it as <REPO>:latest (without it, `latest` is left where it is)
+    #[arg(long)]
+    pub set_latest: bool,
     /// Release to this repository instead of dagster/<NAME> or public.ecr.aws/dagster/<NAME>
     #[arg(long, value_name = "REPO", hide = true)]
     pub repository: Option<String>,

@@ -232,8 +232,9 @@ fn upstream_pins(
         .iter()
         .map(|reference| {
             let observed = facts.upstream.get(&(reference.clone(), platform.clone()));
+            let shown = digest::shown_reference(reference, &build.request.build_args);
             let old = recorded
-                .and_then(|r| r.upstream.get(reference))
+                .and_then(|r| r.upstream.get(&shown))
                 .map(|text| Pin::from_text(text));
             let pin = match (observed, pins) {
                 (None, _) => old,

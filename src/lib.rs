@@ -45,6 +45,7 @@ pub mod reference;
 pub mod registry;
 pub mod report;
 pub mod run;
+pub mod secrets;
 pub mod upstream;
 
 /// What `--version` prints after the name: the crate's version, and `(<short commit> <date>)`

@@ -14,6 +14,8 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
+use crate::secrets::{self, redact};
+
 /// Lines of a failed command's log shown in its error.
 const LOG_TAIL_LINES: usize = 25;
 
@@ -24,10 +26,6 @@ const REAP_PAUSES: (Duration, Duration) = (Duration::from_micros(50), Duration::
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
-
-/// Secret values shorter than this are masked in command lines but not replaced in output: a
-/// `CACHE_KEY=1` must not blank out every `1` of a build log.
-const MIN_REDACTED_LEN: usize = 6;
 
 /// A program and its arguments. Shown (also by `{:?}`) with secrets masked.
 #[derive(Clone, PartialEq, Eq)]
@@ -155,7 +153,7 @@ impl Command {
         let secrets = self.secret_values();
         let mut copy_lines = |reader: std::io::PipeReader| -> std::io::Result<()> {
             for line in BufReader::new(reader).split(b'\n') {
-                let line = redact(line?, &secrets);
+                let line = redact(&line?, &secrets);
                 file.write_all(&line)?;
                 file.write_all(b"\n")?;
                 on_line(&String::from_utf8_lossy(&line));
@@ -200,7 +198,12 @@ impl Command {
         let mut captured = Captured::default();
         let status = self.wait_piped(step, command, |child| {
             if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
-                stdin.write_all(input.as_bytes())?;
+                // A child that stops reading early (`docker login` once in a while) breaks the
+                // pipe: its exit status, not the write, says whether it worked.
+                match stdin.write_all(input.as_bytes()) {
+                    Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e),
+                    _ => {}
+                }
             }
             captured.read_from(child)
         })?;
@@ -252,7 +255,7 @@ impl Command {
         if status.success() {
             return Ok(());
         }
-        let detail = redact(detail.into_bytes(), &self.secret_values());
+        let detail = redact(detail.as_bytes(), &self.secret_values());
         Err(Error::Failed {
             step: step.to_owned(),
             command: self.to_string(),
@@ -261,34 +264,16 @@ impl Command {
         })
     }
 
-    /// The values of the secret-looking build arguments, long enough to be replaced in output.
-    fn secret_values(&self) -> Vec<Vec<u8>> {
-        self.args
-            .windows(2)
-            .filter(|pair| pair[0] == "--build-arg")
-            .filter_map(|pair| pair[1].split_once('='))
-            .filter(|(name, value)| is_secret_name(name) && value.len() >= MIN_REDACTED_LEN)
-            .map(|(_, value)| value.as_bytes().to_vec())
-            .collect()
+    /// The values of the secret-looking build arguments (and of their lines, and the passwords
+    /// of URLs in any of them), long enough to be replaced in output.
+    fn secret_values(&self) -> Vec<String> {
+        secrets::secret_values(
+            self.args
+                .windows(2)
+                .filter(|pair| pair[0] == "--build-arg")
+                .filter_map(|pair| pair[1].split_once('=')),
+        )
     }
-}
-
-/// `text` with every occurrence of each of `secrets` replaced by `***`.
-fn redact(text: Vec<u8>, secrets: &[Vec<u8>]) -> Vec<u8> {
-    secrets.iter().fold(text, |text, secret| {
-        let mut out = Vec::with_capacity(text.len());
-        let mut rest = &text[..];
-        while !rest.is_empty() {
-            if rest.starts_with(secret) {
-                out.extend_from_slice(b"***");
-                rest = &rest[secret.len()..];
-            } else {
-                out.push(rest[0]);
-                rest = &rest[1..];
-            }
-        }
-        out
-    })
 }
 
 /// A child's pid as nix takes it; pids fit in `pid_t` on every platform we spawn on.
@@ -383,17 +368,17 @@ fn log_tail(log: &Path) -> String {
     format!(":\n{tail}\n(full log: {})", log.display())
 }
 
-/// Shows the command as a shell would read it, with the values of secret-looking build
-/// arguments (`*TOKEN*`, `*PASSWORD*`, `*SECRET*`, `*KEY*`) replaced by `***`.
+/// Shows the command as a shell would read it, with the values of build arguments named like
+/// secrets (`secrets::is_secret_name`) and every URL password replaced by `***`.
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", shell_quote(&self.program.to_string_lossy()))?;
         let mut after_build_arg = false;
         for arg in &self.args {
             let shown = if after_build_arg {
-                mask_secret(arg)
+                secrets::mask_assignment(arg)
             } else {
-                arg.clone()
+                secrets::mask_url_passwords(arg)
             };
             write!(f, " {}", shell_quote(&shown))?;
             after_build_arg = arg == "--build-arg";
@@ -406,20 +391,6 @@ impl fmt::Debug for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Command({self})")
     }
-}
-
-fn mask_secret(assignment: &str) -> String {
-    match assignment.split_once('=') {
-        Some((name, _)) if is_secret_name(name) => format!("{name}=***"),
-        _ => assignment.to_owned(),
-    }
-}
-
-pub fn is_secret_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    ["TOKEN", "PASSWORD", "SECRET", "KEY"]
-        .iter()
-        .any(|word| upper.contains(word))
 }
 
 fn shell_quote(word: &str) -> String {

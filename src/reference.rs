@@ -122,7 +122,7 @@ text_newtype!(Timestamp);
 
 impl Timestamp {
     pub fn parse(value: &str) -> Result<Self, Invalid> {
-        names::check_tag_chars(value).map_err(|why| Invalid::new("timestamp", value, why))?;
+        names::check_timestamp(value).map_err(|why| Invalid::new("timestamp", value, why))?;
         Ok(Self(value.to_owned()))
     }
 
@@ -230,6 +230,26 @@ pub fn version_tag(python_version: &str, timestamp: &str) -> String {
     format!("py{python_version}-{timestamp}")
 }
 
+/// Hex digits of the name's hash that end a shortened name.
+const SHORTENED_HASH_LEN: usize = 12;
+
+/// `name` itself, or, when longer than `max_len` bytes, its start and a hash of all of it,
+/// `<start>-<12 hex digits>`, the same on every run; two names differ in their hashes.
+pub fn shortened(name: &str, max_len: usize) -> String {
+    if name.len() <= max_len {
+        return name.to_owned();
+    }
+    let hash = blake3::hash(name.as_bytes()).to_hex();
+    let mut start = String::new();
+    for c in name.chars() {
+        if start.len() + c.len_utf8() > max_len - SHORTENED_HASH_LEN - 1 {
+            break;
+        }
+        start.push(c);
+    }
+    format!("{start}-{}", &hash[..SHORTENED_HASH_LEN])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +264,11 @@ mod tests {
             Timestamp::parse("a:b").unwrap_err().to_string(),
             "`a:b` is not a valid timestamp: `:` cannot be in a Docker tag (letters, digits, \
              `_`, `.` and `-` only)"
+        );
+        assert_eq!(
+            Timestamp::parse("--push").unwrap_err().to_string(),
+            "`--push` is not a valid timestamp: a timestamp cannot start with `-` (it looks like \
+             a flag)"
         );
         assert!(ImageName::parse("Bad_Name").is_err());
         assert_eq!(&*ImageName::parse("app").unwrap(), "app");

@@ -150,17 +150,25 @@ fn record<F, E>(
     }
 }
 
-/// `<image>-py<version>[-<os>-<arch>].log`: one log per build.
+/// Longest log file name before `.log`, within the 255 bytes of a file name.
+const MAX_LOG_STEM_LEN: usize = 200;
+
+/// `<image>-py<version>[-<os>-<arch>].log`: one log per build (its start and a hash when longer
+/// than a file name may be).
 fn log_name(build: &Build) -> String {
     let platform = build
         .platform
         .as_ref()
         .map(|p| format!("-{}", p.replace('/', "-")));
-    format!(
-        "{}-py{}{}.log",
+    let stem = format!(
+        "{}-py{}{}",
         build.target.image,
         build.target.python_version,
         platform.unwrap_or_default()
+    );
+    format!(
+        "{}.log",
+        crate::reference::shortened(&stem, MAX_LOG_STEM_LEN)
     )
 }
 

@@ -542,7 +542,7 @@ fn a_dockerfile_that_is_a_device_is_refused_without_reading_it() {
     std::os::unix::fs::symlink("/dev/zero", &dockerfile).unwrap();
     let build = build_args("python-base", "3.9", &env.timestamp);
     env.run(&build).code(2).stderr_has(&format!(
-        "{}: the Dockerfile is not a regular file",
+        "{}: expected a regular file, found a special file",
         dockerfile.display()
     ));
     let check = env.run(&["check", "--name", "python-base"]).code(1);
@@ -806,4 +806,124 @@ fn flag_values_that_cannot_be_used_are_refused_naming_them() {
     for (args, message) in cases {
         assert_eq!(refused(&env, args), message, "{args:?}");
     }
+}
+
+/// A NUL cannot reach docker in an argument vector: found when the catalog is read, not when
+/// the version holding it comes to be built, after the others were built and recorded.
+#[test]
+fn a_nul_in_a_build_argument_value_is_refused_before_any_version_builds() {
+    let env = Env::without_engine();
+    let versions = shown(&env, "python-base/versions.yaml");
+    env.write(
+        "python-base/versions.yaml",
+        "3.9:\n  docker_args:\n    PYTHON_VERSION: 3.9\n3.10:\n  docker_args:\n    PYTHON_VERSION: \"a\\0b\"\n",
+    );
+    let message = refused(
+        &env,
+        &["build-all", "--name", "python-base", "-t", &env.timestamp],
+    );
+    assert_eq!(
+        message,
+        format!(
+            "{versions}:6: the value of `PYTHON_VERSION` holds a NUL character, which no program \
+             argument can carry"
+        )
+    );
+}
+
+/// `dagster/<name>` over Docker's 255 characters, and a log file name over 255 bytes: refused
+/// as a name, before a build starts and fails on either.
+#[test]
+fn an_image_name_too_long_for_docker_and_its_log_file_is_refused_naming_it() {
+    let env = Env::without_engine();
+    let name = "a".repeat(250);
+    env.write(&format!("{name}/versions.yaml"), "3.9: {}\n");
+    env.write(
+        &format!("{name}/Dockerfile"),
+        "FROM dagster-image/rootfs:busybox\n",
+    );
+    let expected = format!(
+        "`{name}` is not a valid image name: it is 250 characters long; an image name is at most 128"
+    );
+    assert_eq!(
+        refused(&env, &build_args(&name, "3.9", &env.timestamp)),
+        expected
+    );
+    assert_eq!(
+        refused(&env, &["build-all", "-t", &env.timestamp]),
+        expected
+    );
+}
+
+#[test]
+fn a_dockerfile_that_is_a_link_loop_is_refused_as_bad_input() {
+    let env = Env::without_engine();
+    let dockerfile = env.path("python-base/Dockerfile");
+    fs_err::remove_file(&dockerfile).unwrap();
+    std::os::unix::fs::symlink(&dockerfile, &dockerfile).unwrap();
+    let expected = format!(
+        "{}: a symbolic link that leads back to itself (a link loop)",
+        dockerfile.display()
+    );
+    assert_eq!(build_refused(&env), expected);
+    assert_eq!(
+        refused(&env, &["build-all", "-t", &env.timestamp]),
+        expected
+    );
+    assert_eq!(refused(&env, &["status"]), expected);
+}
+
+/// Reading a FIFO waits for a writer for ever; docker would hang on it, `check` passed it.
+#[test]
+fn a_dockerignore_that_is_a_fifo_is_refused_and_check_reports_it() {
+    let env = Env::without_engine();
+    let ignore = env.path("python-base/.dockerignore");
+    let made = std::process::Command::new("mkfifo").arg(&ignore).status();
+    assert!(made.unwrap().success());
+    let expected = format!(
+        "{}: expected a regular file, found a special file",
+        ignore.display()
+    );
+    assert_eq!(build_refused(&env), expected);
+    assert_eq!(refused(&env, &["status"]), expected);
+    let check = env
+        .run_without_engine(&["check", "--name", "python-base"])
+        .code(1);
+    assert!(
+        check.stdout.contains(&format!(
+            "the build context cannot be read: {}: expected a regular file, found a special file",
+            ignore.display()
+        )),
+        "{check:#?}"
+    );
+}
+
+/// `-t=--push` is a flag given as a value: recorded, it would name `py3.9---push`.
+#[test]
+fn a_timestamp_starting_with_a_dash_is_refused_as_a_flag_given_as_a_value() {
+    let env = Env::without_engine();
+    let expected = "`--push` is not a valid timestamp: a timestamp cannot start with `-` (it looks like a flag)";
+    assert_eq!(
+        refused(&env, &[&BUILD_PYTHON_BASE[..], &["-t=--push"]].concat()),
+        expected
+    );
+    let record = ["record", "--name", "python-base", "-v", "3.9", "-t=--push"];
+    assert_eq!(refused(&env, &record), expected);
+}
+
+/// The parser's message named its own functions (`use from_str_multiple`).
+#[test]
+fn a_last_updated_with_two_documents_is_refused_in_the_files_terms() {
+    let env = Env::without_engine();
+    let last_updated = shown(&env, "python-base/last_updated.yaml");
+    env.write(
+        "python-base/last_updated.yaml",
+        "'3.9': a\n---\n'3.10': b\n",
+    );
+    assert_eq!(
+        build_refused(&env),
+        format!(
+            "{last_updated}:3:1: a second YAML document starts here (after `---`); the file holds one"
+        )
+    );
 }

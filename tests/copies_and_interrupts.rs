@@ -56,7 +56,7 @@ fn declared_copies_are_in_the_build_context_and_removed_afterwards() {
         "the copy is removed after the build"
     );
     assert!(
-        !env.path(".dagster-image/copies/copier.txt").exists(),
+        !env.state_path("copies/copier.txt").exists(),
         "the ledger is removed too"
     );
 }
@@ -139,10 +139,9 @@ fn copies_left_by_a_killed_run_are_cleaned_up_by_the_next_one() {
     let leftover = env.path("copier/build_cache");
     fs_err::create_dir_all(leftover.join("data")).unwrap();
     fs_err::write(leftover.join("data/file.txt"), "stale copy\n").unwrap();
-    env.write(
-        ".dagster-image/copies/copier.txt",
-        &format!("{}\n", leftover.display()),
-    );
+    let ledger = env.state_path("copies/copier.txt");
+    fs_err::create_dir_all(ledger.parent().unwrap()).unwrap();
+    fs_err::write(&ledger, format!("{}\n", leftover.display())).unwrap();
     env.run(&build_args("copier", "3.10", &env.timestamp))
         .success();
     assert_eq!(
@@ -193,7 +192,7 @@ fn a_run_waits_only_for_the_copies_of_an_image_it_builds() {
         "FROM dagster-image/rootfs:busybox\nRUN echo other > /o\n",
     );
     let first = start_build(&env, "copier", &env.timestamp);
-    let ledger = env.path(".dagster-image/copies/copier.txt");
+    let ledger = env.state_path("copies/copier.txt");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !ledger.exists() {
         assert!(
@@ -268,10 +267,7 @@ fn interrupt_a_sleeping_build(env: &Env, signal: libc::c_int) -> (Run, Duration)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let log = env.path(&format!(
-        ".dagster-image/logs/{}/copier-py3.10.log",
-        env.timestamp
-    ));
+    let log = env.state_path(&format!("logs/{}/copier-py3.10.log", env.timestamp));
     let started = Instant::now();
     while !fs_err::read_to_string(&log).is_ok_and(|text| text.contains("sleep 60")) {
         assert!(

@@ -571,3 +571,28 @@ fn a_podman_login_is_used_for_the_registry_and_aws_is_never_asked() {
     assert_eq!(common::aws_calls(&env), "", "aws was asked");
     assert_password_hidden(&pushed);
 }
+
+/// `docker login` through an OAuth flow keeps an `identitytoken` beside `auth`: the entry's user
+/// and password are used (it was read as anonymous), and `aws` is never asked.
+#[test]
+fn docker_s_auth_beside_an_identity_token_is_used_and_aws_is_never_asked() {
+    let env = Env::new();
+    build_python_base(&env);
+    run_ecr(&env, "push-all --name python-base", MOTO).success();
+    fs_err::remove_dir_all(docker_config(&env)).unwrap();
+    let auths = format!(
+        r#"{{"auths": {{"{ECR_HOST}": {{"auth": "{}", "identitytoken": "a-refresh-token"}}}}}}"#,
+        basic_auth("AWS", ecr_password())
+    );
+    write_docker_config(&env, &auths);
+    let debug = [("DAGSTER_IMAGE_DEBUG", "1")];
+    let run = run_ecr_without_aws_credentials(&env, "tags --name python-base", &debug)
+        .success()
+        .stderr_has(&format!(
+            "debug: credentials for `{ECR_HOST}`: docker's config.json auths\n"
+        ));
+    let ts = &env.timestamp;
+    assert_eq!(run.stdout, format!("py3.10-{ts}\npy3.9-{ts}\n"));
+    assert_eq!(common::aws_calls(&env), "", "aws was asked");
+    assert_password_hidden(&run);
+}

@@ -82,7 +82,7 @@ fn a_record_waits_until_another_run_has_built_from_the_same_folder() {
     write_last_updated(&env, "slow");
     let mut build = spawn(&env, &build_args("slow", "3.9", &timestamp));
     // The build's log is opened once it holds its lock on the folder.
-    let log = env.path(&format!(".dagster-image/logs/{timestamp}/slow-py3.9.log"));
+    let log = env.state_path(&format!("logs/{timestamp}/slow-py3.9.log"));
     let deadline = Instant::now() + Duration::from_secs(30);
     while !log.exists() {
         assert!(Instant::now() < deadline, "the build never started");
@@ -326,7 +326,7 @@ fn killing_build_all_at_random_moments_leaves_every_file_old_or_new() {
     }
     assert_eq!(temp_files(&env), Vec::<String>::new());
     assert!(!env.path("app/build_cache").exists(), "the copy is removed");
-    assert!(!env.path(".dagster-image/copies/app.txt").exists());
+    assert!(!env.state_path("copies/app.txt").exists());
     eprintln!(
         "{KILLS} kills ({killed_while_running} while running, {killed_while_writing} between a \
          temporary file and its rename; seed {seed}): nothing lost"
@@ -403,7 +403,7 @@ fn a_secret_build_arg_printed_by_a_failing_build_shows_nowhere_in_output_or_logs
         );
         assert_secret_hidden(&run);
     }
-    let logs = texts_under(&env.path(".dagster-image/logs"));
+    let logs = texts_under(&env.state_path("logs"));
     assert!(!logs.is_empty());
     for (path, text) in logs {
         assert!(!text.contains(SECRET), "{path}:\n{text}");
@@ -454,4 +454,146 @@ fn a_run_whose_output_pipe_closes_still_builds_records_and_exits() {
             .all(|file| file.get("3.9").is_some() && file.get("3.10").is_some());
         assert!(recorded, "every version recorded");
     }
+}
+
+/// Lines of an SSH key given as a build argument: long enough to be told apart from build noise.
+const KEY_LINES: [&str; 3] = [
+    "-----BEGIN OPENSSH PRIVATE KEY-----",
+    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ",
+    "-----END OPENSSH PRIVATE KEY-----",
+];
+
+/// A multi-line secret printed with `cat` comes out one line at a time: each line is hidden.
+#[test]
+fn a_multi_line_secret_printed_by_a_build_shows_nowhere_in_output_or_logs() {
+    let env = Env::empty();
+    let key: String = KEY_LINES
+        .iter()
+        .map(|line| format!("      {line}\n"))
+        .collect();
+    env.write(
+        "keyed/versions.yaml",
+        &format!("3.9:\n  docker_args:\n    SSH_KEY: |\n{key}"),
+    );
+    env.write(
+        "keyed/Dockerfile",
+        "FROM dagster-image/rootfs:busybox\nARG SSH_KEY\n\
+         RUN echo \"$SSH_KEY\" > /tmp/id && cat /tmp/id && exit 3\n",
+    );
+    let run = env.run(&build_args("keyed", "3.9", &env.timestamp)).code(1);
+    let logs = texts_under(&env.path(".dagster-image/logs"));
+    assert!(!logs.is_empty());
+    for line in KEY_LINES {
+        assert!(
+            !run.stderr.contains(line) && !run.stdout.contains(line),
+            "{run:#?}"
+        );
+        for (path, text) in &logs {
+            assert!(!text.contains(line), "{path}:\n{text}");
+        }
+    }
+    assert!(run.stderr.contains("***"), "{}", run.stderr);
+}
+
+/// `check` expands `COPY` sources with the build arguments to say which is missing; a secret's
+/// value in one is hidden.
+#[test]
+fn check_hides_a_secret_expanded_into_a_copy_source() {
+    let env = Env::empty_without_engine();
+    env.write(
+        "leaky/versions.yaml",
+        &format!("3.9:\n  docker_args:\n    GITHUB_TOKEN: {SECRET}\n"),
+    );
+    env.write(
+        "leaky/Dockerfile",
+        "FROM dagster-image/rootfs:busybox\nARG GITHUB_TOKEN\nCOPY cfg-${GITHUB_TOKEN}.txt /cfg\n",
+    );
+    let run = env.run_without_engine(&["check"]).code(1);
+    assert!(run.stdout.contains("(`cfg-***.txt`)"), "{run:#?}");
+    assert_secret_hidden(&run);
+}
+
+/// The label of upstream images names each `FROM` as expanded: a secret in one
+/// (`FROM registry/${BASE_TOKEN}:1`) is hidden in `--dry-run` and on the built image, and the
+/// image is still recognised as unchanged.
+#[test]
+fn a_secret_in_a_from_line_shows_neither_in_a_dry_run_nor_on_the_image() {
+    let env = Env::empty();
+    // The secret is the base's tag, so that the image builds here.
+    env.write(
+        "based/versions.yaml",
+        "3.9:\n  docker_args:\n    BASE_TOKEN: busybox\n",
+    );
+    env.write(
+        "based/Dockerfile",
+        "ARG BASE_TOKEN\nFROM dagster-image/rootfs:${BASE_TOKEN}\nRUN true\n",
+    );
+    let secret_reference = "rootfs:busybox";
+    let build = build_args("based", "3.9", &env.timestamp);
+    let dry_run = env.run(&[&build[..], &["--dry-run"]].concat()).success();
+    assert!(dry_run.stdout.contains("rootfs:***"), "{dry_run:#?}");
+    assert!(
+        !dry_run.stdout.contains(secret_reference) && !dry_run.stderr.contains(secret_reference),
+        "{dry_run:#?}"
+    );
+    env.run(&build).success();
+    let labels = common::docker_output(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Labels}}",
+        &env.tag("based", "3.9"),
+    ]);
+    assert!(labels.contains("rootfs:***"), "{labels}");
+    assert!(!labels.contains(secret_reference), "{labels}");
+    let skip = env
+        .run(&[
+            "build-all",
+            "--skip-unchanged",
+            "-t",
+            &env.timestamp_labelled("again"),
+        ])
+        .success();
+    assert!(
+        !common::image_exists(&format!(
+            "dagster/based:py3.9-{}",
+            env.timestamp_labelled("again")
+        )),
+        "{skip:#?}"
+    );
+}
+
+/// Names users give secrets beyond the four words, and passwords inside URLs, are masked in
+/// every command line the tool prints.
+#[test]
+fn secrets_named_otherwise_and_url_passwords_show_nowhere_in_a_dry_run() {
+    let env = Env::empty();
+    let values = ["pw-0123456", "auth-0123456", "pat-0123456", "url-0123456"];
+    env.write(
+        "named/versions.yaml",
+        &format!(
+            "3.9:\n  docker_args:\n    DB_PASSWD: {}\n    NPM_AUTH: {}\n    GITHUB_PAT: {}\n    \
+             PIP_INDEX_URL: https://me:{}@pypi.example/simple\n",
+            values[0], values[1], values[2], values[3]
+        ),
+    );
+    env.write("named/Dockerfile", "FROM dagster-image/rootfs:busybox\n");
+    let dry_run = [
+        &build_args("named", "3.9", &env.timestamp)[..],
+        &["--dry-run"],
+    ]
+    .concat();
+    let run = env.run(&dry_run).success();
+    for value in values {
+        assert!(
+            !run.stdout.contains(value) && !run.stderr.contains(value),
+            "{run:#?}"
+        );
+    }
+    assert!(
+        run.stdout
+            .contains("PIP_INDEX_URL=https://me:***@pypi.example/simple"),
+        "{}",
+        run.stdout
+    );
 }

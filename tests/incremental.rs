@@ -269,3 +269,75 @@ fn a_failing_engine_query_is_an_error_not_an_empty_engine() {
             .stderr_has("reading the local images failed: `false image inspect");
     }
 }
+
+/// `images/x/Dockerfile -> ../../shared/Dockerfile.app`, which docker follows: editing the
+/// target is a changed input, as editing the Dockerfile itself is.
+#[test]
+fn editing_the_target_of_a_linked_dockerfile_rebuilds_the_image() {
+    let env = built_env();
+    let shared = env.root().join("shared");
+    fs_err::create_dir_all(&shared).unwrap();
+    let target = shared.join("Dockerfile.app");
+    fs_err::write(&target, env.read("dagster-app/Dockerfile")).unwrap();
+    let dockerfile = env.path("dagster-app/Dockerfile");
+    fs_err::remove_file(&dockerfile).unwrap();
+    std::os::unix::fs::symlink("../../shared/Dockerfile.app", &dockerfile).unwrap();
+    let linked = env.timestamp_labelled("linked");
+    assert_eq!(
+        rebuild(&env, &linked, &[]),
+        Vec::<String>::new(),
+        "the same content through a link is the same input"
+    );
+    let text = fs_err::read_to_string(&target).unwrap();
+    fs_err::write(&target, format!("{text}RUN echo edited > /edited\n")).unwrap();
+    let status = env.run(&["status", "--name", "dagster-app"]).success();
+    assert!(status.stdout.contains("context"), "{}", status.stdout);
+    let edited = env.timestamp_labelled("edited");
+    assert_eq!(
+        rebuild(&env, &edited, &[]),
+        ["dagster-app:3.9", "dagster-app:3.10"]
+    );
+    assert_eq!(
+        run_image(
+            &format!("dagster/dagster-app:py3.9-{edited}"),
+            &["cat", "/edited"]
+        ),
+        "edited\n"
+    );
+}
+
+/// 14,000 image-versions of a 120-character image: their tags are over 2 MiB, more than one
+/// command line takes ("Argument list too long"); the engine is asked in batches, and an image
+/// of the last one is found.
+#[test]
+fn status_of_more_tags_than_a_command_line_takes_asks_the_engine_in_batches() {
+    const VERSIONS: usize = 14_000;
+    let env = Env::empty();
+    let name = "a".repeat(120);
+    let last = format!("v{}", VERSIONS - 1);
+    env.write(
+        &format!("{name}/Dockerfile"),
+        "FROM dagster-image/rootfs:busybox\n",
+    );
+    let versions: String = (0..VERSIONS).map(|i| format!("v{i}: {{}}\n")).collect();
+    env.write(&format!("{name}/versions.yaml"), &versions);
+    let recorded: String = (0..VERSIONS - 1)
+        .map(|i| format!("'v{i}': 2026-01-01T000000\n"))
+        .collect();
+    env.write(&format!("{name}/last_updated.yaml"), &recorded);
+    env.run(&["build", "--name", &name, "-v", &last, "-t", &env.timestamp])
+        .success();
+    let run = env.run(&["status", "--offline"]).success();
+    assert_eq!(
+        run.stdout.lines().count(),
+        VERSIONS + 1,
+        "a header and every version"
+    );
+    let last_line = run.stdout.lines().last().unwrap_or_default();
+    let words: Vec<&str> = last_line.split_whitespace().collect();
+    assert_eq!(
+        words[..4],
+        [name.as_str(), last.as_str(), &env.timestamp, "yes"],
+        "{last_line}"
+    );
+}

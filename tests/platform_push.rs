@@ -153,6 +153,7 @@ fn push_dockerhub_and_push_ecr_copy_a_two_platform_index_whole_inside_the_regist
             "python-base",
             "--dagster-version",
             "1.2.3",
+            "--set-latest",
         ];
         with_registry(&[&release[..], &["--repository", &repository]].concat()).success();
         let copied = format!("{path}/{destination}/python-base");
@@ -191,6 +192,7 @@ fn push_dockerhub_and_push_ecr_dry_runs_of_two_platforms_show_the_aws_sign_in_an
             "python-base",
             "--dagster-version",
             "1.2.3",
+            "--set-latest",
         ];
         let args = [&["--registry", &registry][..], &release[..], &["--dry-run"]].concat();
         let dry = env.run_without_engine(&args).success();
@@ -228,8 +230,11 @@ fn build_and_push_dockerhub_builds_each_platform_with_the_copies_and_puts_the_in
     };
     let before = catalog_files();
     let repository = format!("{}/python-base", env.registry());
+    let staging = format!("{}/staging", env.registry());
     let version = format!("1.0.{}", env.timestamp.replace('-', ""));
     let args = [
+        "--registry",
+        &staging,
         "build-and-push-dockerhub",
         "--name",
         "python-base",
@@ -239,18 +244,19 @@ fn build_and_push_dockerhub_builds_each_platform_with_the_copies_and_puts_the_in
         "--repository",
         &repository,
     ];
-    // Without buildx (classic docker here, podman) every platform is built and pushed apart.
+    // Without buildx (classic docker here, podman) every platform is built and pushed apart, to
+    // the staging registry.
     let dry = env.run(&[&args[..], &["--dry-run"]].concat()).success();
     assert!(
-        dry.stdout
-            .contains("--platform linux/arm64 --build-arg DAGSTER_VERSION="),
+        dry.stdout.contains(
+            "--platform linux/arm64 --build-arg PYTHON_VERSION=3.9 --build-arg DAGSTER_VERSION="
+        ),
         "{}",
         dry.stdout
     );
-    assert!(
-        dry.stdout
-            .contains(&format!("push {repository}:{version}-linux-arm64\n"))
-    );
+    assert!(dry.stdout.contains(&format!(
+        "push {staging}/python-base:{version}-linux-arm64\n"
+    )));
     assert!(dry.stdout.contains(&format!("under {repository}:latest")));
     env.run(&args).success();
     assert!(
@@ -258,6 +264,7 @@ fn build_and_push_dockerhub_builds_each_platform_with_the_copies_and_puts_the_in
         "copies left behind or last_updated.yaml changed"
     );
     let path = format!("{}/python-base", env.registry_path());
+    assert_eq!(common::registry_tags(&path), [version.as_str(), "latest"]);
     for tag in [version.as_str(), "latest"] {
         let platforms: Vec<String> = index_entries(&path, tag)
             .into_iter()
@@ -275,9 +282,11 @@ fn build_and_push_dockerhub_builds_each_platform_with_the_copies_and_puts_the_in
 }
 
 /// `build-and-push-dockerhub` of `python-base` as version 1.0.0 to `repository` (instead of
-/// Docker Hub), on the default platforms.
-fn build_and_push_1_0_0(repository: &str) -> [&str; 7] {
+/// Docker Hub), on the default platforms, staging each platform's image in `staging`.
+fn build_and_push_1_0_0<'a>(staging: &'a str, repository: &'a str) -> [&'a str; 9] {
     [
+        "--registry",
+        staging,
         "build-and-push-dockerhub",
         "--name",
         "python-base",
@@ -292,19 +301,21 @@ fn build_and_push_1_0_0(repository: &str) -> [&str; 7] {
 fn build_and_push_dockerhub_without_set_latest_pushes_no_latest_tag() {
     let env = two_platform_catalog();
     let repository = format!("{}/python-base", env.registry());
-    env.run(&build_and_push_1_0_0(&repository)).success();
+    let staging = format!("{}/staging", env.registry());
+    env.run(&build_and_push_1_0_0(&staging, &repository))
+        .success();
     let path = format!("{}/python-base", env.registry_path());
-    assert_eq!(
-        common::registry_tags(&path),
-        ["1.0.0", "1.0.0-linux-amd64", "1.0.0-linux-arm64"]
-    );
+    assert_eq!(common::registry_tags(&path), ["1.0.0"]);
 }
 
 #[test]
 fn build_and_push_dockerhub_dry_run_names_dagster_n_with_the_version_and_both_default_platforms() {
     let env = Env::new();
+    let staging = format!("{}/staging", env.registry());
     let run = env
         .run(&[
+            "--registry",
+            &staging,
             "build-and-push-dockerhub",
             "--name",
             "python-base",
@@ -315,22 +326,53 @@ fn build_and_push_dockerhub_dry_run_names_dagster_n_with_the_version_and_both_de
         .success();
     let (docker, dir) = (common::docker(), env.path("python-base"));
     let dir = dir.display();
+    let staged = |arch: &str| format!("{staging}/python-base:1.2.3-linux-{arch}");
     let build = |arch: &str| {
         format!(
-            "{docker} build --force-rm --tag dagster/python-base:1.2.3-linux-{arch} \
-             --file {dir}/Dockerfile --platform linux/{arch} --build-arg DAGSTER_VERSION=1.2.3 \
+            "{docker} build --force-rm --tag {} \
+             --file {dir}/Dockerfile --platform linux/{arch} --build-arg PYTHON_VERSION=3.9 \
+             --build-arg DAGSTER_VERSION=1.2.3 \
              --build-arg TARGETPLATFORM=linux/{arch} --build-arg TARGETOS=linux \
-             --build-arg TARGETARCH={arch} {dir}\n"
+             --build-arg TARGETARCH={arch} {dir}\n",
+            staged(arch)
         )
     };
-    let push = |arch: &str| format!("{docker} push dagster/python-base:1.2.3-linux-{arch}\n");
-    let index = "# then put an index of dagster/python-base:1.2.3-linux-amd64 (linux/amd64), \
-                 dagster/python-base:1.2.3-linux-arm64 (linux/arm64) under \
-                 dagster/python-base:1.2.3 (through the registry API)\n";
+    let push = |arch: &str| format!("{docker} push {}\n", staged(arch));
+    let copy = |arch: &str| {
+        format!(
+            "# then copy {} (linux/{arch}) into dagster/python-base by its digest, without a tag \
+             (through the registry API)\n",
+            staged(arch)
+        )
+    };
+    let index = "# then put an index of them under dagster/python-base:1.2.3 (through the \
+                 registry API)\n";
     assert_eq!(
         run.stdout,
-        [build("amd64"), build("arm64"), push("amd64"), push("arm64")].concat() + index
+        [build("amd64"), build("arm64"), push("amd64"), push("arm64")].concat()
+            + &copy("amd64")
+            + &copy("arm64")
+            + index
     );
+    // Without a registry to stage in, a dry run names it, and a real run stops before building.
+    let release = [
+        "build-and-push-dockerhub",
+        "--name",
+        "python-base",
+        "--dagster-version",
+        "1.2.3",
+    ];
+    let dry = env.run(&[&release[..], &["--dry-run"]].concat()).success();
+    assert!(
+        dry.stdout
+            .contains("--tag '<registry>/python-base:1.2.3-linux-arm64'")
+    );
+    dry.stderr_has("warning: no registry to push to");
+    env.run(&release)
+        .code(2)
+        .stderr_has("error: no registry to push to")
+        .stderr_has("hint: pass `--registry");
+    assert_eq!(env.images_built(), Vec::<String>::new());
 }
 
 /// What the engine under test exits with for a build whose `RUN` exits 3 (classic docker and
@@ -361,11 +403,12 @@ fn build_and_push_dockerhub_exits_with_the_engines_status_of_the_failed_build_an
         assert_eq!(engine_status, 3, "the check below could not tell it from 1");
     }
     let repository = format!("{}/python-base", env.registry());
-    let args = build_and_push_1_0_0(&repository);
+    let staging = format!("{}/staging", env.registry());
+    let args = build_and_push_1_0_0(&staging, &repository);
     // The default platforms, amd64 then arm64: the amd64 build succeeds, the arm64 one fails.
-    env.run(&args)
-        .code(engine_status)
-        .stderr_has(&format!("building `{repository}:1.0.0-linux-arm64` failed"));
+    env.run(&args).code(engine_status).stderr_has(&format!(
+        "building `{staging}/python-base:1.0.0-linux-arm64` failed"
+    ));
     let path = format!("{}/python-base", env.registry_path());
     assert_eq!(common::registry_tags(&path), Vec::<String>::new());
 }
@@ -550,7 +593,7 @@ fn build_and_push_dockerhub_stops_on_a_buildx_that_fails_naming_the_command() {
     let run = with(&[("BUILDX_BUILDER", "nosuch")]).success();
     assert!(
         run.stdout
-            .contains("--platform linux/arm64 --build-arg DAGSTER_VERSION=1.0.0"),
+            .contains("--platform linux/arm64 --build-arg PYTHON_VERSION=3.9 --build-arg DAGSTER_VERSION=1.0.0"),
         "{}",
         run.stdout
     );

@@ -84,7 +84,7 @@ fn resume(env: &Env) -> Run {
 }
 
 fn state_file(env: &Env) -> PathBuf {
-    env.path(".dagster-image/publish-unit.json")
+    env.state_path("publish-unit.json")
 }
 
 /// The repository files publish may edit, and the catalog's, to show that a run left them.
@@ -98,7 +98,7 @@ fn repository_files(env: &Env) -> (Vec<(PathBuf, Vec<u8>)>, String, String) {
 
 /// Every build log of the test's timestamp and its content: a build adds to them.
 fn build_logs(env: &Env) -> Vec<(PathBuf, String)> {
-    let dir = env.path(&format!(".dagster-image/logs/{}", env.timestamp));
+    let dir = env.state_path(&format!("logs/{}", env.timestamp));
     let mut logs: Vec<(PathBuf, String)> = fs_err::read_dir(dir)
         .unwrap()
         .map(|entry| {
@@ -317,7 +317,7 @@ fn dry_run_prints_every_step_with_its_commands_and_diffs_and_changes_nothing() {
         "the bases are built once, by step 2:\n{target_builds}"
     );
     assert_eq!(repository_files(&env), before);
-    assert!(!env.path(".dagster-image").exists());
+    assert!(!env.root().join(".dagster-image").exists());
     assert_eq!(env.images_built(), Vec::<String>::new());
 }
 
@@ -379,7 +379,7 @@ fn assert_refused(env: &Env, args: &[&str], message: &str) {
         .code(2)
         .stderr_has(message);
     assert_eq!(repository_files(env), before, "{args:?}");
-    assert!(!env.path(".dagster-image").exists(), "{args:?}");
+    assert!(!env.root().join(".dagster-image").exists(), "{args:?}");
     assert_eq!(env.images_built(), Vec::<String>::new());
 }
 
@@ -458,4 +458,18 @@ fn platforms_given_on_the_command_line_are_built_and_pushed_with_their_index() {
     assert!(run.stdout.contains(&pushed), "{}", run.stdout);
     let index = format!("under {registry}/{TARGET}:py3.10-{ts}");
     assert!(run.stdout.contains(&index), "{}", run.stdout);
+}
+
+/// `.buildkite/defines.py -> ../ci/defines.py`: the link stays, its target gets T.
+#[test]
+fn a_linked_defines_file_keeps_its_link_and_its_target_is_edited() {
+    let env = repository();
+    let ts = &env.timestamp;
+    write_root(&env, "ci/defines.py", &defines(PREVIOUS));
+    let link = env.root().join(".buildkite/defines.py");
+    fs_err::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink("../ci/defines.py", &link).unwrap();
+    publish(&env, &env.registry(), &[]).success();
+    assert!(fs_err::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(read_root(&env, "ci/defines.py"), defines(ts));
 }

@@ -194,6 +194,53 @@ fn release_publishes_the_first_python_version_as_version_and_latest_to_every_rep
     }
 }
 
+/// A patch release of an older line must not move `latest` backwards: `push-dockerhub` and
+/// `push-ecr` push `latest` only with `--set-latest`, as the newest original does, and leave it
+/// where it was without.
+#[test]
+fn push_dockerhub_and_push_ecr_move_latest_only_with_set_latest() {
+    let env = Env::new();
+    build(&env, "build-all --name python-base");
+    run_with_registry(&env, "push-all --name python-base").success();
+    let newest = common::image_id(&env.tag("python-base", "3.9"));
+    let older = env.timestamp_labelled("older-line");
+    env.write(
+        "python-base/Dockerfile",
+        &format!(
+            "{}RUN echo older-line > /line\n",
+            env.read("python-base/Dockerfile")
+        ),
+    );
+    let release = |command: &str, version: &str, set_latest: &str| {
+        let to = format!("{}/{command}", env.registry());
+        let args = format!(
+            "{command} --name python-base --dagster-version {version}{set_latest} \
+             --repository {to}"
+        );
+        run_with_registry(&env, &args).success();
+    };
+    for command in ["push-dockerhub", "push-ecr"] {
+        release(command, "1.2.0", " --set-latest");
+    }
+    env.run(&words(&format!("build-all --name python-base -t {older}")))
+        .success();
+    run_with_registry(&env, "push-all --name python-base").success();
+    let older_image = common::image_id(&format!("dagster/python-base:py3.9-{older}"));
+    assert_ne!(older_image, newest);
+    for command in ["push-dockerhub", "push-ecr"] {
+        release(command, "1.1.9", "");
+        let repository = format!("{}/{command}", env.registry_path());
+        assert_eq!(
+            common::registry_tags(&repository),
+            ["1.1.9", "1.2.0", "latest"],
+            "{command}"
+        );
+        let image_of = |tag| common::registry_image_id(&repository, tag);
+        assert_eq!(image_of("latest").as_ref(), Some(&newest), "{command}");
+        assert_eq!(image_of("1.1.9").as_ref(), Some(&older_image), "{command}");
+    }
+}
+
 /// The ECR registry that `AWS_ACCOUNT_ID=123456789012` makes the default one.
 const ACCOUNT_ECR_HOST: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com";
 
@@ -258,8 +305,9 @@ fn push_dockerhub_and_push_ecr_whose_source_needs_aws_credentials_they_lack_push
     let aws = common::aws_without_credentials(&env);
     for command in ["push-dockerhub", "push-ecr"] {
         let to = format!("{}/{command}", env.registry());
-        let release =
-            format!("{command} --name python-base --dagster-version 1.2.3 --repository {to}");
+        let release = format!(
+            "{command} --name python-base --dagster-version 1.2.3 --set-latest --repository {to}"
+        );
         let run = run_with_aws_account_without_credentials(&env, &aws, &release).success();
         assert_pushed_the_local_image_saying_why(&env, &aws, &run, command);
     }
@@ -322,7 +370,7 @@ fn push_dockerhub_and_push_ecr_dry_runs_name_the_aws_password_the_copy_needs_and
     let dry_run = |command: &str, repository: Option<&str>| {
         let to = repository.map(|r| format!(" --repository {r}"));
         let release = format!(
-            "{command} --name python-base --dagster-version 1.2.3 --dry-run{}",
+            "{command} --name python-base --dagster-version 1.2.3 --set-latest --dry-run{}",
             to.unwrap_or_default()
         );
         run_with_aws_account_without_credentials(&env, &aws, &release).success()
@@ -453,7 +501,7 @@ fn assert_password_hidden(run: &Run) {
 fn push_dockerhub_tags_and_pushes_version_and_latest_without_logging_in() {
     let env = catalog_built_at();
     let stand_ins = StandIns::new(&env, ACCEPT_LOGIN);
-    let release = words("push-dockerhub --name dagster-app --dagster-version 1.2.3");
+    let release = words("push-dockerhub --name dagster-app --dagster-version 1.2.3 --set-latest");
     let run = env.run_with(&release, &stand_ins.env()).success();
     assert_eq!(
         stand_ins.calls(),
@@ -471,7 +519,7 @@ fn push_dockerhub_tags_and_pushes_version_and_latest_without_logging_in() {
 fn push_ecr_logs_in_with_the_aws_password_on_stdin_then_tags_and_pushes() {
     let env = catalog_built_at();
     let stand_ins = StandIns::new(&env, ACCEPT_LOGIN);
-    let release = words("push-ecr --name dagster-app --dagster-version 1.2.3");
+    let release = words("push-ecr --name dagster-app --dagster-version 1.2.3 --set-latest");
     let run = env.run_with(&release, &stand_ins.env()).success();
     let target = "public.ecr.aws/dagster/dagster-app";
     assert_eq!(
@@ -494,7 +542,8 @@ fn push_ecr_logs_in_with_the_aws_password_on_stdin_then_tags_and_pushes() {
 fn push_ecr_dry_run_prints_the_login_pipeline_and_runs_nothing() {
     let env = catalog_built_at();
     let stand_ins = StandIns::new(&env, ACCEPT_LOGIN);
-    let release = words("push-ecr --name dagster-app --dagster-version 1.2.3 --dry-run");
+    let release =
+        words("push-ecr --name dagster-app --dagster-version 1.2.3 --set-latest --dry-run");
     let run = env.run_with(&release, &stand_ins.env()).success();
     let (aws, docker) = (stand_ins.aws.display(), stand_ins.docker.display());
     let target = "public.ecr.aws/dagster/dagster-app";
@@ -511,6 +560,43 @@ fn push_ecr_dry_run_prints_the_login_pipeline_and_runs_nothing() {
     );
     assert_eq!(stand_ins.calls(), "", "a dry run ran commands");
     assert_password_hidden(&run);
+}
+
+/// `docker login` closing its stdin before reading the password, then exiting with `status`
+/// after saying `words`; the password `aws` gives is longer than a pipe holds, so the tool's
+/// write of it always meets the closed pipe.
+fn login_closing_its_stdin(env: &Env, status: i32, words: &str) -> StandIns {
+    let login = format!("exec 0<&-; echo '{words}' >&2; exit {status}");
+    let stand_ins = StandIns::new(env, &login);
+    let long_password = format!(
+        "#!/bin/sh\necho \"$*\" >> '{}'\nhead -c 200000 /dev/zero | tr '\\0' x\n",
+        stand_ins.log.display()
+    );
+    write_executable(&stand_ins.aws, &long_password);
+    stand_ins
+}
+
+/// A login is judged by docker's exit status, not by the pipe of its password: a login that
+/// closed its stdin and exited 0 lets the push go on; one that failed says docker's own words.
+#[test]
+fn a_login_whose_stdin_pipe_breaks_is_judged_by_its_exit_status() {
+    let env = catalog_built_at();
+    let release = words("push-ecr --name dagster-app --dagster-version 1.2.3");
+    let stand_ins = login_closing_its_stdin(&env, 0, "Login Succeeded");
+    env.run_with(&release, &stand_ins.env()).success();
+    assert!(
+        (stand_ins.calls()).ends_with("docker push public.ecr.aws/dagster/dagster-app:1.2.3\n"),
+        "{}",
+        stand_ins.calls()
+    );
+    let refused = "Error response from daemon: Get \"https://public.ecr.aws/v2/\": denied";
+    let stand_ins = login_closing_its_stdin(&env, 1, refused);
+    let run = env
+        .run_with(&release, &stand_ins.env())
+        .code(1)
+        .stderr_has("error: logging docker in to `public.ecr.aws` failed")
+        .stderr_has(refused);
+    assert!(!run.stderr.contains("Broken pipe"), "{}", run.stderr);
 }
 
 #[test]

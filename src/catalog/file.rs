@@ -17,7 +17,16 @@ pub fn read_text(path: &Path) -> Result<String> {
         path: path.to_owned(),
         problem,
     };
-    let metadata = fs_err::metadata(path)?;
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ELOOP as i32) => {
+            return Err(invalid(
+                "a symbolic link that leads back to itself (a link loop)".into(),
+            ));
+        }
+        // Again through fs_err, whose error names the path.
+        Err(_) => fs_err::metadata(path)?,
+    };
     if !metadata.is_file() {
         let found = if metadata.is_dir() {
             "a folder"
@@ -62,7 +71,10 @@ pub fn read_text_if_exists(path: &Path) -> Result<Option<String>> {
 /// Replaces the file at `path` by what `change` makes of its current text (`None`: no file),
 /// re-read under the exclusive lock of its folder, so that concurrent writers both land and no
 /// build of the folder reads a file being replaced. The write is atomic.
+/// A link (`.buildkite/defines.py -> ../shared/defines.py`) is kept: its target is replaced.
 pub fn replace(path: &Path, change: impl FnOnce(Option<&str>) -> Result<String>) -> Result<()> {
+    let target = link_target(path)?;
+    let path = target.as_deref().unwrap_or(path);
     let _lock = Lock::folder_exclusive(crate::atomic::folder_of(path))?;
     // Under the lock, a temporary file of ours beside the file is from a killed writer.
     // Harmless if it stays, so a failure to remove it does not fail the write.
@@ -71,6 +83,30 @@ pub fn replace(path: &Path, change: impl FnOnce(Option<&str>) -> Result<String>)
     let new = change(old.as_deref())?;
     crate::atomic::write(path, new.as_bytes())?;
     Ok(())
+}
+
+/// The file a link at `path` leads to (through every link of a chain); `None` when `path` is no
+/// link. A link loop is bad input.
+fn link_target(path: &Path) -> Result<Option<std::path::PathBuf>> {
+    match fs_err::symlink_metadata(path) {
+        Ok(metadata) if metadata.is_symlink() => {}
+        _ => return Ok(None),
+    }
+    match std::fs::canonicalize(path) {
+        Ok(target) => Ok(Some(target)),
+        Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ELOOP as i32) => {
+            Err(Error::Invalid {
+                path: path.to_owned(),
+                problem: "a symbolic link that leads back to itself (a link loop)".into(),
+            })
+        }
+        // A dangling link: the file it names is created.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let named = fs_err::read_link(path)?;
+            Ok(Some(crate::atomic::folder_of(path).join(named)))
+        }
+        Err(_) => Ok(Some(fs_err::canonicalize(path)?)),
+    }
 }
 
 #[cfg(test)]
@@ -90,6 +126,11 @@ mod tests {
             error.ends_with("expected a regular file, found a special file"),
             "{error}"
         );
+        let looped = dir.path().join("Dockerfile");
+        std::os::unix::fs::symlink(&looped, &looped).unwrap();
+        let error = read_text(&looped).unwrap_err();
+        assert!(matches!(error, Error::Invalid { .. }), "{error}");
+        assert!(error.to_string().ends_with("(a link loop)"), "{error}");
         let huge = dir.path().join("huge.yaml");
         fs_err::write(&huge, vec![b'#'; MAX_FILE_BYTES as usize + 1]).unwrap();
         let error = read_text(&huge).unwrap_err().to_string();
@@ -113,6 +154,19 @@ mod tests {
         replace(&path, |old| Ok(format!("{}two\n", old.unwrap()))).unwrap();
         assert_eq!(fs_err::read_to_string(&path).unwrap(), "one\ntwo\n");
         assert!(!leftover.exists());
+    }
+
+    #[test]
+    fn replacing_a_link_replaces_its_target_and_keeps_the_link() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir(dir.path().join("shared")).unwrap();
+        let target = dir.path().join("shared/defines.py");
+        fs_err::write(&target, "A = 1\n").unwrap();
+        let link = dir.path().join("defines.py");
+        std::os::unix::fs::symlink("shared/defines.py", &link).unwrap();
+        replace(&link, |old| Ok(old.unwrap().replace('1', "2"))).unwrap();
+        assert!(fs_err::symlink_metadata(&link).unwrap().is_symlink());
+        assert_eq!(fs_err::read_to_string(&target).unwrap(), "A = 2\n");
     }
 
     #[test]

@@ -147,12 +147,14 @@ fn with_entry_in_place(text: &str, version: &str, timestamp: &str, order: &[Stri
         match keys.iter().position(|key| key == version) {
             Some(existing) => {
                 if let Some(entry) = mapping.entries().nth(existing) {
-                    entry.set_value(timestamp, false);
+                    entry.set_value(scalar(timestamp), false);
                 }
             }
-            None => {
-                mapping.insert_at_index(insertion_index(&keys, version, order), version, timestamp)
-            }
+            None => mapping.insert_at_index(
+                insertion_index(&keys, version, order),
+                version,
+                scalar(timestamp),
+            ),
         }
         return file.to_string();
     }
@@ -220,9 +222,32 @@ fn insertion_index(keys: &[String], version: &str, order: &[String]) -> usize {
         .map_or(0, |i| i + 1)
 }
 
+/// `value` as yaml-edit writes it: quoted exactly when `plain_or_quoted` quotes it (yaml-edit's
+/// own choice follows YAML 1.2, and PyYAML reads its plain `1_0` as 10 and `2030-01-02` as a date).
+fn scalar(value: &str) -> yaml_edit::ScalarValue {
+    if needs_quotes(value) {
+        yaml_edit::ScalarValue::single_quoted(value)
+    } else {
+        yaml_edit::ScalarValue::plain(value)
+    }
+}
+
 /// `value` as a YAML scalar that every reader takes for the same text: quoted when it would
-/// otherwise read as null, a boolean or a number (a timestamp tag may be any of `null`, `1e3`).
+/// otherwise read as null, a boolean, a number or a date (a timestamp tag may be any of `null`,
+/// `1e3`, `1_0`, `2030-01-02`).
 fn plain_or_quoted(value: &str) -> String {
+    if needs_quotes(value) {
+        format!("'{value}'")
+    } else {
+        value.to_owned()
+    }
+}
+
+/// Whether `value` written plain would read as something else than that text, in YAML 1.1
+/// (PyYAML, the original's reader) or 1.2: null, a boolean (YAML 1.1's `y`, `off` too), a
+/// number (YAML 1.1's `0b1`, `0_7`, `1_000`, `1._` too), a date (`2030-01-02`), or a plain scalar
+/// starting with an indicator.
+fn needs_quotes(value: &str) -> bool {
     let lower = value.to_ascii_lowercase();
     let special = matches!(
         lower.as_str(),
@@ -245,13 +270,21 @@ fn plain_or_quoted(value: &str) -> String {
         .replace('_', "")
         .parse::<f64>()
         .is_ok()
-        || lower.starts_with("0x")
-        || lower.starts_with("0o");
-    if special || numeric || value.starts_with(['-', '.']) {
-        format!("'{value}'")
-    } else {
-        value.to_owned()
-    }
+        || ["0x", "0o", "0b"]
+            .iter()
+            .any(|prefix| lower.starts_with(prefix));
+    special || numeric || is_date(value) || value.starts_with(['-', '.'])
+}
+
+/// `YYYY-M[M]-D[D]`, which YAML 1.1 reads as a date (PyYAML: a `date`, or an error for a day
+/// that does not exist).
+fn is_date(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    let digits = |part: &str, lengths: std::ops::RangeInclusive<usize>| {
+        lengths.contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit())
+    };
+    matches!(parts.as_slice(), [year, month, day]
+        if digits(year, 4..=4) && digits(month, 1..=2) && digits(day, 1..=2))
 }
 
 #[cfg(test)]
@@ -278,8 +311,8 @@ mod tests {
 
     #[test]
     fn updates_a_quoted_key_in_place() {
-        assert_eq!(set("'3.9': x\n", "3.9", "y"), "'3.9': y\n");
-        assert_eq!(set("\"3.9\": x\n", "3.9", "y"), "\"3.9\": y\n");
+        assert_eq!(set("'3.9': x\n", "3.9", "w"), "'3.9': w\n");
+        assert_eq!(set("\"3.9\": x\n", "3.9", "w"), "\"3.9\": w\n");
     }
 
     #[test]
@@ -328,12 +361,48 @@ mod tests {
     fn exactly_the_values_another_yaml_reader_would_misread_are_quoted() {
         let written = |value| plain_or_quoted(value);
         for value in [
-            "", "~", "null", "NULL", "true", "yes", "off", "n", ".inf", "-.inf", ".nan", "010",
-            "1e3", "-1", "+1", "1_000", ".5", "0x1f", "0o17", "-x", ".x",
+            "",
+            "~",
+            "null",
+            "NULL",
+            "true",
+            "yes",
+            "off",
+            "n",
+            ".inf",
+            "-.inf",
+            ".nan",
+            "010",
+            "1e3",
+            "-1",
+            "+1",
+            "1_000",
+            ".5",
+            "0x1f",
+            "0o17",
+            "-x",
+            ".x",
+            "0b101",
+            "5_",
+            "1._",
+            "2030-01-02",
+            "2030-1-2",
+            "0000-00-00",
         ] {
             assert_eq!(written(value), format!("'{value}'"), "{value}");
         }
-        for value in ["2020-07-11T040642", "x-1", "1.2.3", "nulls", "a.b", "ox1f"] {
+        for value in [
+            "2020-07-11T040642",
+            "x-1",
+            "1.2.3",
+            "nulls",
+            "a.b",
+            "ox1f",
+            "2030-01-02x",
+            "20300-1-2",
+            "2030-01",
+            "b0101",
+        ] {
             assert_eq!(written(value), value, "{value}");
         }
     }

@@ -90,6 +90,20 @@ impl Catalog {
             .to_owned()
     }
 
+    /// Every folder of the images folder, hidden ones and links to folders included, sorted:
+    /// what the original tool's `list` prints (it took each for an image).
+    pub fn folders(&self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs_err::read_dir(&self.dir)? {
+            let entry = entry?;
+            if entry.path().is_dir() {
+                names.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
     /// Names of the image folders (those holding a `versions.yaml`), sorted.
     pub fn names(&self) -> Result<Vec<String>> {
         let mut names = Vec::new();

@@ -3,6 +3,10 @@
 
 /// Longest tag Docker accepts.
 const MAX_TAG_LEN: usize = 128;
+/// Longest image name: `dagster/<name>`, or `<registry>/<name>` with a registry address, must
+/// stay within the 255 characters Docker takes for a repository, and a build's log file,
+/// `<name>-py<V>[-<platform>].log`, within a file name's 255 bytes.
+pub const MAX_IMAGE_NAME_LEN: usize = 128;
 
 /// Why a value cannot be used where it was given.
 pub type Invalid = String;
@@ -10,6 +14,12 @@ pub type Invalid = String;
 /// An image name must be one path component of a Docker repository: lowercase letters and
 /// digits, separated by single `.`, `_`, `__` or runs of `-`.
 pub fn check_image_name(name: &str) -> Result<(), Invalid> {
+    if name.len() > MAX_IMAGE_NAME_LEN {
+        return Err(format!(
+            "it is {} characters long; an image name is at most {MAX_IMAGE_NAME_LEN}",
+            name.len()
+        ));
+    }
     let is_alphanumeric = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
     if let Some(c) = name
         .chars()
@@ -61,6 +71,16 @@ pub fn check_tag_chars(part: &str) -> Result<(), Invalid> {
         )),
         None => Ok(()),
     }
+}
+
+/// A timestamp: tag characters, not starting with `-` (`-t=--push` is a flag given as a value,
+/// not a timestamp to record).
+pub fn check_timestamp(timestamp: &str) -> Result<(), Invalid> {
+    check_tag_chars(timestamp)?;
+    if timestamp.starts_with('-') {
+        return Err("a timestamp cannot start with `-` (it looks like a flag)".into());
+    }
+    Ok(())
 }
 
 /// A platform as `docker build --platform` takes one: `OS`, `OS/ARCH` or `OS/ARCH/VARIANT`
@@ -170,6 +190,8 @@ mod tests {
         ] {
             assert!(check_image_name(bad).is_err(), "{bad}");
         }
+        assert_eq!(check_image_name(&"a".repeat(MAX_IMAGE_NAME_LEN)), Ok(()));
+        assert!(check_image_name(&"a".repeat(MAX_IMAGE_NAME_LEN + 1)).is_err());
     }
 
     #[test]

@@ -106,6 +106,7 @@ impl RawSpec {
         let mut docker_args = IndexMap::new();
         for (name, value) in self.docker_args {
             check_arg_name(path, &name)?;
+            check_arg_value(path, &name, &value)?;
             if name.value == BASE_IMAGE_ARG && self.base_image.is_some() {
                 return Err(Error::InvalidAt {
                     path: path.to_owned(),
@@ -150,11 +151,26 @@ impl RawBase {
 
 fn check_arg_name(path: &Path, name: &Spanned<String>) -> Result<()> {
     let value = &name.value;
-    if value.is_empty() || value.contains(|c: char| c == '=' || c.is_whitespace()) {
+    if value.is_empty() || value.contains(|c: char| c == '=' || c == '\0' || c.is_whitespace()) {
         return Err(Error::InvalidAt {
             path: path.to_owned(),
             line: name.referenced.line(),
             problem: format!("`{value}` is not a build argument name (no `=`, no spaces)"),
+        });
+    }
+    Ok(())
+}
+
+/// A NUL cannot be passed in an argument vector: the engine would never see the value.
+fn check_arg_value(path: &Path, name: &Spanned<String>, value: &str) -> Result<()> {
+    if value.contains('\0') {
+        return Err(Error::InvalidAt {
+            path: path.to_owned(),
+            line: name.referenced.line(),
+            problem: format!(
+                "the value of `{}` holds a NUL character, which no program argument can carry",
+                name.value
+            ),
         });
     }
     Ok(())

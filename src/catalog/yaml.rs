@@ -27,7 +27,11 @@ pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
 }
 
 /// Parser messages that speak of the parser or of Rust types, in the file's terms instead.
-const REWORDED: [(&str, &str); 6] = [
+const REWORDED: [(&str, &str); 7] = [
+    (
+        "multiple YAML documents detected; use from_str_multiple or from_str_multiple_with_options",
+        "a second YAML document starts here (after `---`); the file holds one",
+    ),
     (", set DuplicateKeyPolicy in Options if acceptable", ""),
     (
         "cannot deserialize null into string; use Option<String>",
@@ -149,6 +153,14 @@ mod tests {
                 "too large once its `*alias` references are expanded (past the parser's limit on "
             ),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn a_second_document_is_refused_at_its_line_without_naming_parser_functions() {
+        assert_eq!(
+            message("source: aws\n---\nsource: local\n"),
+            "f.yaml:3:1: a second YAML document starts here (after `---`); the file holds one"
         );
     }
 }

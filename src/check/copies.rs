@@ -14,6 +14,14 @@ use crate::catalog::image_config::Copy;
 use crate::digest::ContextPaths;
 use crate::dockerfile::Dockerfile;
 use crate::dockerignore::{self, DockerIgnore};
+use crate::secrets;
+
+/// Build arguments as (name, value) pairs.
+fn args(docker_args: &IndexMap<String, String>) -> impl Iterator<Item = (&str, &str)> {
+    docker_args
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+}
 
 /// A source, once expanded, that one instruction names and the context lacks.
 #[derive(PartialEq, Eq, Hash)]
@@ -22,6 +30,8 @@ struct Missing {
     keyword: String,
     written: String,
     path: String,
+    /// `path` as shown: the values of secret-named build arguments in it hidden.
+    shown: String,
 }
 
 /// `COPY`/`ADD` sources absent from the build context of some Python version, once per line
@@ -49,6 +59,7 @@ pub(super) fn missing_copy_sources(
                         line: instruction.line,
                         keyword: instruction.keyword.clone(),
                         written: written.clone(),
+                        shown: secrets::hide_in(&path, args(&spec.docker_args)),
                         path,
                     };
                     missing.entry(key).or_default().push(version);
@@ -73,9 +84,10 @@ fn problem(
         keyword,
         written,
         path,
+        shown,
     } = missing;
-    let shown = match written.contains('$') {
-        true => format!("`{written}` (`{path}`)"),
+    let shown_source = match written.contains('$') {
+        true => format!("`{written}` (`{shown}`)"),
         false => format!("`{written}`"),
     };
     let ignored = if context.ignore.excludes(Path::new(path)) {
@@ -83,9 +95,9 @@ fn problem(
     } else {
         ""
     };
-    let to = literal_prefix(path);
+    let to = literal_prefix(shown);
     let to = if to.as_os_str().is_empty() {
-        path.clone()
+        shown.clone()
     } else {
         to.display().to_string()
     };
@@ -93,7 +105,7 @@ fn problem(
         .problem(Kind::MissingCopySource, "Dockerfile", Some(*line))
         .says(
             format!(
-                "the `{keyword}` source {shown} is not in the build context for Python {}{ignored}",
+                "the `{keyword}` source {shown_source} is not in the build context for Python {}{ignored}",
                 versions.join(", ")
             ),
             format!(

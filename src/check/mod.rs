@@ -15,7 +15,7 @@ mod names;
 mod platforms;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -60,6 +60,7 @@ pub enum Kind {
     MissingCopySource,
     NameTooLong,
     BaseLacksPlatform,
+    NoVersions,
 }
 
 /// One problem: where it is, what it is, and what to do.
@@ -106,6 +107,41 @@ pub fn problems(folders: &Folders) -> Vec<Problem> {
     found.extend(cycles(folders));
     found.sort_by(|a, b| (&a.image, &a.file, a.line).cmp(&(&b.image, &b.file, b.line)));
     found
+}
+
+/// The folders of the images folder `images_dir` (`all`) that hold no `versions.yaml` (not in
+/// `images`): the original tool lists them and its `build-all` tries to build them.
+pub fn folders_without_versions(
+    images_dir: &Path,
+    all: &[String],
+    images: &[String],
+) -> Vec<Problem> {
+    all.iter()
+        .filter(|name| !images.contains(name))
+        .map(|name| {
+            let fix = if name == ".dagster-image" {
+                "delete it: it is where dagster-image kept its own files before, and it now keeps \
+                 them in `.dagster-image` beside the images folder"
+            } else {
+                "add a `versions.yaml` (each Python version with its `docker_args`), or move the \
+                 folder out of the images folder"
+            };
+            Problem {
+                image: name.clone(),
+                kind: Kind::NoVersions,
+                file: images_dir
+                    .join(name)
+                    .join("versions.yaml")
+                    .display()
+                    .to_string(),
+                line: None,
+                problem: "the folder has no versions.yaml, so it is no image; the original \
+                          tool's `list` shows it and its `build-all` tries to build it"
+                    .to_owned(),
+                fix: fix.to_owned(),
+            }
+        })
+        .collect()
 }
 
 /// `name` and, transitively, the images it builds on: what `check --name` looks at.
@@ -211,6 +247,12 @@ fn unreadable_files(folder: &Folder) -> Vec<Problem> {
                 .problem(kind, "Dockerfile", None)
                 .says(problem, fix.to_owned()),
         );
+    }
+    if let Err(error) = &folder.context {
+        found.push(folder.problem(Kind::InvalidFile, "", None).says(
+            format!("the build context cannot be read: {error}"),
+            "make `.dockerignore` a readable regular file of at most 1 MiB of UTF-8, and every file of the folder readable".to_owned(),
+        ));
     }
     found
 }

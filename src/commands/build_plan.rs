@@ -4,10 +4,10 @@
 //! in its image's `last_updated.yaml`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::build_context::Additions;
-use crate::catalog::{Error as CatalogError, Image, lookup, names};
+use crate::catalog::{self, Error as CatalogError, Image, lookup, names};
 use crate::error::{Error, Result};
 use crate::plan::{self, Build, Plan, Target};
 use crate::report;
@@ -182,13 +182,26 @@ fn resolve_for(
         platforms_in_one_build: request.platforms_in_one_build,
         without_registry: only_shown,
     };
-    let plan = plan::resolve(&images, &plan_request, &context.registry_address())?;
-    for build in &plan.builds {
+    let mut plan = plan::resolve(&images, &plan_request, &context.registry_address())?;
+    for build in &mut plan.builds {
         let tag = plan::version_tag(&build.target.python_version, &plan.timestamp);
         names::check_tag(&tag).map_err(|why| invalid("tag", &tag, why))?;
-        check_dockerfile(&build.request.dockerfile)?;
+        check_context_files(build)?;
+        build.request.dockerfile = followed(&build.request.dockerfile)?;
     }
     Ok((images, plan))
+}
+
+/// The file a Dockerfile given as a link (`Dockerfile -> ../../shared/Dockerfile.base`) leads
+/// to, for `--file`: the classic builder follows the link, BuildKit reads it inside the context
+/// and finds nothing there; every engine reads the target.
+fn followed(dockerfile: &Path) -> Result<PathBuf> {
+    match fs_err::symlink_metadata(dockerfile) {
+        Ok(metadata) if metadata.is_symlink() => {
+            Ok(fs_err::canonicalize(dockerfile).map_err(CatalogError::Io)?)
+        }
+        _ => Ok(dockerfile.to_owned()),
+    }
 }
 
 /// Says once what a plan shown without a registry could not know: the registry that each
@@ -213,22 +226,34 @@ fn warn_of_unknown_registry(context: &Context, plan: &Plan) {
     );
 }
 
-/// A build's Dockerfile must be a regular file: docker's own error for a missing one comes only
-/// once the run has started, and a FIFO or a link to a device would stall it.
+/// The files docker reads of a build's context before anything else must be readable: its
+/// Dockerfile, and its `.dockerignore` when there is one (a FIFO or a link loop is bad input).
+fn check_context_files(build: &Build) -> Result<()> {
+    check_dockerfile(&build.request.dockerfile)?;
+    check_dockerignore(&build.request.context)
+}
+
+/// The `.dockerignore` of the context `dir`, when there is one, must be a readable regular file.
+pub(super) fn check_dockerignore(dir: &Path) -> Result<()> {
+    catalog::file::read_text_if_exists(&dir.join(".dockerignore"))?;
+    Ok(())
+}
+
+/// A build's Dockerfile must be a readable regular file (a link to one, as docker follows it):
+/// docker's own error for a missing one comes only once the run has started, a FIFO or a link to
+/// a device would stall it, and a link loop is no Dockerfile.
 fn check_dockerfile(path: &Path) -> Result<()> {
-    let problem = match fs_err::metadata(path) {
-        Ok(metadata) if metadata.is_file() => return Ok(()),
-        Ok(_) => "the Dockerfile is not a regular file",
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            "there is no Dockerfile: add the one the image is built from"
+    match catalog::file::read_text(path) {
+        Ok(_) => Ok(()),
+        Err(CatalogError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(CatalogError::Invalid {
+                path: path.to_owned(),
+                problem: "there is no Dockerfile: add the one the image is built from".to_owned(),
+            }
+            .into())
         }
-        Err(e) => return Err(CatalogError::Io(e).into()),
-    };
-    Err(CatalogError::Invalid {
-        path: path.to_owned(),
-        problem: problem.to_owned(),
+        Err(e) => Err(e.into()),
     }
-    .into())
 }
 
 /// Every image: finding what builds on `name` needs them all. `name` is read first, so that an

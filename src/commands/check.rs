@@ -28,10 +28,18 @@ pub fn check(context: &Context, name: Option<&str>, json: bool) -> Result<()> {
         Some(name) => check::with_bases(&folders, name),
         None => folders.keys().cloned().collect(),
     };
-    let problems: Vec<Problem> = check::problems(&folders)
+    let mut problems: Vec<Problem> = check::problems(&folders)
         .into_iter()
         .filter(|p| scope.contains(&p.image))
         .collect();
+    if name.is_none() {
+        let not_images = check::folders_without_versions(
+            catalog.dir(),
+            &catalog.folders()?,
+            &folders.keys().cloned().collect::<Vec<_>>(),
+        );
+        problems.extend(not_images);
+    }
     if json {
         let text = serde_json::to_string_pretty(&problems)
             .map_err(|e| catalog::Error::Io(std::io::Error::other(e)))?;

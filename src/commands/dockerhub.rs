@@ -1,12 +1,14 @@
 //! `build-and-push-dockerhub`: the original tool's multi-platform release, drop-in. The image
-//! folder (its `image.yaml` copies in place) is built with `DAGSTER_VERSION=X` for each
-//! platform, each platform's image pushed as `<repo>:X-<os>-<arch>`, then their index put under
-//! `<repo>:X` (and `<repo>:latest` with `--set-latest`) through the registry API: on every
-//! engine, where the original needs a buildx builder that pushes several platforms at once.
-//! One platform is one build tagged `<repo>:X` and pushed. When the current buildx builder can
-//! build every platform and push them as one index, one `docker buildx build --push` does it all,
-//! as in the original. `last_updated.yaml` is not touched: nothing was built at a timestamp. A
-//! failed build exits with the engine's exit status, as the original does.
+//! folder (its `image.yaml` copies in place) is built with the `docker_args` of its first Python
+//! version and `DAGSTER_VERSION=X`. When the current buildx builder can build every platform and
+//! push them as one index, one `docker buildx build --push` does it all, as in the original. On
+//! every other engine each platform is built and pushed to the tool's own registry (staging,
+//! `<registry>/N:X-<os>-<arch>`), copied from there into the release's repository by digest,
+//! without a tag, and their index put under `<repo>:X` (and `<repo>:latest` with
+//! `--set-latest`) through the registry API: the release's repository ends with exactly the
+//! original's tags. One platform is one build tagged `<repo>:X` and pushed. `last_updated.yaml`
+//! is not touched: nothing was built at a timestamp. A failed build exits with the engine's exit
+//! status, as the original does.
 
 use crate::build_context::Additions;
 use crate::catalog::{Error as CatalogError, Image};
@@ -16,7 +18,7 @@ use crate::process::Command;
 use crate::reference::Tag;
 use crate::registry::{Child, split_repository};
 
-use super::platform_push::{self, PlannedIndex};
+use super::platform_push;
 use super::{Context, print_stdout, state_dir};
 
 /// The platforms built when none is given, as the original tool.
@@ -52,40 +54,96 @@ pub fn build_and_push(context: &Context, release: &Release, dry_run: bool) -> Re
         true => context.docker.buildx_builder()?,
         false => None,
     };
+    let with_buildx = buildx.is_some_and(|builder| builder.pushes_all(&platforms));
+    let staging = match platforms.len() > 1 && !with_buildx {
+        true => Some(staging_repository(context, release.name, dry_run)?),
+        false => None,
+    };
     let pushed = Pushed {
         image: &image,
         repository: &repository,
         tags: &tags,
         platforms: &platforms,
     };
-    let steps = match buildx.filter(|builder| builder.pushes_all(&platforms)) {
-        Some(_) => Steps::with_buildx(context, &pushed),
+    let steps = match &staging {
+        Some(staging) => Steps::staged(context, &pushed, staging),
+        None if with_buildx => Steps::with_buildx(context, &pushed),
         None => Steps::new(context, &pushed),
     };
+    let hosts: Vec<String> = [Some(repository.as_str()), staging.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(|repository| split_repository(repository).0.to_owned())
+        .collect();
     if dry_run {
         print_stdout(&steps.describe(&image));
-        return platform_push::assemble(&[], &steps.indexes, context.registry_timeout, true);
+    } else {
+        build_and_push_staged(context, &image, &steps, staging.as_deref())?;
     }
+    steps.release_untagged(&hosts, &pushed, context.registry_timeout, dry_run)
+}
+
+/// Runs the builds of `steps` with the copies of `image` in place (a failure exits with the
+/// engine's status), then their pushes, docker logged in to an AWS `staging` registry first.
+fn build_and_push_staged(
+    context: &Context,
+    image: &Image,
+    steps: &Steps,
+    staging: Option<&str>,
+) -> Result<()> {
     let state_dir = state_dir(context.catalog()?).map_err(CatalogError::Io)?;
     {
-        let _copies = Additions::copy_in([&image], &state_dir)?;
+        let _copies = Additions::copy_in([image], &state_dir)?;
         for (step, command) in &steps.builds {
             command.run(step).map_err(Error::ReleaseBuild)?;
         }
     }
+    if let Some(staging) = staging {
+        super::login::login_if_aws(&context.docker, split_repository(staging).0)?;
+    }
     for (step, command) in &steps.pushes {
         command.run(step)?;
     }
-    let (host, _) = split_repository(&repository);
-    platform_push::assemble(
-        &[host.to_owned()],
-        &steps.indexes,
-        context.registry_timeout,
-        false,
-    )
+    Ok(())
 }
 
-/// The build of the image folder with `DAGSTER_VERSION=<version>` tagged `references`, for
+/// Where each platform's image waits before its copy by digest: the repository of `name` in the
+/// tool's registry (`--registry`, `DAGSTER_IMAGE_REGISTRY`, ECR of `AWS_ACCOUNT_ID`), never the
+/// public one, where a tag of each platform would stay. A dry run without a registry names it
+/// `<registry>/<name>`, saying so.
+fn staging_repository(context: &Context, name: &str, dry_run: bool) -> Result<String> {
+    match context.registry() {
+        Ok(registry) => Ok(registry.repository(name)),
+        Err(error) if dry_run => {
+            say!("warning: {error}: each platform's image is pushed to `<registry>/{name}` first");
+            Ok(format!("<registry>/{name}"))
+        }
+        Err(error) => {
+            say!(
+                "note: without a buildx builder that pushes every platform at once, each \
+                 platform's image is pushed to the tool's registry first, then copied by digest, \
+                 without a tag, next to the release"
+            );
+            Err(error.into())
+        }
+    }
+}
+
+/// The build arguments of a release, as the original's: the `docker_args` of the image's first
+/// Python version (Dagster's release Dockerfiles take their `BASE_IMAGE` from there), then
+/// `DAGSTER_VERSION=<version>`, which replaces a `docker_args` entry of that name.
+fn release_build_args(image: &Image, version: &str) -> Vec<(String, String)> {
+    let mut build_args: Vec<(String, String)> = image
+        .versions
+        .get(image.first_version())
+        .map(|spec| spec.docker_args.clone().into_iter().collect())
+        .unwrap_or_default();
+    build_args.retain(|(name, _)| name != DAGSTER_VERSION_ARG);
+    build_args.push((DAGSTER_VERSION_ARG.to_owned(), version.to_owned()));
+    build_args
+}
+
+/// The build of the image folder with the release's build arguments tagged `references`, for
 /// `platform` (with the `TARGET*` arguments BuildKit would set) or for every platform at once.
 fn release_request(
     image: &Image,
@@ -93,7 +151,7 @@ fn release_request(
     version: &str,
     platform: Option<&str>,
 ) -> BuildSpec {
-    let mut build_args = vec![(DAGSTER_VERSION_ARG.to_owned(), version.to_owned())];
+    let mut build_args = release_build_args(image, version);
     build_args.extend(platform.map(platform_args).unwrap_or_default());
     BuildSpec {
         tag: references[0].clone(),
@@ -131,56 +189,78 @@ impl Pushed<'_> {
 struct Steps {
     builds: Vec<(String, Command)>,
     pushes: Vec<(String, Command)>,
-    indexes: Vec<PlannedIndex>,
+    /// Each platform's image in the staging repository, to be copied by digest.
+    staged: Vec<Child>,
 }
 
 impl Steps {
+    /// One platform: one build tagged with every tag, pushed.
     fn new(context: &Context, pushed: &Pushed) -> Self {
-        let (image, repository, tags, platforms) = (
-            pushed.image,
-            pushed.repository,
-            pushed.tags,
-            pushed.platforms,
-        );
         let docker = &context.docker;
-        let version = &tags[0];
-        let several = platforms.len() > 1;
+        let references = pushed.references();
+        let platform = pushed.platforms.first().map(String::as_str);
+        let request = release_request(pushed.image, &references, &pushed.tags[0], platform);
+        let step = format!("building `{}`", request.tag);
+        Steps {
+            builds: vec![(step, docker.build(&request))],
+            pushes: (references.iter())
+                .map(|reference| (format!("pushing `{reference}`"), docker.push(reference)))
+                .collect(),
+            staged: Vec::new(),
+        }
+    }
+
+    /// Several platforms without buildx: each built and pushed to `staging` as
+    /// `<staging>:<version>-<os>-<arch>`, to be copied into the release's repository by digest.
+    fn staged(context: &Context, pushed: &Pushed, staging: &str) -> Self {
+        let docker = &context.docker;
+        let version = &pushed.tags[0];
         let mut steps = Steps {
             builds: Vec::new(),
             pushes: Vec::new(),
-            indexes: Vec::new(),
+            staged: Vec::new(),
         };
-        let mut children = Vec::new();
-        for platform in platforms {
-            let references: Vec<String> = if several {
-                let suffix = platform.replace('/', "-");
-                vec![format!("{repository}:{version}-{suffix}")]
-            } else {
-                pushed.references()
-            };
-            let request = release_request(image, &references, version, Some(platform));
-            let step = format!("building `{}`", request.tag);
+        for platform in pushed.platforms {
+            let suffix = platform.replace('/', "-");
+            let reference = format!("{staging}:{version}-{suffix}");
+            let request = release_request(
+                pushed.image,
+                std::slice::from_ref(&reference),
+                version,
+                Some(platform),
+            );
+            let step = format!("building `{reference}`");
             steps.builds.push((step, docker.build(&request)));
-            for reference in &references {
-                let step = format!("pushing `{reference}`");
-                steps.pushes.push((step, docker.push(reference)));
-            }
-            children.push(Child {
-                reference: references[0].clone(),
+            let step = format!("pushing `{reference}`");
+            steps.pushes.push((step, docker.push(&reference)));
+            steps.staged.push(Child {
+                reference,
                 platform: platform.clone(),
             });
         }
-        if several {
-            steps.indexes = pushed
-                .references()
-                .into_iter()
-                .map(|target| PlannedIndex {
-                    target,
-                    children: children.clone(),
-                })
-                .collect();
-        }
         steps
+    }
+
+    /// The staged images copied into the release's repository by digest, and their index put
+    /// under every tag; nothing when nothing was staged.
+    fn release_untagged(
+        &self,
+        hosts: &[String],
+        pushed: &Pushed,
+        deadline: std::time::Duration,
+        dry_run: bool,
+    ) -> Result<()> {
+        if self.staged.is_empty() {
+            return Ok(());
+        }
+        platform_push::release_untagged(
+            hosts,
+            &self.staged,
+            pushed.repository,
+            &pushed.references(),
+            deadline,
+            dry_run,
+        )
     }
 
     /// One `docker buildx build --push` of every platform, tagged with every tag: the index is
@@ -193,7 +273,7 @@ impl Steps {
         Steps {
             builds: vec![(step, build)],
             pushes: Vec::new(),
-            indexes: Vec::new(),
+            staged: Vec::new(),
         }
     }
 

@@ -176,7 +176,7 @@ fn run(context: &Context, command: Command) -> Result<()> {
         } => {
             let version = config::version_tag(&dagster_version)?;
             let destinations = config::destinations(destinations)?;
-            release::release(context, &name, &version, &destinations, dry_run)
+            release::release(context, &name, &version, &destinations, true, dry_run)
         }
         Command::PushDockerhub(args) => release_to(context, args, "dagster"),
         Command::PushEcr(args) => release_to(context, args, &format!("{PUBLIC_ECR_HOST}/dagster")),
@@ -275,12 +275,22 @@ fn release_to(context: &Context, args: ReleaseArgs, namespace: &str) -> Result<(
         .repository
         .unwrap_or_else(|| format!("{namespace}/{name}"));
     let destinations = config::destinations(vec![repository])?;
-    release::release(context, &args.name, &version, &destinations, args.dry_run)
+    let set_latest = args.set_latest;
+    release::release(
+        context,
+        &args.name,
+        &version,
+        &destinations,
+        set_latest,
+        args.dry_run,
+    )
 }
 
+/// Every folder of the images folder, as the original lists them (sorted); `check` names those
+/// that are no image (without `versions.yaml`).
 fn list(catalog: &Catalog) -> Result<()> {
     let mut out = String::new();
-    for name in catalog.names()? {
+    for name in catalog.folders()? {
         out.push_str(&name);
         out.push('\n');
     }
@@ -302,9 +312,18 @@ fn invalid(what: &'static str, value: &str, why: impl std::fmt::Display) -> Erro
 /// The name of the folder `state_dir` makes beside the catalog.
 const STATE_DIR: &str = ".dagster-image";
 
-/// The folder for this tool's own files beside the catalog, ignored by git.
+/// Where this tool keeps its own files (build logs, publish state, copy ledgers and their
+/// locks): `.dagster-image/` beside the images folder, never inside it, where the original
+/// tool's `list` and `build-all` would take it for an image.
+fn state_path(catalog: &Catalog) -> PathBuf {
+    let dir = fs_err::canonicalize(catalog.dir()).unwrap_or_else(|_| catalog.dir().to_owned());
+    dir.parent().unwrap_or(&dir).join(STATE_DIR)
+}
+
+/// The folder for this tool's own files beside the catalog (`state_path`), made when missing,
+/// ignored by git.
 fn state_dir(catalog: &Catalog) -> std::io::Result<std::path::PathBuf> {
-    let dir = catalog.dir().join(STATE_DIR);
+    let dir = state_path(catalog);
     fs_err::create_dir_all(&dir)?;
     let ignore = dir.join(".gitignore");
     if !ignore.exists() {

@@ -61,6 +61,56 @@ pub(super) fn per_platform(
     (pushes, index)
 }
 
+/// Copies each platform's image of `staged` (pushed elsewhere) into `repository` under its
+/// digest only, without a tag, then puts the index of them under each of `targets`: the
+/// repository gains no tag but `targets` (`--dry-run`: says what it would do).
+pub(super) fn release_untagged(
+    hosts: &[String],
+    staged: &[Child],
+    repository: &str,
+    targets: &[String],
+    deadline: Duration,
+    dry_run: bool,
+) -> Result<()> {
+    if dry_run {
+        let mut out = String::new();
+        for child in staged {
+            out += &format!(
+                "# then copy {} ({}) into {repository} by its digest, without a tag (through the \
+                 registry API)\n",
+                child.reference, child.platform
+            );
+        }
+        for target in targets {
+            out +=
+                &format!("# then put an index of them under {target} (through the registry API)\n");
+        }
+        print_stdout(&out);
+        return Ok(());
+    }
+    let mut logins = registry::sign_in(hosts)?;
+    let children: Vec<Child> = registry::with_client(hosts, &mut logins, deadline, |client| {
+        staged
+            .iter()
+            .map(|child| {
+                let digest = client.copy_untagged(&child.reference, repository)?;
+                Ok(Child {
+                    reference: format!("{repository}@{digest}"),
+                    platform: child.platform.clone(),
+                })
+            })
+            .collect()
+    })?;
+    let indexes: Vec<PlannedIndex> = targets
+        .iter()
+        .map(|target| PlannedIndex {
+            target: target.clone(),
+            children: children.clone(),
+        })
+        .collect();
+    assemble(hosts, &indexes, deadline, false)
+}
+
 /// Puts every index of `indexes` in the registry (`--dry-run`: says what it would put).
 pub(super) fn assemble(
     hosts: &[String],

@@ -20,14 +20,11 @@ use crate::report;
 use super::build_plan::{self, BuildRequest};
 use super::config::{BuildSettings, Publish as PublishArgs};
 use super::freeze;
-use super::{Context, STATE_DIR, display, print_stdout, pushing, state_dir};
+use super::{Context, display, print_stdout, pushing, state_dir, state_path};
 
 pub fn publish(context: &Context, args: &PublishArgs) -> Result<()> {
     let snap_type = args.snap_type;
-    let state_path = State::path(
-        &context.catalog()?.dir().join(STATE_DIR),
-        snap_type.as_str(),
-    );
+    let state_path = State::path(&state_path(context.catalog()?), snap_type.as_str());
     let _lock = (!args.dry_run).then(|| lock(context)).transpose()?;
     let builder = context.catalog()?.image(&snap_type.builder())?;
     let target = context.catalog()?.image(&snap_type.target())?;

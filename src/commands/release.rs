@@ -18,13 +18,14 @@ use super::outcome::Outcome;
 use super::pushing::{AfterFailure, Publication, print_docker_steps, push_with_docker};
 use super::{Context, print_stdout};
 
-/// Publishes the first Python version of `name` as `<repo>:<dagster_version>` and `<repo>:latest`
-/// for every destination repository.
+/// Publishes the first Python version of `name` as `<repo>:<dagster_version>`, and with
+/// `set_latest` as `<repo>:latest`, for every destination repository.
 pub fn release(
     context: &Context,
     name: &str,
     dagster_version: &Tag,
     destinations: &[Destination],
+    set_latest: bool,
     dry_run: bool,
 ) -> Result<()> {
     let image = context.catalog()?.image(name)?;
@@ -36,7 +37,9 @@ pub fn release(
         hosts.insert(destination.host.clone());
         let repository = &destination.repository;
         targets.push(format!("{repository}:{dagster_version}"));
-        targets.push(format!("{repository}:latest"));
+        if set_latest {
+            targets.push(format!("{repository}:latest"));
+        }
     }
     let publication = Publication {
         source: local_tag(name, version, timestamp),

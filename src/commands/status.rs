@@ -55,6 +55,9 @@ pub fn status(context: &Context, name: Option<&str>, json: bool) -> Result<()> {
         ..plan::Request::new(planned, Timestamp::recorded("status"))
     };
     let plan = plan::resolve(&images, &request, &context.registry_address())?;
+    for image in images.values() {
+        super::build_plan::check_dockerignore(&image.dir)?;
+    }
     let mut rows = rows(context, &images, &plan, &targets)?;
     rows.sort_by(|a, b| a.image.cmp(&b.image)); // stable: versions stay in versions.yaml order
     let out = if json {

@@ -63,13 +63,21 @@ pub fn input_digest(inputs: &Inputs) -> String {
 }
 
 impl Recorded {
-    /// The parts of `inputs`.
+    /// The parts of `inputs`. An upstream reference made with a secret build argument
+    /// (`FROM registry/${BASE_TOKEN}:1`) is kept with the secret hidden: the label is shown by
+    /// `--dry-run` and stored on the image.
     pub fn of(inputs: &Inputs) -> Self {
         Self {
             context: inputs.context.to_owned(),
             args: args_digest(inputs.build_args, inputs.platform),
             base: inputs.base.map(str::to_owned),
-            upstream: inputs.upstream.iter().cloned().collect(),
+            upstream: inputs
+                .upstream
+                .iter()
+                .map(|(reference, pin)| {
+                    (shown_reference(reference, inputs.build_args), pin.clone())
+                })
+                .collect(),
         }
     }
 
@@ -82,6 +90,16 @@ impl Recorded {
     pub fn from_label(label: &str) -> Option<Self> {
         serde_json::from_str(label).ok()
     }
+}
+
+/// An upstream reference as a label records it: the secrets of `build_args` in it hidden.
+pub fn shown_reference(reference: &str, build_args: &[(String, String)]) -> String {
+    crate::secrets::hide_in(
+        reference,
+        build_args
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    )
 }
 
 /// A digest of build arguments and platform.
@@ -105,6 +123,14 @@ fn field(hasher: &mut blake3::Hasher, name: &str, value: &str) {
 struct Entry {
     path: PathBuf,
     source: PathBuf,
+}
+
+impl Entry {
+    /// Whether docker reads this file through a link (the Dockerfile and `.dockerignore` at the
+    /// top of the context), so that its target's content is the input, not the link.
+    fn followed(&self) -> bool {
+        ALWAYS_SENT.iter().any(|name| self.path == Path::new(name))
+    }
 }
 
 /// The paths of an image folder that docker receives as the build context, files and folders
@@ -254,7 +280,7 @@ fn hash_files(entries: &[Entry]) -> std::io::Result<Vec<String>> {
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|e| hash_file(&e.source))
+                        .map(|e| hash_file(&e.source, e.followed()))
                         .collect::<std::io::Result<Vec<_>>>()
                 })
             })
@@ -271,9 +297,14 @@ fn hash_files(entries: &[Entry]) -> std::io::Result<Vec<String>> {
     })
 }
 
-fn hash_file(path: &Path) -> std::io::Result<String> {
+/// The hash of the file at `path`; with `follow`, of the file a link there points to.
+fn hash_file(path: &Path, follow: bool) -> std::io::Result<String> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = fs_err::symlink_metadata(path)?;
+    let meta = if follow {
+        fs_err::metadata(path)?
+    } else {
+        fs_err::symlink_metadata(path)?
+    };
     let mut hasher = blake3::Hasher::new();
     hasher.update(&meta.permissions().mode().to_le_bytes());
     if meta.is_symlink() {
@@ -358,6 +389,25 @@ mod tests {
     }
 
     /// Docker sends both whatever the ignore file says, so editing either is a new input.
+    /// Docker follows a linked Dockerfile (`Dockerfile -> ../../shared/Dockerfile.base`): what
+    /// it builds from is the target's content.
+    #[test]
+    fn a_linked_dockerfile_counts_by_its_targets_content() {
+        let dir = context();
+        let shared = tempfile::tempdir().unwrap();
+        let target = shared.path().join("Dockerfile.base");
+        fs_err::write(&target, "FROM x\n").unwrap();
+        fs_err::remove_file(dir.path().join("Dockerfile")).unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join("Dockerfile")).unwrap();
+        let before = digest(dir.path());
+        fs_err::write(&target, "FROM y\n").unwrap();
+        assert_ne!(
+            digest(dir.path()),
+            before,
+            "an edited target changes the digest"
+        );
+    }
+
     #[test]
     fn the_dockerfile_and_dockerignore_count_even_when_ignored() {
         let dir = context();

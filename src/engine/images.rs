@@ -41,6 +41,16 @@ impl LocalImages {
     pub fn iter(&self) -> impl Iterator<Item = &LocalImage> {
         self.images.iter()
     }
+
+    /// Adds the answer of another query (of other references); an image both found is kept
+    /// once.
+    pub fn extend(&mut self, other: LocalImages) {
+        for image in other.images {
+            if !self.images.iter().any(|known| known.id == image.id) {
+                self.images.push(image);
+            }
+        }
+    }
 }
 
 /// One image of `image inspect`'s JSON array; the fields docker and podman share.

@@ -135,12 +135,19 @@ impl Docker {
         self.command(["login", "--username", username, "--password-stdin", host])
     }
 
-    /// The local images among `references`, in one `image inspect`; a reference that names no
-    /// image here is left out, any other failure is an error.
+    /// The local images among `references`, in as few `image inspect`s as the system's limit on
+    /// a command line allows; a reference that names no image here is left out, any other
+    /// failure is an error.
     pub fn local_images(&self, references: &[String]) -> Result<LocalImages, Error> {
-        if references.is_empty() {
-            return Ok(LocalImages::default());
+        let mut found = LocalImages::default();
+        for batch in batches(references, MAX_QUERY_BYTES) {
+            found.extend(self.local_images_in_one_query(batch)?);
         }
+        Ok(found)
+    }
+
+    /// The local images among `references`, in one `image inspect`.
+    fn local_images_in_one_query(&self, references: &[String]) -> Result<LocalImages, Error> {
         let step = "reading the local images";
         let args = ["image".to_owned(), "inspect".to_owned()];
         let command = self.command(args.into_iter().chain(references.iter().cloned()));
@@ -177,9 +184,48 @@ impl Docker {
     }
 }
 
+/// Bytes of arguments one engine query of many references takes: far below the system's limit
+/// on a command line with its environment (`ARG_MAX`: 2 MiB on Linux, 1 MiB on macOS), so that
+/// a catalog of any size is asked in a few commands, never "Argument list too long".
+const MAX_QUERY_BYTES: usize = 256 * 1024;
+
+/// `references` split, in order, into runs of at most `budget` bytes of arguments (each counted
+/// with its terminating NUL); a reference longer than the budget is a run of its own.
+fn batches(references: &[String], budget: usize) -> Vec<&[String]> {
+    let mut runs = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, reference) in references.iter().enumerate() {
+        let size = reference.len() + 1;
+        if i > start && bytes + size > budget {
+            runs.push(&references[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < references.len() {
+        runs.push(&references[start..]);
+    }
+    runs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_references_are_asked_in_runs_within_the_budget_in_order() {
+        let references: Vec<String> = (0..10).map(|i| format!("dagster/x:py{i}")).collect();
+        let each = references[0].len() + 1;
+        let runs = batches(&references, each * 4);
+        assert_eq!(
+            runs.iter().map(|run| run.len()).collect::<Vec<_>>(),
+            [4, 4, 2]
+        );
+        assert_eq!(runs.concat(), references);
+        assert!(batches(&[], 10).is_empty());
+        let long = vec!["x".repeat(50), "y".into()];
+        assert_eq!(batches(&long, 10), [&long[..1], &long[1..]]);
+    }
 
     #[test]
     fn missing_images_are_recognised_in_docker_and_podman_words_only() {

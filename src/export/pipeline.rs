@@ -18,9 +18,6 @@ pub const RECORD_STEP_KEY: &str = "record-timestamps";
 pub const INDEX_STEP_KEY: &str = "assemble-indexes";
 /// The longest step key Buildkite's pipeline schema accepts.
 pub const MAX_STEP_KEY_LEN: usize = 100;
-/// Hex digits of the name's hash that end a shortened key.
-const KEY_HASH_LEN: usize = 12;
-
 /// What every step needs to find the catalog and the registry.
 #[derive(Debug, Clone)]
 pub struct Settings<'a> {
@@ -120,15 +117,7 @@ fn to_yaml(pipeline: &Pipeline) -> String {
 /// allows, its start and a hash of all of it, `<start>-<12 hex digits>`, the same on every run.
 /// Two names differ in their hashes, so their keys differ too.
 pub fn step_key(name: &str) -> String {
-    if name.len() <= MAX_STEP_KEY_LEN {
-        return name.to_owned();
-    }
-    let hash = blake3::hash(name.as_bytes()).to_hex();
-    let start: String = name
-        .chars()
-        .take(MAX_STEP_KEY_LEN - KEY_HASH_LEN - 1)
-        .collect();
-    format!("{start}-{}", &hash[..KEY_HASH_LEN])
+    crate::reference::shortened(name, MAX_STEP_KEY_LEN)
 }
 
 fn build_step(plan: &Plan, build: &Build, key: &str, keys: &[String], settings: &Settings) -> Step {

@@ -1,4 +1,4 @@
-//! The state of a publish run, kept beside the catalog (in `.dagster-image/`, ignored by git)
+//! The state of a publish run, kept beside the images folder (in `.dagster-image/`, ignored by git)
 //! while it runs: its timestamp and options, the timestamps it replaces, and the steps that
 //! finished, so that `publish --resume` continues where a failed run stopped. JSON, written
 //! atomically after every step; removed when the run finishes.

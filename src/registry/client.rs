@@ -260,6 +260,11 @@ fn retry_delay(error: &OciDistributionError, attempts: usize) -> Option<Duration
 /// `reference` (`[HOST[:PORT]/]PATH[:TAG]`, checked by the caller) as oci-client takes it.
 /// Parsed here: oci-client's parser compiles a large regular expression, ~70 ms per run.
 pub(super) fn parse(reference: &str) -> Result<Reference, RemoteError> {
+    // `REPOSITORY@DIGEST`: an image put without a tag (a release's platform images).
+    if let Some((repository, digest)) = reference.split_once('@') {
+        let tagged = parse(&format!("{repository}:by-digest"))?;
+        return Ok(tagged.clone_with_digest(digest.to_owned()));
+    }
     let (repository, tag) = super::split_tag(reference);
     let (host, path) = super::split_repository(repository);
     if path.is_empty() || tag == Some("") {

@@ -44,6 +44,27 @@ impl RegistryClient {
         self.block_on(self.copy_to_all(&source, &targets, on_published))
     }
 
+    /// Copies the image `source` names into the repository `target_repository`
+    /// (`HOST[:PORT]/PATH`) under its digest only, without a tag, and returns that digest: an
+    /// index can then list it, and the repository gains no tag.
+    pub fn copy_untagged(
+        &self,
+        source: &str,
+        target_repository: &str,
+    ) -> Result<String, RemoteError> {
+        let source = parse(source)?;
+        // Any tag: the manifest is put under its digest, which a reference's tag gives way to.
+        let repository = parse(&format!("{target_repository}:untagged"))?;
+        self.block_on(async {
+            let manifest = self.source_manifest(&source).await?;
+            let target = repository.clone_with_digest(manifest.digest.clone());
+            self.copy_content(&source, &manifest, &target, &mut Copied::default())
+                .await?;
+            self.push_manifest(&target, &manifest).await?;
+            Ok(manifest.digest)
+        })
+    }
+
     async fn copy_to_all(
         &self,
         source: &Reference,

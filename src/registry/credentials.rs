@@ -139,15 +139,45 @@ fn docker_login(host: &str) -> Result<Option<Login>, RemoteError> {
             password: Password::new(&password),
             source: docker_source(server),
         })),
-        // An OAuth refresh token needs a token exchange oci-client does not make; the registry
-        // then answers as to an anonymous client, and says so if that is not enough.
-        Ok(DockerCredential::IdentityToken(_)) => Ok(None),
+        // An OAuth refresh token needs a token exchange oci-client does not make. An `auths`
+        // entry that also keeps `auth` (user and password) is used by that; one without is
+        // spoken to anonymously, and the registry says so if that is not enough.
+        Ok(DockerCredential::IdentityToken(_)) => Ok(auths_entry_login(server)),
         Err(error) if means_no_credentials(&error) => Ok(None),
         Err(error) => Err(RemoteError::Credentials {
             registry: host.to_owned(),
             why: describe(&error),
         }),
     }
+}
+
+/// The user and password of the `auth` field of docker's `auths` entry for `server`, when it
+/// has one beside an `identitytoken`.
+fn auths_entry_login(server: &str) -> Option<Login> {
+    let config = read_docker_config();
+    let (user, password) = basic_auth_in(&config, server)?;
+    Some(Login {
+        user,
+        password: Password::new(&password),
+        source: Source::DockerAuths,
+    })
+}
+
+/// The `auth` field (`base64(user:password)`) of the `auths` entry of `server`, decoded.
+fn basic_auth_in(config: &DockerConfig, server: &str) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let entry = config
+        .auths
+        .iter()
+        .find(|(key, _)| registry_of(key) == registry_of(server))?
+        .1;
+    let encoded = entry.get("auth")?.as_str()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    (!user.is_empty()).then(|| (user.to_owned(), password.to_owned()))
 }
 
 /// The parts of docker's `config.json` that say where the credentials of a registry are.
@@ -164,11 +194,15 @@ struct DockerConfig {
 /// Where docker found the credentials of `server`, in the order docker looks: its credential
 /// helper, its `auths` entry, the credential store.
 fn docker_source(server: &str) -> Source {
-    let config = docker_config_path()
+    source_in(&read_docker_config(), server)
+}
+
+/// Docker's `config.json` as far as it is read here; empty when there is none to read.
+fn read_docker_config() -> DockerConfig {
+    docker_config_path()
         .and_then(|path| fs_err::read_to_string(path).ok())
         .and_then(|text| serde_json::from_str::<DockerConfig>(&text).ok())
-        .unwrap_or_default();
-    source_in(&config, server)
+        .unwrap_or_default()
 }
 
 fn source_in(config: &DockerConfig, server: &str) -> Source {
@@ -285,6 +319,23 @@ mod tests {
             Source::DockerHelper("ecr-login".into()).to_string(),
             "docker's credHelpers (`ecr-login`)"
         );
+    }
+
+    /// `docker login` to a registry with an OAuth flow keeps an `identitytoken`; an entry that
+    /// keeps `auth` beside it is read for its user and password.
+    #[test]
+    fn the_auth_beside_an_identity_token_is_read() {
+        let config: DockerConfig = serde_json::from_str(
+            r#"{"auths": {"https://a.example/v1/": {"auth": "dXNlcjpwYTpzcw==",
+                "identitytoken": "refresh"}, "b.example": {"identitytoken": "refresh"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            basic_auth_in(&config, "a.example"),
+            Some(("user".into(), "pa:ss".into()))
+        );
+        assert_eq!(basic_auth_in(&config, "b.example"), None);
+        assert_eq!(basic_auth_in(&config, "c.example"), None);
     }
 
     #[test]

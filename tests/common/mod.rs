@@ -86,6 +86,11 @@ impl Env {
         self.dir.path().join("images")
     }
 
+    /// A path inside the tool's own folder, `.dagster-image/` beside the images folder.
+    pub fn state_path(&self, relative: &str) -> PathBuf {
+        self.root().join(".dagster-image").join(relative)
+    }
+
     /// A path inside the images folder.
     pub fn path(&self, relative: &str) -> PathBuf {
         self.images().join(relative)
@@ -468,8 +473,13 @@ fn collect_files(dir: &Path, files: &mut Vec<(PathBuf, Vec<u8>)>) {
         let path = entry.unwrap().path();
         if path.is_dir() {
             collect_files(&path, files);
-        } else {
+        } else if path.is_file() {
             files.push((path.clone(), fs_err::read(&path).unwrap()));
+        } else {
+            // A FIFO, a device or a link loop: never read (it would block or fail), its link
+            // text stands for it.
+            let link = fs_err::read_link(&path).unwrap_or_default();
+            files.push((path.clone(), link.into_os_string().into_encoded_bytes()));
         }
     }
 }
