@@ -57,12 +57,15 @@ impl Lock {
     }
 
     /// Waits for the only lock on the lock file `path`, made if missing; `holder` says what a
-    /// run holding it is doing.
+    /// run holding it is doing. A symlink at `path` is an error, never followed (it would make
+    /// the file it names, wherever that is).
     pub fn file_exclusive(path: &Path, holder: &str) -> io::Result<Self> {
+        use fs_err::os::unix::fs::OpenOptionsExt;
         let file = fs_err::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
             .open(path)?;
         Self::acquire(file, Mode::Exclusive, holder)
     }

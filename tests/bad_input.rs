@@ -679,7 +679,27 @@ fn copies_that_leave_the_repository_or_the_image_folder_are_refused_at_their_lin
             ),
             (
                 b"copy:\n  - {from: python_modules, to: .}\n",
-                ":2: `.` names no file or folder",
+                ":2: `.` must be written plainly, as `a/b`: no empty or `.` part and no trailing `/`",
+            ),
+            (
+                b"copy:\n  - {from: python_modules, to: a/.}\n",
+                ":2: `a/.` must be written plainly, as `a/b`: no empty or `.` part and no trailing `/`",
+            ),
+            (
+                b"copy:\n  - {from: python_modules, to: a/b}\n  - {from: python_modules/dagster, to: a//b}\n",
+                ":3: `a//b` must be written plainly, as `a/b`: no empty or `.` part and no trailing `/`",
+            ),
+            (
+                b"copy:\n  - {from: python_modules, to: a/b}\n  - {from: python_modules/dagster, to: a/b}\n",
+                ":3: `a/b` is the destination of an earlier copy too",
+            ),
+            (
+                b"copy:\n  - {from: python_modules, to: \"x\\n/tmp\"}\n",
+                ":2: \"x\\n/tmp\" holds a control character (a newline?): write the path on one line",
+            ),
+            (
+                b"copy:\n  - {from: python_modules, to: last_updated.yaml}\n",
+                ":2: `last_updated.yaml` would land on the image's `last_updated.yaml`, which a copy may not replace; copy to another name",
             ),
             (
                 b"copy:\n  - {from: ., to: vendor}\n",

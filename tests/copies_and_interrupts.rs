@@ -31,17 +31,6 @@ fn env_with_copy(dockerfile_tail: &str) -> Env {
     env
 }
 
-/// `copier` with a step that sleeps for a minute, its own in each run: the classic builder's
-/// daemon finishes (and caches) a build whose client was stopped, so a later run's identical
-/// step would come from that cache at once instead of sleeping.
-fn env_with_sleeping_copy() -> Env {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    let unique = format!("{}-{}", std::process::id(), since_epoch.as_nanos());
-    env_with_copy(&format!("RUN echo {unique} && sleep 60\n"))
-}
-
 #[test]
 fn declared_copies_are_in_the_build_context_and_removed_afterwards() {
     let env = env_with_copy("");
@@ -56,7 +45,7 @@ fn declared_copies_are_in_the_build_context_and_removed_afterwards() {
         "the copy is removed after the build"
     );
     assert!(
-        !env.state_path("copies/copier.txt").exists(),
+        !env.state_path("copies/copier.jsonl").exists(),
         "the ledger is removed too"
     );
 }
@@ -136,12 +125,17 @@ fn declared_copies_are_removed_after_a_failed_build() {
 #[test]
 fn copies_left_by_a_killed_run_are_cleaned_up_by_the_next_one() {
     let env = env_with_copy("");
+    let (run, _) = interrupt_a_sleeping_build(&env, libc::SIGKILL);
+    assert_eq!(run.code, None, "killed");
     let leftover = env.path("copier/build_cache");
-    fs_err::create_dir_all(leftover.join("data")).unwrap();
-    fs_err::write(leftover.join("data/file.txt"), "stale copy\n").unwrap();
-    let ledger = env.state_path("copies/copier.txt");
-    fs_err::create_dir_all(ledger.parent().unwrap()).unwrap();
-    fs_err::write(&ledger, format!("{}\n", leftover.display())).unwrap();
+    assert!(
+        leftover.join("data/file.txt").exists(),
+        "the killed run left its copy"
+    );
+    env.write(
+        "copier/Dockerfile",
+        "FROM dagster-image/rootfs:busybox\nCOPY build_cache/data /data\n",
+    );
     env.run(&build_args("copier", "3.10", &env.timestamp))
         .success();
     assert_eq!(
@@ -160,6 +154,10 @@ fn a_file_of_the_user_in_the_way_of_a_copy_is_bad_input_and_kept() {
         .stderr_has("is in the way of the copy declared in");
     assert_eq!(env.read("copier/build_cache/data"), "mine\n");
     assert!(!image_exists(&env.tag("copier", "3.10")));
+    assert!(
+        !env.root().join(".dagster-image").exists(),
+        "bad input writes no file of the tool either"
+    );
 }
 
 /// `build --name <image> -v 3.10 -t <timestamp>` started, its stderr kept.
@@ -192,7 +190,7 @@ fn a_run_waits_only_for_the_copies_of_an_image_it_builds() {
         "FROM dagster-image/rootfs:busybox\nRUN echo other > /o\n",
     );
     let first = start_build(&env, "copier", &env.timestamp);
-    let ledger = env.state_path("copies/copier.txt");
+    let ledger = env.state_path("copies/copier.jsonl");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !ledger.exists() {
         assert!(
@@ -251,8 +249,16 @@ fn dry_run_lists_the_copies_and_copies_nothing() {
 }
 
 /// Starts a build whose step sleeps, sends `signal` once the step runs, and returns the run and
-/// how long it took to end after the signal.
+/// how long it took to end after the signal. The step echoes the test's timestamp, so that no
+/// earlier run's build cache skips it.
 fn interrupt_a_sleeping_build(env: &Env, signal: libc::c_int) -> (Run, Duration) {
+    env.write(
+        "copier/Dockerfile",
+        &format!(
+            "FROM dagster-image/rootfs:busybox\nCOPY build_cache/data /data\nRUN echo {} && sleep 60\n",
+            env.timestamp
+        ),
+    );
     let child = env
         .command(&[
             "build-all",
@@ -306,14 +312,14 @@ fn assert_interrupted_cleanly(env: &Env, run: Run, took: Duration) {
 
 #[test]
 fn sigint_stops_the_build_records_nothing_and_removes_the_copies() {
-    let env = env_with_sleeping_copy();
+    let env = env_with_copy("");
     let (run, took) = interrupt_a_sleeping_build(&env, libc::SIGINT);
     assert_interrupted_cleanly(&env, run, took);
 }
 
 #[test]
 fn sigterm_stops_the_build_records_nothing_and_removes_the_copies() {
-    let env = env_with_sleeping_copy();
+    let env = env_with_copy("");
     let (run, took) = interrupt_a_sleeping_build(&env, libc::SIGTERM);
     assert_interrupted_cleanly(&env, run, took);
 }

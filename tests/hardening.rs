@@ -326,7 +326,7 @@ fn killing_build_all_at_random_moments_leaves_every_file_old_or_new() {
     }
     assert_eq!(temp_files(&env), Vec::<String>::new());
     assert!(!env.path("app/build_cache").exists(), "the copy is removed");
-    assert!(!env.state_path("copies/app.txt").exists());
+    assert!(!env.state_path("copies/app.jsonl").exists());
     eprintln!(
         "{KILLS} kills ({killed_while_running} while running, {killed_while_writing} between a \
          temporary file and its rename; seed {seed}): nothing lost"
@@ -481,7 +481,7 @@ fn a_multi_line_secret_printed_by_a_build_shows_nowhere_in_output_or_logs() {
          RUN echo \"$SSH_KEY\" > /tmp/id && cat /tmp/id && exit 3\n",
     );
     let run = env.run(&build_args("keyed", "3.9", &env.timestamp)).code(1);
-    let logs = texts_under(&env.path(".dagster-image/logs"));
+    let logs = texts_under(&env.state_path("logs"));
     assert!(!logs.is_empty());
     for line in KEY_LINES {
         assert!(

@@ -120,18 +120,22 @@ impl ImageConfig {
                 problem,
             }
         };
-        let check = |entry: Spanned<RawCopy>| {
+        let mut copies: Vec<Copy> = Vec::new();
+        for entry in raw.copy {
             let line = entry.referenced.line();
             let (copy, exclude) =
                 resolve_copy(entry.value, image_dir, repository).map_err(at_line(line))?;
-            with_excludes(copy, exclude).map_err(|(line, problem)| at_line(line)(problem))
-        };
+            let copy =
+                with_excludes(copy, exclude).map_err(|(line, problem)| at_line(line)(problem))?;
+            check_unique(&copies, &copy.to).map_err(at_line(line))?;
+            copies.push(copy);
+        }
         let check_reference = |entry: Spanned<String>| {
             let line = entry.referenced.line();
             resolve_reference(&entry.value, repository).map_err(at_line(line))
         };
         Ok(Self {
-            copies: raw.copy.into_iter().map(check).collect::<Result<_>>()?,
+            copies,
             references: raw
                 .references
                 .into_iter()
@@ -164,6 +168,7 @@ fn resolve_copy(
 ) -> std::result::Result<(Copy, Vec<Spanned<String>>), String> {
     let (from, to, exclude) = match raw {
         RawCopy::Path(from) => {
+            check_plain(&from)?;
             let name = Path::new(&from)
                 .file_name()
                 .ok_or(format!("`{from}` names no file or folder"))?;
@@ -171,18 +176,24 @@ fn resolve_copy(
             (from, to, Vec::new())
         }
         RawCopy::Pair(RawPair { from, to, exclude }) => {
-            check_relative(&to, "the image folder")?;
-            if Path::new(&to).file_name().is_none() {
-                return Err(format!("`{to}` names no file or folder"));
-            }
+            check_plain(&from)?;
+            check_destination(&to)?;
             (from, PathBuf::from(to), exclude)
         }
     };
     let source = resolve_in_repository(&from, repository)?;
-    if fs_err::canonicalize(image_dir).is_ok_and(|folder| folder.starts_with(&source)) {
-        return Err(format!(
-            "`{from}` holds the image folder, so it would be copied into itself"
-        ));
+    if let Ok(folder) = fs_err::canonicalize(image_dir) {
+        if folder.starts_with(&source) {
+            return Err(format!(
+                "`{from}` holds the image folder, so it would be copied into itself"
+            ));
+        }
+        if folder.join(&to).starts_with(&source) {
+            return Err(format!(
+                "`{from}` holds `{}`, so it would be copied into itself",
+                to.display()
+            ));
+        }
     }
     check_stays_inside(image_dir, &to)?;
     if !exclude.is_empty() && !source.is_dir() {
@@ -230,6 +241,59 @@ fn resolve_in_repository(from: &str, repository: &Path) -> std::result::Result<P
         ));
     }
     Ok(source)
+}
+
+/// The files of an image folder that the tool or the engine reads: no copy may land on one (it
+/// would be replaced for the build and removed with the copies, `last_updated.yaml` included).
+pub const RESERVED: [&str; 5] = [
+    "Dockerfile",
+    ".dockerignore",
+    "versions.yaml",
+    "last_updated.yaml",
+    "image.yaml",
+];
+
+/// A path of `copy:` holds no control character: a newline or a NUL in a path is no name anybody
+/// means, and breaks every line-based record of it.
+fn check_plain(path: &str) -> std::result::Result<(), String> {
+    match path.contains(char::is_control) {
+        true => Err(format!(
+            "{path:?} holds a control character (a newline?): write the path on one line"
+        )),
+        false => Ok(()),
+    }
+}
+
+/// A `to:` path: plain, relative, inside the image folder, written in one way only (no empty,
+/// `.` or `..` part, no trailing `/`: two spellings of one place would be two copies to it), and
+/// not on a file of [`RESERVED`] (compared ignoring case, as macOS does).
+fn check_destination(to: &str) -> std::result::Result<(), String> {
+    check_plain(to)?;
+    check_relative(to, "the image folder")?;
+    if to.split('/').any(|part| part.is_empty() || part == ".") {
+        return Err(format!(
+            "`{to}` must be written plainly, as `a/b`: no empty or `.` part and no trailing `/`"
+        ));
+    }
+    let first = to.split('/').next().unwrap_or(to);
+    if let Some(name) = RESERVED.iter().find(|n| n.eq_ignore_ascii_case(first)) {
+        return Err(format!(
+            "`{to}` would land on the image's `{name}`, which a copy may not replace; \
+             copy to another name"
+        ));
+    }
+    Ok(())
+}
+
+/// No two copies go to one place.
+fn check_unique(earlier: &[Copy], to: &Path) -> std::result::Result<(), String> {
+    match earlier.iter().any(|copy| copy.to == to) {
+        true => Err(format!(
+            "`{}` is the destination of an earlier copy too",
+            to.display()
+        )),
+        false => Ok(()),
+    }
 }
 
 /// `path` must be relative and must not climb out with `..`.
@@ -415,7 +479,70 @@ mod tests {
             );
         }
         let error = repo.error("copy:\n  - {from: python_modules, to: .}\n");
-        assert!(error.ends_with("`.` names no file or folder"), "{error}");
+        assert!(
+            error.ends_with(
+                "`.` must be written plainly, as `a/b`: no empty or `.` part and no trailing `/`"
+            ),
+            "{error}"
+        );
+        fs_err::create_dir_all(repo.dir.path().join("images/app/sub")).unwrap();
+        let error = repo.error("copy:\n  - {from: images/app/sub, to: sub/inner}\n");
+        assert!(
+            error
+                .ends_with("`images/app/sub` holds `sub/inner`, so it would be copied into itself"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn destinations_are_written_one_way_and_never_on_the_files_of_the_image() {
+        let repo = Repo::new();
+        for to in ["a/.", "./a", "a//b", "a/", "a/./b"] {
+            let error = repo.error(&format!(
+                "copy:\n  - {{from: python_modules, to: '{to}'}}\n"
+            ));
+            assert!(error.contains("image.yaml:2:"), "{error}");
+            assert!(error.contains("must be written plainly"), "{to}: {error}");
+        }
+        let twice = repo.error(
+            "copy:\n  - {from: python_modules, to: a/b}\n  - {from: python_modules/dagster, to: a/b}\n",
+        );
+        assert!(
+            twice.ends_with("image.yaml:3: `a/b` is the destination of an earlier copy too"),
+            "{twice}"
+        );
+        for to in
+            RESERVED
+                .iter()
+                .copied()
+                .chain(["dockerfile", "Last_Updated.yaml", "Dockerfile/x"])
+        {
+            let error = repo.error(&format!(
+                "copy:\n  - {{from: python_modules, to: '{to}'}}\n"
+            ));
+            assert!(
+                error.contains("which a copy may not replace"),
+                "{to}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn paths_with_a_newline_or_another_control_character_are_refused() {
+        let repo = Repo::new();
+        for entry in [
+            "{from: python_modules, to: \"x\\n/some/dir\"}",
+            "{from: \"python_modules\\n\", to: x}",
+            "\"python_modules\\t\"",
+            "{from: python_modules, to: \"a\\0b\"}",
+        ] {
+            let error = repo.error(&format!("copy:\n  - {entry}\n"));
+            assert!(error.contains("image.yaml:2:"), "{entry}: {error}");
+            assert!(
+                error.contains("holds a control character"),
+                "{entry}: {error}"
+            );
+        }
     }
 
     #[test]

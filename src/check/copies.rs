@@ -1,7 +1,8 @@
 //! The rule that every `COPY`/`ADD` source is in the build context docker gets: the image folder
 //! after `.dockerignore`, with the `image.yaml` copies in place (less what their `exclude` leaves
 //! out). Sources are expanded for each Python version with its `docker_args` and the `ARG`
-//! defaults; one whose variables have no known value is not judged.
+//! defaults; one whose variables have no known value is not judged. A copy whose source holds
+//! what is never copied (a FIFO, a link leading out of it) is a problem of `image.yaml`.
 
 use std::path::{Path, PathBuf};
 
@@ -112,6 +113,23 @@ fn problem(
                 "add it to the image folder or declare it under `copy:` in image.yaml (e.g. `- {{from: <repo path>, to: {to}}}`)"
             ),
         )
+}
+
+/// The `image.yaml` copies that cannot be made (a FIFO, socket or device or a link leading out
+/// in a source, a link an earlier copy puts on the way): the build refuses them.
+pub(super) fn uncopiable_sources(folder: &Folder) -> Vec<Problem> {
+    folder
+        .uncopiable
+        .iter()
+        .map(|(to, why)| {
+            folder
+                .problem(Kind::UncopiableSource, "image.yaml", None)
+                .says(
+                    format!("the copy to `{}` cannot be made: {why}", to.display()),
+                    "remove it from the source, or leave it out with `exclude:`".to_owned(),
+                )
+        })
+        .collect()
 }
 
 /// An `image.yaml` copy with its `exclude` patterns compiled.

@@ -7,8 +7,9 @@
 //! timestamps of the default `%Y-%m-%dT%H%M%S` form are times, compared as text; any other
 //! difference (a custom `--timestamp`) carries no order, so it is reported as possibly stale.
 //!
-//! `COPY`/`ADD` sources missing from the build context are found by [`copies`], names too long
-//! for a Buildkite step key by [`names`], local bases lacking a platform by [`platforms`].
+//! `COPY`/`ADD` sources missing from the build context, and copies that cannot be made, are found
+//! by [`copies`], names too long for a Buildkite step key by [`names`], local bases lacking a
+//! platform by [`platforms`].
 
 mod copies;
 mod names;
@@ -39,6 +40,8 @@ pub struct Folder {
     pub dockerfile: catalog::Result<String>,
     /// What docker receives as the build context, `image.yaml` copies aside.
     pub context: std::io::Result<ContextPaths>,
+    /// The `image.yaml` copies that cannot be made: destination, and why.
+    pub uncopiable: Vec<(PathBuf, String)>,
 }
 
 /// Every image folder of the catalog, by name.
@@ -58,6 +61,7 @@ pub enum Kind {
     UndeclaredBuildArg,
     VariableWithoutArg,
     MissingCopySource,
+    UncopiableSource,
     NameTooLong,
     BaseLacksPlatform,
     NoVersions,
@@ -83,6 +87,7 @@ pub fn problems(folders: &Folders) -> Vec<Problem> {
     let mut found = Vec::new();
     for folder in folders.values() {
         found.extend(unreadable_files(folder));
+        found.extend(copies::uncopiable_sources(folder));
         let dockerfile = folder.dockerfile.as_deref().ok().map(Dockerfile::parse);
         if let Some(dockerfile) = &dockerfile {
             found.extend(variables_without_arg(folder, dockerfile));

@@ -79,6 +79,7 @@ mod tests {
             config: Ok(config),
             dockerfile: Ok("ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n".to_owned()),
             context: Ok(ContextPaths::default()),
+            uncopiable: Vec::new(),
             dir,
         }
     }

@@ -18,6 +18,7 @@ fn folder(name: &str, versions_yaml: &str, last_updated_yaml: &str, dockerfile: 
         config: Ok(ImageConfig::default()),
         dockerfile: Ok(dockerfile.to_owned()),
         context: Ok(ContextPaths::default()),
+        uncopiable: Vec::new(),
         dir,
     }
 }

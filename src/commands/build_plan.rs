@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use crate::build_context::Additions;
+use crate::build_context::{Additions, Prepared};
 use crate::catalog::{self, Error as CatalogError, Image, lookup, names};
 use crate::error::{Error, Result};
 use crate::plan::{self, Build, Plan, Target};
@@ -14,7 +14,7 @@ use crate::report;
 use crate::run::{self, Outcome};
 
 use super::config::BuildSettings;
-use super::{Context, incremental, invalid, print_stdout, state_dir};
+use super::{Context, incremental, invalid, print_stdout, state_dir, state_path};
 
 /// A build request as given on the command line, its values checked.
 pub struct BuildRequest {
@@ -117,6 +117,11 @@ pub(super) fn run_plan(
     dry_run: bool,
 ) -> Result<()> {
     let total = plan.builds.len();
+    // Before any digest reads a copy's source (a FIFO there would never end) or a file is written.
+    let copies = Additions::prepare(
+        built_images(images, &plan)?,
+        &state_path(context.catalog()?),
+    )?;
     let plan = incremental::label_builds(context, images, plan, request.skip_unchanged, dry_run)?;
     if plan.builds.is_empty() {
         report::line(&format!(
@@ -135,7 +140,8 @@ pub(super) fn run_plan(
         print_stdout(&describe(context, images, &plan)?);
         return Ok(());
     }
-    execute(context, images, &plan, request)
+    let copies = copies.only(|name| plan.builds.iter().any(|b| b.target.image.as_str() == name));
+    execute(context, images, copies, &plan, request)
 }
 
 /// The plan of `request` over the images it reaches, every tag checked; what `build` runs and
@@ -281,11 +287,12 @@ fn targets(images: &BTreeMap<String, Image>, request: &BuildRequest) -> Result<V
 fn execute(
     context: &Context,
     images: &BTreeMap<String, Image>,
+    copies: Prepared,
     plan: &Plan,
     request: &BuildRequest,
 ) -> Result<()> {
     let state_dir = state_dir(context.catalog()?).map_err(CatalogError::Io)?;
-    let _copies = Additions::copy_in(built_images(images, plan)?, &state_dir)?;
+    let _copies = copies.copy_in()?;
     let log_dir = state_dir.join("logs").join(plan.timestamp.as_str());
     let options = run::Options {
         jobs: request.jobs.map_or_else(default_jobs, usize::from),

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use crate::catalog::{self, Catalog, ImageConfig, LastUpdated, file, versions};
 use crate::check::{self, Folder, Folders, Problem};
-use crate::digest;
 use crate::error::{Error, Result};
+use crate::{build_context, digest};
 
 use super::{Context, print_stdout};
 
@@ -66,15 +66,25 @@ fn require_image(catalog: &Catalog, names: &[String], name: &str) -> Result<()> 
     Ok(())
 }
 
+/// The copies of `config` that cannot be made (a FIFO, a link leading out), and why.
+fn config_problems(config: &catalog::Result<ImageConfig>) -> Vec<(std::path::PathBuf, String)> {
+    config.as_ref().map_or_else(
+        |_| Vec::new(),
+        |config| build_context::problems(&config.copies),
+    )
+}
+
 /// Every file of the image folder `name`, or why it could not be read.
 fn read_folder(catalog: &Catalog, repository: &Path, name: String) -> Folder {
     let dir = catalog.dir().join(&name);
+    let config = ImageConfig::read(&dir, repository);
     Folder {
         versions: versions::read(&dir.join("versions.yaml")),
         last_updated: LastUpdated::read(&dir.join("last_updated.yaml")),
-        config: ImageConfig::read(&dir, repository),
         dockerfile: file::read_text(&dir.join("Dockerfile")),
         context: digest::context_paths(&dir),
+        uncopiable: config_problems(&config),
+        config,
         name,
         dir,
     }

@@ -10,7 +10,7 @@
 //! is not touched: nothing was built at a timestamp. A failed build exits with the engine's exit
 //! status, as the original does.
 
-use crate::build_context::Additions;
+use crate::build_context::{Additions, Prepared};
 use crate::catalog::{Error as CatalogError, Image};
 use crate::error::{Error, Result};
 use crate::plan::{BuildSpec, DAGSTER_VERSION_ARG, platform_args};
@@ -19,7 +19,7 @@ use crate::reference::Tag;
 use crate::registry::{Child, split_repository};
 
 use super::platform_push;
-use super::{Context, print_stdout, state_dir};
+use super::{Context, print_stdout, state_dir, state_path};
 
 /// The platforms built when none is given, as the original tool.
 pub const DEFAULT_PLATFORMS: [&str; 2] = ["linux/amd64", "linux/arm64"];
@@ -75,25 +75,26 @@ pub fn build_and_push(context: &Context, release: &Release, dry_run: bool) -> Re
         .flatten()
         .map(|repository| split_repository(repository).0.to_owned())
         .collect();
+    let copies = Additions::prepare([&image], &state_path(context.catalog()?))?;
     if dry_run {
         print_stdout(&steps.describe(&image));
     } else {
-        build_and_push_staged(context, &image, &steps, staging.as_deref())?;
+        build_and_push_staged(context, copies, &steps, staging.as_deref())?;
     }
     steps.release_untagged(&hosts, &pushed, context.registry_timeout, dry_run)
 }
 
-/// Runs the builds of `steps` with the copies of `image` in place (a failure exits with the
+/// Runs the builds of `steps` with the image's `copies` in place (a failure exits with the
 /// engine's status), then their pushes, docker logged in to an AWS `staging` registry first.
 fn build_and_push_staged(
     context: &Context,
-    image: &Image,
+    copies: Prepared,
     steps: &Steps,
     staging: Option<&str>,
 ) -> Result<()> {
-    let state_dir = state_dir(context.catalog()?).map_err(CatalogError::Io)?;
+    state_dir(context.catalog()?).map_err(CatalogError::Io)?;
     {
-        let _copies = Additions::copy_in([image], &state_dir)?;
+        let _copies = copies.copy_in()?;
         for (step, command) in &steps.builds {
             command.run(step).map_err(Error::ReleaseBuild)?;
         }
