@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Test binaries whose tests never touch an engine.
-ENGINE_FREE=(--test cli_basics --test bad_input --test export --test check --test last_updated_yaml)
+ENGINE_FREE=(--test cli_basics --test bad_input --test export --test check --test last_updated_yaml
+    --test install)
 # Test binaries of what reads the engine's answers (image inspect and ls, rm output, pushes and
 # their up-to-date checks, logins, labels, runs): run on every engine. Not here: faults.rs,
 # which pins docker's own push retries through a proxy on a port of its own (podman would need
@@ -68,6 +69,11 @@ if [ $# -gt 0 ]; then
     exit
 fi
 
+# tests/install.rs renders the man page with man.
+if ! command -v man >/dev/null; then
+    source scripts/lib.sh
+    apt_install man-db
+fi
 timed "engine-free tests" none "${ENGINE_FREE[@]}"
 set_up
 trap remove_test_images EXIT

@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Build, snapshot and push a catalog of Docker images, one per Python version.
 #[derive(Debug, Parser)]
-#[command(name = "dagster-image", version)]
+#[command(name = "dagster-image", version = crate::VERSION)]
 pub struct Cli {
     /// The folder of image folders [default: ./images, else
     /// python_modules/automation/automation/docker/images under the git root]
@@ -280,6 +280,15 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Print the completion script of SHELL, e.g. `dagster-image completions bash >
+    /// /etc/bash_completion.d/dagster-image`
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, dagster-image.1 (roff), as the release tarballs ship it
+    #[command(hide = true)]
+    ManPage,
 }
 
 /// One Python version of an image, built at TIMESTAMP on another machine.

@@ -47,3 +47,7 @@ pub mod report;
 pub mod run;
 pub mod secrets;
 pub mod upstream;
+
+/// What `--version` prints after the name: the crate's version, and `(<short commit> <date>)`
+/// of the commit it was built from when built from a git checkout of this repository (build.rs).
+pub const VERSION: &str = env!("DAGSTER_IMAGE_VERSION");

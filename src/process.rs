@@ -9,16 +9,20 @@ use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::Pid;
 
 use crate::secrets::{self, redact};
 
 /// Lines of a failed command's log shown in its error.
 const LOG_TAIL_LINES: usize = 25;
+
+/// How often a child that has not exited yet is looked at again: the first look comes at once,
+/// then the pause doubles from the first value up to the second. A child is seen at most 2 ms
+/// after it exits; a long build costs 500 non-blocking `waitpid`s a second, microseconds each.
+const REAP_PAUSES: (Duration, Duration) = (Duration::from_micros(50), Duration::from_millis(2));
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
@@ -71,8 +75,9 @@ pub fn interrupt() {
     INTERRUPTED.store(true, Ordering::SeqCst);
     let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
     for &pid in running.iter() {
-        // A child we spawned and have not reaped yet (it leaves RUNNING before it is waited
-        // for), so the pid is still its own; one that exited already is no error worth a word.
+        // A child we spawned and have not reaped yet (it is reaped only while RUNNING is locked,
+        // and leaves it then), so the pid is still its own; one that exited already is no
+        // error worth a word.
         let _ = kill(child_pid(pid), Signal::SIGTERM);
     }
 }
@@ -238,9 +243,7 @@ impl Command {
             source,
         };
         let talked = talk(&mut child);
-        wait_for_exit_without_reaping(child.id());
-        drop(tracked);
-        let status = child.wait().map_err(io)?;
+        let status = tracked.reap(&mut child).map_err(io)?;
         if is_interrupted() {
             return Err(Error::Interrupted);
         }
@@ -273,25 +276,36 @@ impl Command {
     }
 }
 
-/// Blocks until the child `pid` has exited, leaving it unreaped so that its pid cannot be
-/// reused (and signalled by `interrupt`) before it is removed from RUNNING.
-fn wait_for_exit_without_reaping(pid: u32) {
-    let exited_unreaped = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
-    while let Err(Errno::EINTR) = waitid(Id::Pid(child_pid(pid)), exited_unreaped) {}
-}
-
 /// A child's pid as nix takes it; pids fit in `pid_t` on every platform we spawn on.
 fn child_pid(pid: u32) -> Pid {
     Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX))
 }
 
-/// A running child's pid in RUNNING, removed before the child is reaped.
+/// A running child's pid in RUNNING, removed in the same moment as the child is reaped.
 struct Tracked(u32);
 
 impl Tracked {
     fn new(pid: u32) -> Self {
         RUNNING.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
         Self(pid)
+    }
+
+    /// Waits for `child` to exit and reaps it. The reaping and the removal from RUNNING happen
+    /// under RUNNING's lock, so `interrupt` never signals a pid that is free again and may be
+    /// another program's. Portable (std's `try_wait`, a non-blocking `waitpid`), where Linux
+    /// alone could wait without reaping (`waitid` with `WNOWAIT`).
+    fn reap(self, child: &mut std::process::Child) -> std::io::Result<ExitStatus> {
+        let (mut pause, longest) = REAP_PAUSES;
+        loop {
+            let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(status) = child.try_wait()? {
+                running.retain(|pid| *pid != self.0);
+                return Ok(status);
+            }
+            drop(running);
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(longest);
+        }
     }
 }
 

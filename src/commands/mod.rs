@@ -6,6 +6,7 @@
 mod build;
 mod check;
 mod dockerhub;
+mod docs;
 mod export;
 mod prune;
 mod publish;
@@ -252,6 +253,14 @@ fn run(context: &Context, command: Command) -> Result<()> {
         } => {
             let built = BuiltElsewhere::from_cli(built)?;
             record::index(context, &built, &config::platforms(platforms)?, dry_run)
+        }
+        Command::Completions { shell } => {
+            docs::completions(shell);
+            Ok(())
+        }
+        Command::ManPage => {
+            docs::man_page();
+            Ok(())
         }
     }
 }
