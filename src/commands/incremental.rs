@@ -47,7 +47,7 @@ pub(super) fn assess_with_images(
         references,
         present,
         ..
-    } = gather(context, images, plan, true, Ask::Every)?;
+    } = gather(context, images, plan, true, Ask::Every, Keep::Manifests)?;
     let freshness =
         Freshness::assess(images, plan, &facts, &references).map_err(CatalogError::Io)?;
     warn_of_unknowns(&freshness.reasons);
@@ -67,6 +67,11 @@ pub(super) fn label_builds(
     skip_unchanged: bool,
     dry_run: bool,
 ) -> Result<Plan> {
+    // A dry run writes nothing, not even the manifests it read.
+    let keep = match dry_run {
+        true => Keep::Nothing,
+        false => Keep::Manifests,
+    };
     let ask = match (skip_unchanged, dry_run) {
         (true, _) => Ask::Every,
         (false, false) => Ask::NotHere,
@@ -77,7 +82,7 @@ pub(super) fn label_builds(
         references,
         local,
         ..
-    } = gather(context, images, &plan, skip_unchanged, ask)?;
+    } = gather(context, images, &plan, skip_unchanged, ask, keep)?;
     let (mut pins, mut pulls, keep) = if skip_unchanged {
         let freshness =
             Freshness::assess(images, &plan, &facts, &references).map_err(CatalogError::Io)?;
@@ -216,6 +221,7 @@ fn gather(
     plan: &Plan,
     current: bool,
     ask: Ask,
+    keep: Keep,
 ) -> Result<Gathered> {
     let references = freshness::upstream_references(plan)?;
     let mut tags = freshness::base_tags(images, plan);
@@ -230,8 +236,8 @@ fn gather(
     let mut asked: Vec<String> = tags.iter().cloned().collect();
     asked.extend(upstream_references.iter().map(|r| r.to_string()));
     let (local, lookups) = match ask {
-        Ask::NotHere => local_then_missing(context, &asked, &wanted)?,
-        Ask::Every | Ask::None => local_while_looking_up(context, &asked, &wanted)?,
+        Ask::NotHere => local_then_missing(context, &asked, &wanted, keep)?,
+        Ask::Every | Ask::None => local_while_looking_up(context, &asked, &wanted, keep)?,
     };
     let upstream = wanted
         .into_iter()
@@ -269,10 +275,11 @@ fn local_while_looking_up(
     context: &Context,
     asked: &[String],
     wanted: &[Wanted],
+    keep: Keep,
 ) -> Result<(LocalImages, Vec<Lookup>)> {
     let (offline, deadline) = (context.offline, context.registry_timeout);
     let (local, lookups) = std::thread::scope(|scope| {
-        let known = known_manifests(context);
+        let known = known_manifests(context, keep);
         let lookups = scope.spawn(|| look_up(known, offline, deadline, wanted));
         let local = local_images(context, asked);
         let lookups = lookups
@@ -290,6 +297,7 @@ fn local_then_missing(
     context: &Context,
     asked: &[String],
     wanted: &[Wanted],
+    keep: Keep,
 ) -> Result<(LocalImages, Vec<Lookup>)> {
     let local = local_images(context, asked)?;
     let (here, missing): (Vec<&Wanted>, Vec<&Wanted>) =
@@ -298,7 +306,7 @@ fn local_then_missing(
         });
     let missing: Vec<Wanted> = missing.into_iter().cloned().collect();
     let (offline, deadline) = (context.offline, context.registry_timeout);
-    let known = known_manifests(context);
+    let known = known_manifests(context, keep);
     let mut found = look_up(known, offline, deadline, &missing)?.into_iter();
     let lookups = wanted
         .iter()
@@ -336,15 +344,28 @@ fn look_up(
     )?)
 }
 
-/// The upstream manifests earlier runs read, kept in the tool's folder beside the catalog.
-fn known_manifests(context: &Context) -> KnownManifests {
-    let dir = context
-        .catalog()
-        .ok()
-        .and_then(|c| super::state_dir(c).ok());
-    dir.map_or_else(KnownManifests::default, |dir| {
-        KnownManifests::load(&dir.join(KNOWN_MANIFESTS_FILE))
-    })
+/// Whether a run keeps the upstream manifests it read for the next run.
+#[derive(Debug, Clone, Copy)]
+enum Keep {
+    Manifests,
+    Nothing,
+}
+
+/// The upstream manifests earlier runs read, kept in the tool's folder beside the catalog (made
+/// when missing, unless the run keeps nothing).
+fn known_manifests(context: &Context, keep: Keep) -> KnownManifests {
+    let Ok(catalog) = context.catalog() else {
+        return KnownManifests::default();
+    };
+    match keep {
+        Keep::Manifests => super::state_dir(catalog).map_or_else(
+            |_| KnownManifests::default(),
+            |dir| KnownManifests::load(&dir.join(KNOWN_MANIFESTS_FILE)),
+        ),
+        Keep::Nothing => {
+            KnownManifests::read_only(&super::state_path(catalog).join(KNOWN_MANIFESTS_FILE))
+        }
+    }
 }
 
 /// Each distinct upstream reference of the builds with the platform the build is for.

@@ -42,6 +42,14 @@ impl KnownManifests {
         }
     }
 
+    /// The manifests kept in `path`, as [`KnownManifests::load`], never written back.
+    pub fn read_only(path: &Path) -> Self {
+        Self {
+            path: None,
+            ..Self::load(path)
+        }
+    }
+
     /// The manifest last read for `reference`, if any.
     pub(super) fn get(&self, reference: &str) -> Option<Manifest> {
         let known = self.by_reference.get(reference)?;
