@@ -68,7 +68,7 @@ pub enum Error {
     },
     /// Pushes or a release that left some tags unpublished.
     #[error(transparent)]
-    Unpublished(#[from] crate::commands::Unpublished),
+    Unpublished(#[from] crate::ops::Unpublished),
     /// `check` found problems in the catalog (listed on stdout).
     #[error("found {count} problem(s) in the catalog")]
     ProblemsFound { count: usize },

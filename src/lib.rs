@@ -37,6 +37,7 @@ pub mod exit;
 pub mod export;
 pub mod freshness;
 pub mod lock;
+pub mod ops;
 pub mod plan;
 pub mod process;
 pub mod prune;

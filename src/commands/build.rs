@@ -2,10 +2,10 @@
 
 use crate::error::Result;
 
-use super::Context;
-use super::build_plan::{BuildRequest, resolve, resolve_to_show, run_plan};
+use crate::ops::Session;
+use crate::ops::build::{BuildRequest, resolve, resolve_to_show, run_plan};
 
-pub fn build(context: &Context, request: &BuildRequest, dry_run: bool) -> Result<()> {
+pub fn build(context: &Session, request: &BuildRequest, dry_run: bool) -> Result<()> {
     let (images, plan) = match dry_run {
         true => resolve_to_show(context, request)?,
         false => resolve(context, request)?,

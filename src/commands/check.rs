@@ -9,11 +9,11 @@ use crate::check::{self, Folder, Folders, Problem};
 use crate::error::{Error, Result};
 use crate::{build_context, digest};
 
-use super::{Context, print_stdout};
+use crate::ops::{Session, print_stdout};
 
 /// Lists the problems of the catalog, or of `name` and the images it builds on; an error when
 /// there are any.
-pub fn check(context: &Context, name: Option<&str>, json: bool) -> Result<()> {
+pub fn check(context: &Session, name: Option<&str>, json: bool) -> Result<()> {
     let catalog = context.catalog()?;
     let names = catalog.names()?;
     if let Some(name) = name {

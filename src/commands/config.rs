@@ -7,29 +7,19 @@ use std::collections::BTreeSet;
 use crate::catalog::names;
 use crate::cli;
 use crate::error::Result;
+pub use crate::ops::BuildSettings;
 use crate::publish::SnapType;
 use crate::reference::{self, ImageName, Invalid, PythonVersion, Tag, Timestamp};
 use crate::registry::{self, Registry};
 
-/// What a build run makes: at which timestamp, with which `DAGSTER_VERSION`, for which
-/// platforms (none: each image's `image.yaml` ones).
-#[derive(Debug, Clone)]
-pub struct BuildSettings {
-    pub timestamp: Timestamp,
-    pub dagster_version: Option<String>,
-    pub platforms: Vec<String>,
-}
-
-impl BuildSettings {
-    /// `-t` (else now), `--dagster-version` and `--platform` of `build`, `build-all`, `bake`
-    /// and `pipeline`.
-    pub fn from_cli(options: cli::BuildOptions) -> Result<Self> {
-        Ok(Self {
-            timestamp: Timestamp::given_or_now(options.timestamp.as_deref())?,
-            dagster_version: options.dagster_version,
-            platforms: platforms(options.platforms)?,
-        })
-    }
+/// `-t` (else now), `--dagster-version` and `--platform` of `build`, `build-all`, `bake` and
+/// `pipeline`.
+pub fn build_settings(options: cli::BuildOptions) -> Result<BuildSettings> {
+    Ok(BuildSettings {
+        timestamp: Timestamp::given_or_now(options.timestamp.as_deref())?,
+        dagster_version: options.dagster_version,
+        platforms: platforms(options.platforms)?,
+    })
 }
 
 /// `--platform` values, each one `docker build --platform` takes.

@@ -18,8 +18,8 @@ use crate::process::Command;
 use crate::reference::Tag;
 use crate::registry::{Child, split_repository};
 
-use super::platform_push;
-use super::{Context, print_stdout, state_dir, state_path};
+use crate::ops::platform_index;
+use crate::ops::{Session, print_stdout, state_dir, state_path};
 
 /// The platforms built when none is given, as the original tool.
 pub const DEFAULT_PLATFORMS: [&str; 2] = ["linux/amd64", "linux/arm64"];
@@ -34,7 +34,7 @@ pub struct Release<'a> {
     pub repository: Option<&'a str>,
 }
 
-pub fn build_and_push(context: &Context, release: &Release, dry_run: bool) -> Result<()> {
+pub fn build_and_push(context: &Session, release: &Release, dry_run: bool) -> Result<()> {
     let version = release.dagster_version.as_str();
     let platforms: Vec<String> = if release.platforms.is_empty() {
         DEFAULT_PLATFORMS.map(str::to_owned).to_vec()
@@ -87,7 +87,7 @@ pub fn build_and_push(context: &Context, release: &Release, dry_run: bool) -> Re
 /// Runs the builds of `steps` with the image's `copies` in place (a failure exits with the
 /// engine's status), then their pushes, docker logged in to an AWS `staging` registry first.
 fn build_and_push_staged(
-    context: &Context,
+    context: &Session,
     copies: Prepared,
     steps: &Steps,
     staging: Option<&str>,
@@ -103,7 +103,7 @@ fn build_and_push_staged(
         }
     }
     if let Some(staging) = staging {
-        super::login::login_if_aws(&context.docker, split_repository(staging).0)?;
+        crate::ops::engine_login::login_if_aws(&context.docker, split_repository(staging).0)?;
     }
     for (step, command) in &steps.pushes {
         command.run(step)?;
@@ -115,7 +115,7 @@ fn build_and_push_staged(
 /// tool's registry (`--registry`, `DAGSTER_IMAGE_REGISTRY`, ECR of `AWS_ACCOUNT_ID`), never the
 /// public one, where a tag of each platform would stay. A dry run without a registry names it
 /// `<registry>/<name>`, saying so.
-fn staging_repository(context: &Context, name: &str, dry_run: bool) -> Result<String> {
+fn staging_repository(context: &Session, name: &str, dry_run: bool) -> Result<String> {
     match context.registry() {
         Ok(registry) => Ok(registry.repository(name)),
         Err(error) if dry_run => {
@@ -202,7 +202,7 @@ struct Steps {
 
 impl Steps {
     /// One platform: one build tagged with every tag, pushed.
-    fn new(context: &Context, pushed: &Pushed) -> Self {
+    fn new(context: &Session, pushed: &Pushed) -> Self {
         let docker = &context.docker;
         let references = pushed.references();
         let platform = pushed.platforms.first().map(String::as_str);
@@ -220,7 +220,7 @@ impl Steps {
 
     /// Several platforms without buildx: each built and pushed to `staging` as
     /// `<staging>:<version>-<os>-<arch>`, to be copied into the release's repository by digest.
-    fn staged(context: &Context, pushed: &Pushed, staging: &str) -> Self {
+    fn staged(context: &Session, pushed: &Pushed, staging: &str) -> Self {
         let docker = &context.docker;
         let version = &pushed.tags[0];
         let mut steps = Steps {
@@ -263,7 +263,7 @@ impl Steps {
         if self.staged.is_empty() {
             return Ok(());
         }
-        platform_push::release_untagged(
+        platform_index::release_untagged(
             hosts,
             &self.staged,
             pushed.repository,
@@ -275,7 +275,7 @@ impl Steps {
 
     /// One `docker buildx build --push` of every platform, tagged with every tag: the index is
     /// pushed by BuildKit, as the original tool does.
-    fn with_buildx(context: &Context, pushed: &Pushed) -> Self {
+    fn with_buildx(context: &Session, pushed: &Pushed) -> Self {
         let references = pushed.references();
         let request = release_request(pushed.image, &references, &pushed.tags[0], None);
         let step = format!("building and pushing `{}` with buildx", request.tag);
@@ -290,7 +290,7 @@ impl Steps {
 
     /// Every build and push, in order, as `--dry-run` shows them.
     fn describe(&self, image: &Image) -> String {
-        let mut out = super::build_plan::copy_notes([image]);
+        let mut out = crate::ops::build::copy_notes([image]);
         for (_, command) in self.builds.iter().chain(&self.pushes) {
             out += &format!("{command}\n");
         }

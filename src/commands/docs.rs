@@ -3,8 +3,8 @@
 
 use clap::CommandFactory;
 
-use super::print_stdout;
 use crate::cli::Cli;
+use crate::ops::print_stdout;
 
 /// The name the scripts complete, as the binary is installed.
 const BIN_NAME: &str = "dagster-image";

@@ -9,12 +9,12 @@ use crate::error::Result;
 use crate::export::{bake, pipeline};
 use crate::plan::{self, Plan, Target};
 
-use super::build_plan::{self, BuildRequest};
-use super::{Context, incremental, print_stdout};
+use crate::ops::build::{self, BuildRequest};
+use crate::ops::{Session, incremental, print_stdout};
 
 /// Prints the bake file of `request`'s plan; with `push`, tagged for the registry and pushed.
-pub fn bake(context: &Context, request: &BuildRequest, push: bool) -> Result<()> {
-    let (images, plan) = build_plan::resolve(context, request)?;
+pub fn bake(context: &Session, request: &BuildRequest, push: bool) -> Result<()> {
+    let (images, plan) = build::resolve(context, request)?;
     let registry = if push {
         Some(context.registry()?)
     } else {
@@ -61,11 +61,11 @@ fn bake_notes(images_dir: &Path, platforms: usize, push: bool) -> String {
 /// Prints the Buildkite pipeline of `request`'s plan, which pushes to the registry; with
 /// `--skip-unchanged`, only the steps of what is stale (none when nothing is).
 pub fn pipeline(
-    context: &Context,
+    context: &Session,
     request: &BuildRequest,
     agents: &[(String, String)],
 ) -> Result<()> {
-    let (images, plan) = build_plan::resolve(context, request)?;
+    let (images, plan) = build::resolve(context, request)?;
     let registry = context.registry()?.to_string();
     let plan = match request.skips_unchanged() {
         true => stale_only(context, &images, plan)?,
@@ -84,7 +84,7 @@ pub fn pipeline(
 }
 
 /// The builds of `plan` that are stale, and what builds on them.
-fn stale_only(context: &Context, images: &BTreeMap<String, Image>, plan: Plan) -> Result<Plan> {
+fn stale_only(context: &Session, images: &BTreeMap<String, Image>, plan: Plan) -> Result<Plan> {
     let total = plan.builds.len();
     let freshness = incremental::assess(context, images, &plan)?;
     let narrowed = plan::narrow(&plan, &freshness.changed, images);

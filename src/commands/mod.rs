@@ -1,6 +1,6 @@
-//! One function per command, each a few steps over the catalog, the plan, the engine and the
-//! registry, composing the operations several commands share. `dispatch` checks the parsed
-//! command line into typed values (`config`) and maps it onto them.
+//! One function per command, each a thin composition of the operations in [`crate::ops`] over
+//! one run [`Session`]. `dispatch` checks the parsed command line into typed values (`config`)
+//! and maps it onto them.
 
 // The commands.
 mod build;
@@ -19,90 +19,32 @@ mod status;
 // The command line, validated.
 mod config;
 
-// The operations the commands compose; none calls a command.
-mod build_plan;
-mod freeze;
-mod incremental;
-mod login;
-mod outcome;
-mod platform_push;
-mod pushing;
-mod up_to_date;
-
-use std::cell::OnceCell;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::catalog::{self, Catalog};
+use crate::catalog::Catalog;
 use crate::cli::{BuildOptions, Cli, Command, ReleaseArgs};
-use crate::engine::{Docker, PushRetries};
-use crate::error::{Error, Result};
-use crate::registry::{PUBLIC_ECR_HOST, Registry};
+use crate::engine::Docker;
+use crate::error::Result;
+use crate::ops::{BuildRequest, Session, print_stdout};
+use crate::registry::PUBLIC_ECR_HOST;
 
-use config::{BuildSettings, BuiltElsewhere};
-
-pub use build_plan::BuildRequest;
-pub use outcome::Unpublished;
-
-/// What every command works with. The catalog is looked for when a command first needs it, so
-/// that the commands that need none (`tags`) work anywhere.
-pub struct Context {
-    images_dir: Option<PathBuf>,
-    catalog: OnceCell<Catalog>,
-    pub docker: Docker,
-    registry: Option<String>,
-    /// How long one registry operation may take, its retries included.
-    pub registry_timeout: Duration,
-    /// Ask no registry about upstream images, nor whether images are pushed.
-    pub offline: bool,
-}
-
-impl Context {
-    /// The catalog: `--images-dir`, else `./images`, else the seed's layout under the git root.
-    pub fn catalog(&self) -> Result<&Catalog> {
-        if let Some(catalog) = self.catalog.get() {
-            return Ok(catalog);
-        }
-        let cwd = std::env::current_dir().map_err(catalog::Error::Io)?;
-        let found = Catalog::locate(self.images_dir.as_deref(), &cwd)?;
-        Ok(self.catalog.get_or_init(|| found))
-    }
-
-    /// The registry to push to; an error only for commands that need one.
-    pub fn registry(&self) -> std::result::Result<Registry, crate::registry::Error> {
-        Registry::resolve(self.registry.as_deref())
-    }
-
-    /// The registry as a plan takes it, for its `source: aws` bases: its address, or why there
-    /// is none.
-    pub fn registry_address(&self) -> crate::plan::RegistryAddress {
-        self.registry()
-            .map(|registry| registry.to_string())
-            .map_err(Into::into)
-    }
-
-    /// How often and how long a failing `docker push` is tried: within ten registry timeouts.
-    pub fn push_retries(&self) -> PushRetries {
-        PushRetries::within(self.registry_timeout.saturating_mul(10))
-    }
-}
+use config::BuiltElsewhere;
 
 pub fn dispatch(cli: Cli) -> Result<()> {
     if cli.debug {
         crate::debug::enable();
     }
-    let context = Context {
-        images_dir: cli.images_dir,
-        catalog: OnceCell::new(),
-        docker: Docker::from_env(),
-        registry: cli.registry,
-        registry_timeout: Duration::from_secs(cli.registry_timeout),
-        offline: cli.offline,
-    };
+    let context = Session::new(
+        cli.images_dir,
+        Docker::from_env(),
+        cli.registry,
+        Duration::from_secs(cli.registry_timeout),
+        cli.offline,
+    );
     run(&context, cli.command)
 }
 
-fn run(context: &Context, command: Command) -> Result<()> {
+fn run(context: &Session, command: Command) -> Result<()> {
     match command {
         Command::List => list(context.catalog()?),
         Command::Build {
@@ -111,7 +53,7 @@ fn run(context: &Context, command: Command) -> Result<()> {
             build,
             dry_run,
         } => {
-            let settings = BuildSettings::from_cli(build)?;
+            let settings = config::build_settings(build)?;
             let request = BuildRequest::one(name, python_version, settings);
             build::build(context, &request, dry_run)
         }
@@ -125,7 +67,7 @@ fn run(context: &Context, command: Command) -> Result<()> {
             skip_unchanged,
             dry_run,
         } => {
-            let request = BuildRequest::all(name, BuildSettings::from_cli(build)?)
+            let request = BuildRequest::all(name, config::build_settings(build)?)
                 .with_bases(with_deps)
                 .jobs(jobs)
                 .keeping_going(keep_going)
@@ -216,7 +158,7 @@ fn run(context: &Context, command: Command) -> Result<()> {
                 dagster_version,
                 platforms,
             };
-            let request = BuildRequest::all(name, BuildSettings::from_cli(options)?)
+            let request = BuildRequest::all(name, config::build_settings(options)?)
                 .with_bases(with_deps)
                 .platforms_in_one_build();
             export::bake(context, &request, push)
@@ -236,7 +178,7 @@ fn run(context: &Context, command: Command) -> Result<()> {
             let agents = config::agent_tags(&agents)?;
             // Fresh agents have no bases built earlier, so the pipeline builds them too (or,
             // with `--skip-unchanged`, pulls those that did not change).
-            let request = BuildRequest::all(name, BuildSettings::from_cli(options)?)
+            let request = BuildRequest::all(name, config::build_settings(options)?)
                 .with_bases(true)
                 .skipping_unchanged(skip_unchanged);
             export::pipeline(context, &request, &agents)
@@ -267,7 +209,7 @@ fn run(context: &Context, command: Command) -> Result<()> {
 
 /// `push-dockerhub`, `push-ecr`: a release to `<namespace>/<name>`, or to the hidden
 /// `--repository` (a loopback registry in the tests, which reach neither).
-fn release_to(context: &Context, args: ReleaseArgs, namespace: &str) -> Result<()> {
+fn release_to(context: &Session, args: ReleaseArgs, namespace: &str) -> Result<()> {
     let version = config::version_tag(&args.dagster_version)?;
     // The name is checked as an image name first, which it is before it is a repository's.
     let name = config::image_name(&args.name)?;
@@ -296,70 +238,4 @@ fn list(catalog: &Catalog) -> Result<()> {
     }
     print_stdout(&out);
     Ok(())
-}
-
-/// Writes data to stdout; a closed pipe (`| head`) is not an error worth a panic.
-pub(crate) fn print_stdout(text: &str) {
-    use std::io::Write;
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
-}
-
-/// A value given on the command line that cannot be used, as an error naming it.
-fn invalid(what: &'static str, value: &str, why: impl std::fmt::Display) -> Error {
-    crate::reference::Invalid::new(what, value, why).into()
-}
-
-/// The name of the folder `state_dir` makes beside the catalog.
-const STATE_DIR: &str = ".dagster-image";
-
-/// Where this tool keeps its own files (build logs, publish state, copy ledgers and their
-/// locks): `.dagster-image/` beside the images folder, never inside it, where the original
-/// tool's `list` and `build-all` would take it for an image.
-fn state_path(catalog: &Catalog) -> PathBuf {
-    let dir = fs_err::canonicalize(catalog.dir()).unwrap_or_else(|_| catalog.dir().to_owned());
-    dir.parent().unwrap_or(&dir).join(STATE_DIR)
-}
-
-/// The folder for this tool's own files beside the catalog (`state_path`), made when missing,
-/// ignored by git.
-fn state_dir(catalog: &Catalog) -> std::io::Result<std::path::PathBuf> {
-    let dir = state_path(catalog);
-    refuse_links(&dir)?;
-    fs_err::create_dir_all(&dir)?;
-    let ignore = dir.join(".gitignore");
-    if !ignore.exists() {
-        fs_err::write(&ignore, "*\n")?;
-    }
-    Ok(dir)
-}
-
-/// The folders of the tool's own files that a repository might hold as symlinks (committed by
-/// force despite the `.gitignore`): following one would write logs, locks and state wherever it
-/// points, so a link at any of them is an error.
-fn refuse_links(state: &Path) -> std::io::Result<()> {
-    let folders = [state.to_owned(), state.join("logs"), state.join("builds")];
-    for path in folders {
-        let is_link = std::fs::symlink_metadata(&path).is_ok_and(|meta| meta.is_symlink());
-        if is_link {
-            return Err(std::io::Error::other(format!(
-                "{}: is a symlink; the tool's own folder is never followed through a link (remove it)",
-                path.display()
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// The lock file of `image`'s builds in the tool's folder `state_dir`: a run that builds the
-/// image holds it shared from its first build until its timestamp is recorded, and `prune
-/// --images` alone, so that prune never removes an image a running build has made and not yet
-/// recorded (the first platform's image, while the next platform builds).
-fn builds_lock(state_dir: &Path, image: &str) -> std::io::Result<std::path::PathBuf> {
-    let dir = state_dir.join("builds");
-    fs_err::create_dir_all(&dir)?;
-    Ok(dir.join(format!("{image}.lock")))
-}
-
-fn display(path: &Path) -> String {
-    path.display().to_string()
 }

@@ -11,10 +11,10 @@ use crate::error::{Error, Result};
 use crate::plan::LOCAL_NAMESPACE;
 use crate::prune;
 
-use super::{Context, builds_lock, print_stdout, state_dir};
 use crate::lock::Lock;
+use crate::ops::{Session, builds_lock, print_stdout, state_dir};
 
-pub fn prune(context: &Context, name: Option<&str>, images: bool, dry_run: bool) -> Result<()> {
+pub fn prune(context: &Session, name: Option<&str>, images: bool, dry_run: bool) -> Result<()> {
     let catalog = context.catalog()?;
     let names = match name {
         Some(name) => vec![name.to_owned()],
@@ -60,7 +60,7 @@ fn prune_entries(image: &Image, dry_run: bool) -> Result<usize> {
 }
 
 /// Removes the local images of old builds of `images`; returns how many tags it removed.
-fn prune_images(context: &Context, images: &[Image], dry_run: bool) -> Result<usize> {
+fn prune_images(context: &Session, images: &[Image], dry_run: bool) -> Result<usize> {
     let (idle, _locks) = idle_images(context, images)?;
     let listing = context.docker.local_tags(&format!("{LOCAL_NAMESPACE}/*"))?;
     let mut doomed: Vec<String> = listing
@@ -88,7 +88,7 @@ fn prune_images(context: &Context, images: &[Image], dry_run: bool) -> Result<us
 
 /// The images of `images` that no running build is making, with the locks that keep new builds
 /// of them waiting until the prune ends; says which it leaves alone.
-fn idle_images(context: &Context, images: &[Image]) -> Result<(Vec<Image>, Vec<Lock>)> {
+fn idle_images(context: &Session, images: &[Image]) -> Result<(Vec<Image>, Vec<Lock>)> {
     let state_dir = state_dir(context.catalog()?).map_err(CatalogError::Io)?;
     let (mut idle, mut locks) = (Vec::new(), Vec::new());
     for image in images {
@@ -108,7 +108,7 @@ fn idle_images(context: &Context, images: &[Image]) -> Result<(Vec<Image>, Vec<L
 }
 
 /// Each of `references` as the engine describes it, in the same order.
-fn describe_images(context: &Context, references: &[String]) -> Result<Vec<LocalImage>> {
+fn describe_images(context: &Session, references: &[String]) -> Result<Vec<LocalImage>> {
     let local = context.docker.local_images(references)?;
     references
         .iter()
@@ -138,7 +138,7 @@ fn would_free(doomed: &[String], described: &[LocalImage]) -> u64 {
 }
 
 /// Removes each of `doomed`; returns the size of the images docker deleted.
-fn remove_images(context: &Context, doomed: &[String], described: &[LocalImage]) -> Result<u64> {
+fn remove_images(context: &Session, doomed: &[String], described: &[LocalImage]) -> Result<u64> {
     let mut freed = 0;
     for (reference, image) in doomed.iter().zip(described) {
         let deleted = context.docker.remove_image(reference)?.contains(&image.id);

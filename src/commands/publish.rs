@@ -17,12 +17,12 @@ use crate::publish::{
 use crate::reference::Timestamp;
 use crate::report;
 
-use super::build_plan::{self, BuildRequest};
 use super::config::{BuildSettings, Publish as PublishArgs};
-use super::freeze;
-use super::{Context, display, print_stdout, pushing, state_dir, state_path};
+use crate::ops::build::{self, BuildRequest};
+use crate::ops::freeze;
+use crate::ops::{Session, display, print_stdout, push, state_dir, state_path};
 
-pub fn publish(context: &Context, args: &PublishArgs) -> Result<()> {
+pub fn publish(context: &Session, args: &PublishArgs) -> Result<()> {
     let snap_type = args.snap_type;
     let state_path = State::path(&state_path(context.catalog()?), snap_type.as_str());
     let _lock = (!args.dry_run).then(|| lock(context)).transpose()?;
@@ -65,7 +65,7 @@ pub fn publish(context: &Context, args: &PublishArgs) -> Result<()> {
 
 /// One publish run: the images it makes, where T goes, and how far it got.
 struct Release<'a> {
-    context: &'a Context,
+    context: &'a Session,
     snap_type: SnapType,
     builder: Image,
     target: Image,
@@ -78,7 +78,7 @@ struct Release<'a> {
 
 /// One publish at a time on a catalog: runs share its state files and the bases they build.
 /// A lock on the catalog's folder, which writes nothing; held until dropped.
-fn lock(context: &Context) -> Result<fs_err::File> {
+fn lock(context: &Session) -> Result<fs_err::File> {
     let path = context.catalog()?.dir();
     let folder = fs_err::File::open(path).map_err(CatalogError::Io)?;
     match folder.file().try_lock() {
@@ -274,8 +274,7 @@ impl Release<'_> {
                     self.state.timestamp.as_str(),
                     self.state.platforms.as_slice(),
                 );
-                let pushed =
-                    pushing::push_every_version_at(self.context, target, built_at, dry_run)?;
+                let pushed = push::push_every_version_at(self.context, target, built_at, dry_run)?;
                 self.state.pushed = pushed;
                 Ok(())
             }
@@ -301,7 +300,7 @@ impl Release<'_> {
             report::line("every image-version is built at this timestamp already");
             return Ok(());
         }
-        build_plan::run_plan(self.context, &request, &images, plan, dry_run)
+        build::run_plan(self.context, &request, &images, plan, dry_run)
     }
 
     /// The builds of a build step: every version of its image with its local bases at T,
@@ -314,7 +313,7 @@ impl Release<'_> {
             _ => (&self.builder.name, Vec::new()),
         };
         let request = self.build_request(name)?;
-        let (images, plan) = build_plan::resolve(self.context, &request)?;
+        let (images, plan) = build::resolve(self.context, &request)?;
         let timestamp = Some(self.state.timestamp.as_str());
         let keep: Vec<bool> = plan
             .builds
@@ -335,7 +334,7 @@ impl Release<'_> {
 
     /// Every image-version that building `name` with its local bases makes.
     fn planned_targets(&self, name: &str) -> Result<Vec<Target>> {
-        let (_, plan) = build_plan::resolve(self.context, &self.build_request(name)?)?;
+        let (_, plan) = build::resolve(self.context, &self.build_request(name)?)?;
         Ok(plan.builds.into_iter().map(|build| build.target).collect())
     }
 

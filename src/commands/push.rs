@@ -1,12 +1,12 @@
 //! `push`, `push-all` and `tags`: the last build of one or every Python version of an image
-//! pushed to the registry ([`super::pushing`]), and the tags the registry has of an image.
+//! pushed to the registry ([`crate::ops::push`]), and the tags the registry has of an image.
 
 use crate::error::Result;
 use crate::reference::{ImageName, Tag};
 use crate::registry;
 
-use super::pushing::Pushes;
-use super::{Context, platform_push, print_stdout};
+use crate::ops::push::Pushes;
+use crate::ops::{Session, platform_index, print_stdout};
 
 /// What `push` and `push-all` push of an image.
 pub struct Push<'a> {
@@ -21,7 +21,7 @@ pub struct Push<'a> {
 /// Pushes `python_version` of `name` (or every version) as `<registry>/<name>:py<V>-<timestamp>`,
 /// or as `<registry>/<name>:<custom_tag>`: for several `platforms` (else those of its
 /// image.yaml), each platform's image and then their index under that tag.
-pub fn push(context: &Context, name: &str, push: &Push, dry_run: bool) -> Result<()> {
+pub fn push(context: &Session, name: &str, push: &Push, dry_run: bool) -> Result<()> {
     let image = context.catalog()?.image(name)?;
     let registry = context.registry()?;
     let custom_tag = push.custom_tag.map(Tag::as_str);
@@ -32,7 +32,7 @@ pub fn push(context: &Context, name: &str, push: &Push, dry_run: bool) -> Result
         }
         None => image.versions.keys().map(String::as_str).collect(),
     };
-    let platforms = platform_push::platforms_to_push(&image, push.platforms);
+    let platforms = platform_index::platforms_to_push(&image, push.platforms);
     let mut pushes = Pushes::default();
     for version in versions {
         let timestamp = image.last_built(version)?;
@@ -42,7 +42,7 @@ pub fn push(context: &Context, name: &str, push: &Push, dry_run: bool) -> Result
 }
 
 /// Prints the tags of `<registry>/<name>`, one per line.
-pub fn tags(context: &Context, name: &ImageName) -> Result<()> {
+pub fn tags(context: &Session, name: &ImageName) -> Result<()> {
     let registry = context.registry()?;
     let hosts = [registry.host().to_owned()];
     let mut logins = registry::sign_in(&hosts)?;

@@ -9,10 +9,10 @@ use crate::error::Result;
 use crate::plan::{local_tag, platform_version_tag, version_tag};
 
 use super::config::BuiltElsewhere;
-use super::{Context, invalid, platform_push};
+use crate::ops::{Session, invalid, platform_index};
 
 /// Records the timestamp of `built` as the last build of its Python version.
-pub fn record(context: &Context, built: &BuiltElsewhere) -> Result<()> {
+pub fn record(context: &Session, built: &BuiltElsewhere) -> Result<()> {
     let (name, python_version, timestamp) = (&built.name, &built.python_version, &built.timestamp);
     let image = built_image(context, name, python_version, timestamp)?;
     Ok(image.record_build(python_version, timestamp)?)
@@ -20,7 +20,7 @@ pub fn record(context: &Context, built: &BuiltElsewhere) -> Result<()> {
 
 /// Pulls `<registry>/<name>:py<V>-<timestamp>` (`-<os>-<arch>` for one `platform` of a
 /// multi-platform image), tags it `dagster/<name>:py<V>-<timestamp>` and records `timestamp`.
-pub fn pull(context: &Context, built: &BuiltElsewhere, platform: Option<&str>) -> Result<()> {
+pub fn pull(context: &Session, built: &BuiltElsewhere, platform: Option<&str>) -> Result<()> {
     let (name, python_version, timestamp) = (&built.name, &built.python_version, &built.timestamp);
     let image = built_image(context, name, python_version, timestamp)?;
     let registry = context.registry()?;
@@ -28,7 +28,7 @@ pub fn pull(context: &Context, built: &BuiltElsewhere, platform: Option<&str>) -
     let remote = format!("{}:{tag}", registry.repository(name));
     let local = local_tag(name, python_version, timestamp);
     let docker = &context.docker;
-    super::login::login_if_aws(docker, registry.host())?;
+    crate::ops::engine_login::login_if_aws(docker, registry.host())?;
     docker.pull(&remote).run(&format!("pulling `{remote}`"))?;
     docker
         .tag(&remote, &local)
@@ -39,25 +39,25 @@ pub fn pull(context: &Context, built: &BuiltElsewhere, platform: Option<&str>) -
 /// `index`: puts the index of the images of each platform of `built`, pushed already by the
 /// steps of a pipeline, under its common tag.
 pub fn index(
-    context: &Context,
+    context: &Session,
     built: &BuiltElsewhere,
     platforms: &[String],
     dry_run: bool,
 ) -> Result<()> {
     let (name, version, timestamp) = (&built.name, &built.python_version, &built.timestamp);
     let image = built_image(context, name, version, timestamp)?;
-    let platforms = platform_push::platforms_to_push(&image, platforms);
+    let platforms = platform_index::platforms_to_push(&image, platforms);
     let registry = context.registry()?;
     let tag = crate::plan::version_tag(version, timestamp);
     let (_, index) =
-        platform_push::per_platform(&registry, name, version, timestamp, platforms, &tag);
+        platform_index::per_platform(&registry, name, version, timestamp, platforms, &tag);
     let hosts = [registry.host().to_owned()];
-    platform_push::assemble(&hosts, &[index], context.registry_timeout, dry_run)
+    platform_index::assemble(&hosts, &[index], context.registry_timeout, dry_run)
 }
 
 /// The image `name`, once its `python_version` and the tag at `timestamp` are checked.
 fn built_image(
-    context: &Context,
+    context: &Session,
     name: &str,
     python_version: &str,
     timestamp: &str,

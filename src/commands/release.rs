@@ -14,14 +14,14 @@ use crate::reference::Tag;
 use crate::registry::{self, Logins, RegistryClient, RemoteError};
 
 use super::config::Destination;
-use super::outcome::Outcome;
-use super::pushing::{AfterFailure, Publication, print_docker_steps, push_with_docker};
-use super::{Context, print_stdout};
+use crate::ops::outcome::Outcome;
+use crate::ops::push::{AfterFailure, Publication, print_docker_steps, push_with_docker};
+use crate::ops::{Session, print_stdout};
 
 /// Publishes the first Python version of `name` as `<repo>:<dagster_version>`, and with
 /// `set_latest` as `<repo>:latest`, for every destination repository.
 pub fn release(
-    context: &Context,
+    context: &Session,
     name: &str,
     dagster_version: &Tag,
     destinations: &[Destination],
@@ -99,7 +99,7 @@ fn print_index_copy(pushed: Option<&Pushed>, destination_hosts: &[String], targe
 /// registries: the local store has one platform per tag, so there is no local image to push
 /// instead.
 fn copy_index(
-    context: &Context,
+    context: &Session,
     hosts: &[String],
     pushed: Option<Pushed>,
     name: &str,
@@ -152,7 +152,7 @@ fn note_copy_inside_registries(pushed: &Pushed) {
 /// and pushes the local image with docker: also when only the source registry cannot be read,
 /// saying why in one line. Any other failure stops the release, saying what it published.
 fn copy_else_push(
-    context: &Context,
+    context: &Session,
     destination_hosts: &[String],
     pushed: Option<&Pushed>,
     publication: Publication,
@@ -204,7 +204,7 @@ fn stopped(error: RemoteError, targets: &[String], published: Vec<String>) -> Re
 
 /// A copy of the pushed image to the release's targets.
 struct ReleaseCopy<'a> {
-    context: &'a Context,
+    context: &'a Session,
     destination_hosts: &'a [String],
     pushed: &'a Pushed,
     targets: &'a [String],

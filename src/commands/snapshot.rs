@@ -4,9 +4,9 @@
 use crate::error::Result;
 use crate::publish::SnapType;
 
-use super::{Context, freeze, print_stdout};
+use crate::ops::{Session, freeze, print_stdout};
 
-pub fn snapshot(context: &Context, snap_type: SnapType, dry_run: bool) -> Result<()> {
+pub fn snapshot(context: &Session, snap_type: SnapType, dry_run: bool) -> Result<()> {
     let builder = context.catalog()?.image(&snap_type.builder())?;
     let target = context.catalog()?.image(&snap_type.target())?;
     let freezes = freeze::freezes(context, &builder, &target, None)?;

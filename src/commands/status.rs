@@ -15,7 +15,7 @@ use crate::reference::Timestamp;
 use crate::registry::{self, Registry, RegistryClient, RemoteError};
 use crate::report::table;
 
-use super::{Context, incremental, print_stdout};
+use crate::ops::{Session, incremental, print_stdout};
 
 /// One row of `status`; the JSON output is an array of these.
 #[derive(Debug, Serialize)]
@@ -35,7 +35,7 @@ pub struct Row {
     pub pushed: Option<bool>,
 }
 
-pub fn status(context: &Context, name: Option<&str>, json: bool) -> Result<()> {
+pub fn status(context: &Session, name: Option<&str>, json: bool) -> Result<()> {
     let images = match name {
         Some(name) => context.catalog()?.images_with_bases(&[name.to_owned()])?,
         None => context.catalog()?.all_images()?,
@@ -56,7 +56,7 @@ pub fn status(context: &Context, name: Option<&str>, json: bool) -> Result<()> {
     };
     let plan = plan::resolve(&images, &request, &context.registry_address())?;
     for image in images.values() {
-        super::build_plan::check_dockerignore(&image.dir)?;
+        crate::ops::build::check_dockerignore(&image.dir)?;
     }
     let mut rows = rows(context, &images, &plan, &targets)?;
     rows.sort_by(|a, b| a.image.cmp(&b.image)); // stable: versions stay in versions.yaml order
@@ -73,7 +73,7 @@ pub fn status(context: &Context, name: Option<&str>, json: bool) -> Result<()> {
 }
 
 fn rows(
-    context: &Context,
+    context: &Session,
     images: &BTreeMap<String, Image>,
     plan: &Plan,
     targets: &[Target],
@@ -117,7 +117,7 @@ fn rows(
 /// The registry to look pushed images up in; None when none is configured or `--offline`, which
 /// is a choice (`pushed` stays null without a word). A malformed one is bad input, as for every
 /// command.
-fn configured_registry(context: &Context) -> Result<Option<Registry>> {
+fn configured_registry(context: &Session) -> Result<Option<Registry>> {
     if context.offline {
         return Ok(None);
     }

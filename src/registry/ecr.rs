@@ -1,6 +1,6 @@
 //! AWS registries, private ECR (`<account>.dkr.ecr.<region>.amazonaws.com`) and public ECR: when
 //! docker has no credentials for them, their password comes from `aws ecr get-login-password`, is
-//! held in memory only, and goes to the registry client (and, through `commands/login.rs`, to
+//! held in memory only, and goes to the registry client (and, through `ops/engine_login.rs`, to
 //! `docker login` on stdin); it is never shown.
 
 use crate::process::{self, Command};

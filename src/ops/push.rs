@@ -3,7 +3,7 @@
 //! that already hold the local image. Otherwise the local image is tagged and pushed with
 //! docker, logged in first to the AWS registries docker has no credentials for; a push that
 //! fails transiently is tried again, and every tag's outcome is reported. The images of a
-//! multi-platform image-version are followed by their index ([`super::platform_push`]).
+//! multi-platform image-version are followed by their index ([`super::platform_index`]).
 
 use crate::engine::{LocalImages, PushError, push_retrying};
 use crate::error::{Error, Result};
@@ -12,12 +12,12 @@ use crate::process::{self, Command};
 use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError, ecr};
 
 use super::outcome::Outcome;
-use super::platform_push;
+use super::platform_index;
 use super::up_to_date::remote_copy;
-use super::{Context, print_stdout};
+use super::{Session, print_stdout};
 
 /// A local image and the remote references it is pushed as.
-pub(super) struct Publication {
+pub struct Publication {
     pub source: String,
     pub targets: Vec<String>,
 }
@@ -25,23 +25,23 @@ pub(super) struct Publication {
 /// Whether pushes go on after one failed: `push-all` tries every version, a release stops so
 /// that `latest` is never written after its version tag failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum AfterFailure {
+pub enum AfterFailure {
     KeepGoing,
     Stop,
 }
 
 /// What a push does: publications with docker, then the indexes of the multi-platform ones.
 #[derive(Default)]
-pub(super) struct Pushes {
+pub struct Pushes {
     publications: Vec<Publication>,
-    indexes: Vec<platform_push::PlannedIndex>,
+    indexes: Vec<platform_index::PlannedIndex>,
 }
 
 impl Pushes {
     /// Adds `version` of `name` built at `timestamp`, as `<registry>/<name>:py<V>-<timestamp>`
     /// or as `<registry>/<name>:<custom_tag>`: for several `platforms`, each platform's image
     /// under its own tag, then their index under that one.
-    pub(super) fn add(
+    pub fn add(
         &mut self,
         registry: &Registry,
         name: &str,
@@ -56,7 +56,7 @@ impl Pushes {
         }
         let tag = custom_tag.map_or_else(|| version_tag(version, timestamp), str::to_owned);
         let (pushes, index) =
-            platform_push::per_platform(registry, name, version, timestamp, platforms, &tag);
+            platform_index::per_platform(registry, name, version, timestamp, platforms, &tag);
         let publications = pushes.into_iter().map(|(source, target)| Publication {
             source,
             targets: vec![target],
@@ -65,10 +65,10 @@ impl Pushes {
         self.indexes.push(index);
     }
 
-    pub(super) fn run(&self, context: &Context, registry: &Registry, dry_run: bool) -> Result<()> {
+    pub fn run(&self, context: &Session, registry: &Registry, dry_run: bool) -> Result<()> {
         let hosts = [registry.host().to_owned()];
         publish(context, &hosts, &self.publications, dry_run)?;
-        platform_push::assemble(&hosts, &self.indexes, context.registry_timeout, dry_run)
+        platform_index::assemble(&hosts, &self.indexes, context.registry_timeout, dry_run)
     }
 
     /// Every reference pushed: each publication's targets and each index.
@@ -82,8 +82,8 @@ impl Pushes {
 /// Pushes every Python version of `name` as built at a timestamp for platforms (`--platform`s,
 /// else none: the image.yaml ones), by `publish`, which knows them before `last_updated.yaml`
 /// records the timestamp; returns the references pushed.
-pub(super) fn push_every_version_at(
-    context: &Context,
+pub fn push_every_version_at(
+    context: &Session,
     name: &str,
     (timestamp, platforms): (&str, &[String]),
     dry_run: bool,
@@ -91,7 +91,7 @@ pub(super) fn push_every_version_at(
     let image = context.catalog()?.image(name)?;
     let registry = context.registry()?;
     let mut pushes = Pushes::default();
-    let platforms = platform_push::platforms_to_push(&image, platforms);
+    let platforms = platform_index::platforms_to_push(&image, platforms);
     for version in image.versions.keys() {
         pushes.add(&registry, name, (version, timestamp), platforms, None);
     }
@@ -118,7 +118,7 @@ fn version_publication(
 /// Pushes each publication's targets that the registry does not already have with the local
 /// image, with docker; `--dry-run` prints the docker commands instead.
 fn publish(
-    context: &Context,
+    context: &Session,
     hosts: &[String],
     publications: &[Publication],
     dry_run: bool,
@@ -164,23 +164,19 @@ fn not_up_to_date(
 }
 
 /// A `docker tag` of `source` as `target`, with its step.
-fn tag_step(context: &Context, source: &str, target: &str) -> (String, Command) {
+fn tag_step(context: &Session, source: &str, target: &str) -> (String, Command) {
     let step = format!("tagging `{source}` as `{target}`");
     (step, context.docker.tag(source, target))
 }
 
 /// A `docker push` of `target`, with its step.
-fn push_step(context: &Context, target: &str) -> (String, Command) {
+fn push_step(context: &Session, target: &str) -> (String, Command) {
     (format!("pushing `{target}`"), context.docker.push(target))
 }
 
 /// What `push_with_docker` would run, the AWS logins as the pipelines they are: per
 /// publication, `docker tag` of every target, then `docker push` of every target.
-pub(super) fn print_docker_steps(
-    context: &Context,
-    hosts: &[String],
-    publications: &[Publication],
-) {
+pub fn print_docker_steps(context: &Session, hosts: &[String], publications: &[Publication]) {
     let docker = &context.docker;
     let mut out = String::new();
     for host in hosts {
@@ -202,8 +198,8 @@ pub(super) fn print_docker_steps(
 /// Tags and pushes `publications` with docker, logged in to the AWS registries of `logins`; a
 /// push failing transiently is tried again. Says what was published and what was not when a
 /// tag fails.
-pub(super) fn push_with_docker(
-    context: &Context,
+pub fn push_with_docker(
+    context: &Session,
     hosts: &[String],
     logins: &Logins,
     publications: &[Publication],
@@ -212,7 +208,7 @@ pub(super) fn push_with_docker(
     if publications.is_empty() {
         return Ok(());
     }
-    super::login::log_docker_in(&context.docker, logins, hosts)?;
+    super::engine_login::log_docker_in(&context.docker, logins, hosts)?;
     let mut outcome = Outcome::default();
     for publication in publications {
         if outcome.has_failed() && after_failure == AfterFailure::Stop {
@@ -227,7 +223,7 @@ pub(super) fn push_with_docker(
 /// Tags then pushes the targets of `publication`, each outcome into `outcome`; Err only when
 /// interrupted.
 fn push_publication(
-    context: &Context,
+    context: &Session,
     publication: &Publication,
     after_failure: AfterFailure,
     outcome: &mut Outcome,

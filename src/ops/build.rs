@@ -13,9 +13,18 @@ use crate::plan::{self, Build, Plan, Target};
 use crate::report;
 use crate::run::{self, Outcome};
 
-use super::config::BuildSettings;
-use super::{Context, builds_lock, incremental, invalid, print_stdout, state_dir, state_path};
+use super::{Session, builds_lock, incremental, invalid, print_stdout, state_dir, state_path};
 use crate::lock::Lock;
+use crate::reference::Timestamp;
+
+/// What a build run makes: at which timestamp, with which `DAGSTER_VERSION`, for which
+/// platforms (none: each image's `image.yaml` ones).
+#[derive(Debug, Clone)]
+pub struct BuildSettings {
+    pub timestamp: Timestamp,
+    pub dagster_version: Option<String>,
+    pub platforms: Vec<String>,
+}
 
 /// A build request as given on the command line, its values checked.
 pub struct BuildRequest {
@@ -86,7 +95,7 @@ impl BuildRequest {
     }
 
     /// Whether only what changed is built (`--skip-unchanged`).
-    pub(super) fn skips_unchanged(&self) -> bool {
+    pub fn skips_unchanged(&self) -> bool {
         self.skip_unchanged
     }
 
@@ -110,8 +119,8 @@ impl BuildRequest {
 
 /// Labels the builds of `plan`, resolved from `request` over `images`, with their input digests,
 /// then prints it (`dry_run`) or runs it.
-pub(super) fn run_plan(
-    context: &Context,
+pub fn run_plan(
+    context: &Session,
     request: &BuildRequest,
     images: &BTreeMap<String, Image>,
     plan: Plan,
@@ -147,8 +156,8 @@ pub(super) fn run_plan(
 
 /// The plan of `request` over the images it reaches, every tag checked; what `build` runs and
 /// what `bake` and `pipeline` export.
-pub(super) fn resolve(
-    context: &Context,
+pub fn resolve(
+    context: &Session,
     request: &BuildRequest,
 ) -> Result<(BTreeMap<String, Image>, Plan)> {
     resolve_for(context, request, false)
@@ -157,15 +166,15 @@ pub(super) fn resolve(
 /// The plan of `request` as `resolve` makes it, for a dry run: when no registry is configured, a
 /// `source: aws` base it does not build is named `<registry>/<base>` (and said once on stderr)
 /// rather than refused, as a real run refuses it.
-pub(super) fn resolve_to_show(
-    context: &Context,
+pub fn resolve_to_show(
+    context: &Session,
     request: &BuildRequest,
 ) -> Result<(BTreeMap<String, Image>, Plan)> {
     resolve_for(context, request, true)
 }
 
 fn resolve_for(
-    context: &Context,
+    context: &Session,
     request: &BuildRequest,
     only_shown: bool,
 ) -> Result<(BTreeMap<String, Image>, Plan)> {
@@ -213,7 +222,7 @@ fn followed(dockerfile: &Path) -> Result<PathBuf> {
 
 /// Says once what a plan shown without a registry could not know: the registry that each
 /// `source: aws` base it does not build would be pulled from.
-fn warn_of_unknown_registry(context: &Context, plan: &Plan) {
+fn warn_of_unknown_registry(context: &Session, plan: &Plan) {
     let Some((first, rest)) = plan.unknown_registry_bases.split_first() else {
         return;
     };
@@ -241,7 +250,7 @@ fn check_context_files(build: &Build) -> Result<()> {
 }
 
 /// The `.dockerignore` of the context `dir`, when there is one, must be a readable regular file.
-pub(super) fn check_dockerignore(dir: &Path) -> Result<()> {
+pub fn check_dockerignore(dir: &Path) -> Result<()> {
     catalog::file::read_text_if_exists(&dir.join(".dockerignore"))?;
     Ok(())
 }
@@ -265,7 +274,7 @@ fn check_dockerfile(path: &Path) -> Result<()> {
 
 /// Every image: finding what builds on `name` needs them all. `name` is read first, so that an
 /// unknown one is refused as it is without `--with-dependents`.
-fn images_with_dependents(context: &Context, name: &str) -> Result<BTreeMap<String, Image>> {
+fn images_with_dependents(context: &Session, name: &str) -> Result<BTreeMap<String, Image>> {
     context.catalog()?.image(name)?;
     Ok(context.catalog()?.all_images()?)
 }
@@ -286,7 +295,7 @@ fn targets(images: &BTreeMap<String, Image>, request: &BuildRequest) -> Result<V
 }
 
 fn execute(
-    context: &Context,
+    context: &Session,
     images: &BTreeMap<String, Image>,
     copies: Prepared,
     plan: &Plan,
@@ -408,7 +417,7 @@ fn built_images<'a>(
 }
 
 /// What `--dry-run` says of the `image.yaml` copies of `images`.
-pub(super) fn copy_notes<'a>(images: impl IntoIterator<Item = &'a Image>) -> String {
+pub fn copy_notes<'a>(images: impl IntoIterator<Item = &'a Image>) -> String {
     let mut out = String::new();
     for image in images {
         for copy in &image.config.copies {
@@ -424,7 +433,7 @@ pub(super) fn copy_notes<'a>(images: impl IntoIterator<Item = &'a Image>) -> Str
 }
 
 /// The plan as the commands it would run, in order, and the files it would write.
-fn describe(context: &Context, images: &BTreeMap<String, Image>, plan: &Plan) -> Result<String> {
+fn describe(context: &Session, images: &BTreeMap<String, Image>, plan: &Plan) -> Result<String> {
     let mut out = copy_notes(built_images(images, plan)?);
     for (i, build) in plan.builds.iter().enumerate() {
         let waits: Vec<String> = build

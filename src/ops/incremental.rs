@@ -16,7 +16,7 @@ use crate::registry::KnownManifests;
 use crate::registry::upstream::{self, Wanted};
 use crate::upstream::{LocalCopy, Lookup, Observed};
 
-use super::Context;
+use super::Session;
 
 /// How many registry lookups of upstream images run at once, unless
 /// `DAGSTER_IMAGE_LOOKUP_CONCURRENCY` says otherwise (1 for the benchmark's one-at-a-time).
@@ -27,8 +27,8 @@ const KNOWN_MANIFESTS_FILE: &str = "upstream-manifests.json";
 /// The freshness of every build of `plan`, asking the engine once for its images' labels and
 /// its copies of upstream images, and their registries (concurrently) for their digests. Each
 /// registry that could not be asked, and made an upstream image unknown, is said once.
-pub(super) fn assess(
-    context: &Context,
+pub fn assess(
+    context: &Session,
     images: &BTreeMap<String, Image>,
     plan: &Plan,
 ) -> Result<Freshness> {
@@ -37,8 +37,8 @@ pub(super) fn assess(
 
 /// `assess`, with the tags of the current images of the builds that are here (from the same
 /// engine query).
-pub(super) fn assess_with_images(
-    context: &Context,
+pub fn assess_with_images(
+    context: &Session,
     images: &BTreeMap<String, Image>,
     plan: &Plan,
 ) -> Result<(Freshness, BTreeSet<String>)> {
@@ -60,8 +60,8 @@ pub(super) fn assess_with_images(
 /// engine is asked once; without `skip_unchanged`, only about the bases the plan does not build
 /// and the upstream images; and for a `dry_run`, not about upstream images (nor their
 /// registries): its labels name them `unknown`.
-pub(super) fn label_builds(
-    context: &Context,
+pub fn label_builds(
+    context: &Session,
     images: &BTreeMap<String, Image>,
     plan: Plan,
     skip_unchanged: bool,
@@ -216,7 +216,7 @@ struct Gathered {
 /// reference of each build, for its platform, as `ask` says; which of those tags name an
 /// image here; and the engine's images asked about.
 fn gather(
-    context: &Context,
+    context: &Session,
     images: &BTreeMap<String, Image>,
     plan: &Plan,
     current: bool,
@@ -272,7 +272,7 @@ fn gather(
 /// The engine's images `asked`, and the registries' answers about every one of `wanted`, asked
 /// while the engine is: neither waits for the other.
 fn local_while_looking_up(
-    context: &Context,
+    context: &Session,
     asked: &[String],
     wanted: &[Wanted],
     keep: Keep,
@@ -294,7 +294,7 @@ fn local_while_looking_up(
 /// engine has no copy of, or one that came from or went to that registry; a local-only copy's
 /// registry is not asked.
 fn local_then_missing(
-    context: &Context,
+    context: &Session,
     asked: &[String],
     wanted: &[Wanted],
     keep: Keep,
@@ -318,7 +318,7 @@ fn local_then_missing(
     Ok((local, lookups))
 }
 
-fn local_images(context: &Context, asked: &[String]) -> Result<LocalImages> {
+fn local_images(context: &Session, asked: &[String]) -> Result<LocalImages> {
     Ok(match asked.is_empty() {
         true => LocalImages::default(),
         false => context.docker.local_images(asked)?,
@@ -353,7 +353,7 @@ enum Keep {
 
 /// The upstream manifests earlier runs read, kept in the tool's folder beside the catalog (made
 /// when missing, unless the run keeps nothing).
-fn known_manifests(context: &Context, keep: Keep) -> KnownManifests {
+fn known_manifests(context: &Session, keep: Keep) -> KnownManifests {
     let Ok(catalog) = context.catalog() else {
         return KnownManifests::default();
     };

@@ -15,7 +15,7 @@ use super::print_stdout;
 
 /// The platforms `image` is pushed for: `--platform` when given, else its `image.yaml` ones;
 /// one or none is a push as before.
-pub(super) fn platforms_to_push<'a>(image: &'a Image, requested: &'a [String]) -> &'a [String] {
+pub fn platforms_to_push<'a>(image: &'a Image, requested: &'a [String]) -> &'a [String] {
     if requested.is_empty() {
         &image.config.platforms
     } else {
@@ -24,14 +24,14 @@ pub(super) fn platforms_to_push<'a>(image: &'a Image, requested: &'a [String]) -
 }
 
 /// An index to put under `target`, of the images of `children`.
-pub(super) struct PlannedIndex {
+pub struct PlannedIndex {
     pub target: String,
     pub children: Vec<Child>,
 }
 
 /// Each platform's (local image, registry reference) of `version` of `name` built at
 /// `timestamp`, and the index listing them under `tag`.
-pub(super) fn per_platform(
+pub fn per_platform(
     registry: &Registry,
     name: &str,
     version: &str,
@@ -64,7 +64,7 @@ pub(super) fn per_platform(
 /// Copies each platform's image of `staged` (pushed elsewhere) into `repository` under its
 /// digest only, without a tag, then puts the index of them under each of `targets`: the
 /// repository gains no tag but `targets` (`--dry-run`: says what it would do).
-pub(super) fn release_untagged(
+pub fn release_untagged(
     hosts: &[String],
     staged: &[Child],
     repository: &str,
@@ -112,7 +112,7 @@ pub(super) fn release_untagged(
 }
 
 /// Puts every index of `indexes` in the registry (`--dry-run`: says what it would put).
-pub(super) fn assemble(
+pub fn assemble(
     hosts: &[String],
     indexes: &[PlannedIndex],
     deadline: Duration,

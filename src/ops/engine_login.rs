@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::registry::{Logins, ecr, sign_in};
 
 /// Logs docker in to each of `hosts` whose login came from the AWS CLI, the password on stdin.
-pub(super) fn log_docker_in(docker: &Docker, logins: &Logins, hosts: &[String]) -> Result<()> {
+pub fn log_docker_in(docker: &Docker, logins: &Logins, hosts: &[String]) -> Result<()> {
     for host in hosts {
         if let Some(login) = logins.get(host).filter(|login| !login.source.is_stored()) {
             docker.login(host, &login.user).output(
@@ -20,7 +20,7 @@ pub(super) fn log_docker_in(docker: &Docker, logins: &Logins, hosts: &[String]) 
 }
 
 /// Logs docker in to `host` when it is an AWS registry docker has no credentials for.
-pub(super) fn login_if_aws(docker: &Docker, host: &str) -> Result<()> {
+pub fn login_if_aws(docker: &Docker, host: &str) -> Result<()> {
     if !ecr::is_aws(host) {
         return Ok(());
     }

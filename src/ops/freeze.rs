@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::plan::local_tag;
 use crate::process::Command;
 
-use super::{Context, display};
+use super::{Session, display};
 
 const FREEZE: [&str; 3] = ["pip", "freeze", "--exclude-editable"];
 
@@ -37,7 +37,7 @@ fn snapshot_path(target: &Image, version: &str) -> PathBuf {
 /// `timestamp` (`publish`, which builds them in the same run), else at the timestamp its
 /// `last_updated.yaml` records.
 pub fn freezes(
-    context: &Context,
+    context: &Session,
     builder: &Image,
     target: &Image,
     timestamp: Option<&str>,

@@ -1,0 +1,34 @@
+//! The operations the commands compose (build a plan, push a set of images, push a
+//! multi-platform index, freeze a snapshot builder, assess inputs), each over the run
+//! [`Session`]. None calls a command.
+
+pub mod build;
+pub mod engine_login;
+pub mod freeze;
+pub mod incremental;
+pub mod outcome;
+pub mod platform_index;
+pub mod push;
+mod session;
+pub mod state_dir;
+pub mod up_to_date;
+
+pub use build::{BuildRequest, BuildSettings};
+pub use outcome::Unpublished;
+pub use session::Session;
+pub use state_dir::{builds_lock, display, state_dir, state_path};
+
+/// Writes data to stdout; a closed pipe (`| head`) is not an error worth a panic.
+pub fn print_stdout(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// A value given on the command line that cannot be used, as an error naming it.
+pub fn invalid(
+    what: &'static str,
+    value: &str,
+    why: impl std::fmt::Display,
+) -> crate::error::Error {
+    crate::reference::Invalid::new(what, value, why).into()
+}
