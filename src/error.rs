@@ -29,6 +29,9 @@ pub enum Error {
     Export(#[from] export::Error),
     #[error(transparent)]
     Publish(#[from] publish::Error),
+    /// A build secret whose source is missing, or an engine that cannot pass it.
+    #[error(transparent)]
+    Secrets(#[from] crate::ops::build_secrets::Error),
     /// A value given on the command line that cannot be used.
     #[error(transparent)]
     Invalid(#[from] reference::Invalid),
@@ -97,6 +100,7 @@ impl Error {
             Error::Engine(e) => e.kind(),
             Error::BuildContext(e) => e.kind(),
             Error::Publish(e) => e.kind(),
+            Error::Secrets(e) => e.kind(),
             Error::Build(e) => e.kind(),
             Error::Plan(_) | Error::Registry(_) | Error::Export(_) | Error::Invalid(_) => {
                 Kind::BadInput
@@ -129,6 +133,7 @@ impl Error {
             Error::Plan(e) => e.hint(),
             Error::Registry(e) => e.hint(),
             Error::Build(e) => e.hint(),
+            Error::Secrets(e) => e.hint(),
             Error::StartsFromOtherPlatform {
                 reference,
                 expected,

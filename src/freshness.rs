@@ -47,6 +47,8 @@ pub enum Reason {
     Args,
     /// A base of the catalog changed.
     Base,
+    /// A build secret's id or source changed (never its value, which no label records).
+    Secrets,
     Upstream {
         reference: String,
         old: Pin,
@@ -75,6 +77,7 @@ impl fmt::Display for Reason {
             Reason::Context => f.write_str("context"),
             Reason::Args => f.write_str("args"),
             Reason::Base => f.write_str("base"),
+            Reason::Secrets => f.write_str("secrets"),
             Reason::Upstream {
                 reference,
                 old,
@@ -210,12 +213,19 @@ pub fn parts(
             .collect();
         let recorded = recorded_of(images, build, &facts.labels);
         let upstream = upstream_pins(build, &references[i], facts, recorded, pins[i]);
+        let secrets: Vec<String> = build
+            .request
+            .secrets
+            .iter()
+            .map(|s| s.digest_text())
+            .collect();
         let inputs = Inputs {
             context: &context,
             build_args: &build_args,
             platform: build.request.digest_platform(),
             base: base.as_deref(),
             upstream: &upstream,
+            secrets: &secrets,
         };
         parts.push((digest::input_digest(&inputs), Recorded::of(&inputs)));
     }
@@ -297,6 +307,9 @@ fn reasons_of(
     }
     if old.base != now.base {
         reasons.push(Reason::Base);
+    }
+    if old.secrets != now.secrets {
+        reasons.push(Reason::Secrets);
     }
     let platform = build.request.platform.clone();
     for reference in now.upstream.keys() {
@@ -454,6 +467,7 @@ mod tests {
             (Reason::Context, "context"),
             (Reason::Args, "args"),
             (Reason::Base, "base"),
+            (Reason::Secrets, "secrets"),
         ] {
             assert_eq!(reason.to_string(), shown);
             assert!(reason.is_change());

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
-use crate::catalog::{BASE_IMAGE_ARG, BaseImage, BaseSource, Image, graph};
+use crate::catalog::{BASE_IMAGE_ARG, BaseImage, BaseSource, BuildSecret, Image, graph};
 use crate::reference::Timestamp;
 pub use crate::reference::{
     ImageName, LOCAL_NAMESPACE, PythonVersion, TIMESTAMP_FORMAT, Target, local_platform_tag,
@@ -90,6 +90,8 @@ pub struct BuildSpec {
     pub labels: Vec<(String, String)>,
     /// Pull the images it starts from even when they are here, for one that moved upstream.
     pub pull: bool,
+    /// Build secrets (`--secret`): their ids and sources, never their values.
+    pub secrets: Vec<BuildSecret>,
 }
 
 impl BuildSpec {
@@ -397,6 +399,7 @@ impl Planner<'_> {
                 default_platform: platform_defaulted,
                 labels: Vec::new(),
                 pull: false,
+                secrets: image.config.secrets.clone(),
             },
             base: planned_base,
             after,

@@ -266,13 +266,21 @@ impl Command {
 
     /// The values of the secret-looking build arguments (and of their lines, and the passwords
     /// of URLs in any of them), long enough to be replaced in output.
+    /// The values of the build secrets it is given (`--secret id=...,env=...` or `src=...`) too.
     fn secret_values(&self) -> Vec<String> {
-        secrets::secret_values(
-            self.args
-                .windows(2)
-                .filter(|pair| pair[0] == "--build-arg")
-                .filter_map(|pair| pair[1].split_once('=')),
-        )
+        let build_args = self
+            .args
+            .windows(2)
+            .filter(|pair| pair[0] == "--build-arg")
+            .filter_map(|pair| pair[1].split_once('='));
+        let given: Vec<String> = self
+            .args
+            .windows(2)
+            .filter(|pair| pair[0] == "--secret")
+            .filter_map(|pair| secrets::build_secret_value(&pair[1]))
+            .collect();
+        let given = given.iter().map(|value| ("SECRET", value.as_str()));
+        secrets::secret_values(build_args.chain(given))
     }
 }
 

@@ -100,6 +100,30 @@ pub fn secret_values<'a>(build_args: impl IntoIterator<Item = (&'a str, &'a str)
     values
 }
 
+/// The largest secret file whose value is hidden in output; a larger one is no token.
+const MAX_SECRET_FILE: u64 = 1024 * 1024;
+
+/// The value of the build secret `spec` (`id=pip,env=PIP_TOKEN` or `id=pip,src=FILE`, as
+/// `--secret` takes it) as the engine reads it, to hide it in the build's output; None when it
+/// cannot be read.
+pub fn build_secret_value(spec: &str) -> Option<String> {
+    spec.split(',')
+        .find_map(|field| match field.split_once('=') {
+            Some(("env", name)) => std::env::var(name).ok(),
+            Some(("src", path)) => {
+                let file = fs_err::File::open(path).ok()?;
+                let mut value = String::new();
+                std::io::Read::read_to_string(
+                    &mut std::io::Read::take(file, MAX_SECRET_FILE),
+                    &mut value,
+                )
+                .ok()?;
+                Some(value)
+            }
+            _ => None,
+        })
+}
+
 /// `text` with every occurrence of each of `secrets` replaced by `***`.
 pub fn redact(text: &[u8], secrets: &[String]) -> Vec<u8> {
     secrets.iter().fold(text.to_vec(), |text, secret| {

@@ -8,12 +8,15 @@
 //! Dockerfile's `FROM`), which `publish` moves to the new timestamp.
 //! `platforms:` lists the platforms the image is built for (`linux/amd64`, `linux/arm64`), each
 //! its own build, assembled into one index when pushed; none means the engine's own platform.
+//! `secrets:` lists build secrets (`{id: pip, env: PIP_TOKEN}`, `{id: pip, src: FILE}`), read
+//! in [`build_secret`](super::build_secret).
 
 use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::build_secret::{self, BuildSecret, RawSecret};
 use super::error::{Error, Result};
 use super::{file, names, yaml};
 use crate::dockerignore;
@@ -30,6 +33,8 @@ pub struct ImageConfig {
     /// The platforms to build, in order (the first keeps the seed's local tag); empty for the
     /// engine's own platform only.
     pub platforms: Vec<String>,
+    /// Build secrets, in order, each id once.
+    pub secrets: Vec<BuildSecret>,
 }
 
 /// One thing to copy into the build context.
@@ -53,6 +58,8 @@ struct RawConfig {
     references: Vec<Spanned<String>>,
     #[serde(default)]
     platforms: Vec<Spanned<String>>,
+    #[serde(default)]
+    secrets: Vec<Spanned<RawSecret>>,
 }
 
 /// A `copy:` entry. Read by hand rather than as `#[serde(untagged)]`, whose one error ("data did
@@ -130,6 +137,13 @@ impl ImageConfig {
             check_unique(&copies, &copy.to).map_err(at_line(line))?;
             copies.push(copy);
         }
+        let mut secrets: Vec<BuildSecret> = Vec::new();
+        for entry in raw.secrets {
+            let line = entry.referenced.line();
+            let secret = build_secret::resolve(entry.value, repository).map_err(at_line(line))?;
+            build_secret::check_unique(&secrets, &secret.id).map_err(at_line(line))?;
+            secrets.push(secret);
+        }
         let check_reference = |entry: Spanned<String>| {
             let line = entry.referenced.line();
             resolve_reference(&entry.value, repository).map_err(at_line(line))
@@ -147,6 +161,7 @@ impl ImageConfig {
                     .map(|entry| (entry.referenced.line(), entry.value)),
             )
             .map_err(|(line, problem)| at_line(line)(problem))?,
+            secrets,
         })
     }
 }
@@ -601,6 +616,29 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn secrets_are_read_in_order_and_refused_at_their_line() {
+        let repo = Repo::new();
+        let config = repo
+            .parse("secrets:\n  - {id: pip, env: PIP_TOKEN}\n  - {id: npm, src: .npmrc}\n")
+            .unwrap();
+        let ids: Vec<&str> = config.secrets.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["pip", "npm"]);
+        let twice = repo.error("secrets:\n  - {id: pip, env: A}\n  - {id: pip, env: B}\n");
+        assert!(
+            twice.ends_with("image.yaml:3: secret `pip` is declared twice"),
+            "{twice}"
+        );
+        let typo = repo.error("secrets:\n  - {id: pip, evn: A}\n");
+        assert!(typo.contains("image.yaml:2"), "{typo}");
+        assert!(typo.contains("unknown field `evn`"), "{typo}");
+        let bad_id = repo.error("secrets:\n  - {id: pip, env: A}\n  - {id: a/b, env: A}\n");
+        assert!(
+            bad_id.contains("image.yaml:3: \"a/b\" is not a secret id"),
+            "{bad_id}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The catalog: `images/<name>/` folders read into typed values (images, Python versions, build
 //! arguments, base images, timestamps). Knows YAML; knows nothing of docker.
 
+pub mod build_secret;
 mod error;
 pub mod file;
 pub mod graph;
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
+pub use build_secret::{BuildSecret, SecretSource};
 pub use error::{Error, Result};
 pub use image_config::ImageConfig;
 pub use last_updated::LastUpdated;

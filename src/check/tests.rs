@@ -282,6 +282,7 @@ fn app_with_context(
         copies: copies.collect(),
         references: Vec::new(),
         platforms: Vec::new(),
+        secrets: Vec::new(),
     });
     folders(vec![app])
 }

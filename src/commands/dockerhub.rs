@@ -18,8 +18,8 @@ use crate::process::Command;
 use crate::reference::Tag;
 use crate::registry::{Child, split_repository};
 
-use crate::ops::platform_index;
 use crate::ops::{Session, print_stdout, state_dir, state_path};
+use crate::ops::{build_secrets, platform_index};
 
 /// The platforms built when none is given, as the original tool.
 pub const DEFAULT_PLATFORMS: [&str; 2] = ["linux/amd64", "linux/arm64"];
@@ -75,6 +75,11 @@ pub fn build_and_push(context: &Session, release: &Release, dry_run: bool) -> Re
         .flatten()
         .map(|repository| split_repository(repository).0.to_owned())
         .collect();
+    build_secrets::check_sources([&image])?;
+    // `docker buildx build` is BuildKit's, which takes secrets.
+    if !dry_run && !with_buildx {
+        build_secrets::check_engine(&context.docker, [&image])?;
+    }
     let copies = Additions::prepare([&image], &state_path(context.catalog()?))?;
     if dry_run {
         print_stdout(&steps.describe(&image));
@@ -167,6 +172,7 @@ fn release_request(
         default_platform: false,
         labels: Vec::new(),
         pull: false,
+        secrets: image.config.secrets.clone(),
     }
 }
 

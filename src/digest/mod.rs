@@ -30,6 +30,8 @@ pub struct Inputs<'a> {
     pub base: Option<&'a str>,
     /// Each upstream image reference with what stands for it (`upstream::Pin::to_text`), sorted.
     pub upstream: &'a [(String, String)],
+    /// Each build secret's id and source, never its value (`BuildSecret::digest_text`).
+    pub secrets: &'a [String],
 }
 
 /// The parts of an input digest, as the image's `INPUTS_LABEL` records them: what a later run
@@ -43,10 +45,14 @@ pub struct Recorded {
     /// Upstream reference -> its pin.
     #[serde(default)]
     pub upstream: BTreeMap<String, String>,
+    /// Build secrets by id and source (`pip=env:PIP_TOKEN`); absent without any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
 }
 
-/// The input digest of an image-version. Without upstream images it is what it was before they
-/// counted.
+/// The input digest of an image-version. Without upstream images or build secrets it is what it
+/// was before they counted. A secret counts by its id and source: a new value of the same
+/// variable or file leaves the digest as it was.
 pub fn input_digest(inputs: &Inputs) -> String {
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"dagster-image input digest v1\0");
@@ -58,6 +64,9 @@ pub fn input_digest(inputs: &Inputs) -> String {
     field(&mut hasher, "base", inputs.base.unwrap_or(""));
     for (reference, pin) in inputs.upstream {
         field(&mut hasher, "upstream", &format!("{reference}={pin}"));
+    }
+    for secret in inputs.secrets {
+        field(&mut hasher, "secret", secret);
     }
     format!("blake3:{}", hasher.finalize().to_hex())
 }
@@ -78,6 +87,7 @@ impl Recorded {
                     (shown_reference(reference, inputs.build_args), pin.clone())
                 })
                 .collect(),
+            secrets: inputs.secrets.to_vec(),
         }
     }
 
@@ -513,6 +523,7 @@ mod tests {
                 platform,
                 base,
                 upstream: &[],
+                secrets: &[],
             })
         };
         let base = inputs(&args, None, None);
@@ -532,6 +543,7 @@ mod tests {
             platform: None,
             base: None,
             upstream,
+            secrets: &[],
         };
         let without = input_digest(&inputs(&[]));
         assert_eq!(
@@ -542,5 +554,32 @@ mod tests {
         let recorded = Recorded::of(&inputs(&upstream));
         assert_eq!(Recorded::from_label(&recorded.to_label()), Some(recorded));
         assert_eq!(Recorded::from_label("blake3:x"), None);
+    }
+
+    #[test]
+    fn secrets_count_by_id_and_source_and_none_keeps_the_digest_of_before() {
+        let inputs = |secrets| Inputs {
+            context: "c",
+            build_args: &[],
+            platform: None,
+            base: None,
+            upstream: &[],
+            secrets,
+        };
+        let without = input_digest(&inputs(&[]));
+        assert_eq!(
+            without, "blake3:da38a2eb9bfe8f41078ddc13f0f50d64218fcbf0bd0c1f587d7b4af8d5fd994b",
+            "the digest of an image without secrets is the one earlier versions labelled"
+        );
+        let pip = ["pip=env:PIP_TOKEN".to_owned()];
+        let with = input_digest(&inputs(&pip));
+        assert_ne!(with, without);
+        let other_source = ["pip=env:OTHER".to_owned()];
+        let other_id = ["npm=env:PIP_TOKEN".to_owned()];
+        assert_ne!(input_digest(&inputs(&other_source)), with);
+        assert_ne!(input_digest(&inputs(&other_id)), with);
+        let recorded = Recorded::of(&inputs(&pip));
+        assert_eq!(recorded.secrets, pip);
+        assert!(!Recorded::of(&inputs(&[])).to_label().contains("secrets"));
     }
 }

@@ -126,6 +126,7 @@ impl Docker {
         for (name, value) in &request.build_args {
             args.extend(["--build-arg".into(), format!("{name}={value}")]);
         }
+        args.extend(super::secret_args(&request.secrets));
         args.push(request.context.display().to_string());
         self.command(args)
     }

@@ -7,6 +7,7 @@ mod build_output;
 pub mod buildx;
 pub mod images;
 mod push;
+mod secrets;
 
 use std::ffi::OsString;
 
@@ -16,6 +17,7 @@ use crate::process::{self, Command};
 pub use build_output::build_step;
 pub use images::{LocalImage, LocalImages};
 pub use push::{PushError, PushRetries, push_retrying};
+pub use secrets::{secret_args, secret_spec};
 
 /// The container engine's command-line client.
 #[derive(Debug, Clone)]
@@ -105,6 +107,7 @@ impl Docker {
         for (name, value) in &request.labels {
             args.extend(["--label".into(), format!("{name}={value}")]);
         }
+        args.extend(secret_args(&request.secrets));
         args.push(request.context.display().to_string());
         self.command(args)
     }
@@ -263,6 +266,7 @@ mod tests {
             default_platform: false,
             labels: vec![("io.dagster-image.input-digest".into(), "blake3:d".into())],
             pull: true,
+            secrets: Vec::new(),
         };
         assert_eq!(
             docker.build(&request).to_string(),

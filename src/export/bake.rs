@@ -59,6 +59,10 @@ pub struct BakeTarget {
     pub contexts: IndexMap<String, String>,
     pub output: Vec<String>,
     pub attest: Vec<String>,
+    /// Build secrets, `id=pip,env=PIP_TOKEN` or `id=pip,src=FILE`: bake reads each value where
+    /// it runs, so none is in the file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret: Vec<String>,
 }
 
 /// What the bake file adds to the plan.
@@ -124,6 +128,11 @@ fn bake_target(plan: &Plan, build: &Build, names: &[String], options: &Options) 
         contexts: base_contexts(build, names),
         output: vec![output.to_owned()],
         attest: vec![NO_PROVENANCE.to_owned()],
+        secret: request
+            .secrets
+            .iter()
+            .map(|secret| hcl_text(&crate::engine::secret_spec(secret)))
+            .collect(),
     }
 }
 
@@ -215,6 +224,7 @@ mod tests {
                 contexts: IndexMap::new(),
                 output: vec![DOCKER_OUTPUT.into()],
                 attest: vec![NO_PROVENANCE.into()],
+                secret: Vec::new(),
             }
         );
     }
@@ -342,6 +352,27 @@ mod tests {
         assert_eq!(
             familiar_reference("127.0.0.1:5000/docker.io/x:t"),
             "127.0.0.1:5000/docker.io/x:t"
+        );
+    }
+
+    #[test]
+    fn a_target_lists_its_secrets_by_source_only() {
+        let plan = crate::export::tests::plan_with_secrets();
+        let file = bake_file(&plan, &Options::default()).unwrap();
+        assert_eq!(
+            file.target["app-py3_9"].secret,
+            ["id=pip,env=PIP_TOKEN", "id=npm,src=/repo/.secrets/npmrc"]
+        );
+        assert!(file.target["base-py3_9"].secret.is_empty());
+        assert!(
+            !to_json(
+                &bake_file(
+                    &crate::export::tests::plan_with_a_base(),
+                    &Options::default()
+                )
+                .unwrap()
+            )
+            .contains("secret")
         );
     }
 }

@@ -113,10 +113,31 @@ pub(crate) mod tests {
                 default_platform: false,
                 labels: Vec::new(),
                 pull: false,
+                secrets: Vec::new(),
             },
             base: None,
             after: base.map(|(index, _)| index).into_iter().collect(),
         }
+    }
+
+    /// `plan_with_a_base` whose `app` reads secret `pip` from `$PIP_TOKEN` and `npm` from a file.
+    pub fn plan_with_secrets() -> Plan {
+        use crate::catalog::{BuildSecret, SecretSource};
+        let mut plan = plan_with_a_base();
+        plan.builds[1].request.secrets = vec![
+            BuildSecret {
+                id: "pip".into(),
+                source: SecretSource::Env("PIP_TOKEN".into()),
+            },
+            BuildSecret {
+                id: "npm".into(),
+                source: SecretSource::File {
+                    written: ".secrets/npmrc".into(),
+                    path: "/repo/.secrets/npmrc".into(),
+                },
+            },
+        ];
+        plan
     }
 
     /// `base` for 3.9, and `app` on it.

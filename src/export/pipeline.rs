@@ -6,7 +6,7 @@
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use crate::catalog::BaseSource;
+use crate::catalog::{BaseSource, SecretSource};
 use crate::plan::{Build, Plan, Target, platform_version_tag};
 
 use super::{Error, export_names, label};
@@ -128,14 +128,11 @@ fn build_step(plan: &Plan, build: &Build, key: &str, keys: &[String], settings: 
     let with_platform = platform
         .map(|p| format!(" --platform {p}"))
         .unwrap_or_default();
-    let mut commands: Vec<String> = build
-        .after
-        .iter()
-        .map(|&base| {
-            let base = &plan.builds[base].target.image;
-            format!("dagster-image pull --name {base} -v {version} -t {timestamp}{with_platform}")
-        })
-        .collect();
+    let mut commands = secret_guards(build);
+    commands.extend(build.after.iter().map(|&base| {
+        let base = &plan.builds[base].target.image;
+        format!("dagster-image pull --name {base} -v {version} -t {timestamp}{with_platform}")
+    }));
     if let Some(current) = current_base(build, settings) {
         let base = &build.base.as_ref().map_or("", |b| b.target.image.as_str());
         commands.push(format!(
@@ -164,6 +161,26 @@ fn build_step(plan: &Plan, build: &Build, key: &str, keys: &[String], settings: 
     let mut step = step(&label, key, depends_on, commands);
     step.agents = platform.map(|platform| agents_of(platform, settings.agents));
     step
+}
+
+/// A command per build secret of `build` read from an environment variable, which stops the
+/// step at once, naming the variable, when the agent lacks it (the shell's `${NAME?message}`;
+/// the value is never written here, and never printed). A secret file comes with the checkout,
+/// or must be at its absolute path on the agent; the build checks both.
+fn secret_guards(build: &Build) -> Vec<String> {
+    let image = &build.target.image;
+    build
+        .request
+        .secrets
+        .iter()
+        .filter_map(|secret| match &secret.source {
+            SecretSource::Env(name) => Some(format!(
+                ": \"${{{name}?is needed on the agent by the build secret {} of {image}}}\"",
+                secret.id
+            )),
+            SecretSource::File { .. } => None,
+        })
+        .collect()
 }
 
 /// The current timestamp of the local base of `build` that the plan does not build.
@@ -454,6 +471,24 @@ steps:
         assert_eq!(
             upload,
             r"buildkite-agent artifact upload 'it'\''s $$HOME/*/last_updated.yaml'"
+        );
+    }
+
+    #[test]
+    fn a_step_with_an_env_secret_first_checks_the_agent_has_the_variable() {
+        let text = pipeline(&crate::export::tests::plan_with_secrets(), &SETTINGS).unwrap();
+        let guard =
+            r#"  - ': "$${PIP_TOKEN?is needed on the agent by the build secret pip of app}"'"#;
+        let pull = "  - 'dagster-image pull --name base -v 3.9 -t T'";
+        let at = text.find(guard).expect(&text);
+        assert!(
+            text[at..].starts_with(&format!("{guard}\n{pull}\n")),
+            "{text}"
+        );
+        assert_eq!(text.matches("PIP_TOKEN").count(), 1, "{text}");
+        assert!(
+            !text.contains("npmrc"),
+            "a file comes with the checkout: {text}"
         );
     }
 }

@@ -13,7 +13,9 @@ use crate::plan::{self, Build, Plan, Target};
 use crate::report;
 use crate::run::{self, Outcome};
 
-use super::{Session, builds_lock, incremental, invalid, print_stdout, state_dir, state_path};
+use super::{
+    Session, build_secrets, builds_lock, incremental, invalid, print_stdout, state_dir, state_path,
+};
 use crate::lock::Lock;
 use crate::reference::Timestamp;
 
@@ -127,11 +129,13 @@ pub fn run_plan(
     dry_run: bool,
 ) -> Result<()> {
     let total = plan.builds.len();
+    let built = built_images(images, &plan)?;
+    build_secrets::check_sources(built.iter().copied())?;
+    if !dry_run {
+        build_secrets::check_engine(&context.docker, built.iter().copied())?;
+    }
     // Before any digest reads a copy's source (a FIFO there would never end) or a file is written.
-    let copies = Additions::prepare(
-        built_images(images, &plan)?,
-        &state_path(context.catalog()?),
-    )?;
+    let copies = Additions::prepare(built, &state_path(context.catalog()?))?;
     let plan = incremental::label_builds(context, images, plan, request.skip_unchanged, dry_run)?;
     if plan.builds.is_empty() {
         report::line(&format!(

@@ -3,6 +3,7 @@
 //! [`Session`]. None calls a command.
 
 pub mod build;
+pub mod build_secrets;
 pub mod engine_login;
 pub mod freeze;
 pub mod incremental;
