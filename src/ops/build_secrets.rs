@@ -94,7 +94,10 @@ fn check_source(image: &Image, secret: &BuildSecret) -> Result<(), Error> {
     match fs_err::metadata(path) {
         Ok(metadata) if metadata.is_file() => {}
         Ok(_) => return Err(unusable("is not a file".to_owned())),
-        Err(e) => return Err(unusable(format!("cannot be read: {}", e.kind()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(unusable("does not exist".to_owned()));
+        }
+        Err(e) => return Err(unusable(format!("cannot be read: {e}"))),
     }
     match in_build_context(image, path) {
         Some(place) => Err(unusable(format!(
