@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use common::buildkit::{
     BuildKit, REGISTRY_BASE, catalog_on_the_registry_base, manifest_type_and_digest,
 };
-use common::{Env, Run, docker_output, registry_tags, run_image};
+use common::{Env, Run, docker_output, registry_tags, run_image, sha256};
 
 /// The example catalog's images, each built for Python 3.9 and 3.10.
 const IMAGES: [&str; 4] = [
@@ -155,5 +155,62 @@ fn bake_run_away_from_the_catalog_needs_the_allow_flag_its_note_gives() {
     assert_eq!(
         run_image(&env.tag("python-base", "3.9"), &["cat", "/python-version"]),
         "3.9\n"
+    );
+}
+
+#[test]
+fn bake_targets_pass_their_secrets_to_buildkit_from_a_variable_and_a_file_never_holding_them() {
+    let Some(buildkit) = BuildKit::require("bake_targets_pass_their_secrets") else {
+        return;
+    };
+    let (variable, token, netrc) = (
+        "DAGSTER_IMAGE_TEST_PIP_TOKEN",
+        "bake-token-4c1e8a",
+        "netrc-d27f90",
+    );
+    let env = Env::empty();
+    env.write(
+        "app/Dockerfile",
+        &format!(
+            "FROM {REGISTRY_BASE}\nRUN --mount=type=secret,id=pip --mount=type=secret,id=netrc \
+             cat /run/secrets/pip /run/secrets/netrc | sha256sum > /sum\n"
+        ),
+    );
+    env.write("app/versions.yaml", "3.9: {}\n");
+    env.write(
+        "app/image.yaml",
+        &format!(
+            "secrets:\n  - {{id: pip, env: {variable}}}\n  - {{id: netrc, src: secrets/netrc}}\n"
+        ),
+    );
+    fs_err::create_dir(env.root().join("secrets")).unwrap();
+    fs_err::write(env.root().join("secrets/netrc"), netrc).unwrap();
+    let run = env
+        .run_with(&["bake", "-t", &env.timestamp], &[(variable, token)])
+        .success();
+    let file = env.root().join("plan.json");
+    fs_err::write(&file, &run.stdout).unwrap();
+    assert!(
+        !run.stdout.contains(token) && !run.stdout.contains(netrc),
+        "{}",
+        run.stdout
+    );
+    let secret_file = env.root().join("secrets/netrc");
+    assert!(
+        run.stdout.contains(&format!(
+            "\"secret\": [\n        \"id=pip,env={variable}\",\n        \"id=netrc,src={}\"",
+            secret_file.display()
+        )),
+        "{}",
+        run.stdout
+    );
+    let mut bake = buildkit.docker(&["buildx", "bake", "--builder", common::buildkit::BUILDER]);
+    bake.arg("-f").arg(&file).args(["--progress", "plain"]);
+    bake.env(variable, token).current_dir(env.root());
+    Run::from(bake.output().expect("run docker buildx bake")).success();
+    let sum = run_image(&env.tag("app", "3.9"), &["cat", "/sum"]);
+    assert_eq!(
+        sum.split_whitespace().next(),
+        Some(sha256(&format!("{token}{netrc}")).as_str())
     );
 }

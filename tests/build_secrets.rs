@@ -6,11 +6,9 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use common::{Engine, Env, Run, docker_output, run_image};
+use common::{Engine, Env, Run, docker_output, run_image, sha256};
 
 /// The variable the `pip` secret is read from, and its value.
 const VARIABLE: &str = "DAGSTER_IMAGE_TEST_PIP_TOKEN";
@@ -20,24 +18,6 @@ const NETRC_FILE: &str = "secrets/netrc";
 const NETRC: &str = "machine pypi login ci password netrc-9b2e41d0";
 const IMAGE_YAML: &str = "secrets:\n  - {id: pip, env: DAGSTER_IMAGE_TEST_PIP_TOKEN}\n  \
                           - {id: netrc, src: secrets/netrc}\n";
-
-/// The SHA-256 of `text` in hex, as busybox's `sha256sum` prints it.
-fn sha256(text: &str) -> String {
-    let mut child = Command::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run sha256sum");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.split_whitespace().next().unwrap().to_owned()
-}
 
 /// `app`, whose build succeeds only when secret `pip` holds [`TOKEN`] and `netrc` holds
 /// [`NETRC`] (compared by hash: neither value is in the Dockerfile), then prints both, as a

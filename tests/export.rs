@@ -460,3 +460,83 @@ fn pipeline_platforms_get_a_step_each_on_the_agents_given() {
         env.run_without_engine(&["--registry", &env.registry(), "pipeline", "--agent", "arch"]);
     run.code(2).stderr_has("`arch` is not a valid agent tag");
 }
+
+#[test]
+fn pipeline_steps_stop_when_the_agent_lacks_a_secret_variable_and_never_hold_its_value() {
+    let (variable, token) = ("DAGSTER_IMAGE_TEST_PIP_TOKEN", "pipeline-token-93be0f");
+    let env = Env::without_engine();
+    env.write(
+        "dagster-app/image.yaml",
+        &format!("secrets:\n  - {{id: pip, env: {variable}}}\n  - {{id: netrc, src: .netrc}}\n"),
+    );
+    let registry = env.registry();
+    let args = ["--registry", &registry, "pipeline", "-t", "T"];
+    let run = env.run_with(&args, &[(variable, token)]).success();
+    assert!(!run.stdout.contains(token), "{}", run.stdout);
+    let parsed: common::pipeline::Pipeline = serde_saphyr::from_str(&run.stdout).unwrap();
+    let guards: Vec<&str> = parsed
+        .steps
+        .iter()
+        .flat_map(|step| &step.commands)
+        .filter(|command| command.contains(variable))
+        .map(String::as_str)
+        .collect();
+    let app_steps = parsed
+        .steps
+        .iter()
+        .filter(|s| s.key.starts_with("dagster-app-"));
+    assert_eq!(guards.len(), app_steps.count(), "{}", run.stdout);
+    for step in parsed
+        .steps
+        .iter()
+        .filter(|s| s.key.starts_with("dagster-app-"))
+    {
+        assert!(step.commands[0].contains(variable), "first: {step:?}");
+    }
+    // As the agent's shell runs it, once Buildkite has read `$$` as `$`.
+    let guard = guards[0].replace("$$", "$");
+    let shell = |value: Option<&str>| {
+        let mut command = std::process::Command::new("sh");
+        command.args(["-c", &guard]).env_remove(variable);
+        if let Some(value) = value {
+            command.env(variable, value);
+        }
+        common::Run::from(command.output().unwrap())
+    };
+    let lacking = shell(None);
+    assert_ne!(lacking.code, Some(0));
+    assert!(
+        lacking.stderr.contains(&format!(
+            "{variable}: is needed on the agent by the build secret pip of dagster-app"
+        )),
+        "{}",
+        lacking.stderr
+    );
+    let having = shell(Some(token)).success();
+    assert_eq!(
+        (having.stdout, having.stderr),
+        (String::new(), String::new())
+    );
+}
+
+#[test]
+fn bake_targets_name_their_secrets_by_source_never_by_value() {
+    let (variable, token) = ("DAGSTER_IMAGE_TEST_PIP_TOKEN", "bake-file-token-5a0c7e");
+    let env = Env::without_engine();
+    env.write(
+        "dagster-app/image.yaml",
+        &format!("secrets:\n  - {{id: pip, env: {variable}}}\n"),
+    );
+    let run = env
+        .run_with(&["bake", "-t", "T"], &[(variable, token)])
+        .success();
+    assert!(!run.stdout.contains(token), "{}", run.stdout);
+    let file: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    for (name, target) in file["target"].as_object().unwrap() {
+        let expected = match name.starts_with("dagster-app-") {
+            true => serde_json::json!([format!("id=pip,env={variable}")]),
+            false => serde_json::Value::Null,
+        };
+        assert_eq!(target["secret"], expected, "{name}");
+    }
+}

@@ -517,3 +517,18 @@ pub fn empty_docker_config(env: &Env) -> PathBuf {
     fs_err::write(dir.join("config.json"), "{}\n").unwrap();
     dir
 }
+
+/// The SHA-256 of `text` in hex, as busybox's `sha256sum` prints it.
+pub fn sha256(text: &str) -> String {
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sha256sum");
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, text.as_bytes()).unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.split_whitespace().next().unwrap().to_owned()
+}
