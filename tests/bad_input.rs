@@ -454,8 +454,8 @@ fn unknown_keys_and_values_are_refused_suggesting_the_likely_one() {
         &[
             (
                 b"cpoy: []\n",
-                ":1:1: unknown field `cpoy`, expected one of copy, references, platforms; did you mean \
-                 `copy`?",
+                ":1:1: unknown field `cpoy`, expected one of copy, references, platforms, secrets; did \
+                 you mean `copy`?",
             ),
             (
                 b"copy:\n  - {form: python_modules, to: x}\n",
