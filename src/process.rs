@@ -97,11 +97,38 @@ impl Command {
         }
     }
 
-    /// Runs with its output on our stderr (stdout carries only data, e.g. `list`).
+    /// Runs with its output on our stderr (stdout carries only data, e.g. `list`); a program
+    /// given secrets has its output pass through here, each secret replaced.
     pub fn run(&self, step: &str) -> Result<()> {
+        let secrets = self.secret_values();
+        if !secrets.is_empty() {
+            return self.run_redacted(step, &secrets);
+        }
         let mut command = self.std();
         command.stdin(Stdio::null()).stdout(std::io::stderr());
         let status = self.wait_piped(step, command, |_| Ok(()))?;
+        self.check(step, status, String::new())
+    }
+
+    /// Runs like `run`, its stdout and stderr merged and each line shown with `secrets` replaced.
+    fn run_redacted(&self, step: &str, secrets: &[String]) -> Result<()> {
+        let io = |source| Error::Io {
+            step: step.to_owned(),
+            source,
+        };
+        let (reader, writer) = std::io::pipe().map_err(io)?;
+        let mut command = self.std();
+        command
+            .stdin(Stdio::null())
+            .stdout(writer.try_clone().map_err(io)?)
+            .stderr(writer);
+        let show_lines = move |_: &mut std::process::Child| -> std::io::Result<()> {
+            for line in BufReader::new(reader).split(b'\n') {
+                say!("{}", String::from_utf8_lossy(&redact(&line?, secrets)));
+            }
+            Ok(())
+        };
+        let status = self.wait_piped(step, command, show_lines)?;
         self.check(step, status, String::new())
     }
 

@@ -246,3 +246,43 @@ fn a_new_secret_value_leaves_the_image_current_and_a_new_source_makes_it_stale()
         (serde_json::json!(true), serde_json::json!(["secrets"]))
     );
 }
+
+#[test]
+fn build_and_push_dockerhub_passes_the_secrets_on_buildkit_and_podman_and_refuses_classic() {
+    let env = Env::empty();
+    catalog_with_secrets(&env, &env.timestamp);
+    let repository = format!("{}/app", env.registry());
+    let args = [
+        "build-and-push-dockerhub",
+        "--name",
+        "app",
+        "--dagster-version",
+        "1.0.0",
+        "--repository",
+        &repository,
+        "--platform",
+        "linux/amd64",
+    ];
+    let run = env.run_with(&args, &[(VARIABLE, TOKEN)]);
+    assert_no_secret(&run.stdout, "stdout");
+    assert_no_secret(&run.stderr, "stderr");
+    if Engine::under_test() == Engine::Classic {
+        run.code(2)
+            .stderr_has("Docker's classic builder cannot pass")
+            .stderr_has("`DOCKER_BUILDKIT=1`");
+        assert_eq!(
+            common::registry_tags(&format!("{}/app", env.registry_path())),
+            Vec::<String>::new()
+        );
+        return;
+    }
+    run.success();
+    assert_eq!(
+        common::registry_tags(&format!("{}/app", env.registry_path())),
+        ["1.0.0"]
+    );
+    assert_eq!(
+        run_image(&format!("{repository}:1.0.0"), &["ls", "/ok"]),
+        "/ok\n"
+    );
+}
