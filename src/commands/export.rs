@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::catalog::{Catalog, Image};
+use crate::catalog::{Catalog, Image, SecretSource};
 use crate::error::Result;
 use crate::export::{bake, pipeline};
 use crate::plan::{self, Plan, Target};
@@ -36,6 +36,7 @@ pub fn bake(context: &Session, request: &BuildRequest, push: bool) -> Result<()>
         "{}",
         bake_notes(context.catalog()?.dir(), most_platforms.unwrap_or(0), push)
     );
+    note_secret_files(&plan);
     print_stdout(&bake::to_json(&file));
     Ok(())
 }
@@ -107,6 +108,28 @@ fn current_bases(images: &BTreeMap<String, Image>, plan: &Plan) -> Vec<(Target, 
             Some((base.target.clone(), timestamp.to_owned()))
         })
         .collect()
+}
+
+/// Bake reads a secret's file only inside the folder it runs in, or where `--allow` lets it:
+/// says so of each file a target reads.
+fn note_secret_files(plan: &Plan) {
+    let files: std::collections::BTreeSet<&Path> = plan
+        .builds
+        .iter()
+        .flat_map(|build| &build.request.secrets)
+        .filter_map(|secret| match &secret.source {
+            SecretSource::File { path, .. } => Some(path.as_path()),
+            SecretSource::Env(_) => None,
+        })
+        .collect();
+    for file in files {
+        say!(
+            "note: bake reads the secret file `{}`: run `docker buildx bake` in a folder above \
+             it, or pass `--allow=fs.read={}`",
+            file.display(),
+            file.display()
+        );
+    }
 }
 
 /// `image.yaml` copies are made by `build`, which bake does not run: says which files must be
