@@ -525,16 +525,24 @@ fn bake_targets_name_their_secrets_by_source_never_by_value() {
     let env = Env::without_engine();
     env.write(
         "dagster-app/image.yaml",
-        &format!("secrets:\n  - {{id: pip, env: {variable}}}\n"),
+        &format!("secrets:\n  - {{id: pip, env: {variable}}}\n  - {{id: key, src: /run/key}}\n"),
     );
     let run = env
         .run_with(&["bake", "-t", "T"], &[(variable, token)])
         .success();
     assert!(!run.stdout.contains(token), "{}", run.stdout);
+    assert!(
+        run.stderr.contains(
+            "note: bake reads the secret file `/run/key`: run `docker buildx bake` in a folder \
+             above it, or pass `--allow=fs.read=/run/key`"
+        ),
+        "{}",
+        run.stderr
+    );
     let file: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     for (name, target) in file["target"].as_object().unwrap() {
         let expected = match name.starts_with("dagster-app-") {
-            true => serde_json::json!([format!("id=pip,env={variable}")]),
+            true => serde_json::json!([format!("id=pip,env={variable}"), "id=key,src=/run/key"]),
             false => serde_json::Value::Null,
         };
         assert_eq!(target["secret"], expected, "{name}");
