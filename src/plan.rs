@@ -90,6 +90,9 @@ pub struct BuildSpec {
     pub labels: Vec<(String, String)>,
     /// Pull the images it starts from even when they are here, for one that moved upstream.
     pub pull: bool,
+    /// The registry tag its layer cache is imported from and exported to (`--registry-cache`):
+    /// `<registry>/<image>:buildcache-py<V>[-<os>-<arch>]`.
+    pub cache: Option<String>,
 }
 
 impl BuildSpec {
@@ -397,6 +400,7 @@ impl Planner<'_> {
                 default_platform: platform_defaulted,
                 labels: Vec::new(),
                 pull: false,
+                cache: None,
             },
             base: planned_base,
             after,

@@ -167,6 +167,7 @@ fn release_request(
         default_platform: false,
         labels: Vec::new(),
         pull: false,
+        cache: None,
     }
 }
 

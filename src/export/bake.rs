@@ -28,6 +28,11 @@ pub const REGISTRY_OUTPUT: &str = "type=registry";
 pub const DOCKER_OUTPUT: &str = "type=docker";
 /// The attestation setting of every target: no provenance (see the module's comment).
 pub const NO_PROVENANCE: &str = "type=provenance,disabled=true";
+/// How a target exports its registry layer cache after `ref=`: every stage's layers
+/// (`mode=max`), in an image manifest with OCI media types (what AWS ECR accepts), and a registry
+/// that refuses it fails no build.
+pub const CACHE_TO_SETTINGS: &str =
+    "mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true";
 
 /// A bake file: its groups and targets, by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +64,13 @@ pub struct BakeTarget {
     pub contexts: IndexMap<String, String>,
     pub output: Vec<String>,
     pub attest: Vec<String>,
+    /// The registry layer cache it imports (`--registry-cache`).
+    #[serde(rename = "cache-from", default, skip_serializing_if = "Vec::is_empty")]
+    pub cache_from: Vec<String>,
+    /// The registry layer cache it exports: every stage's layers, as ECR stores them, a
+    /// refusal only a warning.
+    #[serde(rename = "cache-to", default, skip_serializing_if = "Vec::is_empty")]
+    pub cache_to: Vec<String>,
 }
 
 /// What the bake file adds to the plan.
@@ -124,7 +136,21 @@ fn bake_target(plan: &Plan, build: &Build, names: &[String], options: &Options) 
         contexts: base_contexts(build, names),
         output: vec![output.to_owned()],
         attest: vec![NO_PROVENANCE.to_owned()],
+        cache_from: request.cache.iter().map(|c| cache_from(c)).collect(),
+        cache_to: request.cache.iter().map(|c| cache_to(c)).collect(),
     }
+}
+
+/// The `cache-from` of a target whose layer cache is the registry tag `reference`.
+fn cache_from(reference: &str) -> String {
+    hcl_text(&format!("type=registry,ref={reference}"))
+}
+
+/// The `cache-to` of a target whose layer cache is the registry tag `reference`.
+fn cache_to(reference: &str) -> String {
+    hcl_text(&format!(
+        "type=registry,ref={reference},{CACHE_TO_SETTINGS}"
+    ))
 }
 
 /// The platforms of `build`'s target: the run's, else its image's declared ones, else the
@@ -215,8 +241,32 @@ mod tests {
                 contexts: IndexMap::new(),
                 output: vec![DOCKER_OUTPUT.into()],
                 attest: vec![NO_PROVENANCE.into()],
+                cache_from: Vec::new(),
+                cache_to: Vec::new(),
             }
         );
+    }
+
+    #[test]
+    fn a_build_with_a_layer_cache_imports_and_exports_it_as_ecr_stores_it() {
+        let mut plan = plan_with_a_base();
+        plan.builds[0].request.cache = Some("reg/base:buildcache-py3.9".into());
+        let file = bake_file(&plan, &Options::default()).unwrap();
+        let base = &file.target["base-py3_9"];
+        assert_eq!(
+            base.cache_from,
+            ["type=registry,ref=reg/base:buildcache-py3.9"]
+        );
+        assert_eq!(
+            base.cache_to,
+            [
+                "type=registry,ref=reg/base:buildcache-py3.9,mode=max,image-manifest=true,\
+              oci-mediatypes=true,ignore-error=true"
+            ]
+        );
+        let json = to_json(&file);
+        assert!(json.contains("\"cache-from\": ["), "{json}");
+        assert!(file.target["app-py3_9"].cache_to.is_empty());
     }
 
     #[test]

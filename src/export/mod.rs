@@ -113,6 +113,7 @@ pub(crate) mod tests {
                 default_platform: false,
                 labels: Vec::new(),
                 pull: false,
+                cache: None,
             },
             base: None,
             after: base.map(|(index, _)| index).into_iter().collect(),
