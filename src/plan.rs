@@ -103,6 +103,12 @@ impl BuildSpec {
     }
 }
 
+/// How BuildKit exports a registry layer cache, after `type=registry,ref=<tag>,`: every
+/// stage's layers (`mode=max`), in an image manifest with OCI media types (what AWS ECR
+/// accepts), and a registry that refuses it fails no build (`ignore-error`).
+pub const REGISTRY_CACHE_EXPORT: &str =
+    "mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true";
+
 /// The registry `source: aws` bases come from, as its address `HOST[:PORT][/PATH]`, or why
 /// none is known (an error only for a plan that has such a base).
 pub type RegistryAddress = Result<String, NoRegistry>;

@@ -77,7 +77,7 @@ impl Docker {
     }
 
     /// The engine of the command line `value` (`podman --remote`), split into words.
-    fn from_program(value: &str) -> Self {
+    pub(crate) fn from_program(value: &str) -> Self {
         let mut words = value.split_whitespace().map(str::to_owned);
         Self {
             program: words.next().unwrap_or_default().into(),

@@ -15,7 +15,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::BASE_IMAGE_ARG;
-use crate::plan::{Build, DEFAULT_PLATFORM, Plan, version_tag};
+use crate::plan::{Build, DEFAULT_PLATFORM, Plan, REGISTRY_CACHE_EXPORT, version_tag};
 use crate::registry::Registry;
 
 use super::{Error, export_names};
@@ -28,11 +28,6 @@ pub const REGISTRY_OUTPUT: &str = "type=registry";
 pub const DOCKER_OUTPUT: &str = "type=docker";
 /// The attestation setting of every target: no provenance (see the module's comment).
 pub const NO_PROVENANCE: &str = "type=provenance,disabled=true";
-/// How a target exports its registry layer cache after `ref=`: every stage's layers
-/// (`mode=max`), in an image manifest with OCI media types (what AWS ECR accepts), and a registry
-/// that refuses it fails no build.
-pub const CACHE_TO_SETTINGS: &str =
-    "mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true";
 
 /// A bake file: its groups and targets, by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,7 +144,7 @@ fn cache_from(reference: &str) -> String {
 /// The `cache-to` of a target whose layer cache is the registry tag `reference`.
 fn cache_to(reference: &str) -> String {
     hcl_text(&format!(
-        "type=registry,ref={reference},{CACHE_TO_SETTINGS}"
+        "type=registry,ref={reference},{REGISTRY_CACHE_EXPORT}"
     ))
 }
 
