@@ -18,11 +18,10 @@ work=$(mktemp -d /tmp/bench-cache.XXXXXX)
 registry=127.0.0.1:5000/bench-cache-$$
 
 # An own buildkitd: BUILDKIT_HOME in $work, on the shared daemon's unpacked binaries.
-export BUILDKIT_HOME=$work/bk
 shared_bin=$(dirname "$("$buildkit" env | sed 's/.*DOCKER_CONFIG=\([^ ]*\).*/\1/')")/bin
+export BUILDKIT_HOME=$work/bk
 mkdir -p "$BUILDKIT_HOME/bin"
 ln -s "$shared_bin"/* "$BUILDKIT_HOME/bin/"
-buildx_env=$("$buildkit" env | sed 's/^export //')
 stop_buildkitd() {
     local pid
     pid=$(cat "$BUILDKIT_HOME/buildkitd.pid" 2>/dev/null || true)
@@ -53,7 +52,7 @@ bake_once() {
         --name python-base -t "$1" >"$1.json" 2>/dev/null)
     local started ended
     started=$(date +%s.%N)
-    (cd "$work" && env $buildx_env docker buildx bake --builder bk --progress plain \
+    (eval "$("$buildkit" env)" && cd "$work" && docker buildx bake --builder bk --progress plain \
         -f "$1.json" python-base-py3_10 >"$1.log" 2>&1)
     ended=$(date +%s.%N)
     echo "$ended - $started" | bc
