@@ -132,3 +132,41 @@ fn registry_cache_without_a_registry_is_bad_input_naming_the_registry_flag() {
     assert!(run.stderr.contains("`--registry-cache`"), "{run:#?}");
     assert!(run.stderr.contains("hint: pass `--registry "), "{run:#?}");
 }
+
+#[test]
+fn pipeline_build_commands_carry_the_registry_cache_and_bake_targets_import_and_export_it() {
+    let env = Env::without_engine();
+    let registry = env.registry();
+    let with_cache = ["--registry", &registry, "--registry-cache"];
+    let run = env
+        .run_without_engine(&[&with_cache[..], &["pipeline", "-t", "T"]].concat())
+        .success();
+    let builds: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|line| line.contains("dagster-image build "))
+        .collect();
+    assert_eq!(builds.len(), 8, "{}", run.stdout);
+    assert!(
+        builds
+            .iter()
+            .all(|line| line.ends_with(" --registry-cache'"))
+    );
+
+    let bake = &[&with_cache[..], &["bake", "--push", "-t", "T"]].concat();
+    let file: serde_json::Value =
+        serde_json::from_str(&env.run_without_engine(bake).success().stdout).unwrap();
+    let target = &file["target"]["python-base-py3_10"];
+    let cache = format!("{registry}/python-base:buildcache-py3.10");
+    assert_eq!(
+        target["cache-from"],
+        serde_json::json!([format!("type=registry,ref={cache}")])
+    );
+    assert_eq!(
+        target["cache-to"],
+        serde_json::json!([format!(
+            "type=registry,ref={cache},mode=max,image-manifest=true,oci-mediatypes=true,\
+             ignore-error=true"
+        )])
+    );
+}
