@@ -8,15 +8,16 @@ use std::path::{Path, PathBuf};
 
 use crate::build_context::{Additions, Prepared};
 use crate::catalog::{self, Error as CatalogError, Image, lookup, names};
-use crate::engine::Docker;
 use crate::error::{Error, Result};
 use crate::plan::{self, Build, Plan, Target};
 use crate::report;
 use crate::run::{self, Outcome};
 
-use super::{Session, builds_lock, incremental, invalid, print_stdout, state_dir, state_path};
+use super::{
+    Session, builds_lock, incremental, invalid, layer_cache, print_stdout, state_dir, state_path,
+};
 use crate::lock::Lock;
-use crate::reference::{self, Timestamp};
+use crate::reference::Timestamp;
 
 /// What a build run makes: at which timestamp, with which `DAGSTER_VERSION`, for which
 /// platforms (none: each image's `image.yaml` ones).
@@ -206,13 +207,7 @@ fn resolve_for(
         check_context_files(build)?;
         build.request.dockerfile = followed(&build.request.dockerfile)?;
     }
-    if let Some(registry) = context.cache_registry()? {
-        for build in &mut plan.builds {
-            let (image, version) = (&build.target.image, &build.target.python_version);
-            let tag = reference::cache_tag(version, build.platform.as_deref());
-            build.request.cache = Some(format!("{}:{tag}", registry.repository(image)));
-        }
-    }
+    layer_cache::set_cache_tags(context, &mut plan)?;
     Ok((images, plan))
 }
 
@@ -319,7 +314,8 @@ fn execute(
         log_dir,
     };
     let left = PlatformsLeft::new(plan);
-    let docker = engine_for(context, plan)?;
+    let docker = layer_cache::engine_for(context, plan)?;
+    layer_cache::log_in(context, &docker)?;
     let report = run::execute(plan, &docker, &options, |build| {
         if !left.built(build) {
             return Ok(());
@@ -364,20 +360,6 @@ fn execute(
             })
         }
     }
-}
-
-/// The engine that runs `plan`: asked which builder it runs when the builds take a registry
-/// layer cache, whose flags differ between builders.
-fn engine_for(context: &Session, plan: &Plan) -> Result<Docker> {
-    if !plan
-        .builds
-        .iter()
-        .any(|build| build.request.cache.is_some())
-    {
-        return Ok(context.docker.clone());
-    }
-    let dialect = context.docker.cache_dialect()?;
-    Ok(context.docker.clone().with_cache_dialect(dialect))
 }
 
 /// The shared lock of the builds of each of `images`, held while the run builds and records
@@ -455,22 +437,10 @@ pub fn copy_notes<'a>(images: impl IntoIterator<Item = &'a Image>) -> String {
     out
 }
 
-/// The commands of one build: its layer cache pulled first and pushed after it when it has one.
-fn describe_build(docker: &Docker, request: &plan::BuildSpec) -> String {
-    let cache = request.cache.as_deref();
-    let pull = cache.and_then(|cache| docker.pull_layer_cache(cache));
-    let export = cache.map(|cache| docker.export_layer_cache(&request.tag, cache));
-    let commands = pull
-        .into_iter()
-        .chain(std::iter::once(docker.build(request)))
-        .chain(export.unwrap_or_default());
-    commands.map(|command| format!("{command}\n")).collect()
-}
-
 /// The plan as the commands it would run, in order, and the files it would write.
 fn describe(context: &Session, images: &BTreeMap<String, Image>, plan: &Plan) -> Result<String> {
     let mut out = copy_notes(built_images(images, plan)?);
-    let docker = engine_for(context, plan)?;
+    let docker = layer_cache::engine_for(context, plan)?;
     for (i, build) in plan.builds.iter().enumerate() {
         let waits: Vec<String> = build
             .after
@@ -496,7 +466,7 @@ fn describe(context: &Session, images: &BTreeMap<String, Image>, plan: &Plan) ->
             build.target.python_version,
             platform.unwrap_or_default()
         );
-        out += &describe_build(&docker, &build.request);
+        out += &layer_cache::describe_build(&docker, &build.request);
         if !last_of_its_version(plan, i) {
             continue;
         }
