@@ -1,6 +1,7 @@
 //! `--registry-cache` on a real BuildKit daemon of the test's own, whose cache is emptied
 //! (stopped, its state deleted, started again) between two builds, as a fresh CI agent starts:
-//! the bake file's registry cache brings the early step back without running it. Skipped,
+//! the bake file's registry cache brings the early step back without running it; and a release
+//! built by buildx on the shared builder exports its registry cache. Skipped,
 //! saying so, only on a checkout without `../shared/tools/buildkit`.
 
 mod common;
@@ -82,4 +83,54 @@ fn bake_on_a_builder_whose_cache_was_emptied_takes_the_early_step_from_the_regis
     );
     let late = format!("{}/python-base:py3.10-{second_timestamp}", env.registry());
     assert_eq!(run_image(&late, &["cat", "/late"]), "second\n");
+}
+
+#[test]
+fn a_buildx_release_exports_its_layer_cache_to_the_registry() {
+    let Some(buildkit) = BuildKit::require("a_buildx_release_exports_its_layer_cache") else {
+        return;
+    };
+    let env = Env::new();
+    env.write(
+        "python-base/Dockerfile",
+        "ARG TARGETARCH\nFROM 127.0.0.1:5000/dagster-image/rootfs:busybox-${TARGETARCH}\n\
+         ARG DAGSTER_VERSION\nRUN uname -m > /arch && echo $DAGSTER_VERSION > /dagster-version\n",
+    );
+    let registry = env.registry();
+    let repository = format!("{registry}/python-base");
+    let version = format!("2.0.{}", env.timestamp.replace('-', ""));
+    let mut variables = buildkit.variables();
+    // buildx is docker's: also when the suite runs on podman.
+    variables.extend([
+        ("BUILDX_BUILDER", common::buildkit::BUILDER),
+        ("DOCKER", "docker"),
+    ]);
+    let args = [
+        "--registry",
+        &registry,
+        "--registry-cache",
+        "build-and-push-dockerhub",
+        "--name",
+        "python-base",
+        "--dagster-version",
+        &version,
+        "--repository",
+        &repository,
+    ];
+    let dry = env
+        .run_with(&[&args[..], &["--dry-run"]].concat(), &variables)
+        .success();
+    let cache = format!("{repository}:buildcache-py3.9");
+    assert!(
+        dry.stdout
+            .contains(&format!("--cache-from type=registry,ref={cache} ")),
+        "{}",
+        dry.stdout
+    );
+    env.run_with(&args, &variables).success();
+    let path = format!("{}/python-base", env.registry_path());
+    let tags = common::registry_tags(&path);
+    assert!(tags.contains(&"buildcache-py3.9".to_owned()), "{tags:?}");
+    let (media_type, _) = manifest_type_and_digest(&path, "buildcache-py3.9");
+    assert_eq!(media_type, "application/vnd.oci.image.manifest.v1+json");
 }
