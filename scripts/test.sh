@@ -14,12 +14,13 @@ ENGINE_FREE=(--test cli_basics --test bad_input --test export --test check --tes
 # Test binaries of what reads the engine's answers (image inspect and ls, rm output, pushes and
 # their up-to-date checks, logins, labels, runs): run on every engine. Not here: faults.rs,
 # which pins docker's own push retries through a proxy on a port of its own (podman would need
-# that port in its registries.conf), and bake_buildkit.rs, which is buildx's.
+# that port in its registries.conf), and bake_buildkit.rs and registry_cache_buildkit.rs, which
+# are buildx's.
 READS_ENGINE=(--test build --test incremental --test upkeep --test push --test publish
     --test pipeline_run --test snapshot --test copies_and_interrupts --test platforms
     --test platform_push --test hardening --test upstream --test registry --test ecr
     --test real_catalog --test dockerhub --test list_and_state --test hostile_copies
-    --test build_secrets)
+    --test build_secrets --test registry_cache)
 
 set_up() {
     scripts/setup-engine.sh
@@ -31,7 +32,8 @@ set_up() {
         scripts/setup-buildkit.sh
     else
         NOTES+=("no ../shared/tools/buildkit: these BuildKit tests were skipped (each says so):"
-            $(cargo test --locked --test bake_buildkit -- --list 2>/dev/null | sed -n 's/: test$//p'))
+            $(cargo test --locked --test bake_buildkit --test registry_cache_buildkit -- --list \
+                2>/dev/null | sed -n 's/: test$//p'))
     fi
 }
 

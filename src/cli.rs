@@ -55,6 +55,17 @@ pub struct Cli {
     )]
     pub offline: bool,
 
+    /// Import and export the layer cache of every build through the registry (`--registry`),
+    /// at `<registry>/<image>:buildcache-py<V>[-<os>-<arch>]`, so that a fresh machine reuses
+    /// the layers an earlier build made anywhere; a missing or refused cache only slows a build
+    #[arg(
+        long,
+        global = true,
+        env = "DAGSTER_IMAGE_REGISTRY_CACHE",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub registry_cache: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }

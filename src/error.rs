@@ -62,6 +62,11 @@ pub enum Error {
     Build(#[from] Failure),
     #[error("interrupted")]
     Interrupted,
+    /// `--registry-cache` with no registry to keep the cache in.
+    #[error(
+        "`--registry-cache` keeps the layer cache in the registry, and no registry is configured"
+    )]
+    CacheWithoutRegistry,
     /// A push the registry refused, its rate limit spent (docker's `toomanyrequests`).
     #[error("{step} failed: registry `{registry}` says its rate limit is spent ({reason})")]
     RateLimited {
@@ -102,9 +107,11 @@ impl Error {
             Error::Publish(e) => e.kind(),
             Error::Secrets(e) => e.kind(),
             Error::Build(e) => e.kind(),
-            Error::Plan(_) | Error::Registry(_) | Error::Export(_) | Error::Invalid(_) => {
-                Kind::BadInput
-            }
+            Error::Plan(_)
+            | Error::Registry(_)
+            | Error::Export(_)
+            | Error::Invalid(_)
+            | Error::CacheWithoutRegistry => Kind::BadInput,
             Error::BuildsFailed { .. }
             | Error::StartsFromOtherPlatform { .. }
             | Error::ProblemsFound { .. }
@@ -145,6 +152,11 @@ impl Error {
             Error::Remote(e) => e.hint(),
             Error::RateLimited { registry, .. } => Some(registry::rate_limit_hint(registry)),
             Error::WentAway { .. } => Some("run the command again".to_owned()),
+            Error::CacheWithoutRegistry => Some(
+                "pass `--registry HOST[:PORT][/PATH]` (or set `DAGSTER_IMAGE_REGISTRY`), or \
+                 build without `--registry-cache`"
+                    .to_owned(),
+            ),
             Error::IndexNotPushed { name, .. } => Some(format!(
                 "push every platform and the index first: `dagster-image push-all --name {name}`"
             )),

@@ -23,6 +23,7 @@ macro_rules! say_text {
 
 pub mod atomic;
 pub mod build_context;
+pub mod cached_build;
 pub mod catalog;
 pub mod check;
 pub mod cli;

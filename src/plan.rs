@@ -92,6 +92,9 @@ pub struct BuildSpec {
     pub pull: bool,
     /// Build secrets (`--secret`): their ids and sources, never their values.
     pub secrets: Vec<BuildSecret>,
+    /// The registry tag its layer cache is imported from and exported to (`--registry-cache`):
+    /// `<registry>/<image>:buildcache-py<V>[-<os>-<arch>]`.
+    pub cache: Option<String>,
 }
 
 impl BuildSpec {
@@ -101,6 +104,12 @@ impl BuildSpec {
         self.platform.as_deref().filter(|_| !self.default_platform)
     }
 }
+
+/// How BuildKit exports a registry layer cache, after `type=registry,ref=<tag>,`: every
+/// stage's layers (`mode=max`), in an image manifest with OCI media types (what AWS ECR
+/// accepts), and a registry that refuses it fails no build (`ignore-error`).
+pub const REGISTRY_CACHE_EXPORT: &str =
+    "mode=max,image-manifest=true,oci-mediatypes=true,ignore-error=true";
 
 /// The registry `source: aws` bases come from, as its address `HOST[:PORT][/PATH]`, or why
 /// none is known (an error only for a plan that has such a base).
@@ -400,6 +409,7 @@ impl Planner<'_> {
                 labels: Vec::new(),
                 pull: false,
                 secrets: image.config.secrets.clone(),
+                cache: None,
             },
             base: planned_base,
             after,

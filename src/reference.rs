@@ -219,6 +219,16 @@ pub fn platform_version_tag(
     }
 }
 
+/// The tag of an image-version's layer cache in the registry, beside its images' tags:
+/// `buildcache-py<V>[-<os>-<arch>[-<variant>]]`, one per platform built on its own.
+pub fn cache_tag(python_version: &str, platform: Option<&str>) -> String {
+    let tag = format!("buildcache-py{python_version}");
+    match platform {
+        Some(platform) => format!("{tag}-{}", platform.replace('/', "-")),
+        None => tag,
+    }
+}
+
 /// The repository of `image` under `namespace`: `dagster/<image>` locally, `<registry>/<image>`
 /// in a registry given as `HOST[:PORT][/PATH]`.
 pub fn repository(namespace: &str, image: &str) -> String {

@@ -218,10 +218,10 @@ fn run_one(
     // Another run may be replacing a file of this context (recording a timestamp); docker
     // reads the context during the whole build, so the lock is held until it ends.
     let _reading = Lock::folder_shared(&build.request.context).map_err(failed)?;
-    docker
-        .build(&build.request)
-        .run_logged(&step, log, on_line)?;
-    verify_platform(docker, &build.request)
+    crate::cached_build::build(docker, &build.request, &step, log, on_line)?;
+    verify_platform(docker, &build.request)?;
+    crate::cached_build::export(docker, &build.request, log);
+    Ok(())
 }
 
 /// Refuses an image built for another platform than its build's (docker's classic builder

@@ -639,3 +639,25 @@ fn docker_s_auth_beside_an_identity_token_is_used_and_aws_is_never_asked() {
     assert_eq!(common::aws_calls(&env), "", "aws was asked");
     assert_password_hidden(&run);
 }
+
+#[test]
+fn a_build_with_the_registry_cache_in_ecr_logs_docker_in_and_puts_the_cache_there() {
+    let env = Env::new();
+    assert!(!docker_logged_in(&env));
+    let args = format!(
+        "--registry-cache build --name python-base -v 3.10 -t {}",
+        env.timestamp
+    );
+    let run = run_ecr(&env, &args, MOTO).success();
+    assert!(!run.stderr.contains("warning:"), "{run:#?}");
+    assert!(
+        docker_logged_in(&env),
+        "docker was not logged in to {ECR_HOST}"
+    );
+    let repository = format!("{}/python-base", env.registry_path());
+    match common::docker() {
+        "podman" => assert!(!ecr_tags(&format!("{repository}-buildcache")).is_empty()),
+        _ => assert!(ecr_tags(&repository).contains(&"buildcache-py3.10".to_owned())),
+    }
+    assert_password_hidden(&run);
+}

@@ -67,7 +67,9 @@ pub fn build_and_push(context: &Session, release: &Release, dry_run: bool) -> Re
     };
     let steps = match &staging {
         Some(staging) => Steps::staged(context, &pushed, staging),
-        None if with_buildx => Steps::with_buildx(context, &pushed),
+        None if with_buildx => {
+            Steps::with_buildx(context, &pushed, release_cache(context, &image)?)
+        }
         None => Steps::new(context, &pushed),
     };
     let hosts: Vec<String> = [Some(repository.as_str()), staging.as_deref()]
@@ -87,6 +89,16 @@ pub fn build_and_push(context: &Session, release: &Release, dry_run: bool) -> Re
         build_and_push_staged(context, copies, &steps, staging.as_deref())?;
     }
     steps.release_untagged(&hosts, &pushed, context.registry_timeout, dry_run)
+}
+
+/// The registry layer cache of a release built by buildx (`--registry-cache`): the cache tag of
+/// the image's first Python version, whose build arguments a release builds with.
+fn release_cache(context: &Session, image: &Image) -> Result<Option<String>> {
+    let Some(registry) = context.cache_registry()? else {
+        return Ok(None);
+    };
+    let tag = crate::reference::cache_tag(image.first_version(), None);
+    Ok(Some(format!("{}:{tag}", registry.repository(&image.name))))
 }
 
 /// Runs the builds of `steps` with the image's `copies` in place (a failure exits with the
@@ -173,6 +185,7 @@ fn release_request(
         labels: Vec::new(),
         pull: false,
         secrets: image.config.secrets.clone(),
+        cache: None,
     }
 }
 
@@ -281,9 +294,10 @@ impl Steps {
 
     /// One `docker buildx build --push` of every platform, tagged with every tag: the index is
     /// pushed by BuildKit, as the original tool does.
-    fn with_buildx(context: &Session, pushed: &Pushed) -> Self {
+    fn with_buildx(context: &Session, pushed: &Pushed, cache: Option<String>) -> Self {
         let references = pushed.references();
-        let request = release_request(pushed.image, &references, &pushed.tags[0], None);
+        let mut request = release_request(pushed.image, &references, &pushed.tags[0], None);
+        request.cache = cache;
         let step = format!("building and pushing `{}` with buildx", request.tag);
         let build = context.docker.buildx_build_push(&request, pushed.platforms);
         Steps {

@@ -79,6 +79,7 @@ pub fn pipeline(
         registry: &registry,
         agents,
         current_bases: &current_bases,
+        registry_cache: context.registry_cache,
     };
     print_stdout(&pipeline::pipeline(&plan, &settings)?);
     Ok(())

@@ -40,6 +40,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         cli.registry,
         Duration::from_secs(cli.registry_timeout),
         cli.offline,
+        cli.registry_cache,
     );
     run(&context, cli.command)
 }

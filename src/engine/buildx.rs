@@ -6,7 +6,7 @@
 use std::cell::Cell;
 
 use super::{Docker, Error};
-use crate::plan::BuildSpec;
+use crate::plan::{BuildSpec, REGISTRY_CACHE_EXPORT};
 use crate::process::Command;
 
 /// The current buildx builder, as `docker buildx inspect` describes it.
@@ -127,6 +127,11 @@ impl Docker {
             args.extend(["--build-arg".into(), format!("{name}={value}")]);
         }
         args.extend(super::secret_args(&request.secrets));
+        if let Some(cache) = &request.cache {
+            args.extend(["--cache-from".into(), format!("type=registry,ref={cache}")]);
+            let export = format!("type=registry,ref={cache},{REGISTRY_CACHE_EXPORT}");
+            args.extend(["--cache-to".into(), export]);
+        }
         args.push(request.context.display().to_string());
         self.command(args)
     }
@@ -196,6 +201,33 @@ mod tests {
         assert!(!no_buildx(
             "Cannot connect to the Docker daemon at unix:///var/run/docker.sock\n"
         ));
+    }
+
+    #[test]
+    fn a_buildx_build_with_a_layer_cache_reads_and_writes_it_in_the_registry() {
+        let request = BuildSpec {
+            tag: "reg/app:1.2.3".into(),
+            extra_tags: Vec::new(),
+            dockerfile: "images/app/Dockerfile".into(),
+            context: "images/app".into(),
+            build_args: Vec::new(),
+            platform: None,
+            default_platform: false,
+            labels: Vec::new(),
+            pull: false,
+            secrets: Vec::new(),
+            cache: Some("reg/app:buildcache-py3.10".into()),
+        };
+        let platforms = ["linux/amd64".to_owned(), "linux/arm64".to_owned()];
+        let command = Docker::from_program("docker").buildx_build_push(&request, &platforms);
+        assert!(
+            command.to_string().ends_with(
+                "--cache-from type=registry,ref=reg/app:buildcache-py3.10 --cache-to \
+                 type=registry,ref=reg/app:buildcache-py3.10,mode=max,image-manifest=true,\
+                 oci-mediatypes=true,ignore-error=true images/app"
+            ),
+            "{command}"
+        );
     }
 
     #[test]

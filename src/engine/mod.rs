@@ -6,6 +6,7 @@
 mod build_output;
 pub mod buildx;
 pub mod images;
+pub mod layer_cache;
 mod push;
 mod secrets;
 
@@ -16,6 +17,7 @@ use crate::process::{self, Command};
 
 pub use build_output::build_step;
 pub use images::{LocalImage, LocalImages};
+pub use layer_cache::CacheDialect;
 pub use push::{PushError, PushRetries, push_retrying};
 pub use secrets::{secret_args, secret_spec};
 
@@ -25,6 +27,8 @@ pub struct Docker {
     program: OsString,
     /// Words of `$DOCKER` after the program (`podman --remote`).
     leading_args: Vec<String>,
+    /// How its builds take a registry layer cache, once asked (`--registry-cache`).
+    cache_dialect: Option<CacheDialect>,
 }
 
 /// A question to the engine that failed, or whose answer could not be read.
@@ -66,16 +70,21 @@ impl Docker {
     /// `docker` from PATH.
     pub fn from_env() -> Self {
         let value = std::env::var("DOCKER").unwrap_or_default();
+        let value = if value.trim().is_empty() {
+            "docker"
+        } else {
+            &value
+        };
+        Self::from_program(value)
+    }
+
+    /// The engine of the command line `value` (`podman --remote`), split into words.
+    pub(crate) fn from_program(value: &str) -> Self {
         let mut words = value.split_whitespace().map(str::to_owned);
-        match words.next() {
-            Some(program) => Self {
-                program: program.into(),
-                leading_args: words.collect(),
-            },
-            None => Self {
-                program: "docker".into(),
-                leading_args: Vec::new(),
-            },
+        Self {
+            program: words.next().unwrap_or_default().into(),
+            leading_args: words.collect(),
+            cache_dialect: None,
         }
     }
 
@@ -87,7 +96,18 @@ impl Docker {
         )
     }
 
+    /// `docker build` of `request`, importing and exporting its layer cache when it has one.
     pub fn build(&self, request: &BuildSpec) -> Command {
+        self.build_with_cache(request, true)
+    }
+
+    /// `docker build` of `request` that only reads its layer cache: podman's build again after
+    /// the push of its cache failed, which failed the build.
+    pub fn build_reading_cache(&self, request: &BuildSpec) -> Command {
+        self.build_with_cache(request, false)
+    }
+
+    fn build_with_cache(&self, request: &BuildSpec, export_cache: bool) -> Command {
         // --force-rm: a failed step's container is removed, not left behind for every failure.
         let mut args = vec!["build".to_owned(), "--force-rm".into()];
         for tag in std::iter::once(&request.tag).chain(&request.extra_tags) {
@@ -108,6 +128,9 @@ impl Docker {
             args.extend(["--label".into(), format!("{name}={value}")]);
         }
         args.extend(secret_args(&request.secrets));
+        if let Some(cache) = &request.cache {
+            args.extend(self.layer_cache_args(cache, export_cache));
+        }
         args.push(request.context.display().to_string());
         self.command(args)
     }
@@ -252,10 +275,7 @@ mod tests {
 
     #[test]
     fn build_passes_tag_file_platform_args_and_context_in_order() {
-        let docker = Docker {
-            program: "docker".into(),
-            leading_args: Vec::new(),
-        };
+        let docker = Docker::from_program("docker");
         let request = BuildSpec {
             tag: "dagster/app:py3.10-T".into(),
             extra_tags: vec!["reg/app:py3.10-T".into()],
@@ -267,6 +287,7 @@ mod tests {
             labels: vec![("io.dagster-image.input-digest".into(), "blake3:d".into())],
             pull: true,
             secrets: Vec::new(),
+            cache: None,
         };
         assert_eq!(
             docker.build(&request).to_string(),

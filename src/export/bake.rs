@@ -15,7 +15,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::BASE_IMAGE_ARG;
-use crate::plan::{Build, DEFAULT_PLATFORM, Plan, version_tag};
+use crate::plan::{Build, DEFAULT_PLATFORM, Plan, REGISTRY_CACHE_EXPORT, version_tag};
 use crate::registry::Registry;
 
 use super::{Error, export_names};
@@ -63,6 +63,13 @@ pub struct BakeTarget {
     /// it runs, so none is in the file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret: Vec<String>,
+    /// The registry layer cache it imports (`--registry-cache`).
+    #[serde(rename = "cache-from", default, skip_serializing_if = "Vec::is_empty")]
+    pub cache_from: Vec<String>,
+    /// The registry layer cache it exports: every stage's layers, as ECR stores them, a
+    /// refusal only a warning.
+    #[serde(rename = "cache-to", default, skip_serializing_if = "Vec::is_empty")]
+    pub cache_to: Vec<String>,
 }
 
 /// What the bake file adds to the plan.
@@ -133,7 +140,21 @@ fn bake_target(plan: &Plan, build: &Build, names: &[String], options: &Options) 
             .iter()
             .map(|secret| hcl_text(&crate::engine::secret_spec(secret)))
             .collect(),
+        cache_from: request.cache.iter().map(|c| cache_from(c)).collect(),
+        cache_to: request.cache.iter().map(|c| cache_to(c)).collect(),
     }
+}
+
+/// The `cache-from` of a target whose layer cache is the registry tag `reference`.
+fn cache_from(reference: &str) -> String {
+    hcl_text(&format!("type=registry,ref={reference}"))
+}
+
+/// The `cache-to` of a target whose layer cache is the registry tag `reference`.
+fn cache_to(reference: &str) -> String {
+    hcl_text(&format!(
+        "type=registry,ref={reference},{REGISTRY_CACHE_EXPORT}"
+    ))
 }
 
 /// The platforms of `build`'s target: the run's, else its image's declared ones, else the
@@ -225,8 +246,32 @@ mod tests {
                 output: vec![DOCKER_OUTPUT.into()],
                 attest: vec![NO_PROVENANCE.into()],
                 secret: Vec::new(),
+                cache_from: Vec::new(),
+                cache_to: Vec::new(),
             }
         );
+    }
+
+    #[test]
+    fn a_build_with_a_layer_cache_imports_and_exports_it_as_ecr_stores_it() {
+        let mut plan = plan_with_a_base();
+        plan.builds[0].request.cache = Some("reg/base:buildcache-py3.9".into());
+        let file = bake_file(&plan, &Options::default()).unwrap();
+        let base = &file.target["base-py3_9"];
+        assert_eq!(
+            base.cache_from,
+            ["type=registry,ref=reg/base:buildcache-py3.9"]
+        );
+        assert_eq!(
+            base.cache_to,
+            [
+                "type=registry,ref=reg/base:buildcache-py3.9,mode=max,image-manifest=true,\
+              oci-mediatypes=true,ignore-error=true"
+            ]
+        );
+        let json = to_json(&file);
+        assert!(json.contains("\"cache-from\": ["), "{json}");
+        assert!(file.target["app-py3_9"].cache_to.is_empty());
     }
 
     #[test]

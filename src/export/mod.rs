@@ -114,6 +114,7 @@ pub(crate) mod tests {
                 labels: Vec::new(),
                 pull: false,
                 secrets: Vec::new(),
+                cache: None,
             },
             base: None,
             after: base.map(|(index, _)| index).into_iter().collect(),

@@ -31,6 +31,8 @@ pub struct Settings<'a> {
     /// The current timestamp of each base of the catalog the plan builds on without building it
     /// (`--skip-unchanged` left it out): a step pulls it as pushed when it was last built.
     pub current_bases: &'a [(Target, String)],
+    /// Each build reads and writes its layer cache in the registry (`--registry-cache`).
+    pub registry_cache: bool,
 }
 
 /// A platform's step runs on agents whose `arch` tag is the platform's architecture.
@@ -139,8 +141,13 @@ fn build_step(plan: &Plan, build: &Build, key: &str, keys: &[String], settings: 
             "dagster-image pull --name {base} -v {version} -t {current}{with_platform}"
         ));
     }
+    let with_cache = if settings.registry_cache {
+        " --registry-cache"
+    } else {
+        ""
+    };
     commands.push(format!(
-        "dagster-image build --name {image} -v {version} -t {timestamp}{with_platform}"
+        "dagster-image build --name {image} -v {version} -t {timestamp}{with_platform}{with_cache}"
     ));
     let custom_tag = platform
         .map(|p| {
@@ -322,7 +329,28 @@ mod tests {
         registry: "127.0.0.1:5000/ci",
         agents: &[],
         current_bases: &[],
+        registry_cache: false,
     };
+
+    #[test]
+    fn with_the_registry_cache_every_build_command_takes_it() {
+        let settings = Settings {
+            registry_cache: true,
+            ..SETTINGS
+        };
+        let text = pipeline(&plan_with_a_base(), &settings).unwrap();
+        let builds: Vec<&str> = text
+            .lines()
+            .filter(|line| line.contains("dagster-image build "))
+            .collect();
+        assert_eq!(builds.len(), 2, "{text}");
+        assert!(
+            builds
+                .iter()
+                .all(|line| line.ends_with(" --registry-cache'")),
+            "{text}"
+        );
+    }
 
     #[test]
     fn each_build_pulls_its_base_builds_and_pushes_after_the_base_step() {

@@ -14,7 +14,8 @@ use crate::report;
 use crate::run::{self, Outcome};
 
 use super::{
-    Session, build_secrets, builds_lock, incremental, invalid, print_stdout, state_dir, state_path,
+    Session, build_secrets, builds_lock, incremental, invalid, layer_cache, print_stdout,
+    state_dir, state_path,
 };
 use crate::lock::Lock;
 use crate::reference::Timestamp;
@@ -209,6 +210,7 @@ fn resolve_for(
         check_context_files(build)?;
         build.request.dockerfile = followed(&build.request.dockerfile)?;
     }
+    layer_cache::set_cache_tags(context, &mut plan)?;
     Ok((images, plan))
 }
 
@@ -315,7 +317,9 @@ fn execute(
         log_dir,
     };
     let left = PlatformsLeft::new(plan);
-    let report = run::execute(plan, &context.docker, &options, |build| {
+    let docker = layer_cache::engine_for(context, plan)?;
+    layer_cache::log_in(context, &docker)?;
+    let report = run::execute(plan, &docker, &options, |build| {
         if !left.built(build) {
             return Ok(());
         }
@@ -439,6 +443,7 @@ pub fn copy_notes<'a>(images: impl IntoIterator<Item = &'a Image>) -> String {
 /// The plan as the commands it would run, in order, and the files it would write.
 fn describe(context: &Session, images: &BTreeMap<String, Image>, plan: &Plan) -> Result<String> {
     let mut out = copy_notes(built_images(images, plan)?);
+    let docker = layer_cache::engine_for(context, plan)?;
     for (i, build) in plan.builds.iter().enumerate() {
         let waits: Vec<String> = build
             .after
@@ -464,7 +469,7 @@ fn describe(context: &Session, images: &BTreeMap<String, Image>, plan: &Plan) ->
             build.target.python_version,
             platform.unwrap_or_default()
         );
-        out += &format!("{}\n", context.docker.build(&build.request));
+        out += &layer_cache::describe_build(&docker, &build.request);
         if !last_of_its_version(plan, i) {
             continue;
         }

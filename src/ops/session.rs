@@ -21,6 +21,8 @@ pub struct Session {
     pub registry_timeout: Duration,
     /// Ask no registry about upstream images, nor whether images are pushed.
     pub offline: bool,
+    /// Keep the builds' layer cache in the registry (`--registry-cache`).
+    pub registry_cache: bool,
 }
 
 impl Session {
@@ -30,6 +32,7 @@ impl Session {
         registry: Option<String>,
         registry_timeout: Duration,
         offline: bool,
+        registry_cache: bool,
     ) -> Self {
         Self {
             images_dir,
@@ -38,6 +41,7 @@ impl Session {
             registry,
             registry_timeout,
             offline,
+            registry_cache,
         }
     }
 
@@ -62,6 +66,19 @@ impl Session {
         self.registry()
             .map(|registry| registry.to_string())
             .map_err(Into::into)
+    }
+
+    /// The registry that keeps the layer cache: None without `--registry-cache`, bad input
+    /// naming `--registry` when there is none.
+    pub fn cache_registry(&self) -> Result<Option<Registry>> {
+        if !self.registry_cache {
+            return Ok(None);
+        }
+        match self.registry() {
+            Ok(registry) => Ok(Some(registry)),
+            Err(crate::registry::Error::Missing) => Err(crate::error::Error::CacheWithoutRegistry),
+            Err(invalid) => Err(invalid.into()),
+        }
     }
 
     /// How often and how long a failing `docker push` is tried: within ten registry timeouts.

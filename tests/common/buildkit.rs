@@ -32,7 +32,7 @@ impl BuildKit {
             return None;
         }
         let buildkit = Self {
-            env: exports(&script),
+            env: exports(&script, None),
         };
         let inspect = buildkit
             .docker(&["buildx", "inspect", BUILDER, "--bootstrap"])
@@ -85,17 +85,101 @@ impl BuildKit {
     }
 }
 
+/// A buildkitd of the test's own (`buildkit.sh start` with its `BUILDKIT_HOME` in a temporary
+/// folder, its own socket, state and builder `bk`), whose cache the test may empty without
+/// touching the shared daemon's; stopped when dropped.
+pub struct OwnBuildKit {
+    home: tempfile::TempDir,
+    pub buildkit: BuildKit,
+}
+
+impl OwnBuildKit {
+    /// Started, pushing to and pulling from the loopback registry, on the shared daemon's
+    /// unpacked binaries (linked, not unpacked again).
+    pub fn start(shared: &BuildKit) -> Self {
+        let home = tempfile::Builder::new()
+            .prefix("bk")
+            .tempdir_in("/tmp")
+            .expect("make a BuildKit home");
+        let shared_bin = Path::new(&shared.env["DOCKER_CONFIG"])
+            .parent()
+            .expect("the shared BuildKit home")
+            .join("bin");
+        let bin = home.path().join("bin");
+        fs_err::create_dir(&bin).unwrap();
+        for entry in fs_err::read_dir(&shared_bin).unwrap() {
+            let entry = entry.unwrap();
+            std::os::unix::fs::symlink(entry.path(), bin.join(entry.file_name())).unwrap();
+        }
+        let buildkit = BuildKit {
+            env: exports(&script(), Some(home.path())),
+        };
+        let own = Self { home, buildkit };
+        own.start_daemon();
+        own
+    }
+
+    fn script_command(&self, action: &str) -> Command {
+        let mut command = Command::new(script());
+        command.env("BUILDKIT_HOME", self.home.path()).arg(action);
+        command
+    }
+
+    fn start_daemon(&self) {
+        let output = self
+            .script_command("start")
+            .args(["--registry", REGISTRY])
+            .output()
+            .expect("run buildkit.sh start");
+        assert!(
+            output.status.success(),
+            "buildkit.sh start failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Stops the daemon and waits until it is gone.
+    fn stop_daemon(&self) {
+        let pid = fs_err::read_to_string(self.home.path().join("buildkitd.pid")).ok();
+        let _ = self.script_command("stop").output();
+        let Some(pid) = pid else { return };
+        let proc = PathBuf::from(format!("/proc/{}", pid.trim()));
+        for _ in 0..300 {
+            if !proc.exists() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("buildkitd {} did not stop", pid.trim());
+    }
+
+    /// Stops the daemon, deletes its state (every cached layer) and starts it again.
+    pub fn empty_its_cache(&self) {
+        self.stop_daemon();
+        fs_err::remove_dir_all(self.home.path().join("root")).expect("delete the state");
+        self.start_daemon();
+    }
+}
+
+impl Drop for OwnBuildKit {
+    fn drop(&mut self) {
+        self.stop_daemon();
+    }
+}
+
 /// `../shared/tools/buildkit/buildkit.sh` of this checkout.
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/buildkit/buildkit.sh")
 }
 
-/// The variables of `buildkit.sh env`'s `export A=x B=y PATH=dir:$PATH` line.
-fn exports(script: &Path) -> BTreeMap<String, String> {
-    let output = Command::new(script)
-        .arg("env")
-        .output()
-        .expect("run buildkit.sh env");
+/// The variables of `buildkit.sh env`'s `export A=x B=y PATH=dir:$PATH` line, for the shared
+/// daemon or for the one whose `BUILDKIT_HOME` is `home`.
+fn exports(script: &Path, home: Option<&Path>) -> BTreeMap<String, String> {
+    let mut command = Command::new(script);
+    if let Some(home) = home {
+        command.env("BUILDKIT_HOME", home);
+    }
+    let output = command.arg("env").output().expect("run buildkit.sh env");
     let line = String::from_utf8_lossy(&output.stdout).into_owned();
     let path = std::env::var("PATH").unwrap_or_default();
     line.trim()
