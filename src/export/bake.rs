@@ -59,6 +59,9 @@ pub struct BakeTarget {
     pub contexts: IndexMap<String, String>,
     pub output: Vec<String>,
     pub attest: Vec<String>,
+    /// Pull the upstream images rather than use the builder's copies: where one moved.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pull: bool,
 }
 
 /// What the bake file adds to the plan.
@@ -124,6 +127,7 @@ fn bake_target(plan: &Plan, build: &Build, names: &[String], options: &Options) 
         contexts: base_contexts(build, names),
         output: vec![output.to_owned()],
         attest: vec![NO_PROVENANCE.to_owned()],
+        pull: request.pull,
     }
 }
 
@@ -215,6 +219,7 @@ mod tests {
                 contexts: IndexMap::new(),
                 output: vec![DOCKER_OUTPUT.into()],
                 attest: vec![NO_PROVENANCE.into()],
+                pull: false,
             }
         );
     }
@@ -283,10 +288,21 @@ mod tests {
     }
 
     #[test]
+    fn a_build_that_pulls_is_a_target_that_pulls() {
+        let mut plan = plan_with_a_base();
+        plan.builds[1].request.pull = true;
+        let file = bake_file(&plan, &Options::default()).unwrap();
+        assert!(!file.target["base-py3_9"].pull);
+        assert!(file.target["app-py3_9"].pull);
+        assert!(to_json(&file).contains("\"pull\": true"));
+    }
+
+    #[test]
     fn json_omits_empty_attributes_and_reads_back() {
         let file = bake_file(&plan_with_a_base(), &Options::default()).unwrap();
         let json = to_json(&file);
         assert!(!json.contains("\"labels\""));
+        assert!(!json.contains("\"pull\""));
         assert!(json.ends_with("}\n"));
         assert_eq!(serde_json::from_str::<BakeFile>(&json).unwrap(), file);
     }

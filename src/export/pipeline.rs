@@ -142,8 +142,10 @@ fn build_step(plan: &Plan, build: &Build, key: &str, keys: &[String], settings: 
             "dagster-image pull --name {base} -v {version} -t {current}{with_platform}"
         ));
     }
+    // Where an upstream image moved in its registry, the agent's copy of it is stale.
+    let pull = if build.request.pull { " --pull" } else { "" };
     commands.push(format!(
-        "dagster-image build --name {image} -v {version} -t {timestamp}{with_platform}"
+        "dagster-image build --name {image} -v {version} -t {timestamp}{with_platform}{pull}"
     ));
     let custom_tag = platform
         .map(|p| {

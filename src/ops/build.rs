@@ -35,6 +35,7 @@ pub struct BuildRequest {
     jobs: Option<u16>,
     keep_going: bool,
     skip_unchanged: bool,
+    pull: bool,
     with_dependents: bool,
     platforms_in_one_build: bool,
 }
@@ -50,6 +51,7 @@ impl BuildRequest {
             jobs: Some(1),
             keep_going: false,
             skip_unchanged: false,
+            pull: false,
             with_dependents: false,
             platforms_in_one_build: false,
         }
@@ -65,6 +67,7 @@ impl BuildRequest {
             jobs: None,
             keep_going: false,
             skip_unchanged: false,
+            pull: false,
             with_dependents: false,
             platforms_in_one_build: false,
         }
@@ -91,6 +94,12 @@ impl BuildRequest {
     /// `--skip-unchanged`: build only what changed since it was last built.
     pub fn skipping_unchanged(mut self, skip_unchanged: bool) -> Self {
         self.skip_unchanged = skip_unchanged;
+        self
+    }
+
+    /// `--pull`: every build pulls its upstream images.
+    pub fn pulling(mut self, pull: bool) -> Self {
+        self.pull = pull;
         self
     }
 
@@ -132,7 +141,12 @@ pub fn run_plan(
         built_images(images, &plan)?,
         &state_path(context.catalog()?),
     )?;
-    let plan = incremental::label_builds(context, images, plan, request.skip_unchanged, dry_run)?;
+    let labelling = incremental::Labelling {
+        skip_unchanged: request.skip_unchanged,
+        dry_run,
+        pull: request.pull,
+    };
+    let plan = incremental::label_builds(context, images, plan, labelling)?;
     if plan.builds.is_empty() {
         report::line(&format!(
             "nothing to build: all {total} image-versions are unchanged"

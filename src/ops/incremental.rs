@@ -47,26 +47,36 @@ pub fn assess_with_images(
         references,
         present,
         ..
-    } = gather(context, images, plan, true, Ask::Every, Keep::Manifests)?;
-    let freshness =
-        Freshness::assess(images, plan, &facts, &references).map_err(CatalogError::Io)?;
-    warn_of_unknowns(&freshness.reasons);
+    } = gather(
+        context,
+        images,
+        plan,
+        true,
+        Ask::Every,
+        Keep::Manifests,
+        Engine::Required,
+    )?;
+    let freshness = assessed(images, plan, &facts, &references)?;
     Ok((freshness, present))
 }
 
 /// Labels every build with its input digest and its parts. With `skip_unchanged`, only the
 /// builds whose inputs changed (and their dependents) are kept, building on the current images
-/// of the unchanged bases, and those whose upstream image moved in its registry pull it. The
-/// engine is asked once; without `skip_unchanged`, only about the bases the plan does not build
-/// and the upstream images; and for a `dry_run`, not about upstream images (nor their
-/// registries): its labels name them `unknown`.
+/// of the unchanged bases, and those whose upstream image moved in its registry pull it; with
+/// `pull`, every build pulls. The engine is asked once; without `skip_unchanged`, only about the
+/// bases the plan does not build and the upstream images; and for a `dry_run`, not about
+/// upstream images (nor their registries): its labels name them `unknown`.
 pub fn label_builds(
     context: &Session,
     images: &BTreeMap<String, Image>,
     plan: Plan,
-    skip_unchanged: bool,
-    dry_run: bool,
+    how: Labelling,
 ) -> Result<Plan> {
+    let Labelling {
+        skip_unchanged,
+        dry_run,
+        pull,
+    } = how;
     // A dry run writes nothing, not even the manifests it read.
     let keep = match dry_run {
         true => Keep::Nothing,
@@ -77,29 +87,21 @@ pub fn label_builds(
         (false, false) => Ask::NotHere,
         (false, true) => Ask::None,
     };
+    let engine = Engine::Required;
     let Gathered {
         facts,
         references,
         local,
         ..
-    } = gather(context, images, &plan, skip_unchanged, ask, keep)?;
+    } = gather(context, images, &plan, skip_unchanged, ask, keep, engine)?;
     let (mut pins, mut pulls, keep) = if skip_unchanged {
-        let freshness =
-            Freshness::assess(images, &plan, &facts, &references).map_err(CatalogError::Io)?;
-        warn_of_unknowns(&freshness.reasons);
-        let pins = freshness
-            .changed
-            .iter()
-            .zip(&freshness.pulls)
-            .map(|(&changed, &pull)| match changed {
-                true => Pins::Building { pull },
-                false => Pins::Settled,
-            })
-            .collect();
-        (pins, freshness.pulls, Some(freshness.changed))
+        let freshness = assessed(images, &plan, &facts, &references)?;
+        let pins = pins_of(&freshness, pull, true);
+        let pulls = freshness.pulls.iter().map(|&moved| moved || pull).collect();
+        (pins, pulls, Some(freshness.changed))
     } else {
-        let building = vec![Pins::Building { pull: false }; plan.builds.len()];
-        (building, vec![false; plan.builds.len()], None)
+        let building = vec![Pins::Building { pull }; plan.builds.len()];
+        (building, vec![pull; plan.builds.len()], None)
     };
     if !dry_run {
         let building = |i: usize| keep.as_ref().is_none_or(|changed| changed[i]) && !pulls[i];
@@ -111,11 +113,86 @@ pub fn label_builds(
     }
     let parts =
         freshness::parts(images, &plan, &facts, &references, &pins).map_err(CatalogError::Io)?;
+    Ok(labelled(images, plan, parts, &pulls, keep))
+}
+
+/// How [`label_builds`] labels a plan about to be built.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Labelling {
+    /// Keep only what changed (`--skip-unchanged`).
+    pub skip_unchanged: bool,
+    /// Only print the plan: ask no registry, write nothing.
+    pub dry_run: bool,
+    /// Every build pulls its upstream images (`--pull`).
+    pub pull: bool,
+}
+
+/// Labels every build of a plan that runs elsewhere (`bake`, `pipeline`) as [`label_builds`]
+/// labels a build here, and marks for pulling exactly the builds whose upstream image moved in
+/// its registry, as `status` says; with `skip_unchanged`, only what is stale is kept. The engine
+/// is asked for the labels of the current images and for its copies of upstream images; where
+/// it is not installed at all (a machine that only exports), it has none.
+pub fn label_export(
+    context: &Session,
+    images: &BTreeMap<String, Image>,
+    plan: Plan,
+    skip_unchanged: bool,
+) -> Result<Plan> {
+    let (ask, keep, engine) = (Ask::Every, Keep::Manifests, Engine::IfInstalled);
+    let Gathered {
+        facts, references, ..
+    } = gather(context, images, &plan, true, ask, keep, engine)?;
+    let freshness = assessed(images, &plan, &facts, &references)?;
+    let pins = pins_of(&freshness, false, skip_unchanged);
+    let parts =
+        freshness::parts(images, &plan, &facts, &references, &pins).map_err(CatalogError::Io)?;
+    let keep = skip_unchanged.then_some(freshness.changed);
+    Ok(labelled(images, plan, parts, &freshness.pulls, keep))
+}
+
+/// The freshness of `plan`'s builds, each registry that could not be asked said once.
+fn assessed(
+    images: &BTreeMap<String, Image>,
+    plan: &Plan,
+    facts: &Facts,
+    references: &[Vec<String>],
+) -> Result<Freshness> {
+    let freshness = Freshness::assess(images, plan, facts, references).map_err(CatalogError::Io)?;
+    warn_of_unknowns(&freshness.reasons);
+    Ok(freshness)
+}
+
+/// How each build's upstream images stand in its digest: as its build will use them (pulling
+/// where one moved, or with `pull`); with `only_changed`, the unchanged ones as they were
+/// recorded, since they are not built.
+fn pins_of(freshness: &Freshness, pull: bool, only_changed: bool) -> Vec<Pins> {
+    freshness
+        .changed
+        .iter()
+        .zip(&freshness.pulls)
+        .map(|(&changed, &moved)| match changed || !only_changed {
+            true => Pins::Building {
+                pull: moved || pull,
+            },
+            false => Pins::Settled,
+        })
+        .collect()
+}
+
+/// `plan` with each build's digest and parts (`parts`, by build) as labels and its `pulls`;
+/// narrowed to the builds `keep` marks, and what builds on them, when given.
+fn labelled(
+    images: &BTreeMap<String, Image>,
+    plan: Plan,
+    parts: Vec<(String, Recorded)>,
+    pulls: &[bool],
+    keep: Option<Vec<bool>>,
+) -> Plan {
     let by_target: HashMap<_, _> = plan
         .builds
         .iter()
         .map(|b| (b.target.clone(), b.platform.clone()))
-        .zip(parts.into_iter().zip(pulls))
+        .zip(parts.into_iter().zip(pulls.iter().copied()))
         .collect();
     let mut plan = match keep {
         Some(changed) => plan::narrow(&plan, &changed, images),
@@ -130,7 +207,7 @@ pub fn label_builds(
             build.request.pull = *pull;
         }
     }
-    Ok(plan)
+    plan
 }
 
 /// The builds (of those `building` marks, so neither skipped nor pulling already) that must pull
@@ -200,6 +277,14 @@ enum Ask {
     None,
 }
 
+/// Whether a run needs the engine to answer, or counts no local images where it is not
+/// installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    Required,
+    IfInstalled,
+}
+
 /// What [`gather`] found.
 struct Gathered {
     facts: Facts,
@@ -222,6 +307,7 @@ fn gather(
     current: bool,
     ask: Ask,
     keep: Keep,
+    engine: Engine,
 ) -> Result<Gathered> {
     let references = freshness::upstream_references(plan)?;
     let mut tags = freshness::base_tags(images, plan);
@@ -236,8 +322,8 @@ fn gather(
     let mut asked: Vec<String> = tags.iter().cloned().collect();
     asked.extend(upstream_references.iter().map(|r| r.to_string()));
     let (local, lookups) = match ask {
-        Ask::NotHere => local_then_missing(context, &asked, &wanted, keep)?,
-        Ask::Every | Ask::None => local_while_looking_up(context, &asked, &wanted, keep)?,
+        Ask::NotHere => local_then_missing(context, &asked, &wanted, keep, engine)?,
+        Ask::Every | Ask::None => local_while_looking_up(context, &asked, &wanted, keep, engine)?,
     };
     let upstream = wanted
         .into_iter()
@@ -276,12 +362,13 @@ fn local_while_looking_up(
     asked: &[String],
     wanted: &[Wanted],
     keep: Keep,
+    engine: Engine,
 ) -> Result<(LocalImages, Vec<Lookup>)> {
     let (offline, deadline) = (context.offline, context.registry_timeout);
     let (local, lookups) = std::thread::scope(|scope| {
         let known = known_manifests(context, keep);
         let lookups = scope.spawn(|| look_up(known, offline, deadline, wanted));
-        let local = local_images(context, asked);
+        let local = local_images(context, asked, engine);
         let lookups = lookups
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -298,8 +385,9 @@ fn local_then_missing(
     asked: &[String],
     wanted: &[Wanted],
     keep: Keep,
+    engine: Engine,
 ) -> Result<(LocalImages, Vec<Lookup>)> {
-    let local = local_images(context, asked)?;
+    let local = local_images(context, asked, engine)?;
     let (here, missing): (Vec<&Wanted>, Vec<&Wanted>) =
         wanted.iter().partition(|(reference, _)| {
             local_copy(&local, reference).is_some_and(|copy| copy.is_local_only())
@@ -318,11 +406,24 @@ fn local_then_missing(
     Ok((local, lookups))
 }
 
-fn local_images(context: &Session, asked: &[String]) -> Result<LocalImages> {
-    Ok(match asked.is_empty() {
-        true => LocalImages::default(),
-        false => context.docker.local_images(asked)?,
-    })
+/// The engine's images among `asked`; none when the engine `IfInstalled` is not installed.
+fn local_images(context: &Session, asked: &[String], engine: Engine) -> Result<LocalImages> {
+    if asked.is_empty() {
+        return Ok(LocalImages::default());
+    }
+    match context.docker.local_images(asked) {
+        Err(crate::engine::Error::Process(crate::process::Error::Spawn {
+            program,
+            source,
+            ..
+        })) if engine == Engine::IfInstalled && source.kind() == std::io::ErrorKind::NotFound => {
+            crate::debug::line(format!(
+                "`{program}` is not installed: no local image counts, only the registries' ones"
+            ));
+            Ok(LocalImages::default())
+        }
+        answer => Ok(answer?),
+    }
 }
 
 /// The registries' answers about `wanted`, each request within `deadline`, a manifest of
