@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use common::buildkit::{
     BuildKit, REGISTRY_BASE, catalog_on_the_registry_base, manifest_type_and_digest,
 };
-use common::{Env, Run, docker_output, registry_tags, run_image};
+use common::{Env, Run, docker_output, image_exists, registry_tags, run_image};
 
 /// The example catalog's images, each built for Python 3.9 and 3.10.
 const IMAGES: [&str; 4] = [
@@ -156,4 +156,75 @@ fn bake_run_away_from_the_catalog_needs_the_allow_flag_its_note_gives() {
         run_image(&env.tag("python-base", "3.9"), &["cat", "/python-version"]),
         "3.9\n"
     );
+}
+
+/// Every image-version of the example catalog, as `(image, python version)`.
+fn image_versions() -> impl Iterator<Item = (&'static str, &'static str)> {
+    IMAGES
+        .iter()
+        .flat_map(|&image| [(image, "3.9"), (image, "3.10")])
+}
+
+/// `status --json` says every image-version is here and current, and `build-all
+/// --skip-unchanged` builds none of them.
+#[track_caller]
+fn assert_every_image_current(env: &Env, registry_args: &[&str]) {
+    let run = env
+        .run(&[registry_args, &["status", "--json"]].concat())
+        .success();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(rows.len(), 8, "{}", run.stdout);
+    for row in &rows {
+        assert_eq!(row["last_updated"], env.timestamp.as_str(), "{row}");
+        assert_eq!(row["local_image"], true, "{row}");
+        assert_eq!(row["stale"], false, "{row}");
+        assert_eq!(row["reasons"], serde_json::json!([]), "{row}");
+    }
+    let later = env.timestamp_labelled("later");
+    env.run(
+        &[
+            registry_args,
+            &["build-all", "--skip-unchanged", "-t", &later],
+        ]
+        .concat(),
+    )
+    .success()
+    .stderr_has("nothing to build: all 8 image-versions are unchanged");
+    for (image, version) in image_versions() {
+        let tag = format!("dagster/{image}:py{version}-{later}");
+        assert!(!image_exists(&tag), "--skip-unchanged built {tag}");
+    }
+}
+
+#[test]
+fn images_loaded_by_bake_and_recorded_are_current_for_status_and_skip_unchanged() {
+    let Some(buildkit) = BuildKit::require("images_loaded_by_bake_and_recorded") else {
+        return;
+    };
+    let env = catalog_on_the_registry_base();
+    let ts = &env.timestamp;
+    let (file, _) = write_bake_file(&env, &["-t", ts]);
+    buildkit.bake(&file, env.root(), &[]).success();
+    for (image, version) in image_versions() {
+        env.run(&["record", "--name", image, "-v", version, "-t", ts])
+            .success();
+    }
+    assert_every_image_current(&env, &[]);
+}
+
+#[test]
+fn images_pushed_by_bake_and_pulled_are_current_for_status_and_skip_unchanged() {
+    let Some(buildkit) = BuildKit::require("images_pushed_by_bake_and_pulled") else {
+        return;
+    };
+    let env = catalog_on_the_registry_base();
+    let ts = &env.timestamp;
+    bake_and_push(&buildkit, &env, ts);
+    let registry = env.registry();
+    let on_the_registry = ["--registry", registry.as_str()];
+    for (image, version) in image_versions() {
+        let pull = ["pull", "--name", image, "-v", version, "-t", ts];
+        env.run(&[&on_the_registry[..], &pull].concat()).success();
+    }
+    assert_every_image_current(&env, &on_the_registry);
 }
