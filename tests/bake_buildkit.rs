@@ -5,12 +5,12 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use common::buildkit::{
-    BuildKit, REGISTRY_BASE, catalog_on_the_registry_base, manifest_type_and_digest,
+    BUILDER, BuildKit, REGISTRY_BASE, catalog_on_the_registry_base, manifest_type_and_digest,
 };
-use common::{Env, Run, docker_output, image_exists, registry_tags, run_image};
+use common::{Env, Run, docker_output, image_exists, image_id, registry_tags, run_image};
 
 /// The example catalog's images, each built for Python 3.9 and 3.10.
 const IMAGES: [&str; 4] = [
@@ -227,4 +227,96 @@ fn images_pushed_by_bake_and_pulled_are_current_for_status_and_skip_unchanged() 
         env.run(&[&on_the_registry[..], &pull].concat()).success();
     }
     assert_every_image_current(&env, &on_the_registry);
+}
+
+/// Pushes, as `reference` in the test registry, the image of `dockerfile` (built in `dir`).
+fn push_image(dir: &Path, reference: &str, dockerfile: &str) {
+    fs_err::create_dir_all(dir).unwrap();
+    fs_err::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    docker_output(&["build", "-q", "-t", reference, &dir.display().to_string()]);
+    docker_output(&["push", reference]);
+}
+
+#[test]
+fn bake_and_pipeline_pull_exactly_where_status_says_the_upstream_image_moved() {
+    let Some(buildkit) = BuildKit::require("bake_and_pipeline_pull_exactly_where") else {
+        return;
+    };
+    let env = Env::empty();
+    let registry = env.registry();
+    let (moving, steady) = (
+        format!("{registry}/up:moving"),
+        format!("{registry}/up:steady"),
+    );
+    let first = format!("FROM {REGISTRY_BASE}\nRUN echo first > /up\n");
+    push_image(&env.root().join("first"), &moving, &first);
+    push_image(&env.root().join("first"), &steady, &first);
+    for (image, upstream) in [("moves", &moving), ("stays", &steady)] {
+        env.write(
+            &format!("{image}/Dockerfile"),
+            &format!("FROM {upstream}\n"),
+        );
+        env.write(&format!("{image}/versions.yaml"), "'3.10': {}\n");
+    }
+    let on_the_registry = ["--registry", registry.as_str()];
+    env.run(&["build-all", "-t", &env.timestamp]).success();
+    // The registry's image moves on; this engine keeps the old one under the tag.
+    let old = image_id(&moving);
+    let moved = format!("FROM {REGISTRY_BASE}\nRUN echo moved > /up\n");
+    push_image(&env.root().join("moved"), &moving, &moved);
+    docker_output(&["tag", &old, &moving]);
+
+    let status = env
+        .run(&[&on_the_registry[..], &["status", "--json"]].concat())
+        .success();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&status.stdout).unwrap();
+    let stale: Vec<(&str, bool)> = rows
+        .iter()
+        .map(|r| (r["image"].as_str().unwrap(), r["stale"] == true))
+        .collect();
+    assert_eq!(
+        stale,
+        [("moves", true), ("stays", false)],
+        "{}",
+        status.stdout
+    );
+
+    let later = env.timestamp_labelled("later");
+    let (file, _) = write_bake_file(&env, &["-t", &later]);
+    let printed = buildkit
+        .docker(&["buildx", "bake", "--builder", BUILDER, "--print", "-f"])
+        .arg(&file)
+        .current_dir(env.root())
+        .output()
+        .unwrap();
+    assert!(printed.status.success(), "{printed:?}");
+    let read: serde_json::Value = serde_json::from_slice(&printed.stdout).unwrap();
+    assert_eq!(read["target"]["moves-py3_10"]["pull"], true, "{read}");
+    assert_eq!(
+        read["target"]["stays-py3_10"]["pull"],
+        serde_json::Value::Null,
+        "{read}"
+    );
+
+    let pipeline = common::pipeline::pipeline(&env, &["-t", &later]);
+    let build_command = |key: &str| {
+        let step = pipeline.steps.iter().find(|s| s.key == key).unwrap();
+        let build = step.commands.iter().find(|c| c.contains(" build "));
+        build.unwrap().clone()
+    };
+    assert_eq!(
+        build_command("moves-py3_10"),
+        format!("dagster-image build --name moves -v 3.10 -t {later} --pull")
+    );
+    assert_eq!(
+        build_command("stays-py3_10"),
+        format!("dagster-image build --name stays -v 3.10 -t {later}")
+    );
+    // The step's build pulls the moved image although the engine has the old one.
+    env.run(&[
+        "build", "--name", "moves", "-v", "3.10", "-t", &later, "--pull",
+    ])
+    .success();
+    let built = format!("dagster/moves:py3.10-{later}");
+    assert_eq!(run_image(&built, &["cat", "/up"]), "moved\n");
 }
