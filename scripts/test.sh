@@ -18,7 +18,8 @@ ENGINE_FREE=(--test cli_basics --test bad_input --test export --test check --tes
 READS_ENGINE=(--test build --test incremental --test upkeep --test push --test publish
     --test pipeline_run --test snapshot --test copies_and_interrupts --test platforms
     --test platform_push --test hardening --test upstream --test registry --test ecr
-    --test real_catalog --test dockerhub --test list_and_state --test hostile_copies)
+    --test real_catalog --test dockerhub --test list_and_state --test hostile_copies
+    --test oci_labels)
 
 set_up() {
     scripts/setup-engine.sh

@@ -17,7 +17,8 @@ use crate::ops::{Session, incremental, print_stdout};
 /// pushed.
 pub fn bake(context: &Session, request: &BuildRequest, push: bool) -> Result<()> {
     let (images, plan) = build::resolve(context, request)?;
-    let plan = incremental::label_export(context, &images, plan, false)?;
+    let mut plan = incremental::label_export(context, &images, plan, false)?;
+    build::add_oci_labels(context, &mut plan)?;
     let registry = if push {
         Some(context.registry()?)
     } else {

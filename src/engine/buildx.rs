@@ -126,6 +126,9 @@ impl Docker {
         for (name, value) in &request.build_args {
             args.extend(["--build-arg".into(), format!("{name}={value}")]);
         }
+        for (name, value) in &request.labels {
+            args.extend(["--label".into(), format!("{name}={value}")]);
+        }
         args.push(request.context.display().to_string());
         self.command(args)
     }

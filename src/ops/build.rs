@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::build_context::{Additions, Prepared};
 use crate::catalog::{self, Error as CatalogError, Image, lookup, names};
 use crate::error::{Error, Result};
+use crate::oci_labels;
 use crate::plan::{self, Build, Plan, Target};
 use crate::report;
 use crate::run::{self, Outcome};
@@ -146,7 +147,8 @@ pub fn run_plan(
         dry_run,
         pull: request.pull,
     };
-    let plan = incremental::label_builds(context, images, plan, labelling)?;
+    let mut plan = incremental::label_builds(context, images, plan, labelling)?;
+    add_oci_labels(context, &mut plan)?;
     if plan.builds.is_empty() {
         report::line(&format!(
             "nothing to build: all {total} image-versions are unchanged"
@@ -166,6 +168,17 @@ pub fn run_plan(
     }
     let copies = copies.only(|name| plan.builds.iter().any(|b| b.target.image.as_str() == name));
     execute(context, images, copies, &plan, request)
+}
+
+/// Adds the OCI labels to every build of `plan`, its version `py<V>-<T>`.
+pub fn add_oci_labels(context: &Session, plan: &mut Plan) -> Result<()> {
+    let provenance = context.provenance()?;
+    for build in &mut plan.builds {
+        let version = plan::version_tag(&build.target.python_version, &plan.timestamp);
+        let labels = oci_labels::labels(provenance, &plan.timestamp, &version);
+        build.request.labels.extend(labels);
+    }
+    Ok(())
 }
 
 /// The plan of `request` over the images it reaches, every tag checked; what `build` runs and
