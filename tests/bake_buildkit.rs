@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use common::buildkit::{
@@ -112,23 +113,22 @@ fn a_second_bake_of_an_unchanged_catalog_pushes_the_same_image_manifests() {
         return;
     };
     let env = catalog_on_the_registry_base();
-    let again = env.timestamp_labelled("again");
-    bake_and_push(&buildkit, &env, &env.timestamp);
-    bake_and_push(&buildkit, &env, &again);
-    for image in IMAGES {
-        let repository = format!("{}/{image}", env.registry_path());
-        for version in ["3.9", "3.10"] {
-            let first =
-                manifest_type_and_digest(&repository, &format!("py{version}-{}", env.timestamp));
-            let second = manifest_type_and_digest(&repository, &format!("py{version}-{again}"));
-            // An image manifest, not an index holding a provenance attestation of this run.
-            assert_eq!(
-                first.0, "application/vnd.oci.image.manifest.v1+json",
-                "{image}"
-            );
-            assert_eq!(first, second, "{image} py{version}");
-        }
+    let ts = &env.timestamp;
+    let pushed = || {
+        bake_and_push(&buildkit, &env, ts);
+        let manifests = image_versions().map(|(image, version)| {
+            let repository = format!("{}/{image}", env.registry_path());
+            manifest_type_and_digest(&repository, &format!("py{version}-{ts}"))
+        });
+        manifests.collect::<Vec<_>>()
+    };
+    // The same timestamp: the images' OCI labels name it, so another one makes other images.
+    let (first, second) = (pushed(), pushed());
+    for (media_type, _) in &first {
+        // An image manifest, not an index holding a provenance attestation of this run.
+        assert_eq!(media_type, "application/vnd.oci.image.manifest.v1+json");
     }
+    assert_eq!(first, second);
 }
 
 #[test]
@@ -319,4 +319,36 @@ fn bake_and_pipeline_pull_exactly_where_status_says_the_upstream_image_moved() {
     .success();
     let built = format!("dagster/moves:py3.10-{later}");
     assert_eq!(run_image(&built, &["cat", "/up"]), "moved\n");
+}
+
+#[test]
+fn bake_targets_carry_the_oci_labels_of_a_build() {
+    let Some(buildkit) = BuildKit::require("bake_targets_carry_the_oci_labels") else {
+        return;
+    };
+    let env = catalog_on_the_registry_base();
+    let head = common::git::commit_catalog(&env);
+    // In the tool's format, so that `created` has a value; the registry path is the test's own.
+    let ts = "2026-12-06T225728";
+    bake_and_push(&buildkit, &env, ts);
+    let app = format!("{}/dagster-app:py3.10-{ts}", env.registry());
+    docker_output(&["pull", &app]);
+    let format = "{{json .Config.Labels}}";
+    let labels = docker_output(&["image", "inspect", "--format", format, &app]);
+    let labels: BTreeMap<String, String> = serde_json::from_str(labels.trim()).unwrap();
+    let oci: BTreeMap<&str, &str> = labels
+        .iter()
+        .filter(|(name, _)| name.starts_with("org.opencontainers.image."))
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let version = format!("py3.10-{ts}");
+    assert_eq!(
+        oci,
+        BTreeMap::from([
+            ("org.opencontainers.image.source", common::git::REMOTE_SHOWN),
+            ("org.opencontainers.image.revision", head.as_str()),
+            ("org.opencontainers.image.created", "2026-12-06T22:57:28Z"),
+            ("org.opencontainers.image.version", version.as_str()),
+        ])
+    );
 }

@@ -6,25 +6,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
+use common::git::{REMOTE_SHOWN, commit_catalog, git};
 use common::{Env, ROOTFS_IMAGE, docker_output, image_exists};
-
-const REMOTE: &str = "https://deploy:s3cret@git.example.com/team/images.git";
-const REMOTE_SHOWN: &str = "https://git.example.com/team/images.git";
-
-/// `git ARGS` in the test's root folder, as a user who may commit there.
-fn git(env: &Env, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(["-c", "commit.gpgsign=false"])
-        .args(args)
-        .current_dir(env.root())
-        .output()
-        .expect("run git");
-    assert!(output.status.success(), "git {args:?}: {output:?}");
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
 
 /// A catalog of one image, `app` for Python 3.10 on the busybox root, committed in a git
 /// repository whose `origin` has credentials in its URL.
@@ -32,10 +16,7 @@ fn committed_catalog() -> Env {
     let env = Env::empty();
     env.write("app/Dockerfile", &format!("FROM {ROOTFS_IMAGE}\n"));
     env.write("app/versions.yaml", "'3.10': {}\n");
-    git(&env, &["init", "-q"]);
-    git(&env, &["remote", "add", "origin", REMOTE]);
-    git(&env, &["add", "images"]);
-    git(&env, &["commit", "-q", "-m", "catalog"]);
+    commit_catalog(&env);
     env
 }
 
