@@ -10,14 +10,14 @@ use crate::export::{bake, pipeline};
 use crate::plan::{Plan, Target};
 
 use crate::ops::build::{self, BuildRequest};
-use crate::ops::{Session, incremental, print_stdout};
+use crate::ops::{Session, labelling, print_stdout};
 
 /// Prints the bake file of `request`'s plan, each target labelled as `build-all` labels its
 /// image and pulling where an upstream image moved; with `push`, tagged for the registry and
 /// pushed.
 pub fn bake(context: &Session, request: &BuildRequest, push: bool) -> Result<()> {
     let (images, plan) = build::resolve(context, request)?;
-    let mut plan = incremental::label_export(context, &images, plan, false)?;
+    let mut plan = labelling::label_export(context, &images, plan, false)?;
     build::add_oci_labels(context, &mut plan)?;
     let registry = if push {
         Some(context.registry()?)
@@ -73,7 +73,7 @@ pub fn pipeline(
     let (images, plan) = build::resolve(context, request)?;
     let registry = context.registry()?.to_string();
     let total = plan.builds.len();
-    let plan = incremental::label_export(context, &images, plan, request.skips_unchanged())?;
+    let plan = labelling::label_export(context, &images, plan, request.skips_unchanged())?;
     if request.skips_unchanged() {
         say!("{} of {total} image-versions changed", plan.builds.len());
     }

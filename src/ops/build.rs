@@ -14,7 +14,7 @@ use crate::plan::{self, Build, Plan, Target};
 use crate::report;
 use crate::run::{self, Outcome};
 
-use super::{Session, builds_lock, incremental, invalid, print_stdout, state_dir, state_path};
+use super::{Session, builds_lock, invalid, labelling, print_stdout, state_dir, state_path};
 use crate::lock::Lock;
 use crate::reference::Timestamp;
 
@@ -142,12 +142,12 @@ pub fn run_plan(
         built_images(images, &plan)?,
         &state_path(context.catalog()?),
     )?;
-    let labelling = incremental::Labelling {
+    let labelling = labelling::Labelling {
         skip_unchanged: request.skip_unchanged,
         dry_run,
         pull: request.pull,
     };
-    let mut plan = incremental::label_builds(context, images, plan, labelling)?;
+    let mut plan = labelling::label_builds(context, images, plan, labelling)?;
     add_oci_labels(context, &mut plan)?;
     if plan.builds.is_empty() {
         report::line(&format!(

@@ -6,6 +6,7 @@ pub mod build;
 pub mod engine_login;
 pub mod freeze;
 pub mod incremental;
+pub mod labelling;
 pub mod outcome;
 pub mod platform_index;
 pub mod push;
