@@ -20,7 +20,7 @@ READS_ENGINE=(--test build --test incremental --test upkeep --test push --test p
     --test pipeline_run --test snapshot --test copies_and_interrupts --test platforms
     --test platform_push --test hardening --test upstream --test registry --test ecr
     --test real_catalog --test dockerhub --test list_and_state --test hostile_copies
-    --test build_secrets --test registry_cache)
+    --test build_secrets --test registry_cache --test oci_labels)
 
 set_up() {
     scripts/setup-engine.sh

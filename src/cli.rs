@@ -82,6 +82,10 @@ pub enum Command {
         python_version: String,
         #[command(flatten)]
         build: BuildOptions,
+        /// Pull the upstream images (the `FROM`s the catalog does not build) even when here, as
+        /// the steps of `pipeline` do where `status` says one moved
+        #[arg(long)]
+        pull: bool,
         #[arg(long)]
         dry_run: bool,
     },
@@ -109,6 +113,10 @@ pub enum Command {
         /// (and what builds on them); the others keep their timestamps
         #[arg(long)]
         skip_unchanged: bool,
+        /// Pull the upstream images (the `FROM`s the catalog does not build) even when here, as
+        /// the steps of `pipeline` do where `status` says one moved
+        #[arg(long)]
+        pull: bool,
         #[arg(long)]
         dry_run: bool,
     },

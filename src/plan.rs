@@ -355,7 +355,7 @@ impl Planner<'_> {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let engine_platform = platform.or(platforms.first().map(String::as_str));
-        let platform_defaulted = engine_platform.is_none() && !self.request.platforms_in_one_build;
+        let platform_defaulted = engine_platform.is_none();
         let mut after = Vec::new();
         let mut planned_base = None;
         if let Some(base_image) = &spec.base_image {

@@ -342,7 +342,8 @@ fn dry_run_prints_the_docker_build_command_and_changes_nothing() {
             "# 1/1 python-base py3.10\n\
              {docker} build --force-rm --tag dagster/python-base:py3.10-{ts} --file {dir}/Dockerfile \
              --platform linux/amd64 --build-arg PYTHON_VERSION=3.10 --label io.dagster-image.input-digest=<digest> \
-             --label io.dagster-image.inputs=<parts> {dir}\n\
+             --label io.dagster-image.inputs=<parts> \
+             --label org.opencontainers.image.version=py3.10-{ts} {dir}\n\
              # then record '3.10': {ts} in {dir}/last_updated.yaml\n"
         )
     );
@@ -363,7 +364,8 @@ fn failed_build_leaves_last_updated_untouched_and_shows_the_docker_output() {
         "error: building `dagster/python-base:py3.9-{ts}` failed: `{docker} build --force-rm --tag \
          dagster/python-base:py3.9-{ts} --file {dir}/Dockerfile --platform linux/amd64 \
          --build-arg PYTHON_VERSION=3.9 --label io.dagster-image.input-digest=<digest> \
-         --label io.dagster-image.inputs=<parts> {dir}` \
+         --label io.dagster-image.inputs=<parts> \
+         --label org.opencontainers.image.version=py3.9-{ts} {dir}` \
          exit status: "
     );
     assert!(
@@ -503,7 +505,8 @@ fn the_docker_program_comes_from_the_docker_environment_variable() {
             "image\ninspect\n{ROOTFS_IMAGE}\n\
              build\n--force-rm\n--tag\ndagster/python-base:py3.9-{ts}\n--file\n{dir}/Dockerfile\n\
              --platform\nlinux/amd64\n--build-arg\nPYTHON_VERSION=3.9\n--label\nio.dagster-image.input-digest=<digest>\n\
-             --label\nio.dagster-image.inputs=<parts>\n{dir}\n\
+             --label\nio.dagster-image.inputs=<parts>\n\
+             --label\norg.opencontainers.image.version=py3.9-{ts}\n{dir}\n\
              image\ninspect\ndagster/python-base:py3.9-{ts}\n"
         )
     );

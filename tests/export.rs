@@ -36,11 +36,15 @@ struct BakeTarget {
     args: BTreeMap<String, String>,
     tags: Vec<String>,
     #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
     platforms: Vec<String>,
     #[serde(default)]
     contexts: BTreeMap<String, String>,
     output: Vec<String>,
     attest: Vec<String>,
+    #[serde(default)]
+    pull: bool,
 }
 
 /// One build of `build-all --dry-run`: its header and its `docker build` command, read back.
@@ -53,6 +57,7 @@ struct DryRunBuild {
     tag: String,
     file: String,
     args: BTreeMap<String, String>,
+    labels: BTreeMap<String, String>,
     context: String,
 }
 
@@ -98,7 +103,14 @@ fn read_docker_build(command: &str, build: &mut DryRunBuild) {
                 build.args.insert(name.to_owned(), value.to_owned());
                 i += 2;
             }
-            "--label" | "--platform" => i += 2,
+            "--label" => {
+                // A value with quotes is single-quoted as a shell reads it.
+                let label = words[i + 1].trim_matches('\'');
+                let (name, value) = label.split_once('=').unwrap();
+                build.labels.insert(name.to_owned(), value.to_owned());
+                i += 2;
+            }
+            "--platform" => i += 2,
             context => (build.context, i) = (context.to_owned(), i + 1),
         }
     }
@@ -120,7 +132,7 @@ fn name_of(build: &DryRunBuild) -> String {
 }
 
 #[test]
-fn bake_has_the_targets_tags_args_and_files_of_build_all_in_its_order() {
+fn bake_has_the_targets_tags_args_labels_and_files_of_build_all_in_its_order() {
     let env = Env::without_engine();
     let ts = &env.timestamp;
     let args = ["-t", ts, "--dagster-version", "1.2.3"];
@@ -136,6 +148,13 @@ fn bake_has_the_targets_tags_args_and_files_of_build_all_in_its_order() {
         assert_eq!(target.tags, std::slice::from_ref(&build.tag), "{name}");
         assert_eq!(target.args, build.args, "{name}");
         assert_eq!(target.args["DAGSTER_VERSION"], "1.2.3");
+        // The input digest and its parts, as build-all labels the image.
+        assert_eq!(target.labels, build.labels, "{name}");
+        assert!(
+            target.labels.contains_key("io.dagster-image.input-digest"),
+            "{name}"
+        );
+        assert!(!target.pull, "{name}");
         assert_eq!(target.context, build.context, "{name}");
         assert_eq!(
             Path::new(&target.context).join(&target.dockerfile),

@@ -327,13 +327,21 @@ fn build_and_push_dockerhub_dry_run_names_dagster_n_with_the_version_and_both_de
     let (docker, dir) = (common::docker(), env.path("python-base"));
     let dir = dir.display();
     let staged = |arch: &str| format!("{staging}/python-base:1.2.3-linux-{arch}");
+    // The release's time, as the run's clock gave it (RFC 3339).
+    let created = run
+        .stdout
+        .split_whitespace()
+        .find(|word| word.starts_with("org.opencontainers.image.created="))
+        .unwrap_or_else(|| panic!("no created label: {}", run.stdout));
+    assert!(created.ends_with('Z') && created.len() == 53, "{created}");
     let build = |arch: &str| {
         format!(
             "{docker} build --force-rm --tag {} \
              --file {dir}/Dockerfile --platform linux/{arch} --build-arg PYTHON_VERSION=3.9 \
              --build-arg DAGSTER_VERSION=1.2.3 \
              --build-arg TARGETPLATFORM=linux/{arch} --build-arg TARGETOS=linux \
-             --build-arg TARGETARCH={arch} {dir}\n",
+             --build-arg TARGETARCH={arch} --label {created} \
+             --label org.opencontainers.image.version=1.2.3 {dir}\n",
             staged(arch)
         )
     };

@@ -221,8 +221,9 @@ fn bake_gives_each_target_its_images_platforms_in_one_target() {
     let env = Env::without_engine();
     env.write("python-base/image.yaml", BOTH);
     env.write("dagster-app/image.yaml", BOTH);
+    // Bake asks the engine what `status` asks, for its targets' labels.
     let run = env
-        .run_without_engine(&["bake", "--name", "dagster-app", "--with-deps", "-t", "T"])
+        .run(&["bake", "--name", "dagster-app", "--with-deps", "-t", "T"])
         .success();
     let file: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let targets = file["target"].as_object().unwrap();

@@ -13,9 +13,10 @@
 use crate::build_context::{Additions, Prepared};
 use crate::catalog::{Error as CatalogError, Image};
 use crate::error::{Error, Result};
+use crate::oci_labels;
 use crate::plan::{BuildSpec, DAGSTER_VERSION_ARG, platform_args};
 use crate::process::Command;
-use crate::reference::Tag;
+use crate::reference::{Tag, Timestamp};
 use crate::registry::{Child, split_repository};
 
 use crate::ops::{Session, print_stdout, state_dir, state_path};
@@ -59,11 +60,14 @@ pub fn build_and_push(context: &Session, release: &Release, dry_run: bool) -> Re
         true => Some(staging_repository(context, release.name, dry_run)?),
         false => None,
     };
+    let provenance = context.provenance()?;
+    let labels = oci_labels::labels(provenance, &Timestamp::now(), version);
     let pushed = Pushed {
         image: &image,
         repository: &repository,
         tags: &tags,
         platforms: &platforms,
+        labels: &labels,
     };
     let steps = match &staging {
         Some(staging) => Steps::staged(context, &pushed, staging),
@@ -166,12 +170,8 @@ fn release_build_args(image: &Image, version: &str) -> Vec<(String, String)> {
 
 /// The build of the image folder with the release's build arguments tagged `references`, for
 /// `platform` (with the `TARGET*` arguments BuildKit would set) or for every platform at once.
-fn release_request(
-    image: &Image,
-    references: &[String],
-    version: &str,
-    platform: Option<&str>,
-) -> BuildSpec {
+fn release_request(pushed: &Pushed, references: &[String], platform: Option<&str>) -> BuildSpec {
+    let (image, version) = (pushed.image, &pushed.tags[0]);
     let mut build_args = release_build_args(image, version);
     build_args.extend(platform.map(platform_args).unwrap_or_default());
     BuildSpec {
@@ -182,7 +182,7 @@ fn release_request(
         build_args,
         platform: platform.map(str::to_owned),
         default_platform: false,
-        labels: Vec::new(),
+        labels: pushed.labels.to_vec(),
         pull: false,
         secrets: image.config.secrets.clone(),
         cache: None,
@@ -197,6 +197,8 @@ struct Pushed<'a> {
     /// The version first, then `latest` when asked.
     tags: &'a [String],
     platforms: &'a [String],
+    /// The OCI labels of the images, their version the Dagster version.
+    labels: &'a [(String, String)],
 }
 
 impl Pushed<'_> {
@@ -225,7 +227,7 @@ impl Steps {
         let docker = &context.docker;
         let references = pushed.references();
         let platform = pushed.platforms.first().map(String::as_str);
-        let request = release_request(pushed.image, &references, &pushed.tags[0], platform);
+        let request = release_request(pushed, &references, platform);
         let step = format!("building `{}`", request.tag);
         Steps {
             builds: vec![(step, docker.build(&request))],
@@ -251,12 +253,7 @@ impl Steps {
         for platform in pushed.platforms {
             let suffix = platform.replace('/', "-");
             let reference = format!("{staging}:{version}-{suffix}");
-            let request = release_request(
-                pushed.image,
-                std::slice::from_ref(&reference),
-                version,
-                Some(platform),
-            );
+            let request = release_request(pushed, std::slice::from_ref(&reference), Some(platform));
             let step = format!("building `{reference}`");
             steps.builds.push((step, docker.build(&request)));
             steps.built.push(request);
@@ -296,7 +293,7 @@ impl Steps {
     /// pushed by BuildKit, as the original tool does.
     fn with_buildx(context: &Session, pushed: &Pushed, cache: Option<String>) -> Self {
         let references = pushed.references();
-        let mut request = release_request(pushed.image, &references, &pushed.tags[0], None);
+        let mut request = release_request(pushed, &references, None);
         request.cache = cache;
         let step = format!("building and pushing `{}` with buildx", request.tag);
         let build = context.docker.buildx_build_push(&request, pushed.platforms);

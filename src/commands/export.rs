@@ -7,14 +7,18 @@ use std::path::Path;
 use crate::catalog::{Catalog, Image, SecretSource};
 use crate::error::Result;
 use crate::export::{bake, pipeline};
-use crate::plan::{self, Plan, Target};
+use crate::plan::{Plan, Target};
 
 use crate::ops::build::{self, BuildRequest};
-use crate::ops::{Session, incremental, print_stdout};
+use crate::ops::{Session, labelling, print_stdout};
 
-/// Prints the bake file of `request`'s plan; with `push`, tagged for the registry and pushed.
+/// Prints the bake file of `request`'s plan, each target labelled as `build-all` labels its
+/// image and pulling where an upstream image moved; with `push`, tagged for the registry and
+/// pushed.
 pub fn bake(context: &Session, request: &BuildRequest, push: bool) -> Result<()> {
     let (images, plan) = build::resolve(context, request)?;
+    let mut plan = labelling::label_export(context, &images, plan, false)?;
+    build::add_oci_labels(context, &mut plan)?;
     let registry = if push {
         Some(context.registry()?)
     } else {
@@ -59,8 +63,9 @@ fn bake_notes(images_dir: &Path, platforms: usize, push: bool) -> String {
     notes
 }
 
-/// Prints the Buildkite pipeline of `request`'s plan, which pushes to the registry; with
-/// `--skip-unchanged`, only the steps of what is stale (none when nothing is).
+/// Prints the Buildkite pipeline of `request`'s plan, which pushes to the registry, each step
+/// pulling where an upstream image moved; with `--skip-unchanged`, only the steps of what is
+/// stale (none when nothing is).
 pub fn pipeline(
     context: &Session,
     request: &BuildRequest,
@@ -68,10 +73,11 @@ pub fn pipeline(
 ) -> Result<()> {
     let (images, plan) = build::resolve(context, request)?;
     let registry = context.registry()?.to_string();
-    let plan = match request.skips_unchanged() {
-        true => stale_only(context, &images, plan)?,
-        false => plan,
-    };
+    let total = plan.builds.len();
+    let plan = labelling::label_export(context, &images, plan, request.skips_unchanged())?;
+    if request.skips_unchanged() {
+        say!("{} of {total} image-versions changed", plan.builds.len());
+    }
     let current_bases = current_bases(&images, &plan);
     let images_dir = dir_in_repository(context.catalog()?);
     let settings = pipeline::Settings {
@@ -83,18 +89,6 @@ pub fn pipeline(
     };
     print_stdout(&pipeline::pipeline(&plan, &settings)?);
     Ok(())
-}
-
-/// The builds of `plan` that are stale, and what builds on them.
-fn stale_only(context: &Session, images: &BTreeMap<String, Image>, plan: Plan) -> Result<Plan> {
-    let total = plan.builds.len();
-    let freshness = incremental::assess(context, images, &plan)?;
-    let narrowed = plan::narrow(&plan, &freshness.changed, images);
-    say!(
-        "{} of {total} image-versions changed",
-        narrowed.builds.len()
-    );
-    Ok(narrowed)
 }
 
 /// The current timestamp of each local base the builds of `plan` use without building it.

@@ -52,10 +52,11 @@ fn run(context: &Session, command: Command) -> Result<()> {
             name,
             python_version,
             build,
+            pull,
             dry_run,
         } => {
             let settings = config::build_settings(build)?;
-            let request = BuildRequest::one(name, python_version, settings);
+            let request = BuildRequest::one(name, python_version, settings).pulling(pull);
             build::build(context, &request, dry_run)
         }
         Command::BuildAll {
@@ -66,10 +67,12 @@ fn run(context: &Session, command: Command) -> Result<()> {
             jobs,
             keep_going,
             skip_unchanged,
+            pull,
             dry_run,
         } => {
             let request = BuildRequest::all(name, config::build_settings(build)?)
                 .with_bases(with_deps)
+                .pulling(pull)
                 .jobs(jobs)
                 .keeping_going(keep_going)
                 .skipping_unchanged(skip_unchanged)

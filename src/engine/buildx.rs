@@ -132,6 +132,9 @@ impl Docker {
             let export = format!("type=registry,ref={cache},{REGISTRY_CACHE_EXPORT}");
             args.extend(["--cache-to".into(), export]);
         }
+        for (name, value) in &request.labels {
+            args.extend(["--label".into(), format!("{name}={value}")]);
+        }
         args.push(request.context.display().to_string());
         self.command(args)
     }

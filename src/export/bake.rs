@@ -70,6 +70,9 @@ pub struct BakeTarget {
     /// refusal only a warning.
     #[serde(rename = "cache-to", default, skip_serializing_if = "Vec::is_empty")]
     pub cache_to: Vec<String>,
+    /// Pull the upstream images rather than use the builder's copies: where one moved.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pull: bool,
 }
 
 /// What the bake file adds to the plan.
@@ -142,6 +145,7 @@ fn bake_target(plan: &Plan, build: &Build, names: &[String], options: &Options) 
             .collect(),
         cache_from: request.cache.iter().map(|c| cache_from(c)).collect(),
         cache_to: request.cache.iter().map(|c| cache_to(c)).collect(),
+        pull: request.pull,
     }
 }
 
@@ -248,6 +252,7 @@ mod tests {
                 secret: Vec::new(),
                 cache_from: Vec::new(),
                 cache_to: Vec::new(),
+                pull: false,
             }
         );
     }
@@ -338,10 +343,21 @@ mod tests {
     }
 
     #[test]
+    fn a_build_that_pulls_is_a_target_that_pulls() {
+        let mut plan = plan_with_a_base();
+        plan.builds[1].request.pull = true;
+        let file = bake_file(&plan, &Options::default()).unwrap();
+        assert!(!file.target["base-py3_9"].pull);
+        assert!(file.target["app-py3_9"].pull);
+        assert!(to_json(&file).contains("\"pull\": true"));
+    }
+
+    #[test]
     fn json_omits_empty_attributes_and_reads_back() {
         let file = bake_file(&plan_with_a_base(), &Options::default()).unwrap();
         let json = to_json(&file);
         assert!(!json.contains("\"labels\""));
+        assert!(!json.contains("\"pull\""));
         assert!(json.ends_with("}\n"));
         assert_eq!(serde_json::from_str::<BakeFile>(&json).unwrap(), file);
     }

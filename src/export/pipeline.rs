@@ -146,8 +146,10 @@ fn build_step(plan: &Plan, build: &Build, key: &str, keys: &[String], settings: 
     } else {
         ""
     };
+    // Where an upstream image moved in its registry, the agent's copy of it is stale.
+    let pull = if build.request.pull { " --pull" } else { "" };
     commands.push(format!(
-        "dagster-image build --name {image} -v {version} -t {timestamp}{with_platform}{with_cache}"
+        "dagster-image build --name {image} -v {version} -t {timestamp}{with_platform}{pull}{with_cache}"
     ));
     let custom_tag = platform
         .map(|p| {

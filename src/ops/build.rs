@@ -9,13 +9,14 @@ use std::path::{Path, PathBuf};
 use crate::build_context::{Additions, Prepared};
 use crate::catalog::{self, Error as CatalogError, Image, lookup, names};
 use crate::error::{Error, Result};
+use crate::oci_labels;
 use crate::plan::{self, Build, Plan, Target};
 use crate::report;
 use crate::run::{self, Outcome};
 
 use super::{
-    Session, build_secrets, builds_lock, incremental, invalid, layer_cache, print_stdout,
-    state_dir, state_path,
+    Session, build_secrets, builds_lock, invalid, labelling, layer_cache, print_stdout, state_dir,
+    state_path,
 };
 use crate::lock::Lock;
 use crate::reference::Timestamp;
@@ -38,6 +39,7 @@ pub struct BuildRequest {
     jobs: Option<u16>,
     keep_going: bool,
     skip_unchanged: bool,
+    pull: bool,
     with_dependents: bool,
     platforms_in_one_build: bool,
 }
@@ -53,6 +55,7 @@ impl BuildRequest {
             jobs: Some(1),
             keep_going: false,
             skip_unchanged: false,
+            pull: false,
             with_dependents: false,
             platforms_in_one_build: false,
         }
@@ -68,6 +71,7 @@ impl BuildRequest {
             jobs: None,
             keep_going: false,
             skip_unchanged: false,
+            pull: false,
             with_dependents: false,
             platforms_in_one_build: false,
         }
@@ -94,6 +98,12 @@ impl BuildRequest {
     /// `--skip-unchanged`: build only what changed since it was last built.
     pub fn skipping_unchanged(mut self, skip_unchanged: bool) -> Self {
         self.skip_unchanged = skip_unchanged;
+        self
+    }
+
+    /// `--pull`: every build pulls its upstream images.
+    pub fn pulling(mut self, pull: bool) -> Self {
+        self.pull = pull;
         self
     }
 
@@ -137,7 +147,13 @@ pub fn run_plan(
     }
     // Before any digest reads a copy's source (a FIFO there would never end) or a file is written.
     let copies = Additions::prepare(built, &state_path(context.catalog()?))?;
-    let plan = incremental::label_builds(context, images, plan, request.skip_unchanged, dry_run)?;
+    let labelling = labelling::Labelling {
+        skip_unchanged: request.skip_unchanged,
+        dry_run,
+        pull: request.pull,
+    };
+    let mut plan = labelling::label_builds(context, images, plan, labelling)?;
+    add_oci_labels(context, &mut plan)?;
     if plan.builds.is_empty() {
         report::line(&format!(
             "nothing to build: all {total} image-versions are unchanged"
@@ -157,6 +173,17 @@ pub fn run_plan(
     }
     let copies = copies.only(|name| plan.builds.iter().any(|b| b.target.image.as_str() == name));
     execute(context, images, copies, &plan, request)
+}
+
+/// Adds the OCI labels to every build of `plan`, its version `py<V>-<T>`.
+pub fn add_oci_labels(context: &Session, plan: &mut Plan) -> Result<()> {
+    let provenance = context.provenance()?;
+    for build in &mut plan.builds {
+        let version = plan::version_tag(&build.target.python_version, &plan.timestamp);
+        let labels = oci_labels::labels(provenance, &plan.timestamp, &version);
+        build.request.labels.extend(labels);
+    }
+    Ok(())
 }
 
 /// The plan of `request` over the images it reaches, every tag checked; what `build` runs and

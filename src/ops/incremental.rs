@@ -1,17 +1,16 @@
-//! Input digests of a build plan, from the catalog, the labels of the local images and what the
-//! registries say of upstream images: put on every build as labels, and used to skip the builds
-//! whose inputs did not change (and to pull for those whose upstream image moved).
+//! What the engine and the registries say of a build plan's inputs (the labels of the local
+//! images, the upstream images' digests), gathered once, and the freshness assessed from them:
+//! which builds changed and why, and which must pull. [`super::labelling`] puts it on the builds.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::catalog::{Error as CatalogError, Image};
 use crate::digest::{INPUTS_LABEL, LABEL, Recorded};
 use crate::engine::LocalImages;
-use crate::error::{Error, Result};
-use crate::freshness::{self, Facts, Freshness, Labels, Pins, Reason};
-use crate::plan::{self, Plan};
-use crate::reference::platform_matches;
+use crate::error::Result;
+use crate::freshness::{self, Facts, Freshness, Labels, Reason};
+use crate::plan::Plan;
 use crate::registry::KnownManifests;
 use crate::registry::upstream::{self, Wanted};
 use crate::upstream::{LocalCopy, Lookup, Observed};
@@ -47,150 +46,34 @@ pub fn assess_with_images(
         references,
         present,
         ..
-    } = gather(context, images, plan, true, Ask::Every, Keep::Manifests)?;
-    let freshness =
-        Freshness::assess(images, plan, &facts, &references).map_err(CatalogError::Io)?;
-    warn_of_unknowns(&freshness.reasons);
+    } = gather(
+        context,
+        images,
+        plan,
+        true,
+        Ask::Every,
+        Keep::Manifests,
+        Engine::Required,
+    )?;
+    let freshness = assessed(images, plan, &facts, &references)?;
     Ok((freshness, present))
 }
 
-/// Labels every build with its input digest and its parts. With `skip_unchanged`, only the
-/// builds whose inputs changed (and their dependents) are kept, building on the current images
-/// of the unchanged bases, and those whose upstream image moved in its registry pull it. The
-/// engine is asked once; without `skip_unchanged`, only about the bases the plan does not build
-/// and the upstream images; and for a `dry_run`, not about upstream images (nor their
-/// registries): its labels name them `unknown`.
-pub fn label_builds(
-    context: &Session,
+/// The freshness of `plan`'s builds, each registry that could not be asked said once.
+pub(super) fn assessed(
     images: &BTreeMap<String, Image>,
-    plan: Plan,
-    skip_unchanged: bool,
-    dry_run: bool,
-) -> Result<Plan> {
-    // A dry run writes nothing, not even the manifests it read.
-    let keep = match dry_run {
-        true => Keep::Nothing,
-        false => Keep::Manifests,
-    };
-    let ask = match (skip_unchanged, dry_run) {
-        (true, _) => Ask::Every,
-        (false, false) => Ask::NotHere,
-        (false, true) => Ask::None,
-    };
-    let Gathered {
-        facts,
-        references,
-        local,
-        ..
-    } = gather(context, images, &plan, skip_unchanged, ask, keep)?;
-    let (mut pins, mut pulls, keep) = if skip_unchanged {
-        let freshness =
-            Freshness::assess(images, &plan, &facts, &references).map_err(CatalogError::Io)?;
-        warn_of_unknowns(&freshness.reasons);
-        let pins = freshness
-            .changed
-            .iter()
-            .zip(&freshness.pulls)
-            .map(|(&changed, &pull)| match changed {
-                true => Pins::Building { pull },
-                false => Pins::Settled,
-            })
-            .collect();
-        (pins, freshness.pulls, Some(freshness.changed))
-    } else {
-        let building = vec![Pins::Building { pull: false }; plan.builds.len()];
-        (building, vec![false; plan.builds.len()], None)
-    };
-    if !dry_run {
-        let building = |i: usize| keep.as_ref().is_none_or(|changed| changed[i]) && !pulls[i];
-        let repull = check_start_platforms(&plan, &references, &local, building, context.offline)?;
-        for i in repull {
-            pulls[i] = true;
-            pins[i] = Pins::Building { pull: true };
-        }
-    }
-    let parts =
-        freshness::parts(images, &plan, &facts, &references, &pins).map_err(CatalogError::Io)?;
-    let by_target: HashMap<_, _> = plan
-        .builds
-        .iter()
-        .map(|b| (b.target.clone(), b.platform.clone()))
-        .zip(parts.into_iter().zip(pulls))
-        .collect();
-    let mut plan = match keep {
-        Some(changed) => plan::narrow(&plan, &changed, images),
-        None => plan,
-    };
-    for build in &mut plan.builds {
-        let key = (build.target.clone(), build.platform.clone());
-        if let Some(((digest, recorded), pull)) = by_target.get(&key) {
-            let labels = &mut build.request.labels;
-            labels.push((LABEL.to_owned(), digest.clone()));
-            labels.push((INPUTS_LABEL.to_owned(), recorded.to_label()));
-            build.request.pull = *pull;
-        }
-    }
-    Ok(plan)
-}
-
-/// The builds (of those `building` marks, so neither skipped nor pulling already) that must pull
-/// what they start from for their platform: an upstream image or unbuilt base here as another
-/// platform's image, which docker's classic builder would start from, silently making an image
-/// of the wrong platform. Such a copy pulled from a registry is pulled again for the build's
-/// platform, unless `offline`; one not pulled under its name (built, imported or tagged here)
-/// refuses the run.
-fn check_start_platforms(
     plan: &Plan,
+    facts: &Facts,
     references: &[Vec<String>],
-    local: &LocalImages,
-    building: impl Fn(usize) -> bool,
-    offline: bool,
-) -> Result<Vec<usize>> {
-    let mut repull = Vec::new();
-    for (i, build) in plan.builds.iter().enumerate().filter(|(i, _)| building(*i)) {
-        let Some(expected) = &build.request.platform else {
-            continue;
-        };
-        let base =
-            build_arg(build, crate::catalog::BASE_IMAGE_ARG).filter(|_| build.after.is_empty());
-        for reference in references[i].iter().chain(base) {
-            let Some(image) = local.get(reference) else {
-                continue;
-            };
-            if platform_matches(expected, &image.platform) {
-                continue;
-            }
-            let pulled = local_copy(local, reference).is_some_and(|c| !c.pulled_as.is_empty());
-            let why = match (pulled, offline) {
-                (false, _) => "pulled from no registry under that name",
-                (true, true) => "and `--offline` keeps it from being pulled for the build",
-                (true, false) => {
-                    repull.push(i);
-                    continue;
-                }
-            };
-            return Err(Error::StartsFromOtherPlatform {
-                tag: build.request.tag.clone(),
-                reference: reference.clone(),
-                expected: expected.clone(),
-                actual: image.platform.clone(),
-                why,
-            });
-        }
-    }
-    repull.dedup();
-    Ok(repull)
-}
-
-/// The value of the build argument `name` of `build`, when it has one.
-fn build_arg<'a>(build: &'a plan::Build, name: &str) -> Option<&'a String> {
-    let mut args = build.request.build_args.iter();
-    args.find(|(arg, _)| arg == name).map(|(_, value)| value)
+) -> Result<Freshness> {
+    let freshness = Freshness::assess(images, plan, facts, references).map_err(CatalogError::Io)?;
+    warn_of_unknowns(&freshness.reasons);
+    Ok(freshness)
 }
 
 /// Which upstream references their registries are asked about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ask {
+pub(super) enum Ask {
     /// All: whether they moved is the question (`status`, `--skip-unchanged`).
     Every,
     /// All but those with a local-only copy (built, imported or tagged here): a build uses the
@@ -200,28 +83,37 @@ enum Ask {
     None,
 }
 
+/// Whether a run needs the engine to answer, or counts no local images where it is not
+/// installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Engine {
+    Required,
+    IfInstalled,
+}
+
 /// What [`gather`] found.
-struct Gathered {
-    facts: Facts,
+pub(super) struct Gathered {
+    pub facts: Facts,
     /// The upstream references of each build of the plan.
-    references: Vec<Vec<String>>,
+    pub references: Vec<Vec<String>>,
     /// The tags asked about that name an image here.
-    present: BTreeSet<String>,
+    pub present: BTreeSet<String>,
     /// The engine's images asked about.
-    local: LocalImages,
+    pub local: LocalImages,
 }
 
 /// What the engine and the registries know that an assessment of `plan` needs: the labels of
 /// the current images (with `current`) and of the bases it does not build, and each upstream
 /// reference of each build, for its platform, as `ask` says; which of those tags name an
 /// image here; and the engine's images asked about.
-fn gather(
+pub(super) fn gather(
     context: &Session,
     images: &BTreeMap<String, Image>,
     plan: &Plan,
     current: bool,
     ask: Ask,
     keep: Keep,
+    engine: Engine,
 ) -> Result<Gathered> {
     let references = freshness::upstream_references(plan)?;
     let mut tags = freshness::base_tags(images, plan);
@@ -236,8 +128,8 @@ fn gather(
     let mut asked: Vec<String> = tags.iter().cloned().collect();
     asked.extend(upstream_references.iter().map(|r| r.to_string()));
     let (local, lookups) = match ask {
-        Ask::NotHere => local_then_missing(context, &asked, &wanted, keep)?,
-        Ask::Every | Ask::None => local_while_looking_up(context, &asked, &wanted, keep)?,
+        Ask::NotHere => local_then_missing(context, &asked, &wanted, keep, engine)?,
+        Ask::Every | Ask::None => local_while_looking_up(context, &asked, &wanted, keep, engine)?,
     };
     let upstream = wanted
         .into_iter()
@@ -276,12 +168,13 @@ fn local_while_looking_up(
     asked: &[String],
     wanted: &[Wanted],
     keep: Keep,
+    engine: Engine,
 ) -> Result<(LocalImages, Vec<Lookup>)> {
     let (offline, deadline) = (context.offline, context.registry_timeout);
     let (local, lookups) = std::thread::scope(|scope| {
         let known = known_manifests(context, keep);
         let lookups = scope.spawn(|| look_up(known, offline, deadline, wanted));
-        let local = local_images(context, asked);
+        let local = local_images(context, asked, engine);
         let lookups = lookups
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -298,8 +191,9 @@ fn local_then_missing(
     asked: &[String],
     wanted: &[Wanted],
     keep: Keep,
+    engine: Engine,
 ) -> Result<(LocalImages, Vec<Lookup>)> {
-    let local = local_images(context, asked)?;
+    let local = local_images(context, asked, engine)?;
     let (here, missing): (Vec<&Wanted>, Vec<&Wanted>) =
         wanted.iter().partition(|(reference, _)| {
             local_copy(&local, reference).is_some_and(|copy| copy.is_local_only())
@@ -318,11 +212,24 @@ fn local_then_missing(
     Ok((local, lookups))
 }
 
-fn local_images(context: &Session, asked: &[String]) -> Result<LocalImages> {
-    Ok(match asked.is_empty() {
-        true => LocalImages::default(),
-        false => context.docker.local_images(asked)?,
-    })
+/// The engine's images among `asked`; none when the engine `IfInstalled` is not installed.
+fn local_images(context: &Session, asked: &[String], engine: Engine) -> Result<LocalImages> {
+    if asked.is_empty() {
+        return Ok(LocalImages::default());
+    }
+    match context.docker.local_images(asked) {
+        Err(crate::engine::Error::Process(crate::process::Error::Spawn {
+            program,
+            source,
+            ..
+        })) if engine == Engine::IfInstalled && source.kind() == std::io::ErrorKind::NotFound => {
+            crate::debug::line(format!(
+                "`{program}` is not installed: no local image counts, only the registries' ones"
+            ));
+            Ok(LocalImages::default())
+        }
+        answer => Ok(answer?),
+    }
 }
 
 /// The registries' answers about `wanted`, each request within `deadline`, a manifest of
@@ -346,7 +253,7 @@ fn look_up(
 
 /// Whether a run keeps the upstream manifests it read for the next run.
 #[derive(Debug, Clone, Copy)]
-enum Keep {
+pub(super) enum Keep {
     Manifests,
     Nothing,
 }
@@ -394,7 +301,7 @@ fn lookup_concurrency() -> usize {
 
 /// The engine's copy of `reference`, with the registry digests it is known by: under any name
 /// (digests are of content), and under the reference's own repository.
-fn local_copy(local: &LocalImages, reference: &str) -> Option<LocalCopy> {
+pub(super) fn local_copy(local: &LocalImages, reference: &str) -> Option<LocalCopy> {
     let image = local.get(reference)?;
     let familiar = crate::engine::images::familiar(reference);
     let (repository, _) = crate::registry::split_tag(&familiar);

@@ -7,6 +7,7 @@ pub mod build_secrets;
 pub mod engine_login;
 pub mod freeze;
 pub mod incremental;
+pub mod labelling;
 pub mod layer_cache;
 pub mod outcome;
 pub mod platform_index;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::catalog::{self, Catalog};
 use crate::engine::{Docker, PushRetries};
 use crate::error::Result;
+use crate::oci_labels::Provenance;
 use crate::registry::Registry;
 
 /// What every command and operation of one run works with. The catalog is looked for when a command first needs it, so
@@ -23,6 +24,7 @@ pub struct Session {
     pub offline: bool,
     /// Keep the builds' layer cache in the registry (`--registry-cache`).
     pub registry_cache: bool,
+    provenance: OnceCell<Provenance>,
 }
 
 impl Session {
@@ -42,6 +44,7 @@ impl Session {
             registry_timeout,
             offline,
             registry_cache,
+            provenance: OnceCell::new(),
         }
     }
 
@@ -53,6 +56,17 @@ impl Session {
         let cwd = std::env::current_dir().map_err(catalog::Error::Io)?;
         let found = Catalog::locate(self.images_dir.as_deref(), &cwd)?;
         Ok(self.catalog.get_or_init(|| found))
+    }
+
+    /// What git says of the catalog's repository (asked once), for the OCI labels.
+    pub fn provenance(&self) -> Result<&Provenance> {
+        if let Some(provenance) = self.provenance.get() {
+            return Ok(provenance);
+        }
+        let root = self.catalog()?.repository_root();
+        Ok(self
+            .provenance
+            .get_or_init(|| crate::git::provenance(&root)))
     }
 
     /// The registry to push to; an error only for commands that need one.

@@ -11,6 +11,7 @@ pub mod access_log;
 pub mod buildkit;
 pub mod engine;
 pub mod family;
+pub mod git;
 pub mod pipeline;
 pub mod platforms;
 pub mod proxy;
