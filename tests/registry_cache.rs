@@ -135,11 +135,12 @@ fn registry_cache_without_a_registry_is_bad_input_naming_the_registry_flag() {
 
 #[test]
 fn pipeline_build_commands_carry_the_registry_cache_and_bake_targets_import_and_export_it() {
-    let env = Env::without_engine();
+    // Both ask the engine which images are current (for their labels and `--pull`).
+    let env = Env::new();
     let registry = env.registry();
     let with_cache = ["--registry", &registry, "--registry-cache"];
     let run = env
-        .run_without_engine(&[&with_cache[..], &["pipeline", "-t", "T"]].concat())
+        .run(&[&with_cache[..], &["pipeline", "-t", "T"]].concat())
         .success();
     let builds: Vec<&str> = run
         .stdout
@@ -154,8 +155,7 @@ fn pipeline_build_commands_carry_the_registry_cache_and_bake_targets_import_and_
     );
 
     let bake = &[&with_cache[..], &["bake", "--push", "-t", "T"]].concat();
-    let file: serde_json::Value =
-        serde_json::from_str(&env.run_without_engine(bake).success().stdout).unwrap();
+    let file: serde_json::Value = serde_json::from_str(&env.run(bake).success().stdout).unwrap();
     let target = &file["target"]["python-base-py3_10"];
     let cache = format!("{registry}/python-base:buildcache-py3.10");
     assert_eq!(
