@@ -32,6 +32,13 @@ pub enum Error {
     /// A value given on the command line that cannot be used.
     #[error(transparent)]
     Invalid(#[from] reference::Invalid),
+    /// `prune --remote` failed after deleting some tags: what it deleted went to stdout.
+    #[error("{source}; deleted {deleted} tags before (printed above), not deleted: {}", backticked(.not_deleted))]
+    PruneIncomplete {
+        source: Box<registry::RemoteError>,
+        deleted: usize,
+        not_deleted: Vec<String>,
+    },
     /// A local image that went away while the command was working with it.
     #[error("`{reference}` went away while the command ran")]
     WentAway { reference: String },
@@ -98,6 +105,7 @@ impl Error {
             Error::BuildContext(e) => e.kind(),
             Error::Publish(e) => e.kind(),
             Error::Build(e) => e.kind(),
+            Error::PruneIncomplete { source, .. } => source.kind(),
             Error::Plan(_) | Error::Registry(_) | Error::Export(_) | Error::Invalid(_) => {
                 Kind::BadInput
             }
@@ -138,6 +146,7 @@ impl Error {
                  tag the image for {expected} as `{reference}`, and build again"
             )),
             Error::Remote(e) => e.hint(),
+            Error::PruneIncomplete { source, .. } => source.hint(),
             Error::RateLimited { registry, .. } => Some(registry::rate_limit_hint(registry)),
             Error::WentAway { .. } => Some("run the command again".to_owned()),
             Error::IndexNotPushed { name, .. } => Some(format!(
@@ -146,6 +155,12 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// `values` as a list of literals: `` `a`, `b` ``.
+fn backticked(values: &[String]) -> String {
+    let quoted: Vec<String> = values.iter().map(|value| format!("`{value}`")).collect();
+    quoted.join(", ")
 }
 
 #[cfg(test)]
