@@ -9,6 +9,13 @@ mod common;
 use std::process::{Command, Stdio};
 
 use common::access_log::{AccessLog, REGISTRY_LOG};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Child;
+use std::time::Duration;
+
+use common::access_log::ECR_REGISTRY_LOG;
+use common::proxy::{Faults, Proxy, RetryAfter, TooMany};
 use common::{Env, REGISTRY, Run, registry_tags, words};
 
 const T1: &str = "2026-01-01T000000";
@@ -59,6 +66,18 @@ fn curl(args: &[&str]) -> String {
 /// Puts into `repository` of the registry at `base` (`http://HOST:PORT`) an image manifest
 /// with no layers whose config says `label`, tagged `tag`; returns the manifest's digest.
 fn put_image(base: &str, repository: &str, tag: &str, label: &str) -> String {
+    put_image_with(&[], base, repository, tag, label).0
+}
+
+/// Like `put_image`, curl given `options` (credentials, a CA); the digest and the manifest.
+fn put_image_with(
+    options: &[&str],
+    base: &str,
+    repository: &str,
+    tag: &str,
+    label: &str,
+) -> (String, String) {
+    let curl = |args: &[&str]| curl(&[options, args].concat());
     let config = format!(
         r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":[]}},"config":{{"Labels":{{"made-by":"{label}"}}}}}}"#
     );
@@ -107,7 +126,7 @@ fn put_image(base: &str, repository: &str, tag: &str, label: &str) -> String {
         "Content-Type: application/vnd.oci.image.manifest.v1+json",
         &format!("{base}/v2/{repository}/manifests/{tag}"),
     ]);
-    sha256(manifest.as_bytes())
+    (sha256(manifest.as_bytes()), manifest)
 }
 
 /// Puts each of `tags` into `repository` of the loopback registry, each its own manifest.
@@ -218,4 +237,256 @@ fn prune_remote_deletes_old_builds_by_digest_keeping_recorded_named_and_shared_t
     assert_eq!(registry_tags(&path), sorted(&left));
     let again = prune(&env, &env.registry(), "--keep 1").success();
     assert_eq!(again.stdout, "nothing to prune\n");
+}
+
+/// A registry of the test's own, its deletes off, on a free loopback port; stopped when dropped.
+struct RegistryWithoutDeletes {
+    child: Child,
+    host: String,
+    _dir: tempfile::TempDir,
+}
+
+impl RegistryWithoutDeletes {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .unwrap()
+            .port();
+        let host = format!("127.0.0.1:{port}");
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    \
+                 enabled: false\nhttp:\n  addr: {host}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry (scripts/setup-engine.sh installs it)");
+        let registry = Self {
+            child,
+            host,
+            _dir: dir,
+        };
+        registry.wait_until_up();
+        registry
+    }
+
+    fn wait_until_up(&self) {
+        for _ in 0..100 {
+            let up = Command::new("curl")
+                .args(["-fsS", &format!("http://{}/v2/", self.host)])
+                .output()
+                .is_ok_and(|output| output.status.success());
+            if up {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the test's registry at {} did not come up", self.host);
+    }
+
+    fn tags(&self, repository: &str) -> Vec<String> {
+        common::tags_in(&curl(&[&format!(
+            "http://{}/v2/{repository}/tags/list",
+            self.host
+        )]))
+    }
+}
+
+impl Drop for RegistryWithoutDeletes {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_registry_that_does_not_delete_fails_in_one_line_naming_every_tag_not_deleted() {
+    let env = catalog(T5);
+    let registry = RegistryWithoutDeletes::start();
+    let builds: Vec<String> = [T1, T2, T3].iter().map(|t| tag("3.9", t)).collect();
+    for build in &builds {
+        put_image(&format!("http://{}", registry.host), "ci/app", build, build);
+    }
+    let run = prune(&env, &format!("{}/ci", registry.host), "--keep 1").code(1);
+    let repository = format!("{}/ci/app", registry.host);
+    assert_eq!(run.stdout, "", "{run:?}");
+    assert!(
+        run.stderr.contains(&format!(
+            "registry `{}` does not delete manifests (HTTP 405",
+            registry.host
+        )) && run.stderr.contains(&format!(
+            "not deleted: `{repository}:py3.9-{T1}`, `{repository}:py3.9-{T2}`"
+        )),
+        "{run:?}"
+    );
+    assert_eq!(registry.tags("ci/app"), builds);
+}
+
+#[test]
+fn a_failure_midway_names_the_tags_deleted_and_those_not_deleted() {
+    let env = catalog(T5);
+    let path = format!("{}/app", env.registry_path());
+    let builds: Vec<String> = [T1, T2, T3].iter().map(|t| tag("3.9", t)).collect();
+    put_tags(&path, &builds);
+    let second = common::registry_digest(&path, &builds[1]).unwrap();
+    // Every DELETE of T2's manifest is refused for a spent rate limit, for an hour.
+    let faults = Faults {
+        too_many: Some(TooMany {
+            method: Some("DELETE"),
+            path_part: Box::leak(second.into_boxed_str()),
+            lasting: Duration::from_secs(3600),
+            retry_after: RetryAfter::Seconds(3600),
+        }),
+        ..Faults::default()
+    };
+    let proxy = Proxy::start(REGISTRY, faults);
+    let registry = format!("{}/{}", proxy.host, env.registry_path());
+    let run = prune(&env, &registry, "--keep 1").code(1);
+    let repository = format!("{registry}/app");
+    assert_eq!(
+        run.stdout,
+        format!("deleted {repository}:py3.9-{T1}\n"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr.contains("429 Too Many Requests")
+            && run.stderr.contains(&format!(
+                "deleted 1 tags before (printed above), not deleted: `{repository}:py3.9-{T2}`"
+            )),
+        "{run:?}"
+    );
+    assert_eq!(registry_tags(&path), builds[1..]);
+}
+
+#[test]
+fn keep_and_older_than_need_remote() {
+    let env = catalog(T5);
+    for args in ["prune --keep 2", "prune --older-than 3"] {
+        let run = env.run_without_engine(&words(args)).code(2);
+        assert!(run.stderr.contains("--remote"), "{run:?}");
+    }
+}
+
+#[test]
+fn older_than_spares_the_builds_younger_than_that_many_days() {
+    let env = catalog(T5);
+    let path = format!("{}/app", env.registry_path());
+    let young = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H%M%S")
+        .to_string();
+    let builds: Vec<String> = [T1, T2, &young].iter().map(|t| tag("3.10", t)).collect();
+    put_tags(&path, &builds);
+    let run = prune(&env, &env.registry(), "--keep 0 --older-than 30").success();
+    let repository = format!("{}/app", env.registry());
+    assert_eq!(
+        run.stdout,
+        format!("deleted {repository}:py3.10-{T1}\ndeleted {repository}:py3.10-{T2}\n")
+    );
+    assert_eq!(registry_tags(&path), builds[2..]);
+}
+
+const ECR_HOST: &str = "123456789012.dkr.ecr.us-west-2.amazonaws.com:5443";
+const MOTO: &str = "http://127.0.0.1:5555";
+const AWS_BIN: &str = "/opt/dagster-image-ecr-venv/bin";
+const ECR_CA: &str = "/etc/docker/certs.d/123456789012.dkr.ecr.us-west-2.amazonaws.com:5443/ca.crt";
+/// Environment for the `aws` CLI to ask moto (`scripts/setup-ecr.sh`), with credentials it
+/// accepts.
+const AWS_ENV: [(&str, &str); 4] = [
+    ("AWS_ENDPOINT_URL", MOTO),
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_DEFAULT_REGION", "us-west-2"),
+];
+
+/// `aws ARGS` asking moto; its stdout.
+fn aws(args: &[&str]) -> String {
+    let output = Command::new(Path::new(AWS_BIN).join("aws"))
+        .args(args)
+        .envs(AWS_ENV)
+        .output()
+        .expect("run aws (scripts/setup-ecr.sh installs it)");
+    assert!(
+        output.status.success(),
+        "aws {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The tags moto's ECR has in `repository`, sorted.
+fn moto_tags(repository: &str) -> Vec<String> {
+    let listing = aws(&["ecr", "list-images", "--repository-name", repository]);
+    let listing: serde_json::Value = serde_json::from_str(&listing).unwrap();
+    let mut tags: Vec<String> = listing["imageIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|id| id["imageTag"].as_str().map(str::to_owned))
+        .collect();
+    tags.sort();
+    tags
+}
+
+#[test]
+fn on_ecr_prune_remote_deletes_by_tag_with_batch_delete_image() {
+    let env = catalog(T5);
+    let path = format!("{}/app", env.registry_path());
+    let password = aws(&["ecr", "get-login-password"]).trim().to_owned();
+    let credentials = format!("AWS:{password}");
+    let options = ["--cacert", ECR_CA, "-u", credentials.as_str()];
+    aws(&["ecr", "create-repository", "--repository-name", &path]);
+    let builds: Vec<String> = [T1, T2, T3].iter().map(|t| tag("3.9", t)).collect();
+    for build in &builds {
+        let base = format!("https://{ECR_HOST}");
+        let (_, manifest) = put_image_with(&options, &base, &path, build, build);
+        let put = [
+            "ecr",
+            "put-image",
+            "--repository-name",
+            &path,
+            "--image-tag",
+            build,
+        ];
+        aws(&[&put[..], &["--image-manifest", &manifest]].concat());
+    }
+    assert_eq!(moto_tags(&path), builds);
+    let log = AccessLog::mark(ECR_REGISTRY_LOG);
+    let registry = format!("{ECR_HOST}/{}", env.registry_path());
+    let mut command = env.command(&words(&format!(
+        "--registry {registry} prune --remote --keep 1"
+    )));
+    let system_path = std::env::var("PATH").unwrap_or_default();
+    command
+        .envs(AWS_ENV)
+        .env("PATH", format!("{AWS_BIN}:{system_path}"))
+        .env("DOCKER_CONFIG", env.root().join("docker-config"))
+        .env_remove("AWS_CLI")
+        .env_remove("AWS_PROFILE");
+    let run = Run::from(command.output().unwrap()).success();
+    let repository = format!("{registry}/app");
+    assert_eq!(
+        run.stdout,
+        format!("deleted {repository}:py3.9-{T1}\ndeleted {repository}:py3.9-{T2}\n"),
+        "{run:?}"
+    );
+    assert_eq!(moto_tags(&path), builds[2..], "ECR's API deleted the tags");
+    let deletes = log
+        .requests(&path)
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .count();
+    assert_eq!(
+        deletes, 0,
+        "ECR deletes through its API, not the registry's"
+    );
 }
