@@ -6,6 +6,7 @@
 mod build_output;
 pub mod buildx;
 pub mod images;
+mod mirrors;
 mod push;
 
 use std::ffi::OsString;
@@ -15,6 +16,7 @@ use crate::process::{self, Command};
 
 pub use build_output::build_step;
 pub use images::{LocalImage, LocalImages};
+pub use mirrors::MIRRORS_VARIABLE;
 pub use push::{PushError, PushRetries, push_retrying};
 
 /// The container engine's command-line client.
