@@ -14,6 +14,7 @@ pub mod family;
 pub mod pipeline;
 pub mod platforms;
 pub mod proxy;
+pub mod registry_api;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
