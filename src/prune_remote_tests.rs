@@ -142,11 +142,17 @@ fn tags_not_of_the_build_form_are_never_deleted() {
         &format!("py3.90-{T1}"),
         &format!("py3.9-{T1}-"),
         &format!("py3.9-{T1}x"),
+        &format!("py3.9-{T1}xy"),
         &format!("x-py3.9-{T1}"),
         &format!("py3.10-slim-{T1}"),
         &format!("py3.10-slim-{T2}"),
     ]);
     assert_eq!(doomed(&app, &tags, 1, None), [format!("py3.10-slim-{T1}")]);
+    assert_eq!(
+        doomed(&app, &tags, 0, None),
+        [format!("py3.10-slim-{T1}"), format!("py3.10-slim-{T2}")],
+        "not even a lone tag of another form goes"
+    );
 }
 
 #[test]
