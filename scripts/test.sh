@@ -14,8 +14,9 @@ ENGINE_FREE=(--test cli_basics --test bad_input --test export --test check --tes
 # Test binaries of what reads the engine's answers (image inspect and ls, rm output, pushes and
 # their up-to-date checks, logins, labels, runs): run on every engine. Not here: faults.rs,
 # which pins docker's own push retries through a proxy on a port of its own (podman would need
-# that port in its registries.conf), and bake_buildkit.rs and registry_cache_buildkit.rs, which
-# are buildx's.
+# that port in its registries.conf), bake_buildkit.rs and registry_cache_buildkit.rs, which are
+# buildx's, and prune_remote.rs, which asks only the registries (and the AWS peer), never an
+# engine: the classic suite runs it.
 READS_ENGINE=(--test build --test incremental --test upkeep --test push --test publish
     --test pipeline_run --test snapshot --test copies_and_interrupts --test platforms
     --test platform_push --test hardening --test upstream --test registry --test ecr

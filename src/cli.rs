@@ -139,6 +139,18 @@ pub enum Command {
         /// versions.yaml that last_updated.yaml does not name
         #[arg(long)]
         images: bool,
+        /// Also delete from the registry the tags py<VERSION>-<TIMESTAMP> beyond the newest
+        /// (`--keep`) of each version and platform, but never one that last_updated.yaml, a
+        /// `references:` file or .buildkite/defines.py names
+        #[arg(long)]
+        remote: bool,
+        /// With --remote: how many of the newest tags of each version and platform stay
+        #[arg(long, value_name = "K", default_value_t = 5, requires = "remote")]
+        keep: usize,
+        /// With --remote: delete only tags whose timestamp is older than DAYS days
+        #[arg(long, value_name = "DAYS", requires = "remote")]
+        older_than: Option<u32>,
+        /// Print what would be removed, and remove nothing
         #[arg(long)]
         dry_run: bool,
     },

@@ -35,6 +35,13 @@ pub enum Error {
     /// A value given on the command line that cannot be used.
     #[error(transparent)]
     Invalid(#[from] reference::Invalid),
+    /// `prune --remote` failed after deleting some tags: what it deleted went to stdout.
+    #[error("{source}; deleted {deleted} tags before (printed above), not deleted: {}", backticked(.not_deleted))]
+    PruneIncomplete {
+        source: Box<registry::RemoteError>,
+        deleted: usize,
+        not_deleted: Vec<String>,
+    },
     /// A local image that went away while the command was working with it.
     #[error("`{reference}` went away while the command ran")]
     WentAway { reference: String },
@@ -107,6 +114,7 @@ impl Error {
             Error::Publish(e) => e.kind(),
             Error::Secrets(e) => e.kind(),
             Error::Build(e) => e.kind(),
+            Error::PruneIncomplete { source, .. } => source.kind(),
             Error::Plan(_)
             | Error::Registry(_)
             | Error::Export(_)
@@ -150,6 +158,7 @@ impl Error {
                  tag the image for {expected} as `{reference}`, and build again"
             )),
             Error::Remote(e) => e.hint(),
+            Error::PruneIncomplete { source, .. } => source.hint(),
             Error::RateLimited { registry, .. } => Some(registry::rate_limit_hint(registry)),
             Error::WentAway { .. } => Some("run the command again".to_owned()),
             Error::CacheWithoutRegistry => Some(
@@ -163,6 +172,12 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// `values` as a list of literals: `` `a`, `b` ``.
+fn backticked(values: &[String]) -> String {
+    let quoted: Vec<String> = values.iter().map(|value| format!("`{value}`")).collect();
+    quoted.join(", ")
 }
 
 #[cfg(test)]

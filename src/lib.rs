@@ -44,6 +44,7 @@ pub mod ops;
 pub mod plan;
 pub mod process;
 pub mod prune;
+pub mod prune_remote;
 pub mod publish;
 pub mod reference;
 pub mod registry;

@@ -359,3 +359,93 @@ fn a_second_status_of_an_unchanged_catalog_makes_no_manifest_get() {
         "only the moved manifest is read"
     );
 }
+
+/// How the engine under test is given the loopback registry as its Docker Hub mirror without
+/// touching the shared daemons: podman reads a registries.conf of the test's own
+/// (`CONTAINERS_REGISTRIES_CONF`, which `podman info` reports); the shared dockerd cannot take a
+/// new `registry-mirrors` without a restart, so docker's runs name it in
+/// `DAGSTER_IMAGE_REGISTRY_MIRRORS` (the parsing of `docker info`'s mirrors is unit-tested).
+fn mirrored_to_the_registry(env: &Env) -> Vec<(String, String)> {
+    match common::Engine::under_test() {
+        common::Engine::Podman => {
+            let conf = env.root().join("registries.conf");
+            let text = format!(
+                "[[registry]]\nprefix = \"docker.io\"\nlocation = \"docker.io\"\n\n\
+                 [[registry.mirror]]\nlocation = \"{REGISTRY}\"\ninsecure = true\n\n\
+                 [[registry]]\nlocation = \"{REGISTRY}\"\ninsecure = true\n"
+            );
+            fs_err::write(&conf, text).unwrap();
+            let conf = conf.display().to_string();
+            vec![("CONTAINERS_REGISTRIES_CONF".to_owned(), conf)]
+        }
+        _ => vec![(
+            "DAGSTER_IMAGE_REGISTRY_MIRRORS".to_owned(),
+            format!("http://{REGISTRY}/"),
+        )],
+    }
+}
+
+#[test]
+fn docker_hub_images_are_looked_up_at_the_engines_mirror_first_then_at_docker_hub() {
+    let env = Env::empty();
+    // A Docker Hub namespace of this test's own (no dot: a dot would make it a host).
+    let namespace = format!("mirrored-{}", env.timestamp).replace('.', "-");
+    let mirrored = format!("{namespace}/python");
+    let digest = common::registry_api::put_image(
+        &format!("http://{REGISTRY}"),
+        &mirrored,
+        "3.10",
+        &namespace,
+    );
+    env.write(
+        "hub-app/Dockerfile",
+        &format!("ARG PYTHON_VERSION\nFROM {mirrored}:${{PYTHON_VERSION}}\nRUN true\n"),
+    );
+    env.write(
+        "hub-app/versions.yaml",
+        "'3.10':\n  docker_args:\n    PYTHON_VERSION: '3.10'\n\
+         '3.11':\n  docker_args:\n    PYTHON_VERSION: '3.11'\n",
+    );
+    let variables = mirrored_to_the_registry(&env);
+    let variables: Vec<(&str, &str)> = variables
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let log = AccessLog::mark(REGISTRY_LOG);
+    let run = env.run_with(&["--debug", "status"], &variables).success();
+    let asked = |registry: &str, reference: &str| {
+        format!("debug: asked registry `{registry}` for `{reference}`: ")
+    };
+    let at_mirror = asked(REGISTRY, &format!("{REGISTRY}/{mirrored}:3.10"));
+    assert!(
+        run.stderr.contains(&format!("{at_mirror}`{digest}`")),
+        "3.10 is read from the mirror: {}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr
+            .contains(&asked("docker.io", &format!("{mirrored}:3.10"))),
+        "the mirror had 3.10: Docker Hub is not asked for it: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "{}none",
+            asked(REGISTRY, &format!("{REGISTRY}/{mirrored}:3.11"))
+        )) && run
+            .stderr
+            .contains(&asked("docker.io", &format!("{mirrored}:3.11"))),
+        "3.11, missing at the mirror, is asked of Docker Hub: {}",
+        run.stderr
+    );
+    let manifests: Vec<String> = log
+        .requests(&mirrored)
+        .iter()
+        .filter(|request| request.path.contains("/manifests/3.10"))
+        .map(|request| request.status.clone())
+        .collect();
+    assert!(
+        manifests.iter().any(|status| status == "200"),
+        "the mirror's access log has the lookup: {manifests:?}"
+    );
+}

@@ -9,6 +9,7 @@ mod dockerhub;
 mod docs;
 mod export;
 mod prune;
+mod prune_remote;
 mod publish;
 mod push;
 mod record;
@@ -83,8 +84,14 @@ fn run(context: &Session, command: Command) -> Result<()> {
         Command::Prune {
             name,
             images,
+            remote,
+            keep,
+            older_than,
             dry_run,
-        } => prune::prune(context, name.as_deref(), images, dry_run),
+        } => {
+            let remote = remote.then_some(prune_remote::Remote { keep, older_than });
+            prune::prune(context, name.as_deref(), images, remote, dry_run)
+        }
         Command::Push {
             name,
             python_version,

@@ -1,6 +1,7 @@
 //! `prune [--name N] [--images] [--dry-run]`: removes the `last_updated.yaml` entries of Python
 //! versions that versions.yaml no longer has and, with `--images`, the local images of builds
-//! that no entry names any more (see [`crate::prune`] for which). Prints what it removed, or
+//! that no entry names any more (see [`crate::prune`] for which), and with `--remote` the old
+//! tags in the registry ([`super::prune_remote`]). Prints what it removed, or
 //! would remove, on stdout, and the space that freed.
 
 use std::collections::BTreeSet;
@@ -11,10 +12,18 @@ use crate::error::{Error, Result};
 use crate::plan::LOCAL_NAMESPACE;
 use crate::prune;
 
+use super::prune_remote::Remote;
+
 use crate::lock::Lock;
 use crate::ops::{Session, builds_lock, print_stdout, state_dir};
 
-pub fn prune(context: &Session, name: Option<&str>, images: bool, dry_run: bool) -> Result<()> {
+pub fn prune(
+    context: &Session,
+    name: Option<&str>,
+    images: bool,
+    remote: Option<Remote>,
+    dry_run: bool,
+) -> Result<()> {
     let catalog = context.catalog()?;
     let names = match name {
         Some(name) => vec![name.to_owned()],
@@ -30,6 +39,9 @@ pub fn prune(context: &Session, name: Option<&str>, images: bool, dry_run: bool)
     }
     if images {
         removed += prune_images(context, &catalog_images, dry_run)?;
+    }
+    if let Some(remote) = remote {
+        removed += super::prune_remote::prune_remote(context, &catalog_images, &remote, dry_run)?;
     }
     if removed == 0 {
         print_stdout("nothing to prune\n");

@@ -7,6 +7,7 @@ mod build_output;
 pub mod buildx;
 pub mod images;
 pub mod layer_cache;
+mod mirrors;
 mod push;
 mod secrets;
 
@@ -18,6 +19,7 @@ use crate::process::{self, Command};
 pub use build_output::build_step;
 pub use images::{LocalImage, LocalImages};
 pub use layer_cache::CacheDialect;
+pub use mirrors::MIRRORS_VARIABLE;
 pub use push::{PushError, PushRetries, push_retrying};
 pub use secrets::{secret_args, secret_spec};
 

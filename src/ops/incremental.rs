@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::catalog::{Error as CatalogError, Image};
 use crate::digest::{INPUTS_LABEL, LABEL, Recorded};
-use crate::engine::LocalImages;
+use crate::engine::{Docker, LocalImages};
 use crate::error::Result;
 use crate::freshness::{self, Facts, Freshness, Labels, Reason};
 use crate::plan::Plan;
@@ -173,7 +173,8 @@ fn local_while_looking_up(
     let (offline, deadline) = (context.offline, context.registry_timeout);
     let (local, lookups) = std::thread::scope(|scope| {
         let known = known_manifests(context, keep);
-        let lookups = scope.spawn(|| look_up(known, offline, deadline, wanted));
+        let docker = &context.docker;
+        let lookups = scope.spawn(|| look_up(known, offline, deadline, wanted, docker));
         let local = local_images(context, asked, engine);
         let lookups = lookups
             .join()
@@ -201,7 +202,7 @@ fn local_then_missing(
     let missing: Vec<Wanted> = missing.into_iter().cloned().collect();
     let (offline, deadline) = (context.offline, context.registry_timeout);
     let known = known_manifests(context, keep);
-    let mut found = look_up(known, offline, deadline, &missing)?.into_iter();
+    let mut found = look_up(known, offline, deadline, &missing, &context.docker)?.into_iter();
     let lookups = wanted
         .iter()
         .map(|key| match here.contains(&key) {
@@ -233,21 +234,28 @@ fn local_images(context: &Session, asked: &[String], engine: Engine) -> Result<L
 }
 
 /// The registries' answers about `wanted`, each request within `deadline`, a manifest of
-/// `known` only checked; none asked when `offline`.
+/// `known` only checked, Docker Hub's images asked of the engine's mirrors first; none asked
+/// when `offline`.
 fn look_up(
     mut known: KnownManifests,
     offline: bool,
     deadline: Duration,
     wanted: &[Wanted],
+    docker: &Docker,
 ) -> Result<Vec<Lookup>> {
     if offline || wanted.is_empty() {
         return Ok(vec![Lookup::NotAsked; wanted.len()]);
     }
+    let hub_mirrors = match wanted.iter().any(|(r, _)| upstream::is_docker_hub(r)) {
+        true => docker.hub_mirrors(),
+        false => Vec::new(),
+    };
     Ok(upstream::look_up(
         wanted,
         deadline,
         lookup_concurrency(),
         &mut known,
+        &hub_mirrors,
     )?)
 }
 

@@ -3,9 +3,12 @@
 //! held in memory only, and goes to the registry client (and, through `ops/engine_login.rs`, to
 //! `docker login` on stdin); it is never shown.
 
+use serde::Deserialize;
+
 use crate::process::{self, Command};
 
 use super::credentials::{Login, Password, Source};
+use super::failure::RemoteError;
 
 /// Public ECR issues its passwords from this region only.
 const PUBLIC_ECR_REGION: &str = "us-east-1";
@@ -45,6 +48,97 @@ pub fn aws_password_command(host: &str) -> Option<Command> {
         aws,
         ["ecr", "get-login-password", "--region", region],
     ))
+}
+
+/// Image IDs one `BatchDeleteImage` takes at most.
+pub const BATCH_DELETE_MAX: usize = 100;
+
+/// What `aws ecr batch-delete-image` did: the tags it deleted, and those it did not, with why.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct BatchDeleted {
+    pub deleted: Vec<String>,
+    pub failed: Vec<(String, String)>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchDeleteAnswer {
+    #[serde(default)]
+    image_ids: Vec<ImageId>,
+    #[serde(default)]
+    failures: Vec<BatchFailure>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ImageId {
+    image_tag: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchFailure {
+    image_id: ImageId,
+    failure_code: Option<String>,
+    failure_reason: Option<String>,
+}
+
+/// `aws ecr batch-delete-image` of `tags` of `repository` (its path in the registry) in the
+/// AWS registry `host`, `aws ecr-public ...` for public ECR; None for another registry.
+pub fn batch_delete_command(host: &str, repository: &str, tags: &[String]) -> Option<Command> {
+    let password = aws_password_command(host)?;
+    let mut args = password.args;
+    let region_at = args.iter().position(|arg| arg == "--region")?;
+    let region = args.get(region_at + 1)?.clone();
+    args.truncate(1);
+    args.extend(["batch-delete-image".into(), "--region".into(), region]);
+    args.extend(["--repository-name".into(), repository.to_owned()]);
+    args.extend(["--output".into(), "json".into(), "--image-ids".into()]);
+    args.extend(tags.iter().map(|tag| format!("imageTag={tag}")));
+    Some(Command::new(password.program, args))
+}
+
+/// Deletes `tags` (at most [`BATCH_DELETE_MAX`]) of `repository` in the AWS registry `host`
+/// by tag, with the AWS CLI's credentials; an error when the call fails as a whole.
+pub fn batch_delete(
+    host: &str,
+    repository: &str,
+    tags: &[String],
+) -> Result<BatchDeleted, RemoteError> {
+    let Some(command) = batch_delete_command(host, repository, tags) else {
+        return Err(RemoteError::Setup {
+            why: format!("`{host}` is no AWS registry"),
+        });
+    };
+    let step = format!("deleting tags of `{repository}` in `{host}`");
+    let output = command.output(&step, None)?;
+    parse_batch_delete(&output).map_err(|why| RemoteError::Setup {
+        why: format!("`{command}` answered what is not its JSON ({why})"),
+    })
+}
+
+/// The answer of `aws ecr batch-delete-image --output json`.
+fn parse_batch_delete(json: &str) -> Result<BatchDeleted, serde_json::Error> {
+    let answer: BatchDeleteAnswer = serde_json::from_str(json)?;
+    Ok(BatchDeleted {
+        deleted: answer
+            .image_ids
+            .into_iter()
+            .filter_map(|id| id.image_tag)
+            .collect(),
+        failed: answer
+            .failures
+            .into_iter()
+            .map(|failure| {
+                let why = [failure.failure_code, failure.failure_reason]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(": ");
+                (failure.image_id.image_tag.unwrap_or_default(), why)
+            })
+            .collect(),
+    })
 }
 
 /// Whether `host` is an AWS registry, whose password the AWS CLI gives.
@@ -98,5 +192,57 @@ mod tests {
             ["ecr-public", "get-login-password", "--region", "us-east-1"]
         );
         assert!(aws_password_command("127.0.0.1:5000").is_none());
+    }
+
+    #[test]
+    fn deletes_ecr_tags_by_name_in_the_registrys_region() {
+        let tags = ["py3.9-T1".to_owned(), "py3.9-T2".to_owned()];
+        let command = batch_delete_command(
+            "968703565975.dkr.ecr.us-west-1.amazonaws.com",
+            "ci/app",
+            &tags,
+        )
+        .unwrap();
+        assert_eq!(
+            command.args,
+            [
+                "ecr",
+                "batch-delete-image",
+                "--region",
+                "us-west-1",
+                "--repository-name",
+                "ci/app",
+                "--output",
+                "json",
+                "--image-ids",
+                "imageTag=py3.9-T1",
+                "imageTag=py3.9-T2"
+            ]
+        );
+        let public = batch_delete_command(PUBLIC_ECR_HOST, "app", &tags).unwrap();
+        assert_eq!(
+            public.args[..4],
+            ["ecr-public", "batch-delete-image", "--region", "us-east-1"]
+        );
+        assert!(batch_delete_command("127.0.0.1:5000", "app", &tags).is_none());
+    }
+
+    #[test]
+    fn reads_which_tags_batch_delete_image_deleted_and_which_not() {
+        let answer = r#"{"imageIds": [{"imageDigest": "sha256:a", "imageTag": "py3.9-T1"}],
+            "failures": [{"imageId": {"imageTag": "py3.9-T2"}, "failureCode": "ImageNotFound",
+            "failureReason": "Requested image not found"}]}"#;
+        assert_eq!(
+            parse_batch_delete(answer).unwrap(),
+            BatchDeleted {
+                deleted: vec!["py3.9-T1".into()],
+                failed: vec![(
+                    "py3.9-T2".into(),
+                    "ImageNotFound: Requested image not found".into()
+                )],
+            }
+        );
+        assert_eq!(parse_batch_delete("{}").unwrap(), BatchDeleted::default());
+        assert!(parse_batch_delete("not json").is_err());
     }
 }

@@ -31,7 +31,8 @@ pub enum RemoteError {
         registry: String,
         problem: Problem,
     },
-    /// The AWS CLI gave no password for an AWS registry.
+    /// The AWS CLI failed: it gave no password for an AWS registry, or a request of its own
+    /// (`batch-delete-image`) failed.
     #[error(transparent)]
     AwsPassword(#[from] crate::process::Error),
     #[error("interrupted")]
@@ -141,6 +142,10 @@ pub enum Problem {
     RateLimited {
         attempts: usize,
     },
+    /// A `DELETE` answered 405 or `UNSUPPORTED`: the registry does not delete.
+    NoDeletes {
+        answer: String,
+    },
     /// 429 Too Many Requests with a `Retry-After` past the deadline: `at` (`seconds` from now).
     RetryTooLate {
         seconds: u64,
@@ -195,6 +200,11 @@ impl fmt::Display for Problem {
                 f,
                 "answered 429 Too Many Requests{}: its rate limit is spent",
                 times(*attempts)
+            ),
+            Problem::NoDeletes { answer } => write!(
+                f,
+                "does not delete manifests ({answer}): deletes are off in its configuration \
+                 (a `docker-registry` deletes with `REGISTRY_STORAGE_DELETE_ENABLED=true`)"
             ),
             Problem::RetryTooLate {
                 seconds,

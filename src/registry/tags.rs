@@ -129,8 +129,17 @@ impl RegistryClient {
         &self,
         image: &Reference,
     ) -> Result<Authorization, OciDistributionError> {
+        self.authorization_to(image, RegistryOperation::Pull).await
+    }
+
+    /// The credentials for plain requests doing `operation` on `image`'s repository.
+    pub(super) async fn authorization_to(
+        &self,
+        image: &Reference,
+        operation: RegistryOperation,
+    ) -> Result<Authorization, OciDistributionError> {
         let auth = self.auth(image);
-        let token = self.oci.auth(image, &auth, RegistryOperation::Pull).await?;
+        let token = self.oci.auth(image, &auth, operation).await?;
         Ok(match (token, auth) {
             (Some(token), _) => Authorization::Bearer(token),
             (None, RegistryAuth::Basic(user, password)) => Authorization::Basic(user, password),
@@ -173,7 +182,11 @@ async fn tag_page(
 
 /// An answer that is no page as an error, as oci-client words it: 401 unauthorized, a client
 /// error with the registry's error envelope when it sent one, else the status and body.
-fn check_status(status: StatusCode, body: &[u8], url: &Url) -> Result<(), OciDistributionError> {
+pub(super) fn check_status(
+    status: StatusCode,
+    body: &[u8],
+    url: &Url,
+) -> Result<(), OciDistributionError> {
     let url = url.to_string();
     match status {
         StatusCode::OK => Ok(()),

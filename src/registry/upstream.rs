@@ -21,18 +21,28 @@ use crate::upstream::Lookup;
 /// this machine's).
 pub type Wanted = (String, Option<String>);
 
-/// The registry's answer for each of `wanted`, in order. A registry that cannot be asked gives
-/// `Lookup::Failed` for its references; only an interruption is an error.
+/// The registry's answer for each of `wanted`, in order; a Docker Hub image is asked of each of
+/// `hub_mirrors` first (`HOST[:PORT][/PATH]`), then of Docker Hub when none has it, as the
+/// engine's own pulls do. A registry that cannot be asked gives `Lookup::Failed` for its
+/// references; only an interruption is an error.
 pub fn look_up(
     wanted: &[Wanted],
     deadline: Duration,
     concurrency: usize,
     known: &mut KnownManifests,
+    hub_mirrors: &[String],
 ) -> Result<Vec<Lookup>, RemoteError> {
     let mut references: Vec<&str> = wanted.iter().map(|(r, _)| r.as_str()).collect();
     references.sort_unstable();
     references.dedup();
-    let hosts = hosts_of(&references);
+    let hub_mirrors: &[String] = match references.iter().any(|r| is_docker_hub(r)) {
+        true => hub_mirrors,
+        false => &[],
+    };
+    let mut hosts = hosts_of(&references);
+    hosts.extend(hub_mirrors.iter().map(|m| host_of(&format!("{m}/x"))));
+    hosts.sort_unstable();
+    hosts.dedup();
     let mut logins = Logins::default();
     let mut refused = BTreeMap::new();
     for host in &hosts {
@@ -41,7 +51,7 @@ pub fn look_up(
         }
     }
     let manifests = match RegistryClient::connect(&hosts, &logins, deadline) {
-        Ok(client) => client.manifests(&references, concurrency, known)?,
+        Ok(client) => client.through_mirrors(&references, hub_mirrors, concurrency, known)?,
         Err(error) => return Ok(failed_all(wanted, &error)),
     };
     for (reference, manifest) in &manifests {
@@ -54,37 +64,66 @@ pub fn look_up(
         .iter()
         .map(|(reference, platform)| {
             let host = host_of(reference);
-            if let Some(reason) = refused.get(&host) {
-                return failed(host, reason.clone());
-            }
-            match manifests.get(reference.as_str()) {
-                Some(Ok(Some(manifest))) => for_platform(manifest, platform.as_deref()),
-                Some(Ok(None)) => Lookup::Missing,
-                Some(Err(error)) => failed(host, error.reason()),
-                None => Lookup::Missing,
+            let answer = manifests.get(reference.as_str());
+            match (answer, refused.get(&host)) {
+                (Some(Ok(Some(manifest))), _) => for_platform(manifest, platform.as_deref()),
+                (_, Some(reason)) => failed(host, reason.clone()),
+                (Some(Ok(None)) | None, None) => Lookup::Missing,
+                (Some(Err(error)), None) => failed(host, error.reason()),
             }
         })
         .collect())
 }
 
+/// The answers about `references`, by reference.
+type Answers<'r> = HashMap<&'r str, Result<Option<Manifest>, RemoteError>>;
+
 impl RegistryClient {
-    /// The manifest of each of `references`, at most `concurrency` requests at once.
-    fn manifests<'r>(
+    /// The manifest of each of `references`; those of Docker Hub asked of each of `hub_mirrors`
+    /// in turn, then of Docker Hub for those no mirror had.
+    fn through_mirrors<'r>(
         &self,
         references: &[&'r str],
+        hub_mirrors: &[String],
         concurrency: usize,
         known: &KnownManifests,
-    ) -> Result<HashMap<&'r str, Result<Option<Manifest>, RemoteError>>, RemoteError> {
-        let fetches = references.iter().map(|&reference| async move {
+    ) -> Result<Answers<'r>, RemoteError> {
+        let (mut pending, direct): (Vec<&str>, Vec<&str>) = references
+            .iter()
+            .partition(|r| !hub_mirrors.is_empty() && is_docker_hub(r));
+        let asked = direct.iter().map(|&r| (r, r.to_owned())).collect();
+        let mut answers = self.manifests(asked, concurrency, known)?;
+        for mirror in hub_mirrors {
+            let asked = pending.iter().map(|&r| (r, at_mirror(r, mirror))).collect();
+            let mut found = self.manifests(asked, concurrency, known)?;
+            pending.retain(|r| !matches!(found.get(r), Some(Ok(Some(_)))));
+            found.retain(|_, answer| matches!(answer, Ok(Some(_))));
+            answers.extend(found);
+        }
+        let asked = pending.iter().map(|&r| (r, r.to_owned())).collect();
+        answers.extend(self.manifests(asked, concurrency, known)?);
+        Ok(answers)
+    }
+
+    /// The manifest of each reference of `asked` (its key, and the reference asked for it, at
+    /// a mirror or not), by key, at most `concurrency` requests at once.
+    fn manifests<'r>(
+        &self,
+        asked: Vec<(&'r str, String)>,
+        concurrency: usize,
+        known: &KnownManifests,
+    ) -> Result<Answers<'r>, RemoteError> {
+        let fetches = asked.into_iter().map(|(key, reference)| async move {
             let action = || format!("reading `{reference}`");
-            let result = match parse(reference) {
+            let result = match parse(&reference) {
                 Ok(image) => {
-                    let known = known.get(reference);
+                    let known = known.get(key);
                     self.current_manifest(&action, &image, known).await
                 }
                 Err(error) => Err(error),
             };
-            (reference, result)
+            say_asked(&reference, &result);
+            (key, result)
         });
         let all = futures_util::stream::iter(fetches)
             .buffer_unordered(concurrency.max(1))
@@ -98,6 +137,41 @@ impl RegistryClient {
         }
         Ok(answers.into_iter().collect())
     }
+}
+
+/// Says, under `--debug`, which registry was asked about `reference` and what it answered.
+fn say_asked(reference: &str, result: &Result<Option<Manifest>, RemoteError>) {
+    let answer = match result {
+        Ok(Some(manifest)) => format!("`{}`", manifest.digest),
+        Ok(None) => "none".to_owned(),
+        Err(error) => error.reason(),
+    };
+    crate::debug::line(format_args!(
+        "asked registry `{}` for `{reference}`: {answer}",
+        host_of(reference)
+    ));
+}
+
+/// Whether `reference` is of an image on Docker Hub, as docker reads it.
+pub fn is_docker_hub(reference: &str) -> bool {
+    host_of(reference) == super::DOCKER_HUB_HOST
+}
+
+/// The Docker Hub `reference` as `mirror` serves it: `python:3.10` at `mirror/library/python:3.10`.
+fn at_mirror(reference: &str, mirror: &str) -> String {
+    let (name, pin) = match reference.split_once('@') {
+        Some((name, digest)) => (name, format!("@{digest}")),
+        None => match super::split_tag(reference) {
+            (name, Some(tag)) => (name, format!(":{tag}")),
+            (name, None) => (name, String::new()),
+        },
+    };
+    let path = super::split_repository(name).1;
+    let path = match path.contains('/') {
+        true => path.to_owned(),
+        false => format!("library/{path}"),
+    };
+    format!("{mirror}/{path}{pin}")
 }
 
 impl RegistryClient {
@@ -283,6 +357,29 @@ mod tests {
     }
 
     #[test]
+    fn docker_hub_images_are_asked_of_a_mirror_under_their_full_path() {
+        let mirror = "127.0.0.1:5001";
+        assert_eq!(
+            at_mirror("python:3.10-slim", mirror),
+            "127.0.0.1:5001/library/python:3.10-slim"
+        );
+        assert_eq!(
+            at_mirror("dagster/app:py3.9-T", "mirror.example/hub"),
+            "mirror.example/hub/dagster/app:py3.9-T"
+        );
+        assert_eq!(
+            at_mirror("docker.io/library/busybox@sha256:abc", mirror),
+            "127.0.0.1:5001/library/busybox@sha256:abc"
+        );
+        assert_eq!(
+            at_mirror("busybox", mirror),
+            "127.0.0.1:5001/library/busybox"
+        );
+        assert!(is_docker_hub("busybox:1") && is_docker_hub("docker.io/x/y:1"));
+        assert!(!is_docker_hub("127.0.0.1:5000/x:1") && !is_docker_hub("ghcr.io/x:1"));
+    }
+
+    #[test]
     fn an_unreachable_registry_fails_every_lookup_of_it_without_error() {
         let wanted = vec![
             ("127.0.0.1:9/up/python:3.10".to_owned(), None),
@@ -292,7 +389,7 @@ mod tests {
             ),
         ];
         let mut known = KnownManifests::default();
-        let answers = look_up(&wanted, Duration::from_secs(5), 8, &mut known).unwrap();
+        let answers = look_up(&wanted, Duration::from_secs(5), 8, &mut known, &[]).unwrap();
         assert_eq!(answers.len(), 2);
         for answer in answers {
             assert!(

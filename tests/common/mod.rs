@@ -15,6 +15,7 @@ pub mod git;
 pub mod pipeline;
 pub mod platforms;
 pub mod proxy;
+pub mod registry_api;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
