@@ -117,8 +117,14 @@ fn read_docker_build(command: &str, build: &mut DryRunBuild) {
 }
 
 /// `bake ARGS`, parsed.
+/// The bake file of `args`, exported on a machine without an engine (`$DOCKER` not installed):
+/// like a dry run, it counts no local copy of an upstream image, whichever engine runs the tests.
 fn bake(env: &Env, args: &[&str]) -> BakeFile {
-    let run = env.run(&[&["bake"], args].concat()).success();
+    let no_engine = env.root().join("no-engine-installed");
+    let no_engine = no_engine.display().to_string();
+    let run = env
+        .run_with(&[&["bake"], args].concat(), &[("DOCKER", &no_engine)])
+        .success();
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}:\n{}", run.stdout))
 }
 
