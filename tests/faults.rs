@@ -514,3 +514,76 @@ fn a_429_that_does_not_clear_fails_within_seconds_naming_the_spent_rate_limit() 
         )
     );
 }
+
+/// The images of the example catalog, each built for Python 3.9 and 3.10.
+const CATALOG: [&str; 4] = [
+    "python-base",
+    "buildkite-unit-snapshot-builder",
+    "buildkite-unit",
+    "dagster-app",
+];
+
+/// How long the harness lets the pushes of the whole example catalog run through a registry
+/// failing every third request: `docker push`'s own layer retries (5, 10, 15, 20 s) took
+/// longer than this.
+const CATALOG_PUSH_DEADLINE: Duration = Duration::from_secs(180);
+
+/// A registry that answers every third request with 503 costs the tool's own client a few
+/// quick retries of single requests: `push-all` of every image of the example catalog
+/// finishes, and the registry holds every tag with the local image's config, pullable (the
+/// leaf image's layers fetched from the registry) and running.
+#[test]
+fn push_all_of_the_catalog_through_a_registry_failing_every_third_request_lands_every_tag() {
+    let env = Env::new();
+    let ts = env.timestamp.clone();
+    env.run(&words(&format!("build-all -t {ts}"))).success();
+    let faults = Faults {
+        unavailable_every: Some(3),
+        ..Faults::default()
+    };
+    let (proxy, registry) = behind_proxy(&env, faults);
+    let started = Instant::now();
+    for image in CATALOG {
+        let push = format!("--registry {registry} push-all --name {image}");
+        let left = CATALOG_PUSH_DEADLINE.saturating_sub(started.elapsed());
+        env.run_within(&words(&push), &[], left).success();
+    }
+    let failed = proxy.seen().iter().filter(|s| s.ends_with(" 503!")).count();
+    assert!(failed > 10, "the proxy failed {failed} requests");
+    for image in CATALOG {
+        let repository = format!("{}/{image}", env.registry_path());
+        assert_eq!(
+            common::registry_tags(&repository),
+            [format!("py3.10-{ts}"), format!("py3.9-{ts}")]
+        );
+        for version in ["3.9", "3.10"] {
+            let tag = format!("py{version}-{ts}");
+            assert_eq!(
+                common::registry_image_id(&repository, &tag),
+                Some(common::image_id(&env.tag(image, version))),
+                "{image}:{tag}"
+            );
+        }
+    }
+    assert_pulled_app_runs(&env, &registry);
+}
+
+/// Removes the local `dagster-app` images (a leaf: its own layers go with them), pulls each
+/// from the test registry and runs it.
+#[track_caller]
+fn assert_pulled_app_runs(env: &Env, proxied_registry: &str) {
+    let ts = &env.timestamp;
+    for version in ["3.9", "3.10"] {
+        let tag = format!("dagster-app:py{version}-{ts}");
+        let proxied = format!("{proxied_registry}/{tag}");
+        common::docker_output(&["image", "rm", &env.tag("dagster-app", version), &proxied]);
+        let pulled = format!("{}/{tag}", env.registry());
+        common::docker_output(&["pull", &pulled]);
+        let said = common::run_image(&pulled, &["app"]);
+        assert_eq!(
+            said.trim(),
+            format!("dagster dev on python {version}"),
+            "{pulled}"
+        );
+    }
+}

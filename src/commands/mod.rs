@@ -34,13 +34,14 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     if cli.debug {
         crate::debug::enable();
     }
-    let context = Session::new(
+    let mut context = Session::new(
         cli.images_dir,
         Docker::from_env(),
         cli.registry,
         Duration::from_secs(cli.registry_timeout),
         cli.offline,
     );
+    context.push_with = cli.push_with;
     run(&context, cli.command)
 }
 

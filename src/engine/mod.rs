@@ -3,19 +3,24 @@
 //! `docker` (or `$DOCKER`, e.g. `podman`), so their contexts, builders and credential helpers
 //! apply. Every engine dialect lives here; knows nothing of the catalog.
 
+mod archive;
 mod build_output;
 pub mod buildx;
 pub mod images;
 mod push;
+mod transfer;
 
 use std::ffi::OsString;
+use std::path::Path;
 
 use crate::plan::BuildSpec;
 use crate::process::{self, Command};
 
+pub use archive::{ArchiveError, SavedImage, SavedLayer};
 pub use build_output::build_step;
 pub use images::{LocalImage, LocalImages};
 pub use push::{PushError, PushRetries, push_retrying};
+pub use transfer::{EngineAddress, PushWith};
 
 /// The container engine's command-line client.
 #[derive(Debug, Clone)]
@@ -115,6 +120,19 @@ impl Docker {
 
     pub fn push(&self, reference: &str) -> Command {
         self.command(["push", reference])
+    }
+
+    /// `docker image save --output FILE REFERENCE`: the image as a docker-archive (podman's
+    /// default format too), read by [`SavedImage::read`].
+    pub fn save(&self, reference: &str, file: &Path) -> Command {
+        let file = file.display().to_string();
+        self.command(["image", "save", "--output", &file, reference])
+    }
+
+    /// Whether this engine runs on this machine, so that saving an image is a local copy.
+    pub fn is_local(&self) -> bool {
+        let program = self.program.to_string_lossy();
+        EngineAddress::from_env(&program, &self.leading_args).is_local()
     }
 
     pub fn pull(&self, reference: &str) -> Command {

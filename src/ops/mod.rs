@@ -9,6 +9,7 @@ pub mod incremental;
 pub mod outcome;
 pub mod platform_index;
 pub mod push;
+pub mod saved_push;
 mod session;
 pub mod state_dir;
 pub mod up_to_date;

@@ -13,6 +13,7 @@ use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError, ecr};
 
 use super::outcome::Outcome;
 use super::platform_index;
+use super::saved_push;
 use super::up_to_date::remote_copy;
 use super::{Session, print_stdout};
 
@@ -209,23 +210,32 @@ pub fn push_with_docker(
         return Ok(());
     }
     super::engine_login::log_docker_in(&context.docker, logins, hosts)?;
+    let client = match saved_push::uses_client(context) {
+        true => Some(RegistryClient::connect(
+            hosts,
+            logins,
+            context.registry_timeout,
+        )?),
+        false => None,
+    };
     let mut outcome = Outcome::default();
     for publication in publications {
         if outcome.has_failed() && after_failure == AfterFailure::Stop {
             outcome.untried(publication.targets.iter().cloned());
             continue;
         }
-        push_publication(context, publication, after_failure, &mut outcome)?;
+        let pushing = (client.as_ref(), after_failure);
+        push_publication(context, publication, pushing, &mut outcome)?;
     }
     outcome.into_result()
 }
 
-/// Tags then pushes the targets of `publication`, each outcome into `outcome`; Err only when
-/// interrupted.
+/// Tags then pushes the targets of `publication`, with the registry `client` when there is one,
+/// else with docker, each outcome into `outcome`; Err only when interrupted.
 fn push_publication(
     context: &Session,
     publication: &Publication,
-    after_failure: AfterFailure,
+    (client, after_failure): (Option<&RegistryClient>, AfterFailure),
     outcome: &mut Outcome,
 ) -> Result<()> {
     for (i, target) in publication.targets.iter().enumerate() {
@@ -234,6 +244,10 @@ fn push_publication(
             let rest = publication.targets.iter().enumerate();
             return record_failure(error, target, rest.filter(|(j, _)| *j != i), outcome);
         }
+    }
+    if let Some(client) = client {
+        let (source, targets) = (&publication.source, &publication.targets);
+        return saved_push::push_saved(context, client, source, targets, outcome);
     }
     let retries = context.push_retries();
     for (i, target) in publication.targets.iter().enumerate() {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::catalog::{self, Catalog};
-use crate::engine::{Docker, PushRetries};
+use crate::engine::{Docker, PushRetries, PushWith};
 use crate::error::Result;
 use crate::registry::Registry;
 
@@ -21,6 +21,8 @@ pub struct Session {
     pub registry_timeout: Duration,
     /// Ask no registry about upstream images, nor whether images are pushed.
     pub offline: bool,
+    /// Which way local images are pushed (`--push-with`).
+    pub push_with: PushWith,
 }
 
 impl Session {
@@ -38,6 +40,7 @@ impl Session {
             registry,
             registry_timeout,
             offline,
+            push_with: PushWith::default(),
         }
     }
 

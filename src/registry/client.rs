@@ -45,6 +45,8 @@ const INTERRUPT_POLL: Duration = Duration::from_millis(50);
 pub struct RegistryClient {
     runtime: tokio::runtime::Runtime,
     pub(super) oci: oci_client::Client,
+    /// Where blobs are, to mount them from ([`super::upload`]).
+    pub(super) blob_homes: super::upload::BlobHomes,
     /// For the requests oci-client does not make, configured as `oci`.
     pub(super) http: reqwest::Client,
     access: BTreeMap<String, Access>,
@@ -95,6 +97,7 @@ impl RegistryClient {
         Ok(Self {
             runtime,
             oci,
+            blob_homes: super::upload::BlobHomes::default(),
             http,
             access,
             deadline,
