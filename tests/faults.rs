@@ -40,6 +40,17 @@ fn timed_run(env: &Env, registry: &str, args: &str, timeout: u64) -> (Run, Durat
     (run, started.elapsed())
 }
 
+/// Like `timed_run`, pushing with `docker push` (`--push-with engine`, as for an engine that is
+/// not on this machine): for what docker's own push does and says.
+fn timed_engine_run(env: &Env, registry: &str, args: &str, timeout: u64) -> (Run, Duration) {
+    timed_run(
+        env,
+        registry,
+        &format!("--push-with engine {args}"),
+        timeout,
+    )
+}
+
 /// The tags of `repository` (a path of the test's registry path) in the real registry.
 fn tags_of(env: &Env, repository: &str) -> Vec<String> {
     common::registry_tags(&format!("{}/{repository}", env.registry_path()))
@@ -78,7 +89,7 @@ fn a_docker_push_whose_manifest_upload_fails_is_tried_again_and_lands() {
         ..Faults::default()
     };
     let (proxy, registry) = behind_proxy(&env, faults);
-    let (run, _) = timed_run(&env, &registry, "push-all --name python-base", 30);
+    let (run, _) = timed_engine_run(&env, &registry, "push-all --name python-base", 30);
     let run = run.success();
     let retries = lines_starting(&run, "warning: pushing `");
     assert_eq!(retries.len(), 2, "{run:#?}");
@@ -139,7 +150,7 @@ fn push_all_reports_every_versions_outcome_not_only_the_first_failure() {
         ..Faults::default()
     };
     let (_proxy, registry) = behind_proxy(&env, faults);
-    let (run, _) = timed_run(&env, &registry, "push-all --name python-base", 1);
+    let (run, _) = timed_engine_run(&env, &registry, "push-all --name python-base", 1);
     let run = run.code(1);
     let errors = lines_starting(&run, "error:");
     assert_eq!(errors.len(), 1, "{run:#?}");
@@ -464,7 +475,7 @@ fn a_push_refused_for_a_spent_rate_limit_stops_at_once_with_a_hint_to_log_in() {
         ..Faults::default()
     };
     let (proxy, registry) = behind_proxy(&env, faults);
-    let (run, took) = timed_run(&env, &registry, "push-all --name python-base", 5);
+    let (run, took) = timed_engine_run(&env, &registry, "push-all --name python-base", 5);
     assert_eq!(run.code, Some(1), "{run:#?}");
     assert!(took < Duration::from_secs(20), "took {took:?}: {run:#?}");
     let host = &proxy.host;

@@ -211,11 +211,10 @@ pub fn push_with_docker(
     }
     super::engine_login::log_docker_in(&context.docker, logins, hosts)?;
     let client = match saved_push::uses_client(context) {
-        true => Some(RegistryClient::connect(
-            hosts,
-            logins,
-            context.registry_timeout,
-        )?),
+        true => {
+            let client = RegistryClient::connect(hosts, logins, context.registry_timeout)?;
+            Some(client.for_pushes())
+        }
         false => None,
     };
     let mut outcome = Outcome::default();

@@ -31,7 +31,8 @@ pub fn save_step(context: &Session, source: &str, file: &Path) -> (String, Comma
 }
 
 /// Saves `source` and uploads it as each of `targets`, in order, each outcome into `outcome`
-/// (the first target that failed, and those after it untried); Err only when interrupted.
+/// (the first target that failed, and those after it untried); Err only when interrupted or
+/// when the registry's rate limit is spent.
 pub fn push_saved(
     context: &Session,
     client: &RegistryClient,
@@ -53,6 +54,8 @@ pub fn push_saved(
         Err(Error::Interrupted) => Err(Error::Interrupted),
         Err(Error::Process(crate::process::Error::Interrupted)) => Err(Error::Interrupted),
         Err(Error::Remote(error)) if error.is_interrupted() => Err(Error::Interrupted),
+        // Every next push would be refused too.
+        Err(Error::Remote(error)) if error.is_rate_limited() => Err(Error::Remote(error)),
         Err(error) => {
             let target = &targets[published];
             outcome.failed(target, error);
