@@ -71,6 +71,14 @@ struct Entry {
 }
 
 impl SavedImage {
+    /// The image ID: the sha256 of its config, `sha256:<hex>`.
+    pub fn id(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let hash = Sha256::digest(&self.config);
+        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
+    }
+
     /// Reads the archive the engine saved one image into.
     pub fn read(file: &Path) -> Result<Self, ArchiveError> {
         let io = |source| ArchiveError::Io {

@@ -39,8 +39,11 @@ impl EngineAddress {
             .file_name()
             .is_some_and(|name| name == "podman");
         if podman {
-            let remote =
-                |arg: &String| arg == "--remote" || arg == "-r" || arg.starts_with("--url");
+            let remote = |arg: &String| {
+                ["--remote", "-r", "-c"].contains(&arg.as_str())
+                    || arg.starts_with("--url")
+                    || arg.starts_with("--connection")
+            };
             return Self {
                 host: var("CONTAINER_HOST"),
                 context: var("CONTAINER_CONNECTION"),

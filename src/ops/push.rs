@@ -11,6 +11,7 @@ use crate::plan::{local_tag, version_tag};
 use crate::process::{self, Command};
 use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError, ecr};
 
+use super::PushedDigests;
 use super::outcome::Outcome;
 use super::platform_index;
 use super::saved_push;
@@ -129,7 +130,8 @@ fn publish(
         return Ok(());
     }
     let sources: Vec<String> = publications.iter().map(|p| p.source.clone()).collect();
-    let local = context.docker.local_images(&sources)?;
+    let mut local = context.docker.local_images(&sources)?;
+    super::PushedDigests::load(context).add_to(&mut local);
     let mut logins = registry::sign_in(hosts)?;
     let deadline = context.registry_timeout;
     let pending = registry::with_client(hosts, &mut logins, deadline, |client| {
@@ -218,14 +220,17 @@ pub fn push_with_docker(
         false => None,
     };
     let mut outcome = Outcome::default();
+    let mut pushed = super::PushedDigests::load(context);
     for publication in publications {
         if outcome.has_failed() && after_failure == AfterFailure::Stop {
             outcome.untried(publication.targets.iter().cloned());
             continue;
         }
-        let pushing = (client.as_ref(), after_failure);
-        push_publication(context, publication, pushing, &mut outcome)?;
+        let pushing = (client.as_ref().map(|c| (c, &mut pushed)), after_failure);
+        push_publication(context, publication, pushing, &mut outcome)
+            .inspect_err(|_| pushed.save(context))?;
     }
+    pushed.save(context);
     outcome.into_result()
 }
 
@@ -234,7 +239,7 @@ pub fn push_with_docker(
 fn push_publication(
     context: &Session,
     publication: &Publication,
-    (client, after_failure): (Option<&RegistryClient>, AfterFailure),
+    (client, after_failure): (Option<(&RegistryClient, &mut PushedDigests)>, AfterFailure),
     outcome: &mut Outcome,
 ) -> Result<()> {
     for (i, target) in publication.targets.iter().enumerate() {
@@ -244,9 +249,9 @@ fn push_publication(
             return record_failure(error, target, rest.filter(|(j, _)| *j != i), outcome);
         }
     }
-    if let Some(client) = client {
+    if let Some((client, pushed)) = client {
         let (source, targets) = (&publication.source, &publication.targets);
-        return saved_push::push_saved(context, client, source, targets, outcome);
+        return saved_push::push_saved(context, (client, pushed), source, targets, outcome);
     }
     let retries = context.push_retries();
     for (i, target) in publication.targets.iter().enumerate() {

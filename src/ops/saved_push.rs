@@ -11,8 +11,8 @@ use crate::error::{Error, Result};
 use crate::process::Command;
 use crate::registry::RegistryClient;
 
-use super::Session;
 use super::outcome::Outcome;
+use super::{PushedDigests, Session};
 
 /// Whether pushes of this run go through the tool's client: `--push-with client`, or `auto`
 /// with an engine on this machine.
@@ -35,21 +35,23 @@ pub fn save_step(context: &Session, source: &str, file: &Path) -> (String, Comma
 /// when the registry's rate limit is spent.
 pub fn push_saved(
     context: &Session,
-    client: &RegistryClient,
+    (client, pushed): (&RegistryClient, &mut PushedDigests),
     source: &str,
     targets: &[String],
     outcome: &mut Outcome,
 ) -> Result<()> {
     let mut published = 0;
-    let pushed = save(context, source).and_then(|(_dir, saved)| {
-        let on_published = &mut |target: &str| {
+    let result = save(context, source).and_then(|(_dir, saved)| {
+        let image_id = saved.id();
+        let on_published = &mut |target: &str, digest: &str| {
             outcome.published(target);
+            pushed.record(&image_id, crate::registry::split_tag(target).0, digest);
             published += 1;
         };
         client.push_saved(&saved, targets, on_published)?;
         Ok(())
     });
-    match pushed {
+    match result {
         Ok(()) => Ok(()),
         Err(Error::Interrupted) => Err(Error::Interrupted),
         Err(Error::Process(crate::process::Error::Interrupted)) => Err(Error::Interrupted),

@@ -53,12 +53,13 @@ struct Blob<'a> {
 
 impl RegistryClient {
     /// Uploads the saved `image` under each of `targets` (`HOST[:PORT]/PATH:TAG`), in order;
-    /// `on_published` hears of each target as its tag is written. Returns the manifest digest.
+    /// `on_published` hears of each target as its tag is written, with the manifest's digest.
+    /// Returns that digest.
     pub fn push_saved(
         &self,
         image: &SavedImage,
         targets: &[String],
-        on_published: &mut dyn FnMut(&str),
+        on_published: &mut dyn FnMut(&str, &str),
     ) -> Result<String, RemoteError> {
         let targets = targets
             .iter()
@@ -73,7 +74,7 @@ impl RegistryClient {
                     self.fill(target, &image.file, &blobs).await?;
                 }
                 self.push_manifest(target, &manifest).await?;
-                on_published(name);
+                on_published(name, &manifest.digest);
             }
             Ok(manifest.digest.clone())
         })
@@ -236,7 +237,7 @@ fn blobs_of(image: &SavedImage) -> Vec<Blob<'_>> {
     let config = Blob {
         descriptor: descriptor(
             IMAGE_DOCKER_CONFIG_MEDIA_TYPE,
-            sha256(&image.config),
+            image.id(),
             image.config.len() as u64,
         ),
         content: Content::Config(&image.config),
