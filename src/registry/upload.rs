@@ -328,3 +328,63 @@ impl BlobHomes {
         (home.repository() != target.repository()).then(|| home.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::SavedLayer;
+
+    #[test]
+    fn the_manifest_refers_to_the_config_as_saved_and_the_layers_uncompressed_in_order() {
+        let layer = |digest: &str, offset| SavedLayer {
+            digest: digest.into(),
+            offset,
+            size: 1024,
+        };
+        let image = SavedImage {
+            file: "image.tar".into(),
+            config: br#"{"rootfs":{"diff_ids":["sha256:a","sha256:b"]}}"#.to_vec(),
+            layers: vec![layer("sha256:a", 512), layer("sha256:b", 2048)],
+        };
+        let manifest = schema2_manifest(&blobs_of(&image));
+        let fields: serde_json::Value = serde_json::from_slice(&manifest.bytes).unwrap();
+        assert_eq!(manifest.digest, sha256(&manifest.bytes));
+        assert_eq!(fields["mediaType"], IMAGE_MANIFEST_MEDIA_TYPE);
+        assert_eq!(fields["config"]["digest"], image.id().as_str());
+        assert_eq!(fields["config"]["size"], image.config.len());
+        let layers = fields["layers"].as_array().unwrap();
+        let digests: Vec<&str> = layers
+            .iter()
+            .map(|l| l["digest"].as_str().unwrap())
+            .collect();
+        assert_eq!(digests, ["sha256:a", "sha256:b"]);
+        assert!(
+            layers
+                .iter()
+                .all(|l| l["mediaType"] == IMAGE_DOCKER_LAYER_TAR_MEDIA_TYPE && l["size"] == 1024)
+        );
+    }
+
+    #[test]
+    fn a_blob_is_mounted_from_another_repository_of_the_same_registry_only() {
+        let at = |registry: &str, repository: &str| {
+            Reference::with_tag(registry.into(), repository.into(), "t".into())
+        };
+        let homes = BlobHomes::default();
+        homes.remember(&at("r:5000", "a"), "sha256:x");
+        let home = homes.home(&at("r:5000", "b"), "sha256:x");
+        assert_eq!(home.map(|h| h.repository().to_owned()), Some("a".into()));
+        assert!(
+            homes.home(&at("r:5000", "a"), "sha256:x").is_none(),
+            "same repository"
+        );
+        assert!(
+            homes.home(&at("other:5000", "b"), "sha256:x").is_none(),
+            "other registry"
+        );
+        assert!(
+            homes.home(&at("r:5000", "b"), "sha256:y").is_none(),
+            "other blob"
+        );
+    }
+}
