@@ -65,6 +65,19 @@ pub struct Cli {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub registry_cache: bool,
+    /// How local images reach the registry: `client` saves each image from the engine and
+    /// uploads it with the tool's own registry client (fast retries, blobs sent concurrently),
+    /// `engine` runs `docker push`; `auto` is `client` when the engine runs on this machine
+    /// (no `DOCKER_HOST` but a `unix://` socket, docker's `default` context, podman without
+    /// `--remote`)
+    #[arg(
+        long,
+        global = true,
+        env = "DAGSTER_IMAGE_PUSH_WITH",
+        value_enum,
+        default_value_t = crate::engine::PushWith::Auto
+    )]
+    pub push_with: crate::engine::PushWith,
 
     #[command(subcommand)]
     pub command: Command,

@@ -40,6 +40,17 @@ fn timed_run(env: &Env, registry: &str, args: &str, timeout: u64) -> (Run, Durat
     (run, started.elapsed())
 }
 
+/// Like `timed_run`, pushing with `docker push` (`--push-with engine`, as for an engine that is
+/// not on this machine): for what docker's own push does and says.
+fn timed_engine_run(env: &Env, registry: &str, args: &str, timeout: u64) -> (Run, Duration) {
+    timed_run(
+        env,
+        registry,
+        &format!("--push-with engine {args}"),
+        timeout,
+    )
+}
+
 /// The tags of `repository` (a path of the test's registry path) in the real registry.
 fn tags_of(env: &Env, repository: &str) -> Vec<String> {
     common::registry_tags(&format!("{}/{repository}", env.registry_path()))
@@ -78,7 +89,7 @@ fn a_docker_push_whose_manifest_upload_fails_is_tried_again_and_lands() {
         ..Faults::default()
     };
     let (proxy, registry) = behind_proxy(&env, faults);
-    let (run, _) = timed_run(&env, &registry, "push-all --name python-base", 30);
+    let (run, _) = timed_engine_run(&env, &registry, "push-all --name python-base", 30);
     let run = run.success();
     let retries = lines_starting(&run, "warning: pushing `");
     assert_eq!(retries.len(), 2, "{run:#?}");
@@ -139,7 +150,7 @@ fn push_all_reports_every_versions_outcome_not_only_the_first_failure() {
         ..Faults::default()
     };
     let (_proxy, registry) = behind_proxy(&env, faults);
-    let (run, _) = timed_run(&env, &registry, "push-all --name python-base", 1);
+    let (run, _) = timed_engine_run(&env, &registry, "push-all --name python-base", 1);
     let run = run.code(1);
     let errors = lines_starting(&run, "error:");
     assert_eq!(errors.len(), 1, "{run:#?}");
@@ -464,7 +475,7 @@ fn a_push_refused_for_a_spent_rate_limit_stops_at_once_with_a_hint_to_log_in() {
         ..Faults::default()
     };
     let (proxy, registry) = behind_proxy(&env, faults);
-    let (run, took) = timed_run(&env, &registry, "push-all --name python-base", 5);
+    let (run, took) = timed_engine_run(&env, &registry, "push-all --name python-base", 5);
     assert_eq!(run.code, Some(1), "{run:#?}");
     assert!(took < Duration::from_secs(20), "took {took:?}: {run:#?}");
     let host = &proxy.host;
@@ -513,4 +524,77 @@ fn a_429_that_does_not_clear_fails_within_seconds_naming_the_spent_rate_limit() 
              later\n"
         )
     );
+}
+
+/// The images of the example catalog, each built for Python 3.9 and 3.10.
+const CATALOG: [&str; 4] = [
+    "python-base",
+    "buildkite-unit-snapshot-builder",
+    "buildkite-unit",
+    "dagster-app",
+];
+
+/// How long the harness lets the pushes of the whole example catalog run through a registry
+/// failing every third request: `docker push`'s own layer retries (5, 10, 15, 20 s) took
+/// longer than this.
+const CATALOG_PUSH_DEADLINE: Duration = Duration::from_secs(180);
+
+/// A registry that answers every third request with 503 costs the tool's own client a few
+/// quick retries of single requests: `push-all` of every image of the example catalog
+/// finishes, and the registry holds every tag with the local image's config, pullable (the
+/// leaf image's layers fetched from the registry) and running.
+#[test]
+fn push_all_of_the_catalog_through_a_registry_failing_every_third_request_lands_every_tag() {
+    let env = Env::new();
+    let ts = env.timestamp.clone();
+    env.run(&words(&format!("build-all -t {ts}"))).success();
+    let faults = Faults {
+        unavailable_every: Some(3),
+        ..Faults::default()
+    };
+    let (proxy, registry) = behind_proxy(&env, faults);
+    let started = Instant::now();
+    for image in CATALOG {
+        let push = format!("--registry {registry} push-all --name {image}");
+        let left = CATALOG_PUSH_DEADLINE.saturating_sub(started.elapsed());
+        env.run_within(&words(&push), &[], left).success();
+    }
+    let failed = proxy.seen().iter().filter(|s| s.ends_with(" 503!")).count();
+    assert!(failed > 10, "the proxy failed {failed} requests");
+    for image in CATALOG {
+        let repository = format!("{}/{image}", env.registry_path());
+        assert_eq!(
+            common::registry_tags(&repository),
+            [format!("py3.10-{ts}"), format!("py3.9-{ts}")]
+        );
+        for version in ["3.9", "3.10"] {
+            let tag = format!("py{version}-{ts}");
+            assert_eq!(
+                common::registry_image_id(&repository, &tag),
+                Some(common::image_id(&env.tag(image, version))),
+                "{image}:{tag}"
+            );
+        }
+    }
+    assert_pulled_app_runs(&env, &registry);
+}
+
+/// Removes the local `dagster-app` images (a leaf: its own layers go with them), pulls each
+/// from the test registry and runs it.
+#[track_caller]
+fn assert_pulled_app_runs(env: &Env, proxied_registry: &str) {
+    let ts = &env.timestamp;
+    for version in ["3.9", "3.10"] {
+        let tag = format!("dagster-app:py{version}-{ts}");
+        let proxied = format!("{proxied_registry}/{tag}");
+        common::docker_output(&["image", "rm", &env.tag("dagster-app", version), &proxied]);
+        let pulled = format!("{}/{tag}", env.registry());
+        common::docker_output(&["pull", &pulled]);
+        let said = common::run_image(&pulled, &["app"]);
+        assert_eq!(
+            said.trim(),
+            format!("dagster dev on python {version}"),
+            "{pulled}"
+        );
+    }
 }

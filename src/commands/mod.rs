@@ -35,7 +35,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     if cli.debug {
         crate::debug::enable();
     }
-    let context = Session::new(
+    let mut context = Session::new(
         cli.images_dir,
         Docker::from_env(),
         cli.registry,
@@ -43,6 +43,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         cli.offline,
         cli.registry_cache,
     );
+    context.push_with = cli.push_with;
     run(&context, cli.command)
 }
 

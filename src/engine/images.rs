@@ -38,6 +38,17 @@ impl LocalImages {
             .find(|image| image.tags.contains(&wanted))
     }
 
+    /// Adds `digests` (`REPOSITORY@DIGEST`) to the image `id`, when it is among these.
+    pub fn add_repo_digests(&mut self, id: &str, digests: impl IntoIterator<Item = String>) {
+        if let Some(image) = self.images.iter_mut().find(|image| image.id == id) {
+            for digest in digests {
+                if !image.repo_digests.contains(&digest) {
+                    image.repo_digests.push(digest);
+                }
+            }
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &LocalImage> {
         self.images.iter()
     }

@@ -3,6 +3,7 @@
 //! `docker` (or `$DOCKER`, e.g. `podman`), so their contexts, builders and credential helpers
 //! apply. Every engine dialect lives here; knows nothing of the catalog.
 
+mod archive;
 mod build_output;
 pub mod buildx;
 pub mod images;
@@ -10,18 +11,22 @@ pub mod layer_cache;
 mod mirrors;
 mod push;
 mod secrets;
+mod transfer;
 
 use std::ffi::OsString;
+use std::path::Path;
 
 use crate::plan::BuildSpec;
 use crate::process::{self, Command};
 
+pub use archive::{ArchiveError, SavedImage, SavedLayer};
 pub use build_output::build_step;
 pub use images::{LocalImage, LocalImages};
 pub use layer_cache::CacheDialect;
 pub use mirrors::MIRRORS_VARIABLE;
 pub use push::{PushError, PushRetries, push_retrying};
 pub use secrets::{secret_args, secret_spec};
+pub use transfer::{EngineAddress, PushWith};
 
 /// The container engine's command-line client.
 #[derive(Debug, Clone)]
@@ -143,6 +148,19 @@ impl Docker {
 
     pub fn push(&self, reference: &str) -> Command {
         self.command(["push", reference])
+    }
+
+    /// `docker image save --output FILE REFERENCE`: the image as a docker-archive (podman's
+    /// default format too), read by [`SavedImage::read`].
+    pub fn save(&self, reference: &str, file: &Path) -> Command {
+        let file = file.display().to_string();
+        self.command(["image", "save", "--output", &file, reference])
+    }
+
+    /// Whether this engine runs on this machine, so that saving an image is a local copy.
+    pub fn is_local(&self) -> bool {
+        let program = self.program.to_string_lossy();
+        EngineAddress::from_env(&program, &self.leading_args).is_local()
     }
 
     pub fn pull(&self, reference: &str) -> Command {

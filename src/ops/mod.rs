@@ -12,12 +12,15 @@ pub mod layer_cache;
 pub mod outcome;
 pub mod platform_index;
 pub mod push;
+mod pushed_digests;
+pub mod saved_push;
 mod session;
 pub mod state_dir;
 pub mod up_to_date;
 
 pub use build::{BuildRequest, BuildSettings};
 pub use outcome::Unpublished;
+pub use pushed_digests::PushedDigests;
 pub use session::Session;
 pub use state_dir::{builds_lock, display, state_dir, state_path};
 

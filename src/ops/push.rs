@@ -11,8 +11,10 @@ use crate::plan::{local_tag, version_tag};
 use crate::process::{self, Command};
 use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError, ecr};
 
+use super::PushedDigests;
 use super::outcome::Outcome;
 use super::platform_index;
+use super::saved_push;
 use super::up_to_date::remote_copy;
 use super::{Session, print_stdout};
 
@@ -128,7 +130,8 @@ fn publish(
         return Ok(());
     }
     let sources: Vec<String> = publications.iter().map(|p| p.source.clone()).collect();
-    let local = context.docker.local_images(&sources)?;
+    let mut local = context.docker.local_images(&sources)?;
+    super::PushedDigests::load(context).add_to(&mut local);
     let mut logins = registry::sign_in(hosts)?;
     let deadline = context.registry_timeout;
     let pending = registry::with_client(hosts, &mut logins, deadline, |client| {
@@ -209,23 +212,34 @@ pub fn push_with_docker(
         return Ok(());
     }
     super::engine_login::log_docker_in(&context.docker, logins, hosts)?;
+    let client = match saved_push::uses_client(context) {
+        true => {
+            let client = RegistryClient::connect(hosts, logins, context.registry_timeout)?;
+            Some(client.for_pushes())
+        }
+        false => None,
+    };
     let mut outcome = Outcome::default();
+    let mut pushed = super::PushedDigests::load(context);
     for publication in publications {
         if outcome.has_failed() && after_failure == AfterFailure::Stop {
             outcome.untried(publication.targets.iter().cloned());
             continue;
         }
-        push_publication(context, publication, after_failure, &mut outcome)?;
+        let pushing = (client.as_ref().map(|c| (c, &mut pushed)), after_failure);
+        push_publication(context, publication, pushing, &mut outcome)
+            .inspect_err(|_| pushed.save(context))?;
     }
+    pushed.save(context);
     outcome.into_result()
 }
 
-/// Tags then pushes the targets of `publication`, each outcome into `outcome`; Err only when
-/// interrupted.
+/// Tags then pushes the targets of `publication`, with the registry `client` when there is one,
+/// else with docker, each outcome into `outcome`; Err only when interrupted.
 fn push_publication(
     context: &Session,
     publication: &Publication,
-    after_failure: AfterFailure,
+    (client, after_failure): (Option<(&RegistryClient, &mut PushedDigests)>, AfterFailure),
     outcome: &mut Outcome,
 ) -> Result<()> {
     for (i, target) in publication.targets.iter().enumerate() {
@@ -234,6 +248,10 @@ fn push_publication(
             let rest = publication.targets.iter().enumerate();
             return record_failure(error, target, rest.filter(|(j, _)| *j != i), outcome);
         }
+    }
+    if let Some((client, pushed)) = client {
+        let (source, targets) = (&publication.source, &publication.targets);
+        return saved_push::push_saved(context, (client, pushed), source, targets, outcome);
     }
     let retries = context.push_retries();
     for (i, target) in publication.targets.iter().enumerate() {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::catalog::{self, Catalog};
-use crate::engine::{Docker, PushRetries};
+use crate::engine::{Docker, PushRetries, PushWith};
 use crate::error::Result;
 use crate::oci_labels::Provenance;
 use crate::registry::Registry;
@@ -25,6 +25,8 @@ pub struct Session {
     /// Keep the builds' layer cache in the registry (`--registry-cache`).
     pub registry_cache: bool,
     provenance: OnceCell<Provenance>,
+    /// Which way local images are pushed (`--push-with`).
+    pub push_with: PushWith,
 }
 
 impl Session {
@@ -45,6 +47,7 @@ impl Session {
             offline,
             registry_cache,
             provenance: OnceCell::new(),
+            push_with: PushWith::default(),
         }
     }
 

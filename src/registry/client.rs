@@ -26,6 +26,23 @@ const RETRY_DELAYS: [Duration; 3] = [
     Duration::from_millis(300),
     Duration::from_millis(900),
 ];
+/// The waits before the attempts of a request of a push that the registry answered failing
+/// (5xx, not 429), up to thirteen: a push is hundreds of requests that must all succeed, so a
+/// registry failing one request in three fails one of them four times in a row in most pushes.
+const PUSH_RETRY_DELAYS: [Duration; 12] = [
+    Duration::from_millis(100),
+    Duration::from_millis(200),
+    Duration::from_millis(400),
+    Duration::from_millis(800),
+    Duration::from_secs(1),
+    Duration::from_secs(1),
+    Duration::from_secs(1),
+    Duration::from_secs(1),
+    Duration::from_secs(1),
+    Duration::from_secs(1),
+    Duration::from_secs(1),
+    Duration::from_secs(1),
+];
 /// The waits before the attempts after a broken connection, up to eight: a flaky network breaks
 /// one connection in several (at 20% of connections reset, a check of three connections failed
 /// four times in a row in one of ~20 pushes), and a new connection usually gets through.
@@ -45,11 +62,15 @@ const INTERRUPT_POLL: Duration = Duration::from_millis(50);
 pub struct RegistryClient {
     runtime: tokio::runtime::Runtime,
     pub(super) oci: oci_client::Client,
+    /// Where blobs are, to mount them from ([`super::upload`]).
+    pub(super) blob_homes: super::upload::BlobHomes,
     /// For the requests oci-client does not make, configured as `oci`.
     pub(super) http: reqwest::Client,
     access: BTreeMap<String, Access>,
     /// How long a request may take, its retries included.
     deadline: Duration,
+    /// The waits between attempts of a request the registry answered failing (5xx).
+    failing_delays: &'static [Duration],
 }
 
 /// A failed request and the image (and so the registry) it failed at.
@@ -95,10 +116,19 @@ impl RegistryClient {
         Ok(Self {
             runtime,
             oci,
+            blob_homes: super::upload::BlobHomes::default(),
             http,
             access,
             deadline,
+            failing_delays: &RETRY_DELAYS,
         })
+    }
+
+    /// This client, trying a request the registry answers failing (5xx) up to thirteen
+    /// times, as the requests of a push must all succeed.
+    pub fn for_pushes(mut self) -> Self {
+        self.failing_delays = &PUSH_RETRY_DELAYS;
+        self
     }
 
     /// The digest of the manifest `reference` names (a HEAD request), None when there is none.
@@ -208,7 +238,7 @@ impl RegistryClient {
                     asked_waits += 1;
                     Some(wait)
                 }
-                _ => retry_delay(&blamed.error, attempts),
+                _ => retry_delay(&blamed.error, attempts, self.failing_delays),
             };
             match delay {
                 Some(delay) => tokio::time::sleep(delay).await,
@@ -279,10 +309,16 @@ impl RegistryClient {
     }
 }
 
-/// The wait before trying again after `attempts` attempts ending in `error`; None: give up.
-fn retry_delay(error: &OciDistributionError, attempts: usize) -> Option<Duration> {
+/// The wait before trying again after `attempts` attempts ending in `error`, a 5xx answer
+/// waited for by `failing_delays`; None: give up.
+fn retry_delay(
+    error: &OciDistributionError,
+    attempts: usize,
+    failing_delays: &[Duration],
+) -> Option<Duration> {
     let delays: &[Duration] = match failure::transient(error)? {
-        failure::Transient::Answered => &RETRY_DELAYS,
+        failure::Transient::Answered if rate_limit::is_too_many(error) => &RETRY_DELAYS,
+        failure::Transient::Answered => failing_delays,
         failure::Transient::Broken => &BROKEN_RETRY_DELAYS,
     };
     delays.get(attempts - 1).copied()
@@ -335,7 +371,7 @@ mod tests {
     /// The waits of every attempt after the first, until `retry_delay` gives up.
     fn waits(error: &OciDistributionError) -> Vec<Duration> {
         (1..)
-            .map_while(|attempts| retry_delay(error, attempts))
+            .map_while(|attempts| retry_delay(error, attempts, &RETRY_DELAYS))
             .collect()
     }
 
@@ -348,6 +384,17 @@ mod tests {
         assert_eq!(broken.len(), 7);
         assert_eq!(broken[..3], [ms(100), ms(300), ms(900)]);
         assert_eq!(broken.iter().sum::<Duration>(), ms(5300));
+    }
+
+    #[test]
+    fn a_push_tries_a_failing_registry_thirteen_times_a_spent_rate_limit_four() {
+        let push_waits = |error| {
+            (1..)
+                .map_while(|attempts| retry_delay(&error, attempts, &PUSH_RETRY_DELAYS))
+                .count()
+        };
+        assert_eq!(push_waits(server_error(503)), 12);
+        assert_eq!(push_waits(server_error(429)), 3);
     }
 
     #[test]

@@ -156,7 +156,7 @@ impl RegistryClient {
 
     /// Asks the registry to link `blob` from the source repository; false when it started an
     /// upload instead (202), as registries do that refuse cross-repository mounts.
-    async fn mount(
+    pub(super) async fn mount(
         &self,
         source: &Reference,
         target: &Reference,
@@ -173,7 +173,7 @@ impl RegistryClient {
         .await
     }
 
-    async fn has_blob(
+    pub(super) async fn has_blob(
         &self,
         target: &Reference,
         blob: &OciDescriptor,
@@ -212,7 +212,7 @@ impl RegistryClient {
         Ok(())
     }
 
-    async fn push_manifest(
+    pub(super) async fn push_manifest(
         &self,
         target: &Reference,
         manifest: &Manifest,

@@ -80,7 +80,7 @@ impl RegistryClient {
         })?;
         let answer = self.block_on(self.request(&action, &image, async || {
             let authorization = self
-                .authorization_to(&image, RegistryOperation::Push)
+                .authorization_for(&image, RegistryOperation::Push)
                 .await?;
             delete(&self.http, &url, &authorization).await
         }))?;
@@ -110,7 +110,7 @@ async fn delete(
     if let Some(refusal) = refusal(status, &body) {
         return Ok(Answer::Refused(refusal));
     }
-    check_status(status, &body, url).map(|()| Answer::Deleted)
+    check_status(StatusCode::OK, status, &body, url).map(|()| Answer::Deleted)
 }
 
 /// The answer of a registry that does not delete, in one line; None for any other answer.

@@ -92,6 +92,18 @@ impl RemoteError {
     }
 
     /// Whether the user stopped the work (Ctrl-C), here or in the AWS CLI.
+    /// Whether the registry refused for a spent rate limit, which lasts: nothing more is to be
+    /// asked of it.
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(
+            self,
+            RemoteError::Request {
+                problem: Problem::RateLimited { .. } | Problem::RetryTooLate { .. },
+                ..
+            }
+        )
+    }
+
     pub fn is_interrupted(&self) -> bool {
         matches!(
             self,

@@ -97,7 +97,7 @@ fn index_bytes(children: &[(&Manifest, &str)]) -> (Vec<u8>, &'static str) {
 }
 
 /// `sha256:<hex>` of `bytes`, the digest the registry gives a manifest.
-fn sha256(bytes: &[u8]) -> String {
+pub(super) fn sha256(bytes: &[u8]) -> String {
     let hash = Sha256::digest(bytes);
     let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256:{hex}")

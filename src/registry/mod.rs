@@ -16,6 +16,7 @@ mod rate_limit;
 mod sign_in;
 mod tags;
 mod transport;
+mod upload;
 pub mod upstream;
 
 use std::fmt;

@@ -129,11 +129,12 @@ impl RegistryClient {
         &self,
         image: &Reference,
     ) -> Result<Authorization, OciDistributionError> {
-        self.authorization_to(image, RegistryOperation::Pull).await
+        self.authorization_for(image, RegistryOperation::Pull).await
     }
 
-    /// The credentials for plain requests doing `operation` on `image`'s repository.
-    pub(super) async fn authorization_to(
+    /// The credentials for plain requests of `operation` on `image`'s repository, as
+    /// `authorization` finds them.
+    pub(super) async fn authorization_for(
         &self,
         image: &Reference,
         operation: RegistryOperation,
@@ -165,7 +166,7 @@ async fn tag_page(
         .filter_map(|value| value.to_str().ok().map(str::to_owned))
         .collect();
     let body = response.bytes().await?;
-    check_status(status, &body, url)?;
+    check_status(StatusCode::OK, status, &body, url)?;
     let list: TagList = serde_json::from_slice(&body)?;
     let next = match next_link(links.iter().map(String::as_str)) {
         Some(target) => Some(
@@ -180,16 +181,18 @@ async fn tag_page(
     })
 }
 
-/// An answer that is no page as an error, as oci-client words it: 401 unauthorized, a client
-/// error with the registry's error envelope when it sent one, else the status and body.
+/// An answer of another status than `expected` as an error, as oci-client words it: 401
+/// unauthorized, a client error with the registry's error envelope when it sent one, else the
+/// status and body.
 pub(super) fn check_status(
+    expected: StatusCode,
     status: StatusCode,
     body: &[u8],
     url: &Url,
 ) -> Result<(), OciDistributionError> {
     let url = url.to_string();
     match status {
-        StatusCode::OK => Ok(()),
+        s if s == expected => Ok(()),
         StatusCode::UNAUTHORIZED => Err(OciDistributionError::UnauthorizedError { url }),
         s if s.is_client_error() => match serde_json::from_slice::<OciEnvelope>(body) {
             Ok(envelope) => Err(OciDistributionError::RegistryError { envelope, url }),

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 pub use engine::Engine;
 
@@ -126,6 +127,49 @@ impl Env {
         let mut command = self.command(args);
         command.envs(env.iter().copied());
         Run::from(command.output().expect("run dagster-image"))
+    }
+
+    /// Like `run_with`, stopped (SIGTERM, as Ctrl-C would) when it has not finished within
+    /// `deadline`: the test then fails saying so, with what the run said until then.
+    #[track_caller]
+    pub fn run_within(&self, args: &[&str], env: &[(&str, &str)], deadline: Duration) -> Run {
+        let mut command = self.command(args);
+        command.envs(env.iter().copied());
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().expect("run dagster-image");
+        let read = |mut pipe: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = pipe.read_to_string(&mut text);
+                text
+            })
+        };
+        let stdout = read(Box::new(child.stdout.take().expect("stdout")));
+        let stderr = read(Box::new(child.stderr.take().expect("stderr")));
+        let started = Instant::now();
+        let mut stopped = false;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for dagster-image") {
+                break status;
+            }
+            if !stopped && started.elapsed() > deadline {
+                let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+                // SAFETY: signals our own child, which has not been reaped yet.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+                stopped = true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let run = Run {
+            code: status.code(),
+            stdout: stdout.join().expect("stdout read"),
+            stderr: stderr.join().expect("stderr read"),
+        };
+        assert!(
+            !stopped,
+            "{args:?} did not finish within {deadline:?}:\n{run:#?}"
+        );
+        run
     }
 
     /// Runs `args` with a stand-in `$DOCKER` that notes its calls and fails, and asserts that
