@@ -27,7 +27,7 @@ pub fn bake(context: &Session, request: &BuildRequest, push: bool) -> Result<()>
     let options = bake::Options {
         platforms: request.platforms(),
         declared,
-        push_to: registry.as_ref(),
+        push_to: registry,
     };
     let file = bake::bake_file(&plan, &options)?;
     let most_platforms = file.target.values().map(|t| t.platforms.len()).max();

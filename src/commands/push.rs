@@ -36,9 +36,9 @@ pub fn push(context: &Session, name: &str, push: &Push, dry_run: bool) -> Result
     let mut pushes = Pushes::default();
     for version in versions {
         let timestamp = image.last_built(version)?;
-        pushes.add(&registry, name, (version, timestamp), platforms, custom_tag);
+        pushes.add(registry, name, (version, timestamp), platforms, custom_tag);
     }
-    pushes.run(context, &registry, dry_run)
+    pushes.run(context, registry, dry_run)
 }
 
 /// Prints the tags of `<registry>/<name>`, one per line.

@@ -50,7 +50,7 @@ pub fn index(
     let registry = context.registry()?;
     let tag = crate::plan::version_tag(version, timestamp);
     let (_, index) =
-        platform_index::per_platform(&registry, name, version, timestamp, platforms, &tag);
+        platform_index::per_platform(registry, name, version, timestamp, platforms, &tag);
     let hosts = [registry.host().to_owned()];
     platform_index::assemble(&hosts, &[index], context.registry_timeout, dry_run)
 }

@@ -122,7 +122,7 @@ fn configured_registry(context: &Session) -> Result<Option<Registry>> {
         return Ok(None);
     }
     match context.registry() {
-        Ok(registry) => Ok(Some(registry)),
+        Ok(registry) => Ok(Some(registry.clone())),
         Err(registry::Error::Missing) => Ok(None),
         Err(error) => Err(error.into()),
     }

@@ -93,9 +93,9 @@ pub fn push_every_version_at(
     let mut pushes = Pushes::default();
     let platforms = platform_index::platforms_to_push(&image, platforms);
     for version in image.versions.keys() {
-        pushes.add(&registry, name, (version, timestamp), platforms, None);
+        pushes.add(registry, name, (version, timestamp), platforms, None);
     }
-    pushes.run(context, &registry, dry_run)?;
+    pushes.run(context, registry, dry_run)?;
     Ok(pushes.references())
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::catalog::{self, Catalog};
 use crate::engine::{Docker, PushRetries};
 use crate::error::Result;
-use crate::registry::Registry;
+use crate::registry::{self, Registry};
 
 /// What every command and operation of one run works with. The catalog is looked for when a command first needs it, so
 /// that the commands that need none (`tags`) work anywhere.
@@ -16,7 +16,9 @@ pub struct Session {
     images_dir: Option<PathBuf>,
     catalog: OnceCell<Catalog>,
     pub docker: Docker,
-    registry: Option<String>,
+    /// The registry of `--registry`, else `DAGSTER_IMAGE_REGISTRY`, else `AWS_ACCOUNT_ID`'s ECR,
+    /// parsed once; its error only stops the commands that need a registry.
+    registry: std::result::Result<Registry, registry::Error>,
     /// How long one registry operation may take, its retries included.
     pub registry_timeout: Duration,
     /// Ask no registry about upstream images, nor whether images are pushed.
@@ -35,7 +37,7 @@ impl Session {
             images_dir,
             catalog: OnceCell::new(),
             docker,
-            registry,
+            registry: Registry::resolve(registry.as_deref()),
             registry_timeout,
             offline,
         }
@@ -52,8 +54,8 @@ impl Session {
     }
 
     /// The registry to push to; an error only for commands that need one.
-    pub fn registry(&self) -> std::result::Result<Registry, crate::registry::Error> {
-        Registry::resolve(self.registry.as_deref())
+    pub fn registry(&self) -> std::result::Result<&Registry, registry::Error> {
+        self.registry.as_ref().map_err(Clone::clone)
     }
 
     /// The registry as a plan takes it, for its `source: aws` bases: its address, or why there

@@ -41,7 +41,7 @@ pub struct Registry {
     path: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     #[error("`{value}` is not a registry (`HOST[:PORT][/PATH]`): {why}")]
     Invalid { value: String, why: String },
