@@ -81,7 +81,7 @@ pub fn build_and_push(context: &Session, release: &Release, dry_run: bool) -> Re
     } else {
         build_and_push_staged(context, copies, &steps, staging.as_deref())?;
     }
-    steps.release_untagged(&hosts, &pushed, context.registry_timeout, dry_run)
+    steps.release_untagged(context, &hosts, &pushed, dry_run)
 }
 
 /// Runs the builds of `steps` with the image's `copies` in place (a failure exits with the
@@ -103,7 +103,7 @@ fn build_and_push_staged(
         }
     }
     if let Some(staging) = staging {
-        crate::ops::engine_login::login_if_aws(&context.docker, split_repository(staging).0)?;
+        crate::ops::engine_login::login_if_aws(context, split_repository(staging).0)?;
     }
     for (step, command) in &steps.pushes {
         command.run(step)?;
@@ -255,20 +255,20 @@ impl Steps {
     /// under every tag; nothing when nothing was staged.
     fn release_untagged(
         &self,
+        context: &Session,
         hosts: &[String],
         pushed: &Pushed,
-        deadline: std::time::Duration,
         dry_run: bool,
     ) -> Result<()> {
         if self.staged.is_empty() {
             return Ok(());
         }
         platform_index::release_untagged(
+            context,
             hosts,
             &self.staged,
             pushed.repository,
             &pushed.references(),
-            deadline,
             dry_run,
         )
     }

@@ -3,7 +3,6 @@
 
 use crate::error::Result;
 use crate::reference::{ImageName, Tag};
-use crate::registry;
 
 use crate::ops::push::Pushes;
 use crate::ops::{Session, platform_index, print_stdout};
@@ -45,12 +44,14 @@ pub fn push(context: &Session, name: &str, push: &Push, dry_run: bool) -> Result
 pub fn tags(context: &Session, name: &ImageName) -> Result<()> {
     let registry = context.registry()?;
     let hosts = [registry.host().to_owned()];
-    let mut logins = registry::sign_in(&hosts)?;
+    let mut logins = context.sign_ins.sign_in(&hosts)?;
     let repository = registry.repository(name);
     let deadline = context.registry_timeout;
-    let tags = registry::with_client(&hosts, &mut logins, deadline, |client| {
-        client.tags(&repository)
-    })?;
+    let tags = context
+        .sign_ins
+        .with_client(&hosts, &mut logins, deadline, |client| {
+            client.tags(&repository)
+        })?;
     print_stdout(
         &tags
             .iter()

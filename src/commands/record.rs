@@ -28,7 +28,7 @@ pub fn pull(context: &Session, built: &BuiltElsewhere, platform: Option<&str>) -
     let remote = format!("{}:{tag}", registry.repository(name));
     let local = local_tag(name, python_version, timestamp);
     let docker = &context.docker;
-    crate::ops::engine_login::login_if_aws(docker, registry.host())?;
+    crate::ops::engine_login::login_if_aws(context, registry.host())?;
     docker.pull(&remote).run(&format!("pulling `{remote}`"))?;
     docker
         .tag(&remote, &local)
@@ -52,7 +52,7 @@ pub fn index(
     let (_, index) =
         platform_index::per_platform(registry, name, version, timestamp, platforms, &tag);
     let hosts = [registry.host().to_owned()];
-    platform_index::assemble(&hosts, &[index], context.registry_timeout, dry_run)
+    platform_index::assemble(context, &hosts, &[index], dry_run)
 }
 
 /// The image `name`, once its `python_version` and the tag at `timestamp` are checked.

@@ -108,7 +108,7 @@ fn copy_index(
     let Some(pushed) = pushed else {
         return Err(registry::Error::Missing.into());
     };
-    let mut logins = registry::sign_in(hosts)?;
+    let mut logins = context.sign_ins.sign_in(hosts)?;
     let published = RefCell::new(Vec::new());
     let copy = ReleaseCopy {
         context,
@@ -157,7 +157,7 @@ fn copy_else_push(
     pushed: Option<&Pushed>,
     publication: Publication,
 ) -> Result<()> {
-    let mut logins = registry::sign_in(destination_hosts)?;
+    let mut logins = context.sign_ins.sign_in(destination_hosts)?;
     if let Some(pushed) = pushed {
         let published = RefCell::new(Vec::new());
         let copy = ReleaseCopy {
@@ -232,11 +232,15 @@ impl ReleaseCopy<'_> {
         let source_host = &self.pushed.host;
         let mut hosts = self.destination_hosts.to_vec();
         if !hosts.contains(source_host) {
-            registry::sign_in_to(logins, source_host).map_err(Failed::AtSource)?;
+            let sign_ins = &self.context.sign_ins;
+            sign_ins
+                .sign_in_to(logins, source_host)
+                .map_err(Failed::AtSource)?;
             hosts.push(source_host.clone());
         }
         let deadline = self.context.registry_timeout;
-        let copied = registry::with_client(&hosts, logins, deadline, |client| self.copy(client))
+        let copied = (self.context.sign_ins)
+            .with_client(&hosts, logins, deadline, |client| self.copy(client))
             .map_err(|error| self.blame(error))?;
         let Some(copied) = copied else {
             say!(

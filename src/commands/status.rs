@@ -3,7 +3,6 @@
 //! whether the registry has it.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::Serialize;
 
@@ -79,8 +78,8 @@ fn rows(
     targets: &[Target],
 ) -> Result<Vec<Row>> {
     let (freshness, local) = incremental::assess_with_images(context, images, plan)?;
-    let mut registry = configured_registry(context)?
-        .map(|registry| PushedLookup::connect(registry, context.registry_timeout));
+    let mut registry =
+        configured_registry(context)?.map(|registry| PushedLookup::connect(context, registry));
     let mut rows = Vec::new();
     let assessed = freshness.changed.into_iter().zip(freshness.reasons);
     for (build, (stale, reasons)) in plan.builds.iter().zip(assessed) {
@@ -139,9 +138,10 @@ struct PushedLookup {
 impl PushedLookup {
     /// A lookup with the credentials of a push: docker's, else an AWS password; each question
     /// answered within `deadline`.
-    fn connect(registry: Registry, deadline: Duration) -> Self {
+    fn connect(context: &Session, registry: Registry) -> Self {
         let hosts = [registry.host().to_owned()];
-        let client = registry::sign_in(&hosts)
+        let deadline = context.registry_timeout;
+        let client = (context.sign_ins.sign_in(&hosts))
             .and_then(|logins| RegistryClient::connect(&hosts, &logins, deadline))
             .map_err(|error| warn_cannot_ask(&registry, &error))
             .ok();

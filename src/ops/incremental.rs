@@ -12,8 +12,8 @@ use crate::error::{Error, Result};
 use crate::freshness::{self, Facts, Freshness, Labels, Pins, Reason};
 use crate::plan::{self, Plan};
 use crate::reference::platform_matches;
-use crate::registry::KnownManifests;
 use crate::registry::upstream::{self, Wanted};
+use crate::registry::{KnownManifests, SignIns};
 use crate::upstream::{LocalCopy, Lookup, Observed};
 
 use super::Session;
@@ -278,9 +278,10 @@ fn local_while_looking_up(
     keep: Keep,
 ) -> Result<(LocalImages, Vec<Lookup>)> {
     let (offline, deadline) = (context.offline, context.registry_timeout);
+    let sign_ins = &context.sign_ins;
     let (local, lookups) = std::thread::scope(|scope| {
         let known = known_manifests(context, keep);
-        let lookups = scope.spawn(|| look_up(known, offline, deadline, wanted));
+        let lookups = scope.spawn(|| look_up(sign_ins, known, offline, deadline, wanted));
         let local = local_images(context, asked);
         let lookups = lookups
             .join()
@@ -307,7 +308,7 @@ fn local_then_missing(
     let missing: Vec<Wanted> = missing.into_iter().cloned().collect();
     let (offline, deadline) = (context.offline, context.registry_timeout);
     let known = known_manifests(context, keep);
-    let mut found = look_up(known, offline, deadline, &missing)?.into_iter();
+    let mut found = look_up(&context.sign_ins, known, offline, deadline, &missing)?.into_iter();
     let lookups = wanted
         .iter()
         .map(|key| match here.contains(&key) {
@@ -328,6 +329,7 @@ fn local_images(context: &Session, asked: &[String]) -> Result<LocalImages> {
 /// The registries' answers about `wanted`, each request within `deadline`, a manifest of
 /// `known` only checked; none asked when `offline`.
 fn look_up(
+    sign_ins: &SignIns,
     mut known: KnownManifests,
     offline: bool,
     deadline: Duration,
@@ -337,6 +339,7 @@ fn look_up(
         return Ok(vec![Lookup::NotAsked; wanted.len()]);
     }
     Ok(upstream::look_up(
+        sign_ins,
         wanted,
         deadline,
         lookup_concurrency(),

@@ -68,7 +68,7 @@ impl Pushes {
     pub fn run(&self, context: &Session, registry: &Registry, dry_run: bool) -> Result<()> {
         let hosts = [registry.host().to_owned()];
         publish(context, &hosts, &self.publications, dry_run)?;
-        platform_index::assemble(&hosts, &self.indexes, context.registry_timeout, dry_run)
+        platform_index::assemble(context, &hosts, &self.indexes, dry_run)
     }
 
     /// Every reference pushed: each publication's targets and each index.
@@ -129,11 +129,13 @@ fn publish(
     }
     let sources: Vec<String> = publications.iter().map(|p| p.source.clone()).collect();
     let local = context.docker.local_images(&sources)?;
-    let mut logins = registry::sign_in(hosts)?;
+    let mut logins = context.sign_ins.sign_in(hosts)?;
     let deadline = context.registry_timeout;
-    let pending = registry::with_client(hosts, &mut logins, deadline, |client| {
-        not_up_to_date(client, publications, &local)
-    })?;
+    let pending = context
+        .sign_ins
+        .with_client(hosts, &mut logins, deadline, |client| {
+            not_up_to_date(client, publications, &local)
+        })?;
     push_with_docker(context, hosts, &logins, &pending, AfterFailure::KeepGoing)
 }
 

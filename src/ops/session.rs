@@ -1,5 +1,6 @@
 //! The run session: what one invocation works with, made once from the checked command line
-//! (the catalog, found when first needed; the engine; the registry; the registry deadline).
+//! (the catalog, found when first needed; the engine; the registry, parsed once; each
+//! registry's login, decided once; the registry deadline).
 
 use std::cell::OnceCell;
 use std::path::PathBuf;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use crate::catalog::{self, Catalog};
 use crate::engine::{Docker, PushRetries};
 use crate::error::Result;
-use crate::registry::{self, Registry};
+use crate::registry::{self, Registry, SignIns};
 
 /// What every command and operation of one run works with. The catalog is looked for when a command first needs it, so
 /// that the commands that need none (`tags`) work anywhere.
@@ -19,6 +20,8 @@ pub struct Session {
     /// The registry of `--registry`, else `DAGSTER_IMAGE_REGISTRY`, else `AWS_ACCOUNT_ID`'s ECR,
     /// parsed once; its error only stops the commands that need a registry.
     registry: std::result::Result<Registry, registry::Error>,
+    /// The login of each registry, decided the first time an operation needs it.
+    pub sign_ins: SignIns,
     /// How long one registry operation may take, its retries included.
     pub registry_timeout: Duration,
     /// Ask no registry about upstream images, nor whether images are pushed.
@@ -38,6 +41,7 @@ impl Session {
             catalog: OnceCell::new(),
             docker,
             registry: Registry::resolve(registry.as_deref()),
+            sign_ins: SignIns::default(),
             registry_timeout,
             offline,
         }

@@ -28,7 +28,7 @@ pub use ecr::{PUBLIC_ECR_HOST, aws_password_command};
 pub use failure::{RemoteError, joined_lines, rate_limit_hint};
 pub use index::{Assembled, Child};
 pub use known::KnownManifests;
-pub use sign_in::{aws_password_needed, sign_in, sign_in_to, with_client};
+pub use sign_in::{SignIns, aws_password_needed};
 
 const DEFAULT_AWS_REGION: &str = "us-west-2";
 /// The registry of repositories that name none.

@@ -14,7 +14,7 @@ use super::credentials::Logins;
 use super::failure::RemoteError;
 use super::known::KnownManifests;
 use super::manifest::Manifest;
-use super::sign_in::sign_in_to;
+use super::sign_in::SignIns;
 use crate::upstream::Lookup;
 
 /// One thing to look up: an image reference and the platform of the build that uses it (None:
@@ -24,6 +24,7 @@ pub type Wanted = (String, Option<String>);
 /// The registry's answer for each of `wanted`, in order. A registry that cannot be asked gives
 /// `Lookup::Failed` for its references; only an interruption is an error.
 pub fn look_up(
+    sign_ins: &SignIns,
     wanted: &[Wanted],
     deadline: Duration,
     concurrency: usize,
@@ -36,7 +37,7 @@ pub fn look_up(
     let mut logins = Logins::default();
     let mut refused = BTreeMap::new();
     for host in &hosts {
-        if let Err(error) = sign_in_to(&mut logins, host) {
+        if let Err(error) = sign_ins.sign_in_to(&mut logins, host) {
             refused.insert(host.clone(), error.reason());
         }
     }
@@ -292,7 +293,8 @@ mod tests {
             ),
         ];
         let mut known = KnownManifests::default();
-        let answers = look_up(&wanted, Duration::from_secs(5), 8, &mut known).unwrap();
+        let sign_ins = SignIns::default();
+        let answers = look_up(&sign_ins, &wanted, Duration::from_secs(5), 8, &mut known).unwrap();
         assert_eq!(answers.len(), 2);
         for answer in answers {
             assert!(
