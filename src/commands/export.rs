@@ -13,10 +13,10 @@ use crate::ops::build::{self, BuildRequest};
 use crate::ops::{Session, incremental, print_stdout};
 
 /// Prints the bake file of `request`'s plan; with `push`, tagged for the registry and pushed.
-pub fn bake(context: &Session, request: &BuildRequest, push: bool) -> Result<()> {
-    let (images, plan) = build::resolve(context, request)?;
+pub fn bake(session: &Session, request: &BuildRequest, push: bool) -> Result<()> {
+    let (images, plan) = build::resolve(session, request)?;
     let registry = if push {
-        Some(context.registry()?)
+        Some(session.registry()?)
     } else {
         None
     };
@@ -34,7 +34,7 @@ pub fn bake(context: &Session, request: &BuildRequest, push: bool) -> Result<()>
     warn_of_copies(&images, &plan);
     say_text!(
         "{}",
-        bake_notes(context.catalog()?.dir(), most_platforms.unwrap_or(0), push)
+        bake_notes(session.catalog()?.dir(), most_platforms.unwrap_or(0), push)
     );
     print_stdout(&bake::to_json(&file));
     Ok(())
@@ -61,18 +61,18 @@ fn bake_notes(images_dir: &Path, platforms: usize, push: bool) -> String {
 /// Prints the Buildkite pipeline of `request`'s plan, which pushes to the registry; with
 /// `--skip-unchanged`, only the steps of what is stale (none when nothing is).
 pub fn pipeline(
-    context: &Session,
+    session: &Session,
     request: &BuildRequest,
     agents: &[(String, String)],
 ) -> Result<()> {
-    let (images, plan) = build::resolve(context, request)?;
-    let registry = context.registry()?.to_string();
+    let (images, plan) = build::resolve(session, request)?;
+    let registry = session.registry()?.to_string();
     let plan = match request.skips_unchanged() {
-        true => stale_only(context, &images, plan)?,
+        true => stale_only(session, &images, plan)?,
         false => plan,
     };
     let current_bases = current_bases(&images, &plan);
-    let images_dir = dir_in_repository(context.catalog()?);
+    let images_dir = dir_in_repository(session.catalog()?);
     let settings = pipeline::Settings {
         images_dir: &images_dir,
         registry: &registry,
@@ -84,9 +84,9 @@ pub fn pipeline(
 }
 
 /// The builds of `plan` that are stale, and what builds on them.
-fn stale_only(context: &Session, images: &BTreeMap<String, Image>, plan: Plan) -> Result<Plan> {
+fn stale_only(session: &Session, images: &BTreeMap<String, Image>, plan: Plan) -> Result<Plan> {
     let total = plan.builds.len();
-    let freshness = incremental::assess(context, images, &plan)?;
+    let freshness = incremental::assess(session, images, &plan)?;
     let narrowed = plan::narrow(&plan, &freshness.changed, images);
     say!(
         "{} of {total} image-versions changed",

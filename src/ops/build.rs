@@ -120,7 +120,7 @@ impl BuildRequest {
 /// Labels the builds of `plan`, resolved from `request` over `images`, with their input digests,
 /// then prints it (`dry_run`) or runs it.
 pub fn run_plan(
-    context: &Session,
+    session: &Session,
     request: &BuildRequest,
     images: &BTreeMap<String, Image>,
     plan: Plan,
@@ -130,9 +130,9 @@ pub fn run_plan(
     // Before any digest reads a copy's source (a FIFO there would never end) or a file is written.
     let copies = Additions::prepare(
         built_images(images, &plan)?,
-        &state_path(context.catalog()?),
+        &state_path(session.catalog()?),
     )?;
-    let plan = incremental::label_builds(context, images, plan, request.skip_unchanged, dry_run)?;
+    let plan = incremental::label_builds(session, images, plan, request.skip_unchanged, dry_run)?;
     if plan.builds.is_empty() {
         report::line(&format!(
             "nothing to build: all {total} image-versions are unchanged"
@@ -146,44 +146,44 @@ pub fn run_plan(
         ));
     }
     if dry_run {
-        warn_of_unknown_registry(context, &plan);
-        print_stdout(&describe(context, images, &plan)?);
+        warn_of_unknown_registry(session, &plan);
+        print_stdout(&describe(session, images, &plan)?);
         return Ok(());
     }
     let copies = copies.only(|name| plan.builds.iter().any(|b| b.target.image.as_str() == name));
-    execute(context, images, copies, &plan, request)
+    execute(session, images, copies, &plan, request)
 }
 
 /// The plan of `request` over the images it reaches, every tag checked; what `build` runs and
 /// what `bake` and `pipeline` export.
 pub fn resolve(
-    context: &Session,
+    session: &Session,
     request: &BuildRequest,
 ) -> Result<(BTreeMap<String, Image>, Plan)> {
-    resolve_for(context, request, false)
+    resolve_for(session, request, false)
 }
 
 /// The plan of `request` as `resolve` makes it, for a dry run: when no registry is configured, a
 /// `source: aws` base it does not build is named `<registry>/<base>` (and said once on stderr)
 /// rather than refused, as a real run refuses it.
 pub fn resolve_to_show(
-    context: &Session,
+    session: &Session,
     request: &BuildRequest,
 ) -> Result<(BTreeMap<String, Image>, Plan)> {
-    resolve_for(context, request, true)
+    resolve_for(session, request, true)
 }
 
 fn resolve_for(
-    context: &Session,
+    session: &Session,
     request: &BuildRequest,
     only_shown: bool,
 ) -> Result<(BTreeMap<String, Image>, Plan)> {
     let images = match &request.name {
-        Some(name) if request.with_dependents => images_with_dependents(context, name)?,
-        Some(name) => context
+        Some(name) if request.with_dependents => images_with_dependents(session, name)?,
+        Some(name) => session
             .catalog()?
             .images_with_bases(std::slice::from_ref(name))?,
-        None => context.catalog()?.all_images()?,
+        None => session.catalog()?.all_images()?,
     };
     let mut wanted = targets(&images, request)?;
     if request.with_dependents {
@@ -198,7 +198,7 @@ fn resolve_for(
         platforms_in_one_build: request.platforms_in_one_build,
         without_registry: only_shown,
     };
-    let mut plan = plan::resolve(&images, &plan_request, &context.registry_address())?;
+    let mut plan = plan::resolve(&images, &plan_request, &session.registry_address())?;
     for build in &mut plan.builds {
         let tag = plan::version_tag(&build.target.python_version, &plan.timestamp);
         names::check_tag(&tag).map_err(|why| invalid("tag", &tag, why))?;
@@ -222,7 +222,7 @@ fn followed(dockerfile: &Path) -> Result<PathBuf> {
 
 /// Says once what a plan shown without a registry could not know: the registry that each
 /// `source: aws` base it does not build would be pulled from.
-fn warn_of_unknown_registry(context: &Session, plan: &Plan) {
+fn warn_of_unknown_registry(session: &Session, plan: &Plan) {
     let Some((first, rest)) = plan.unknown_registry_bases.split_first() else {
         return;
     };
@@ -230,7 +230,7 @@ fn warn_of_unknown_registry(context: &Session, plan: &Plan) {
     for base in rest {
         bases += &format!(", `{base}`");
     }
-    let how = context
+    let how = session
         .registry_address()
         .err()
         .and_then(|why| why.hint)
@@ -274,9 +274,9 @@ fn check_dockerfile(path: &Path) -> Result<()> {
 
 /// Every image: finding what builds on `name` needs them all. `name` is read first, so that an
 /// unknown one is refused as it is without `--with-dependents`.
-fn images_with_dependents(context: &Session, name: &str) -> Result<BTreeMap<String, Image>> {
-    context.catalog()?.image(name)?;
-    Ok(context.catalog()?.all_images()?)
+fn images_with_dependents(session: &Session, name: &str) -> Result<BTreeMap<String, Image>> {
+    session.catalog()?.image(name)?;
+    Ok(session.catalog()?.all_images()?)
 }
 
 /// The image-versions asked for: one, every version of one image, or everything.
@@ -295,13 +295,13 @@ fn targets(images: &BTreeMap<String, Image>, request: &BuildRequest) -> Result<V
 }
 
 fn execute(
-    context: &Session,
+    session: &Session,
     images: &BTreeMap<String, Image>,
     copies: Prepared,
     plan: &Plan,
     request: &BuildRequest,
 ) -> Result<()> {
-    let state_dir = state_dir(context.catalog()?).map_err(CatalogError::Io)?;
+    let state_dir = state_dir(session.catalog()?).map_err(CatalogError::Io)?;
     let _building = hold_builds_locks(&state_dir, &built_images(images, plan)?)?;
     let _copies = copies.copy_in()?;
     let log_dir = state_dir.join("logs").join(plan.timestamp.as_str());
@@ -311,7 +311,7 @@ fn execute(
         log_dir,
     };
     let left = PlatformsLeft::new(plan);
-    let report = run::execute(plan, &context.docker, &options, |build| {
+    let report = run::execute(plan, &session.docker, &options, |build| {
         if !left.built(build) {
             return Ok(());
         }
@@ -433,7 +433,7 @@ pub fn copy_notes<'a>(images: impl IntoIterator<Item = &'a Image>) -> String {
 }
 
 /// The plan as the commands it would run, in order, and the files it would write.
-fn describe(context: &Session, images: &BTreeMap<String, Image>, plan: &Plan) -> Result<String> {
+fn describe(session: &Session, images: &BTreeMap<String, Image>, plan: &Plan) -> Result<String> {
     let mut out = copy_notes(built_images(images, plan)?);
     for (i, build) in plan.builds.iter().enumerate() {
         let waits: Vec<String> = build
@@ -460,7 +460,7 @@ fn describe(context: &Session, images: &BTreeMap<String, Image>, plan: &Plan) ->
             build.target.python_version,
             platform.unwrap_or_default()
         );
-        out += &format!("{}\n", context.docker.build(&build.request));
+        out += &format!("{}\n", session.docker.build(&build.request));
         if !last_of_its_version(plan, i) {
             continue;
         }

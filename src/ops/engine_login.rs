@@ -22,10 +22,10 @@ pub fn log_docker_in(docker: &Docker, logins: &Logins, hosts: &[String]) -> Resu
 }
 
 /// Logs docker in to `host` when it is an AWS registry docker has no credentials for.
-pub fn login_if_aws(context: &Session, host: &str) -> Result<()> {
+pub fn login_if_aws(session: &Session, host: &str) -> Result<()> {
     if !ecr::is_aws(host) {
         return Ok(());
     }
     let hosts = [host.to_owned()];
-    log_docker_in(&context.docker, &context.sign_ins.sign_in(&hosts)?, &hosts)
+    log_docker_in(&session.docker, &session.sign_ins.sign_in(&hosts)?, &hosts)
 }

@@ -28,17 +28,17 @@ const KNOWN_MANIFESTS_FILE: &str = "upstream-manifests.json";
 /// its copies of upstream images, and their registries (concurrently) for their digests. Each
 /// registry that could not be asked, and made an upstream image unknown, is said once.
 pub fn assess(
-    context: &Session,
+    session: &Session,
     images: &BTreeMap<String, Image>,
     plan: &Plan,
 ) -> Result<Freshness> {
-    Ok(assess_with_images(context, images, plan)?.0)
+    Ok(assess_with_images(session, images, plan)?.0)
 }
 
 /// `assess`, with the tags of the current images of the builds that are here (from the same
 /// engine query).
 pub fn assess_with_images(
-    context: &Session,
+    session: &Session,
     images: &BTreeMap<String, Image>,
     plan: &Plan,
 ) -> Result<(Freshness, BTreeSet<String>)> {
@@ -47,7 +47,7 @@ pub fn assess_with_images(
         references,
         present,
         ..
-    } = gather(context, images, plan, true, Ask::Every, Keep::Manifests)?;
+    } = gather(session, images, plan, true, Ask::Every, Keep::Manifests)?;
     let freshness =
         Freshness::assess(images, plan, &facts, &references).map_err(CatalogError::Io)?;
     warn_of_unknowns(&freshness.reasons);
@@ -61,7 +61,7 @@ pub fn assess_with_images(
 /// and the upstream images; and for a `dry_run`, not about upstream images (nor their
 /// registries): its labels name them `unknown`.
 pub fn label_builds(
-    context: &Session,
+    session: &Session,
     images: &BTreeMap<String, Image>,
     plan: Plan,
     skip_unchanged: bool,
@@ -82,7 +82,7 @@ pub fn label_builds(
         references,
         local,
         ..
-    } = gather(context, images, &plan, skip_unchanged, ask, keep)?;
+    } = gather(session, images, &plan, skip_unchanged, ask, keep)?;
     let (mut pins, mut pulls, keep) = if skip_unchanged {
         let freshness =
             Freshness::assess(images, &plan, &facts, &references).map_err(CatalogError::Io)?;
@@ -103,7 +103,7 @@ pub fn label_builds(
     };
     if !dry_run {
         let building = |i: usize| keep.as_ref().is_none_or(|changed| changed[i]) && !pulls[i];
-        let repull = check_start_platforms(&plan, &references, &local, building, context.offline)?;
+        let repull = check_start_platforms(&plan, &references, &local, building, session.offline)?;
         for i in repull {
             pulls[i] = true;
             pins[i] = Pins::Building { pull: true };
@@ -216,7 +216,7 @@ struct Gathered {
 /// reference of each build, for its platform, as `ask` says; which of those tags name an
 /// image here; and the engine's images asked about.
 fn gather(
-    context: &Session,
+    session: &Session,
     images: &BTreeMap<String, Image>,
     plan: &Plan,
     current: bool,
@@ -236,8 +236,8 @@ fn gather(
     let mut asked: Vec<String> = tags.iter().cloned().collect();
     asked.extend(upstream_references.iter().map(|r| r.to_string()));
     let (local, lookups) = match ask {
-        Ask::NotHere => local_then_missing(context, &asked, &wanted, keep)?,
-        Ask::Every | Ask::None => local_while_looking_up(context, &asked, &wanted, keep)?,
+        Ask::NotHere => local_then_missing(session, &asked, &wanted, keep)?,
+        Ask::Every | Ask::None => local_while_looking_up(session, &asked, &wanted, keep)?,
     };
     let upstream = wanted
         .into_iter()
@@ -272,17 +272,17 @@ fn gather(
 /// The engine's images `asked`, and the registries' answers about every one of `wanted`, asked
 /// while the engine is: neither waits for the other.
 fn local_while_looking_up(
-    context: &Session,
+    session: &Session,
     asked: &[String],
     wanted: &[Wanted],
     keep: Keep,
 ) -> Result<(LocalImages, Vec<Lookup>)> {
-    let (offline, deadline) = (context.offline, context.registry_timeout);
-    let sign_ins = &context.sign_ins;
+    let (offline, deadline) = (session.offline, session.registry_timeout);
+    let sign_ins = &session.sign_ins;
     let (local, lookups) = std::thread::scope(|scope| {
-        let known = known_manifests(context, keep);
+        let known = known_manifests(session, keep);
         let lookups = scope.spawn(|| look_up(sign_ins, known, offline, deadline, wanted));
-        let local = local_images(context, asked);
+        let local = local_images(session, asked);
         let lookups = lookups
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -295,20 +295,20 @@ fn local_while_looking_up(
 /// engine has no copy of, or one that came from or went to that registry; a local-only copy's
 /// registry is not asked.
 fn local_then_missing(
-    context: &Session,
+    session: &Session,
     asked: &[String],
     wanted: &[Wanted],
     keep: Keep,
 ) -> Result<(LocalImages, Vec<Lookup>)> {
-    let local = local_images(context, asked)?;
+    let local = local_images(session, asked)?;
     let (here, missing): (Vec<&Wanted>, Vec<&Wanted>) =
         wanted.iter().partition(|(reference, _)| {
             local_copy(&local, reference).is_some_and(|copy| copy.is_local_only())
         });
     let missing: Vec<Wanted> = missing.into_iter().cloned().collect();
-    let (offline, deadline) = (context.offline, context.registry_timeout);
-    let known = known_manifests(context, keep);
-    let mut found = look_up(&context.sign_ins, known, offline, deadline, &missing)?.into_iter();
+    let (offline, deadline) = (session.offline, session.registry_timeout);
+    let known = known_manifests(session, keep);
+    let mut found = look_up(&session.sign_ins, known, offline, deadline, &missing)?.into_iter();
     let lookups = wanted
         .iter()
         .map(|key| match here.contains(&key) {
@@ -319,10 +319,10 @@ fn local_then_missing(
     Ok((local, lookups))
 }
 
-fn local_images(context: &Session, asked: &[String]) -> Result<LocalImages> {
+fn local_images(session: &Session, asked: &[String]) -> Result<LocalImages> {
     Ok(match asked.is_empty() {
         true => LocalImages::default(),
-        false => context.docker.local_images(asked)?,
+        false => session.docker.local_images(asked)?,
     })
 }
 
@@ -356,8 +356,8 @@ enum Keep {
 
 /// The upstream manifests earlier runs read, kept in the tool's folder beside the catalog (made
 /// when missing, unless the run keeps nothing).
-fn known_manifests(context: &Session, keep: Keep) -> KnownManifests {
-    let Ok(catalog) = context.catalog() else {
+fn known_manifests(session: &Session, keep: Keep) -> KnownManifests {
+    let Ok(catalog) = session.catalog() else {
         return KnownManifests::default();
     };
     match keep {

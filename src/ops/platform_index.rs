@@ -63,7 +63,7 @@ pub fn per_platform(
 /// digest only, without a tag, then puts the index of them under each of `targets`: the
 /// repository gains no tag but `targets` (`--dry-run`: says what it would do).
 pub fn release_untagged(
-    context: &Session,
+    session: &Session,
     hosts: &[String],
     staged: &[Child],
     repository: &str,
@@ -86,10 +86,10 @@ pub fn release_untagged(
         print_stdout(&out);
         return Ok(());
     }
-    let mut logins = context.sign_ins.sign_in(hosts)?;
-    let deadline = context.registry_timeout;
+    let mut logins = session.sign_ins.sign_in(hosts)?;
+    let deadline = session.registry_timeout;
     let children: Vec<Child> =
-        context
+        session
             .sign_ins
             .with_client(hosts, &mut logins, deadline, |client| {
                 staged
@@ -110,12 +110,12 @@ pub fn release_untagged(
             children: children.clone(),
         })
         .collect();
-    assemble(context, hosts, &indexes, false)
+    assemble(session, hosts, &indexes, false)
 }
 
 /// Puts every index of `indexes` in the registry (`--dry-run`: says what it would put).
 pub fn assemble(
-    context: &Session,
+    session: &Session,
     hosts: &[String],
     indexes: &[PlannedIndex],
     dry_run: bool,
@@ -140,10 +140,10 @@ pub fn assemble(
         print_stdout(&out);
         return Ok(());
     }
-    let mut logins = context.sign_ins.sign_in(hosts)?;
-    let deadline = context.registry_timeout;
+    let mut logins = session.sign_ins.sign_in(hosts)?;
+    let deadline = session.registry_timeout;
     for index in indexes {
-        let assembled = context
+        let assembled = session
             .sign_ins
             .with_client(hosts, &mut logins, deadline, |client| {
                 client.assemble_index(&index.target, &index.children)
