@@ -39,6 +39,7 @@ pub mod exit;
 pub mod export;
 pub mod freshness;
 pub mod lock;
+pub mod names;
 pub mod ops;
 pub mod plan;
 pub mod process;

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::ops::Deref;
 
-use crate::catalog::names;
+use crate::names;
 
 /// Repository of locally built images: `dagster/<name>`.
 pub const LOCAL_NAMESPACE: &str = "dagster";

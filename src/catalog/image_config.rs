@@ -15,8 +15,9 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::error::{Error, Result};
-use super::{file, names, yaml};
+use super::{file, yaml};
 use crate::dockerignore;
+use crate::names;
 
 /// Where `copy: [path]` entries go inside the image folder.
 pub const BUILD_CACHE: &str = "build_cache";

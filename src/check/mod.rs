@@ -294,7 +294,7 @@ fn base_problems(
         let at = |kind| folder.problem(kind, "versions.yaml", Some(base.line));
         match folders.get(&base.name).map(|f| &f.versions) {
             None => {
-                let hint = catalog::names::suggest(&base.name, folders.keys().map(String::as_str))
+                let hint = crate::names::suggest(&base.name, folders.keys().map(String::as_str))
                     .map(|name| format!("change it to `{name}`, or "))
                     .unwrap_or_default();
                 found.push(at(Kind::UnknownBase).says(

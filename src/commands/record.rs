@@ -4,8 +4,9 @@
 //! that builds on it here start from it; `index` puts the index of the images each platform's
 //! step pushed.
 
-use crate::catalog::{Image, names};
+use crate::catalog::Image;
 use crate::error::Result;
+use crate::names;
 use crate::plan::{local_tag, platform_version_tag, version_tag};
 
 use super::config::BuiltElsewhere;

@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::build_context::{Additions, Prepared};
-use crate::catalog::{self, Error as CatalogError, Image, lookup, names};
+use crate::catalog::{self, Error as CatalogError, Image, lookup};
 use crate::error::{Error, Result};
+use crate::names;
 use crate::plan::{self, Build, Plan, Target};
 use crate::report;
 use crate::run::{self, Outcome};

@@ -19,7 +19,7 @@ pub mod upstream;
 
 use std::fmt;
 
-use crate::catalog::names;
+use crate::names;
 
 pub use client::RegistryClient;
 pub use copy::Copied;
