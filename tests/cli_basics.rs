@@ -130,7 +130,10 @@ fn every_short_help_fits_100_columns() {
         let run = Run::from(bare.output().unwrap()).success();
         assert!(run.stdout.contains("Usage:"), "{args:?}: {}", run.stdout);
         // The `Usage:` line lists the required flags, which clap does not wrap.
-        let help = run.stdout.lines().filter(|line| !line.starts_with("Usage:"));
+        let help = run
+            .stdout
+            .lines()
+            .filter(|line| !line.starts_with("Usage:"));
         for line in help {
             if line.chars().count() > 100 {
                 too_wide.push(format!("{args:?}: {line}"));
