@@ -320,7 +320,7 @@ fn execute(
             .record_build(&build.target.python_version, &plan.timestamp)
     });
     if plan.builds.len() > 1 {
-        say_text!("\n{}", report::summary(plan, &report));
+        say_text!("\n{}", report.summary(plan));
     }
     if report.interrupted {
         return Err(Error::Interrupted);
