@@ -68,7 +68,7 @@ pub enum Error {
     },
     /// Pushes or a release that left some tags unpublished.
     #[error(transparent)]
-    Unpublished(#[from] crate::ops::Unpublished),
+    Unpublished(#[from] Unpublished),
     /// `check` found problems in the catalog (listed on stdout).
     #[error("found {count} problem(s) in the catalog")]
     ProblemsFound { count: usize },
@@ -145,6 +145,49 @@ impl Error {
             )),
             _ => None,
         }
+    }
+}
+
+/// A run that left tags unpublished: exit 1, one line saying which tags are in the registry and
+/// which are not.
+#[derive(Debug)]
+pub struct Unpublished {
+    published: Vec<String>,
+    /// Each unpublished tag and why, or None when it was not tried.
+    missing: Vec<(String, Option<String>)>,
+}
+
+impl Unpublished {
+    /// `published`, and each tag `missing` with why (None: not tried).
+    pub fn new(published: Vec<String>, missing: Vec<(String, Option<String>)>) -> Self {
+        Self { published, missing }
+    }
+}
+
+impl std::error::Error for Unpublished {}
+
+impl std::fmt::Display for Unpublished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let total = self.published.len() + self.missing.len();
+        write!(
+            f,
+            "{} of {total} tag(s) not published: ",
+            self.missing.len()
+        )?;
+        let missing: Vec<String> = self
+            .missing
+            .iter()
+            .map(|(target, why)| match why {
+                Some(why) => format!("`{target}` ({why})"),
+                None => format!("`{target}` (not tried after that)"),
+            })
+            .collect();
+        f.write_str(&missing.join("; "))?;
+        match self.published.as_slice() {
+            [] => f.write_str("; none published")?,
+            published => write!(f, "; published: `{}`", published.join("`, `"))?,
+        }
+        f.write_str("; running the same command again publishes the missing ones")
     }
 }
 
