@@ -16,7 +16,7 @@ use crate::ops::{Session, incremental, print_stdout};
 pub fn bake(session: &Session, request: &BuildRequest, push: bool) -> Result<()> {
     let (images, plan) = build::resolve(session, request)?;
     let registry = if push {
-        Some(session.registry()?)
+        Some(session.registry()?.to_string())
     } else {
         None
     };
@@ -27,7 +27,7 @@ pub fn bake(session: &Session, request: &BuildRequest, push: bool) -> Result<()>
     let options = bake::Options {
         platforms: request.platforms(),
         declared,
-        push_to: registry,
+        push_to: registry.as_deref(),
     };
     let file = bake::bake_file(&plan, &options)?;
     let most_platforms = file.target.values().map(|t| t.platforms.len()).max();
