@@ -15,7 +15,7 @@ use crate::catalog::{BASE_IMAGE_ARG, Image, file};
 use crate::digest::{self, Inputs, Recorded};
 use crate::dockerfile::Dockerfile;
 use crate::plan::{Base, Build, Plan, local_platform_tag};
-use crate::reference::platform_matches;
+use crate::reference::Platform;
 use crate::upstream::{Observed, Outcome, Pin};
 
 /// What the labels of a local image record of its inputs.
@@ -281,7 +281,7 @@ fn reasons_of(
         .request
         .platform
         .as_deref()
-        .is_some_and(|wanted| !platform_matches(wanted, &labels.platform));
+        .is_some_and(|wanted| !Platform::of(wanted).matches(&Platform::of(&labels.platform)));
     let Some(old) = &labels.inputs else {
         return match labels.digest == digest && !other_platform {
             true => Vec::new(),

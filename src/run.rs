@@ -12,7 +12,7 @@ use crate::engine::{self, Docker};
 use crate::lock::Lock;
 use crate::plan::{Build, BuildSpec, Plan};
 use crate::process;
-use crate::reference::platform_matches;
+use crate::reference::Platform;
 use crate::report::{Progress, seconds, table};
 
 /// How to run a plan.
@@ -260,7 +260,7 @@ pub fn verify_platform(docker: &Docker, request: &BuildSpec) -> Result<(), Failu
     let actual = docker.platform_of(&request.tag)?;
     if actual
         .as_deref()
-        .is_some_and(|a| platform_matches(expected, a))
+        .is_some_and(|actual| Platform::of(expected).matches(&Platform::of(actual)))
     {
         return Ok(());
     }

@@ -11,7 +11,7 @@ use crate::engine::LocalImages;
 use crate::error::{Error, Result};
 use crate::freshness::{self, Facts, Freshness, Labels, Pins, Reason};
 use crate::plan::{self, Plan};
-use crate::reference::platform_matches;
+use crate::reference::Platform;
 use crate::registry::upstream::{self, Wanted};
 use crate::registry::{KnownManifests, SignIns};
 use crate::upstream::{LocalCopy, Lookup, Observed};
@@ -157,7 +157,7 @@ fn check_start_platforms(
             let Some(image) = local.get(reference) else {
                 continue;
             };
-            if platform_matches(expected, &image.platform) {
+            if Platform::of(expected).matches(&Platform::of(&image.platform)) {
                 continue;
             }
             let pulled = local_copy(local, reference).is_some_and(|c| !c.pulled_as.is_empty());

@@ -15,6 +15,7 @@ use super::failure::RemoteError;
 use super::known::KnownManifests;
 use super::manifest::Manifest;
 use super::sign_in::SignIns;
+use crate::reference::Platform;
 use crate::upstream::Lookup;
 
 /// One thing to look up: an image reference and the platform of the build that uses it (None:
@@ -180,7 +181,7 @@ fn for_platform(manifest: &Manifest, platform: Option<&str>) -> Lookup {
             aliases: Vec::new(),
         };
     }
-    let wanted = platform.map_or_else(this_platform, str::to_owned);
+    let wanted = Platform::of(&platform.map_or_else(this_platform, str::to_owned));
     let entries = serde_json::from_slice::<Index>(&manifest.bytes)
         .map(|index| index.manifests)
         .unwrap_or_default();
@@ -199,12 +200,10 @@ fn for_platform(manifest: &Manifest, platform: Option<&str>) -> Lookup {
 impl EntryPlatform {
     /// Whether this is `wanted` (`os/arch[/variant]`); a wanted platform without a variant takes
     /// any.
-    fn matches(&self, wanted: &str) -> bool {
-        let mut parts = wanted.split('/');
-        let (os, architecture, variant) = (parts.next(), parts.next(), parts.next());
-        os == Some(self.os.as_str())
-            && architecture == Some(self.architecture.as_str())
-            && variant.is_none_or(|v| self.variant.as_deref() == Some(v))
+    fn matches(&self, wanted: &Platform) -> bool {
+        wanted.os() == self.os
+            && wanted.arch() == self.architecture
+            && (wanted.variant()).is_none_or(|v| self.variant.as_deref() == Some(v))
     }
 }
 
