@@ -7,10 +7,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use crate::catalog::{BASE_IMAGE_ARG, BaseImage, BaseSource, Image, graph};
-use crate::reference::Timestamp;
-pub use crate::reference::{
-    ImageName, LOCAL_NAMESPACE, PythonVersion, TIMESTAMP_FORMAT, Target, local_platform_tag,
-    local_tag, platform_version_tag, repository, version_tag,
+use crate::reference::{
+    ImageName, LOCAL_NAMESPACE, Target, Timestamp, local_platform_tag, local_tag,
+    platform_version_tag, repository,
 };
 
 /// The platform of a build for which neither `image.yaml` `platforms` nor `--platform` names one,

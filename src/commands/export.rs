@@ -7,7 +7,8 @@ use std::path::Path;
 use crate::catalog::{Catalog, Image};
 use crate::error::Result;
 use crate::export::{bake, pipeline};
-use crate::plan::{self, Plan, Target};
+use crate::plan::{self, Plan};
+use crate::reference::Target;
 
 use crate::ops::build::{self, BuildRequest};
 use crate::ops::{Session, incremental, print_stdout};

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use crate::catalog::{Error as CatalogError, Image, LastUpdated};
 use crate::engine::LocalImage;
 use crate::error::{Error, Result};
-use crate::plan::LOCAL_NAMESPACE;
 use crate::prune;
+use crate::reference::LOCAL_NAMESPACE;
 
 use crate::lock::Lock;
 use crate::ops::{Session, builds_lock, print_stdout, state_dir};

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog::{Error as CatalogError, Image, file};
 use crate::error::Result;
-use crate::plan::{self, Plan, Target};
+use crate::plan::{self, Plan};
 use crate::publish::{
     self, FileEdit, SnapType, State, Step, defines, pin, references, snapshot_diff,
 };
-use crate::reference::Timestamp;
+use crate::reference::{Target, Timestamp};
 use crate::report;
 
 use super::config::{BuildSettings, Publish as PublishArgs};

@@ -7,7 +7,7 @@
 use crate::catalog::Image;
 use crate::error::Result;
 use crate::names;
-use crate::plan::{local_tag, platform_version_tag, version_tag};
+use crate::reference::{local_tag, platform_version_tag, version_tag};
 
 use super::config::BuiltElsewhere;
 use crate::ops::{Session, invalid, platform_index};
@@ -49,7 +49,7 @@ pub fn index(
     let image = built_image(session, name, version, timestamp)?;
     let platforms = platform_index::platforms_to_push(&image, platforms);
     let registry = session.registry()?;
-    let tag = crate::plan::version_tag(version, timestamp);
+    let tag = crate::reference::version_tag(version, timestamp);
     let (_, index) =
         platform_index::per_platform(registry, name, version, timestamp, platforms, &tag);
     let hosts = [registry.host().to_owned()];

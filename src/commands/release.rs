@@ -9,8 +9,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
-use crate::plan::{local_tag, version_tag};
-use crate::reference::Tag;
+use crate::reference::{Tag, local_tag, version_tag};
 use crate::registry::{self, Logins, RegistryClient, RemoteError};
 
 use super::config::Destination;

@@ -9,8 +9,8 @@ use serde::Serialize;
 use crate::catalog::{Image, lookup};
 use crate::error::Result;
 use crate::freshness::current_tag;
-use crate::plan::{self, Plan, Target};
-use crate::reference::Timestamp;
+use crate::plan::{self, Plan};
+use crate::reference::{Target, Timestamp};
 use crate::registry::{self, Registry, RegistryClient, RemoteError};
 use crate::report::table;
 
@@ -92,7 +92,7 @@ fn rows(
         let platform = build.platform.as_deref();
         let pushed = match (&mut registry, &last_updated) {
             (Some(registry), Some(timestamp)) => {
-                let tag = plan::platform_version_tag(version, timestamp, platform);
+                let tag = crate::reference::platform_version_tag(version, timestamp, platform);
                 registry.is_pushed(&image.name, &tag)?
             }
             (Some(_), None) => Some(false),

@@ -15,7 +15,8 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::BASE_IMAGE_ARG;
-use crate::plan::{Build, DEFAULT_PLATFORM, Plan, version_tag};
+use crate::plan::{Build, DEFAULT_PLATFORM, Plan};
+use crate::reference::version_tag;
 
 use super::{Error, export_names};
 

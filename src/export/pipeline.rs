@@ -7,8 +7,8 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::catalog::BaseSource;
-use crate::plan::{Build, Plan, Target, platform_version_tag};
-use crate::reference::Platform;
+use crate::plan::{Build, Plan};
+use crate::reference::{Platform, Target, platform_version_tag};
 
 use super::{Error, export_names, label};
 

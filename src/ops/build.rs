@@ -10,13 +10,13 @@ use crate::build_context::{Additions, Prepared};
 use crate::catalog::{self, Error as CatalogError, Image, lookup};
 use crate::error::{Error, Result};
 use crate::names;
-use crate::plan::{self, Build, Plan, Target};
+use crate::plan::{self, Build, Plan};
+use crate::reference::{Target, Timestamp};
 use crate::report;
 use crate::run::{self, Outcome};
 
 use super::{Session, builds_lock, incremental, invalid, print_stdout, state_dir, state_path};
 use crate::lock::Lock;
-use crate::reference::Timestamp;
 
 /// What a build run makes: at which timestamp, with which `DAGSTER_VERSION`, for which
 /// platforms (none: each image's `image.yaml` ones).
@@ -201,7 +201,7 @@ fn resolve_for(
     };
     let mut plan = plan::resolve(&images, &plan_request, &session.registry_address())?;
     for build in &mut plan.builds {
-        let tag = plan::version_tag(&build.target.python_version, &plan.timestamp);
+        let tag = crate::reference::version_tag(&build.target.python_version, &plan.timestamp);
         names::check_tag(&tag).map_err(|why| invalid("tag", &tag, why))?;
         check_context_files(build)?;
         build.request.dockerfile = followed(&build.request.dockerfile)?;

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use crate::catalog::{Image, file};
 use crate::error::Result;
-use crate::plan::local_tag;
 use crate::process::Command;
+use crate::reference::local_tag;
 
 use super::{Session, display};
 

@@ -6,7 +6,7 @@
 
 use crate::catalog::Image;
 use crate::error::Result;
-use crate::plan::{local_platform_tag, platform_version_tag};
+use crate::reference::{local_platform_tag, platform_version_tag};
 use crate::registry::{Child, Registry};
 
 use super::{Session, print_stdout};

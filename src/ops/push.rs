@@ -7,8 +7,8 @@
 
 use crate::engine::{LocalImages, PushError, push_retrying};
 use crate::error::{Error, Result};
-use crate::plan::{local_tag, version_tag};
 use crate::process::{self, Command};
+use crate::reference::{local_tag, version_tag};
 use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError, ecr};
 
 use super::outcome::Outcome;
