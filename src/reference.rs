@@ -147,6 +147,20 @@ impl Timestamp {
     }
 }
 
+/// Written as its text, in the files of this tool (publish's state).
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+/// Read as this tool recorded it ([`Timestamp::recorded`]): checked where it is used for a tag.
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self::recorded)
+    }
+}
+
 /// A whole Docker tag, such as `--custom-tag` or a release's version: up to 128 tag
 /// characters, not starting with `.` or `-`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

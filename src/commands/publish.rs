@@ -94,7 +94,7 @@ fn unfinished(snap_type: SnapType, state: State, path: PathBuf) -> publish::Erro
     publish::Error::Unfinished {
         snap_type: snap_type.as_str(),
         next: state.next_step().unwrap_or(Step::RecordTimestamp),
-        timestamp: state.timestamp,
+        timestamp: state.timestamp.to_string(),
         path,
     }
 }
@@ -116,22 +116,22 @@ fn start(
     if let Some(hash) = &args.git_hash {
         pin::check_commit(hash)?;
     }
-    let mut previous: Vec<String> = started_over
+    let mut previous: Vec<Timestamp> = started_over
         .map(|state| state.previous_timestamps)
         .unwrap_or_default();
     let built = target
         .versions
         .keys()
         .filter_map(|v| target.last_updated.get(v));
-    previous.extend(built.map(str::to_owned));
+    previous.extend(built.map(Timestamp::recorded));
     if let Some(text) = file::read_text_if_exists(defines)? {
         let name = defines::variable(args.snap_type.as_str());
-        previous.push(defines::value(defines, &text, name)?.to_owned());
+        previous.push(Timestamp::recorded(defines::value(defines, &text, name)?));
     }
     previous.sort();
     previous.dedup();
     Ok(State::new(
-        args.timestamp.clone().unwrap_or_else(Timestamp::now).into(),
+        args.timestamp.clone().unwrap_or_else(Timestamp::now),
         args.git_hash.clone(),
         args.dagster_version.clone(),
         args.platforms.clone(),
@@ -151,7 +151,7 @@ fn resume(state: State, args: &PublishArgs) -> Result<State> {
         (
             "timestamp",
             &args.timestamp.as_ref().map(Timestamp::to_string),
-            &Some(state.timestamp.clone()),
+            &Some(state.timestamp.to_string()),
         ),
     ];
     for (option, given, recorded) in given {
@@ -402,7 +402,10 @@ impl Release<'_> {
     fn reference_warnings(&self, path: &Path, rewrite: &references::Rewrite) -> Vec<String> {
         let previous = match self.state.previous_timestamps.as_slice() {
             [] => "none known".to_owned(),
-            all => format!("`{}`", all.join("`, `")),
+            all => {
+                let all: Vec<&str> = all.iter().map(Timestamp::as_str).collect();
+                format!("`{}`", all.join("`, `"))
+            }
         };
         let mut warnings: Vec<String> = rewrite
             .left
@@ -485,7 +488,13 @@ mod tests {
     #[test]
     fn a_resumed_run_keeps_its_platforms_and_refuses_others() {
         let platforms = vec!["linux/amd64".to_owned(), "linux/arm64".to_owned()];
-        let state = State::new("T".into(), None, None, platforms.clone(), Vec::new());
+        let state = State::new(
+            Timestamp::recorded("T"),
+            None,
+            None,
+            platforms.clone(),
+            Vec::new(),
+        );
         assert_eq!(
             resume(state.clone(), &args(&[])).unwrap().platforms,
             platforms
