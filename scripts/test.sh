@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 # Test binaries whose tests never touch an engine.
 ENGINE_FREE=(--test cli_basics --test bad_input --test export --test check --test last_updated_yaml
-    --test install)
+    --test install --test layers)
 # Test binaries of what reads the engine's answers (image inspect and ls, rm output, pushes and
 # their up-to-date checks, logins, labels, runs): run on every engine. Not here: faults.rs,
 # which pins docker's own push retries through a proxy on a port of its own (podman would need

@@ -89,8 +89,10 @@ pub enum Command {
     List,
     /// Build one Python version of an image
     Build {
+        /// The image to build: its folder images/<NAME>
         #[arg(long)]
         name: String,
+        /// The Python version to build, as versions.yaml names it
         #[arg(short = 'v', long = "python-version", value_name = "VERSION")]
         python_version: String,
         #[command(flatten)]
@@ -99,6 +101,7 @@ pub enum Command {
         /// the steps of `pipeline` do where `status` says one moved
         #[arg(long)]
         pull: bool,
+        /// Print the docker commands in order; run nothing
         #[arg(long)]
         dry_run: bool,
     },
@@ -130,6 +133,7 @@ pub enum Command {
         /// the steps of `pipeline` do where `status` says one moved
         #[arg(long)]
         pull: bool,
+        /// Print the docker commands in order; run nothing
         #[arg(long)]
         dry_run: bool,
     },
@@ -179,8 +183,10 @@ pub enum Command {
     },
     /// Push one Python version of an image to the registry
     Push {
+        /// The image to push
         #[arg(long)]
         name: String,
+        /// The Python version to push, as versions.yaml names it
         #[arg(short = 'v', long = "python-version", value_name = "VERSION")]
         python_version: String,
         /// Push as REGISTRY/NAME:TAG instead of REGISTRY/NAME:py<VERSION>-<TIMESTAMP>
@@ -190,34 +196,41 @@ pub enum Command {
         /// several, each platform's image is pushed, then their index under the tag
         #[arg(long = "platform", value_name = "PLATFORM")]
         platforms: Vec<String>,
+        /// Print the docker commands in order; push nothing
         #[arg(long)]
         dry_run: bool,
     },
     /// Push every Python version of an image to the registry
     PushAll {
+        /// The image to push
         #[arg(long)]
         name: String,
         /// A platform built, instead of the image.yaml `platforms`; may be repeated: with
         /// several, each platform's image is pushed, then their index under the tag
         #[arg(long = "platform", value_name = "PLATFORM")]
         platforms: Vec<String>,
+        /// Print the docker commands in order; push nothing
         #[arg(long)]
         dry_run: bool,
     },
     /// Publish the first Python version of an image as <REPO>:<VERSION> and <REPO>:latest
     Release {
+        /// The image to release
         #[arg(long)]
         name: String,
+        /// The Dagster version: the release's tag <REPO>:<VERSION>
         #[arg(long, value_name = "VERSION")]
         dagster_version: String,
         /// A repository to publish to, e.g. docker.io/dagster/NAME; may be repeated
         #[arg(long = "to", value_name = "REPO", required = true)]
         destinations: Vec<String>,
+        /// Print the commands in order; publish nothing
         #[arg(long)]
         dry_run: bool,
     },
     /// List the tags of an image in the registry, one per line
     Tags {
+        /// The image whose tags to list
         #[arg(long)]
         name: String,
     },
@@ -229,8 +242,10 @@ pub enum Command {
     /// as dagster/<NAME>:<VERSION>: each platform's image, then their index; last_updated.yaml
     /// is not touched
     BuildAndPushDockerhub {
+        /// The image folder to build
         #[arg(long)]
         name: String,
+        /// Passed to the builds as the DAGSTER_VERSION build argument; the tag <VERSION>
         #[arg(long, value_name = "VERSION")]
         dagster_version: String,
         /// Also push it as dagster/<NAME>:latest
@@ -242,13 +257,16 @@ pub enum Command {
         /// Push to this repository instead of dagster/<NAME> on Docker Hub
         #[arg(long, value_name = "REPO", hide = true)]
         repository: Option<String>,
+        /// Print the commands in order; build and push nothing
         #[arg(long)]
         dry_run: bool,
     },
     /// Write each snapshot builder's `pip freeze` into buildkite-<TYPE>/snapshot-reqs-<VERSION>.txt
     Snapshot {
+        /// The snapshot builder: buildkite-<TYPE>
         #[arg(short = 't', long = "snap-type", value_name = "TYPE")]
         snap_type: SnapType,
+        /// Print the docker commands in order; write nothing
         #[arg(long)]
         dry_run: bool,
     },
@@ -321,12 +339,14 @@ pub enum Command {
         /// A platform of the index; may be repeated [default: the image.yaml `platforms`]
         #[arg(long = "platform", value_name = "PLATFORM")]
         platforms: Vec<String>,
+        /// Say which index would be put under which tag; put nothing
         #[arg(long)]
         dry_run: bool,
     },
     /// Print the completion script of SHELL, e.g. `dagster-image completions bash >
     /// /etc/bash_completion.d/dagster-image`
     Completions {
+        /// The shell to complete for
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
@@ -338,8 +358,10 @@ pub enum Command {
 /// One Python version of an image, built at TIMESTAMP on another machine.
 #[derive(Debug, Args)]
 pub struct BuiltElsewhere {
+    /// The image
     #[arg(long)]
     pub name: String,
+    /// The Python version it was built for, as versions.yaml names it
     #[arg(short = 'v', long = "python-version", value_name = "VERSION")]
     pub python_version: String,
     /// The timestamp it was built with, as in its tag py<VERSION>-<TIMESTAMP>
@@ -363,8 +385,10 @@ pub struct BuildOptions {
 
 #[derive(Debug, Args)]
 pub struct ReleaseArgs {
+    /// The image to release
     #[arg(long)]
     pub name: String,
+    /// The Dagster version: the release's tag <REPO>:<VERSION>
     #[arg(long, value_name = "VERSION")]
     pub dagster_version: String,
     /// Also push it as <REPO>:latest (without it, `latest` is left where it is)
@@ -373,12 +397,14 @@ pub struct ReleaseArgs {
     /// Release to this repository instead of dagster/<NAME> or public.ecr.aws/dagster/<NAME>
     #[arg(long, value_name = "REPO", hide = true)]
     pub repository: Option<String>,
+    /// Print the commands in order; publish nothing
     #[arg(long)]
     pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct PublishArgs {
+    /// The snapshot builder: buildkite-<TYPE>
     #[arg(short = 't', long = "snap-type", value_name = "TYPE")]
     pub snap_type: SnapType,
     /// A platform every image of the run is built and pushed for, instead of the image.yaml

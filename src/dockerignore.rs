@@ -7,8 +7,6 @@ use std::path::{Component, Path, PathBuf};
 
 use globset::{GlobBuilder, GlobMatcher};
 
-use crate::catalog::{self, file};
-
 #[derive(Debug, Default)]
 pub struct DockerIgnore {
     rules: Vec<Rule>,
@@ -22,19 +20,6 @@ struct Rule {
 }
 
 impl DockerIgnore {
-    /// Reads `<context>/.dockerignore`; none means nothing is excluded. Guarded like the
-    /// catalog's files: a FIFO or a link to `/dev/zero` is refused, not read forever.
-    pub fn read(context: &Path) -> std::io::Result<Self> {
-        match file::read_text_if_exists(&context.join(".dockerignore")) {
-            Ok(text) => Ok(Self::parse(&text.unwrap_or_default())),
-            Err(catalog::Error::Io(e)) => Err(e),
-            Err(invalid) => Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                invalid.to_string(),
-            )),
-        }
-    }
-
     /// Patterns that do not compile are skipped, as docker skips what never matches.
     pub fn parse(text: &str) -> Self {
         let rules = text

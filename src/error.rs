@@ -31,7 +31,7 @@ pub enum Error {
     Publish(#[from] publish::Error),
     /// A build secret whose source is missing, or an engine that cannot pass it.
     #[error(transparent)]
-    Secrets(#[from] crate::ops::build_secrets::Error),
+    Secrets(#[from] SecretError),
     /// A value given on the command line that cannot be used.
     #[error(transparent)]
     Invalid(#[from] reference::Invalid),
@@ -83,7 +83,7 @@ pub enum Error {
     },
     /// Pushes or a release that left some tags unpublished.
     #[error(transparent)]
-    Unpublished(#[from] crate::ops::Unpublished),
+    Unpublished(#[from] Unpublished),
     /// `check` found problems in the catalog (listed on stdout).
     #[error("found {count} problem(s) in the catalog")]
     ProblemsFound { count: usize },
@@ -180,6 +180,49 @@ fn backticked(values: &[String]) -> String {
     quoted.join(", ")
 }
 
+/// A run that left tags unpublished: exit 1, one line saying which tags are in the registry and
+/// which are not.
+#[derive(Debug)]
+pub struct Unpublished {
+    published: Vec<String>,
+    /// Each unpublished tag and why, or None when it was not tried.
+    missing: Vec<(String, Option<String>)>,
+}
+
+impl Unpublished {
+    /// `published`, and each tag `missing` with why (None: not tried).
+    pub fn new(published: Vec<String>, missing: Vec<(String, Option<String>)>) -> Self {
+        Self { published, missing }
+    }
+}
+
+impl std::error::Error for Unpublished {}
+
+impl std::fmt::Display for Unpublished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let total = self.published.len() + self.missing.len();
+        write!(
+            f,
+            "{} of {total} tag(s) not published: ",
+            self.missing.len()
+        )?;
+        let missing: Vec<String> = self
+            .missing
+            .iter()
+            .map(|(target, why)| match why {
+                Some(why) => format!("`{target}` ({why})"),
+                None => format!("`{target}` (not tried after that)"),
+            })
+            .collect();
+        f.write_str(&missing.join("; "))?;
+        match self.published.as_slice() {
+            [] => f.write_str("; none published")?,
+            published => write!(f, "; published: `{}`", published.join("`, `"))?,
+        }
+        f.write_str("; running the same command again publishes the missing ones")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,5 +249,60 @@ mod tests {
             source: std::io::Error::from(std::io::ErrorKind::NotFound),
         });
         assert_eq!(unspawned.exit_code(), 1);
+    }
+}
+
+/// A build secret that cannot be passed: bad input (exit 2) naming the secret and its source,
+/// checked before anything runs.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error(
+        "build secret `{id}` of `{image}` reads the environment variable `{variable}`, which is not set"
+    )]
+    VariableMissing {
+        image: String,
+        id: String,
+        variable: String,
+    },
+    #[error("build secret `{id}` of `{image}` reads `{}`, which {why}", .path.display())]
+    FileUnusable {
+        image: String,
+        id: String,
+        path: std::path::PathBuf,
+        why: String,
+    },
+    #[error(
+        "`{image}` has build secrets, which Docker's classic builder cannot pass: this engine's \
+         `build --help` lists no `--secret`"
+    )]
+    ClassicBuilder { image: String },
+    #[error(transparent)]
+    Engine(#[from] crate::engine::Error),
+}
+
+impl SecretError {
+    pub fn kind(&self) -> crate::exit::Kind {
+        match self {
+            SecretError::Engine(e) => e.kind(),
+            _ => crate::exit::Kind::BadInput,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            SecretError::VariableMissing { variable, .. } => Some(format!(
+                "set `{variable}` in the environment of the run (its value is never shown)"
+            )),
+            SecretError::FileUnusable { image, .. } => Some(format!(
+                "put the file in place, or change `src:` in `{image}/image.yaml`; keep it out of \
+                 the image folder and of its copies"
+            )),
+            SecretError::ClassicBuilder { .. } => Some(
+                "build with BuildKit: set `DOCKER_BUILDKIT=1` (docker 23 and later: install the \
+                 buildx plugin), or with podman (`DOCKER=podman`)"
+                    .to_owned(),
+            ),
+            SecretError::Engine(_) => None,
+        }
     }
 }

@@ -14,8 +14,8 @@ use indexmap::IndexMap;
 use crate::catalog::{BASE_IMAGE_ARG, Image, file};
 use crate::digest::{self, Inputs, Recorded};
 use crate::dockerfile::Dockerfile;
-use crate::plan::{Base, Build, Plan, local_platform_tag};
-use crate::reference::platform_matches;
+use crate::plan::{Base, Build, Plan};
+use crate::reference::{Platform, local_platform_tag};
 use crate::upstream::{Observed, Outcome, Pin};
 
 /// What the labels of a local image record of its inputs.
@@ -291,7 +291,7 @@ fn reasons_of(
         .request
         .platform
         .as_deref()
-        .is_some_and(|wanted| !platform_matches(wanted, &labels.platform));
+        .is_some_and(|wanted| !Platform::of(wanted).matches(&Platform::of(&labels.platform)));
     let Some(old) = &labels.inputs else {
         return match labels.digest == digest && !other_platform {
             true => Vec::new(),
@@ -382,7 +382,7 @@ pub fn current_tags(images: &BTreeMap<String, Image>, plan: &Plan) -> BTreeSet<S
 /// platform of an image-version given to its other platforms (and so to what builds on them):
 /// `last_updated.yaml` gives one timestamp to all the platforms of a version.
 fn with_bases_and_platforms(plan: &Plan, mut reasons: Vec<Vec<Reason>>) -> Vec<Vec<Reason>> {
-    let mut of_target: HashMap<&crate::plan::Target, Vec<Reason>> = HashMap::new();
+    let mut of_target: HashMap<&crate::reference::Target, Vec<Reason>> = HashMap::new();
     for (build, why) in plan.builds.iter().zip(&reasons) {
         if why.iter().any(Reason::is_change) {
             of_target

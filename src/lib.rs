@@ -4,6 +4,8 @@
 //! Data flows one way: files on disk ([`catalog`]) -> a [`plan`] -> actions on the [`engine`]
 //! and [`registry`] ([`run`]) -> files written back ([`atomic`]).
 
+#![forbid(unsafe_code)]
+
 /// Like `eprintln!`, but a closed or full stderr (`2>&1 | head`) loses the line instead of
 /// panicking: the work goes on, and a panic on a build's thread would leave the run waiting.
 macro_rules! say {
@@ -39,6 +41,7 @@ pub mod export;
 pub mod freshness;
 pub mod git;
 pub mod lock;
+pub mod names;
 pub mod oci_labels;
 pub mod ops;
 pub mod plan;

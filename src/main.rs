@@ -1,5 +1,7 @@
 //! Entry point: parse the command line, run the command, map its error to an exit code.
 
+#![forbid(unsafe_code)]
+
 use std::io::Write as _;
 use std::process::ExitCode;
 

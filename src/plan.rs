@@ -7,10 +7,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use crate::catalog::{BASE_IMAGE_ARG, BaseImage, BaseSource, BuildSecret, Image, graph};
-use crate::reference::Timestamp;
-pub use crate::reference::{
-    ImageName, LOCAL_NAMESPACE, PythonVersion, TIMESTAMP_FORMAT, Target, local_platform_tag,
-    local_tag, platform_version_tag, repository, version_tag,
+use crate::reference::{
+    ImageName, LOCAL_NAMESPACE, Target, Timestamp, local_platform_tag, local_tag,
+    platform_version_tag, repository,
 };
 
 /// The platform of a build for which neither `image.yaml` `platforms` nor `--platform` names one,
@@ -172,12 +171,11 @@ fn platform_builds(platforms: &[String]) -> Vec<Option<&str>> {
 /// `TARGETARCH`, `TARGETVARIANT`), given on every engine so that a Dockerfile can pick its
 /// `FROM` by platform on the classic builder and podman too.
 pub fn platform_args(platform: &str) -> Vec<(String, String)> {
-    let mut parts = platform.split('/');
-    let mut args = vec![("TARGETPLATFORM".to_owned(), platform.to_owned())];
-    for name in ["TARGETOS", "TARGETARCH", "TARGETVARIANT"] {
-        if let Some(part) = parts.next() {
-            args.push((name.to_owned(), part.to_owned()));
-        }
+    let platform = crate::reference::Platform::of(platform);
+    let mut args = vec![("TARGETPLATFORM".to_owned(), platform.to_string())];
+    let names = ["TARGETOS", "TARGETARCH", "TARGETVARIANT"];
+    for (name, part) in names.into_iter().zip(platform.parts()) {
+        args.push((name.to_owned(), part.to_owned()));
     }
     args
 }

@@ -8,7 +8,7 @@
 //! recorded tag and a `-` is taken for a platform, so that a current image is never removed.
 
 use crate::catalog::Image;
-use crate::plan::{LOCAL_NAMESPACE, version_tag};
+use crate::reference::{LOCAL_NAMESPACE, version_tag};
 
 /// The local repository of `image`'s builds.
 pub fn repository(image: &Image) -> String {

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::ops::Deref;
 
-use crate::catalog::names;
+use crate::names;
 
 /// Repository of locally built images: `dagster/<name>`.
 pub const LOCAL_NAMESPACE: &str = "dagster";
@@ -147,6 +147,20 @@ impl Timestamp {
     }
 }
 
+/// Written as its text, in the files of this tool (publish's state).
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+/// Read as this tool recorded it ([`Timestamp::recorded`]): checked where it is used for a tag.
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self::recorded)
+    }
+}
+
 /// A whole Docker tag, such as `--custom-tag` or a release's version: up to 128 tag
 /// characters, not starting with `.` or `-`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -214,7 +228,7 @@ pub fn platform_version_tag(
 ) -> String {
     let tag = version_tag(python_version, timestamp);
     match platform {
-        Some(platform) => format!("{tag}-{}", platform.replace('/', "-")),
+        Some(platform) => format!("{tag}-{}", Platform::of(platform).tag_suffix()),
         None => tag,
     }
 }
@@ -240,27 +254,78 @@ pub fn version_tag(python_version: &str, timestamp: &str) -> String {
     format!("py{python_version}-{timestamp}")
 }
 
-/// Whether an image of `actual` (`os/arch[/variant]`, as the engine describes a local image) is one
-/// for the platform `wanted`: a wanted platform without a variant takes any variant of its
-/// architecture, and arm64's only variant, `v8`, may go unsaid.
-pub fn platform_matches(wanted: &str, actual: &str) -> bool {
-    let parts = |platform: &str| {
-        let mut parts = platform.splitn(3, '/').map(str::to_owned);
-        let (os, arch) = (
-            parts.next().unwrap_or_default(),
-            parts.next().unwrap_or_default(),
-        );
-        let variant = parts.next().filter(|v| !v.is_empty());
-        let variant = match (arch.as_str(), variant) {
-            ("arm64", None) => Some("v8".to_owned()),
-            (_, variant) => variant,
+/// A platform, `OS/ARCH[/VARIANT]`, parsed once into its parts: its `--platform` spelling is
+/// its `Display`, and the suffix its image's tag gets is [`Platform::tag_suffix`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Platform {
+    os: String,
+    arch: Option<String>,
+    variant: Option<String>,
+}
+
+impl Platform {
+    /// `value`, checked as `docker build --platform` takes it.
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        check_platform(value)?;
+        Ok(Self::of(value))
+    }
+
+    /// The parts of `value` as it is (a value checked already, or an engine's or a registry's
+    /// answer): it is spelled back as it was given.
+    pub fn of(value: &str) -> Self {
+        let mut parts = value.splitn(3, '/').map(str::to_owned);
+        Self {
+            os: parts.next().unwrap_or_default(),
+            arch: parts.next(),
+            variant: parts.next(),
+        }
+    }
+
+    pub fn os(&self) -> &str {
+        &self.os
+    }
+
+    /// The architecture; empty when none was given.
+    pub fn arch(&self) -> &str {
+        self.arch.as_deref().unwrap_or_default()
+    }
+
+    /// The variant (`v7` of `linux/arm/v7`), when one was given.
+    pub fn variant(&self) -> Option<&str> {
+        self.variant.as_deref()
+    }
+
+    /// The parts given, in order: os, arch, variant.
+    pub fn parts(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.os.as_str())
+            .chain(self.arch.as_deref())
+            .chain(self.variant.as_deref())
+    }
+
+    /// What a platform's image adds to its tag: `linux-arm64` of `linux/arm64`.
+    pub fn tag_suffix(&self) -> String {
+        self.parts().collect::<Vec<_>>().join("-")
+    }
+
+    /// Whether an image of `actual` (as the engine describes a local image) is one for this
+    /// platform: a platform without a variant takes any variant of its architecture, and
+    /// arm64's only variant, `v8`, may go unsaid.
+    pub fn matches(&self, actual: &Platform) -> bool {
+        let variant = |platform: &Platform| match (platform.arch(), platform.variant()) {
+            (_, Some(variant)) if !variant.is_empty() => Some(variant.to_owned()),
+            ("arm64", _) => Some("v8".to_owned()),
+            _ => None,
         };
-        (os, arch, variant)
-    };
-    let (wanted_os, wanted_arch, wanted_variant) = parts(wanted);
-    let (os, arch, variant) = parts(actual);
-    let explicit_variant = wanted.splitn(3, '/').nth(2).is_some();
-    wanted_os == os && wanted_arch == arch && (!explicit_variant || wanted_variant == variant)
+        self.os == actual.os
+            && self.arch() == actual.arch()
+            && (self.variant.is_none() || variant(self) == variant(actual))
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.parts().collect::<Vec<_>>().join("/"))
+    }
 }
 
 /// Hex digits of the name's hash that end a shortened name.
@@ -288,7 +353,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_platform_is_spelled_as_given_and_suffixes_its_tag_with_its_parts() {
+        let arm = Platform::parse("linux/arm/v7").unwrap();
+        assert_eq!(
+            (arm.os(), arm.arch(), arm.variant()),
+            ("linux", "arm", Some("v7"))
+        );
+        assert_eq!(arm.to_string(), "linux/arm/v7");
+        assert_eq!(arm.tag_suffix(), "linux-arm-v7");
+        assert_eq!(Platform::of("linux/arm64").tag_suffix(), "linux-arm64");
+        assert_eq!(Platform::of("linux/arm64").variant(), None);
+        assert!(Platform::parse("linux/amd64,linux/arm64").is_err());
+        assert!(Platform::parse("a/b/c/d").is_err());
+    }
+
+    #[test]
     fn a_platform_matches_its_images_whatever_the_variant_said() {
+        let platform_matches =
+            |wanted: &str, actual: &str| Platform::of(wanted).matches(&Platform::of(actual));
         assert!(platform_matches("linux/amd64", "linux/amd64"));
         assert!(platform_matches("linux/arm64", "linux/arm64/v8"));
         assert!(platform_matches("linux/arm64/v8", "linux/arm64"));

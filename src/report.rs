@@ -11,8 +11,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine;
-use crate::plan::{Build, Plan};
-use crate::run::{Failure, Outcome, Report};
+use crate::plan::Build;
 
 /// Progress of a plan's builds, told from the builds' threads.
 pub struct Progress {
@@ -111,16 +110,10 @@ impl Progress {
         }
     }
 
-    pub fn finished(
-        &self,
-        index: usize,
-        build: &Build,
-        result: &Result<(), Failure>,
-        elapsed: Duration,
-    ) {
-        let message = match result {
-            Ok(()) => format!("built {} in {}", name(build), seconds(elapsed)),
-            Err(_) => format!("FAILED {} after {}", name(build), seconds(elapsed)),
+    pub fn finished(&self, index: usize, build: &Build, succeeded: bool, elapsed: Duration) {
+        let message = match succeeded {
+            true => format!("built {} in {}", name(build), seconds(elapsed)),
+            false => format!("FAILED {} after {}", name(build), seconds(elapsed)),
         };
         match &self.view {
             View::Live(bars) => bars.finish(index, &message),
@@ -165,32 +158,9 @@ pub fn line(message: &str) {
     say!("[{}] {message}", clock());
 }
 
-fn seconds(elapsed: Duration) -> String {
+/// A duration as the user reads it: `12.3s`.
+pub fn seconds(elapsed: Duration) -> String {
     format!("{:.1}s", elapsed.as_secs_f64())
-}
-
-/// The table of every build: image, version, tag, result, duration.
-pub fn summary(plan: &Plan, report: &Report) -> String {
-    let rows: Vec<[String; 5]> = plan
-        .builds
-        .iter()
-        .zip(&report.outcomes)
-        .map(|(build, outcome)| {
-            let (result, duration) = match outcome {
-                Outcome::Built(d) => ("built".to_owned(), seconds(*d)),
-                Outcome::Failed(d, _) => ("FAILED".to_owned(), seconds(*d)),
-                Outcome::Skipped(why) => (format!("skipped: {why}"), "-".to_owned()),
-            };
-            [
-                build.target.image.to_string(),
-                build.target.python_version.to_string(),
-                build.request.tag.clone(),
-                result,
-                duration,
-            ]
-        })
-        .collect();
-    table(["IMAGE", "PYTHON", "TAG", "RESULT", "TIME"], &rows)
 }
 
 /// Left-aligned columns, separated by two spaces.

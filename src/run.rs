@@ -12,8 +12,8 @@ use crate::engine::{self, Docker};
 use crate::lock::Lock;
 use crate::plan::{Build, BuildSpec, Plan};
 use crate::process;
-use crate::reference::platform_matches;
-use crate::report::Progress;
+use crate::reference::Platform;
+use crate::report::{Progress, seconds, table};
 
 /// How to run a plan.
 #[derive(Debug, Clone)]
@@ -89,6 +89,32 @@ pub struct Report {
     pub interrupted: bool,
 }
 
+impl Report {
+    /// The table of every build: image, version, tag, result, duration.
+    pub fn summary(&self, plan: &Plan) -> String {
+        let rows: Vec<[String; 5]> = plan
+            .builds
+            .iter()
+            .zip(&self.outcomes)
+            .map(|(build, outcome)| {
+                let (result, duration) = match outcome {
+                    Outcome::Built(d) => ("built".to_owned(), seconds(*d)),
+                    Outcome::Failed(d, _) => ("FAILED".to_owned(), seconds(*d)),
+                    Outcome::Skipped(why) => (format!("skipped: {why}"), "-".to_owned()),
+                };
+                [
+                    build.target.image.to_string(),
+                    build.target.python_version.to_string(),
+                    build.request.tag.clone(),
+                    result,
+                    duration,
+                ]
+            })
+            .collect();
+        table(["IMAGE", "PYTHON", "TAG", "RESULT", "TIME"], &rows)
+    }
+}
+
 /// Runs `plan`; `on_built` is called right after each successful build, on this thread, once no
 /// other build of the same image is running in this run: it writes into the image's folder,
 /// which is the build context that a build of another Python version may still be sending to
@@ -140,7 +166,7 @@ where
             if let Some(count) = running_per_image.get_mut(build.target.image.as_str()) {
                 *count -= 1;
             }
-            progress.finished(index, build, &result, elapsed);
+            progress.finished(index, build, result.is_ok(), elapsed);
             if result.is_ok() {
                 unrecorded.push(index);
             }
@@ -234,7 +260,7 @@ pub fn verify_platform(docker: &Docker, request: &BuildSpec) -> Result<(), Failu
     let actual = docker.platform_of(&request.tag)?;
     if actual
         .as_deref()
-        .is_some_and(|a| platform_matches(expected, a))
+        .is_some_and(|actual| Platform::of(expected).matches(&Platform::of(actual)))
     {
         return Ok(());
     }

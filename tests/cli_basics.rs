@@ -69,3 +69,76 @@ fn usage_errors_exit_2() {
         .code(2)
         .stderr_has("invalid value 'nightly'");
 }
+
+/// Every command's path below the program (`["build-all"]`), the program's own first, with its
+/// clap definition; hidden commands (the man page's) included.
+fn every_command() -> Vec<(Vec<String>, clap::Command)> {
+    use clap::CommandFactory as _;
+    fn walk(
+        path: Vec<String>,
+        command: &clap::Command,
+        out: &mut Vec<(Vec<String>, clap::Command)>,
+    ) {
+        out.push((path.clone(), command.clone()));
+        // clap's own `help` command, whose `-h` is a command name.
+        for sub in command
+            .get_subcommands()
+            .filter(|sub| sub.get_name() != "help")
+        {
+            let mut below = path.clone();
+            below.push(sub.get_name().to_owned());
+            walk(below, sub, out);
+        }
+    }
+    let mut command = dagster_image::cli::Cli::command();
+    command.build();
+    let mut out = Vec::new();
+    walk(Vec::new(), &command, &mut out);
+    out
+}
+
+#[test]
+fn every_flag_of_every_command_has_a_help_line() {
+    let mut missing = Vec::new();
+    let mut count = 0;
+    for (path, command) in every_command() {
+        for arg in command.get_arguments() {
+            count += 1;
+            let helped = arg.get_help().or(arg.get_long_help());
+            if helped.is_none_or(|help| help.to_string().trim().is_empty()) {
+                missing.push(format!("{} --{}", path.join(" "), arg.get_id()));
+            }
+        }
+    }
+    assert!(count > 100, "only {count} arguments walked");
+    assert!(missing.is_empty(), "no help text: {missing:#?}");
+}
+
+/// `-h` wraps at 100 columns where the terminal's width is unknown (clap's `wrap_help`).
+#[test]
+fn every_short_help_fits_100_columns() {
+    let env = Env::without_engine();
+    let mut too_wide = Vec::new();
+    for (path, command) in every_command() {
+        if command.is_hide_set() {
+            continue;
+        }
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("-h");
+        let mut bare = env.bare(&args);
+        bare.env_remove("COLUMNS");
+        let run = Run::from(bare.output().unwrap()).success();
+        assert!(run.stdout.contains("Usage:"), "{args:?}: {}", run.stdout);
+        // The `Usage:` line lists the required flags, which clap does not wrap.
+        let help = run
+            .stdout
+            .lines()
+            .filter(|line| !line.starts_with("Usage:"));
+        for line in help {
+            if line.chars().count() > 100 {
+                too_wide.push(format!("{args:?}: {line}"));
+            }
+        }
+    }
+    assert!(too_wide.is_empty(), "lines over 100 columns: {too_wide:#?}");
+}

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use dagster_image::catalog::names::check_tag_chars;
+use dagster_image::names::check_tag_chars;
 use dagster_image::publish::defines::{value, with_value};
 use libfuzzer_sys::fuzz_target;
 

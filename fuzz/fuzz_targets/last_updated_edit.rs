@@ -7,7 +7,7 @@ use std::path::Path;
 
 use dagster_image::catalog::LastUpdated;
 use dagster_image::catalog::last_updated::{with_entry, without_entries};
-use dagster_image::catalog::names::check_tag_chars;
+use dagster_image::names::check_tag_chars;
 use libfuzzer_sys::fuzz_target;
 
 /// The input, as `TEXT\0VERSION\0TIMESTAMP\0ORDER...` (the versions.yaml order, `\0`-separated),

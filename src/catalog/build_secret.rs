@@ -38,6 +38,14 @@ impl BuildSecret {
             SecretSource::File { written, .. } => format!("{}=file:{written}", self.id),
         }
     }
+    /// `id=pip,env=PIP_TOKEN` or `id=pip,src=/path/to/file`: how BuildKit's `--secret`, podman's
+    /// and bake's `secret` entries name it (its source, never its value).
+    pub fn spec(&self) -> String {
+        match &self.source {
+            SecretSource::Env(name) => format!("id={},env={name}", self.id),
+            SecretSource::File { path, .. } => format!("id={},src={}", self.id, path.display()),
+        }
+    }
 }
 
 /// A `secrets:` entry as written.

@@ -18,8 +18,9 @@ use serde_saphyr::Spanned;
 
 use super::build_secret::{self, BuildSecret, RawSecret};
 use super::error::{Error, Result};
-use super::{file, names, yaml};
+use super::{file, yaml};
 use crate::dockerignore;
+use crate::names;
 
 /// Where `copy: [path]` entries go inside the image folder.
 pub const BUILD_CACHE: &str = "build_cache";

@@ -10,8 +10,8 @@ use std::str::FromStr;
 use indexmap::IndexMap;
 
 use super::error::{Error, Result};
-use super::names;
 use super::{file, yaml};
+use crate::names;
 
 /// The timestamps recorded for one image.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -7,7 +7,6 @@ pub mod file;
 pub mod graph;
 pub mod image_config;
 pub mod last_updated;
-pub mod names;
 pub mod versions;
 mod yaml;
 
@@ -22,6 +21,7 @@ pub use image_config::ImageConfig;
 pub use last_updated::LastUpdated;
 pub use versions::{BASE_IMAGE_ARG, BaseImage, BaseSource, VersionSpec};
 
+use crate::names;
 use crate::reference::Target;
 
 /// Where the seed's repository keeps its images, relative to the git root.

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::error::{Error, Result};
-use super::names;
 use super::{file, yaml};
+use crate::names;
 
 /// The build argument that names the image to build `FROM`.
 pub const BASE_IMAGE_ARG: &str = "BASE_IMAGE";

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 
 use super::error::{Error, Result};
-use super::names;
+use crate::names;
 
 /// Parses `text`, the content of `path`, as `T`.
 pub fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T> {

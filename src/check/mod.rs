@@ -26,8 +26,8 @@ use crate::catalog::{
 };
 use crate::digest::ContextPaths;
 use crate::dockerfile::{self, Dockerfile};
-use crate::plan::{DAGSTER_VERSION_ARG, Target};
-use crate::reference::{ImageName, PythonVersion};
+use crate::plan::DAGSTER_VERSION_ARG;
+use crate::reference::{ImageName, PythonVersion, Target};
 
 /// One image folder as read: each file's content, or why it could not be read.
 #[derive(Debug)]
@@ -294,7 +294,7 @@ fn base_problems(
         let at = |kind| folder.problem(kind, "versions.yaml", Some(base.line));
         match folders.get(&base.name).map(|f| &f.versions) {
             None => {
-                let hint = catalog::names::suggest(&base.name, folders.keys().map(String::as_str))
+                let hint = crate::names::suggest(&base.name, folders.keys().map(String::as_str))
                     .map(|name| format!("change it to `{name}`, or "))
                     .unwrap_or_default();
                 found.push(at(Kind::UnknownBase).says(
@@ -404,7 +404,7 @@ enum Order {
 /// run, or a later time.
 fn build_order(built: &str, base_built: &str) -> Option<Order> {
     let is_time =
-        |t: &str| jiff::civil::DateTime::strptime(crate::plan::TIMESTAMP_FORMAT, t).is_ok();
+        |t: &str| jiff::civil::DateTime::strptime(crate::reference::TIMESTAMP_FORMAT, t).is_ok();
     if built == base_built {
         None
     } else if is_time(built) && is_time(base_built) {

@@ -7,8 +7,7 @@ use indexmap::IndexMap;
 use crate::catalog::VersionSpec;
 use crate::export::export_name;
 use crate::export::pipeline::{MAX_STEP_KEY_LEN, step_key};
-use crate::plan::Target;
-use crate::reference::{ImageName, PythonVersion};
+use crate::reference::{ImageName, PythonVersion, Target};
 
 use super::{Folder, Kind, Problem};
 

@@ -5,10 +5,10 @@ use crate::error::Result;
 use crate::ops::Session;
 use crate::ops::build::{BuildRequest, resolve, resolve_to_show, run_plan};
 
-pub fn build(context: &Session, request: &BuildRequest, dry_run: bool) -> Result<()> {
+pub fn build(session: &Session, request: &BuildRequest, dry_run: bool) -> Result<()> {
     let (images, plan) = match dry_run {
-        true => resolve_to_show(context, request)?,
-        false => resolve(context, request)?,
+        true => resolve_to_show(session, request)?,
+        false => resolve(session, request)?,
     };
-    run_plan(context, request, &images, plan, dry_run)
+    run_plan(session, request, &images, plan, dry_run)
 }

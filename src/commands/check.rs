@@ -13,8 +13,8 @@ use crate::ops::{Session, print_stdout};
 
 /// Lists the problems of the catalog, or of `name` and the images it builds on; an error when
 /// there are any.
-pub fn check(context: &Session, name: Option<&str>, json: bool) -> Result<()> {
-    let catalog = context.catalog()?;
+pub fn check(session: &Session, name: Option<&str>, json: bool) -> Result<()> {
+    let catalog = session.catalog()?;
     let names = catalog.names()?;
     if let Some(name) = name {
         require_image(catalog, &names, name)?;

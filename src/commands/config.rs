@@ -4,9 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use crate::catalog::names;
 use crate::cli;
 use crate::error::Result;
+use crate::names;
 pub use crate::ops::BuildSettings;
 use crate::publish::SnapType;
 use crate::reference::{self, ImageName, Invalid, PythonVersion, Tag, Timestamp};

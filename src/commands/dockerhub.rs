@@ -35,14 +35,14 @@ pub struct Release<'a> {
     pub repository: Option<&'a str>,
 }
 
-pub fn build_and_push(context: &Session, release: &Release, dry_run: bool) -> Result<()> {
+pub fn build_and_push(session: &Session, release: &Release, dry_run: bool) -> Result<()> {
     let version = release.dagster_version.as_str();
     let platforms: Vec<String> = if release.platforms.is_empty() {
         DEFAULT_PLATFORMS.map(str::to_owned).to_vec()
     } else {
         release.platforms.to_vec()
     };
-    let image = context.catalog()?.image(release.name)?;
+    let image = session.catalog()?.image(release.name)?;
     let repository = release
         .repository
         .map_or_else(|| format!("dagster/{}", release.name), str::to_owned);
@@ -52,15 +52,15 @@ pub fn build_and_push(context: &Session, release: &Release, dry_run: bool) -> Re
     }
     // One platform needs no buildx: it is not asked.
     let buildx = match platforms.len() > 1 {
-        true => context.docker.buildx_builder()?,
+        true => session.docker.buildx_builder()?,
         false => None,
     };
     let with_buildx = buildx.is_some_and(|builder| builder.pushes_all(&platforms));
     let staging = match platforms.len() > 1 && !with_buildx {
-        true => Some(staging_repository(context, release.name, dry_run)?),
+        true => Some(staging_repository(session, release.name, dry_run)?),
         false => None,
     };
-    let provenance = context.provenance()?;
+    let provenance = session.provenance()?;
     let labels = oci_labels::labels(provenance, &Timestamp::now(), version);
     let pushed = Pushed {
         image: &image,
@@ -70,11 +70,11 @@ pub fn build_and_push(context: &Session, release: &Release, dry_run: bool) -> Re
         labels: &labels,
     };
     let steps = match &staging {
-        Some(staging) => Steps::staged(context, &pushed, staging),
+        Some(staging) => Steps::staged(session, &pushed, staging),
         None if with_buildx => {
-            Steps::with_buildx(context, &pushed, release_cache(context, &image)?)
+            Steps::with_buildx(session, &pushed, release_cache(session, &image)?)
         }
-        None => Steps::new(context, &pushed),
+        None => Steps::new(session, &pushed),
     };
     let hosts: Vec<String> = [Some(repository.as_str()), staging.as_deref()]
         .into_iter()
@@ -84,21 +84,21 @@ pub fn build_and_push(context: &Session, release: &Release, dry_run: bool) -> Re
     build_secrets::check_sources([&image])?;
     // `docker buildx build` is BuildKit's, which takes secrets.
     if !dry_run && !with_buildx {
-        build_secrets::check_engine(&context.docker, [&image])?;
+        build_secrets::check_engine(&session.docker, [&image])?;
     }
-    let copies = Additions::prepare([&image], &state_path(context.catalog()?))?;
+    let copies = Additions::prepare([&image], &state_path(session.catalog()?))?;
     if dry_run {
         print_stdout(&steps.describe(&image));
     } else {
-        build_and_push_staged(context, copies, &steps, staging.as_deref())?;
+        build_and_push_staged(session, copies, &steps, staging.as_deref())?;
     }
-    steps.release_untagged(&hosts, &pushed, context.registry_timeout, dry_run)
+    steps.release_untagged(session, &hosts, &pushed, dry_run)
 }
 
 /// The registry layer cache of a release built by buildx (`--registry-cache`): the cache tag of
 /// the image's first Python version, whose build arguments a release builds with.
-fn release_cache(context: &Session, image: &Image) -> Result<Option<String>> {
-    let Some(registry) = context.cache_registry()? else {
+fn release_cache(session: &Session, image: &Image) -> Result<Option<String>> {
+    let Some(registry) = session.cache_registry()? else {
         return Ok(None);
     };
     let tag = crate::reference::cache_tag(image.first_version(), None);
@@ -108,23 +108,23 @@ fn release_cache(context: &Session, image: &Image) -> Result<Option<String>> {
 /// Runs the builds of `steps` with the image's `copies` in place (a failure exits with the
 /// engine's status), then their pushes, docker logged in to an AWS `staging` registry first.
 fn build_and_push_staged(
-    context: &Session,
+    session: &Session,
     copies: Prepared,
     steps: &Steps,
     staging: Option<&str>,
 ) -> Result<()> {
-    state_dir(context.catalog()?).map_err(CatalogError::Io)?;
+    state_dir(session.catalog()?).map_err(CatalogError::Io)?;
     {
         let _copies = copies.copy_in()?;
         for (step, command) in &steps.builds {
             command.run(step).map_err(Error::ReleaseBuild)?;
         }
         for request in &steps.built {
-            crate::run::verify_platform(&context.docker, request)?;
+            crate::run::verify_platform(&session.docker, request)?;
         }
     }
     if let Some(staging) = staging {
-        crate::ops::engine_login::login_if_aws(&context.docker, split_repository(staging).0)?;
+        crate::ops::engine_login::login_if_aws(session, split_repository(staging).0)?;
     }
     for (step, command) in &steps.pushes {
         command.run(step)?;
@@ -136,8 +136,8 @@ fn build_and_push_staged(
 /// tool's registry (`--registry`, `DAGSTER_IMAGE_REGISTRY`, ECR of `AWS_ACCOUNT_ID`), never the
 /// public one, where a tag of each platform would stay. A dry run without a registry names it
 /// `<registry>/<name>`, saying so.
-fn staging_repository(context: &Session, name: &str, dry_run: bool) -> Result<String> {
-    match context.registry() {
+fn staging_repository(session: &Session, name: &str, dry_run: bool) -> Result<String> {
+    match session.registry() {
         Ok(registry) => Ok(registry.repository(name)),
         Err(error) if dry_run => {
             say!("warning: {error}: each platform's image is pushed to `<registry>/{name}` first");
@@ -223,8 +223,8 @@ struct Steps {
 
 impl Steps {
     /// One platform: one build tagged with every tag, pushed.
-    fn new(context: &Session, pushed: &Pushed) -> Self {
-        let docker = &context.docker;
+    fn new(session: &Session, pushed: &Pushed) -> Self {
+        let docker = &session.docker;
         let references = pushed.references();
         let platform = pushed.platforms.first().map(String::as_str);
         let request = release_request(pushed, &references, platform);
@@ -241,8 +241,8 @@ impl Steps {
 
     /// Several platforms without buildx: each built and pushed to `staging` as
     /// `<staging>:<version>-<os>-<arch>`, to be copied into the release's repository by digest.
-    fn staged(context: &Session, pushed: &Pushed, staging: &str) -> Self {
-        let docker = &context.docker;
+    fn staged(session: &Session, pushed: &Pushed, staging: &str) -> Self {
+        let docker = &session.docker;
         let version = &pushed.tags[0];
         let mut steps = Steps {
             builds: Vec::new(),
@@ -271,32 +271,32 @@ impl Steps {
     /// under every tag; nothing when nothing was staged.
     fn release_untagged(
         &self,
+        session: &Session,
         hosts: &[String],
         pushed: &Pushed,
-        deadline: std::time::Duration,
         dry_run: bool,
     ) -> Result<()> {
         if self.staged.is_empty() {
             return Ok(());
         }
         platform_index::release_untagged(
+            session,
             hosts,
             &self.staged,
             pushed.repository,
             &pushed.references(),
-            deadline,
             dry_run,
         )
     }
 
     /// One `docker buildx build --push` of every platform, tagged with every tag: the index is
     /// pushed by BuildKit, as the original tool does.
-    fn with_buildx(context: &Session, pushed: &Pushed, cache: Option<String>) -> Self {
+    fn with_buildx(session: &Session, pushed: &Pushed, cache: Option<String>) -> Self {
         let references = pushed.references();
         let mut request = release_request(pushed, &references, None);
         request.cache = cache;
         let step = format!("building and pushing `{}` with buildx", request.tag);
-        let build = context.docker.buildx_build_push(&request, pushed.platforms);
+        let build = session.docker.buildx_build_push(&request, pushed.platforms);
         Steps {
             builds: vec![(step, build)],
             built: Vec::new(),

@@ -7,7 +7,8 @@ use std::path::Path;
 use crate::catalog::{Catalog, Image, SecretSource};
 use crate::error::Result;
 use crate::export::{bake, pipeline};
-use crate::plan::{Plan, Target};
+use crate::plan::Plan;
+use crate::reference::Target;
 
 use crate::ops::build::{self, BuildRequest};
 use crate::ops::{Session, labelling, print_stdout};
@@ -15,12 +16,12 @@ use crate::ops::{Session, labelling, print_stdout};
 /// Prints the bake file of `request`'s plan, each target labelled as `build-all` labels its
 /// image and pulling where an upstream image moved; with `push`, tagged for the registry and
 /// pushed.
-pub fn bake(context: &Session, request: &BuildRequest, push: bool) -> Result<()> {
-    let (images, plan) = build::resolve(context, request)?;
-    let mut plan = labelling::label_export(context, &images, plan, false)?;
-    build::add_oci_labels(context, &mut plan)?;
+pub fn bake(session: &Session, request: &BuildRequest, push: bool) -> Result<()> {
+    let (images, plan) = build::resolve(session, request)?;
+    let mut plan = labelling::label_export(session, &images, plan, false)?;
+    build::add_oci_labels(session, &mut plan)?;
     let registry = if push {
-        Some(context.registry()?)
+        Some(session.registry()?.to_string())
     } else {
         None
     };
@@ -31,14 +32,14 @@ pub fn bake(context: &Session, request: &BuildRequest, push: bool) -> Result<()>
     let options = bake::Options {
         platforms: request.platforms(),
         declared,
-        push_to: registry.as_ref(),
+        push_to: registry.as_deref(),
     };
     let file = bake::bake_file(&plan, &options)?;
     let most_platforms = file.target.values().map(|t| t.platforms.len()).max();
     warn_of_copies(&images, &plan);
     say_text!(
         "{}",
-        bake_notes(context.catalog()?.dir(), most_platforms.unwrap_or(0), push)
+        bake_notes(session.catalog()?.dir(), most_platforms.unwrap_or(0), push)
     );
     note_secret_files(&plan);
     print_stdout(&bake::to_json(&file));
@@ -67,25 +68,25 @@ fn bake_notes(images_dir: &Path, platforms: usize, push: bool) -> String {
 /// pulling where an upstream image moved; with `--skip-unchanged`, only the steps of what is
 /// stale (none when nothing is).
 pub fn pipeline(
-    context: &Session,
+    session: &Session,
     request: &BuildRequest,
     agents: &[(String, String)],
 ) -> Result<()> {
-    let (images, plan) = build::resolve(context, request)?;
-    let registry = context.registry()?.to_string();
+    let (images, plan) = build::resolve(session, request)?;
+    let registry = session.registry()?.to_string();
     let total = plan.builds.len();
-    let plan = labelling::label_export(context, &images, plan, request.skips_unchanged())?;
+    let plan = labelling::label_export(session, &images, plan, request.skips_unchanged())?;
     if request.skips_unchanged() {
         say!("{} of {total} image-versions changed", plan.builds.len());
     }
     let current_bases = current_bases(&images, &plan);
-    let images_dir = dir_in_repository(context.catalog()?);
+    let images_dir = dir_in_repository(session.catalog()?);
     let settings = pipeline::Settings {
         images_dir: &images_dir,
         registry: &registry,
         agents,
         current_bases: &current_bases,
-        registry_cache: context.registry_cache,
+        registry_cache: session.registry_cache,
     };
     print_stdout(&pipeline::pipeline(&plan, &settings)?);
     Ok(())

@@ -35,7 +35,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
     if cli.debug {
         crate::debug::enable();
     }
-    let mut context = Session::new(
+    let mut session = Session::new(
         cli.images_dir,
         Docker::from_env(),
         cli.registry,
@@ -43,13 +43,13 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         cli.offline,
         cli.registry_cache,
     );
-    context.push_with = cli.push_with;
-    run(&context, cli.command)
+    session.push_with = cli.push_with;
+    run(&session, cli.command)
 }
 
-fn run(context: &Session, command: Command) -> Result<()> {
+fn run(session: &Session, command: Command) -> Result<()> {
     match command {
-        Command::List => list(context.catalog()?),
+        Command::List => list(session.catalog()?),
         Command::Build {
             name,
             python_version,
@@ -59,7 +59,7 @@ fn run(context: &Session, command: Command) -> Result<()> {
         } => {
             let settings = config::build_settings(build)?;
             let request = BuildRequest::one(name, python_version, settings).pulling(pull);
-            build::build(context, &request, dry_run)
+            build::build(session, &request, dry_run)
         }
         Command::BuildAll {
             name,
@@ -79,9 +79,9 @@ fn run(context: &Session, command: Command) -> Result<()> {
                 .keeping_going(keep_going)
                 .skipping_unchanged(skip_unchanged)
                 .including_dependents(with_dependents);
-            build::build(context, &request, dry_run)
+            build::build(session, &request, dry_run)
         }
-        Command::Check { name, json } => check::check(context, name.as_deref(), json),
+        Command::Check { name, json } => check::check(session, name.as_deref(), json),
         Command::Prune {
             name,
             images,
@@ -91,7 +91,7 @@ fn run(context: &Session, command: Command) -> Result<()> {
             dry_run,
         } => {
             let remote = remote.then_some(prune_remote::Remote { keep, older_than });
-            prune::prune(context, name.as_deref(), images, remote, dry_run)
+            prune::prune(session, name.as_deref(), images, remote, dry_run)
         }
         Command::Push {
             name,
@@ -107,7 +107,7 @@ fn run(context: &Session, command: Command) -> Result<()> {
                 custom_tag: custom_tag.as_ref(),
                 platforms: &platforms,
             };
-            push::push(context, &name, &push, dry_run)
+            push::push(session, &name, &push, dry_run)
         }
         Command::PushAll {
             name,
@@ -120,7 +120,7 @@ fn run(context: &Session, command: Command) -> Result<()> {
                 custom_tag: None,
                 platforms: &platforms,
             };
-            push::push(context, &name, &push, dry_run)
+            push::push(session, &name, &push, dry_run)
         }
         Command::Release {
             name,
@@ -130,10 +130,10 @@ fn run(context: &Session, command: Command) -> Result<()> {
         } => {
             let version = config::version_tag(&dagster_version)?;
             let destinations = config::destinations(destinations)?;
-            release::release(context, &name, &version, &destinations, true, dry_run)
+            release::release(session, &name, &version, &destinations, true, dry_run)
         }
-        Command::PushDockerhub(args) => release_to(context, args, "dagster"),
-        Command::PushEcr(args) => release_to(context, args, &format!("{PUBLIC_ECR_HOST}/dagster")),
+        Command::PushDockerhub(args) => release_to(session, args, "dagster"),
+        Command::PushEcr(args) => release_to(session, args, &format!("{PUBLIC_ECR_HOST}/dagster")),
         Command::BuildAndPushDockerhub {
             name,
             dagster_version,
@@ -149,14 +149,14 @@ fn run(context: &Session, command: Command) -> Result<()> {
                 platforms: &config::platforms(platforms)?,
                 repository: repository.as_deref(),
             };
-            dockerhub::build_and_push(context, &release, dry_run)
+            dockerhub::build_and_push(session, &release, dry_run)
         }
-        Command::Status { name, json } => status::status(context, name.as_deref(), json),
-        Command::Tags { name } => push::tags(context, &config::image_name(&name)?),
+        Command::Status { name, json } => status::status(session, name.as_deref(), json),
+        Command::Tags { name } => push::tags(session, &config::image_name(&name)?),
         Command::Snapshot { snap_type, dry_run } => {
-            snapshot::snapshot(context, config::snap_type(snap_type), dry_run)
+            snapshot::snapshot(session, config::snap_type(snap_type), dry_run)
         }
-        Command::Publish(args) => publish::publish(context, &config::Publish::from_cli(args)?),
+        Command::Publish(args) => publish::publish(session, &config::Publish::from_cli(args)?),
         Command::Bake {
             name,
             with_deps,
@@ -173,7 +173,7 @@ fn run(context: &Session, command: Command) -> Result<()> {
             let request = BuildRequest::all(name, config::build_settings(options)?)
                 .with_bases(with_deps)
                 .platforms_in_one_build();
-            export::bake(context, &request, push)
+            export::bake(session, &request, push)
         }
         Command::Pipeline {
             name,
@@ -193,12 +193,12 @@ fn run(context: &Session, command: Command) -> Result<()> {
             let request = BuildRequest::all(name, config::build_settings(options)?)
                 .with_bases(true)
                 .skipping_unchanged(skip_unchanged);
-            export::pipeline(context, &request, &agents)
+            export::pipeline(session, &request, &agents)
         }
-        Command::Record(built) => record::record(context, &BuiltElsewhere::from_cli(built)?),
+        Command::Record(built) => record::record(session, &BuiltElsewhere::from_cli(built)?),
         Command::Pull { built, platform } => {
             let built = BuiltElsewhere::from_cli(built)?;
-            record::pull(context, &built, config::platform(platform)?.as_deref())
+            record::pull(session, &built, config::platform(platform)?.as_deref())
         }
         Command::Index {
             built,
@@ -206,7 +206,7 @@ fn run(context: &Session, command: Command) -> Result<()> {
             dry_run,
         } => {
             let built = BuiltElsewhere::from_cli(built)?;
-            record::index(context, &built, &config::platforms(platforms)?, dry_run)
+            record::index(session, &built, &config::platforms(platforms)?, dry_run)
         }
         Command::Completions { shell } => {
             docs::completions(shell);
@@ -221,7 +221,7 @@ fn run(context: &Session, command: Command) -> Result<()> {
 
 /// `push-dockerhub`, `push-ecr`: a release to `<namespace>/<name>`, or to the hidden
 /// `--repository` (a loopback registry in the tests, which reach neither).
-fn release_to(context: &Session, args: ReleaseArgs, namespace: &str) -> Result<()> {
+fn release_to(session: &Session, args: ReleaseArgs, namespace: &str) -> Result<()> {
     let version = config::version_tag(&args.dagster_version)?;
     // The name is checked as an image name first, which it is before it is a repository's.
     let name = config::image_name(&args.name)?;
@@ -231,7 +231,7 @@ fn release_to(context: &Session, args: ReleaseArgs, namespace: &str) -> Result<(
     let destinations = config::destinations(vec![repository])?;
     let set_latest = args.set_latest;
     release::release(
-        context,
+        session,
         &args.name,
         &version,
         &destinations,

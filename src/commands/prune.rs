@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use crate::catalog::{Error as CatalogError, Image, LastUpdated};
 use crate::engine::LocalImage;
 use crate::error::{Error, Result};
-use crate::plan::LOCAL_NAMESPACE;
 use crate::prune;
+use crate::reference::LOCAL_NAMESPACE;
 
 use super::prune_remote::Remote;
 
@@ -18,13 +18,13 @@ use crate::lock::Lock;
 use crate::ops::{Session, builds_lock, print_stdout, state_dir};
 
 pub fn prune(
-    context: &Session,
+    session: &Session,
     name: Option<&str>,
     images: bool,
     remote: Option<Remote>,
     dry_run: bool,
 ) -> Result<()> {
-    let catalog = context.catalog()?;
+    let catalog = session.catalog()?;
     let names = match name {
         Some(name) => vec![name.to_owned()],
         None => catalog.names()?,
@@ -38,10 +38,10 @@ pub fn prune(
         removed += prune_entries(image, dry_run)?;
     }
     if images {
-        removed += prune_images(context, &catalog_images, dry_run)?;
+        removed += prune_images(session, &catalog_images, dry_run)?;
     }
     if let Some(remote) = remote {
-        removed += super::prune_remote::prune_remote(context, &catalog_images, &remote, dry_run)?;
+        removed += super::prune_remote::prune_remote(session, &catalog_images, &remote, dry_run)?;
     }
     if removed == 0 {
         print_stdout("nothing to prune\n");
@@ -72,9 +72,9 @@ fn prune_entries(image: &Image, dry_run: bool) -> Result<usize> {
 }
 
 /// Removes the local images of old builds of `images`; returns how many tags it removed.
-fn prune_images(context: &Session, images: &[Image], dry_run: bool) -> Result<usize> {
-    let (idle, _locks) = idle_images(context, images)?;
-    let listing = context.docker.local_tags(&format!("{LOCAL_NAMESPACE}/*"))?;
+fn prune_images(session: &Session, images: &[Image], dry_run: bool) -> Result<usize> {
+    let (idle, _locks) = idle_images(session, images)?;
+    let listing = session.docker.local_tags(&format!("{LOCAL_NAMESPACE}/*"))?;
     let mut doomed: Vec<String> = listing
         .into_iter()
         .filter(|reference| prune::is_old_build(&idle, reference))
@@ -84,11 +84,11 @@ fn prune_images(context: &Session, images: &[Image], dry_run: bool) -> Result<us
     if doomed.is_empty() {
         return Ok(0);
     }
-    let described = describe_images(context, &doomed)?;
+    let described = describe_images(session, &doomed)?;
     let freed = if dry_run {
         would_free(&doomed, &described)
     } else {
-        remove_images(context, &doomed, &described)?
+        remove_images(session, &doomed, &described)?
     };
     let verb = if dry_run { "would free" } else { "freed" };
     print_stdout(&format!(
@@ -100,8 +100,8 @@ fn prune_images(context: &Session, images: &[Image], dry_run: bool) -> Result<us
 
 /// The images of `images` that no running build is making, with the locks that keep new builds
 /// of them waiting until the prune ends; says which it leaves alone.
-fn idle_images(context: &Session, images: &[Image]) -> Result<(Vec<Image>, Vec<Lock>)> {
-    let state_dir = state_dir(context.catalog()?).map_err(CatalogError::Io)?;
+fn idle_images(session: &Session, images: &[Image]) -> Result<(Vec<Image>, Vec<Lock>)> {
+    let state_dir = state_dir(session.catalog()?).map_err(CatalogError::Io)?;
     let (mut idle, mut locks) = (Vec::new(), Vec::new());
     for image in images {
         let path = builds_lock(&state_dir, &image.name).map_err(CatalogError::Io)?;
@@ -120,8 +120,8 @@ fn idle_images(context: &Session, images: &[Image]) -> Result<(Vec<Image>, Vec<L
 }
 
 /// Each of `references` as the engine describes it, in the same order.
-fn describe_images(context: &Session, references: &[String]) -> Result<Vec<LocalImage>> {
-    let local = context.docker.local_images(references)?;
+fn describe_images(session: &Session, references: &[String]) -> Result<Vec<LocalImage>> {
+    let local = session.docker.local_images(references)?;
     references
         .iter()
         .map(|reference| {
@@ -150,10 +150,10 @@ fn would_free(doomed: &[String], described: &[LocalImage]) -> u64 {
 }
 
 /// Removes each of `doomed`; returns the size of the images docker deleted.
-fn remove_images(context: &Session, doomed: &[String], described: &[LocalImage]) -> Result<u64> {
+fn remove_images(session: &Session, doomed: &[String], described: &[LocalImage]) -> Result<u64> {
     let mut freed = 0;
     for (reference, image) in doomed.iter().zip(described) {
-        let deleted = context.docker.remove_image(reference)?.contains(&image.id);
+        let deleted = session.docker.remove_image(reference)?.contains(&image.id);
         if deleted {
             freed += image.size;
         }

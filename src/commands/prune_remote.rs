@@ -27,27 +27,29 @@ pub struct Remote {
 /// Deletes (or lists, with `dry_run`) the old build tags of `images` in the registry; returns
 /// how many.
 pub fn prune_remote(
-    context: &Session,
+    session: &Session,
     images: &[Image],
     remote: &Remote,
     dry_run: bool,
 ) -> Result<usize> {
-    let registry = context.registry()?;
-    let naming_files = naming_files(context, images)?;
+    let registry = session.registry()?;
+    let naming_files = naming_files(session, images)?;
     let policy = Policy {
         keep: remote.keep,
         cutoff: cutoff(remote.older_than)?,
         naming_files: &naming_files,
     };
     let hosts = [registry.host().to_owned()];
-    let mut logins = registry::sign_in(&hosts)?;
-    let deadline = context.registry_timeout;
+    let mut logins = session.sign_ins.sign_in(&hosts)?;
+    let deadline = session.registry_timeout;
     let mut removed = 0;
     for image in images {
         let repository = registry.repository(&image.name);
-        let listing = registry::with_client(&hosts, &mut logins, deadline, |client| {
-            client.tag_digests(&repository, CONCURRENCY)
-        });
+        let listing = session
+            .sign_ins
+            .with_client(&hosts, &mut logins, deadline, |client| {
+                client.tag_digests(&repository, CONCURRENCY)
+            });
         let listing = match listing {
             Err(RemoteError::Request { problem, .. }) if is_no_repository(&problem) => {
                 crate::debug::line(format_args!("`{repository}` is not in the registry"));
@@ -68,7 +70,7 @@ pub fn prune_remote(
                 .collect();
             print_stdout(&lines);
         } else {
-            delete(context, &registry, &repository, &doomed, &logins)?;
+            delete(session, registry, &repository, &doomed, &logins)?;
         }
     }
     Ok(removed)
@@ -91,8 +93,8 @@ fn cutoff(days: Option<u32>) -> Result<Option<jiff::civil::DateTime>> {
 
 /// The texts of the files that name published tags: each image's `references:` and
 /// `.buildkite/defines.py` of the repository, when it has one.
-fn naming_files(context: &Session, images: &[Image]) -> Result<Vec<String>> {
-    let defines = context.catalog()?.repository_root().join(defines::PATH);
+fn naming_files(session: &Session, images: &[Image]) -> Result<Vec<String>> {
+    let defines = session.catalog()?.repository_root().join(defines::PATH);
     let mut paths: Vec<_> = images
         .iter()
         .flat_map(|image| image.config.references.iter().cloned())
@@ -108,7 +110,7 @@ fn naming_files(context: &Session, images: &[Image]) -> Result<Vec<String>> {
 
 /// Deletes `doomed` from `repository`, saying each tag deleted; on a failure, which were not.
 fn delete(
-    context: &Session,
+    session: &Session,
     registry: &Registry,
     repository: &str,
     doomed: &[RemoteTag],
@@ -120,7 +122,7 @@ fn delete(
         delete_ecr_tags(host, repository, doomed, &mut deleted)
     } else {
         let hosts = [host.to_owned()];
-        RegistryClient::connect(&hosts, logins, context.registry_timeout)
+        RegistryClient::connect(&hosts, logins, session.registry_timeout)
             .and_then(|client| delete_manifests(&client, repository, doomed, &mut deleted))
     };
     result.map_err(|source| Error::PruneIncomplete {

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog::{Error as CatalogError, Image, file};
 use crate::error::Result;
-use crate::plan::{self, Plan, Target};
+use crate::plan::{self, Plan};
 use crate::publish::{
     self, FileEdit, SnapType, State, Step, defines, pin, references, snapshot_diff,
 };
-use crate::reference::Timestamp;
+use crate::reference::{Target, Timestamp};
 use crate::report;
 
 use super::config::{BuildSettings, Publish as PublishArgs};
@@ -22,13 +22,13 @@ use crate::ops::build::{self, BuildRequest};
 use crate::ops::freeze;
 use crate::ops::{Session, display, print_stdout, push, state_dir, state_path};
 
-pub fn publish(context: &Session, args: &PublishArgs) -> Result<()> {
+pub fn publish(session: &Session, args: &PublishArgs) -> Result<()> {
     let snap_type = args.snap_type;
-    let state_path = State::path(&state_path(context.catalog()?), snap_type.as_str());
-    let _lock = (!args.dry_run).then(|| lock(context)).transpose()?;
-    let builder = context.catalog()?.image(&snap_type.builder())?;
-    let target = context.catalog()?.image(&snap_type.target())?;
-    let defines = context.catalog()?.repository_root().join(defines::PATH);
+    let state_path = State::path(&state_path(session.catalog()?), snap_type.as_str());
+    let _lock = (!args.dry_run).then(|| lock(session)).transpose()?;
+    let builder = session.catalog()?.image(&snap_type.builder())?;
+    let target = session.catalog()?.image(&snap_type.target())?;
+    let defines = session.catalog()?.repository_root().join(defines::PATH);
     let existing = match State::load(&state_path) {
         // A state this tool cannot read is what `--restart` is for.
         Err(publish::Error::BadState { .. }) if args.restart => None,
@@ -43,7 +43,7 @@ pub fn publish(context: &Session, args: &PublishArgs) -> Result<()> {
         old => start(args, &target, &defines, old)?,
     };
     let mut release = Release {
-        context,
+        session,
         snap_type,
         builder,
         target,
@@ -55,7 +55,7 @@ pub fn publish(context: &Session, args: &PublishArgs) -> Result<()> {
     if args.dry_run {
         return release.print_dry_run();
     }
-    state_dir(context.catalog()?).map_err(CatalogError::Io)?;
+    state_dir(session.catalog()?).map_err(CatalogError::Io)?;
     release.state.save(&state_path)?;
     release.run(&state_path)?;
     State::remove(&state_path)?;
@@ -65,7 +65,7 @@ pub fn publish(context: &Session, args: &PublishArgs) -> Result<()> {
 
 /// One publish run: the images it makes, where T goes, and how far it got.
 struct Release<'a> {
-    context: &'a Session,
+    session: &'a Session,
     snap_type: SnapType,
     builder: Image,
     target: Image,
@@ -78,8 +78,8 @@ struct Release<'a> {
 
 /// One publish at a time on a catalog: runs share its state files and the bases they build.
 /// A lock on the catalog's folder, which writes nothing; held until dropped.
-fn lock(context: &Session) -> Result<fs_err::File> {
-    let path = context.catalog()?.dir();
+fn lock(session: &Session) -> Result<fs_err::File> {
+    let path = session.catalog()?.dir();
     let folder = fs_err::File::open(path).map_err(CatalogError::Io)?;
     match folder.file().try_lock() {
         Ok(()) => Ok(folder),
@@ -94,7 +94,7 @@ fn unfinished(snap_type: SnapType, state: State, path: PathBuf) -> publish::Erro
     publish::Error::Unfinished {
         snap_type: snap_type.as_str(),
         next: state.next_step().unwrap_or(Step::RecordTimestamp),
-        timestamp: state.timestamp,
+        timestamp: state.timestamp.to_string(),
         path,
     }
 }
@@ -116,22 +116,22 @@ fn start(
     if let Some(hash) = &args.git_hash {
         pin::check_commit(hash)?;
     }
-    let mut previous: Vec<String> = started_over
+    let mut previous: Vec<Timestamp> = started_over
         .map(|state| state.previous_timestamps)
         .unwrap_or_default();
     let built = target
         .versions
         .keys()
         .filter_map(|v| target.last_updated.get(v));
-    previous.extend(built.map(str::to_owned));
+    previous.extend(built.map(Timestamp::recorded));
     if let Some(text) = file::read_text_if_exists(defines)? {
         let name = defines::variable(args.snap_type.as_str());
-        previous.push(defines::value(defines, &text, name)?.to_owned());
+        previous.push(Timestamp::recorded(defines::value(defines, &text, name)?));
     }
     previous.sort();
     previous.dedup();
     Ok(State::new(
-        args.timestamp.clone().unwrap_or_else(Timestamp::now).into(),
+        args.timestamp.clone().unwrap_or_else(Timestamp::now),
         args.git_hash.clone(),
         args.dagster_version.clone(),
         args.platforms.clone(),
@@ -151,7 +151,7 @@ fn resume(state: State, args: &PublishArgs) -> Result<State> {
         (
             "timestamp",
             &args.timestamp.as_ref().map(Timestamp::to_string),
-            &Some(state.timestamp.clone()),
+            &Some(state.timestamp.to_string()),
         ),
     ];
     for (option, given, recorded) in given {
@@ -188,7 +188,7 @@ impl Release<'_> {
             }
         }
         if pending(Step::Push) {
-            self.context.registry()?;
+            self.session.registry()?;
         }
         self.record_edits()?;
         Ok(())
@@ -252,7 +252,7 @@ impl Release<'_> {
             Step::BuildTarget => format!(
                 "build every version of `{target}` at `{timestamp}`, on the bases just built"
             ),
-            Step::Push => match self.context.registry() {
+            Step::Push => match self.session.registry() {
                 Ok(registry) => format!("push `{target}` to `{registry}`"),
                 Err(_) => format!("push `{target}`"),
             },
@@ -274,7 +274,7 @@ impl Release<'_> {
                     self.state.timestamp.as_str(),
                     self.state.platforms.as_slice(),
                 );
-                let pushed = push::push_every_version_at(self.context, target, built_at, dry_run)?;
+                let pushed = push::push_every_version_at(self.session, target, built_at, dry_run)?;
                 self.state.pushed = pushed;
                 Ok(())
             }
@@ -300,7 +300,7 @@ impl Release<'_> {
             report::line("every image-version is built at this timestamp already");
             return Ok(());
         }
-        build::run_plan(self.context, &request, &images, plan, dry_run)
+        build::run_plan(self.session, &request, &images, plan, dry_run)
     }
 
     /// The builds of a build step: every version of its image with its local bases at T,
@@ -313,7 +313,7 @@ impl Release<'_> {
             _ => (&self.builder.name, Vec::new()),
         };
         let request = self.build_request(name)?;
-        let (images, plan) = build::resolve(self.context, &request)?;
+        let (images, plan) = build::resolve(self.session, &request)?;
         let timestamp = Some(self.state.timestamp.as_str());
         let keep: Vec<bool> = plan
             .builds
@@ -334,7 +334,7 @@ impl Release<'_> {
 
     /// Every image-version that building `name` with its local bases makes.
     fn planned_targets(&self, name: &str) -> Result<Vec<Target>> {
-        let (_, plan) = build::resolve(self.context, &self.build_request(name)?)?;
+        let (_, plan) = build::resolve(self.session, &self.build_request(name)?)?;
         Ok(plan.builds.into_iter().map(|build| build.target).collect())
     }
 
@@ -350,7 +350,7 @@ impl Release<'_> {
     /// Freezes the builder into the snapshot files and prints what changed in each.
     fn snapshot(&self, dry_run: bool) -> Result<()> {
         let timestamp = Some(self.state.timestamp.as_str());
-        let freezes = freeze::freezes(self.context, &self.builder, &self.target, timestamp)?;
+        let freezes = freeze::freezes(self.session, &self.builder, &self.target, timestamp)?;
         if dry_run {
             print_stdout(&freeze::describe(&freezes));
             return Ok(());
@@ -402,7 +402,10 @@ impl Release<'_> {
     fn reference_warnings(&self, path: &Path, rewrite: &references::Rewrite) -> Vec<String> {
         let previous = match self.state.previous_timestamps.as_slice() {
             [] => "none known".to_owned(),
-            all => format!("`{}`", all.join("`, `")),
+            all => {
+                let all: Vec<&str> = all.iter().map(Timestamp::as_str).collect();
+                format!("`{}`", all.join("`, `"))
+            }
         };
         let mut warnings: Vec<String> = rewrite
             .left
@@ -485,7 +488,13 @@ mod tests {
     #[test]
     fn a_resumed_run_keeps_its_platforms_and_refuses_others() {
         let platforms = vec!["linux/amd64".to_owned(), "linux/arm64".to_owned()];
-        let state = State::new("T".into(), None, None, platforms.clone(), Vec::new());
+        let state = State::new(
+            Timestamp::recorded("T"),
+            None,
+            None,
+            platforms.clone(),
+            Vec::new(),
+        );
         assert_eq!(
             resume(state.clone(), &args(&[])).unwrap().platforms,
             platforms

@@ -3,7 +3,6 @@
 
 use crate::error::Result;
 use crate::reference::{ImageName, Tag};
-use crate::registry;
 
 use crate::ops::push::Pushes;
 use crate::ops::{Session, platform_index, print_stdout};
@@ -21,9 +20,9 @@ pub struct Push<'a> {
 /// Pushes `python_version` of `name` (or every version) as `<registry>/<name>:py<V>-<timestamp>`,
 /// or as `<registry>/<name>:<custom_tag>`: for several `platforms` (else those of its
 /// image.yaml), each platform's image and then their index under that tag.
-pub fn push(context: &Session, name: &str, push: &Push, dry_run: bool) -> Result<()> {
-    let image = context.catalog()?.image(name)?;
-    let registry = context.registry()?;
+pub fn push(session: &Session, name: &str, push: &Push, dry_run: bool) -> Result<()> {
+    let image = session.catalog()?.image(name)?;
+    let registry = session.registry()?;
     let custom_tag = push.custom_tag.map(Tag::as_str);
     let versions: Vec<&str> = match push.python_version {
         Some(version) => {
@@ -36,21 +35,23 @@ pub fn push(context: &Session, name: &str, push: &Push, dry_run: bool) -> Result
     let mut pushes = Pushes::default();
     for version in versions {
         let timestamp = image.last_built(version)?;
-        pushes.add(&registry, name, (version, timestamp), platforms, custom_tag);
+        pushes.add(registry, name, (version, timestamp), platforms, custom_tag);
     }
-    pushes.run(context, &registry, dry_run)
+    pushes.run(session, registry, dry_run)
 }
 
 /// Prints the tags of `<registry>/<name>`, one per line.
-pub fn tags(context: &Session, name: &ImageName) -> Result<()> {
-    let registry = context.registry()?;
+pub fn tags(session: &Session, name: &ImageName) -> Result<()> {
+    let registry = session.registry()?;
     let hosts = [registry.host().to_owned()];
-    let mut logins = registry::sign_in(&hosts)?;
+    let mut logins = session.sign_ins.sign_in(&hosts)?;
     let repository = registry.repository(name);
-    let deadline = context.registry_timeout;
-    let tags = registry::with_client(&hosts, &mut logins, deadline, |client| {
-        client.tags(&repository)
-    })?;
+    let deadline = session.registry_timeout;
+    let tags = session
+        .sign_ins
+        .with_client(&hosts, &mut logins, deadline, |client| {
+            client.tags(&repository)
+        })?;
     print_stdout(
         &tags
             .iter()

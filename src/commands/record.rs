@@ -4,31 +4,32 @@
 //! that builds on it here start from it; `index` puts the index of the images each platform's
 //! step pushed.
 
-use crate::catalog::{Image, names};
+use crate::catalog::Image;
 use crate::error::Result;
-use crate::plan::{local_tag, platform_version_tag, version_tag};
+use crate::names;
+use crate::reference::{local_tag, platform_version_tag, version_tag};
 
 use super::config::BuiltElsewhere;
 use crate::ops::{Session, invalid, platform_index};
 
 /// Records the timestamp of `built` as the last build of its Python version.
-pub fn record(context: &Session, built: &BuiltElsewhere) -> Result<()> {
+pub fn record(session: &Session, built: &BuiltElsewhere) -> Result<()> {
     let (name, python_version, timestamp) = (&built.name, &built.python_version, &built.timestamp);
-    let image = built_image(context, name, python_version, timestamp)?;
+    let image = built_image(session, name, python_version, timestamp)?;
     Ok(image.record_build(python_version, timestamp)?)
 }
 
 /// Pulls `<registry>/<name>:py<V>-<timestamp>` (`-<os>-<arch>` for one `platform` of a
 /// multi-platform image), tags it `dagster/<name>:py<V>-<timestamp>` and records `timestamp`.
-pub fn pull(context: &Session, built: &BuiltElsewhere, platform: Option<&str>) -> Result<()> {
+pub fn pull(session: &Session, built: &BuiltElsewhere, platform: Option<&str>) -> Result<()> {
     let (name, python_version, timestamp) = (&built.name, &built.python_version, &built.timestamp);
-    let image = built_image(context, name, python_version, timestamp)?;
-    let registry = context.registry()?;
+    let image = built_image(session, name, python_version, timestamp)?;
+    let registry = session.registry()?;
     let tag = platform_version_tag(python_version, timestamp, platform);
     let remote = format!("{}:{tag}", registry.repository(name));
     let local = local_tag(name, python_version, timestamp);
-    let docker = &context.docker;
-    crate::ops::engine_login::login_if_aws(docker, registry.host())?;
+    let docker = &session.docker;
+    crate::ops::engine_login::login_if_aws(session, registry.host())?;
     docker.pull(&remote).run(&format!("pulling `{remote}`"))?;
     docker
         .tag(&remote, &local)
@@ -39,30 +40,30 @@ pub fn pull(context: &Session, built: &BuiltElsewhere, platform: Option<&str>) -
 /// `index`: puts the index of the images of each platform of `built`, pushed already by the
 /// steps of a pipeline, under its common tag.
 pub fn index(
-    context: &Session,
+    session: &Session,
     built: &BuiltElsewhere,
     platforms: &[String],
     dry_run: bool,
 ) -> Result<()> {
     let (name, version, timestamp) = (&built.name, &built.python_version, &built.timestamp);
-    let image = built_image(context, name, version, timestamp)?;
+    let image = built_image(session, name, version, timestamp)?;
     let platforms = platform_index::platforms_to_push(&image, platforms);
-    let registry = context.registry()?;
-    let tag = crate::plan::version_tag(version, timestamp);
+    let registry = session.registry()?;
+    let tag = crate::reference::version_tag(version, timestamp);
     let (_, index) =
-        platform_index::per_platform(&registry, name, version, timestamp, platforms, &tag);
+        platform_index::per_platform(registry, name, version, timestamp, platforms, &tag);
     let hosts = [registry.host().to_owned()];
-    platform_index::assemble(&hosts, &[index], context.registry_timeout, dry_run)
+    platform_index::assemble(session, &hosts, &[index], dry_run)
 }
 
 /// The image `name`, once its `python_version` and the tag at `timestamp` are checked.
 fn built_image(
-    context: &Session,
+    session: &Session,
     name: &str,
     python_version: &str,
     timestamp: &str,
 ) -> Result<Image> {
-    let image = context.catalog()?.image(name)?;
+    let image = session.catalog()?.image(name)?;
     image.version(python_version)?;
     let tag = version_tag(python_version, timestamp);
     names::check_tag(&tag).map_err(|why| invalid("tag", &tag, why))?;

@@ -9,8 +9,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
-use crate::plan::{local_tag, version_tag};
-use crate::reference::Tag;
+use crate::reference::{Tag, local_tag, version_tag};
 use crate::registry::{self, Logins, RegistryClient, RemoteError};
 
 use super::config::Destination;
@@ -21,14 +20,14 @@ use crate::ops::{Session, print_stdout};
 /// Publishes the first Python version of `name` as `<repo>:<dagster_version>`, and with
 /// `set_latest` as `<repo>:latest`, for every destination repository.
 pub fn release(
-    context: &Session,
+    session: &Session,
     name: &str,
     dagster_version: &Tag,
     destinations: &[Destination],
     set_latest: bool,
     dry_run: bool,
 ) -> Result<()> {
-    let image = context.catalog()?.image(name)?;
+    let image = session.catalog()?.image(name)?;
     let version = image.first_version();
     let timestamp = image.last_built(version)?;
     let mut hosts = BTreeSet::new();
@@ -45,7 +44,7 @@ pub fn release(
         source: local_tag(name, version, timestamp),
         targets,
     };
-    let pushed = context.registry().ok().map(|registry| Pushed {
+    let pushed = session.registry().ok().map(|registry| Pushed {
         host: registry.host().to_owned(),
         reference: format!(
             "{}:{}",
@@ -60,16 +59,16 @@ pub fn release(
         return Ok(());
     }
     if several_platforms {
-        return copy_index(context, &hosts, pushed, name, &publication.targets);
+        return copy_index(session, &hosts, pushed, name, &publication.targets);
     }
     if dry_run {
         if let Some(pushed) = &pushed {
             note_copy_inside_registries(pushed);
         }
-        print_docker_steps(context, &hosts, &[publication]);
+        print_docker_steps(session, &hosts, &[publication]);
         return Ok(());
     }
-    copy_else_push(context, &hosts, pushed.as_ref(), publication)
+    copy_else_push(session, &hosts, pushed.as_ref(), publication)
 }
 
 /// What a release of several platforms does, as `--dry-run` shows it: the AWS passwords it
@@ -99,7 +98,7 @@ fn print_index_copy(pushed: Option<&Pushed>, destination_hosts: &[String], targe
 /// registries: the local store has one platform per tag, so there is no local image to push
 /// instead.
 fn copy_index(
-    context: &Session,
+    session: &Session,
     hosts: &[String],
     pushed: Option<Pushed>,
     name: &str,
@@ -108,10 +107,10 @@ fn copy_index(
     let Some(pushed) = pushed else {
         return Err(registry::Error::Missing.into());
     };
-    let mut logins = registry::sign_in(hosts)?;
+    let mut logins = session.sign_ins.sign_in(hosts)?;
     let published = RefCell::new(Vec::new());
     let copy = ReleaseCopy {
-        context,
+        session,
         destination_hosts: hosts,
         pushed: &pushed,
         targets,
@@ -152,16 +151,16 @@ fn note_copy_inside_registries(pushed: &Pushed) {
 /// and pushes the local image with docker: also when only the source registry cannot be read,
 /// saying why in one line. Any other failure stops the release, saying what it published.
 fn copy_else_push(
-    context: &Session,
+    session: &Session,
     destination_hosts: &[String],
     pushed: Option<&Pushed>,
     publication: Publication,
 ) -> Result<()> {
-    let mut logins = registry::sign_in(destination_hosts)?;
+    let mut logins = session.sign_ins.sign_in(destination_hosts)?;
     if let Some(pushed) = pushed {
         let published = RefCell::new(Vec::new());
         let copy = ReleaseCopy {
-            context,
+            session,
             destination_hosts,
             pushed,
             targets: &publication.targets,
@@ -182,7 +181,7 @@ fn copy_else_push(
         }
     }
     let hosts = destination_hosts;
-    push_with_docker(context, hosts, &logins, &[publication], AfterFailure::Stop)
+    push_with_docker(session, hosts, &logins, &[publication], AfterFailure::Stop)
 }
 
 /// The failure of a copy that failed with `error` after writing the `published` tags of
@@ -204,7 +203,7 @@ fn stopped(error: RemoteError, targets: &[String], published: Vec<String>) -> Re
 
 /// A copy of the pushed image to the release's targets.
 struct ReleaseCopy<'a> {
-    context: &'a Session,
+    session: &'a Session,
     destination_hosts: &'a [String],
     pushed: &'a Pushed,
     targets: &'a [String],
@@ -232,11 +231,15 @@ impl ReleaseCopy<'_> {
         let source_host = &self.pushed.host;
         let mut hosts = self.destination_hosts.to_vec();
         if !hosts.contains(source_host) {
-            registry::sign_in_to(logins, source_host).map_err(Failed::AtSource)?;
+            let sign_ins = &self.session.sign_ins;
+            sign_ins
+                .sign_in_to(logins, source_host)
+                .map_err(Failed::AtSource)?;
             hosts.push(source_host.clone());
         }
-        let deadline = self.context.registry_timeout;
-        let copied = registry::with_client(&hosts, logins, deadline, |client| self.copy(client))
+        let deadline = self.session.registry_timeout;
+        let copied = (self.session.sign_ins)
+            .with_client(&hosts, logins, deadline, |client| self.copy(client))
             .map_err(|error| self.blame(error))?;
         let Some(copied) = copied else {
             say!(

@@ -6,10 +6,10 @@ use crate::publish::SnapType;
 
 use crate::ops::{Session, freeze, print_stdout};
 
-pub fn snapshot(context: &Session, snap_type: SnapType, dry_run: bool) -> Result<()> {
-    let builder = context.catalog()?.image(&snap_type.builder())?;
-    let target = context.catalog()?.image(&snap_type.target())?;
-    let freezes = freeze::freezes(context, &builder, &target, None)?;
+pub fn snapshot(session: &Session, snap_type: SnapType, dry_run: bool) -> Result<()> {
+    let builder = session.catalog()?.image(&snap_type.builder())?;
+    let target = session.catalog()?.image(&snap_type.target())?;
+    let freezes = freeze::freezes(session, &builder, &target, None)?;
     if dry_run {
         print_stdout(&freeze::describe(&freezes));
         return Ok(());

@@ -3,15 +3,14 @@
 //! whether the registry has it.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::catalog::{Image, lookup};
 use crate::error::Result;
 use crate::freshness::current_tag;
-use crate::plan::{self, Plan, Target};
-use crate::reference::Timestamp;
+use crate::plan::{self, Plan};
+use crate::reference::{Target, Timestamp};
 use crate::registry::{self, Registry, RegistryClient, RemoteError};
 use crate::report::table;
 
@@ -35,10 +34,10 @@ pub struct Row {
     pub pushed: Option<bool>,
 }
 
-pub fn status(context: &Session, name: Option<&str>, json: bool) -> Result<()> {
+pub fn status(session: &Session, name: Option<&str>, json: bool) -> Result<()> {
     let images = match name {
-        Some(name) => context.catalog()?.images_with_bases(&[name.to_owned()])?,
-        None => context.catalog()?.all_images()?,
+        Some(name) => session.catalog()?.images_with_bases(&[name.to_owned()])?,
+        None => session.catalog()?.all_images()?,
     };
     let shown: Vec<&Image> = match name {
         Some(name) => vec![lookup(&images, name)?],
@@ -54,11 +53,11 @@ pub fn status(context: &Session, name: Option<&str>, json: bool) -> Result<()> {
         without_registry: true,
         ..plan::Request::new(planned, Timestamp::recorded("status"))
     };
-    let plan = plan::resolve(&images, &request, &context.registry_address())?;
+    let plan = plan::resolve(&images, &request, &session.registry_address())?;
     for image in images.values() {
         crate::ops::build::check_dockerignore(&image.dir)?;
     }
-    let mut rows = rows(context, &images, &plan, &targets)?;
+    let mut rows = rows(session, &images, &plan, &targets)?;
     rows.sort_by(|a, b| a.image.cmp(&b.image)); // stable: versions stay in versions.yaml order
     let out = if json {
         format!(
@@ -73,14 +72,14 @@ pub fn status(context: &Session, name: Option<&str>, json: bool) -> Result<()> {
 }
 
 fn rows(
-    context: &Session,
+    session: &Session,
     images: &BTreeMap<String, Image>,
     plan: &Plan,
     targets: &[Target],
 ) -> Result<Vec<Row>> {
-    let (freshness, local) = incremental::assess_with_images(context, images, plan)?;
-    let mut registry = configured_registry(context)?
-        .map(|registry| PushedLookup::connect(registry, context.registry_timeout));
+    let (freshness, local) = incremental::assess_with_images(session, images, plan)?;
+    let mut registry =
+        configured_registry(session)?.map(|registry| PushedLookup::connect(session, registry));
     let mut rows = Vec::new();
     let assessed = freshness.changed.into_iter().zip(freshness.reasons);
     for (build, (stale, reasons)) in plan.builds.iter().zip(assessed) {
@@ -93,7 +92,7 @@ fn rows(
         let platform = build.platform.as_deref();
         let pushed = match (&mut registry, &last_updated) {
             (Some(registry), Some(timestamp)) => {
-                let tag = plan::platform_version_tag(version, timestamp, platform);
+                let tag = crate::reference::platform_version_tag(version, timestamp, platform);
                 registry.is_pushed(&image.name, &tag)?
             }
             (Some(_), None) => Some(false),
@@ -117,12 +116,12 @@ fn rows(
 /// The registry to look pushed images up in; None when none is configured or `--offline`, which
 /// is a choice (`pushed` stays null without a word). A malformed one is bad input, as for every
 /// command.
-fn configured_registry(context: &Session) -> Result<Option<Registry>> {
-    if context.offline {
+fn configured_registry(session: &Session) -> Result<Option<Registry>> {
+    if session.offline {
         return Ok(None);
     }
-    match context.registry() {
-        Ok(registry) => Ok(Some(registry)),
+    match session.registry() {
+        Ok(registry) => Ok(Some(registry.clone())),
         Err(registry::Error::Missing) => Ok(None),
         Err(error) => Err(error.into()),
     }
@@ -139,9 +138,10 @@ struct PushedLookup {
 impl PushedLookup {
     /// A lookup with the credentials of a push: docker's, else an AWS password; each question
     /// answered within `deadline`.
-    fn connect(registry: Registry, deadline: Duration) -> Self {
+    fn connect(session: &Session, registry: Registry) -> Self {
         let hosts = [registry.host().to_owned()];
-        let client = registry::sign_in(&hosts)
+        let deadline = session.registry_timeout;
+        let client = (session.sign_ins.sign_in(&hosts))
             .and_then(|logins| RegistryClient::connect(&hosts, &logins, deadline))
             .map_err(|error| warn_cannot_ask(&registry, &error))
             .ok();

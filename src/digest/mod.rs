@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::catalog::image_config::Copy;
+use crate::catalog::{self, file};
 use crate::dockerignore::DockerIgnore;
 
 /// The image label holding the input digest.
@@ -151,9 +152,22 @@ pub struct ContextPaths {
     pub ignore: DockerIgnore,
 }
 
+/// Reads `<context>/.dockerignore`; none means nothing is excluded. Guarded like the
+/// catalog's files: a FIFO or a link to `/dev/zero` is refused, not read forever.
+fn read_dockerignore(context: &Path) -> std::io::Result<DockerIgnore> {
+    match file::read_text_if_exists(&context.join(".dockerignore")) {
+        Ok(text) => Ok(DockerIgnore::parse(&text.unwrap_or_default())),
+        Err(catalog::Error::Io(e)) => Err(e),
+        Err(invalid) => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            invalid.to_string(),
+        )),
+    }
+}
+
 /// The paths of the build context of `dir`, relative to it, with every folder holding one.
 pub fn context_paths(dir: &Path) -> std::io::Result<ContextPaths> {
-    let ignore = DockerIgnore::read(dir)?;
+    let ignore = read_dockerignore(dir)?;
     let nothing = DockerIgnore::default();
     let mut entries = Vec::new();
     let walk = Walk {
@@ -179,7 +193,7 @@ pub fn context_paths(dir: &Path) -> std::io::Result<ContextPaths> {
 /// the copies' `exclude`), its path, mode and content. Excluded folders are not read at all
 /// unless a `!` rule may include something inside them.
 pub fn context_digest(dir: &Path, copies: &[Copy]) -> std::io::Result<String> {
-    let ignore = DockerIgnore::read(dir)?;
+    let ignore = read_dockerignore(dir)?;
     let mut entries = Vec::new();
     let nothing = DockerIgnore::default();
     Walk::new(&ignore, &nothing, Path::new("")).files(dir, Path::new(""), &mut entries)?;

@@ -25,7 +25,7 @@ pub use images::{LocalImage, LocalImages};
 pub use layer_cache::CacheDialect;
 pub use mirrors::MIRRORS_VARIABLE;
 pub use push::{PushError, PushRetries, push_retrying};
-pub use secrets::{secret_args, secret_spec};
+pub use secrets::secret_args;
 pub use transfer::{EngineAddress, PushWith};
 
 /// The container engine's command-line client.

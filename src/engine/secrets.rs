@@ -3,22 +3,14 @@
 //! engine's `build` takes them at all: Docker's classic builder does not.
 
 use super::{Docker, Error};
-use crate::catalog::{BuildSecret, SecretSource};
+use crate::catalog::BuildSecret;
 
 /// The `--secret` arguments of `secrets`, in order: each names its source, never its value.
 pub fn secret_args(secrets: &[BuildSecret]) -> Vec<String> {
     secrets
         .iter()
-        .flat_map(|secret| ["--secret".to_owned(), secret_spec(secret)])
+        .flat_map(|secret| ["--secret".to_owned(), secret.spec()])
         .collect()
-}
-
-/// `id=pip,env=PIP_TOKEN` or `id=pip,src=/path/to/file`, as every engine reads `--secret`.
-pub fn secret_spec(secret: &BuildSecret) -> String {
-    match &secret.source {
-        SecretSource::Env(name) => format!("id={},env={name}", secret.id),
-        SecretSource::File { path, .. } => format!("id={},src={}", secret.id, path.display()),
-    }
 }
 
 /// Whether a `build --help` text lists the `--secret` flag.
@@ -42,6 +34,7 @@ impl Docker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::SecretSource;
 
     #[test]
     fn each_secret_is_one_argument_naming_its_source() {

@@ -15,8 +15,8 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::BASE_IMAGE_ARG;
-use crate::plan::{Build, DEFAULT_PLATFORM, Plan, REGISTRY_CACHE_EXPORT, version_tag};
-use crate::registry::Registry;
+use crate::plan::{Build, DEFAULT_PLATFORM, Plan, REGISTRY_CACHE_EXPORT};
+use crate::reference::version_tag;
 
 use super::{Error, export_names};
 
@@ -82,8 +82,9 @@ pub struct Options<'a> {
     pub platforms: &'a [String],
     /// The `image.yaml` platforms of each image, for targets when `platforms` is empty.
     pub declared: BTreeMap<String, Vec<String>>,
-    /// Tag for this registry, and push there, instead of the local tag.
-    pub push_to: Option<&'a Registry>,
+    /// Tag for this registry (its address, `HOST[:PORT][/PATH]`), and push there, instead of
+    /// the local tag.
+    pub push_to: Option<&'a str>,
 }
 
 /// The bake file of `plan`, targets in plan order.
@@ -117,7 +118,8 @@ fn bake_target(plan: &Plan, build: &Build, names: &[String], options: &Options) 
             // Only the registry's tags: `type=registry` pushes every tag, and the local
             // `dagster/<name>` tag would go to Docker Hub.
             let tag = version_tag(&build.target.python_version, &plan.timestamp);
-            let remote = format!("{}:{tag}", registry.repository(&build.target.image));
+            let repository = crate::reference::repository(registry, &build.target.image);
+            let remote = format!("{repository}:{tag}");
             (vec![remote], REGISTRY_OUTPUT)
         }
         None => {
@@ -141,7 +143,7 @@ fn bake_target(plan: &Plan, build: &Build, names: &[String], options: &Options) 
         secret: request
             .secrets
             .iter()
-            .map(|secret| hcl_text(&crate::engine::secret_spec(secret)))
+            .map(|secret| hcl_text(&secret.spec()))
             .collect(),
         cache_from: request.cache.iter().map(|c| cache_from(c)).collect(),
         cache_to: request.cache.iter().map(|c| cache_to(c)).collect(),
@@ -308,11 +310,11 @@ mod tests {
 
     #[test]
     fn pushing_tags_for_the_registry_only_and_outputs_to_it_on_every_platform() {
-        let registry = Registry::parse("127.0.0.1:5000/team").unwrap();
+        let registry = "127.0.0.1:5000/team";
         let platforms = ["linux/amd64".to_owned(), "linux/arm64".to_owned()];
         let options = Options {
             platforms: &platforms,
-            push_to: Some(&registry),
+            push_to: Some(registry),
             ..Options::default()
         };
         let file = bake_file(&plan_with_a_base(), &options).unwrap();
@@ -387,9 +389,9 @@ mod tests {
 
     #[test]
     fn every_target_has_an_output_and_no_provenance_attestation() {
-        let registry = Registry::parse("127.0.0.1:5000").unwrap();
+        let registry = "127.0.0.1:5000";
         let push = Options {
-            push_to: Some(&registry),
+            push_to: Some(registry),
             ..Options::default()
         };
         for (options, output) in [(Options::default(), DOCKER_OUTPUT), (push, REGISTRY_OUTPUT)] {

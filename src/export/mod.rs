@@ -6,7 +6,8 @@ pub mod pipeline;
 
 use std::collections::HashMap;
 
-use crate::plan::{Build, Plan, Target};
+use crate::plan::{Build, Plan};
+use crate::reference::Target;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -86,7 +87,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::catalog::BASE_IMAGE_ARG;
     use crate::plan::BuildSpec;
-    use crate::plan::local_tag;
+    use crate::reference::local_tag;
 
     pub fn target(image: &str, version: &str) -> Target {
         Target::new(image, version)

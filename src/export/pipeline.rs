@@ -7,7 +7,8 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::catalog::{BaseSource, SecretSource};
-use crate::plan::{Build, Plan, Target, platform_version_tag};
+use crate::plan::{Build, Plan};
+use crate::reference::{Platform, Target, platform_version_tag};
 
 use super::{Error, export_names, label};
 
@@ -211,12 +212,9 @@ fn current_base<'a>(build: &Build, settings: &Settings<'a>) -> Option<&'a str> {
 /// The `agents` of a step building `platform` (`os/arch[/variant]`), from the templates given,
 /// else [`DEFAULT_AGENTS`].
 fn agents_of(platform: &str, templates: &[(String, String)]) -> IndexMap<String, Literal> {
-    let mut parts = platform.split('/');
-    let (os, arch, variant) = (
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or_default(),
-    );
+    let platform = Platform::of(platform);
+    let (os, arch) = (platform.os(), platform.arch());
+    let variant = platform.variant().unwrap_or_default();
     let fill = |value: &str| {
         let value = value.replace("{os}", os).replace("{arch}", arch);
         Literal::new(&value.replace("{variant}", variant))

@@ -7,10 +7,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::build_context::{Additions, Prepared};
-use crate::catalog::{self, Error as CatalogError, Image, lookup, names};
+use crate::catalog::{self, Error as CatalogError, Image, lookup};
 use crate::error::{Error, Result};
 use crate::oci_labels;
-use crate::plan::{self, Build, Plan, Target};
+use crate::plan::{self, Build, Plan};
+use crate::reference::{Target, Timestamp};
 use crate::report;
 use crate::run::{self, Outcome};
 
@@ -19,7 +20,6 @@ use super::{
     state_path,
 };
 use crate::lock::Lock;
-use crate::reference::Timestamp;
 
 /// What a build run makes: at which timestamp, with which `DAGSTER_VERSION`, for which
 /// platforms (none: each image's `image.yaml` ones).
@@ -133,7 +133,7 @@ impl BuildRequest {
 /// Labels the builds of `plan`, resolved from `request` over `images`, with their input digests,
 /// then prints it (`dry_run`) or runs it.
 pub fn run_plan(
-    context: &Session,
+    session: &Session,
     request: &BuildRequest,
     images: &BTreeMap<String, Image>,
     plan: Plan,
@@ -143,17 +143,17 @@ pub fn run_plan(
     let built = built_images(images, &plan)?;
     build_secrets::check_sources(built.iter().copied())?;
     if !dry_run {
-        build_secrets::check_engine(&context.docker, built.iter().copied())?;
+        build_secrets::check_engine(&session.docker, built.iter().copied())?;
     }
     // Before any digest reads a copy's source (a FIFO there would never end) or a file is written.
-    let copies = Additions::prepare(built, &state_path(context.catalog()?))?;
+    let copies = Additions::prepare(built, &state_path(session.catalog()?))?;
     let labelling = labelling::Labelling {
         skip_unchanged: request.skip_unchanged,
         dry_run,
         pull: request.pull,
     };
-    let mut plan = labelling::label_builds(context, images, plan, labelling)?;
-    add_oci_labels(context, &mut plan)?;
+    let mut plan = labelling::label_builds(session, images, plan, labelling)?;
+    add_oci_labels(session, &mut plan)?;
     if plan.builds.is_empty() {
         report::line(&format!(
             "nothing to build: all {total} image-versions are unchanged"
@@ -167,19 +167,19 @@ pub fn run_plan(
         ));
     }
     if dry_run {
-        warn_of_unknown_registry(context, &plan);
-        print_stdout(&describe(context, images, &plan)?);
+        warn_of_unknown_registry(session, &plan);
+        print_stdout(&describe(session, images, &plan)?);
         return Ok(());
     }
     let copies = copies.only(|name| plan.builds.iter().any(|b| b.target.image.as_str() == name));
-    execute(context, images, copies, &plan, request)
+    execute(session, images, copies, &plan, request)
 }
 
 /// Adds the OCI labels to every build of `plan`, its version `py<V>-<T>`.
-pub fn add_oci_labels(context: &Session, plan: &mut Plan) -> Result<()> {
-    let provenance = context.provenance()?;
+pub fn add_oci_labels(session: &Session, plan: &mut Plan) -> Result<()> {
+    let provenance = session.provenance()?;
     for build in &mut plan.builds {
-        let version = plan::version_tag(&build.target.python_version, &plan.timestamp);
+        let version = crate::reference::version_tag(&build.target.python_version, &plan.timestamp);
         let labels = oci_labels::labels(provenance, &plan.timestamp, &version);
         build.request.labels.extend(labels);
     }
@@ -189,33 +189,33 @@ pub fn add_oci_labels(context: &Session, plan: &mut Plan) -> Result<()> {
 /// The plan of `request` over the images it reaches, every tag checked; what `build` runs and
 /// what `bake` and `pipeline` export.
 pub fn resolve(
-    context: &Session,
+    session: &Session,
     request: &BuildRequest,
 ) -> Result<(BTreeMap<String, Image>, Plan)> {
-    resolve_for(context, request, false)
+    resolve_for(session, request, false)
 }
 
 /// The plan of `request` as `resolve` makes it, for a dry run: when no registry is configured, a
 /// `source: aws` base it does not build is named `<registry>/<base>` (and said once on stderr)
 /// rather than refused, as a real run refuses it.
 pub fn resolve_to_show(
-    context: &Session,
+    session: &Session,
     request: &BuildRequest,
 ) -> Result<(BTreeMap<String, Image>, Plan)> {
-    resolve_for(context, request, true)
+    resolve_for(session, request, true)
 }
 
 fn resolve_for(
-    context: &Session,
+    session: &Session,
     request: &BuildRequest,
     only_shown: bool,
 ) -> Result<(BTreeMap<String, Image>, Plan)> {
     let images = match &request.name {
-        Some(name) if request.with_dependents => images_with_dependents(context, name)?,
-        Some(name) => context
+        Some(name) if request.with_dependents => images_with_dependents(session, name)?,
+        Some(name) => session
             .catalog()?
             .images_with_bases(std::slice::from_ref(name))?,
-        None => context.catalog()?.all_images()?,
+        None => session.catalog()?.all_images()?,
     };
     let mut wanted = targets(&images, request)?;
     if request.with_dependents {
@@ -230,14 +230,14 @@ fn resolve_for(
         platforms_in_one_build: request.platforms_in_one_build,
         without_registry: only_shown,
     };
-    let mut plan = plan::resolve(&images, &plan_request, &context.registry_address())?;
+    let mut plan = plan::resolve(&images, &plan_request, &session.registry_address())?;
     for build in &mut plan.builds {
-        let tag = plan::version_tag(&build.target.python_version, &plan.timestamp);
-        names::check_tag(&tag).map_err(|why| invalid("tag", &tag, why))?;
+        let tag = crate::reference::version_tag(&build.target.python_version, &plan.timestamp);
+        crate::names::check_tag(&tag).map_err(|why| invalid("tag", &tag, why))?;
         check_context_files(build)?;
         build.request.dockerfile = followed(&build.request.dockerfile)?;
     }
-    layer_cache::set_cache_tags(context, &mut plan)?;
+    layer_cache::set_cache_tags(session, &mut plan)?;
     Ok((images, plan))
 }
 
@@ -255,7 +255,7 @@ fn followed(dockerfile: &Path) -> Result<PathBuf> {
 
 /// Says once what a plan shown without a registry could not know: the registry that each
 /// `source: aws` base it does not build would be pulled from.
-fn warn_of_unknown_registry(context: &Session, plan: &Plan) {
+fn warn_of_unknown_registry(session: &Session, plan: &Plan) {
     let Some((first, rest)) = plan.unknown_registry_bases.split_first() else {
         return;
     };
@@ -263,7 +263,7 @@ fn warn_of_unknown_registry(context: &Session, plan: &Plan) {
     for base in rest {
         bases += &format!(", `{base}`");
     }
-    let how = context
+    let how = session
         .registry_address()
         .err()
         .and_then(|why| why.hint)
@@ -307,9 +307,9 @@ fn check_dockerfile(path: &Path) -> Result<()> {
 
 /// Every image: finding what builds on `name` needs them all. `name` is read first, so that an
 /// unknown one is refused as it is without `--with-dependents`.
-fn images_with_dependents(context: &Session, name: &str) -> Result<BTreeMap<String, Image>> {
-    context.catalog()?.image(name)?;
-    Ok(context.catalog()?.all_images()?)
+fn images_with_dependents(session: &Session, name: &str) -> Result<BTreeMap<String, Image>> {
+    session.catalog()?.image(name)?;
+    Ok(session.catalog()?.all_images()?)
 }
 
 /// The image-versions asked for: one, every version of one image, or everything.
@@ -328,13 +328,13 @@ fn targets(images: &BTreeMap<String, Image>, request: &BuildRequest) -> Result<V
 }
 
 fn execute(
-    context: &Session,
+    session: &Session,
     images: &BTreeMap<String, Image>,
     copies: Prepared,
     plan: &Plan,
     request: &BuildRequest,
 ) -> Result<()> {
-    let state_dir = state_dir(context.catalog()?).map_err(CatalogError::Io)?;
+    let state_dir = state_dir(session.catalog()?).map_err(CatalogError::Io)?;
     let _building = hold_builds_locks(&state_dir, &built_images(images, plan)?)?;
     let _copies = copies.copy_in()?;
     let log_dir = state_dir.join("logs").join(plan.timestamp.as_str());
@@ -344,8 +344,8 @@ fn execute(
         log_dir,
     };
     let left = PlatformsLeft::new(plan);
-    let docker = layer_cache::engine_for(context, plan)?;
-    layer_cache::log_in(context, &docker)?;
+    let docker = layer_cache::engine_for(session, plan)?;
+    layer_cache::log_in(session)?;
     let report = run::execute(plan, &docker, &options, |build| {
         if !left.built(build) {
             return Ok(());
@@ -354,7 +354,7 @@ fn execute(
             .record_build(&build.target.python_version, &plan.timestamp)
     });
     if plan.builds.len() > 1 {
-        say_text!("\n{}", report::summary(plan, &report));
+        say_text!("\n{}", report.summary(plan));
     }
     if report.interrupted {
         return Err(Error::Interrupted);
@@ -468,9 +468,9 @@ pub fn copy_notes<'a>(images: impl IntoIterator<Item = &'a Image>) -> String {
 }
 
 /// The plan as the commands it would run, in order, and the files it would write.
-fn describe(context: &Session, images: &BTreeMap<String, Image>, plan: &Plan) -> Result<String> {
+fn describe(session: &Session, images: &BTreeMap<String, Image>, plan: &Plan) -> Result<String> {
     let mut out = copy_notes(built_images(images, plan)?);
-    let docker = layer_cache::engine_for(context, plan)?;
+    let docker = layer_cache::engine_for(session, plan)?;
     for (i, build) in plan.builds.iter().enumerate() {
         let waits: Vec<String> = build
             .after

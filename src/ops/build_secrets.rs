@@ -7,59 +7,7 @@ use std::path::Path;
 
 use crate::catalog::{BuildSecret, Image, SecretSource};
 use crate::engine::Docker;
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(
-        "build secret `{id}` of `{image}` reads the environment variable `{variable}`, which is not set"
-    )]
-    VariableMissing {
-        image: String,
-        id: String,
-        variable: String,
-    },
-    #[error("build secret `{id}` of `{image}` reads `{}`, which {why}", .path.display())]
-    FileUnusable {
-        image: String,
-        id: String,
-        path: std::path::PathBuf,
-        why: String,
-    },
-    #[error(
-        "`{image}` has build secrets, which Docker's classic builder cannot pass: this engine's \
-         `build --help` lists no `--secret`"
-    )]
-    ClassicBuilder { image: String },
-    #[error(transparent)]
-    Engine(#[from] crate::engine::Error),
-}
-
-impl Error {
-    pub fn kind(&self) -> crate::exit::Kind {
-        match self {
-            Error::Engine(e) => e.kind(),
-            _ => crate::exit::Kind::BadInput,
-        }
-    }
-
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            Error::VariableMissing { variable, .. } => Some(format!(
-                "set `{variable}` in the environment of the run (its value is never shown)"
-            )),
-            Error::FileUnusable { image, .. } => Some(format!(
-                "put the file in place, or change `src:` in `{image}/image.yaml`; keep it out of \
-                 the image folder and of its copies"
-            )),
-            Error::ClassicBuilder { .. } => Some(
-                "build with BuildKit: set `DOCKER_BUILDKIT=1` (docker 23 and later: install the \
-                 buildx plugin), or with podman (`DOCKER=podman`)"
-                    .to_owned(),
-            ),
-            Error::Engine(_) => None,
-        }
-    }
-}
+use crate::error::SecretError as Error;
 
 /// Every secret of `images` has its source: a set variable, a regular file (a link to one is
 /// followed) that neither the image folder nor an `image.yaml` copy holds, since the build

@@ -4,7 +4,9 @@
 
 use crate::engine::Docker;
 use crate::error::Result;
-use crate::registry::{Logins, ecr, sign_in};
+use crate::registry::{Logins, ecr};
+
+use super::Session;
 
 /// Logs docker in to each of `hosts` whose login came from the AWS CLI, the password on stdin.
 pub fn log_docker_in(docker: &Docker, logins: &Logins, hosts: &[String]) -> Result<()> {
@@ -20,10 +22,10 @@ pub fn log_docker_in(docker: &Docker, logins: &Logins, hosts: &[String]) -> Resu
 }
 
 /// Logs docker in to `host` when it is an AWS registry docker has no credentials for.
-pub fn login_if_aws(docker: &Docker, host: &str) -> Result<()> {
+pub fn login_if_aws(session: &Session, host: &str) -> Result<()> {
     if !ecr::is_aws(host) {
         return Ok(());
     }
     let hosts = [host.to_owned()];
-    log_docker_in(docker, &sign_in(&hosts)?, &hosts)
+    log_docker_in(&session.docker, &session.sign_ins.sign_in(&hosts)?, &hosts)
 }

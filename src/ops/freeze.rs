@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use crate::catalog::{Image, file};
 use crate::error::Result;
-use crate::plan::local_tag;
 use crate::process::Command;
+use crate::reference::local_tag;
 
 use super::{Session, display};
 
@@ -37,7 +37,7 @@ fn snapshot_path(target: &Image, version: &str) -> PathBuf {
 /// `timestamp` (`publish`, which builds them in the same run), else at the timestamp its
 /// `last_updated.yaml` records.
 pub fn freezes(
-    context: &Session,
+    session: &Session,
     builder: &Image,
     target: &Image,
     timestamp: Option<&str>,
@@ -51,7 +51,7 @@ pub fn freezes(
         let image = local_tag(&builder.name, version, built);
         freezes.push(Freeze {
             version: version.clone(),
-            command: context.docker.run(&image, &FREEZE),
+            command: session.docker.run(&image, &FREEZE),
             output: snapshot_path(target, version),
         });
     }

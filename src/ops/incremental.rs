@@ -11,8 +11,8 @@ use crate::engine::{Docker, LocalImages};
 use crate::error::Result;
 use crate::freshness::{self, Facts, Freshness, Labels, Reason};
 use crate::plan::Plan;
-use crate::registry::KnownManifests;
 use crate::registry::upstream::{self, Wanted};
+use crate::registry::{KnownManifests, SignIns};
 use crate::upstream::{LocalCopy, Lookup, Observed};
 
 use super::Session;
@@ -27,17 +27,17 @@ const KNOWN_MANIFESTS_FILE: &str = "upstream-manifests.json";
 /// its copies of upstream images, and their registries (concurrently) for their digests. Each
 /// registry that could not be asked, and made an upstream image unknown, is said once.
 pub fn assess(
-    context: &Session,
+    session: &Session,
     images: &BTreeMap<String, Image>,
     plan: &Plan,
 ) -> Result<Freshness> {
-    Ok(assess_with_images(context, images, plan)?.0)
+    Ok(assess_with_images(session, images, plan)?.0)
 }
 
 /// `assess`, with the tags of the current images of the builds that are here (from the same
 /// engine query).
 pub fn assess_with_images(
-    context: &Session,
+    session: &Session,
     images: &BTreeMap<String, Image>,
     plan: &Plan,
 ) -> Result<(Freshness, BTreeSet<String>)> {
@@ -47,7 +47,7 @@ pub fn assess_with_images(
         present,
         ..
     } = gather(
-        context,
+        session,
         images,
         plan,
         true,
@@ -107,7 +107,7 @@ pub(super) struct Gathered {
 /// reference of each build, for its platform, as `ask` says; which of those tags name an
 /// image here; and the engine's images asked about.
 pub(super) fn gather(
-    context: &Session,
+    session: &Session,
     images: &BTreeMap<String, Image>,
     plan: &Plan,
     current: bool,
@@ -128,8 +128,8 @@ pub(super) fn gather(
     let mut asked: Vec<String> = tags.iter().cloned().collect();
     asked.extend(upstream_references.iter().map(|r| r.to_string()));
     let (local, lookups) = match ask {
-        Ask::NotHere => local_then_missing(context, &asked, &wanted, keep, engine)?,
-        Ask::Every | Ask::None => local_while_looking_up(context, &asked, &wanted, keep, engine)?,
+        Ask::NotHere => local_then_missing(session, &asked, &wanted, keep, engine)?,
+        Ask::Every | Ask::None => local_while_looking_up(session, &asked, &wanted, keep, engine)?,
     };
     let upstream = wanted
         .into_iter()
@@ -164,18 +164,19 @@ pub(super) fn gather(
 /// The engine's images `asked`, and the registries' answers about every one of `wanted`, asked
 /// while the engine is: neither waits for the other.
 fn local_while_looking_up(
-    context: &Session,
+    session: &Session,
     asked: &[String],
     wanted: &[Wanted],
     keep: Keep,
     engine: Engine,
 ) -> Result<(LocalImages, Vec<Lookup>)> {
-    let (offline, deadline) = (context.offline, context.registry_timeout);
+    let (offline, deadline) = (session.offline, session.registry_timeout);
     let (local, lookups) = std::thread::scope(|scope| {
-        let known = known_manifests(context, keep);
-        let docker = &context.docker;
-        let lookups = scope.spawn(|| look_up(known, offline, deadline, wanted, docker));
-        let local = local_images(context, asked, engine);
+        let known = known_manifests(session, keep);
+        let docker = &session.docker;
+        let sign_ins = &session.sign_ins;
+        let lookups = scope.spawn(|| look_up(sign_ins, known, offline, deadline, wanted, docker));
+        let local = local_images(session, asked, engine);
         let lookups = lookups
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -188,21 +189,29 @@ fn local_while_looking_up(
 /// engine has no copy of, or one that came from or went to that registry; a local-only copy's
 /// registry is not asked.
 fn local_then_missing(
-    context: &Session,
+    session: &Session,
     asked: &[String],
     wanted: &[Wanted],
     keep: Keep,
     engine: Engine,
 ) -> Result<(LocalImages, Vec<Lookup>)> {
-    let local = local_images(context, asked, engine)?;
+    let local = local_images(session, asked, engine)?;
     let (here, missing): (Vec<&Wanted>, Vec<&Wanted>) =
         wanted.iter().partition(|(reference, _)| {
             local_copy(&local, reference).is_some_and(|copy| copy.is_local_only())
         });
     let missing: Vec<Wanted> = missing.into_iter().cloned().collect();
-    let (offline, deadline) = (context.offline, context.registry_timeout);
-    let known = known_manifests(context, keep);
-    let mut found = look_up(known, offline, deadline, &missing, &context.docker)?.into_iter();
+    let (offline, deadline) = (session.offline, session.registry_timeout);
+    let known = known_manifests(session, keep);
+    let mut found = look_up(
+        &session.sign_ins,
+        known,
+        offline,
+        deadline,
+        &missing,
+        &session.docker,
+    )?
+    .into_iter();
     let lookups = wanted
         .iter()
         .map(|key| match here.contains(&key) {
@@ -214,11 +223,11 @@ fn local_then_missing(
 }
 
 /// The engine's images among `asked`; none when the engine `IfInstalled` is not installed.
-fn local_images(context: &Session, asked: &[String], engine: Engine) -> Result<LocalImages> {
+fn local_images(session: &Session, asked: &[String], engine: Engine) -> Result<LocalImages> {
     if asked.is_empty() {
         return Ok(LocalImages::default());
     }
-    match context.docker.local_images(asked) {
+    match session.docker.local_images(asked) {
         Err(crate::engine::Error::Process(crate::process::Error::Spawn {
             program,
             source,
@@ -237,6 +246,7 @@ fn local_images(context: &Session, asked: &[String], engine: Engine) -> Result<L
 /// `known` only checked, Docker Hub's images asked of the engine's mirrors first; none asked
 /// when `offline`.
 fn look_up(
+    sign_ins: &SignIns,
     mut known: KnownManifests,
     offline: bool,
     deadline: Duration,
@@ -251,6 +261,7 @@ fn look_up(
         false => Vec::new(),
     };
     Ok(upstream::look_up(
+        sign_ins,
         wanted,
         deadline,
         lookup_concurrency(),
@@ -268,8 +279,8 @@ pub(super) enum Keep {
 
 /// The upstream manifests earlier runs read, kept in the tool's folder beside the catalog (made
 /// when missing, unless the run keeps nothing).
-fn known_manifests(context: &Session, keep: Keep) -> KnownManifests {
-    let Ok(catalog) = context.catalog() else {
+fn known_manifests(session: &Session, keep: Keep) -> KnownManifests {
+    let Ok(catalog) = session.catalog() else {
         return KnownManifests::default();
     };
     match keep {

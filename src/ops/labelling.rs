@@ -11,7 +11,7 @@ use crate::engine::LocalImages;
 use crate::error::{Error, Result};
 use crate::freshness::{self, Freshness, Pins};
 use crate::plan::{self, Plan};
-use crate::reference::platform_matches;
+use crate::reference::Platform;
 
 use super::Session;
 use super::incremental::{Ask, Engine, Gathered, Keep, assessed, gather, local_copy};
@@ -23,7 +23,7 @@ use super::incremental::{Ask, Engine, Gathered, Keep, assessed, gather, local_co
 /// bases the plan does not build and the upstream images; and for a `dry_run`, not about
 /// upstream images (nor their registries): its labels name them `unknown`.
 pub fn label_builds(
-    context: &Session,
+    session: &Session,
     images: &BTreeMap<String, Image>,
     plan: Plan,
     how: Labelling,
@@ -49,7 +49,7 @@ pub fn label_builds(
         references,
         local,
         ..
-    } = gather(context, images, &plan, skip_unchanged, ask, keep, engine)?;
+    } = gather(session, images, &plan, skip_unchanged, ask, keep, engine)?;
     let (mut pins, mut pulls, keep) = if skip_unchanged {
         let freshness = assessed(images, &plan, &facts, &references)?;
         let pins = pins_of(&freshness, pull, true);
@@ -61,7 +61,7 @@ pub fn label_builds(
     };
     if !dry_run {
         let building = |i: usize| keep.as_ref().is_none_or(|changed| changed[i]) && !pulls[i];
-        let repull = check_start_platforms(&plan, &references, &local, building, context.offline)?;
+        let repull = check_start_platforms(&plan, &references, &local, building, session.offline)?;
         for i in repull {
             pulls[i] = true;
             pins[i] = Pins::Building { pull: true };
@@ -89,7 +89,7 @@ pub struct Labelling {
 /// is asked for the labels of the current images and for its copies of upstream images; where
 /// it is not installed at all (a machine that only exports), it has none.
 pub fn label_export(
-    context: &Session,
+    session: &Session,
     images: &BTreeMap<String, Image>,
     plan: Plan,
     skip_unchanged: bool,
@@ -97,7 +97,7 @@ pub fn label_export(
     let (ask, keep, engine) = (Ask::Every, Keep::Manifests, Engine::IfInstalled);
     let Gathered {
         facts, references, ..
-    } = gather(context, images, &plan, true, ask, keep, engine)?;
+    } = gather(session, images, &plan, true, ask, keep, engine)?;
     let freshness = assessed(images, &plan, &facts, &references)?;
     let pins = pins_of(&freshness, false, skip_unchanged);
     let parts =
@@ -178,7 +178,7 @@ fn check_start_platforms(
             let Some(image) = local.get(reference) else {
                 continue;
             };
-            if platform_matches(expected, &image.platform) {
+            if Platform::of(expected).matches(&Platform::of(&image.platform)) {
                 continue;
             }
             let pulled = local_copy(local, reference).is_some_and(|c| !c.pulled_as.is_empty());

@@ -10,8 +10,8 @@ use crate::reference;
 use super::Session;
 
 /// Gives each build of `plan` its cache tag when the run keeps the cache in the registry.
-pub fn set_cache_tags(context: &Session, plan: &mut Plan) -> Result<()> {
-    let Some(registry) = context.cache_registry()? else {
+pub fn set_cache_tags(session: &Session, plan: &mut Plan) -> Result<()> {
+    let Some(registry) = session.cache_registry()? else {
         return Ok(());
     };
     for build in &mut plan.builds {
@@ -24,25 +24,25 @@ pub fn set_cache_tags(context: &Session, plan: &mut Plan) -> Result<()> {
 
 /// The engine that runs `plan`: asked which builder it runs when the builds take a registry
 /// layer cache, whose flags differ between builders.
-pub fn engine_for(context: &Session, plan: &Plan) -> Result<Docker> {
+pub fn engine_for(session: &Session, plan: &Plan) -> Result<Docker> {
     if !plan
         .builds
         .iter()
         .any(|build| build.request.cache.is_some())
     {
-        return Ok(context.docker.clone());
+        return Ok(session.docker.clone());
     }
-    let dialect = context.docker.cache_dialect()?;
-    Ok(context.docker.clone().with_cache_dialect(dialect))
+    let dialect = session.docker.cache_dialect()?;
+    Ok(session.docker.clone().with_cache_dialect(dialect))
 }
 
 /// Logs the engine in to an AWS registry that keeps the layer cache, as a push would; one
 /// that cannot be logged in to is a warning, as a refused cache is.
-pub fn log_in(context: &Session, docker: &Docker) -> Result<()> {
-    let Some(registry) = context.cache_registry()? else {
+pub fn log_in(session: &Session) -> Result<()> {
+    let Some(registry) = session.cache_registry()? else {
         return Ok(());
     };
-    if let Err(error) = super::engine_login::login_if_aws(docker, registry.host()) {
+    if let Err(error) = super::engine_login::login_if_aws(session, registry.host()) {
         say!("warning: no login to the registry of the layer cache: {error}");
     }
     Ok(())

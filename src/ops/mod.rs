@@ -19,7 +19,6 @@ pub mod state_dir;
 pub mod up_to_date;
 
 pub use build::{BuildRequest, BuildSettings};
-pub use outcome::Unpublished;
 pub use pushed_digests::PushedDigests;
 pub use session::Session;
 pub use state_dir::{builds_lock, display, state_dir, state_path};

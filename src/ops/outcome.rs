@@ -1,9 +1,7 @@
 //! What a push or release published and what it did not, so that a run stopped halfway says
 //! which tags are in the registry and which are missing, rather than only its last error.
 
-use std::fmt;
-
-use crate::error::Error;
+use crate::error::{Error, Unpublished};
 use crate::registry::joined_lines;
 
 /// The tags a run published, those it failed to publish and why, and those it did not try.
@@ -12,15 +10,6 @@ pub struct Outcome {
     published: Vec<String>,
     failed: Vec<(String, Error)>,
     untried: Vec<String>,
-}
-
-/// A run that left tags unpublished: exit 1, one line saying which tags are in the registry and
-/// which are not.
-#[derive(Debug)]
-pub struct Unpublished {
-    published: Vec<String>,
-    /// Each unpublished tag and why, or None when it was not tried.
-    missing: Vec<(String, Option<String>)>,
 }
 
 impl Outcome {
@@ -55,37 +44,10 @@ impl Outcome {
         let failed =
             (self.failed.into_iter()).map(|(t, e)| (t, Some(joined_lines(&e.to_string()))));
         let untried = self.untried.into_iter().map(|t| (t, None));
-        Err(Error::Unpublished(Unpublished {
-            published: self.published,
-            missing: failed.chain(untried).collect(),
-        }))
-    }
-}
-
-impl std::error::Error for Unpublished {}
-
-impl fmt::Display for Unpublished {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let total = self.published.len() + self.missing.len();
-        write!(
-            f,
-            "{} of {total} tag(s) not published: ",
-            self.missing.len()
-        )?;
-        let missing: Vec<String> = self
-            .missing
-            .iter()
-            .map(|(target, why)| match why {
-                Some(why) => format!("`{target}` ({why})"),
-                None => format!("`{target}` (not tried after that)"),
-            })
-            .collect();
-        f.write_str(&missing.join("; "))?;
-        match self.published.as_slice() {
-            [] => f.write_str("; none published")?,
-            published => write!(f, "; published: `{}`", published.join("`, `"))?,
-        }
-        f.write_str("; running the same command again publishes the missing ones")
+        Err(Error::Unpublished(Unpublished::new(
+            self.published,
+            failed.chain(untried).collect(),
+        )))
     }
 }
 

@@ -4,14 +4,12 @@
 //! index of them, each entry with its platform, is put under the common tag `py<V>-<T>` (or the
 //! custom tag) through the registry API, unless that tag already holds the same index.
 
-use std::time::Duration;
-
 use crate::catalog::Image;
 use crate::error::Result;
-use crate::plan::{local_platform_tag, platform_version_tag};
-use crate::registry::{self, Child, Registry};
+use crate::reference::{local_platform_tag, platform_version_tag};
+use crate::registry::{Child, Registry};
 
-use super::print_stdout;
+use super::{Session, print_stdout};
 
 /// The platforms `image` is pushed for: `--platform` when given, else its `image.yaml` ones;
 /// one or none is a push as before.
@@ -65,11 +63,11 @@ pub fn per_platform(
 /// digest only, without a tag, then puts the index of them under each of `targets`: the
 /// repository gains no tag but `targets` (`--dry-run`: says what it would do).
 pub fn release_untagged(
+    session: &Session,
     hosts: &[String],
     staged: &[Child],
     repository: &str,
     targets: &[String],
-    deadline: Duration,
     dry_run: bool,
 ) -> Result<()> {
     if dry_run {
@@ -88,19 +86,23 @@ pub fn release_untagged(
         print_stdout(&out);
         return Ok(());
     }
-    let mut logins = registry::sign_in(hosts)?;
-    let children: Vec<Child> = registry::with_client(hosts, &mut logins, deadline, |client| {
-        staged
-            .iter()
-            .map(|child| {
-                let digest = client.copy_untagged(&child.reference, repository)?;
-                Ok(Child {
-                    reference: format!("{repository}@{digest}"),
-                    platform: child.platform.clone(),
-                })
-            })
-            .collect()
-    })?;
+    let mut logins = session.sign_ins.sign_in(hosts)?;
+    let deadline = session.registry_timeout;
+    let children: Vec<Child> =
+        session
+            .sign_ins
+            .with_client(hosts, &mut logins, deadline, |client| {
+                staged
+                    .iter()
+                    .map(|child| {
+                        let digest = client.copy_untagged(&child.reference, repository)?;
+                        Ok(Child {
+                            reference: format!("{repository}@{digest}"),
+                            platform: child.platform.clone(),
+                        })
+                    })
+                    .collect()
+            })?;
     let indexes: Vec<PlannedIndex> = targets
         .iter()
         .map(|target| PlannedIndex {
@@ -108,14 +110,14 @@ pub fn release_untagged(
             children: children.clone(),
         })
         .collect();
-    assemble(hosts, &indexes, deadline, false)
+    assemble(session, hosts, &indexes, false)
 }
 
 /// Puts every index of `indexes` in the registry (`--dry-run`: says what it would put).
 pub fn assemble(
+    session: &Session,
     hosts: &[String],
     indexes: &[PlannedIndex],
-    deadline: Duration,
     dry_run: bool,
 ) -> Result<()> {
     if indexes.is_empty() {
@@ -138,11 +140,14 @@ pub fn assemble(
         print_stdout(&out);
         return Ok(());
     }
-    let mut logins = registry::sign_in(hosts)?;
+    let mut logins = session.sign_ins.sign_in(hosts)?;
+    let deadline = session.registry_timeout;
     for index in indexes {
-        let assembled = registry::with_client(hosts, &mut logins, deadline, |client| {
-            client.assemble_index(&index.target, &index.children)
-        })?;
+        let assembled = session
+            .sign_ins
+            .with_client(hosts, &mut logins, deadline, |client| {
+                client.assemble_index(&index.target, &index.children)
+            })?;
         let platforms: Vec<&str> = index.children.iter().map(|c| c.platform.as_str()).collect();
         let done = if assembled.pushed {
             "put"

@@ -7,8 +7,8 @@
 
 use crate::engine::{LocalImages, PushError, push_retrying};
 use crate::error::{Error, Result};
-use crate::plan::{local_tag, version_tag};
 use crate::process::{self, Command};
+use crate::reference::{local_tag, version_tag};
 use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError, ecr};
 
 use super::PushedDigests;
@@ -67,10 +67,10 @@ impl Pushes {
         self.indexes.push(index);
     }
 
-    pub fn run(&self, context: &Session, registry: &Registry, dry_run: bool) -> Result<()> {
+    pub fn run(&self, session: &Session, registry: &Registry, dry_run: bool) -> Result<()> {
         let hosts = [registry.host().to_owned()];
-        publish(context, &hosts, &self.publications, dry_run)?;
-        platform_index::assemble(&hosts, &self.indexes, context.registry_timeout, dry_run)
+        publish(session, &hosts, &self.publications, dry_run)?;
+        platform_index::assemble(session, &hosts, &self.indexes, dry_run)
     }
 
     /// Every reference pushed: each publication's targets and each index.
@@ -85,19 +85,19 @@ impl Pushes {
 /// else none: the image.yaml ones), by `publish`, which knows them before `last_updated.yaml`
 /// records the timestamp; returns the references pushed.
 pub fn push_every_version_at(
-    context: &Session,
+    session: &Session,
     name: &str,
     (timestamp, platforms): (&str, &[String]),
     dry_run: bool,
 ) -> Result<Vec<String>> {
-    let image = context.catalog()?.image(name)?;
-    let registry = context.registry()?;
+    let image = session.catalog()?.image(name)?;
+    let registry = session.registry()?;
     let mut pushes = Pushes::default();
     let platforms = platform_index::platforms_to_push(&image, platforms);
     for version in image.versions.keys() {
-        pushes.add(&registry, name, (version, timestamp), platforms, None);
+        pushes.add(registry, name, (version, timestamp), platforms, None);
     }
-    pushes.run(context, &registry, dry_run)?;
+    pushes.run(session, registry, dry_run)?;
     Ok(pushes.references())
 }
 
@@ -120,24 +120,26 @@ fn version_publication(
 /// Pushes each publication's targets that the registry does not already have with the local
 /// image, with docker; `--dry-run` prints the docker commands instead.
 fn publish(
-    context: &Session,
+    session: &Session,
     hosts: &[String],
     publications: &[Publication],
     dry_run: bool,
 ) -> Result<()> {
     if dry_run {
-        print_docker_steps(context, hosts, publications);
+        print_docker_steps(session, hosts, publications);
         return Ok(());
     }
     let sources: Vec<String> = publications.iter().map(|p| p.source.clone()).collect();
-    let mut local = context.docker.local_images(&sources)?;
-    super::PushedDigests::load(context).add_to(&mut local);
-    let mut logins = registry::sign_in(hosts)?;
-    let deadline = context.registry_timeout;
-    let pending = registry::with_client(hosts, &mut logins, deadline, |client| {
-        not_up_to_date(client, publications, &local)
-    })?;
-    push_with_docker(context, hosts, &logins, &pending, AfterFailure::KeepGoing)
+    let mut local = session.docker.local_images(&sources)?;
+    super::PushedDigests::load(session).add_to(&mut local);
+    let mut logins = session.sign_ins.sign_in(hosts)?;
+    let deadline = session.registry_timeout;
+    let pending = session
+        .sign_ins
+        .with_client(hosts, &mut logins, deadline, |client| {
+            not_up_to_date(client, publications, &local)
+        })?;
+    push_with_docker(session, hosts, &logins, &pending, AfterFailure::KeepGoing)
 }
 
 /// The publications less the targets that already hold their local image, reported as up to
@@ -167,20 +169,20 @@ fn not_up_to_date(
 }
 
 /// A `docker tag` of `source` as `target`, with its step.
-fn tag_step(context: &Session, source: &str, target: &str) -> (String, Command) {
+fn tag_step(session: &Session, source: &str, target: &str) -> (String, Command) {
     let step = format!("tagging `{source}` as `{target}`");
-    (step, context.docker.tag(source, target))
+    (step, session.docker.tag(source, target))
 }
 
 /// A `docker push` of `target`, with its step.
-fn push_step(context: &Session, target: &str) -> (String, Command) {
-    (format!("pushing `{target}`"), context.docker.push(target))
+fn push_step(session: &Session, target: &str) -> (String, Command) {
+    (format!("pushing `{target}`"), session.docker.push(target))
 }
 
 /// What `push_with_docker` would run, the AWS logins as the pipelines they are: per
 /// publication, `docker tag` of every target, then `docker push` of every target.
-pub fn print_docker_steps(context: &Session, hosts: &[String], publications: &[Publication]) {
-    let docker = &context.docker;
+pub fn print_docker_steps(session: &Session, hosts: &[String], publications: &[Publication]) {
+    let docker = &session.docker;
     let mut out = String::new();
     for host in hosts {
         if let Some(password) = registry::aws_password_needed(host) {
@@ -189,10 +191,10 @@ pub fn print_docker_steps(context: &Session, hosts: &[String], publications: &[P
     }
     for publication in publications {
         for target in &publication.targets {
-            out += &format!("{}\n", tag_step(context, &publication.source, target).1);
+            out += &format!("{}\n", tag_step(session, &publication.source, target).1);
         }
         for target in &publication.targets {
-            out += &format!("{}\n", push_step(context, target).1);
+            out += &format!("{}\n", push_step(session, target).1);
         }
     }
     print_stdout(&out);
@@ -202,7 +204,7 @@ pub fn print_docker_steps(context: &Session, hosts: &[String], publications: &[P
 /// push failing transiently is tried again. Says what was published and what was not when a
 /// tag fails.
 pub fn push_with_docker(
-    context: &Session,
+    session: &Session,
     hosts: &[String],
     logins: &Logins,
     publications: &[Publication],
@@ -211,39 +213,39 @@ pub fn push_with_docker(
     if publications.is_empty() {
         return Ok(());
     }
-    super::engine_login::log_docker_in(&context.docker, logins, hosts)?;
-    let client = match saved_push::uses_client(context) {
+    super::engine_login::log_docker_in(&session.docker, logins, hosts)?;
+    let client = match saved_push::uses_client(session) {
         true => {
-            let client = RegistryClient::connect(hosts, logins, context.registry_timeout)?;
+            let client = RegistryClient::connect(hosts, logins, session.registry_timeout)?;
             Some(client.for_pushes())
         }
         false => None,
     };
     let mut outcome = Outcome::default();
-    let mut pushed = super::PushedDigests::load(context);
+    let mut pushed = super::PushedDigests::load(session);
     for publication in publications {
         if outcome.has_failed() && after_failure == AfterFailure::Stop {
             outcome.untried(publication.targets.iter().cloned());
             continue;
         }
         let pushing = (client.as_ref().map(|c| (c, &mut pushed)), after_failure);
-        push_publication(context, publication, pushing, &mut outcome)
-            .inspect_err(|_| pushed.save(context))?;
+        push_publication(session, publication, pushing, &mut outcome)
+            .inspect_err(|_| pushed.save(session))?;
     }
-    pushed.save(context);
+    pushed.save(session);
     outcome.into_result()
 }
 
 /// Tags then pushes the targets of `publication`, with the registry `client` when there is one,
 /// else with docker, each outcome into `outcome`; Err only when interrupted.
 fn push_publication(
-    context: &Session,
+    session: &Session,
     publication: &Publication,
     (client, after_failure): (Option<(&RegistryClient, &mut PushedDigests)>, AfterFailure),
     outcome: &mut Outcome,
 ) -> Result<()> {
     for (i, target) in publication.targets.iter().enumerate() {
-        let (step, command) = tag_step(context, &publication.source, target);
+        let (step, command) = tag_step(session, &publication.source, target);
         if let Err(error) = command.output(&step, None) {
             let rest = publication.targets.iter().enumerate();
             return record_failure(error, target, rest.filter(|(j, _)| *j != i), outcome);
@@ -251,11 +253,11 @@ fn push_publication(
     }
     if let Some((client, pushed)) = client {
         let (source, targets) = (&publication.source, &publication.targets);
-        return saved_push::push_saved(context, (client, pushed), source, targets, outcome);
+        return saved_push::push_saved(session, (client, pushed), source, targets, outcome);
     }
-    let retries = context.push_retries();
+    let retries = session.push_retries();
     for (i, target) in publication.targets.iter().enumerate() {
-        let (step, command) = push_step(context, target);
+        let (step, command) = push_step(session, target);
         let pushed = match push_retrying(&command, &step, &retries) {
             Err(PushError::RateLimited { step, reason }) => {
                 return Err(rate_limited(step, target, reason));

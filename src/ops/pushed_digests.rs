@@ -24,8 +24,8 @@ pub struct PushedDigests {
 
 impl PushedDigests {
     /// Those kept beside the catalog of `context`; none when there is no catalog or no file.
-    pub fn load(context: &Session) -> Self {
-        let Ok(catalog) = context.catalog() else {
+    pub fn load(session: &Session) -> Self {
+        let Ok(catalog) = session.catalog() else {
             return Self::default();
         };
         let path = super::state_path(catalog).join(FILE);
@@ -55,11 +55,11 @@ impl PushedDigests {
 
     /// Writes them back beside the catalog when they changed; a failure is said under
     /// `--debug` only.
-    pub fn save(&self, context: &Session) {
+    pub fn save(&self, session: &Session) {
         let Some(path) = self.path.as_deref().filter(|_| self.changed) else {
             return;
         };
-        let written = context
+        let written = session
             .catalog()
             .map_err(|e| std::io::Error::other(e.to_string()))
             .and_then(super::state_dir)

@@ -16,32 +16,32 @@ use super::{PushedDigests, Session};
 
 /// Whether pushes of this run go through the tool's client: `--push-with client`, or `auto`
 /// with an engine on this machine.
-pub fn uses_client(context: &Session) -> bool {
-    match context.push_with {
-        PushWith::Auto => context.docker.is_local(),
+pub fn uses_client(session: &Session) -> bool {
+    match session.push_with {
+        PushWith::Auto => session.docker.is_local(),
         PushWith::Engine => false,
         PushWith::Client => true,
     }
 }
 
 /// The engine command that saves `source` into `file`, with its step.
-pub fn save_step(context: &Session, source: &str, file: &Path) -> (String, Command) {
+pub fn save_step(session: &Session, source: &str, file: &Path) -> (String, Command) {
     let step = format!("saving `{source}` to push it");
-    (step, context.docker.save(source, file))
+    (step, session.docker.save(source, file))
 }
 
 /// Saves `source` and uploads it as each of `targets`, in order, each outcome into `outcome`
 /// (the first target that failed, and those after it untried); Err only when interrupted or
 /// when the registry's rate limit is spent.
 pub fn push_saved(
-    context: &Session,
+    session: &Session,
     (client, pushed): (&RegistryClient, &mut PushedDigests),
     source: &str,
     targets: &[String],
     outcome: &mut Outcome,
 ) -> Result<()> {
     let mut published = 0;
-    let result = save(context, source).and_then(|(_dir, saved)| {
+    let result = save(session, source).and_then(|(_dir, saved)| {
         let image_id = saved.id();
         let on_published = &mut |target: &str, digest: &str| {
             outcome.published(target);
@@ -68,7 +68,7 @@ pub fn push_saved(
 }
 
 /// `source` saved by the engine into a temporary folder (removed when dropped), and read.
-fn save(context: &Session, source: &str) -> Result<(tempfile::TempDir, SavedImage)> {
+fn save(session: &Session, source: &str) -> Result<(tempfile::TempDir, SavedImage)> {
     let step = "making a folder for the saved image";
     let io = |source| crate::process::Error::Io {
         step: step.to_owned(),
@@ -79,7 +79,7 @@ fn save(context: &Session, source: &str) -> Result<(tempfile::TempDir, SavedImag
         .tempdir()
         .map_err(io)?;
     let file = dir.path().join("image.tar");
-    let (step, command) = save_step(context, source, &file);
+    let (step, command) = save_step(session, source, &file);
     command.output(&step, None)?;
     let saved = SavedImage::read(&file).map_err(|e| engine::Error::Unreadable {
         step,

@@ -1,5 +1,6 @@
 //! The run session: what one invocation works with, made once from the checked command line
-//! (the catalog, found when first needed; the engine; the registry; the registry deadline).
+//! (the catalog, found when first needed; the engine; the registry, parsed once; each
+//! registry's login, decided once; the registry deadline).
 
 use std::cell::OnceCell;
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use crate::catalog::{self, Catalog};
 use crate::engine::{Docker, PushRetries, PushWith};
 use crate::error::Result;
 use crate::oci_labels::Provenance;
-use crate::registry::Registry;
+use crate::registry::{self, Registry, SignIns};
 
 /// What every command and operation of one run works with. The catalog is looked for when a command first needs it, so
 /// that the commands that need none (`tags`) work anywhere.
@@ -17,7 +18,11 @@ pub struct Session {
     images_dir: Option<PathBuf>,
     catalog: OnceCell<Catalog>,
     pub docker: Docker,
-    registry: Option<String>,
+    /// The registry of `--registry`, else `DAGSTER_IMAGE_REGISTRY`, else `AWS_ACCOUNT_ID`'s ECR,
+    /// parsed once; its error only stops the commands that need a registry.
+    registry: std::result::Result<Registry, registry::Error>,
+    /// The login of each registry, decided the first time an operation needs it.
+    pub sign_ins: SignIns,
     /// How long one registry operation may take, its retries included.
     pub registry_timeout: Duration,
     /// Ask no registry about upstream images, nor whether images are pushed.
@@ -42,7 +47,8 @@ impl Session {
             images_dir,
             catalog: OnceCell::new(),
             docker,
-            registry,
+            registry: Registry::resolve(registry.as_deref()),
+            sign_ins: SignIns::default(),
             registry_timeout,
             offline,
             registry_cache,
@@ -73,8 +79,8 @@ impl Session {
     }
 
     /// The registry to push to; an error only for commands that need one.
-    pub fn registry(&self) -> std::result::Result<Registry, crate::registry::Error> {
-        Registry::resolve(self.registry.as_deref())
+    pub fn registry(&self) -> std::result::Result<&Registry, registry::Error> {
+        self.registry.as_ref().map_err(Clone::clone)
     }
 
     /// The registry as a plan takes it, for its `source: aws` bases: its address, or why there
@@ -92,7 +98,7 @@ impl Session {
             return Ok(None);
         }
         match self.registry() {
-            Ok(registry) => Ok(Some(registry)),
+            Ok(registry) => Ok(Some(registry.clone())),
             Err(crate::registry::Error::Missing) => Err(crate::error::Error::CacheWithoutRegistry),
             Err(invalid) => Err(invalid.into()),
         }

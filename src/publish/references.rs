@@ -5,6 +5,7 @@
 //! same timestamp elsewhere in the file stay as they are.
 
 use super::line_of;
+use crate::reference::Timestamp;
 
 /// A file's text with the image's tags moved, and what was not moved.
 #[derive(Debug, PartialEq, Eq)]
@@ -20,10 +21,10 @@ pub struct Rewrite {
 }
 
 /// `text` with every tag `<image>:py<V>-<P>`, P one of `previous`, moved to `timestamp`.
-pub fn rewrite(text: &str, image: &str, previous: &[String], timestamp: &str) -> Rewrite {
+pub fn rewrite(text: &str, image: &str, previous: &[Timestamp], timestamp: &str) -> Rewrite {
     let mut candidates: Vec<&str> = previous
         .iter()
-        .map(String::as_str)
+        .map(Timestamp::as_str)
         .filter(|p| *p != timestamp)
         .collect();
     // The longest first, so that a timestamp ending another one is not taken for it.
@@ -99,7 +100,7 @@ mod tests {
     const NEW: &str = "2024-05-01T120000";
 
     fn rewrite_from(text: &str, previous: &[&str]) -> Rewrite {
-        let previous: Vec<String> = previous.iter().map(|p| p.to_string()).collect();
+        let previous: Vec<Timestamp> = previous.iter().map(|p| Timestamp::recorded(*p)).collect();
         rewrite(text, IMAGE, &previous, NEW)
     }
 

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::Error;
+use crate::reference::Timestamp;
 
 /// Written into every state file; a file of another format is not resumed.
 const FORMAT: u32 = 1;
@@ -71,7 +72,7 @@ impl fmt::Display for Step {
 pub struct State {
     format: u32,
     /// T: the timestamp of every image the run builds.
-    pub timestamp: String,
+    pub timestamp: Timestamp,
     pub git_hash: Option<String>,
     pub dagster_version: Option<String>,
     /// `--platform`s of the run; none: each image's `image.yaml` ones.
@@ -79,7 +80,7 @@ pub struct State {
     pub platforms: Vec<String>,
     /// The timestamps of the target image before the run: the tags the files that name it are
     /// moved away from.
-    pub previous_timestamps: Vec<String>,
+    pub previous_timestamps: Vec<Timestamp>,
     /// The steps done, in order.
     pub finished: Vec<Step>,
     /// The references pushed by the push step.
@@ -88,11 +89,11 @@ pub struct State {
 
 impl State {
     pub fn new(
-        timestamp: String,
+        timestamp: Timestamp,
         git_hash: Option<String>,
         dagster_version: Option<String>,
         platforms: Vec<String>,
-        previous_timestamps: Vec<String>,
+        previous_timestamps: Vec<Timestamp>,
     ) -> Self {
         Self {
             format: FORMAT,
@@ -172,11 +173,11 @@ mod tests {
 
     fn state() -> State {
         let mut state = State::new(
-            "2024-05-01T120000".into(),
+            Timestamp::recorded("2024-05-01T120000"),
             Some("0123456789abcdef0123456789abcdef01234567".into()),
             None,
             vec!["linux/amd64".into(), "linux/arm64".into()],
-            vec!["2020-01-01T000000".into()],
+            vec![Timestamp::recorded("2020-01-01T000000")],
         );
         state.finished = vec![Step::PinCommit, Step::BuildBuilder];
         state.pushed = vec!["r/buildkite-unit:py3.9-2024-05-01T120000".into()];

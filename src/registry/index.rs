@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use super::client::{Blamed, RegistryClient, parse};
 use super::failure::RemoteError;
 use super::manifest::Manifest;
+use crate::reference;
 
 /// One platform's image of an index: where it was pushed, and its platform (`os/arch[/variant]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,13 +58,12 @@ struct Platform<'a> {
 }
 
 impl<'a> Platform<'a> {
-    /// `os/arch[/variant]`; a platform of one part has no architecture, refused by `check`.
-    fn parse(platform: &'a str) -> Self {
-        let mut parts = platform.split('/');
+    /// An index entry's platform; a platform without an architecture is refused by `check`.
+    fn of(platform: &'a reference::Platform) -> Self {
         Self {
-            os: parts.next().unwrap_or_default(),
-            architecture: parts.next().unwrap_or_default(),
-            variant: parts.next(),
+            os: platform.os(),
+            architecture: platform.arch(),
+            variant: platform.variant(),
         }
     }
 }
@@ -79,16 +79,20 @@ fn index_bytes(children: &[(&Manifest, &str)]) -> (Vec<u8>, &'static str) {
     } else {
         OCI_IMAGE_INDEX_MEDIA_TYPE
     };
+    let platforms: Vec<reference::Platform> = (children.iter())
+        .map(|(_, platform)| reference::Platform::of(platform))
+        .collect();
     let index = Index {
         schema_version: 2,
         media_type,
         manifests: children
             .iter()
-            .map(|(manifest, platform)| Entry {
+            .zip(&platforms)
+            .map(|((manifest, _), platform)| Entry {
                 media_type: &manifest.media_type,
                 digest: &manifest.digest,
                 size: manifest.bytes.len(),
-                platform: Platform::parse(platform),
+                platform: Platform::of(platform),
             })
             .collect(),
     };

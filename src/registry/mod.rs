@@ -21,7 +21,7 @@ pub mod upstream;
 
 use std::fmt;
 
-use crate::catalog::names;
+use crate::names;
 
 pub use client::RegistryClient;
 pub use copy::Copied;
@@ -31,7 +31,7 @@ pub use ecr::{PUBLIC_ECR_HOST, aws_password_command};
 pub use failure::{Problem, RemoteError, joined_lines, rate_limit_hint};
 pub use index::{Assembled, Child};
 pub use known::KnownManifests;
-pub use sign_in::{aws_password_needed, sign_in, sign_in_to, with_client};
+pub use sign_in::{SignIns, aws_password_needed};
 
 const DEFAULT_AWS_REGION: &str = "us-west-2";
 /// The registry of repositories that name none.
@@ -44,7 +44,7 @@ pub struct Registry {
     path: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     #[error("`{value}` is not a registry (`HOST[:PORT][/PATH]`): {why}")]
     Invalid { value: String, why: String },

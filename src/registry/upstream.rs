@@ -14,7 +14,8 @@ use super::credentials::Logins;
 use super::failure::RemoteError;
 use super::known::KnownManifests;
 use super::manifest::Manifest;
-use super::sign_in::sign_in_to;
+use super::sign_in::SignIns;
+use crate::reference::Platform;
 use crate::upstream::Lookup;
 
 /// One thing to look up: an image reference and the platform of the build that uses it (None:
@@ -26,6 +27,7 @@ pub type Wanted = (String, Option<String>);
 /// engine's own pulls do. A registry that cannot be asked gives `Lookup::Failed` for its
 /// references; only an interruption is an error.
 pub fn look_up(
+    sign_ins: &SignIns,
     wanted: &[Wanted],
     deadline: Duration,
     concurrency: usize,
@@ -46,7 +48,7 @@ pub fn look_up(
     let mut logins = Logins::default();
     let mut refused = BTreeMap::new();
     for host in &hosts {
-        if let Err(error) = sign_in_to(&mut logins, host) {
+        if let Err(error) = sign_ins.sign_in_to(&mut logins, host) {
             refused.insert(host.clone(), error.reason());
         }
     }
@@ -253,7 +255,7 @@ fn for_platform(manifest: &Manifest, platform: Option<&str>) -> Lookup {
             aliases: Vec::new(),
         };
     }
-    let wanted = platform.map_or_else(this_platform, str::to_owned);
+    let wanted = Platform::of(&platform.map_or_else(this_platform, str::to_owned));
     let entries = serde_json::from_slice::<Index>(&manifest.bytes)
         .map(|index| index.manifests)
         .unwrap_or_default();
@@ -272,12 +274,10 @@ fn for_platform(manifest: &Manifest, platform: Option<&str>) -> Lookup {
 impl EntryPlatform {
     /// Whether this is `wanted` (`os/arch[/variant]`); a wanted platform without a variant takes
     /// any.
-    fn matches(&self, wanted: &str) -> bool {
-        let mut parts = wanted.split('/');
-        let (os, architecture, variant) = (parts.next(), parts.next(), parts.next());
-        os == Some(self.os.as_str())
-            && architecture == Some(self.architecture.as_str())
-            && variant.is_none_or(|v| self.variant.as_deref() == Some(v))
+    fn matches(&self, wanted: &Platform) -> bool {
+        wanted.os() == self.os
+            && wanted.arch() == self.architecture
+            && (wanted.variant()).is_none_or(|v| self.variant.as_deref() == Some(v))
     }
 }
 
@@ -389,7 +389,16 @@ mod tests {
             ),
         ];
         let mut known = KnownManifests::default();
-        let answers = look_up(&wanted, Duration::from_secs(5), 8, &mut known, &[]).unwrap();
+        let sign_ins = SignIns::default();
+        let answers = look_up(
+            &sign_ins,
+            &wanted,
+            Duration::from_secs(5),
+            8,
+            &mut known,
+            &[],
+        )
+        .unwrap();
         assert_eq!(answers.len(), 2);
         for answer in answers {
             assert!(
