@@ -64,7 +64,7 @@ fn compress(
     layer: &SavedLayer,
     file: PathBuf,
 ) -> Result<CompressedLayer, ArchiveError> {
-    let written = gzip_into(saved, layer, &file).map_err(|source| ArchiveError::Io {
+    let written = gzip_into(saved, layer, &file).map_err(|source| ArchiveError::Compressing {
         path: file.clone(),
         source,
     })?;
