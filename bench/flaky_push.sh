@@ -4,7 +4,8 @@
 # `docker push` (`--push-with engine`, the only way before) and with the tool's own registry
 # client (`--push-with client`, the default with a local engine), side by side in one run, each
 # into new repositories; then the same through a pass-through proxy. Prints the times, whether
-# every tag landed (asked of the registry directly) and the ratio. A way that has not finished
+# every tag landed (asked of the registry directly) and the ratio, and the layer bytes each way
+# stored for the catalog (the client gzips layers as docker push does). A way that has not finished
 # within LIMIT seconds (default 300) is stopped and counted as failed.
 source "$(dirname "$0")/prelude.sh"
 limit=${LIMIT:-300}
@@ -63,10 +64,27 @@ echo "client, every third request 503: ${client_flaky} s, landed: $client_landed
 read -r engine_clean _ < <(timed engine clean)
 read -r client_clean _ < <(timed client clean)
 
+# layer_bytes WAY: the sizes of the layers of every manifest the clean push of WAY stored, summed.
+layer_bytes() {
+    local name version total=0 size
+    for name in $images; do
+        for version in 3.9 3.10; do
+            size=$(curl -fsS -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+                "http://127.0.0.1:5000/v2/bench.$$.$1.clean/$name/manifests/py$version-$ts" |
+                python3 -c 'import json, sys; print(sum(l["size"] for l in json.load(sys.stdin)["layers"]))')
+            total=$((total + size))
+        done
+    done
+    echo "$total"
+}
+engine_bytes=$(layer_bytes engine)
+client_bytes=$(layer_bytes client)
+
 python3 - "$engine_flaky" "$engine_landed" "$client_flaky" "$client_landed" "$engine_clean" \
-    "$client_clean" "$limit" <<'PY'
+    "$client_clean" "$limit" "$engine_bytes" "$client_bytes" <<'PY'
 import sys
-engine, engine_ok, client, client_ok, engine_clean, client_clean, limit = sys.argv[1:]
+engine, engine_ok, client, client_ok, engine_clean, client_clean, limit = sys.argv[1:8]
+engine_bytes, client_bytes = map(int, sys.argv[8:])
 engine, client, engine_clean, client_clean = map(float, (engine, client, engine_clean, client_clean))
 said = lambda ok: "every tag landed" if ok == "1" else f"FAILED or stopped at {limit} s"
 print("push-all of the example catalog (4 images x 2 Python versions), every third request 503:")
@@ -77,4 +95,6 @@ print(f"  ratio: {bound}{engine / client:.1f}x")
 print("through a pass-through proxy:")
 print(f"  docker push: {engine_clean:.1f} s; the tool's client: {client_clean:.1f} s "
       f"({engine_clean / client_clean:.1f}x)")
+print(f"layer bytes of the catalog's manifests: docker push {engine_bytes}, "
+      f"the tool's client {client_bytes} ({client_bytes / engine_bytes:.2f}x)")
 PY

@@ -630,3 +630,81 @@ fn a_failed_ecr_login_stops_before_tagging_and_hides_the_password() {
     );
     assert_password_hidden(&run);
 }
+
+/// The blob `digest` of `repository` in the test registry, its bytes.
+fn registry_blob(repository: &str, digest: &str) -> Vec<u8> {
+    let output = std::process::Command::new("curl")
+        .args(["-fsSL"])
+        .arg(format!(
+            "http://{}/v2/{repository}/blobs/{digest}",
+            common::REGISTRY
+        ))
+        .output()
+        .expect("run curl");
+    assert!(output.status.success(), "no blob {digest} in {repository}");
+    output.stdout
+}
+
+/// A push through the tool's client sends each layer gzipped as `docker push` does: the
+/// registry's manifest says so, each layer blob unzips to the tar of the config's diff ID, the
+/// image pulls back and runs, and a second push to another tag finds every blob in place.
+#[test]
+fn a_client_push_sends_gzipped_layers_that_unzip_to_the_diff_ids_and_are_not_sent_twice() {
+    use std::io::Read;
+    let env = Env::new();
+    let dockerfile = env.read("python-base/Dockerfile");
+    env.write(
+        "python-base/Dockerfile",
+        &format!("{dockerfile}RUN echo {} > /built-by\n", env.timestamp),
+    );
+    build(&env, "build --name python-base -v 3.10");
+    let push = "--push-with client push --name python-base -v 3.10 --custom-tag";
+    run_with_registry(&env, &format!("{push} first")).success();
+    let repository = format!("{}/python-base", env.registry_path());
+    let manifest = common::platforms::registry_manifest(&repository, "first");
+    let config_digest = manifest["config"]["digest"].as_str().unwrap();
+    let config: serde_json::Value =
+        serde_json::from_slice(&registry_blob(&repository, config_digest)).unwrap();
+    let diff_ids = config["rootfs"]["diff_ids"].as_array().unwrap();
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), diff_ids.len());
+    for (layer, diff_id) in layers.iter().zip(diff_ids) {
+        assert_eq!(
+            layer["mediaType"],
+            "application/vnd.docker.image.rootfs.diff.tar.gzip"
+        );
+        let blob = registry_blob(&repository, layer["digest"].as_str().unwrap());
+        assert_eq!(layer["size"], blob.len(), "size of {}", layer["digest"]);
+        let mut tar = Vec::new();
+        flate2::read::GzDecoder::new(&blob[..])
+            .read_to_end(&mut tar)
+            .expect("a gzipped layer");
+        assert_eq!(
+            common::registry_api::sha256(&tar),
+            diff_id.as_str().unwrap()
+        );
+    }
+    let log = common::access_log::AccessLog::mark(common::access_log::REGISTRY_LOG);
+    run_with_registry(&env, &format!("{push} second")).success();
+    let requests = log.requests(&repository);
+    let uploads: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path.contains("/blobs/") && ["POST", "PATCH", "PUT"].contains(&&*r.method))
+        .collect();
+    assert!(uploads.is_empty(), "blobs sent again: {uploads:?}");
+    let pushed = requests.iter().filter(|r| r.kind() == "PUT manifests");
+    assert_eq!(pushed.count(), 1, "{requests:#?}");
+    let remote = format!("{}/python-base:first", env.registry());
+    let second = format!("{}/python-base:second", env.registry());
+    for local in [env.tag("python-base", "3.10"), remote.clone(), second] {
+        if common::image_exists(&local) {
+            common::docker_output(&["image", "rm", &local]);
+        }
+    }
+    assert!(!common::image_exists(&remote), "{remote} is still local");
+    common::docker_output(&["pull", &remote]);
+    assert_eq!(
+        common::run_image(&remote, &["cat", "/python-version", "/built-by"]),
+        format!("3.10\n{}\n", env.timestamp)
+    );
+}

@@ -39,6 +39,11 @@ pub enum ArchiveError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("gzipping a layer of the saved image into `{}`: {source}", path.display())]
+    Compressing {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the saved image `{}` is not a docker-archive: {why}", path.display())]
     Invalid { path: PathBuf, why: String },
 }

@@ -6,6 +6,7 @@
 mod archive;
 mod build_output;
 pub mod buildx;
+mod compressed;
 pub mod images;
 pub mod layer_cache;
 mod mirrors;
@@ -21,6 +22,7 @@ use crate::process::{self, Command};
 
 pub use archive::{ArchiveError, SavedImage, SavedLayer};
 pub use build_output::build_step;
+pub use compressed::CompressedLayer;
 pub use images::{LocalImage, LocalImages};
 pub use layer_cache::CacheDialect;
 pub use mirrors::MIRRORS_VARIABLE;

@@ -1,12 +1,12 @@
 //! Pushing a local image with the tool's own registry client rather than `docker push`: the
-//! engine saves the image into a temporary file (`image save`), and the client uploads it from
-//! there ([`RegistryClient::push_saved`]), with its own short retries, so that a registry that
+//! engine saves the image into a temporary file (`image save`), its layers are gzipped beside it
+//! as `docker push` sends them, and the client uploads it from there ([`RegistryClient::push_saved`]), with its own short retries, so that a registry that
 //! fails now and then costs seconds, not docker's 5, 10, 15, 20 s layer retries. Used when the
 //! engine runs on this machine, or when asked to (`--push-with`).
 
 use std::path::Path;
 
-use crate::engine::{self, PushWith, SavedImage};
+use crate::engine::{self, CompressedLayer, PushWith, SavedImage};
 use crate::error::{Error, Result};
 use crate::process::Command;
 use crate::registry::RegistryClient;
@@ -41,14 +41,14 @@ pub fn push_saved(
     outcome: &mut Outcome,
 ) -> Result<()> {
     let mut published = 0;
-    let result = save(session, source).and_then(|(_dir, saved)| {
+    let result = save(session, source).and_then(|(_dir, saved, layers)| {
         let image_id = saved.id();
         let on_published = &mut |target: &str, digest: &str| {
             outcome.published(target);
             pushed.record(&image_id, crate::registry::split_tag(target).0, digest);
             published += 1;
         };
-        client.push_saved(&saved, targets, on_published)?;
+        client.push_saved((&saved, &layers), targets, on_published)?;
         Ok(())
     });
     match result {
@@ -67,8 +67,12 @@ pub fn push_saved(
     }
 }
 
-/// `source` saved by the engine into a temporary folder (removed when dropped), and read.
-fn save(session: &Session, source: &str) -> Result<(tempfile::TempDir, SavedImage)> {
+/// `source` saved by the engine into a temporary folder (removed when dropped), read, and its
+/// layers gzipped into that folder.
+fn save(
+    session: &Session,
+    source: &str,
+) -> Result<(tempfile::TempDir, SavedImage, Vec<CompressedLayer>)> {
     let step = "making a folder for the saved image";
     let io = |source| crate::process::Error::Io {
         step: step.to_owned(),
@@ -81,10 +85,12 @@ fn save(session: &Session, source: &str) -> Result<(tempfile::TempDir, SavedImag
     let file = dir.path().join("image.tar");
     let (step, command) = save_step(session, source, &file);
     command.output(&step, None)?;
-    let saved = SavedImage::read(&file).map_err(|e| engine::Error::Unreadable {
-        step,
+    let unreadable = |e: engine::ArchiveError| engine::Error::Unreadable {
+        step: step.clone(),
         command: command.to_string(),
         why: e.to_string(),
-    })?;
-    Ok((dir, saved))
+    };
+    let saved = SavedImage::read(&file).map_err(unreadable)?;
+    let layers = saved.compressed_layers().map_err(unreadable)?;
+    Ok((dir, saved, layers))
 }

@@ -2,11 +2,12 @@
 //! blob is asked for first (HEAD), mounted from another repository of the registry that got it
 //! earlier in the run, else sent from the saved file in one request after the upload's start;
 //! the blobs of an image go concurrently, each request retried by the client's own rules. The
-//! manifest (docker's schema 2 with uncompressed layers) refers to the config as saved, so the
-//! registry's config digest is the local image ID.
+//! layers go gzipped as `docker push` sends them ([`SavedImage::compressed_layers`]); the
+//! manifest (docker's schema 2) refers to the config as saved, so the registry's config digest
+//! is the local image ID, its `rootfs.diff_ids` the digests of the uncompressed layers.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
@@ -14,7 +15,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use oci_client::errors::OciDistributionError;
 use oci_client::manifest::{
-    IMAGE_DOCKER_CONFIG_MEDIA_TYPE, IMAGE_DOCKER_LAYER_TAR_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE,
+    IMAGE_DOCKER_CONFIG_MEDIA_TYPE, IMAGE_DOCKER_LAYER_GZIP_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE,
     OciDescriptor,
 };
 use oci_client::{Reference, RegistryOperation};
@@ -27,22 +28,20 @@ use super::failure::RemoteError;
 use super::index::sha256;
 use super::manifest::Manifest;
 use super::tags::{Authorization, check_status};
-use crate::engine::SavedImage;
+use crate::engine::{CompressedLayer, SavedImage};
 
 /// Blobs of one image sent at once: enough to overlap the waits of a slow or failing registry,
 /// few enough not to crowd it.
 const CONCURRENT_BLOBS: usize = 4;
-/// Bytes of a layer read from the saved file at a time.
+/// Bytes of a layer read from its file at a time.
 const READ_CHUNK: u64 = 1 << 20;
 
 /// Where the bytes of a blob are.
 #[derive(Clone, Copy)]
 enum Content<'a> {
     Config(&'a [u8]),
-    /// At an offset of the saved file.
-    Layer {
-        offset: u64,
-    },
+    /// A gzipped layer's file.
+    Layer(&'a Path),
 }
 
 /// One blob of the image: what the manifest says of it, and where its bytes are.
@@ -52,12 +51,12 @@ struct Blob<'a> {
 }
 
 impl RegistryClient {
-    /// Uploads the saved `image` under each of `targets` (`HOST[:PORT]/PATH:TAG`), in order;
-    /// `on_published` hears of each target as its tag is written, with the manifest's digest.
+    /// Uploads the saved `image`, its layers as gzipped into `layers`, under each of `targets`
+    /// (`HOST[:PORT]/PATH:TAG`), in order; `on_published` hears of each target as its tag is written, with the manifest's digest.
     /// Returns that digest.
     pub fn push_saved(
         &self,
-        image: &SavedImage,
+        (image, layers): (&SavedImage, &[CompressedLayer]),
         targets: &[String],
         on_published: &mut dyn FnMut(&str, &str),
     ) -> Result<String, RemoteError> {
@@ -65,13 +64,13 @@ impl RegistryClient {
             .iter()
             .map(|target| Ok((parse(target)?, target.as_str())))
             .collect::<Result<Vec<_>, RemoteError>>()?;
-        let blobs = blobs_of(image);
+        let blobs = blobs_of(image, layers);
         let manifest = schema2_manifest(&blobs);
         self.block_on(async {
             let mut filled = BTreeSet::new();
             for (target, name) in &targets {
                 if filled.insert((target.registry(), target.repository())) {
-                    self.fill(target, &image.file, &blobs).await?;
+                    self.fill(target, &blobs).await?;
                 }
                 self.push_manifest(target, &manifest).await?;
                 on_published(name, &manifest.digest);
@@ -81,12 +80,7 @@ impl RegistryClient {
     }
 
     /// Puts every blob of `blobs` in the repository of `target`, a few at a time.
-    async fn fill(
-        &self,
-        target: &Reference,
-        file: &Path,
-        blobs: &[Blob<'_>],
-    ) -> Result<(), RemoteError> {
+    async fn fill(&self, target: &Reference, blobs: &[Blob<'_>]) -> Result<(), RemoteError> {
         self.authorize(target).await;
         let action = || {
             format!(
@@ -103,7 +97,6 @@ impl RegistryClient {
             .await?;
         let upload = Upload {
             target,
-            file,
             authorization: &authorization,
         };
         let puts = blobs.iter().map(|blob| self.put_blob(&upload, blob));
@@ -150,7 +143,7 @@ impl RegistryClient {
             .await?;
         let size = u64::try_from(blob.descriptor.size).unwrap_or_default();
         self.request(&action, target, async || {
-            let content = blob_stream(upload.file, blob.content, size)?;
+            let content = blob_stream(blob.content, size)?;
             let body = reqwest::Body::wrap_stream(content);
             finish_upload(
                 &self.http,
@@ -164,10 +157,9 @@ impl RegistryClient {
     }
 }
 
-/// Where blobs of one image are put: the target, the saved file, the credentials to push.
+/// Where blobs of one image are put: the target, the credentials to push.
 struct Upload<'a> {
     target: &'a Reference,
-    file: &'a Path,
     authorization: &'a Authorization,
 }
 
@@ -226,8 +218,8 @@ async fn finish_upload(
     check_status(StatusCode::CREATED, status, &answer, &url)
 }
 
-/// The config then the layers of `image`, described as the manifest lists them.
-fn blobs_of(image: &SavedImage) -> Vec<Blob<'_>> {
+/// The config of `image` then its gzipped `layers`, described as the manifest lists them.
+fn blobs_of<'a>(image: &'a SavedImage, layers: &'a [CompressedLayer]) -> Vec<Blob<'a>> {
     let descriptor = |media_type: &str, digest: String, size: u64| OciDescriptor {
         media_type: media_type.to_owned(),
         digest,
@@ -242,15 +234,13 @@ fn blobs_of(image: &SavedImage) -> Vec<Blob<'_>> {
         ),
         content: Content::Config(&image.config),
     };
-    let layers = image.layers.iter().map(|layer| Blob {
+    let layers = layers.iter().map(|layer| Blob {
         descriptor: descriptor(
-            IMAGE_DOCKER_LAYER_TAR_MEDIA_TYPE,
+            IMAGE_DOCKER_LAYER_GZIP_MEDIA_TYPE,
             layer.digest.clone(),
             layer.size,
         ),
-        content: Content::Layer {
-            offset: layer.offset,
-        },
+        content: Content::Layer(&layer.file),
     });
     std::iter::once(config).chain(layers).collect()
 }
@@ -275,9 +265,8 @@ fn schema2_manifest(blobs: &[Blob<'_>]) -> Manifest {
     }
 }
 
-/// The `size` bytes of `content` as a stream of chunks, read from `file` as they are sent.
+/// The `size` bytes of `content` as a stream of chunks, read from its file as they are sent.
 fn blob_stream(
-    file: &Path,
     content: Content<'_>,
     size: u64,
 ) -> Result<
@@ -286,11 +275,7 @@ fn blob_stream(
 > {
     let reader: Box<dyn Read + Send> = match content {
         Content::Config(bytes) => Box::new(std::io::Cursor::new(bytes.to_vec())),
-        Content::Layer { offset } => {
-            let mut saved = std::fs::File::open(file)?;
-            saved.seek(SeekFrom::Start(offset))?;
-            Box::new(saved)
-        }
+        Content::Layer(file) => Box::new(std::fs::File::open(file)?),
     };
     Ok(futures_util::stream::unfold(
         (reader, size),
@@ -335,7 +320,7 @@ mod tests {
     use crate::engine::SavedLayer;
 
     #[test]
-    fn the_manifest_refers_to_the_config_as_saved_and_the_layers_uncompressed_in_order() {
+    fn the_manifest_refers_to_the_config_as_saved_and_the_layers_gzipped_in_order() {
         let layer = |digest: &str, offset| SavedLayer {
             digest: digest.into(),
             offset,
@@ -346,7 +331,13 @@ mod tests {
             config: br#"{"rootfs":{"diff_ids":["sha256:a","sha256:b"]}}"#.to_vec(),
             layers: vec![layer("sha256:a", 512), layer("sha256:b", 2048)],
         };
-        let manifest = schema2_manifest(&blobs_of(&image));
+        let gzipped = |digest: &str| CompressedLayer {
+            file: "layer.tar.gz".into(),
+            digest: digest.into(),
+            size: 300,
+        };
+        let layers = [gzipped("sha256:za"), gzipped("sha256:zb")];
+        let manifest = schema2_manifest(&blobs_of(&image, &layers));
         let fields: serde_json::Value = serde_json::from_slice(&manifest.bytes).unwrap();
         assert_eq!(manifest.digest, sha256(&manifest.bytes));
         assert_eq!(fields["mediaType"], IMAGE_MANIFEST_MEDIA_TYPE);
@@ -357,11 +348,11 @@ mod tests {
             .iter()
             .map(|l| l["digest"].as_str().unwrap())
             .collect();
-        assert_eq!(digests, ["sha256:a", "sha256:b"]);
+        assert_eq!(digests, ["sha256:za", "sha256:zb"]);
         assert!(
             layers
                 .iter()
-                .all(|l| l["mediaType"] == IMAGE_DOCKER_LAYER_TAR_MEDIA_TYPE && l["size"] == 1024)
+                .all(|l| l["mediaType"] == IMAGE_DOCKER_LAYER_GZIP_MEDIA_TYPE && l["size"] == 300)
         );
     }
 
