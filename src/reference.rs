@@ -201,7 +201,10 @@ impl Target {
 pub fn local_tag(image: &str, python_version: &str, timestamp: &str) -> String {
     format!(
         "{LOCAL_NAMESPACE}/{image}:{}",
-        version_tag(python_version, timestamp)
+        version_tag(
+            &PythonVersion::new(python_version),
+            &Timestamp::recorded(timestamp)
+        )
     )
 }
 
@@ -226,7 +229,10 @@ pub fn platform_version_tag(
     timestamp: &str,
     platform: Option<&str>,
 ) -> String {
-    let tag = version_tag(python_version, timestamp);
+    let tag = version_tag(
+        &PythonVersion::new(python_version),
+        &Timestamp::recorded(timestamp),
+    );
     match platform {
         Some(platform) => format!("{tag}-{}", Platform::of(platform).tag_suffix()),
         None => tag,
@@ -250,8 +256,13 @@ pub fn repository(namespace: &str, image: &str) -> String {
 }
 
 /// The tag part shared by local and pushed images: `py<V>-<timestamp>`.
-pub fn version_tag(python_version: &str, timestamp: &str) -> String {
-    format!("py{python_version}-{timestamp}")
+pub fn version_tag(python_version: &PythonVersion, timestamp: &Timestamp) -> String {
+    format!("{}{timestamp}", version_tag_prefix(python_version))
+}
+
+/// What every tag part of `python_version` starts with, whatever the timestamp: `py<V>-`.
+pub fn version_tag_prefix(python_version: &PythonVersion) -> String {
+    format!("py{python_version}-")
 }
 
 /// A platform, `OS/ARCH[/VARIANT]`, parsed once into its parts: its `--platform` spelling is
@@ -412,7 +423,10 @@ mod tests {
             local_tag("app", "3.10", "2020-07-11T040642"),
             "dagster/app:py3.10-2020-07-11T040642"
         );
-        assert_eq!(version_tag("3.9.12", "T"), "py3.9.12-T");
+        assert_eq!(
+            version_tag(&PythonVersion::new("3.9.12"), &Timestamp::recorded("T")),
+            "py3.9.12-T"
+        );
         assert_eq!(
             platform_version_tag("3.10", "T", Some("linux/arm/v7")),
             "py3.10-T-linux-arm-v7"

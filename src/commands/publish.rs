@@ -270,10 +270,7 @@ impl Release<'_> {
             Step::Snapshot => self.snapshot(dry_run),
             Step::Push => {
                 let target = &self.target.name;
-                let built_at = (
-                    self.state.timestamp.as_str(),
-                    self.state.platforms.as_slice(),
-                );
+                let built_at = (&self.state.timestamp, self.state.platforms.as_slice());
                 let pushed = push::push_every_version_at(self.session, target, built_at, dry_run)?;
                 self.state.pushed = pushed;
                 Ok(())

@@ -7,7 +7,7 @@
 use crate::catalog::Image;
 use crate::error::Result;
 use crate::names;
-use crate::reference::{local_tag, platform_version_tag, version_tag};
+use crate::reference::{PythonVersion, Timestamp, local_tag, platform_version_tag, version_tag};
 
 use super::config::BuiltElsewhere;
 use crate::ops::{Session, invalid, platform_index};
@@ -60,8 +60,8 @@ pub fn index(
 fn built_image(
     session: &Session,
     name: &str,
-    python_version: &str,
-    timestamp: &str,
+    python_version: &PythonVersion,
+    timestamp: &Timestamp,
 ) -> Result<Image> {
     let image = session.catalog()?.image(name)?;
     image.version(python_version)?;

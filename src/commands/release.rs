@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
-use crate::reference::{Tag, local_tag, version_tag};
+use crate::reference::{PythonVersion, Tag, Timestamp, local_tag, version_tag};
 use crate::registry::{self, Logins, RegistryClient, RemoteError};
 
 use super::config::Destination;
@@ -49,7 +49,10 @@ pub fn release(
         reference: format!(
             "{}:{}",
             registry.repository(name),
-            version_tag(version, timestamp)
+            version_tag(
+                &PythonVersion::new(version),
+                &Timestamp::recorded(timestamp)
+            )
         ),
     });
     let hosts: Vec<String> = hosts.into_iter().collect();
