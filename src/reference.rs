@@ -198,13 +198,14 @@ impl Target {
 }
 
 /// The local tag of an image-version built at `timestamp`.
-pub fn local_tag(image: &str, python_version: &str, timestamp: &str) -> String {
+pub fn local_tag(
+    image: &ImageName,
+    python_version: &PythonVersion,
+    timestamp: &Timestamp,
+) -> String {
     format!(
         "{LOCAL_NAMESPACE}/{image}:{}",
-        version_tag(
-            &PythonVersion::new(python_version),
-            &Timestamp::recorded(timestamp)
-        )
+        version_tag(python_version, timestamp)
     )
 }
 
@@ -420,7 +421,11 @@ mod tests {
     #[test]
     fn local_tags_keep_the_python_version_as_written() {
         assert_eq!(
-            local_tag("app", "3.10", "2020-07-11T040642"),
+            local_tag(
+                &ImageName::of_catalog("app"),
+                &PythonVersion::new("3.10"),
+                &Timestamp::recorded("2020-07-11T040642")
+            ),
             "dagster/app:py3.10-2020-07-11T040642"
         );
         assert_eq!(

@@ -7,7 +7,9 @@
 use crate::catalog::Image;
 use crate::error::Result;
 use crate::names;
-use crate::reference::{PythonVersion, Timestamp, local_tag, platform_version_tag, version_tag};
+use crate::reference::{
+    ImageName, PythonVersion, Timestamp, local_tag, platform_version_tag, version_tag,
+};
 
 use super::config::BuiltElsewhere;
 use crate::ops::{Session, invalid, platform_index};
@@ -27,7 +29,12 @@ pub fn pull(session: &Session, built: &BuiltElsewhere, platform: Option<&str>) -
     let registry = session.registry()?;
     let tag = platform_version_tag(python_version, timestamp, platform);
     let remote = format!("{}:{tag}", registry.repository(name));
-    let local = local_tag(name, python_version, timestamp);
+    // The catalog has the image: `built_image` read it.
+    let local = local_tag(
+        &ImageName::of_catalog(name.as_str()),
+        python_version,
+        timestamp,
+    );
     let docker = &session.docker;
     crate::ops::engine_login::login_if_aws(session, registry.host())?;
     docker.pull(&remote).run(&format!("pulling `{remote}`"))?;

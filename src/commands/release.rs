@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
-use crate::reference::{PythonVersion, Tag, Timestamp, local_tag, version_tag};
+use crate::reference::{ImageName, PythonVersion, Tag, Timestamp, local_tag, version_tag};
 use crate::registry::{self, Logins, RegistryClient, RemoteError};
 
 use super::config::Destination;
@@ -28,8 +28,8 @@ pub fn release(
     dry_run: bool,
 ) -> Result<()> {
     let image = session.catalog()?.image(name)?;
-    let version = image.first_version();
-    let timestamp = image.last_built(version)?;
+    let version = PythonVersion::new(image.first_version());
+    let timestamp = Timestamp::recorded(image.last_built(&version)?);
     let mut hosts = BTreeSet::new();
     let mut targets = Vec::new();
     for destination in destinations {
@@ -41,7 +41,7 @@ pub fn release(
         }
     }
     let publication = Publication {
-        source: local_tag(name, version, timestamp),
+        source: local_tag(&ImageName::of_catalog(name), &version, &timestamp),
         targets,
     };
     let pushed = session.registry().ok().map(|registry| Pushed {
@@ -49,10 +49,7 @@ pub fn release(
         reference: format!(
             "{}:{}",
             registry.repository(name),
-            version_tag(
-                &PythonVersion::new(version),
-                &Timestamp::recorded(timestamp)
-            )
+            version_tag(&version, &timestamp)
         ),
     });
     let hosts: Vec<String> = hosts.into_iter().collect();

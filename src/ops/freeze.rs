@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use crate::catalog::{Image, file};
 use crate::error::Result;
 use crate::process::Command;
-use crate::reference::local_tag;
+use crate::reference::{ImageName, PythonVersion, Timestamp, local_tag};
 
 use super::{Session, display};
 
@@ -48,7 +48,11 @@ pub fn freezes(
             Some(timestamp) => timestamp,
             None => builder.last_built(version)?,
         };
-        let image = local_tag(&builder.name, version, built);
+        let image = local_tag(
+            &ImageName::of_catalog(builder.name.as_str()),
+            &PythonVersion::new(version.as_str()),
+            &Timestamp::recorded(built),
+        );
         freezes.push(Freeze {
             version: version.clone(),
             command: session.docker.run(&image, &FREEZE),

@@ -8,7 +8,7 @@
 use crate::engine::{LocalImages, PushError, push_retrying};
 use crate::error::{Error, Result};
 use crate::process::{self, Command};
-use crate::reference::{PythonVersion, Timestamp, local_tag, version_tag};
+use crate::reference::{ImageName, PythonVersion, Timestamp, local_tag, version_tag};
 use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError, ecr};
 
 use super::PushedDigests;
@@ -113,7 +113,7 @@ fn version_publication(
 ) -> Publication {
     let tag = custom_tag.map_or_else(|| version_tag(version, timestamp), str::to_owned);
     Publication {
-        source: local_tag(name, version, timestamp),
+        source: local_tag(&ImageName::of_catalog(name), version, timestamp),
         targets: vec![format!("{}:{tag}", registry.repository(name))],
     }
 }
