@@ -212,10 +212,10 @@ pub fn local_tag(
 /// The local tag of one platform's image of a multi-platform image-version (None: the local
 /// tag without a platform).
 pub fn local_platform_tag(
-    image: &str,
-    python_version: &str,
-    timestamp: &str,
-    platform: Option<&str>,
+    image: &ImageName,
+    python_version: &PythonVersion,
+    timestamp: &Timestamp,
+    platform: Option<&Platform>,
 ) -> String {
     format!(
         "{LOCAL_NAMESPACE}/{image}:{}",
@@ -226,16 +226,13 @@ pub fn local_platform_tag(
 /// The tag part of one platform's image of a multi-platform image-version:
 /// `py<V>-<timestamp>-<os>-<arch>[-<variant>]`; the tag part without a platform otherwise.
 pub fn platform_version_tag(
-    python_version: &str,
-    timestamp: &str,
-    platform: Option<&str>,
+    python_version: &PythonVersion,
+    timestamp: &Timestamp,
+    platform: Option<&Platform>,
 ) -> String {
-    let tag = version_tag(
-        &PythonVersion::new(python_version),
-        &Timestamp::recorded(timestamp),
-    );
+    let tag = version_tag(python_version, timestamp);
     match platform {
-        Some(platform) => format!("{tag}-{}", Platform::of(platform).tag_suffix()),
+        Some(platform) => format!("{tag}-{}", platform.tag_suffix()),
         None => tag,
     }
 }
@@ -433,9 +430,16 @@ mod tests {
             "py3.9.12-T"
         );
         assert_eq!(
-            platform_version_tag("3.10", "T", Some("linux/arm/v7")),
+            platform_version_tag(
+                &PythonVersion::new("3.10"),
+                &Timestamp::recorded("T"),
+                Some(&Platform::of("linux/arm/v7"))
+            ),
             "py3.10-T-linux-arm-v7"
         );
-        assert_eq!(platform_version_tag("3.10", "T", None), "py3.10-T");
+        assert_eq!(
+            platform_version_tag(&PythonVersion::new("3.10"), &Timestamp::recorded("T"), None),
+            "py3.10-T"
+        );
     }
 }

@@ -8,7 +8,7 @@ use crate::catalog::Image;
 use crate::error::Result;
 use crate::names;
 use crate::reference::{
-    ImageName, PythonVersion, Timestamp, local_tag, platform_version_tag, version_tag,
+    ImageName, Platform, PythonVersion, Timestamp, local_tag, platform_version_tag, version_tag,
 };
 
 use super::config::BuiltElsewhere;
@@ -23,7 +23,7 @@ pub fn record(session: &Session, built: &BuiltElsewhere) -> Result<()> {
 
 /// Pulls `<registry>/<name>:py<V>-<timestamp>` (`-<os>-<arch>` for one `platform` of a
 /// multi-platform image), tags it `dagster/<name>:py<V>-<timestamp>` and records `timestamp`.
-pub fn pull(session: &Session, built: &BuiltElsewhere, platform: Option<&str>) -> Result<()> {
+pub fn pull(session: &Session, built: &BuiltElsewhere, platform: Option<&Platform>) -> Result<()> {
     let (name, python_version, timestamp) = (&built.name, &built.python_version, &built.timestamp);
     let image = built_image(session, name, python_version, timestamp)?;
     let registry = session.registry()?;

@@ -10,7 +10,7 @@ use crate::catalog::{Image, lookup};
 use crate::error::Result;
 use crate::freshness::current_tag;
 use crate::plan::{self, Plan};
-use crate::reference::{Target, Timestamp};
+use crate::reference::{Platform, Target, Timestamp, platform_version_tag};
 use crate::registry::{self, Registry, RegistryClient, RemoteError};
 use crate::report::table;
 
@@ -92,7 +92,11 @@ fn rows(
         let platform = build.platform.as_deref();
         let pushed = match (&mut registry, &last_updated) {
             (Some(registry), Some(timestamp)) => {
-                let tag = crate::reference::platform_version_tag(version, timestamp, platform);
+                let tag = platform_version_tag(
+                    version,
+                    &Timestamp::recorded(timestamp.as_str()),
+                    platform.map(Platform::of).as_ref(),
+                );
                 registry.is_pushed(&image.name, &tag)?
             }
             (Some(_), None) => Some(false),

@@ -6,7 +6,9 @@
 
 use crate::catalog::Image;
 use crate::error::Result;
-use crate::reference::{local_platform_tag, platform_version_tag};
+use crate::reference::{
+    ImageName, Platform, PythonVersion, Timestamp, local_platform_tag, platform_version_tag,
+};
 use crate::registry::{Child, Registry};
 
 use super::{Session, print_stdout};
@@ -32,19 +34,22 @@ pub struct PlannedIndex {
 pub fn per_platform(
     registry: &Registry,
     name: &str,
-    version: &str,
-    timestamp: &str,
+    version: &PythonVersion,
+    timestamp: &Timestamp,
     platforms: &[String],
     tag: &str,
 ) -> (Vec<(String, String)>, PlannedIndex) {
     let repository = registry.repository(name);
     let mut pushes = Vec::new();
     let mut children = Vec::new();
+    // The catalog has the image: the push of its versions read it.
+    let image = ImageName::of_catalog(name);
     for platform in platforms {
-        let source = local_platform_tag(name, version, timestamp, Some(platform));
+        let parsed = Platform::of(platform);
+        let source = local_platform_tag(&image, version, timestamp, Some(&parsed));
         let reference = format!(
             "{repository}:{}",
-            platform_version_tag(version, timestamp, Some(platform))
+            platform_version_tag(version, timestamp, Some(&parsed))
         );
         pushes.push((source, reference.clone()));
         children.push(Child {
