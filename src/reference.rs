@@ -239,10 +239,10 @@ pub fn platform_version_tag(
 
 /// The tag of an image-version's layer cache in the registry, beside its images' tags:
 /// `buildcache-py<V>[-<os>-<arch>[-<variant>]]`, one per platform built on its own.
-pub fn cache_tag(python_version: &str, platform: Option<&str>) -> String {
+pub fn cache_tag(python_version: &PythonVersion, platform: Option<&Platform>) -> String {
     let tag = format!("buildcache-py{python_version}");
     match platform {
-        Some(platform) => format!("{tag}-{}", platform.replace('/', "-")),
+        Some(platform) => format!("{tag}-{}", platform.tag_suffix()),
         None => tag,
     }
 }
@@ -413,6 +413,16 @@ mod tests {
             "`-x` is not a valid version tag: a tag cannot start with `.` or `-`"
         );
         assert_eq!(PythonVersion::new("3.10").to_string(), "3.10");
+    }
+
+    #[test]
+    fn cache_tags_end_with_the_platform_as_its_images_tags_do() {
+        let version = PythonVersion::new("3.10");
+        assert_eq!(cache_tag(&version, None), "buildcache-py3.10");
+        assert_eq!(
+            cache_tag(&version, Some(&Platform::of("linux/arm/v7"))),
+            "buildcache-py3.10-linux-arm-v7"
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::oci_labels;
 use crate::plan::{BuildSpec, DAGSTER_VERSION_ARG, platform_args};
 use crate::process::Command;
-use crate::reference::{Tag, Timestamp};
+use crate::reference::{PythonVersion, Tag, Timestamp};
 use crate::registry::{Child, split_repository};
 
 use crate::ops::{Session, print_stdout, state_dir, state_path};
@@ -101,7 +101,7 @@ fn release_cache(session: &Session, image: &Image) -> Result<Option<String>> {
     let Some(registry) = session.cache_registry()? else {
         return Ok(None);
     };
-    let tag = crate::reference::cache_tag(image.first_version(), None);
+    let tag = crate::reference::cache_tag(&PythonVersion::new(image.first_version()), None);
     Ok(Some(format!("{}:{tag}", registry.repository(&image.name))))
 }
 
