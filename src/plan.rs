@@ -470,15 +470,17 @@ impl Planner<'_> {
         in_run: bool,
     ) -> Result<String, Error> {
         let name = &base_image.name;
+        // A base the catalog names, its image read already.
+        let image = &ImageName::of_catalog(name.as_str());
         match (base_image.source, self.registry) {
-            (BaseSource::Local, _) => Ok(repository(LOCAL_NAMESPACE, name)),
-            (BaseSource::Aws, Ok(registry)) => Ok(repository(registry, name)),
+            (BaseSource::Local, _) => Ok(repository(LOCAL_NAMESPACE, image)),
+            (BaseSource::Aws, Ok(registry)) => Ok(repository(registry, image)),
             (BaseSource::Aws, Err(why)) if why.missing && in_run => {
-                Ok(repository(LOCAL_NAMESPACE, name))
+                Ok(repository(LOCAL_NAMESPACE, image))
             }
             (BaseSource::Aws, Err(why)) if why.missing && self.request.without_registry => {
                 self.unknown_registry_bases.insert(name.clone());
-                Ok(repository(UNKNOWN_REGISTRY, name))
+                Ok(repository(UNKNOWN_REGISTRY, image))
             }
             (BaseSource::Aws, Err(why)) => Err(Error::NoRegistry {
                 image: target.image.to_string(),

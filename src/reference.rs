@@ -249,7 +249,7 @@ pub fn cache_tag(python_version: &PythonVersion, platform: Option<&Platform>) ->
 
 /// The repository of `image` under `namespace`: `dagster/<image>` locally, `<registry>/<image>`
 /// in a registry given as `HOST[:PORT][/PATH]`.
-pub fn repository(namespace: &str, image: &str) -> String {
+pub fn repository(namespace: &str, image: &ImageName) -> String {
     format!("{namespace}/{image}")
 }
 

@@ -22,7 +22,7 @@ pub use last_updated::LastUpdated;
 pub use versions::{BASE_IMAGE_ARG, BaseImage, BaseSource, VersionSpec};
 
 use crate::names;
-use crate::reference::Target;
+use crate::reference::{ImageName, Target};
 
 /// Where the seed's repository keeps its images, relative to the git root.
 const SEED_IMAGES_DIR: &str = "python_modules/automation/automation/docker/images";
@@ -232,6 +232,11 @@ impl Image {
                 version: version.to_owned(),
                 path: self.last_updated_path(),
             })
+    }
+
+    /// The image's name as tags take it: its folder, which reading the image checked.
+    pub fn image_name(&self) -> ImageName {
+        ImageName::of_catalog(self.name.as_str())
     }
 
     /// Every image-version of the image, in versions.yaml order.

@@ -38,7 +38,7 @@ pub fn push(session: &Session, name: &str, push: &Push, dry_run: bool) -> Result
         let version = PythonVersion::new(version);
         pushes.add(
             registry,
-            name,
+            &image.image_name(),
             (&version, &timestamp),
             platforms,
             custom_tag,

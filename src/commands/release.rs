@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
-use crate::reference::{ImageName, PythonVersion, Tag, Timestamp, local_tag, version_tag};
+use crate::reference::{PythonVersion, Tag, Timestamp, local_tag, version_tag};
 use crate::registry::{self, Logins, RegistryClient, RemoteError};
 
 use super::config::Destination;
@@ -41,14 +41,14 @@ pub fn release(
         }
     }
     let publication = Publication {
-        source: local_tag(&ImageName::of_catalog(name), &version, &timestamp),
+        source: local_tag(&image.image_name(), &version, &timestamp),
         targets,
     };
     let pushed = session.registry().ok().map(|registry| Pushed {
         host: registry.host().to_owned(),
         reference: format!(
             "{}:{}",
-            registry.repository(name),
+            registry.repository(&image.image_name()),
             version_tag(&version, &timestamp)
         ),
     });

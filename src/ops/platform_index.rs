@@ -33,7 +33,7 @@ pub struct PlannedIndex {
 /// `timestamp`, and the index listing them under `tag`.
 pub fn per_platform(
     registry: &Registry,
-    name: &str,
+    name: &ImageName,
     version: &PythonVersion,
     timestamp: &Timestamp,
     platforms: &[String],
@@ -42,11 +42,9 @@ pub fn per_platform(
     let repository = registry.repository(name);
     let mut pushes = Vec::new();
     let mut children = Vec::new();
-    // The catalog has the image: the push of its versions read it.
-    let image = ImageName::of_catalog(name);
     for platform in platforms {
         let parsed = Platform::of(platform);
-        let source = local_platform_tag(&image, version, timestamp, Some(&parsed));
+        let source = local_platform_tag(name, version, timestamp, Some(&parsed));
         let reference = format!(
             "{repository}:{}",
             platform_version_tag(version, timestamp, Some(&parsed))

@@ -46,7 +46,7 @@ impl Pushes {
     pub fn add(
         &mut self,
         registry: &Registry,
-        name: &str,
+        name: &ImageName,
         (version, timestamp): (&PythonVersion, &Timestamp),
         platforms: &[String],
         custom_tag: Option<&str>,
@@ -96,7 +96,13 @@ pub fn push_every_version_at(
     let platforms = platform_index::platforms_to_push(&image, platforms);
     for version in image.versions.keys() {
         let version = PythonVersion::new(version.as_str());
-        pushes.add(registry, name, (&version, timestamp), platforms, None);
+        pushes.add(
+            registry,
+            &image.image_name(),
+            (&version, timestamp),
+            platforms,
+            None,
+        );
     }
     pushes.run(session, registry, dry_run)?;
     Ok(pushes.references())
@@ -106,14 +112,14 @@ pub fn push_every_version_at(
 /// `<registry>/<name>:<custom_tag>`.
 fn version_publication(
     registry: &Registry,
-    name: &str,
+    name: &ImageName,
     version: &PythonVersion,
     timestamp: &Timestamp,
     custom_tag: Option<&str>,
 ) -> Publication {
     let tag = custom_tag.map_or_else(|| version_tag(version, timestamp), str::to_owned);
     Publication {
-        source: local_tag(&ImageName::of_catalog(name), version, timestamp),
+        source: local_tag(name, version, timestamp),
         targets: vec![format!("{}:{tag}", registry.repository(name))],
     }
 }
