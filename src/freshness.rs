@@ -15,7 +15,7 @@ use crate::catalog::{BASE_IMAGE_ARG, Image, file};
 use crate::digest::{self, Inputs, Recorded};
 use crate::dockerfile::Dockerfile;
 use crate::plan::{Base, Build, Plan};
-use crate::reference::{ImageName, Platform, PythonVersion, Timestamp, local_platform_tag};
+use crate::reference::{Platform, PythonVersion, Timestamp, local_platform_tag};
 use crate::upstream::{Observed, Outcome, Pin};
 
 /// What the labels of a local image record of its inputs.
@@ -347,7 +347,7 @@ pub fn current_tag(image: &Image, version: &str, platform: Option<&str>) -> Opti
     let timestamp = image.last_updated.get(version)?;
     // Values the catalog read (its image, a version of it, its record) and a plan's platform.
     Some(local_platform_tag(
-        &ImageName::of_catalog(image.name.as_str()),
+        &image.image_name(),
         &PythonVersion::new(version),
         &Timestamp::recorded(timestamp),
         platform.map(Platform::of).as_ref(),

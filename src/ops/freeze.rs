@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use crate::catalog::{Image, file};
 use crate::error::Result;
 use crate::process::Command;
-use crate::reference::{ImageName, PythonVersion, Timestamp, local_tag};
+use crate::reference::{PythonVersion, Timestamp, local_tag};
 
 use super::{Session, display};
 
@@ -49,7 +49,7 @@ pub fn freezes(
             None => builder.last_built(version)?,
         };
         let image = local_tag(
-            &ImageName::of_catalog(builder.name.as_str()),
+            &builder.image_name(),
             &PythonVersion::new(version.as_str()),
             &Timestamp::recorded(built),
         );
