@@ -346,7 +346,7 @@ impl Release<'_> {
 
     /// Freezes the builder into the snapshot files and prints what changed in each.
     fn snapshot(&self, dry_run: bool) -> Result<()> {
-        let timestamp = Some(self.state.timestamp.as_str());
+        let timestamp = Some(&self.state.timestamp);
         let freezes = freeze::freezes(self.session, &self.builder, &self.target, timestamp)?;
         if dry_run {
             print_stdout(&freeze::describe(&freezes));

@@ -2,7 +2,7 @@
 //! pushed to the registry ([`crate::ops::push`]), and the tags the registry has of an image.
 
 use crate::error::Result;
-use crate::reference::{ImageName, PythonVersion, Tag, Timestamp};
+use crate::reference::{ImageName, PythonVersion, Tag};
 
 use crate::ops::push::Pushes;
 use crate::ops::{Session, platform_index, print_stdout};
@@ -34,7 +34,7 @@ pub fn push(session: &Session, name: &str, push: &Push, dry_run: bool) -> Result
     let platforms = platform_index::platforms_to_push(&image, push.platforms);
     let mut pushes = Pushes::default();
     for version in versions {
-        let timestamp = Timestamp::recorded(image.last_built(version)?);
+        let timestamp = image.last_built(version)?;
         let version = PythonVersion::new(version);
         pushes.add(
             registry,

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
-use crate::reference::{PythonVersion, Tag, Timestamp, local_tag, version_tag};
+use crate::reference::{PythonVersion, Tag, local_tag, version_tag};
 use crate::registry::{self, Logins, RegistryClient, RemoteError};
 
 use super::config::Destination;
@@ -29,7 +29,7 @@ pub fn release(
 ) -> Result<()> {
     let image = session.catalog()?.image(name)?;
     let version = PythonVersion::new(image.first_version());
-    let timestamp = Timestamp::recorded(image.last_built(&version)?);
+    let timestamp = image.last_built(&version)?;
     let mut hosts = BTreeSet::new();
     let mut targets = Vec::new();
     for destination in destinations {

@@ -40,18 +40,18 @@ pub fn freezes(
     session: &Session,
     builder: &Image,
     target: &Image,
-    timestamp: Option<&str>,
+    timestamp: Option<&Timestamp>,
 ) -> Result<Vec<Freeze>> {
     let mut freezes = Vec::new();
     for version in builder.versions.keys() {
         let built = match timestamp {
-            Some(timestamp) => timestamp,
+            Some(timestamp) => timestamp.clone(),
             None => builder.last_built(version)?,
         };
         let image = local_tag(
             &builder.image_name(),
             &PythonVersion::new(version.as_str()),
-            &Timestamp::recorded(built),
+            &built,
         );
         freezes.push(Freeze {
             version: version.clone(),
