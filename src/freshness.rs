@@ -15,7 +15,7 @@ use crate::catalog::{BASE_IMAGE_ARG, Image, file};
 use crate::digest::{self, Inputs, Recorded};
 use crate::dockerfile::Dockerfile;
 use crate::plan::{Base, Build, Plan};
-use crate::reference::{Platform, local_platform_tag};
+use crate::reference::{Platform, PythonVersion, Timestamp, local_platform_tag};
 use crate::upstream::{Observed, Outcome, Pin};
 
 /// What the labels of a local image record of its inputs.
@@ -345,11 +345,12 @@ fn upstream_reason(reference: &str, old: Pin, observed: &Observed) -> Option<Rea
 /// it was ever built.
 pub fn current_tag(image: &Image, version: &str, platform: Option<&str>) -> Option<String> {
     let timestamp = image.last_updated.get(version)?;
+    // Values the catalog read (its image, a version of it, its record) and a plan's platform.
     Some(local_platform_tag(
-        &image.name,
-        version,
-        timestamp,
-        platform,
+        &image.image_name(),
+        &PythonVersion::new(version),
+        &Timestamp::recorded(timestamp),
+        platform.map(Platform::of).as_ref(),
     ))
 }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::catalog::{BASE_IMAGE_ARG, BaseImage, BaseSource, BuildSecret, Image, graph};
 use crate::reference::{
-    ImageName, LOCAL_NAMESPACE, Target, Timestamp, local_platform_tag, local_tag,
+    ImageName, LOCAL_NAMESPACE, Platform, Target, Timestamp, local_platform_tag, local_tag,
     platform_version_tag, repository,
 };
 
@@ -138,12 +138,9 @@ pub struct Base {
 
 impl Base {
     /// The reference of this base built at `timestamp`.
-    pub fn reference(&self, timestamp: &str) -> String {
-        let tag = platform_version_tag(
-            &self.target.python_version,
-            timestamp,
-            self.platform.as_deref(),
-        );
+    pub fn reference(&self, timestamp: &Timestamp) -> String {
+        let platform = self.platform.as_deref().map(Platform::of);
+        let tag = platform_version_tag(&self.target.python_version, timestamp, platform.as_ref());
         format!("{}:{tag}", self.repository)
     }
 }
@@ -369,7 +366,7 @@ impl Planner<'_> {
                     }
                     base.reference(timestamp)
                 }
-                None => base.reference(built_timestamp(self.images, target, &base)?),
+                None => base.reference(&built_timestamp(self.images, target, &base)?),
             };
             build_args.push((BASE_IMAGE_ARG.into(), reference));
             planned_base = Some(base);
@@ -380,14 +377,20 @@ impl Planner<'_> {
         build_args.extend(engine_platform.map(platform_args).unwrap_or_default());
         let (name, version) = (&target.image, &target.python_version);
         let seed_tag = local_tag(name, version, timestamp);
+        let platform_of_tag = platform.map(Platform::of);
         let (tag, extra_tags) = match platform {
             None => (seed_tag, Vec::new()),
             Some(_) if first => (
                 seed_tag,
-                vec![local_platform_tag(name, version, timestamp, platform)],
+                vec![local_platform_tag(
+                    name,
+                    version,
+                    timestamp,
+                    platform_of_tag.as_ref(),
+                )],
             ),
             Some(_) => (
-                local_platform_tag(name, version, timestamp, platform),
+                local_platform_tag(name, version, timestamp, platform_of_tag.as_ref()),
                 Vec::new(),
             ),
         };
@@ -467,15 +470,17 @@ impl Planner<'_> {
         in_run: bool,
     ) -> Result<String, Error> {
         let name = &base_image.name;
+        // A base the catalog names, its image read already.
+        let image = &ImageName::of_catalog(name.as_str());
         match (base_image.source, self.registry) {
-            (BaseSource::Local, _) => Ok(repository(LOCAL_NAMESPACE, name)),
-            (BaseSource::Aws, Ok(registry)) => Ok(repository(registry, name)),
+            (BaseSource::Local, _) => Ok(repository(LOCAL_NAMESPACE, image)),
+            (BaseSource::Aws, Ok(registry)) => Ok(repository(registry, image)),
             (BaseSource::Aws, Err(why)) if why.missing && in_run => {
-                Ok(repository(LOCAL_NAMESPACE, name))
+                Ok(repository(LOCAL_NAMESPACE, image))
             }
             (BaseSource::Aws, Err(why)) if why.missing && self.request.without_registry => {
                 self.unknown_registry_bases.insert(name.clone());
-                Ok(repository(UNKNOWN_REGISTRY, name))
+                Ok(repository(UNKNOWN_REGISTRY, image))
             }
             (BaseSource::Aws, Err(why)) => Err(Error::NoRegistry {
                 image: target.image.to_string(),
@@ -549,21 +554,22 @@ pub fn narrow(plan: &Plan, keep: &[bool], images: &BTreeMap<String, Image>) -> P
             .iter_mut()
             .find(|(name, _)| name == BASE_IMAGE_ARG);
         if let (Some(timestamp), Some(arg)) = (current, arg) {
-            arg.1 = base.reference(timestamp);
+            arg.1 = base.reference(&Timestamp::recorded(timestamp));
         }
     }
     narrowed
 }
 
-fn built_timestamp<'a>(
-    images: &'a BTreeMap<String, Image>,
+fn built_timestamp(
+    images: &BTreeMap<String, Image>,
     target: &Target,
     base: &Base,
-) -> Result<&'a str, Error> {
+) -> Result<Timestamp, Error> {
     let name = base.target.image.as_str();
     catalog_image(images, name)
         .last_updated
         .get(target.python_version.as_str())
+        .map(Timestamp::recorded)
         .ok_or_else(|| Error::BaseNotBuilt {
             image: target.image.to_string(),
             base: name.to_owned(),

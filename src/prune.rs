@@ -8,7 +8,9 @@
 //! recorded tag and a `-` is taken for a platform, so that a current image is never removed.
 
 use crate::catalog::Image;
-use crate::reference::{LOCAL_NAMESPACE, version_tag};
+use crate::reference::{
+    LOCAL_NAMESPACE, PythonVersion, Timestamp, version_tag, version_tag_prefix,
+};
 
 /// The local repository of `image`'s builds.
 pub fn repository(image: &Image) -> String {
@@ -30,8 +32,7 @@ pub fn is_old_build(images: &[Image], reference: &str) -> bool {
 /// `py<V>-<timestamp>` for a Python version V of the image.
 fn is_build_tag(image: &Image, tag: &str) -> bool {
     image.versions.keys().any(|version| {
-        // The tag of `version` built at an empty timestamp is the prefix of all its builds.
-        tag.strip_prefix(&version_tag(version, ""))
+        tag.strip_prefix(&version_tag_prefix(&PythonVersion::new(version)))
             .is_some_and(|timestamp| !timestamp.is_empty())
     })
 }
@@ -43,7 +44,10 @@ fn is_recorded(image: &Image, tag: &str) -> bool {
         .timestamps
         .iter()
         .any(|(version, timestamp)| {
-            let recorded = version_tag(version, timestamp);
+            let recorded = version_tag(
+                &PythonVersion::new(version),
+                &Timestamp::recorded(timestamp),
+            );
             tag == recorded || tag.starts_with(&format!("{recorded}-"))
         })
 }

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::civil::DateTime;
 
 use crate::catalog::Image;
-use crate::reference::{TIMESTAMP_FORMAT, version_tag};
+use crate::reference::{PythonVersion, TIMESTAMP_FORMAT, version_tag_prefix};
 
 /// A tag of the repository and the digest of the manifest it names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +93,7 @@ pub fn doomed_tags(image: &Image, tags: &[RemoteTag], policy: &Policy) -> Vec<Re
 /// `tag` as a build tag of one of `versions`, None when it is none.
 fn read_build_tag<'t>(versions: &BTreeSet<&'t str>, tag: &'t str) -> Option<BuildTag<'t>> {
     versions.iter().find_map(|&version| {
-        let rest = tag.strip_prefix(&version_tag(version, ""))?;
+        let rest = tag.strip_prefix(&version_tag_prefix(&PythonVersion::new(version)))?;
         let timestamp = rest.get(..TIMESTAMP_LENGTH)?;
         let suffix = &rest[TIMESTAMP_LENGTH..];
         let time = parse_timestamp(timestamp)?;

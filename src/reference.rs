@@ -198,7 +198,11 @@ impl Target {
 }
 
 /// The local tag of an image-version built at `timestamp`.
-pub fn local_tag(image: &str, python_version: &str, timestamp: &str) -> String {
+pub fn local_tag(
+    image: &ImageName,
+    python_version: &PythonVersion,
+    timestamp: &Timestamp,
+) -> String {
     format!(
         "{LOCAL_NAMESPACE}/{image}:{}",
         version_tag(python_version, timestamp)
@@ -208,10 +212,10 @@ pub fn local_tag(image: &str, python_version: &str, timestamp: &str) -> String {
 /// The local tag of one platform's image of a multi-platform image-version (None: the local
 /// tag without a platform).
 pub fn local_platform_tag(
-    image: &str,
-    python_version: &str,
-    timestamp: &str,
-    platform: Option<&str>,
+    image: &ImageName,
+    python_version: &PythonVersion,
+    timestamp: &Timestamp,
+    platform: Option<&Platform>,
 ) -> String {
     format!(
         "{LOCAL_NAMESPACE}/{image}:{}",
@@ -222,36 +226,41 @@ pub fn local_platform_tag(
 /// The tag part of one platform's image of a multi-platform image-version:
 /// `py<V>-<timestamp>-<os>-<arch>[-<variant>]`; the tag part without a platform otherwise.
 pub fn platform_version_tag(
-    python_version: &str,
-    timestamp: &str,
-    platform: Option<&str>,
+    python_version: &PythonVersion,
+    timestamp: &Timestamp,
+    platform: Option<&Platform>,
 ) -> String {
     let tag = version_tag(python_version, timestamp);
     match platform {
-        Some(platform) => format!("{tag}-{}", Platform::of(platform).tag_suffix()),
+        Some(platform) => format!("{tag}-{}", platform.tag_suffix()),
         None => tag,
     }
 }
 
 /// The tag of an image-version's layer cache in the registry, beside its images' tags:
 /// `buildcache-py<V>[-<os>-<arch>[-<variant>]]`, one per platform built on its own.
-pub fn cache_tag(python_version: &str, platform: Option<&str>) -> String {
+pub fn cache_tag(python_version: &PythonVersion, platform: Option<&Platform>) -> String {
     let tag = format!("buildcache-py{python_version}");
     match platform {
-        Some(platform) => format!("{tag}-{}", platform.replace('/', "-")),
+        Some(platform) => format!("{tag}-{}", platform.tag_suffix()),
         None => tag,
     }
 }
 
 /// The repository of `image` under `namespace`: `dagster/<image>` locally, `<registry>/<image>`
 /// in a registry given as `HOST[:PORT][/PATH]`.
-pub fn repository(namespace: &str, image: &str) -> String {
+pub fn repository(namespace: &str, image: &ImageName) -> String {
     format!("{namespace}/{image}")
 }
 
 /// The tag part shared by local and pushed images: `py<V>-<timestamp>`.
-pub fn version_tag(python_version: &str, timestamp: &str) -> String {
-    format!("py{python_version}-{timestamp}")
+pub fn version_tag(python_version: &PythonVersion, timestamp: &Timestamp) -> String {
+    format!("{}{timestamp}", version_tag_prefix(python_version))
+}
+
+/// What every tag part of `python_version` starts with, whatever the timestamp: `py<V>-`.
+pub fn version_tag_prefix(python_version: &PythonVersion) -> String {
+    format!("py{python_version}-")
 }
 
 /// A platform, `OS/ARCH[/VARIANT]`, parsed once into its parts: its `--platform` spelling is
@@ -407,16 +416,40 @@ mod tests {
     }
 
     #[test]
+    fn cache_tags_end_with_the_platform_as_its_images_tags_do() {
+        let version = PythonVersion::new("3.10");
+        assert_eq!(cache_tag(&version, None), "buildcache-py3.10");
+        assert_eq!(
+            cache_tag(&version, Some(&Platform::of("linux/arm/v7"))),
+            "buildcache-py3.10-linux-arm-v7"
+        );
+    }
+
+    #[test]
     fn local_tags_keep_the_python_version_as_written() {
         assert_eq!(
-            local_tag("app", "3.10", "2020-07-11T040642"),
+            local_tag(
+                &ImageName::of_catalog("app"),
+                &PythonVersion::new("3.10"),
+                &Timestamp::recorded("2020-07-11T040642")
+            ),
             "dagster/app:py3.10-2020-07-11T040642"
         );
-        assert_eq!(version_tag("3.9.12", "T"), "py3.9.12-T");
         assert_eq!(
-            platform_version_tag("3.10", "T", Some("linux/arm/v7")),
+            version_tag(&PythonVersion::new("3.9.12"), &Timestamp::recorded("T")),
+            "py3.9.12-T"
+        );
+        assert_eq!(
+            platform_version_tag(
+                &PythonVersion::new("3.10"),
+                &Timestamp::recorded("T"),
+                Some(&Platform::of("linux/arm/v7"))
+            ),
             "py3.10-T-linux-arm-v7"
         );
-        assert_eq!(platform_version_tag("3.10", "T", None), "py3.10-T");
+        assert_eq!(
+            platform_version_tag(&PythonVersion::new("3.10"), &Timestamp::recorded("T"), None),
+            "py3.10-T"
+        );
     }
 }

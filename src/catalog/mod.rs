@@ -22,7 +22,7 @@ pub use last_updated::LastUpdated;
 pub use versions::{BASE_IMAGE_ARG, BaseImage, BaseSource, VersionSpec};
 
 use crate::names;
-use crate::reference::Target;
+use crate::reference::{ImageName, Target, Timestamp};
 
 /// Where the seed's repository keeps its images, relative to the git root.
 const SEED_IMAGES_DIR: &str = "python_modules/automation/automation/docker/images";
@@ -223,15 +223,22 @@ impl Image {
             })
     }
 
-    /// The timestamp of the last build of `version`, or an error saying it was never built.
-    pub fn last_built(&self, version: &str) -> Result<&str> {
+    /// The timestamp of the last build of `version` (checked as tag characters when the file was
+    /// read), or an error saying it was never built.
+    pub fn last_built(&self, version: &str) -> Result<Timestamp> {
         self.last_updated
             .get(version)
+            .map(Timestamp::recorded)
             .ok_or_else(|| Error::NotBuilt {
                 image: self.name.clone(),
                 version: version.to_owned(),
                 path: self.last_updated_path(),
             })
+    }
+
+    /// The image's name as tags take it: its folder, which reading the image checked.
+    pub fn image_name(&self) -> ImageName {
+        ImageName::of_catalog(self.name.as_str())
     }
 
     /// Every image-version of the image, in versions.yaml order.

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::names;
 pub use crate::ops::BuildSettings;
 use crate::publish::SnapType;
-use crate::reference::{self, ImageName, Invalid, PythonVersion, Tag, Timestamp};
+use crate::reference::{self, ImageName, Invalid, Platform, PythonVersion, Tag, Timestamp};
 use crate::registry::{self, Registry};
 
 /// `-t` (else now), `--dagster-version` and `--platform` of `build`, `build-all`, `bake` and
@@ -31,8 +31,8 @@ pub fn platforms(given: Vec<String>) -> Result<Vec<String>> {
 }
 
 /// One `--platform`, when given.
-pub fn platform(given: Option<String>) -> Result<Option<String>> {
-    Ok(platforms(given.into_iter().collect())?.pop())
+pub fn platform(given: Option<String>) -> Result<Option<Platform>> {
+    Ok(given.as_deref().map(Platform::parse).transpose()?)
 }
 
 /// `--custom-tag` of `push`.

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::oci_labels;
 use crate::plan::{BuildSpec, DAGSTER_VERSION_ARG, platform_args};
 use crate::process::Command;
-use crate::reference::{Tag, Timestamp};
+use crate::reference::{ImageName, PythonVersion, Tag, Timestamp};
 use crate::registry::{Child, split_repository};
 
 use crate::ops::{Session, print_stdout, state_dir, state_path};
@@ -57,7 +57,7 @@ pub fn build_and_push(session: &Session, release: &Release, dry_run: bool) -> Re
     };
     let with_buildx = buildx.is_some_and(|builder| builder.pushes_all(&platforms));
     let staging = match platforms.len() > 1 && !with_buildx {
-        true => Some(staging_repository(session, release.name, dry_run)?),
+        true => Some(staging_repository(session, &image.image_name(), dry_run)?),
         false => None,
     };
     let provenance = session.provenance()?;
@@ -101,8 +101,11 @@ fn release_cache(session: &Session, image: &Image) -> Result<Option<String>> {
     let Some(registry) = session.cache_registry()? else {
         return Ok(None);
     };
-    let tag = crate::reference::cache_tag(image.first_version(), None);
-    Ok(Some(format!("{}:{tag}", registry.repository(&image.name))))
+    let tag = crate::reference::cache_tag(&PythonVersion::new(image.first_version()), None);
+    Ok(Some(format!(
+        "{}:{tag}",
+        registry.repository(&image.image_name())
+    )))
 }
 
 /// Runs the builds of `steps` with the image's `copies` in place (a failure exits with the
@@ -136,7 +139,7 @@ fn build_and_push_staged(
 /// tool's registry (`--registry`, `DAGSTER_IMAGE_REGISTRY`, ECR of `AWS_ACCOUNT_ID`), never the
 /// public one, where a tag of each platform would stay. A dry run without a registry names it
 /// `<registry>/<name>`, saying so.
-fn staging_repository(session: &Session, name: &str, dry_run: bool) -> Result<String> {
+fn staging_repository(session: &Session, name: &ImageName, dry_run: bool) -> Result<String> {
     match session.registry() {
         Ok(registry) => Ok(registry.repository(name)),
         Err(error) if dry_run => {

@@ -198,7 +198,7 @@ fn run(session: &Session, command: Command) -> Result<()> {
         Command::Record(built) => record::record(session, &BuiltElsewhere::from_cli(built)?),
         Command::Pull { built, platform } => {
             let built = BuiltElsewhere::from_cli(built)?;
-            record::pull(session, &built, config::platform(platform)?.as_deref())
+            record::pull(session, &built, config::platform(platform)?.as_ref())
         }
         Command::Index {
             built,

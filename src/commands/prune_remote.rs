@@ -44,7 +44,7 @@ pub fn prune_remote(
     let deadline = session.registry_timeout;
     let mut removed = 0;
     for image in images {
-        let repository = registry.repository(&image.name);
+        let repository = registry.repository(&image.image_name());
         let listing = session
             .sign_ins
             .with_client(&hosts, &mut logins, deadline, |client| {

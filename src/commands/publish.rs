@@ -270,10 +270,7 @@ impl Release<'_> {
             Step::Snapshot => self.snapshot(dry_run),
             Step::Push => {
                 let target = &self.target.name;
-                let built_at = (
-                    self.state.timestamp.as_str(),
-                    self.state.platforms.as_slice(),
-                );
+                let built_at = (&self.state.timestamp, self.state.platforms.as_slice());
                 let pushed = push::push_every_version_at(self.session, target, built_at, dry_run)?;
                 self.state.pushed = pushed;
                 Ok(())
@@ -349,7 +346,7 @@ impl Release<'_> {
 
     /// Freezes the builder into the snapshot files and prints what changed in each.
     fn snapshot(&self, dry_run: bool) -> Result<()> {
-        let timestamp = Some(self.state.timestamp.as_str());
+        let timestamp = Some(&self.state.timestamp);
         let freezes = freeze::freezes(self.session, &self.builder, &self.target, timestamp)?;
         if dry_run {
             print_stdout(&freeze::describe(&freezes));

@@ -2,7 +2,7 @@
 //! pushed to the registry ([`crate::ops::push`]), and the tags the registry has of an image.
 
 use crate::error::Result;
-use crate::reference::{ImageName, Tag};
+use crate::reference::{ImageName, PythonVersion, Tag};
 
 use crate::ops::push::Pushes;
 use crate::ops::{Session, platform_index, print_stdout};
@@ -35,7 +35,14 @@ pub fn push(session: &Session, name: &str, push: &Push, dry_run: bool) -> Result
     let mut pushes = Pushes::default();
     for version in versions {
         let timestamp = image.last_built(version)?;
-        pushes.add(registry, name, (version, timestamp), platforms, custom_tag);
+        let version = PythonVersion::new(version);
+        pushes.add(
+            registry,
+            &image.image_name(),
+            (&version, &timestamp),
+            platforms,
+            custom_tag,
+        );
     }
     pushes.run(session, registry, dry_run)
 }

@@ -7,7 +7,9 @@
 use crate::catalog::Image;
 use crate::error::Result;
 use crate::names;
-use crate::reference::{local_tag, platform_version_tag, version_tag};
+use crate::reference::{
+    Platform, PythonVersion, Timestamp, local_tag, platform_version_tag, version_tag,
+};
 
 use super::config::BuiltElsewhere;
 use crate::ops::{Session, invalid, platform_index};
@@ -21,13 +23,14 @@ pub fn record(session: &Session, built: &BuiltElsewhere) -> Result<()> {
 
 /// Pulls `<registry>/<name>:py<V>-<timestamp>` (`-<os>-<arch>` for one `platform` of a
 /// multi-platform image), tags it `dagster/<name>:py<V>-<timestamp>` and records `timestamp`.
-pub fn pull(session: &Session, built: &BuiltElsewhere, platform: Option<&str>) -> Result<()> {
+pub fn pull(session: &Session, built: &BuiltElsewhere, platform: Option<&Platform>) -> Result<()> {
     let (name, python_version, timestamp) = (&built.name, &built.python_version, &built.timestamp);
     let image = built_image(session, name, python_version, timestamp)?;
     let registry = session.registry()?;
     let tag = platform_version_tag(python_version, timestamp, platform);
-    let remote = format!("{}:{tag}", registry.repository(name));
-    let local = local_tag(name, python_version, timestamp);
+    let name = image.image_name();
+    let remote = format!("{}:{tag}", registry.repository(&name));
+    let local = local_tag(&name, python_version, timestamp);
     let docker = &session.docker;
     crate::ops::engine_login::login_if_aws(session, registry.host())?;
     docker.pull(&remote).run(&format!("pulling `{remote}`"))?;
@@ -50,8 +53,14 @@ pub fn index(
     let platforms = platform_index::platforms_to_push(&image, platforms);
     let registry = session.registry()?;
     let tag = crate::reference::version_tag(version, timestamp);
-    let (_, index) =
-        platform_index::per_platform(registry, name, version, timestamp, platforms, &tag);
+    let (_, index) = platform_index::per_platform(
+        registry,
+        &image.image_name(),
+        version,
+        timestamp,
+        platforms,
+        &tag,
+    );
     let hosts = [registry.host().to_owned()];
     platform_index::assemble(session, &hosts, &[index], dry_run)
 }
@@ -60,8 +69,8 @@ pub fn index(
 fn built_image(
     session: &Session,
     name: &str,
-    python_version: &str,
-    timestamp: &str,
+    python_version: &PythonVersion,
+    timestamp: &Timestamp,
 ) -> Result<Image> {
     let image = session.catalog()?.image(name)?;
     image.version(python_version)?;

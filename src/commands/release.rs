@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
-use crate::reference::{Tag, local_tag, version_tag};
+use crate::reference::{PythonVersion, Tag, local_tag, version_tag};
 use crate::registry::{self, Logins, RegistryClient, RemoteError};
 
 use super::config::Destination;
@@ -28,8 +28,8 @@ pub fn release(
     dry_run: bool,
 ) -> Result<()> {
     let image = session.catalog()?.image(name)?;
-    let version = image.first_version();
-    let timestamp = image.last_built(version)?;
+    let version = PythonVersion::new(image.first_version());
+    let timestamp = image.last_built(&version)?;
     let mut hosts = BTreeSet::new();
     let mut targets = Vec::new();
     for destination in destinations {
@@ -41,15 +41,15 @@ pub fn release(
         }
     }
     let publication = Publication {
-        source: local_tag(name, version, timestamp),
+        source: local_tag(&image.image_name(), &version, &timestamp),
         targets,
     };
     let pushed = session.registry().ok().map(|registry| Pushed {
         host: registry.host().to_owned(),
         reference: format!(
             "{}:{}",
-            registry.repository(name),
-            version_tag(version, timestamp)
+            registry.repository(&image.image_name()),
+            version_tag(&version, &timestamp)
         ),
     });
     let hosts: Vec<String> = hosts.into_iter().collect();

@@ -10,7 +10,7 @@ use crate::catalog::{Image, lookup};
 use crate::error::Result;
 use crate::freshness::current_tag;
 use crate::plan::{self, Plan};
-use crate::reference::{Target, Timestamp};
+use crate::reference::{ImageName, Platform, Target, Timestamp, platform_version_tag};
 use crate::registry::{self, Registry, RegistryClient, RemoteError};
 use crate::report::table;
 
@@ -92,8 +92,12 @@ fn rows(
         let platform = build.platform.as_deref();
         let pushed = match (&mut registry, &last_updated) {
             (Some(registry), Some(timestamp)) => {
-                let tag = crate::reference::platform_version_tag(version, timestamp, platform);
-                registry.is_pushed(&image.name, &tag)?
+                let tag = platform_version_tag(
+                    version,
+                    &Timestamp::recorded(timestamp.as_str()),
+                    platform.map(Platform::of).as_ref(),
+                );
+                registry.is_pushed(&image.image_name(), &tag)?
             }
             (Some(_), None) => Some(false),
             (None, _) => None,
@@ -149,7 +153,7 @@ impl PushedLookup {
     }
 
     /// Whether the registry has `image` as `tag`: None when it could not be asked.
-    fn is_pushed(&mut self, image: &str, tag: &str) -> Result<Option<bool>> {
+    fn is_pushed(&mut self, image: &ImageName, tag: &str) -> Result<Option<bool>> {
         let Some(client) = &self.client else {
             return Ok(None);
         };

@@ -87,7 +87,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::catalog::BASE_IMAGE_ARG;
     use crate::plan::BuildSpec;
-    use crate::reference::local_tag;
+    use crate::reference::{Timestamp, local_tag};
 
     pub fn target(image: &str, version: &str) -> Target {
         Target::new(image, version)
@@ -101,11 +101,17 @@ pub(crate) mod tests {
         if let Some((_, reference)) = base {
             build_args.push((BASE_IMAGE_ARG.to_owned(), reference.to_owned()));
         }
+        let target = target(image, version);
+        let tag = local_tag(
+            &target.image,
+            &target.python_version,
+            &Timestamp::recorded("T"),
+        );
         Build {
-            target: target(image, version),
+            target,
             platform: None,
             request: BuildSpec {
-                tag: local_tag(image, version, "T"),
+                tag,
                 extra_tags: Vec::new(),
                 dockerfile: dir.join("Dockerfile"),
                 context: dir,

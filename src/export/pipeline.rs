@@ -156,7 +156,7 @@ fn build_step(plan: &Plan, build: &Build, key: &str, keys: &[String], settings: 
         .map(|p| {
             format!(
                 " --custom-tag {}",
-                platform_version_tag(version, timestamp, Some(p))
+                platform_version_tag(version, timestamp, Some(&Platform::of(p)))
             )
         })
         .unwrap_or_default();

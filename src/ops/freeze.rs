@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use crate::catalog::{Image, file};
 use crate::error::Result;
 use crate::process::Command;
-use crate::reference::local_tag;
+use crate::reference::{PythonVersion, Timestamp, local_tag};
 
 use super::{Session, display};
 
@@ -40,15 +40,19 @@ pub fn freezes(
     session: &Session,
     builder: &Image,
     target: &Image,
-    timestamp: Option<&str>,
+    timestamp: Option<&Timestamp>,
 ) -> Result<Vec<Freeze>> {
     let mut freezes = Vec::new();
     for version in builder.versions.keys() {
         let built = match timestamp {
-            Some(timestamp) => timestamp,
+            Some(timestamp) => timestamp.clone(),
             None => builder.last_built(version)?,
         };
-        let image = local_tag(&builder.name, version, built);
+        let image = local_tag(
+            &builder.image_name(),
+            &PythonVersion::new(version.as_str()),
+            &built,
+        );
         freezes.push(Freeze {
             version: version.clone(),
             command: session.docker.run(&image, &FREEZE),

@@ -5,7 +5,7 @@
 use crate::engine::Docker;
 use crate::error::Result;
 use crate::plan::{BuildSpec, Plan};
-use crate::reference;
+use crate::reference::{self, Platform};
 
 use super::Session;
 
@@ -16,7 +16,8 @@ pub fn set_cache_tags(session: &Session, plan: &mut Plan) -> Result<()> {
     };
     for build in &mut plan.builds {
         let (image, version) = (&build.target.image, &build.target.python_version);
-        let tag = reference::cache_tag(version, build.platform.as_deref());
+        let platform = build.platform.as_deref().map(Platform::of);
+        let tag = reference::cache_tag(version, platform.as_ref());
         build.request.cache = Some(format!("{}:{tag}", registry.repository(image)));
     }
     Ok(())

@@ -6,7 +6,9 @@
 
 use crate::catalog::Image;
 use crate::error::Result;
-use crate::reference::{local_platform_tag, platform_version_tag};
+use crate::reference::{
+    ImageName, Platform, PythonVersion, Timestamp, local_platform_tag, platform_version_tag,
+};
 use crate::registry::{Child, Registry};
 
 use super::{Session, print_stdout};
@@ -31,9 +33,9 @@ pub struct PlannedIndex {
 /// `timestamp`, and the index listing them under `tag`.
 pub fn per_platform(
     registry: &Registry,
-    name: &str,
-    version: &str,
-    timestamp: &str,
+    name: &ImageName,
+    version: &PythonVersion,
+    timestamp: &Timestamp,
     platforms: &[String],
     tag: &str,
 ) -> (Vec<(String, String)>, PlannedIndex) {
@@ -41,10 +43,11 @@ pub fn per_platform(
     let mut pushes = Vec::new();
     let mut children = Vec::new();
     for platform in platforms {
-        let source = local_platform_tag(name, version, timestamp, Some(platform));
+        let parsed = Platform::of(platform);
+        let source = local_platform_tag(name, version, timestamp, Some(&parsed));
         let reference = format!(
             "{repository}:{}",
-            platform_version_tag(version, timestamp, Some(platform))
+            platform_version_tag(version, timestamp, Some(&parsed))
         );
         pushes.push((source, reference.clone()));
         children.push(Child {

@@ -8,7 +8,7 @@
 use crate::engine::{LocalImages, PushError, push_retrying};
 use crate::error::{Error, Result};
 use crate::process::{self, Command};
-use crate::reference::{local_tag, version_tag};
+use crate::reference::{ImageName, PythonVersion, Timestamp, local_tag, version_tag};
 use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError, ecr};
 
 use super::PushedDigests;
@@ -46,8 +46,8 @@ impl Pushes {
     pub fn add(
         &mut self,
         registry: &Registry,
-        name: &str,
-        (version, timestamp): (&str, &str),
+        name: &ImageName,
+        (version, timestamp): (&PythonVersion, &Timestamp),
         platforms: &[String],
         custom_tag: Option<&str>,
     ) {
@@ -87,7 +87,7 @@ impl Pushes {
 pub fn push_every_version_at(
     session: &Session,
     name: &str,
-    (timestamp, platforms): (&str, &[String]),
+    (timestamp, platforms): (&Timestamp, &[String]),
     dry_run: bool,
 ) -> Result<Vec<String>> {
     let image = session.catalog()?.image(name)?;
@@ -95,7 +95,14 @@ pub fn push_every_version_at(
     let mut pushes = Pushes::default();
     let platforms = platform_index::platforms_to_push(&image, platforms);
     for version in image.versions.keys() {
-        pushes.add(registry, name, (version, timestamp), platforms, None);
+        let version = PythonVersion::new(version.as_str());
+        pushes.add(
+            registry,
+            &image.image_name(),
+            (&version, timestamp),
+            platforms,
+            None,
+        );
     }
     pushes.run(session, registry, dry_run)?;
     Ok(pushes.references())
@@ -105,9 +112,9 @@ pub fn push_every_version_at(
 /// `<registry>/<name>:<custom_tag>`.
 fn version_publication(
     registry: &Registry,
-    name: &str,
-    version: &str,
-    timestamp: &str,
+    name: &ImageName,
+    version: &PythonVersion,
+    timestamp: &Timestamp,
     custom_tag: Option<&str>,
 ) -> Publication {
     let tag = custom_tag.map_or_else(|| version_tag(version, timestamp), str::to_owned);

@@ -22,6 +22,7 @@ pub mod upstream;
 use std::fmt;
 
 use crate::names;
+use crate::reference::{ImageName, PythonVersion, Timestamp};
 
 pub use client::RegistryClient;
 pub use copy::Copied;
@@ -131,7 +132,12 @@ impl Registry {
 
     /// The tag of `image` for Python `python_version` built at `timestamp` in this registry:
     /// `<registry>/<image>:py<V>-<timestamp>`.
-    pub fn image_tag(&self, image: &str, python_version: &str, timestamp: &str) -> String {
+    pub fn image_tag(
+        &self,
+        image: &ImageName,
+        python_version: &PythonVersion,
+        timestamp: &Timestamp,
+    ) -> String {
         format!(
             "{}:{}",
             self.repository(image),
@@ -140,7 +146,7 @@ impl Registry {
     }
 
     /// The repository of `image` in this registry.
-    pub fn repository(&self, image: &str) -> String {
+    pub fn repository(&self, image: &ImageName) -> String {
         crate::reference::repository(&self.to_string(), image)
     }
 }
@@ -203,14 +209,15 @@ mod tests {
     #[test]
     fn parses_host_port_and_path() {
         let registry = Registry::parse("127.0.0.1:5000/team/ci").unwrap();
+        let app = ImageName::parse("app").unwrap();
         assert_eq!(registry.host(), "127.0.0.1:5000");
-        assert_eq!(registry.repository("app"), "127.0.0.1:5000/team/ci/app");
+        assert_eq!(registry.repository(&app), "127.0.0.1:5000/team/ci/app");
         assert_eq!(
-            registry.image_tag("app", "3.10", "T"),
+            registry.image_tag(&app, &PythonVersion::new("3.10"), &Timestamp::recorded("T")),
             "127.0.0.1:5000/team/ci/app:py3.10-T"
         );
         assert_eq!(
-            Registry::parse("ghcr.io").unwrap().repository("app"),
+            Registry::parse("ghcr.io").unwrap().repository(&app),
             "ghcr.io/app"
         );
     }
