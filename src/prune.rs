@@ -69,33 +69,10 @@ pub fn human_size(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
-    use indexmap::IndexMap;
-
     use super::*;
-    use crate::catalog::{LastUpdated, VersionSpec};
 
     fn image(name: &str, versions: &[&str], recorded: &[(&str, &str)]) -> Image {
-        let spec = VersionSpec {
-            docker_args: IndexMap::new(),
-            base_image: None,
-        };
-        Image {
-            name: name.to_owned(),
-            dir: PathBuf::from("images").join(name),
-            versions: versions
-                .iter()
-                .map(|v| (v.to_string(), spec.clone()))
-                .collect(),
-            last_updated: LastUpdated {
-                timestamps: recorded
-                    .iter()
-                    .map(|(v, t)| (v.to_string(), t.to_string()))
-                    .collect(),
-            },
-            config: Default::default(),
-        }
+        Image::fixture(name, versions, recorded)
     }
 
     #[test]

@@ -1,30 +1,7 @@
-use std::path::PathBuf;
-
-use indexmap::IndexMap;
-
 use super::*;
-use crate::catalog::{LastUpdated, VersionSpec};
 
 fn image(versions: &[&str], recorded: &[(&str, &str)]) -> Image {
-    let spec = VersionSpec {
-        docker_args: IndexMap::new(),
-        base_image: None,
-    };
-    Image {
-        name: "app".to_owned(),
-        dir: PathBuf::from("images/app"),
-        versions: versions
-            .iter()
-            .map(|v| (v.to_string(), spec.clone()))
-            .collect(),
-        last_updated: LastUpdated {
-            timestamps: recorded
-                .iter()
-                .map(|(v, t)| (v.to_string(), t.to_string()))
-                .collect(),
-        },
-        config: Default::default(),
-    }
+    Image::fixture("app", versions, recorded)
 }
 
 /// Each tag with a digest of its own.

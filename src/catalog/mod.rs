@@ -195,6 +195,33 @@ impl Catalog {
     }
 }
 
+#[cfg(test)]
+impl Image {
+    /// An image of `images/<name>` with `versions` (no build arguments, no base) and the
+    /// timestamps `recorded` per version, for unit tests.
+    pub(crate) fn fixture(name: &str, versions: &[&str], recorded: &[(&str, &str)]) -> Self {
+        let spec = VersionSpec {
+            docker_args: IndexMap::new(),
+            base_image: None,
+        };
+        Image {
+            name: name.to_owned(),
+            dir: PathBuf::from("images").join(name),
+            versions: versions
+                .iter()
+                .map(|v| (v.to_string(), spec.clone()))
+                .collect(),
+            last_updated: LastUpdated {
+                timestamps: recorded
+                    .iter()
+                    .map(|(v, t)| (v.to_string(), t.to_string()))
+                    .collect(),
+            },
+            config: Default::default(),
+        }
+    }
+}
+
 impl Image {
     pub fn versions_path(&self) -> PathBuf {
         self.dir.join("versions.yaml")
