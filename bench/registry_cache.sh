@@ -5,6 +5,7 @@
 # ../shared/tools/buildkit/buildkit.sh: stopped, its state deleted, started again), as a fresh CI
 # agent starts; once without the registry cache and once with it. Prints whether the early step
 # ran again and the times of the second bake, and their ratio. The shared buildkitd is untouched.
+# KEEP=1 keeps the work folder (its bake files and build logs) for a look afterwards.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 buildkit=../shared/tools/buildkit/buildkit.sh
@@ -30,7 +31,7 @@ stop_buildkitd() {
 }
 cleanup() {
     stop_buildkitd || true
-    rm -rf "$work"
+    [ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 empty_buildkitd() {
