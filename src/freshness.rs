@@ -23,7 +23,7 @@ use crate::upstream::{Observed, Outcome, Pin};
 pub struct Labels {
     pub digest: String,
     /// The image's platform (`os/arch[/variant]`) as the engine says.
-    pub platform: String,
+    pub platform: Platform,
     /// None for an image labelled before the parts were recorded.
     pub inputs: Option<Recorded>,
 }
@@ -33,7 +33,7 @@ pub struct Labels {
 #[derive(Debug, Default)]
 pub struct Facts {
     pub labels: HashMap<String, Labels>,
-    pub upstream: HashMap<(String, Option<String>), Observed>,
+    pub upstream: HashMap<(String, Option<Platform>), Observed>,
 }
 
 /// Why an image-version is stale, or cannot be told fresh.
@@ -267,7 +267,7 @@ fn recorded_of<'a>(
     labels: &'a HashMap<String, Labels>,
 ) -> Option<&'a Recorded> {
     let (name, version) = (&build.target.image, &build.target.python_version);
-    let current = current_tag_of(images, name, version, build.platform.as_deref())?;
+    let current = current_tag_of(images, name, version, build.platform.as_ref())?;
     labels.get(&current)?.inputs.as_ref()
 }
 
@@ -281,7 +281,7 @@ fn reasons_of(
     digest: &str,
 ) -> Vec<Reason> {
     let (name, version) = (&build.target.image, &build.target.python_version);
-    let current = current_tag_of(images, name, version, build.platform.as_deref());
+    let current = current_tag_of(images, name, version, build.platform.as_ref());
     let Some(labels) = current.and_then(|tag| facts.labels.get(&tag)) else {
         return vec![Reason::NotBuilt];
     };
@@ -290,8 +290,8 @@ fn reasons_of(
     let other_platform = build
         .request
         .platform
-        .as_deref()
-        .is_some_and(|wanted| !Platform::of(wanted).matches(&Platform::of(&labels.platform)));
+        .as_ref()
+        .is_some_and(|wanted| !wanted.matches(&labels.platform));
     let Some(old) = &labels.inputs else {
         return match labels.digest == digest && !other_platform {
             true => Vec::new(),
@@ -343,14 +343,14 @@ fn upstream_reason(reference: &str, old: Pin, observed: &Observed) -> Option<Rea
 
 /// The tag of the current local image of `image` for `version` and `platform` (of several), if
 /// it was ever built.
-pub fn current_tag(image: &Image, version: &str, platform: Option<&str>) -> Option<String> {
+pub fn current_tag(image: &Image, version: &str, platform: Option<&Platform>) -> Option<String> {
     let timestamp = image.last_updated.get(version)?;
     // Values the catalog read (its image, a version of it, its record) and a plan's platform.
     Some(local_platform_tag(
         &image.image_name(),
         &PythonVersion::new(version),
         &Timestamp::recorded(timestamp),
-        platform.map(Platform::of).as_ref(),
+        platform,
     ))
 }
 
@@ -363,7 +363,7 @@ pub fn base_tags(images: &BTreeMap<String, Image>, plan: &Plan) -> BTreeSet<Stri
         .filter_map(|build| build.base.as_ref())
         .filter_map(|base| {
             let (name, version) = (&base.target.image, &base.target.python_version);
-            current_tag_of(images, name, version, base.platform.as_deref())
+            current_tag_of(images, name, version, base.platform.as_ref())
         })
         .collect()
 }
@@ -374,7 +374,7 @@ pub fn current_tags(images: &BTreeMap<String, Image>, plan: &Plan) -> BTreeSet<S
         .iter()
         .filter_map(|build| {
             let (name, version) = (&build.target.image, &build.target.python_version);
-            current_tag_of(images, name, version, build.platform.as_deref())
+            current_tag_of(images, name, version, build.platform.as_ref())
         })
         .collect()
 }
@@ -423,7 +423,7 @@ fn base_digest(
         return planned.clone();
     }
     let (name, version) = (&base.target.image, &base.target.python_version);
-    let current = current_tag_of(images, name, version, base.platform.as_deref());
+    let current = current_tag_of(images, name, version, base.platform.as_ref());
     match current.as_ref().and_then(|tag| labels.get(tag)) {
         Some(label) => label.digest.clone(),
         None => format!("unknown base {}", current.as_deref().unwrap_or(name)),
@@ -435,7 +435,7 @@ fn current_tag_of(
     images: &BTreeMap<String, Image>,
     name: &str,
     version: &str,
-    platform: Option<&str>,
+    platform: Option<&Platform>,
 ) -> Option<String> {
     current_tag(images.get(name)?, version, platform)
 }

@@ -101,7 +101,6 @@ fn run(session: &Session, command: Command) -> Result<()> {
             dry_run,
         } => {
             let custom_tag = config::custom_tag(custom_tag)?;
-            let platforms = config::platforms(platforms)?;
             let push = push::Push {
                 python_version: Some(&python_version),
                 custom_tag: custom_tag.as_ref(),
@@ -114,7 +113,6 @@ fn run(session: &Session, command: Command) -> Result<()> {
             platforms,
             dry_run,
         } => {
-            let platforms = config::platforms(platforms)?;
             let push = push::Push {
                 python_version: None,
                 custom_tag: None,
@@ -146,7 +144,7 @@ fn run(session: &Session, command: Command) -> Result<()> {
                 name: &name,
                 dagster_version: &config::version_tag(&dagster_version)?,
                 set_latest,
-                platforms: &config::platforms(platforms)?,
+                platforms: &platforms,
                 repository: repository.as_deref(),
             };
             dockerhub::build_and_push(session, &release, dry_run)
@@ -198,7 +196,7 @@ fn run(session: &Session, command: Command) -> Result<()> {
         Command::Record(built) => record::record(session, &BuiltElsewhere::from_cli(built)?),
         Command::Pull { built, platform } => {
             let built = BuiltElsewhere::from_cli(built)?;
-            record::pull(session, &built, config::platform(platform)?.as_ref())
+            record::pull(session, &built, platform.as_ref())
         }
         Command::Index {
             built,
@@ -206,7 +204,7 @@ fn run(session: &Session, command: Command) -> Result<()> {
             dry_run,
         } => {
             let built = BuiltElsewhere::from_cli(built)?;
-            record::index(session, &built, &config::platforms(platforms)?, dry_run)
+            record::index(session, &built, &platforms, dry_run)
         }
         Command::Completions { shell } => {
             docs::completions(shell);

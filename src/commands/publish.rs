@@ -14,7 +14,7 @@ use crate::plan::{self, Plan};
 use crate::publish::{
     self, FileEdit, SnapType, State, Step, defines, pin, references, snapshot_diff,
 };
-use crate::reference::{Target, Timestamp};
+use crate::reference::{Platform, Target, Timestamp};
 use crate::report;
 
 use super::config::{BuildSettings, Publish as PublishArgs};
@@ -166,7 +166,10 @@ fn resume(state: State, args: &PublishArgs) -> Result<State> {
     if !args.platforms.is_empty() && args.platforms != state.platforms {
         let recorded = match state.platforms.as_slice() {
             [] => "no `--platform`".to_owned(),
-            platforms => format!("`--platform {}`", platforms.join(" --platform ")),
+            platforms => {
+                let spelled: Vec<String> = platforms.iter().map(Platform::to_string).collect();
+                format!("`--platform {}`", spelled.join(" --platform "))
+            }
         };
         let option = "platform";
         return Err(publish::Error::ResumedDifferently { option, recorded }.into());
@@ -472,7 +475,10 @@ mod tests {
     fn args(platforms: &[&str]) -> PublishArgs {
         PublishArgs {
             snap_type: SnapType::Unit,
-            platforms: platforms.iter().map(|p| p.to_string()).collect(),
+            platforms: platforms
+                .iter()
+                .map(|p| Platform::parse(p).unwrap())
+                .collect(),
             git_hash: None,
             dagster_version: None,
             timestamp: None,
@@ -484,7 +490,10 @@ mod tests {
 
     #[test]
     fn a_resumed_run_keeps_its_platforms_and_refuses_others() {
-        let platforms = vec!["linux/amd64".to_owned(), "linux/arm64".to_owned()];
+        let platforms = vec![
+            Platform::linux_amd64(),
+            Platform::parse("linux/arm64").unwrap(),
+        ];
         let state = State::new(
             Timestamp::recorded("T"),
             None,

@@ -2,7 +2,7 @@
 //! pushed to the registry ([`crate::ops::push`]), and the tags the registry has of an image.
 
 use crate::error::Result;
-use crate::reference::{ImageName, PythonVersion, Tag};
+use crate::reference::{ImageName, Platform, PythonVersion, Tag};
 
 use crate::ops::push::Pushes;
 use crate::ops::{Session, platform_index, print_stdout};
@@ -14,7 +14,7 @@ pub struct Push<'a> {
     /// The tag instead of `py<V>-<timestamp>`.
     pub custom_tag: Option<&'a Tag>,
     /// Platforms instead of the image.yaml ones.
-    pub platforms: &'a [String],
+    pub platforms: &'a [Platform],
 }
 
 /// Pushes `python_version` of `name` (or every version) as `<registry>/<name>:py<V>-<timestamp>`,

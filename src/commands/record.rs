@@ -45,7 +45,7 @@ pub fn pull(session: &Session, built: &BuiltElsewhere, platform: Option<&Platfor
 pub fn index(
     session: &Session,
     built: &BuiltElsewhere,
-    platforms: &[String],
+    platforms: &[Platform],
     dry_run: bool,
 ) -> Result<()> {
     let (name, version, timestamp) = (&built.name, &built.python_version, &built.timestamp);

@@ -89,13 +89,13 @@ fn rows(
         let image = lookup(images, &build.target.image)?;
         let version = &build.target.python_version;
         let last_updated = image.last_updated.get(version).map(str::to_owned);
-        let platform = build.platform.as_deref();
+        let platform = build.platform.as_ref();
         let pushed = match (&mut registry, &last_updated) {
             (Some(registry), Some(timestamp)) => {
                 let tag = platform_version_tag(
                     version,
                     &Timestamp::recorded(timestamp.as_str()),
-                    platform.map(Platform::of).as_ref(),
+                    platform,
                 );
                 registry.is_pushed(&image.image_name(), &tag)?
             }
@@ -105,7 +105,7 @@ fn rows(
         rows.push(Row {
             image: image.name.clone(),
             python_version: version.to_string(),
-            platform: build.platform.clone(),
+            platform: build.platform.as_ref().map(Platform::to_string),
             local_image: current_tag(image, version, platform)
                 .is_some_and(|tag| local.contains(&tag)),
             last_updated,

@@ -11,7 +11,7 @@ use crate::catalog::{self, Error as CatalogError, Image, lookup};
 use crate::error::{Error, Result};
 use crate::oci_labels;
 use crate::plan::{self, Build, Plan};
-use crate::reference::{Target, Timestamp};
+use crate::reference::{Platform, Target, Timestamp};
 use crate::report;
 use crate::run::{self, Outcome};
 
@@ -27,7 +27,7 @@ use crate::lock::Lock;
 pub struct BuildSettings {
     pub timestamp: Timestamp,
     pub dagster_version: Option<String>,
-    pub platforms: Vec<String>,
+    pub platforms: Vec<Platform>,
 }
 
 /// A build request as given on the command line, its values checked.
@@ -125,7 +125,7 @@ impl BuildRequest {
     }
 
     /// The platforms given for every image (none: each image's `image.yaml` ones).
-    pub fn platforms(&self) -> &[String] {
+    pub fn platforms(&self) -> &[Platform] {
         &self.settings.platforms
     }
 }

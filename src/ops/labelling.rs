@@ -11,7 +11,6 @@ use crate::engine::LocalImages;
 use crate::error::{Error, Result};
 use crate::freshness::{self, Freshness, Pins};
 use crate::plan::{self, Plan};
-use crate::reference::Platform;
 
 use super::Session;
 use super::incremental::{Ask, Engine, Gathered, Keep, assessed, gather, local_copy};
@@ -178,7 +177,7 @@ fn check_start_platforms(
             let Some(image) = local.get(reference) else {
                 continue;
             };
-            if Platform::of(expected).matches(&Platform::of(&image.platform)) {
+            if expected.matches(&image.platform) {
                 continue;
             }
             let pulled = local_copy(local, reference).is_some_and(|c| !c.pulled_as.is_empty());
@@ -193,8 +192,8 @@ fn check_start_platforms(
             return Err(Error::StartsFromOtherPlatform {
                 tag: build.request.tag.clone(),
                 reference: reference.clone(),
-                expected: expected.clone(),
-                actual: image.platform.clone(),
+                expected: expected.to_string(),
+                actual: image.platform.to_string(),
                 why,
             });
         }

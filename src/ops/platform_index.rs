@@ -15,7 +15,7 @@ use super::{Session, print_stdout};
 
 /// The platforms `image` is pushed for: `--platform` when given, else its `image.yaml` ones;
 /// one or none is a push as before.
-pub fn platforms_to_push<'a>(image: &'a Image, requested: &'a [String]) -> &'a [String] {
+pub fn platforms_to_push<'a>(image: &'a Image, requested: &'a [Platform]) -> &'a [Platform] {
     if requested.is_empty() {
         &image.config.platforms
     } else {
@@ -36,18 +36,17 @@ pub fn per_platform(
     name: &ImageName,
     version: &PythonVersion,
     timestamp: &Timestamp,
-    platforms: &[String],
+    platforms: &[Platform],
     tag: &str,
 ) -> (Vec<(String, String)>, PlannedIndex) {
     let repository = registry.repository(name);
     let mut pushes = Vec::new();
     let mut children = Vec::new();
     for platform in platforms {
-        let parsed = Platform::of(platform);
-        let source = local_platform_tag(name, version, timestamp, Some(&parsed));
+        let source = local_platform_tag(name, version, timestamp, Some(platform));
         let reference = format!(
             "{repository}:{}",
-            platform_version_tag(version, timestamp, Some(&parsed))
+            platform_version_tag(version, timestamp, Some(platform))
         );
         pushes.push((source, reference.clone()));
         children.push(Child {
@@ -151,7 +150,9 @@ pub fn assemble(
             .with_client(hosts, &mut logins, deadline, |client| {
                 client.assemble_index(&index.target, &index.children)
             })?;
-        let platforms: Vec<&str> = index.children.iter().map(|c| c.platform.as_str()).collect();
+        let platforms: Vec<String> = (index.children.iter())
+            .map(|c| c.platform.to_string())
+            .collect();
         let done = if assembled.pushed {
             "put"
         } else {

@@ -8,7 +8,7 @@
 use crate::engine::{LocalImages, PushError, push_retrying};
 use crate::error::{Error, Result};
 use crate::process::{self, Command};
-use crate::reference::{ImageName, PythonVersion, Timestamp, local_tag, version_tag};
+use crate::reference::{ImageName, Platform, PythonVersion, Timestamp, local_tag, version_tag};
 use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError, ecr};
 
 use super::PushedDigests;
@@ -48,7 +48,7 @@ impl Pushes {
         registry: &Registry,
         name: &ImageName,
         (version, timestamp): (&PythonVersion, &Timestamp),
-        platforms: &[String],
+        platforms: &[Platform],
         custom_tag: Option<&str>,
     ) {
         if platforms.len() < 2 {
@@ -87,7 +87,7 @@ impl Pushes {
 pub fn push_every_version_at(
     session: &Session,
     name: &str,
-    (timestamp, platforms): (&Timestamp, &[String]),
+    (timestamp, platforms): (&Timestamp, &[Platform]),
     dry_run: bool,
 ) -> Result<Vec<String>> {
     let image = session.catalog()?.image(name)?;
