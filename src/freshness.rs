@@ -15,7 +15,7 @@ use crate::catalog::{BASE_IMAGE_ARG, Image, file};
 use crate::digest::{self, Inputs, Recorded};
 use crate::dockerfile::Dockerfile;
 use crate::plan::{Base, Build, Plan};
-use crate::reference::{Platform, PythonVersion, Timestamp, local_platform_tag};
+use crate::reference::{ImageName, Platform, PythonVersion, local_platform_tag};
 use crate::upstream::{Observed, Outcome, Pin};
 
 /// What the labels of a local image record of its inputs.
@@ -131,7 +131,7 @@ impl Freshness {
     /// Digests, changes and their reasons of `plan`'s builds, whose upstream references are
     /// `references`.
     pub fn assess(
-        images: &BTreeMap<String, Image>,
+        images: &BTreeMap<ImageName, Image>,
         plan: &Plan,
         facts: &Facts,
         references: &[Vec<String>],
@@ -177,7 +177,7 @@ fn pulls_from_registry(reason: &Reason) -> bool {
 /// as `pins` says, given the labels of the local images (a missing tag is a missing image or
 /// label).
 pub fn parts(
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     plan: &Plan,
     facts: &Facts,
     references: &[Vec<String>],
@@ -262,7 +262,7 @@ fn upstream_pins(
 
 /// The parts the current image of `build` records, when it has them.
 fn recorded_of<'a>(
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     build: &Build,
     labels: &'a HashMap<String, Labels>,
 ) -> Option<&'a Recorded> {
@@ -274,7 +274,7 @@ fn recorded_of<'a>(
 /// Why `build`, whose digest and parts are now `digest` and `now`, differs from its current
 /// image.
 fn reasons_of(
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     build: &Build,
     now: &Recorded,
     facts: &Facts,
@@ -343,20 +343,23 @@ fn upstream_reason(reference: &str, old: Pin, observed: &Observed) -> Option<Rea
 
 /// The tag of the current local image of `image` for `version` and `platform` (of several), if
 /// it was ever built.
-pub fn current_tag(image: &Image, version: &str, platform: Option<&Platform>) -> Option<String> {
+pub fn current_tag(
+    image: &Image,
+    version: &PythonVersion,
+    platform: Option<&Platform>,
+) -> Option<String> {
     let timestamp = image.last_updated.get(version)?;
-    // Values the catalog read (its image, a version of it, its record) and a plan's platform.
     Some(local_platform_tag(
-        &image.image_name(),
-        &PythonVersion::new(version),
-        &Timestamp::recorded(timestamp),
+        &image.name,
+        version,
+        timestamp,
         platform,
     ))
 }
 
 /// The local images whose digest labels `parts` needs: the current image of each base of the
 /// catalog that the plan does not build.
-pub fn base_tags(images: &BTreeMap<String, Image>, plan: &Plan) -> BTreeSet<String> {
+pub fn base_tags(images: &BTreeMap<ImageName, Image>, plan: &Plan) -> BTreeSet<String> {
     plan.builds
         .iter()
         .filter(|build| build.after.is_empty())
@@ -369,7 +372,7 @@ pub fn base_tags(images: &BTreeMap<String, Image>, plan: &Plan) -> BTreeSet<Stri
 }
 
 /// The local images whose labels an assessment needs besides: the current image of each build.
-pub fn current_tags(images: &BTreeMap<String, Image>, plan: &Plan) -> BTreeSet<String> {
+pub fn current_tags(images: &BTreeMap<ImageName, Image>, plan: &Plan) -> BTreeSet<String> {
     plan.builds
         .iter()
         .filter_map(|build| {
@@ -413,7 +416,7 @@ fn with_bases_and_platforms(plan: &Plan, mut reasons: Vec<Vec<Reason>>) -> Vec<V
 /// build that makes it in this plan, else the label of its current local image, else its name
 /// and timestamp (an image built elsewhere).
 fn base_digest(
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     build: &Build,
     base: &Base,
     parts: &[(String, Recorded)],
@@ -432,9 +435,9 @@ fn base_digest(
 
 /// `current_tag` of the image `name` of `images`, if it was read and built.
 fn current_tag_of(
-    images: &BTreeMap<String, Image>,
-    name: &str,
-    version: &str,
+    images: &BTreeMap<ImageName, Image>,
+    name: &ImageName,
+    version: &PythonVersion,
     platform: Option<&Platform>,
 ) -> Option<String> {
     current_tag(images.get(name)?, version, platform)

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use crate::catalog::{BASE_IMAGE_ARG, BaseImage, BaseSource, BuildSecret, Image, graph};
 use crate::reference::{
-    ImageName, LOCAL_NAMESPACE, Platform, Target, Timestamp, local_platform_tag, local_tag,
-    platform_version_tag, repository,
+    ImageName, LOCAL_NAMESPACE, Platform, PythonVersion, Target, Timestamp, local_platform_tag,
+    local_tag, platform_version_tag, repository,
 };
 
 /// The platform of a build for which neither `image.yaml` `platforms` nor `--platform` names one,
@@ -259,7 +259,7 @@ impl Error {
 /// `targets` followed by every image-version that builds on one of them through a local
 /// `base_image`, transitively and for the same Python version, each once. `images` must hold
 /// every image of the catalog: a dependent is found only among them.
-pub fn with_dependents(images: &BTreeMap<String, Image>, targets: &[Target]) -> Vec<Target> {
+pub fn with_dependents(images: &BTreeMap<ImageName, Image>, targets: &[Target]) -> Vec<Target> {
     let nodes: Vec<Target> = images.values().flat_map(Image::targets).collect();
     let local = |base: &BaseImage| base.source == BaseSource::Local;
     graph::with_dependents(targets, &nodes, |t| base_image_of(images, t), local)
@@ -267,7 +267,7 @@ pub fn with_dependents(images: &BTreeMap<String, Image>, targets: &[Target]) -> 
 
 /// The `base_image` of `target`, when it has one.
 fn base_image_of<'a>(
-    images: &'a BTreeMap<String, Image>,
+    images: &'a BTreeMap<ImageName, Image>,
     target: &Target,
 ) -> Option<&'a BaseImage> {
     images
@@ -286,7 +286,7 @@ fn base_image_of<'a>(
 /// without a push in between; with no registry configured, under its local name. A base the plan
 /// does not build is used as last built.
 pub fn resolve(
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     request: &Request,
     registry: &RegistryAddress,
 ) -> Result<Plan, Error> {
@@ -311,7 +311,7 @@ pub fn resolve(
 
 /// The plan being made: builds in order, and where each (image-version, platform) is.
 struct Planner<'a> {
-    images: &'a BTreeMap<String, Image>,
+    images: &'a BTreeMap<ImageName, Image>,
     request: &'a Request,
     registry: &'a RegistryAddress,
     builds: Vec<Build>,
@@ -427,7 +427,7 @@ impl Planner<'_> {
     ) -> Result<Base, Error> {
         let mut base = Base {
             target: Target {
-                image: ImageName::of_catalog(base_image.name.clone()),
+                image: base_image.name.clone(),
                 python_version: target.python_version.clone(),
             },
             source: base_image.source,
@@ -442,7 +442,7 @@ impl Planner<'_> {
         if let Some(wanted) = engine_platform.filter(|wanted| !covered(wanted)) {
             return Err(Error::BaseLacksPlatform {
                 image: target.image.to_string(),
-                base: base_image.name.clone(),
+                base: base_image.name.to_string(),
                 platform: wanted.to_string(),
             });
         }
@@ -466,9 +466,7 @@ impl Planner<'_> {
         base_image: &BaseImage,
         in_run: bool,
     ) -> Result<String, Error> {
-        let name = &base_image.name;
-        // A base the catalog names, its image read already.
-        let image = &ImageName::of_catalog(name.as_str());
+        let image = &base_image.name;
         match (base_image.source, self.registry) {
             (BaseSource::Local, _) => Ok(repository(LOCAL_NAMESPACE, image)),
             (BaseSource::Aws, Ok(registry)) => Ok(repository(registry, image)),
@@ -476,12 +474,12 @@ impl Planner<'_> {
                 Ok(repository(LOCAL_NAMESPACE, image))
             }
             (BaseSource::Aws, Err(why)) if why.missing && self.request.without_registry => {
-                self.unknown_registry_bases.insert(name.clone());
+                self.unknown_registry_bases.insert(image.to_string());
                 Ok(repository(UNKNOWN_REGISTRY, image))
             }
             (BaseSource::Aws, Err(why)) => Err(Error::NoRegistry {
                 image: target.image.to_string(),
-                base: name.clone(),
+                base: image.to_string(),
                 source: why.clone(),
             }),
         }
@@ -497,14 +495,14 @@ fn tag_also(build: &mut Build, tag: String) {
 
 /// The image `name` of the catalog read for a plan; every image a request reaches is read
 /// before planning (`Catalog::images_with_bases`), so a missing one is a bug.
-fn catalog_image<'a>(images: &'a BTreeMap<String, Image>, name: &str) -> &'a Image {
+fn catalog_image<'a>(images: &'a BTreeMap<ImageName, Image>, name: &ImageName) -> &'a Image {
     images
         .get(name)
         .unwrap_or_else(|| panic!("image `{name}` was not read before planning"))
 }
 
 /// The spec of `version` of `image`; targets are made from the versions an image has.
-fn version_spec<'a>(image: &'a Image, version: &str) -> &'a crate::catalog::VersionSpec {
+fn version_spec<'a>(image: &'a Image, version: &PythonVersion) -> &'a crate::catalog::VersionSpec {
     image.versions.get(version).unwrap_or_else(|| {
         panic!(
             "Python {version} of `{}` was planned without being declared",
@@ -534,7 +532,7 @@ pub fn retain(plan: &Plan, keep: &[bool]) -> Plan {
 
 /// The builds of `plan` that `keep` marks, in order. A kept build whose planned base is dropped
 /// builds on that base's current image (the one its `last_updated.yaml` names) instead.
-pub fn narrow(plan: &Plan, keep: &[bool], images: &BTreeMap<String, Image>) -> Plan {
+pub fn narrow(plan: &Plan, keep: &[bool], images: &BTreeMap<ImageName, Image>) -> Plan {
     let mut narrowed = retain(plan, keep);
     let originals = plan.builds.iter().enumerate().filter(|(i, _)| keep[*i]);
     for (kept, (_, build)) in narrowed.builds.iter_mut().zip(originals) {
@@ -551,25 +549,25 @@ pub fn narrow(plan: &Plan, keep: &[bool], images: &BTreeMap<String, Image>) -> P
             .iter_mut()
             .find(|(name, _)| name == BASE_IMAGE_ARG);
         if let (Some(timestamp), Some(arg)) = (current, arg) {
-            arg.1 = base.reference(&Timestamp::recorded(timestamp));
+            arg.1 = base.reference(timestamp);
         }
     }
     narrowed
 }
 
 fn built_timestamp(
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     target: &Target,
     base: &Base,
 ) -> Result<Timestamp, Error> {
-    let name = base.target.image.as_str();
+    let name = &base.target.image;
     catalog_image(images, name)
         .last_updated
         .get(target.python_version.as_str())
-        .map(Timestamp::recorded)
+        .cloned()
         .ok_or_else(|| Error::BaseNotBuilt {
             image: target.image.to_string(),
-            base: name.to_owned(),
+            base: name.to_string(),
             version: target.python_version.to_string(),
             origin: base.source,
         })
@@ -579,7 +577,7 @@ fn built_timestamp(
 /// `source: aws` base that is itself a target) and otherwise in request order; every base has
 /// the Python version that builds on it.
 fn order_targets(
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     request: &Request,
 ) -> Result<Vec<Target>, Error> {
     let follow = |target: &Target, base: &BaseImage| {
@@ -594,7 +592,10 @@ fn order_targets(
     Ok(order)
 }
 
-fn check_base_has_version(images: &BTreeMap<String, Image>, target: &Target) -> Result<(), Error> {
+fn check_base_has_version(
+    images: &BTreeMap<ImageName, Image>,
+    target: &Target,
+) -> Result<(), Error> {
     let Some(base) = base_image_of(images, target) else {
         return Ok(());
     };
@@ -606,7 +607,7 @@ fn check_base_has_version(images: &BTreeMap<String, Image>, target: &Target) -> 
     }
     Err(Error::BaseLacksVersion {
         image: target.image.to_string(),
-        base: base.name.clone(),
+        base: base.name.to_string(),
         version: target.python_version.to_string(),
     })
 }

@@ -4,27 +4,28 @@ use indexmap::IndexMap;
 
 use super::*;
 use crate::catalog::{BaseImage, ImageConfig, LastUpdated, VersionSpec};
+use crate::reference::ImageName;
 
 /// An image with `versions`, each built on `base` (local) when given.
 fn image(name: &str, versions: &[&str], base: Option<(&str, BaseSource)>) -> Image {
     let spec = |version: &str| VersionSpec {
         docker_args: IndexMap::from([("PYTHON_VERSION".to_owned(), version.to_owned())]),
         base_image: base.map(|(name, source)| BaseImage {
-            name: name.to_owned(),
+            name: name.into(),
             source,
             line: 1,
         }),
     };
     Image {
-        name: name.to_owned(),
+        name: name.into(),
         dir: PathBuf::from("images").join(name),
-        versions: versions.iter().map(|v| (v.to_string(), spec(v))).collect(),
+        versions: versions.iter().map(|&v| (v.into(), spec(v))).collect(),
         last_updated: LastUpdated::default(),
         config: ImageConfig::default(),
     }
 }
 
-fn catalog(images: Vec<Image>) -> BTreeMap<String, Image> {
+fn catalog(images: Vec<Image>) -> BTreeMap<ImageName, Image> {
     images.into_iter().map(|i| (i.name.clone(), i)).collect()
 }
 
@@ -421,7 +422,7 @@ fn retaining_keeps_marked_builds_on_dropped_bases_at_the_plan_timestamp() {
 }
 
 /// root <- mid <- leaf (local), root <- remote (from the registry), other alone.
-fn family() -> BTreeMap<String, Image> {
+fn family() -> BTreeMap<ImageName, Image> {
     catalog(vec![
         image("root", &["3.9", "3.10"], None),
         image("mid", &["3.9", "3.10"], Some(("root", BaseSource::Local))),

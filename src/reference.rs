@@ -44,6 +44,14 @@ macro_rules! text_newtype {
             }
         }
 
+        /// Looked up by its text in maps keyed by it (`versions.get("3.10")`): its `Eq`,
+        /// `Ord` and `Hash` are its text's.
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl Deref for $name {
             type Target = str;
             fn deref(&self) -> &str {
@@ -60,6 +68,20 @@ macro_rules! text_newtype {
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {
                 self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        /// A value the unit tests spell out, taken as it is.
+        #[cfg(test)]
+        impl From<&str> for $name {
+            fn from(value: &str) -> Self {
+                Self(value.to_owned())
             }
         }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use indexmap::IndexMap;
 
 use crate::catalog::{BaseSource, VersionSpec};
-use crate::reference::Platform;
+use crate::reference::{Platform, PythonVersion};
 
 use super::{Folder, Folders, Kind, Problem};
 
@@ -15,7 +15,7 @@ use super::{Folder, Folders, Kind, Problem};
 pub(super) fn bases_lacking_platforms(
     folders: &Folders,
     folder: &Folder,
-    versions: &IndexMap<String, VersionSpec>,
+    versions: &IndexMap<PythonVersion, VersionSpec>,
 ) -> Vec<Problem> {
     let Ok(config) = &folder.config else {
         return Vec::new();

@@ -16,10 +16,10 @@ use crate::error::{Error, Result};
 use crate::oci_labels;
 use crate::plan::{BuildSpec, DAGSTER_VERSION_ARG, platform_args};
 use crate::process::Command;
-use crate::reference::{ImageName, Platform, PythonVersion, Tag, Timestamp};
+use crate::reference::{ImageName, Platform, Tag, Timestamp};
 use crate::registry::{Child, split_repository};
 
-use crate::ops::{Session, print_stdout, state_dir, state_path};
+use crate::ops::{Session, state_dir, state_path};
 use crate::ops::{build_secrets, platform_index};
 
 /// The platforms built when none is given, as the original tool: `linux/amd64` and
@@ -63,7 +63,7 @@ pub fn build_and_push(session: &Session, release: &Release, dry_run: bool) -> Re
     };
     let with_buildx = buildx.is_some_and(|builder| builder.pushes_all(&platforms));
     let staging = match platforms.len() > 1 && !with_buildx {
-        true => Some(staging_repository(session, &image.image_name(), dry_run)?),
+        true => Some(staging_repository(session, &image.name, dry_run)?),
         false => None,
     };
     let provenance = session.provenance()?;
@@ -94,7 +94,7 @@ pub fn build_and_push(session: &Session, release: &Release, dry_run: bool) -> Re
     }
     let copies = Additions::prepare([&image], &state_path(session.catalog()?))?;
     if dry_run {
-        print_stdout(&steps.describe(&image));
+        session.out.data(&steps.describe(&image));
     } else {
         build_and_push_staged(session, copies, &steps, staging.as_deref())?;
     }
@@ -107,11 +107,8 @@ fn release_cache(session: &Session, image: &Image) -> Result<Option<String>> {
     let Some(registry) = session.cache_registry()? else {
         return Ok(None);
     };
-    let tag = crate::reference::cache_tag(&PythonVersion::new(image.first_version()), None);
-    Ok(Some(format!(
-        "{}:{tag}",
-        registry.repository(&image.image_name())
-    )))
+    let tag = crate::reference::cache_tag(image.first_version(), None);
+    Ok(Some(format!("{}:{tag}", registry.repository(&image.name))))
 }
 
 /// Runs the builds of `steps` with the image's `copies` in place (a failure exits with the
@@ -149,15 +146,17 @@ fn staging_repository(session: &Session, name: &ImageName, dry_run: bool) -> Res
     match session.registry() {
         Ok(registry) => Ok(registry.repository(name)),
         Err(error) if dry_run => {
-            say!("warning: {error}: each platform's image is pushed to `<registry>/{name}` first");
+            session.out.say(format_args!(
+                "warning: {error}: each platform's image is pushed to `<registry>/{name}` first"
+            ));
             Ok(format!("<registry>/{name}"))
         }
         Err(error) => {
-            say!(
+            session.out.say(format_args!(
                 "note: without a buildx builder that pushes every platform at once, each \
                  platform's image is pushed to the tool's registry first, then copied by digest, \
                  without a tag, next to the release"
-            );
+            ));
             Err(error.into())
         }
     }

@@ -26,16 +26,20 @@ use crate::catalog::Catalog;
 use crate::cli::{BuildOptions, Cli, Command, ReleaseArgs};
 use crate::engine::Docker;
 use crate::error::Result;
-use crate::ops::{BuildRequest, Session, print_stdout};
+use crate::ops::{BuildRequest, Session};
+use crate::output::Output;
 use crate::registry::PUBLIC_ECR_HOST;
 
 use config::BuiltElsewhere;
 
 pub fn dispatch(cli: Cli) -> Result<()> {
+    // The layers below the session (the engine's mirrors, the registry's logins) say their
+    // `debug:` lines through `debug::line`.
     if cli.debug {
         crate::debug::enable();
     }
     let mut session = Session::new(
+        Output::new(cli.debug),
         cli.images_dir,
         Docker::from_env(),
         cli.registry,
@@ -49,7 +53,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
 
 fn run(session: &Session, command: Command) -> Result<()> {
     match command {
-        Command::List => list(session.catalog()?),
+        Command::List => list(&session.out, session.catalog()?),
         Command::Build {
             name,
             python_version,
@@ -207,7 +211,7 @@ fn run(session: &Session, command: Command) -> Result<()> {
             record::index(session, &built, &platforms, dry_run)
         }
         Command::Completions { shell } => {
-            docs::completions(shell);
+            docs::completions(&session.out, shell);
             Ok(())
         }
         Command::ManPage => {
@@ -240,12 +244,12 @@ fn release_to(session: &Session, args: ReleaseArgs, namespace: &str) -> Result<(
 
 /// Every folder of the images folder, as the original lists them (sorted); `check` names those
 /// that are no image (without `versions.yaml`).
-fn list(catalog: &Catalog) -> Result<()> {
-    let mut out = String::new();
+fn list(out: &Output, catalog: &Catalog) -> Result<()> {
+    let mut text = String::new();
     for name in catalog.folders()? {
-        out.push_str(&name);
-        out.push('\n');
+        text.push_str(&name);
+        text.push('\n');
     }
-    print_stdout(&out);
+    out.data(&text);
     Ok(())
 }

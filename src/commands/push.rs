@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::reference::{ImageName, Platform, PythonVersion, Tag};
 
 use crate::ops::push::Pushes;
-use crate::ops::{Session, platform_index, print_stdout};
+use crate::ops::{Session, platform_index};
 
 /// What `push` and `push-all` push of an image.
 pub struct Push<'a> {
@@ -24,22 +24,21 @@ pub fn push(session: &Session, name: &str, push: &Push, dry_run: bool) -> Result
     let image = session.catalog()?.image(name)?;
     let registry = session.registry()?;
     let custom_tag = push.custom_tag.map(Tag::as_str);
-    let versions: Vec<&str> = match push.python_version {
+    let versions: Vec<PythonVersion> = match push.python_version {
         Some(version) => {
             image.version(version)?;
-            vec![version]
+            vec![PythonVersion::new(version)]
         }
-        None => image.versions.keys().map(String::as_str).collect(),
+        None => image.versions.keys().cloned().collect(),
     };
     let platforms = platform_index::platforms_to_push(&image, push.platforms);
     let mut pushes = Pushes::default();
-    for version in versions {
+    for version in &versions {
         let timestamp = image.last_built(version)?;
-        let version = PythonVersion::new(version);
         pushes.add(
             registry,
-            &image.image_name(),
-            (&version, &timestamp),
+            &image.name,
+            (version, &timestamp),
             platforms,
             custom_tag,
         );
@@ -59,7 +58,7 @@ pub fn tags(session: &Session, name: &ImageName) -> Result<()> {
         .with_client(&hosts, &mut logins, deadline, |client| {
             client.tags(&repository)
         })?;
-    print_stdout(
+    session.out.data(
         &tags
             .iter()
             .map(|tag| format!("{tag}\n"))

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::BASE_IMAGE_ARG;
 use crate::plan::{Build, Plan, REGISTRY_CACHE_EXPORT, default_platform};
-use crate::reference::Platform;
 use crate::reference::version_tag;
+use crate::reference::{ImageName, Platform};
 
 use super::{Error, export_names};
 
@@ -84,7 +84,7 @@ pub struct Options<'a> {
     /// Platforms of every target; none leaves it to the builder, or to `declared`.
     pub platforms: &'a [Platform],
     /// The `image.yaml` platforms of each image, for targets when `platforms` is empty.
-    pub declared: BTreeMap<String, Vec<Platform>>,
+    pub declared: BTreeMap<ImageName, Vec<Platform>>,
     /// Tag for this registry (its address, `HOST[:PORT][/PATH]`), and push there, instead of
     /// the local tag.
     pub push_to: Option<&'a str>,
@@ -332,7 +332,7 @@ mod tests {
     #[test]
     fn a_target_carries_its_images_declared_platforms_unless_the_run_gives_some() {
         let arm = [platform("linux/arm64")];
-        let declared = BTreeMap::from([("app".to_owned(), vec![Platform::linux_amd64()])]);
+        let declared = BTreeMap::from([("app".into(), vec![Platform::linux_amd64()])]);
         let options = Options {
             declared,
             ..Options::default()

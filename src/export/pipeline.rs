@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::catalog::{BaseSource, SecretSource};
 use crate::plan::{Build, Plan};
-use crate::reference::{Platform, Target, platform_version_tag};
+use crate::reference::{Platform, Target, Timestamp, platform_version_tag};
 
 use super::{Error, export_names, label};
 
@@ -31,7 +31,7 @@ pub struct Settings<'a> {
     pub agents: &'a [(String, String)],
     /// The current timestamp of each base of the catalog the plan builds on without building it
     /// (`--skip-unchanged` left it out): a step pulls it as pushed when it was last built.
-    pub current_bases: &'a [(Target, String)],
+    pub current_bases: &'a [(Target, Timestamp)],
     /// Each build reads and writes its layer cache in the registry (`--registry-cache`).
     pub registry_cache: bool,
 }

@@ -43,7 +43,9 @@ pub fn log_in(session: &Session) -> Result<()> {
         return Ok(());
     };
     if let Err(error) = super::engine_login::login_if_aws(session, registry.host()) {
-        say!("warning: no login to the registry of the layer cache: {error}");
+        session.out.say(format_args!(
+            "warning: no login to the registry of the layer cache: {error}"
+        ));
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use crate::reference::{
 };
 use crate::registry::{Child, Registry};
 
-use super::{Session, print_stdout};
+use super::Session;
 
 /// The platforms `image` is pushed for: `--platform` when given, else its `image.yaml` ones;
 /// one or none is a push as before.
@@ -85,7 +85,7 @@ pub fn release_untagged(
             out +=
                 &format!("# then put an index of them under {target} (through the registry API)\n");
         }
-        print_stdout(&out);
+        session.out.data(&out);
         return Ok(());
     }
     let mut logins = session.sign_ins.sign_in(hosts)?;
@@ -139,7 +139,7 @@ pub fn assemble(
                 index.target
             );
         }
-        print_stdout(&out);
+        session.out.data(&out);
         return Ok(());
     }
     let mut logins = session.sign_ins.sign_in(hosts)?;
@@ -158,12 +158,12 @@ pub fn assemble(
         } else {
             "up to date, not pushed"
         };
-        say!(
+        session.out.say(format_args!(
             "`{}` is an index of {} ({}): {done}",
             index.target,
             platforms.join(", "),
             assembled.digest
-        );
+        ));
     }
     Ok(())
 }
