@@ -210,7 +210,8 @@ pub struct Target {
 }
 
 impl Target {
-    /// Python `python_version` of the catalog's image `image`.
+    /// Python `python_version` of the image `image`, as the unit tests spell them.
+    #[cfg(test)]
     pub fn new(image: &str, python_version: &str) -> Self {
         Self {
             image: ImageName::of_catalog(image),

@@ -68,25 +68,30 @@ fn repository_host(repository: &str) -> Result<String> {
 /// `index`).
 #[derive(Debug, Clone)]
 pub struct BuiltElsewhere {
-    pub name: String,
+    pub name: ImageName,
     pub python_version: PythonVersion,
     pub timestamp: Timestamp,
 }
 
 impl BuiltElsewhere {
     pub fn from_cli(built: cli::BuiltElsewhere) -> Result<Self> {
+        let timestamp = Timestamp::parse(&built.timestamp)?;
         Ok(Self {
-            name: built.name,
+            name: ImageName::parse(&built.name)?,
             python_version: PythonVersion::new(built.python_version),
-            timestamp: Timestamp::parse(&built.timestamp)?,
+            timestamp,
         })
     }
 }
 
-/// `--name` of `tags`, which reads no catalog to check it against, or of a release to a
-/// repository named after it.
+/// `--name` of a command: an image name, checked before any file is read.
 pub fn image_name(given: &str) -> Result<ImageName> {
     Ok(ImageName::parse(given)?)
+}
+
+/// An optional `--name` (`build-all`, `bake`, `pipeline`), checked when given.
+pub fn image_name_if_given(given: Option<String>) -> Result<Option<ImageName>> {
+    given.as_deref().map(image_name).transpose()
 }
 
 /// `--agent KEY=VALUE` of `pipeline`, as the pairs they are; a key Buildkite would not take is

@@ -28,6 +28,7 @@ use crate::engine::Docker;
 use crate::error::Result;
 use crate::ops::{BuildRequest, Session};
 use crate::output::Output;
+use crate::reference::PythonVersion;
 use crate::registry::PUBLIC_ECR_HOST;
 
 use config::BuiltElsewhere;
@@ -62,6 +63,8 @@ fn run(session: &Session, command: Command) -> Result<()> {
             dry_run,
         } => {
             let settings = config::build_settings(build)?;
+            let name = config::image_name(&name)?;
+            let python_version = PythonVersion::new(python_version);
             let request = BuildRequest::one(name, python_version, settings).pulling(pull);
             build::build(session, &request, dry_run)
         }
@@ -76,7 +79,8 @@ fn run(session: &Session, command: Command) -> Result<()> {
             pull,
             dry_run,
         } => {
-            let request = BuildRequest::all(name, config::build_settings(build)?)
+            let settings = config::build_settings(build)?;
+            let request = BuildRequest::all(config::image_name_if_given(name)?, settings)
                 .with_bases(with_deps)
                 .pulling(pull)
                 .jobs(jobs)
@@ -105,6 +109,8 @@ fn run(session: &Session, command: Command) -> Result<()> {
             dry_run,
         } => {
             let custom_tag = config::custom_tag(custom_tag)?;
+            let name = config::image_name(&name)?;
+            let python_version = PythonVersion::new(python_version);
             let push = push::Push {
                 python_version: Some(&python_version),
                 custom_tag: custom_tag.as_ref(),
@@ -117,6 +123,7 @@ fn run(session: &Session, command: Command) -> Result<()> {
             platforms,
             dry_run,
         } => {
+            let name = config::image_name(&name)?;
             let push = push::Push {
                 python_version: None,
                 custom_tag: None,
@@ -132,6 +139,7 @@ fn run(session: &Session, command: Command) -> Result<()> {
         } => {
             let version = config::version_tag(&dagster_version)?;
             let destinations = config::destinations(destinations)?;
+            let name = config::image_name(&name)?;
             release::release(session, &name, &version, &destinations, true, dry_run)
         }
         Command::PushDockerhub(args) => release_to(session, args, "dagster"),
@@ -172,7 +180,8 @@ fn run(session: &Session, command: Command) -> Result<()> {
                 dagster_version,
                 platforms,
             };
-            let request = BuildRequest::all(name, config::build_settings(options)?)
+            let settings = config::build_settings(options)?;
+            let request = BuildRequest::all(config::image_name_if_given(name)?, settings)
                 .with_bases(with_deps)
                 .platforms_in_one_build();
             export::bake(session, &request, push)
@@ -192,7 +201,8 @@ fn run(session: &Session, command: Command) -> Result<()> {
             let agents = config::agent_tags(&agents)?;
             // Fresh agents have no bases built earlier, so the pipeline builds them too (or,
             // with `--skip-unchanged`, pulls those that did not change).
-            let request = BuildRequest::all(name, config::build_settings(options)?)
+            let settings = config::build_settings(options)?;
+            let request = BuildRequest::all(config::image_name_if_given(name)?, settings)
                 .with_bases(true)
                 .skipping_unchanged(skip_unchanged);
             export::pipeline(session, &request, &agents)
@@ -234,7 +244,7 @@ fn release_to(session: &Session, args: ReleaseArgs, namespace: &str) -> Result<(
     let set_latest = args.set_latest;
     release::release(
         session,
-        &args.name,
+        &name,
         &version,
         &destinations,
         set_latest,

@@ -347,7 +347,7 @@ impl Release<'_> {
             dagster_version: self.state.dagster_version.clone(),
             platforms: self.state.platforms.clone(),
         };
-        Ok(BuildRequest::all(Some(name.to_string()), settings).with_bases(true))
+        Ok(BuildRequest::all(Some(name.clone()), settings).with_bases(true))
     }
 
     /// Freezes the builder into the snapshot files and prints what changed in each.

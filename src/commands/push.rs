@@ -10,7 +10,7 @@ use crate::ops::{Session, platform_index};
 /// What `push` and `push-all` push of an image.
 pub struct Push<'a> {
     /// One Python version, else every one.
-    pub python_version: Option<&'a str>,
+    pub python_version: Option<&'a PythonVersion>,
     /// The tag instead of `py<V>-<timestamp>`.
     pub custom_tag: Option<&'a Tag>,
     /// Platforms instead of the image.yaml ones.
@@ -20,14 +20,14 @@ pub struct Push<'a> {
 /// Pushes `python_version` of `name` (or every version) as `<registry>/<name>:py<V>-<timestamp>`,
 /// or as `<registry>/<name>:<custom_tag>`: for several `platforms` (else those of its
 /// image.yaml), each platform's image and then their index under that tag.
-pub fn push(session: &Session, name: &str, push: &Push, dry_run: bool) -> Result<()> {
+pub fn push(session: &Session, name: &ImageName, push: &Push, dry_run: bool) -> Result<()> {
     let image = session.catalog()?.image(name)?;
     let registry = session.registry()?;
     let custom_tag = push.custom_tag.map(Tag::as_str);
     let versions: Vec<PythonVersion> = match push.python_version {
         Some(version) => {
             image.version(version)?;
-            vec![PythonVersion::new(version)]
+            vec![version.clone()]
         }
         None => image.versions.keys().cloned().collect(),
     };

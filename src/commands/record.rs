@@ -8,7 +8,7 @@ use crate::catalog::Image;
 use crate::error::Result;
 use crate::names;
 use crate::reference::{
-    Platform, PythonVersion, Timestamp, local_tag, platform_version_tag, version_tag,
+    ImageName, Platform, PythonVersion, Timestamp, local_tag, platform_version_tag, version_tag,
 };
 
 use super::config::BuiltElsewhere;
@@ -62,7 +62,7 @@ pub fn index(
 /// The image `name`, once its `python_version` and the tag at `timestamp` are checked.
 fn built_image(
     session: &Session,
-    name: &str,
+    name: &ImageName,
     python_version: &PythonVersion,
     timestamp: &Timestamp,
 ) -> Result<Image> {

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
 use crate::output::Output;
-use crate::reference::{Tag, local_tag, version_tag};
+use crate::reference::{ImageName, Tag, local_tag, version_tag};
 use crate::registry::{self, Logins, RegistryClient, RemoteError};
 
 use super::config::Destination;
@@ -22,7 +22,7 @@ use crate::ops::push::{AfterFailure, Publication, print_docker_steps, push_with_
 /// `set_latest` as `<repo>:latest`, for every destination repository.
 pub fn release(
     session: &Session,
-    name: &str,
+    name: &ImageName,
     dagster_version: &Tag,
     destinations: &[Destination],
     set_latest: bool,
@@ -107,7 +107,7 @@ fn copy_index(
     session: &Session,
     hosts: &[String],
     pushed: Option<Pushed>,
-    name: &str,
+    name: &ImageName,
     targets: &[String],
 ) -> Result<()> {
     let Some(pushed) = pushed else {
@@ -125,7 +125,7 @@ fn copy_index(
     match copy.run(&mut logins) {
         Ok(Copied::Done) => Ok(()),
         Ok(Copied::SourceMissing) => Err(Error::IndexNotPushed {
-            name: name.to_owned(),
+            name: name.to_string(),
             reference: pushed.reference,
         }),
         Err(Failed::AtSource(error) | Failed::Elsewhere(error)) => {

@@ -11,7 +11,7 @@ use crate::catalog::{self, Error as CatalogError, Image, lookup};
 use crate::error::{Error, Result};
 use crate::oci_labels;
 use crate::plan::{self, Build, Plan};
-use crate::reference::{ImageName, Platform, Target, Timestamp};
+use crate::reference::{ImageName, Platform, PythonVersion, Target, Timestamp};
 use crate::report;
 use crate::run::{self, Outcome};
 
@@ -31,8 +31,8 @@ pub struct BuildSettings {
 
 /// A build request as given on the command line, its values checked.
 pub struct BuildRequest {
-    name: Option<String>,
-    python_version: Option<String>,
+    name: Option<ImageName>,
+    python_version: Option<PythonVersion>,
     with_deps: bool,
     settings: BuildSettings,
     jobs: Option<u16>,
@@ -45,7 +45,7 @@ pub struct BuildRequest {
 
 impl BuildRequest {
     /// `build --name N -v V`.
-    pub fn one(name: String, python_version: String, settings: BuildSettings) -> Self {
+    pub fn one(name: ImageName, python_version: PythonVersion, settings: BuildSettings) -> Self {
         Self {
             name: Some(name),
             python_version: Some(python_version),
@@ -61,7 +61,7 @@ impl BuildRequest {
     }
 
     /// `build-all [--name N]`: every version of N, or of every image, with no other option.
-    pub fn all(name: Option<String>, settings: BuildSettings) -> Self {
+    pub fn all(name: Option<ImageName>, settings: BuildSettings) -> Self {
         Self {
             name,
             python_version: None,
@@ -211,9 +211,7 @@ fn resolve_for(
 ) -> Result<(BTreeMap<ImageName, Image>, Plan)> {
     let images = match &request.name {
         Some(name) if request.with_dependents => images_with_dependents(session, name)?,
-        Some(name) => session
-            .catalog()?
-            .images_with_bases(std::slice::from_ref(name))?,
+        Some(name) => session.catalog()?.images_with_bases(&[name.to_string()])?,
         None => session.catalog()?.all_images()?,
     };
     let mut wanted = targets(&images, request)?;
@@ -306,7 +304,10 @@ fn check_dockerfile(path: &Path) -> Result<()> {
 
 /// Every image: finding what builds on `name` needs them all. `name` is read first, so that an
 /// unknown one is refused as it is without `--with-dependents`.
-fn images_with_dependents(session: &Session, name: &str) -> Result<BTreeMap<ImageName, Image>> {
+fn images_with_dependents(
+    session: &Session,
+    name: &ImageName,
+) -> Result<BTreeMap<ImageName, Image>> {
     session.catalog()?.image(name)?;
     Ok(session.catalog()?.all_images()?)
 }
@@ -316,11 +317,14 @@ fn targets(images: &BTreeMap<ImageName, Image>, request: &BuildRequest) -> Resul
     let Some(name) = &request.name else {
         return Ok(images.values().flat_map(Image::targets).collect());
     };
-    let image = lookup(images, name.as_str())?;
+    let image = lookup(images, name)?;
     match &request.python_version {
         Some(version) => {
             image.version(version)?;
-            Ok(vec![Target::new(name, version)])
+            Ok(vec![Target {
+                image: name.clone(),
+                python_version: version.clone(),
+            }])
         }
         None => Ok(image.targets()),
     }
