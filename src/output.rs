@@ -18,11 +18,6 @@ impl Output {
         Self { debug }
     }
 
-    /// Whether `debug:` lines are printed.
-    pub fn debugging(&self) -> bool {
-        self.debug
-    }
-
     /// One line on stderr (a message, a warning, a note).
     pub fn say(&self, line: impl Display) {
         stderr_line(line);
