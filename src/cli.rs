@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::reference::Platform;
+
 /// Build, snapshot and push a catalog of Docker images, one per Python version.
 #[derive(Debug, Parser)]
 #[command(name = "dagster-image", version = crate::VERSION)]
@@ -194,8 +196,8 @@ pub enum Command {
         custom_tag: Option<String>,
         /// A platform built, instead of the image.yaml `platforms`; may be repeated: with
         /// several, each platform's image is pushed, then their index under the tag
-        #[arg(long = "platform", value_name = "PLATFORM")]
-        platforms: Vec<String>,
+        #[arg(long = "platform", value_name = "PLATFORM", value_parser = Platform::parse)]
+        platforms: Vec<Platform>,
         /// Print the docker commands in order; push nothing
         #[arg(long)]
         dry_run: bool,
@@ -207,8 +209,8 @@ pub enum Command {
         name: String,
         /// A platform built, instead of the image.yaml `platforms`; may be repeated: with
         /// several, each platform's image is pushed, then their index under the tag
-        #[arg(long = "platform", value_name = "PLATFORM")]
-        platforms: Vec<String>,
+        #[arg(long = "platform", value_name = "PLATFORM", value_parser = Platform::parse)]
+        platforms: Vec<Platform>,
         /// Print the docker commands in order; push nothing
         #[arg(long)]
         dry_run: bool,
@@ -252,8 +254,8 @@ pub enum Command {
         #[arg(long)]
         set_latest: bool,
         /// A platform to build; may be repeated [default: linux/amd64 and linux/arm64]
-        #[arg(long = "platform", value_name = "PLATFORM")]
-        platforms: Vec<String>,
+        #[arg(long = "platform", value_name = "PLATFORM", value_parser = Platform::parse)]
+        platforms: Vec<Platform>,
         /// Push to this repository instead of dagster/<NAME> on Docker Hub
         #[arg(long, value_name = "REPO", hide = true)]
         repository: Option<String>,
@@ -291,8 +293,8 @@ pub enum Command {
         #[arg(long, value_name = "VERSION")]
         dagster_version: Option<String>,
         /// A target platform of every image; may be repeated
-        #[arg(long = "platform", value_name = "PLATFORM")]
-        platforms: Vec<String>,
+        #[arg(long = "platform", value_name = "PLATFORM", value_parser = Platform::parse)]
+        platforms: Vec<Platform>,
         /// Tag for the registry instead of locally, and push there
         #[arg(long)]
         push: bool,
@@ -308,8 +310,8 @@ pub enum Command {
         timestamp: Option<String>,
         /// A platform every image is built for on its own step, instead of the image.yaml
         /// `platforms`; may be repeated
-        #[arg(long = "platform", value_name = "PLATFORM")]
-        platforms: Vec<String>,
+        #[arg(long = "platform", value_name = "PLATFORM", value_parser = Platform::parse)]
+        platforms: Vec<Platform>,
         /// An agent tag of a platform's step, KEY=VALUE, VALUE naming {os}, {arch} or {variant}
         /// of the platform; may be repeated [default: arch={arch}]
         #[arg(long = "agent", value_name = "KEY=VALUE")]
@@ -328,8 +330,8 @@ pub enum Command {
         #[command(flatten)]
         built: BuiltElsewhere,
         /// Pull the image of this platform, pushed as py<VERSION>-<TIMESTAMP>-<OS>-<ARCH>
-        #[arg(long, value_name = "PLATFORM")]
-        platform: Option<String>,
+        #[arg(long, value_name = "PLATFORM", value_parser = Platform::parse)]
+        platform: Option<Platform>,
     },
     /// Put in the registry, under py<VERSION>-<TIMESTAMP>, the index of the images of each
     /// platform pushed as py<VERSION>-<TIMESTAMP>-<OS>-<ARCH> (by the steps of `pipeline`)
@@ -337,8 +339,8 @@ pub enum Command {
         #[command(flatten)]
         built: BuiltElsewhere,
         /// A platform of the index; may be repeated [default: the image.yaml `platforms`]
-        #[arg(long = "platform", value_name = "PLATFORM")]
-        platforms: Vec<String>,
+        #[arg(long = "platform", value_name = "PLATFORM", value_parser = Platform::parse)]
+        platforms: Vec<Platform>,
         /// Say which index would be put under which tag; put nothing
         #[arg(long)]
         dry_run: bool,
@@ -379,8 +381,8 @@ pub struct BuildOptions {
     pub dagster_version: Option<String>,
     /// A platform to build for, instead of the image.yaml `platforms`; may be repeated: each
     /// platform is its own build, the first keeps the tag py<VERSION>-<TIMESTAMP>
-    #[arg(long = "platform", value_name = "PLATFORM")]
-    pub platforms: Vec<String>,
+    #[arg(long = "platform", value_name = "PLATFORM", value_parser = Platform::parse)]
+    pub platforms: Vec<Platform>,
 }
 
 #[derive(Debug, Args)]
@@ -409,8 +411,8 @@ pub struct PublishArgs {
     pub snap_type: SnapType,
     /// A platform every image of the run is built and pushed for, instead of the image.yaml
     /// `platforms`; may be repeated
-    #[arg(long = "platform", value_name = "PLATFORM")]
-    pub platforms: Vec<String>,
+    #[arg(long = "platform", value_name = "PLATFORM", value_parser = Platform::parse)]
+    pub platforms: Vec<Platform>,
     /// The commit the snapshot builder installs from: written over the 40-hex hash of the
     /// `git checkout <hash>` in its Dockerfile
     #[arg(long, value_name = "HASH")]

@@ -15,7 +15,7 @@ use crate::catalog::{BASE_IMAGE_ARG, Image, file};
 use crate::digest::{self, Inputs, Recorded};
 use crate::dockerfile::Dockerfile;
 use crate::plan::{Base, Build, Plan};
-use crate::reference::{Platform, PythonVersion, Timestamp, local_platform_tag};
+use crate::reference::{ImageName, Platform, PythonVersion, local_platform_tag};
 use crate::upstream::{Observed, Outcome, Pin};
 
 /// What the labels of a local image record of its inputs.
@@ -23,7 +23,7 @@ use crate::upstream::{Observed, Outcome, Pin};
 pub struct Labels {
     pub digest: String,
     /// The image's platform (`os/arch[/variant]`) as the engine says.
-    pub platform: String,
+    pub platform: Platform,
     /// None for an image labelled before the parts were recorded.
     pub inputs: Option<Recorded>,
 }
@@ -33,7 +33,7 @@ pub struct Labels {
 #[derive(Debug, Default)]
 pub struct Facts {
     pub labels: HashMap<String, Labels>,
-    pub upstream: HashMap<(String, Option<String>), Observed>,
+    pub upstream: HashMap<(String, Option<Platform>), Observed>,
 }
 
 /// Why an image-version is stale, or cannot be told fresh.
@@ -131,7 +131,7 @@ impl Freshness {
     /// Digests, changes and their reasons of `plan`'s builds, whose upstream references are
     /// `references`.
     pub fn assess(
-        images: &BTreeMap<String, Image>,
+        images: &BTreeMap<ImageName, Image>,
         plan: &Plan,
         facts: &Facts,
         references: &[Vec<String>],
@@ -177,7 +177,7 @@ fn pulls_from_registry(reason: &Reason) -> bool {
 /// as `pins` says, given the labels of the local images (a missing tag is a missing image or
 /// label).
 pub fn parts(
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     plan: &Plan,
     facts: &Facts,
     references: &[Vec<String>],
@@ -262,26 +262,26 @@ fn upstream_pins(
 
 /// The parts the current image of `build` records, when it has them.
 fn recorded_of<'a>(
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     build: &Build,
     labels: &'a HashMap<String, Labels>,
 ) -> Option<&'a Recorded> {
     let (name, version) = (&build.target.image, &build.target.python_version);
-    let current = current_tag_of(images, name, version, build.platform.as_deref())?;
+    let current = current_tag_of(images, name, version, build.platform.as_ref())?;
     labels.get(&current)?.inputs.as_ref()
 }
 
 /// Why `build`, whose digest and parts are now `digest` and `now`, differs from its current
 /// image.
 fn reasons_of(
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     build: &Build,
     now: &Recorded,
     facts: &Facts,
     digest: &str,
 ) -> Vec<Reason> {
     let (name, version) = (&build.target.image, &build.target.python_version);
-    let current = current_tag_of(images, name, version, build.platform.as_deref());
+    let current = current_tag_of(images, name, version, build.platform.as_ref());
     let Some(labels) = current.and_then(|tag| facts.labels.get(&tag)) else {
         return vec![Reason::NotBuilt];
     };
@@ -290,8 +290,8 @@ fn reasons_of(
     let other_platform = build
         .request
         .platform
-        .as_deref()
-        .is_some_and(|wanted| !Platform::of(wanted).matches(&Platform::of(&labels.platform)));
+        .as_ref()
+        .is_some_and(|wanted| !wanted.matches(&labels.platform));
     let Some(old) = &labels.inputs else {
         return match labels.digest == digest && !other_platform {
             true => Vec::new(),
@@ -343,38 +343,41 @@ fn upstream_reason(reference: &str, old: Pin, observed: &Observed) -> Option<Rea
 
 /// The tag of the current local image of `image` for `version` and `platform` (of several), if
 /// it was ever built.
-pub fn current_tag(image: &Image, version: &str, platform: Option<&str>) -> Option<String> {
+pub fn current_tag(
+    image: &Image,
+    version: &PythonVersion,
+    platform: Option<&Platform>,
+) -> Option<String> {
     let timestamp = image.last_updated.get(version)?;
-    // Values the catalog read (its image, a version of it, its record) and a plan's platform.
     Some(local_platform_tag(
-        &image.image_name(),
-        &PythonVersion::new(version),
-        &Timestamp::recorded(timestamp),
-        platform.map(Platform::of).as_ref(),
+        &image.name,
+        version,
+        timestamp,
+        platform,
     ))
 }
 
 /// The local images whose digest labels `parts` needs: the current image of each base of the
 /// catalog that the plan does not build.
-pub fn base_tags(images: &BTreeMap<String, Image>, plan: &Plan) -> BTreeSet<String> {
+pub fn base_tags(images: &BTreeMap<ImageName, Image>, plan: &Plan) -> BTreeSet<String> {
     plan.builds
         .iter()
         .filter(|build| build.after.is_empty())
         .filter_map(|build| build.base.as_ref())
         .filter_map(|base| {
             let (name, version) = (&base.target.image, &base.target.python_version);
-            current_tag_of(images, name, version, base.platform.as_deref())
+            current_tag_of(images, name, version, base.platform.as_ref())
         })
         .collect()
 }
 
 /// The local images whose labels an assessment needs besides: the current image of each build.
-pub fn current_tags(images: &BTreeMap<String, Image>, plan: &Plan) -> BTreeSet<String> {
+pub fn current_tags(images: &BTreeMap<ImageName, Image>, plan: &Plan) -> BTreeSet<String> {
     plan.builds
         .iter()
         .filter_map(|build| {
             let (name, version) = (&build.target.image, &build.target.python_version);
-            current_tag_of(images, name, version, build.platform.as_deref())
+            current_tag_of(images, name, version, build.platform.as_ref())
         })
         .collect()
 }
@@ -413,7 +416,7 @@ fn with_bases_and_platforms(plan: &Plan, mut reasons: Vec<Vec<Reason>>) -> Vec<V
 /// build that makes it in this plan, else the label of its current local image, else its name
 /// and timestamp (an image built elsewhere).
 fn base_digest(
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     build: &Build,
     base: &Base,
     parts: &[(String, Recorded)],
@@ -423,7 +426,7 @@ fn base_digest(
         return planned.clone();
     }
     let (name, version) = (&base.target.image, &base.target.python_version);
-    let current = current_tag_of(images, name, version, base.platform.as_deref());
+    let current = current_tag_of(images, name, version, base.platform.as_ref());
     match current.as_ref().and_then(|tag| labels.get(tag)) {
         Some(label) => label.digest.clone(),
         None => format!("unknown base {}", current.as_deref().unwrap_or(name)),
@@ -432,10 +435,10 @@ fn base_digest(
 
 /// `current_tag` of the image `name` of `images`, if it was read and built.
 fn current_tag_of(
-    images: &BTreeMap<String, Image>,
-    name: &str,
-    version: &str,
-    platform: Option<&str>,
+    images: &BTreeMap<ImageName, Image>,
+    name: &ImageName,
+    version: &PythonVersion,
+    platform: Option<&Platform>,
 ) -> Option<String> {
     current_tag(images.get(name)?, version, platform)
 }

@@ -7,20 +7,12 @@
 #![forbid(unsafe_code)]
 
 /// Like `eprintln!`, but a closed or full stderr (`2>&1 | head`) loses the line instead of
-/// panicking: the work goes on, and a panic on a build's thread would leave the run waiting.
+/// panicking (`output::stderr_line`): for the layers below the run's session, which print
+/// through its `Output`.
 macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
-    }};
-}
-
-/// Like `eprint!`, losing the text instead of panicking, as `say!`.
-macro_rules! say_text {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = write!(std::io::stderr().lock(), $($arg)*);
-    }};
+    ($($arg:tt)*) => {
+        $crate::output::stderr_line(format_args!($($arg)*))
+    };
 }
 
 pub mod atomic;
@@ -44,6 +36,7 @@ pub mod lock;
 pub mod names;
 pub mod oci_labels;
 pub mod ops;
+pub mod output;
 pub mod plan;
 pub mod process;
 pub mod prune;

@@ -7,12 +7,16 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use dagster_image::error::Error;
-use dagster_image::exit::EXIT_INTERRUPTED;
+use dagster_image::exit::{EXIT_BAD_INPUT, EXIT_INTERRUPTED};
+use dagster_image::reference::Invalid;
 use dagster_image::{cli::Cli, commands, lock, process, report};
 
 fn main() -> ExitCode {
     install_panic_hook();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return refused_by_clap(error),
+    };
     lock::on_wait(report::line);
     if let Err(error) = ctrlc::set_handler(on_interrupt) {
         let _ = writeln!(std::io::stderr(), "warning: cannot handle Ctrl-C: {error}");
@@ -24,6 +28,20 @@ fn main() -> ExitCode {
             let _ = std::io::stderr().write_all(error_report(&error).as_bytes());
             ExitCode::from(error.exit_code())
         }
+    }
+}
+
+/// A command line clap refuses: a value one of the tool's types refused (a `--platform`) is
+/// reported as the tool reports bad input, `error:` and the value's own message; any other is
+/// clap's own report (and `--help` and `--version` are printed) with clap's exit code.
+fn refused_by_clap(error: clap::Error) -> ExitCode {
+    let invalid = std::error::Error::source(&error).and_then(|s| s.downcast_ref::<Invalid>());
+    match invalid {
+        Some(invalid) if error.kind() == clap::error::ErrorKind::ValueValidation => {
+            let _ = writeln!(std::io::stderr(), "error: {invalid}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+        _ => error.exit(),
     }
 }
 

@@ -108,23 +108,6 @@ pub fn check_platform(platform: &str) -> Result<(), Invalid> {
     }
 }
 
-/// The platforms of `image.yaml`, each with its line: each one `docker build --platform`
-/// takes, none twice; else the line at fault and why.
-pub fn check_platforms(
-    entries: impl IntoIterator<Item = (u64, String)>,
-) -> Result<Vec<String>, (u64, Invalid)> {
-    let mut platforms: Vec<String> = Vec::new();
-    for (line, platform) in entries {
-        check_platform(&platform)
-            .map_err(|why| (line, format!("`{platform}` is not a valid platform: {why}")))?;
-        if platforms.contains(&platform) {
-            return Err((line, format!("`{platform}` is listed twice in `platforms`")));
-        }
-        platforms.push(platform);
-    }
-    Ok(platforms)
-}
-
 /// The closest of `candidates` to `wanted`, when it is close enough to be a likely typo.
 pub fn suggest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates

@@ -8,14 +8,16 @@ use std::path::PathBuf;
 
 use crate::catalog::{BASE_IMAGE_ARG, BaseImage, BaseSource, BuildSecret, Image, graph};
 use crate::reference::{
-    ImageName, LOCAL_NAMESPACE, Platform, Target, Timestamp, local_platform_tag, local_tag,
-    platform_version_tag, repository,
+    ImageName, LOCAL_NAMESPACE, Platform, PythonVersion, Target, Timestamp, local_platform_tag,
+    local_tag, platform_version_tag, repository,
 };
 
 /// The platform of a build for which neither `image.yaml` `platforms` nor `--platform` names one,
-/// as the newest original's `build` defaults to (its users build on Apple-silicon Macs for amd64
-/// machines).
-pub const DEFAULT_PLATFORM: &str = "linux/amd64";
+/// `linux/amd64`, as the newest original's `build` defaults to (its users build on
+/// Apple-silicon Macs for amd64 machines).
+pub fn default_platform() -> Platform {
+    Platform::linux_amd64()
+}
 /// Build argument carrying `--dagster-version`.
 pub const DAGSTER_VERSION_ARG: &str = "DAGSTER_VERSION";
 /// What stands for the registry in the name of a `source: aws` base of a plan that is only shown
@@ -31,7 +33,7 @@ pub struct Request {
     pub timestamp: Timestamp,
     pub dagster_version: Option<String>,
     /// Platforms every image is built for in this run, instead of its `image.yaml` ones.
-    pub platforms: Vec<String>,
+    pub platforms: Vec<Platform>,
     /// One build per image-version whatever its platforms, for a builder that builds them all
     /// at once (bake's multi-platform targets).
     pub platforms_in_one_build: bool,
@@ -63,7 +65,7 @@ pub struct Build {
     pub target: Target,
     /// The platform, when this is one of several builds of its image-version (one per
     /// platform, each with its own tag); None for the one build of an image-version.
-    pub platform: Option<String>,
+    pub platform: Option<Platform>,
     pub request: BuildSpec,
     /// The image of the catalog it builds on, when it has one.
     pub base: Option<Base>,
@@ -80,8 +82,8 @@ pub struct BuildSpec {
     pub dockerfile: PathBuf,
     pub context: PathBuf,
     pub build_args: Vec<(String, String)>,
-    pub platform: Option<String>,
-    /// `platform` is [`DEFAULT_PLATFORM`], given because nothing named one: such a build gets no
+    pub platform: Option<Platform>,
+    /// `platform` is [`default_platform`], given because nothing named one: such a build gets no
     /// `TARGET*` build arguments and its input digest counts no platform, as before the default,
     /// so that an image built then is not stale for it.
     pub default_platform: bool,
@@ -99,8 +101,8 @@ pub struct BuildSpec {
 impl BuildSpec {
     /// The platform its input digest counts: none for the default one, which an image built
     /// before the default has as its engine's own.
-    pub fn digest_platform(&self) -> Option<&str> {
-        self.platform.as_deref().filter(|_| !self.default_platform)
+    pub fn digest_platform(&self) -> Option<&Platform> {
+        self.platform.as_ref().filter(|_| !self.default_platform)
     }
 }
 
@@ -133,21 +135,24 @@ pub struct Base {
     /// The repository of the `BASE_IMAGE` reference, without the tag.
     pub repository: String,
     /// The platform whose image of a multi-platform base is used (its own tag).
-    pub platform: Option<String>,
+    pub platform: Option<Platform>,
 }
 
 impl Base {
     /// The reference of this base built at `timestamp`.
     pub fn reference(&self, timestamp: &Timestamp) -> String {
-        let platform = self.platform.as_deref().map(Platform::of);
-        let tag = platform_version_tag(&self.target.python_version, timestamp, platform.as_ref());
+        let tag = platform_version_tag(
+            &self.target.python_version,
+            timestamp,
+            self.platform.as_ref(),
+        );
         format!("{}:{tag}", self.repository)
     }
 }
 
 /// The platforms `image` is built for by `request`: the request's, else its `image.yaml` ones;
 /// none means the engine's own platform.
-pub fn platforms_of<'a>(image: &'a Image, request: &'a Request) -> &'a [String] {
+pub fn platforms_of<'a>(image: &'a Image, request: &'a Request) -> &'a [Platform] {
     if request.platforms.is_empty() {
         &image.config.platforms
     } else {
@@ -157,9 +162,9 @@ pub fn platforms_of<'a>(image: &'a Image, request: &'a Request) -> &'a [String] 
 
 /// The builds an image-version with `platforms` gets: one per platform when there are several,
 /// else one (for the only platform given, or the engine's).
-fn platform_builds(platforms: &[String]) -> Vec<Option<&str>> {
+fn platform_builds(platforms: &[Platform]) -> Vec<Option<&Platform>> {
     match platforms {
-        [_, _, ..] => platforms.iter().map(|p| Some(p.as_str())).collect(),
+        [_, _, ..] => platforms.iter().map(Some).collect(),
         _ => vec![None],
     }
 }
@@ -167,8 +172,7 @@ fn platform_builds(platforms: &[String]) -> Vec<Option<&str>> {
 /// The build arguments BuildKit sets by itself for a platform (`TARGETPLATFORM`, `TARGETOS`,
 /// `TARGETARCH`, `TARGETVARIANT`), given on every engine so that a Dockerfile can pick its
 /// `FROM` by platform on the classic builder and podman too.
-pub fn platform_args(platform: &str) -> Vec<(String, String)> {
-    let platform = crate::reference::Platform::of(platform);
+pub fn platform_args(platform: &Platform) -> Vec<(String, String)> {
     let mut args = vec![("TARGETPLATFORM".to_owned(), platform.to_string())];
     let names = ["TARGETOS", "TARGETARCH", "TARGETVARIANT"];
     for (name, part) in names.into_iter().zip(platform.parts()) {
@@ -255,7 +259,7 @@ impl Error {
 /// `targets` followed by every image-version that builds on one of them through a local
 /// `base_image`, transitively and for the same Python version, each once. `images` must hold
 /// every image of the catalog: a dependent is found only among them.
-pub fn with_dependents(images: &BTreeMap<String, Image>, targets: &[Target]) -> Vec<Target> {
+pub fn with_dependents(images: &BTreeMap<ImageName, Image>, targets: &[Target]) -> Vec<Target> {
     let nodes: Vec<Target> = images.values().flat_map(Image::targets).collect();
     let local = |base: &BaseImage| base.source == BaseSource::Local;
     graph::with_dependents(targets, &nodes, |t| base_image_of(images, t), local)
@@ -263,7 +267,7 @@ pub fn with_dependents(images: &BTreeMap<String, Image>, targets: &[Target]) -> 
 
 /// The `base_image` of `target`, when it has one.
 fn base_image_of<'a>(
-    images: &'a BTreeMap<String, Image>,
+    images: &'a BTreeMap<ImageName, Image>,
     target: &Target,
 ) -> Option<&'a BaseImage> {
     images
@@ -282,7 +286,7 @@ fn base_image_of<'a>(
 /// without a push in between; with no registry configured, under its local name. A base the plan
 /// does not build is used as last built.
 pub fn resolve(
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     request: &Request,
     registry: &RegistryAddress,
 ) -> Result<Plan, Error> {
@@ -307,11 +311,11 @@ pub fn resolve(
 
 /// The plan being made: builds in order, and where each (image-version, platform) is.
 struct Planner<'a> {
-    images: &'a BTreeMap<String, Image>,
+    images: &'a BTreeMap<ImageName, Image>,
     request: &'a Request,
     registry: &'a RegistryAddress,
     builds: Vec<Build>,
-    index: HashMap<(Target, Option<String>), usize>,
+    index: HashMap<(Target, Option<Platform>), usize>,
     /// The aws bases named under `UNKNOWN_REGISTRY`.
     unknown_registry_bases: BTreeSet<String>,
 }
@@ -325,7 +329,7 @@ impl Planner<'_> {
         };
         for (i, platform) in platform_builds(platforms).into_iter().enumerate() {
             let build = self.build(target, platforms, platform, i == 0)?;
-            let key = (target.clone(), platform.map(str::to_owned));
+            let key = (target.clone(), platform.cloned());
             self.index.insert(key, self.builds.len());
             self.builds.push(build);
         }
@@ -337,8 +341,8 @@ impl Planner<'_> {
     fn build(
         &mut self,
         target: &Target,
-        platforms: &[String],
-        platform: Option<&str>,
+        platforms: &[Platform],
+        platform: Option<&Platform>,
         first: bool,
     ) -> Result<Build, Error> {
         let image = catalog_image(self.images, &target.image);
@@ -349,7 +353,7 @@ impl Planner<'_> {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let engine_platform = platform.or(platforms.first().map(String::as_str));
+        let engine_platform = platform.or(platforms.first());
         let platform_defaulted = engine_platform.is_none();
         let mut after = Vec::new();
         let mut planned_base = None;
@@ -377,26 +381,20 @@ impl Planner<'_> {
         build_args.extend(engine_platform.map(platform_args).unwrap_or_default());
         let (name, version) = (&target.image, &target.python_version);
         let seed_tag = local_tag(name, version, timestamp);
-        let platform_of_tag = platform.map(Platform::of);
         let (tag, extra_tags) = match platform {
             None => (seed_tag, Vec::new()),
             Some(_) if first => (
                 seed_tag,
-                vec![local_platform_tag(
-                    name,
-                    version,
-                    timestamp,
-                    platform_of_tag.as_ref(),
-                )],
+                vec![local_platform_tag(name, version, timestamp, platform)],
             ),
             Some(_) => (
-                local_platform_tag(name, version, timestamp, platform_of_tag.as_ref()),
+                local_platform_tag(name, version, timestamp, platform),
                 Vec::new(),
             ),
         };
         Ok(Build {
             target: target.clone(),
-            platform: platform.map(str::to_owned),
+            platform: platform.cloned(),
             request: BuildSpec {
                 tag,
                 extra_tags,
@@ -404,8 +402,8 @@ impl Planner<'_> {
                 context: image.dir.clone(),
                 build_args,
                 platform: engine_platform
-                    .or(platform_defaulted.then_some(DEFAULT_PLATFORM))
-                    .map(str::to_owned),
+                    .cloned()
+                    .or(platform_defaulted.then(default_platform)),
                 default_platform: platform_defaulted,
                 labels: Vec::new(),
                 pull: false,
@@ -424,12 +422,12 @@ impl Planner<'_> {
         &mut self,
         target: &Target,
         base_image: &BaseImage,
-        platform: Option<&str>,
-        engine_platform: Option<&str>,
+        platform: Option<&Platform>,
+        engine_platform: Option<&Platform>,
     ) -> Result<Base, Error> {
         let mut base = Base {
             target: Target {
-                image: ImageName::of_catalog(base_image.name.clone()),
+                image: base_image.name.clone(),
                 python_version: target.python_version.clone(),
             },
             source: base_image.source,
@@ -438,19 +436,18 @@ impl Planner<'_> {
         };
         let base_platforms =
             platforms_of(catalog_image(self.images, &base_image.name), self.request);
-        let covered = |wanted: &str| {
-            base_platforms.iter().any(|p| p == wanted)
-                || (base_platforms.is_empty() && platform.is_none())
+        let covered = |wanted: &Platform| {
+            base_platforms.contains(wanted) || (base_platforms.is_empty() && platform.is_none())
         };
         if let Some(wanted) = engine_platform.filter(|wanted| !covered(wanted)) {
             return Err(Error::BaseLacksPlatform {
                 image: target.image.to_string(),
-                base: base_image.name.clone(),
-                platform: wanted.to_owned(),
+                base: base_image.name.to_string(),
+                platform: wanted.to_string(),
             });
         }
         if base_platforms.len() > 1 {
-            base.platform = engine_platform.map(str::to_owned);
+            base.platform = engine_platform.cloned();
         }
         let in_run = self
             .index
@@ -469,9 +466,7 @@ impl Planner<'_> {
         base_image: &BaseImage,
         in_run: bool,
     ) -> Result<String, Error> {
-        let name = &base_image.name;
-        // A base the catalog names, its image read already.
-        let image = &ImageName::of_catalog(name.as_str());
+        let image = &base_image.name;
         match (base_image.source, self.registry) {
             (BaseSource::Local, _) => Ok(repository(LOCAL_NAMESPACE, image)),
             (BaseSource::Aws, Ok(registry)) => Ok(repository(registry, image)),
@@ -479,12 +474,12 @@ impl Planner<'_> {
                 Ok(repository(LOCAL_NAMESPACE, image))
             }
             (BaseSource::Aws, Err(why)) if why.missing && self.request.without_registry => {
-                self.unknown_registry_bases.insert(name.clone());
+                self.unknown_registry_bases.insert(image.to_string());
                 Ok(repository(UNKNOWN_REGISTRY, image))
             }
             (BaseSource::Aws, Err(why)) => Err(Error::NoRegistry {
                 image: target.image.to_string(),
-                base: name.clone(),
+                base: image.to_string(),
                 source: why.clone(),
             }),
         }
@@ -500,14 +495,14 @@ fn tag_also(build: &mut Build, tag: String) {
 
 /// The image `name` of the catalog read for a plan; every image a request reaches is read
 /// before planning (`Catalog::images_with_bases`), so a missing one is a bug.
-fn catalog_image<'a>(images: &'a BTreeMap<String, Image>, name: &str) -> &'a Image {
+fn catalog_image<'a>(images: &'a BTreeMap<ImageName, Image>, name: &ImageName) -> &'a Image {
     images
         .get(name)
         .unwrap_or_else(|| panic!("image `{name}` was not read before planning"))
 }
 
 /// The spec of `version` of `image`; targets are made from the versions an image has.
-fn version_spec<'a>(image: &'a Image, version: &str) -> &'a crate::catalog::VersionSpec {
+fn version_spec<'a>(image: &'a Image, version: &PythonVersion) -> &'a crate::catalog::VersionSpec {
     image.versions.get(version).unwrap_or_else(|| {
         panic!(
             "Python {version} of `{}` was planned without being declared",
@@ -537,7 +532,7 @@ pub fn retain(plan: &Plan, keep: &[bool]) -> Plan {
 
 /// The builds of `plan` that `keep` marks, in order. A kept build whose planned base is dropped
 /// builds on that base's current image (the one its `last_updated.yaml` names) instead.
-pub fn narrow(plan: &Plan, keep: &[bool], images: &BTreeMap<String, Image>) -> Plan {
+pub fn narrow(plan: &Plan, keep: &[bool], images: &BTreeMap<ImageName, Image>) -> Plan {
     let mut narrowed = retain(plan, keep);
     let originals = plan.builds.iter().enumerate().filter(|(i, _)| keep[*i]);
     for (kept, (_, build)) in narrowed.builds.iter_mut().zip(originals) {
@@ -554,25 +549,25 @@ pub fn narrow(plan: &Plan, keep: &[bool], images: &BTreeMap<String, Image>) -> P
             .iter_mut()
             .find(|(name, _)| name == BASE_IMAGE_ARG);
         if let (Some(timestamp), Some(arg)) = (current, arg) {
-            arg.1 = base.reference(&Timestamp::recorded(timestamp));
+            arg.1 = base.reference(timestamp);
         }
     }
     narrowed
 }
 
 fn built_timestamp(
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     target: &Target,
     base: &Base,
 ) -> Result<Timestamp, Error> {
-    let name = base.target.image.as_str();
+    let name = &base.target.image;
     catalog_image(images, name)
         .last_updated
         .get(target.python_version.as_str())
-        .map(Timestamp::recorded)
+        .cloned()
         .ok_or_else(|| Error::BaseNotBuilt {
             image: target.image.to_string(),
-            base: name.to_owned(),
+            base: name.to_string(),
             version: target.python_version.to_string(),
             origin: base.source,
         })
@@ -582,7 +577,7 @@ fn built_timestamp(
 /// `source: aws` base that is itself a target) and otherwise in request order; every base has
 /// the Python version that builds on it.
 fn order_targets(
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     request: &Request,
 ) -> Result<Vec<Target>, Error> {
     let follow = |target: &Target, base: &BaseImage| {
@@ -597,7 +592,10 @@ fn order_targets(
     Ok(order)
 }
 
-fn check_base_has_version(images: &BTreeMap<String, Image>, target: &Target) -> Result<(), Error> {
+fn check_base_has_version(
+    images: &BTreeMap<ImageName, Image>,
+    target: &Target,
+) -> Result<(), Error> {
     let Some(base) = base_image_of(images, target) else {
         return Ok(());
     };
@@ -609,7 +607,7 @@ fn check_base_has_version(images: &BTreeMap<String, Image>, target: &Target) -> 
     }
     Err(Error::BaseLacksVersion {
         image: target.image.to_string(),
-        base: base.name.clone(),
+        base: base.name.to_string(),
         version: target.python_version.to_string(),
     })
 }

@@ -4,27 +4,28 @@ use indexmap::IndexMap;
 
 use super::*;
 use crate::catalog::{BaseImage, ImageConfig, LastUpdated, VersionSpec};
+use crate::reference::ImageName;
 
 /// An image with `versions`, each built on `base` (local) when given.
 fn image(name: &str, versions: &[&str], base: Option<(&str, BaseSource)>) -> Image {
     let spec = |version: &str| VersionSpec {
         docker_args: IndexMap::from([("PYTHON_VERSION".to_owned(), version.to_owned())]),
         base_image: base.map(|(name, source)| BaseImage {
-            name: name.to_owned(),
+            name: name.into(),
             source,
             line: 1,
         }),
     };
     Image {
-        name: name.to_owned(),
+        name: name.into(),
         dir: PathBuf::from("images").join(name),
-        versions: versions.iter().map(|v| (v.to_string(), spec(v))).collect(),
+        versions: versions.iter().map(|&v| (v.into(), spec(v))).collect(),
         last_updated: LastUpdated::default(),
         config: ImageConfig::default(),
     }
 }
 
-fn catalog(images: Vec<Image>) -> BTreeMap<String, Image> {
+fn catalog(images: Vec<Image>) -> BTreeMap<ImageName, Image> {
     images.into_iter().map(|i| (i.name.clone(), i)).collect()
 }
 
@@ -371,7 +372,7 @@ fn dagster_version_and_platform_are_passed_on() {
             .contains(&("TARGETARCH".to_owned(), "arm64".to_owned()))
     );
     assert_eq!(build.tag, "dagster/base:py3.9-T");
-    assert_eq!(build.platform.as_deref(), Some("linux/arm64"));
+    assert_eq!(build.platform, Some("linux/arm64".into()));
 }
 
 #[test]
@@ -421,7 +422,7 @@ fn retaining_keeps_marked_builds_on_dropped_bases_at_the_plan_timestamp() {
 }
 
 /// root <- mid <- leaf (local), root <- remote (from the registry), other alone.
-fn family() -> BTreeMap<String, Image> {
+fn family() -> BTreeMap<ImageName, Image> {
     catalog(vec![
         image("root", &["3.9", "3.10"], None),
         image("mid", &["3.9", "3.10"], Some(("root", BaseSource::Local))),
@@ -484,7 +485,7 @@ fn dependents_are_planned_after_their_bases_with_one_timestamp() {
 
 /// `image` declaring `platforms` in its image.yaml.
 fn on_platforms(mut image: Image, platforms: &[&str]) -> Image {
-    image.config.platforms = platforms.iter().map(|p| p.to_string()).collect();
+    image.config.platforms = platforms.iter().map(|&p| p.into()).collect();
     image
 }
 
@@ -500,14 +501,14 @@ fn each_platform_is_a_build_and_a_dependent_builds_on_its_bases_image_for_that_p
     ]);
     let request = request(vec![target("app", "3.9")], true);
     let plan = resolve(&images, &request, &no_registry()).unwrap();
-    let tags: Vec<(&str, &[String], Option<&str>)> = plan
+    let tags: Vec<(&str, &[String], Option<String>)> = plan
         .builds
         .iter()
         .map(|b| {
             (
                 b.request.tag.as_str(),
                 &b.request.extra_tags[..],
-                b.platform.as_deref(),
+                b.platform.as_ref().map(Platform::to_string),
             )
         })
         .collect();
@@ -519,11 +520,15 @@ fn each_platform_is_a_build_and_a_dependent_builds_on_its_bases_image_for_that_p
             (
                 "dagster/base:py3.9-T",
                 &amd("base")[..],
-                Some("linux/amd64")
+                Some("linux/amd64".into())
             ),
-            (arm("base").as_str(), &[][..], Some("linux/arm64")),
-            ("dagster/app:py3.9-T", &amd("app")[..], Some("linux/amd64")),
-            (arm("app").as_str(), &[][..], Some("linux/arm64")),
+            (arm("base").as_str(), &[][..], Some("linux/arm64".into())),
+            (
+                "dagster/app:py3.9-T",
+                &amd("app")[..],
+                Some("linux/amd64".into())
+            ),
+            (arm("app").as_str(), &[][..], Some("linux/arm64".into())),
         ]
     );
     let base_arg = |i: usize| {
@@ -566,7 +571,7 @@ fn the_request_platforms_replace_the_image_ones_and_a_base_must_cover_its_depend
     let platforms: Vec<_> = plan
         .builds
         .iter()
-        .map(|b| b.request.platform.clone().unwrap())
+        .map(|b| b.request.platform.as_ref().unwrap().to_string())
         .collect();
     assert_eq!(
         platforms,
@@ -588,7 +593,7 @@ fn without_platforms_a_build_is_for_linux_amd64_with_the_inputs_it_had_before() 
     )
     .unwrap();
     for build in &plan.builds {
-        assert_eq!(build.request.platform.as_deref(), Some(DEFAULT_PLATFORM));
+        assert_eq!(build.request.platform, Some(default_platform()));
         assert_eq!(build.platform, None, "one build, under its seed tag");
         // What an input digest counts is what it counted before the default: no platform, and
         // no `TARGET*` argument.
@@ -602,10 +607,10 @@ fn without_platforms_a_build_is_for_linux_amd64_with_the_inputs_it_had_before() 
         );
     }
     let mut asked = request(vec![target("base", "3.9")], false);
-    asked.platforms = vec![DEFAULT_PLATFORM.into()];
+    asked.platforms = vec![default_platform()];
     let plan = resolve(&images, &asked, &no_registry()).unwrap();
     assert_eq!(
         plan.builds[0].request.digest_platform(),
-        Some(DEFAULT_PLATFORM)
+        Some(&default_platform())
     );
 }

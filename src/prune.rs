@@ -8,9 +8,7 @@
 //! recorded tag and a `-` is taken for a platform, so that a current image is never removed.
 
 use crate::catalog::Image;
-use crate::reference::{
-    LOCAL_NAMESPACE, PythonVersion, Timestamp, version_tag, version_tag_prefix,
-};
+use crate::reference::{LOCAL_NAMESPACE, version_tag, version_tag_prefix};
 
 /// The local repository of `image`'s builds.
 pub fn repository(image: &Image) -> String {
@@ -32,7 +30,7 @@ pub fn is_old_build(images: &[Image], reference: &str) -> bool {
 /// `py<V>-<timestamp>` for a Python version V of the image.
 fn is_build_tag(image: &Image, tag: &str) -> bool {
     image.versions.keys().any(|version| {
-        tag.strip_prefix(&version_tag_prefix(&PythonVersion::new(version)))
+        tag.strip_prefix(&version_tag_prefix(version))
             .is_some_and(|timestamp| !timestamp.is_empty())
     })
 }
@@ -44,10 +42,7 @@ fn is_recorded(image: &Image, tag: &str) -> bool {
         .timestamps
         .iter()
         .any(|(version, timestamp)| {
-            let recorded = version_tag(
-                &PythonVersion::new(version),
-                &Timestamp::recorded(timestamp),
-            );
+            let recorded = version_tag(version, timestamp);
             tag == recorded || tag.starts_with(&format!("{recorded}-"))
         })
 }

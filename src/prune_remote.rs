@@ -49,7 +49,7 @@ pub fn doomed_tags(image: &Image, tags: &[RemoteTag], policy: &Policy) -> Vec<Re
         .versions
         .keys()
         .chain(image.last_updated.timestamps.keys())
-        .map(String::as_str)
+        .map(PythonVersion::as_str)
         .collect();
     let mut groups: BTreeMap<(&str, &str), Vec<(DateTime, usize)>> = BTreeMap::new();
     for (index, remote) in tags.iter().enumerate() {

@@ -44,6 +44,14 @@ macro_rules! text_newtype {
             }
         }
 
+        /// Looked up by its text in maps keyed by it (`versions.get("3.10")`): its `Eq`,
+        /// `Ord` and `Hash` are its text's.
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl Deref for $name {
             type Target = str;
             fn deref(&self) -> &str {
@@ -60,6 +68,20 @@ macro_rules! text_newtype {
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {
                 self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        /// A value the unit tests spell out, taken as it is.
+        #[cfg(test)]
+        impl From<&str> for $name {
+            fn from(value: &str) -> Self {
+                Self(value.to_owned())
             }
         }
 
@@ -188,7 +210,8 @@ pub struct Target {
 }
 
 impl Target {
-    /// Python `python_version` of the catalog's image `image`.
+    /// Python `python_version` of the image `image`, as the unit tests spell them.
+    #[cfg(test)]
     pub fn new(image: &str, python_version: &str) -> Self {
         Self {
             image: ImageName::of_catalog(image),
@@ -263,9 +286,11 @@ pub fn version_tag_prefix(python_version: &PythonVersion) -> String {
     format!("py{python_version}-")
 }
 
-/// A platform, `OS/ARCH[/VARIANT]`, parsed once into its parts: its `--platform` spelling is
-/// its `Display`, and the suffix its image's tag gets is [`Platform::tag_suffix`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A platform, `OS/ARCH[/VARIANT]`, parsed once into its parts where it comes in (the
+/// command line, `image.yaml`, publish's state, an engine's or a registry's answer): its
+/// `--platform` spelling is its `Display` (and its text in the files this tool writes), and the
+/// suffix its image's tag gets is [`Platform::tag_suffix`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Platform {
     os: String,
     arch: Option<String>,
@@ -279,8 +304,8 @@ impl Platform {
         Ok(Self::of(value))
     }
 
-    /// The parts of `value` as it is (a value checked already, or an engine's or a registry's
-    /// answer): it is spelled back as it was given.
+    /// The parts of `value` as it is (a registry's answer, or a test's value): it is spelled
+    /// back as it was given.
     pub fn of(value: &str) -> Self {
         let mut parts = value.splitn(3, '/').map(str::to_owned);
         Self {
@@ -288,6 +313,21 @@ impl Platform {
             arch: parts.next(),
             variant: parts.next(),
         }
+    }
+
+    /// A platform given as its parts (an engine's answer: `os`, `architecture`, `variant`); an
+    /// empty variant is none.
+    pub fn from_parts(os: &str, arch: &str, variant: Option<&str>) -> Self {
+        Self {
+            os: os.to_owned(),
+            arch: Some(arch.to_owned()),
+            variant: variant.filter(|v| !v.is_empty()).map(str::to_owned),
+        }
+    }
+
+    /// `linux/amd64`, the platform of a build for which nothing names one.
+    pub fn linux_amd64() -> Self {
+        Self::from_parts("linux", "amd64", None)
     }
 
     pub fn os(&self) -> &str {
@@ -337,6 +377,37 @@ impl fmt::Display for Platform {
     }
 }
 
+/// Written as its `--platform` spelling, in the files of this tool (publish's state, bake
+/// files).
+impl serde::Serialize for Platform {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Read as its `--platform` spelling, checked (publish's state).
+impl<'de> serde::Deserialize<'de> for Platform {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A platform the unit tests spell out, checked.
+#[cfg(test)]
+impl From<&str> for Platform {
+    fn from(value: &str) -> Self {
+        Self::parse(value).expect("a test's platform is valid")
+    }
+}
+
+impl std::str::FromStr for Platform {
+    type Err = Invalid;
+    fn from_str(value: &str) -> Result<Self, Invalid> {
+        Self::parse(value)
+    }
+}
+
 /// Hex digits of the name's hash that end a shortened name.
 const SHORTENED_HASH_LEN: usize = 12;
 
@@ -374,6 +445,35 @@ mod tests {
         assert_eq!(Platform::of("linux/arm64").variant(), None);
         assert!(Platform::parse("linux/amd64,linux/arm64").is_err());
         assert!(Platform::parse("a/b/c/d").is_err());
+    }
+
+    #[test]
+    fn a_platform_is_written_and_read_as_its_spelling_and_read_checked() {
+        let arm = Platform::parse("linux/arm/v7").unwrap();
+        assert_eq!(serde_json::to_string(&arm).unwrap(), r#""linux/arm/v7""#);
+        let read: Platform = serde_json::from_str(r#""linux/arm/v7""#).unwrap();
+        assert_eq!(read, arm);
+        let refused = serde_json::from_str::<Platform>(r#""linux/-x""#).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .starts_with("`linux/-x` is not a valid platform"),
+            "{refused}"
+        );
+        assert_eq!("linux/arm64".parse::<Platform>().unwrap().arch(), "arm64");
+    }
+
+    #[test]
+    fn a_platform_of_parts_leaves_out_an_empty_variant() {
+        assert_eq!(
+            Platform::from_parts("linux", "arm64", Some("")),
+            Platform::parse("linux/arm64").unwrap()
+        );
+        assert_eq!(
+            Platform::from_parts("linux", "arm64", Some("v8")).to_string(),
+            "linux/arm64/v8"
+        );
+        assert_eq!(Platform::linux_amd64().to_string(), "linux/amd64");
     }
 
     #[test]

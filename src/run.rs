@@ -214,7 +214,7 @@ fn log_name(build: &Build) -> String {
     let platform = build
         .platform
         .as_ref()
-        .map(|p| format!("-{}", p.replace('/', "-")));
+        .map(|p| format!("-{}", p.tag_suffix()));
     let stem = format!(
         "{}-py{}{}",
         build.target.image,
@@ -259,8 +259,8 @@ pub fn verify_platform(docker: &Docker, request: &BuildSpec) -> Result<(), Failu
     };
     let actual = docker.platform_of(&request.tag)?;
     if actual
-        .as_deref()
-        .is_some_and(|actual| Platform::of(expected).matches(&Platform::of(actual)))
+        .as_ref()
+        .is_some_and(|actual| expected.matches(actual))
     {
         return Ok(());
     }
@@ -270,8 +270,8 @@ pub fn verify_platform(docker: &Docker, request: &BuildSpec) -> Result<(), Failu
     }
     Err(Failure::WrongPlatform {
         tag: request.tag.clone(),
-        expected: expected.clone(),
-        actual,
+        expected: expected.to_string(),
+        actual: actual.as_ref().map(Platform::to_string),
     })
 }
 

@@ -326,6 +326,37 @@ fn an_image_name_that_docker_refuses_is_refused_naming_it() {
 }
 
 #[test]
+fn a_bad_image_name_is_refused_before_the_catalog_is_looked_for() {
+    let env = Env::without_engine();
+    fs_err::remove_dir_all(env.images()).unwrap();
+    let to = "--to=127.0.0.1:5000/x";
+    for command in [
+        &["build", "--name", "Bad_Name", "-v", "3.9"][..],
+        &["build-all", "--name", "Bad_Name"],
+        &["bake", "--name", "Bad_Name"],
+        &["push", "--name", "Bad_Name", "-v", "3.9"],
+        &["push-all", "--name", "Bad_Name"],
+        &["record", "--name", "Bad_Name", "-v", "3.9", "-t", "T"],
+        &[
+            "release",
+            "--name",
+            "Bad_Name",
+            "--dagster-version",
+            "1.2.3",
+            to,
+        ],
+    ] {
+        let run = env.run_without_engine(command).code(2);
+        assert_eq!(
+            run.stderr,
+            "error: `Bad_Name` is not a valid image name: `B` is not allowed (lowercase letters, \
+             digits, `.`, `_` and `-` only)\n",
+            "{command:?}"
+        );
+    }
+}
+
+#[test]
 fn a_tag_longer_than_128_characters_is_refused_and_128_is_accepted() {
     let env = Env::without_engine();
     // `py3.9-` + 122 characters is 128, the longest tag; `py3.10-` + 122 is one too many.

@@ -8,7 +8,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::BaseImage;
-use crate::reference::{ImageName, Target};
+use crate::reference::Target;
 
 /// Image names forming a cycle of bases, in walking order; the first is not repeated at the end.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +35,7 @@ impl Cycle {
 /// The base `target` builds on, as a node of the graph.
 pub fn base_target(target: &Target, base: &BaseImage) -> Target {
     Target {
-        image: ImageName::of_catalog(base.name.clone()),
+        image: base.name.clone(),
         python_version: target.python_version.clone(),
     }
 }
@@ -197,7 +197,7 @@ mod tests {
 
     fn base(name: &str, source: BaseSource) -> BaseImage {
         BaseImage {
-            name: name.to_owned(),
+            name: name.into(),
             source,
             line: 1,
         }

@@ -20,7 +20,7 @@ use super::build_secret::{self, BuildSecret, RawSecret};
 use super::error::{Error, Result};
 use super::{file, yaml};
 use crate::dockerignore;
-use crate::names;
+use crate::reference::Platform;
 
 /// Where `copy: [path]` entries go inside the image folder.
 pub const BUILD_CACHE: &str = "build_cache";
@@ -33,7 +33,7 @@ pub struct ImageConfig {
     pub references: Vec<PathBuf>,
     /// The platforms to build, in order (the first keeps the seed's local tag); empty for the
     /// engine's own platform only.
-    pub platforms: Vec<String>,
+    pub platforms: Vec<Platform>,
     /// Build secrets, in order, each id once.
     pub secrets: Vec<BuildSecret>,
 }
@@ -156,7 +156,7 @@ impl ImageConfig {
                 .into_iter()
                 .map(check_reference)
                 .collect::<Result<_>>()?,
-            platforms: names::check_platforms(
+            platforms: platforms(
                 raw.platforms
                     .into_iter()
                     .map(|entry| (entry.referenced.line(), entry.value)),
@@ -165,6 +165,22 @@ impl ImageConfig {
             secrets,
         })
     }
+}
+
+/// The platforms of `image.yaml`, each with its line: each one `docker build --platform`
+/// takes, none twice; else the line at fault and why.
+fn platforms(
+    entries: impl IntoIterator<Item = (u64, String)>,
+) -> std::result::Result<Vec<Platform>, (u64, String)> {
+    let mut platforms: Vec<Platform> = Vec::new();
+    for (line, text) in entries {
+        let platform = Platform::parse(&text).map_err(|invalid| (line, invalid.to_string()))?;
+        if platforms.contains(&platform) {
+            return Err((line, format!("`{text}` is listed twice in `platforms`")));
+        }
+        platforms.push(platform);
+    }
+    Ok(platforms)
 }
 
 /// A file of the repository named by `references:`.
@@ -657,7 +673,8 @@ mod tests {
         let config = repo
             .parse("platforms: [linux/amd64, linux/arm64]\n")
             .unwrap();
-        assert_eq!(config.platforms, ["linux/amd64", "linux/arm64"]);
+        let spelled: Vec<String> = config.platforms.iter().map(Platform::to_string).collect();
+        assert_eq!(spelled, ["linux/amd64", "linux/arm64"]);
         assert!(repo.parse("copy: []\n").unwrap().platforms.is_empty());
         let error = repo.error("platforms:\n  - linux/amd64\n  - linux/arm64,linux/amd64\n");
         assert!(error.contains(":3"), "{error}");

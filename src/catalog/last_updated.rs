@@ -12,12 +12,14 @@ use indexmap::IndexMap;
 use super::error::{Error, Result};
 use super::{file, yaml};
 use crate::names;
+use crate::reference::{PythonVersion, Timestamp};
 
 /// The timestamps recorded for one image.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LastUpdated {
-    /// Python version -> timestamp, in file order.
-    pub timestamps: IndexMap<String, String>,
+    /// Python version -> timestamp, in file order; each timestamp checked as tag characters
+    /// when the file was read.
+    pub timestamps: IndexMap<PythonVersion, Timestamp>,
 }
 
 impl LastUpdated {
@@ -30,25 +32,34 @@ impl LastUpdated {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let timestamps: IndexMap<String, String> = yaml::parse(path, text)?;
-        for (version, timestamp) in &timestamps {
-            names::check_tag_chars(timestamp).map_err(|why| Error::Invalid {
+        // Keys read as text, so that `3.10` stays `3.10`, then typed once.
+        let read: IndexMap<String, String> = yaml::parse(path, text)?;
+        let mut timestamps = IndexMap::with_capacity(read.len());
+        for (version, timestamp) in read {
+            names::check_tag_chars(&timestamp).map_err(|why| Error::Invalid {
                 path: path.to_owned(),
                 problem: format!(
                     "timestamp `{timestamp}` of Python {version} cannot be part of a tag: {why}"
                 ),
             })?;
+            timestamps.insert(PythonVersion::new(version), Timestamp::recorded(timestamp));
         }
         Ok(Self { timestamps })
     }
 
-    pub fn get(&self, version: &str) -> Option<&str> {
-        self.timestamps.get(version).map(String::as_str)
+    /// The timestamp recorded for `version`, if it was ever built.
+    pub fn get(&self, version: &str) -> Option<&Timestamp> {
+        self.timestamps.get(version)
     }
 
     /// Sets `version` to `timestamp` in the file at `path`, re-reading it under the lock so that
     /// entries written meanwhile by another process are kept; `order` is versions.yaml's.
-    pub fn record(path: &Path, version: &str, timestamp: &str, order: &[String]) -> Result<()> {
+    pub fn record(
+        path: &Path,
+        version: &PythonVersion,
+        timestamp: &Timestamp,
+        order: &[String],
+    ) -> Result<()> {
         Self::edit(path, |text| with_entry(text, version, timestamp, order))
     }
 
@@ -58,10 +69,13 @@ impl LastUpdated {
     }
 
     /// The entries, in file order, for Python versions that `versions` (versions.yaml's) lacks.
-    pub fn entries_not_in<V>(&self, versions: &IndexMap<String, V>) -> Vec<(&str, &str)> {
+    pub fn entries_not_in<K, V>(&self, versions: &IndexMap<K, V>) -> Vec<(&str, &str)>
+    where
+        K: std::hash::Hash + Eq + std::borrow::Borrow<str>,
+    {
         self.timestamps
             .iter()
-            .filter(|(version, _)| !versions.contains_key(*version))
+            .filter(|(version, _)| !versions.contains_key(version.as_str()))
             .map(|(version, timestamp)| (version.as_str(), timestamp.as_str()))
             .collect()
     }
@@ -344,10 +358,18 @@ mod tests {
         for value in ["null", "true", "010", "1e3", "-1", ".5", "0x1f"] {
             let text = set("", "3.9", value);
             let read = LastUpdated::parse(Path::new("l.yaml"), &text).unwrap();
-            assert_eq!(read.get("3.9"), Some(value), "{text}");
+            assert_eq!(
+                read.get("3.9").map(Timestamp::as_str),
+                Some(value),
+                "{text}"
+            );
             let text = set(&text, "3.10", value);
             let read = LastUpdated::parse(Path::new("l.yaml"), &text).unwrap();
-            assert_eq!(read.get("3.10"), Some(value), "{text}");
+            assert_eq!(
+                read.get("3.10").map(Timestamp::as_str),
+                Some(value),
+                "{text}"
+            );
         }
         assert_eq!(
             set("", "3.9", "2020-07-11T040642"),
@@ -420,17 +442,29 @@ mod tests {
         let path = Path::new("last_updated.yaml");
         let text = set("3.9: a  # c\n3.10: b\n", "3.11", "c");
         let read = LastUpdated::parse(path, &set(&text, "3.10", "d")).unwrap();
-        assert_eq!(read.get("3.9"), Some("a"));
-        assert_eq!(read.get("3.10"), Some("d"));
-        assert_eq!(read.get("3.11"), Some("c"));
+        assert_eq!(read.get("3.9").map(Timestamp::as_str), Some("a"));
+        assert_eq!(read.get("3.10").map(Timestamp::as_str), Some("d"));
+        assert_eq!(read.get("3.11").map(Timestamp::as_str), Some("c"));
     }
 
     #[test]
     fn record_creates_the_file_and_keeps_other_entries() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("last_updated.yaml");
-        LastUpdated::record(&path, "3.10", "t2", &order()).unwrap();
-        LastUpdated::record(&path, "3.9", "t1", &order()).unwrap();
+        LastUpdated::record(
+            &path,
+            &PythonVersion::new("3.10"),
+            &Timestamp::recorded("t2"),
+            &order(),
+        )
+        .unwrap();
+        LastUpdated::record(
+            &path,
+            &PythonVersion::new("3.9"),
+            &Timestamp::recorded("t1"),
+            &order(),
+        )
+        .unwrap();
         assert_eq!(
             fs_err::read_to_string(&path).unwrap(),
             "'3.9': t1\n'3.10': t2\n"
@@ -442,7 +476,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("last_updated.yaml");
         fs_err::write(&path, "3.9: [broken\n").unwrap();
-        assert!(LastUpdated::record(&path, "3.9", "t", &order()).is_err());
+        assert!(
+            LastUpdated::record(
+                &path,
+                &PythonVersion::new("3.9"),
+                &Timestamp::recorded("t"),
+                &order()
+            )
+            .is_err()
+        );
         assert_eq!(fs_err::read_to_string(&path).unwrap(), "3.9: [broken\n");
     }
 
@@ -504,7 +546,11 @@ mod tests {
         let text = "&dagster'image\n3.9: &a22'.9': --2-8";
         let edited = with_entry(text, "3.9", "3.1ll9", &[String::new()]);
         let read = LastUpdated::parse(path, &edited).unwrap();
-        assert_eq!(read.get("3.9"), Some("3.1ll9"), "{edited}");
+        assert_eq!(
+            read.get("3.9").map(Timestamp::as_str),
+            Some("3.1ll9"),
+            "{edited}"
+        );
         // In place, the anchor of the mapping stayed, anchoring nothing: not YAML any more.
         let removed = remove(&edited, &["3.9"]);
         let read = LastUpdated::parse(path, &removed).unwrap();
@@ -512,7 +558,11 @@ mod tests {
         let text = "# c\n3.9: &t t1\n3.10: *t\n";
         for edited in [set(text, "3.11", "t2"), remove(text, &["3.9"])] {
             let read = LastUpdated::parse(path, &edited).unwrap();
-            assert_eq!(read.get("3.10"), Some("t1"), "{edited}");
+            assert_eq!(
+                read.get("3.10").map(Timestamp::as_str),
+                Some("t1"),
+                "{edited}"
+            );
         }
     }
 

@@ -22,7 +22,7 @@ pub use last_updated::LastUpdated;
 pub use versions::{BASE_IMAGE_ARG, BaseImage, BaseSource, VersionSpec};
 
 use crate::names;
-use crate::reference::{ImageName, Target, Timestamp};
+use crate::reference::{ImageName, PythonVersion, Target, Timestamp};
 
 /// Where the seed's repository keeps its images, relative to the git root.
 const SEED_IMAGES_DIR: &str = "python_modules/automation/automation/docker/images";
@@ -36,10 +36,11 @@ pub struct Catalog {
 /// One image folder, read.
 #[derive(Debug, Clone)]
 pub struct Image {
-    pub name: String,
+    /// Its folder's name, checked as Docker takes it when the image was read.
+    pub name: ImageName,
     pub dir: PathBuf,
     /// Python version -> how to build it, in build order.
-    pub versions: IndexMap<String, VersionSpec>,
+    pub versions: IndexMap<PythonVersion, VersionSpec>,
     pub last_updated: LastUpdated,
     /// `image.yaml`, when the image has one.
     pub config: ImageConfig,
@@ -47,9 +48,14 @@ pub struct Image {
 
 /// The image `name` among the `images` a command read: an error, not a panic, when it was not
 /// read (every image a plan reaches is).
-pub fn lookup<'a>(images: &'a BTreeMap<String, Image>, name: &str) -> Result<&'a Image> {
+/// `name` is an [`ImageName`], or the text of one given on the command line.
+pub fn lookup<'a, Name>(images: &'a BTreeMap<ImageName, Image>, name: &Name) -> Result<&'a Image>
+where
+    Name: Ord + std::fmt::Display + ?Sized,
+    ImageName: std::borrow::Borrow<Name>,
+{
     images.get(name).ok_or_else(|| Error::NotRead {
-        name: name.to_owned(),
+        name: name.to_string(),
     })
 }
 
@@ -142,7 +148,7 @@ impl Catalog {
         let last_updated = LastUpdated::read(&dir.join("last_updated.yaml"))?;
         let config = ImageConfig::read(&dir, &self.repository_root())?;
         Ok(Image {
-            name: name.to_owned(),
+            name: ImageName::of_catalog(name),
             dir,
             versions,
             last_updated,
@@ -151,14 +157,14 @@ impl Catalog {
     }
 
     /// Reads every image.
-    pub fn all_images(&self) -> Result<BTreeMap<String, Image>> {
+    pub fn all_images(&self) -> Result<BTreeMap<ImageName, Image>> {
         let names = self.names()?;
         self.images_with_bases(&names)
     }
 
     /// Reads `roots` and, transitively, every image they name as `base_image`. A base that is
     /// not an image of the catalog is an error naming the line that declares it.
-    pub fn images_with_bases(&self, roots: &[String]) -> Result<BTreeMap<String, Image>> {
+    pub fn images_with_bases(&self, roots: &[String]) -> Result<BTreeMap<ImageName, Image>> {
         let mut images = BTreeMap::new();
         graph::reachable(roots, |name| -> Result<Vec<String>> {
             let image = self.image(name)?;
@@ -166,17 +172,27 @@ impl Catalog {
             for (version, spec) in &image.versions {
                 if let Some(base) = &spec.base_image {
                     self.check_base_exists(&image, version, base)?;
-                    bases.push(base.name.clone());
+                    bases.push(base.name.to_string());
                 }
             }
-            images.insert(name.to_owned(), image);
+            images.insert(image.name.clone(), image);
             Ok(bases)
         })?;
         Ok(images)
     }
 
-    fn check_base_exists(&self, image: &Image, version: &str, base: &BaseImage) -> Result<()> {
-        if self.dir.join(&base.name).join("versions.yaml").is_file() {
+    fn check_base_exists(
+        &self,
+        image: &Image,
+        version: &PythonVersion,
+        base: &BaseImage,
+    ) -> Result<()> {
+        if self
+            .dir
+            .join(base.name.as_str())
+            .join("versions.yaml")
+            .is_file()
+        {
             return Ok(());
         }
         let names = self.names()?;
@@ -205,16 +221,16 @@ impl Image {
             base_image: None,
         };
         Image {
-            name: name.to_owned(),
+            name: ImageName::of_catalog(name),
             dir: PathBuf::from("images").join(name),
             versions: versions
                 .iter()
-                .map(|v| (v.to_string(), spec.clone()))
+                .map(|&v| (PythonVersion::new(v), spec.clone()))
                 .collect(),
             last_updated: LastUpdated {
                 timestamps: recorded
                     .iter()
-                    .map(|(v, t)| (v.to_string(), t.to_string()))
+                    .map(|&(v, t)| (PythonVersion::new(v), Timestamp::recorded(t)))
                     .collect(),
             },
             config: Default::default(),
@@ -233,8 +249,8 @@ impl Image {
 
     /// Records `timestamp` as the last successful build of `version` in `last_updated.yaml`,
     /// keeping the file's versions in versions.yaml order.
-    pub fn record_build(&self, version: &str, timestamp: &str) -> Result<()> {
-        let order: Vec<String> = self.versions.keys().cloned().collect();
+    pub fn record_build(&self, version: &PythonVersion, timestamp: &Timestamp) -> Result<()> {
+        let order: Vec<String> = self.versions.keys().map(PythonVersion::to_string).collect();
         LastUpdated::record(&self.last_updated_path(), version, timestamp, &order)
     }
 
@@ -243,47 +259,44 @@ impl Image {
         self.versions
             .get(version)
             .ok_or_else(|| Error::UnknownVersion {
-                image: self.name.clone(),
+                image: self.name.to_string(),
                 version: version.to_owned(),
                 path: self.versions_path(),
-                known: self.versions.keys().cloned().collect(),
+                known: self.versions.keys().map(PythonVersion::to_string).collect(),
             })
     }
 
     /// The timestamp of the last build of `version` (checked as tag characters when the file was
     /// read), or an error saying it was never built.
-    pub fn last_built(&self, version: &str) -> Result<Timestamp> {
+    pub fn last_built(&self, version: &PythonVersion) -> Result<Timestamp> {
         self.last_updated
             .get(version)
-            .map(Timestamp::recorded)
+            .cloned()
             .ok_or_else(|| Error::NotBuilt {
-                image: self.name.clone(),
-                version: version.to_owned(),
+                image: self.name.to_string(),
+                version: version.to_string(),
                 path: self.last_updated_path(),
             })
-    }
-
-    /// The image's name as tags take it: its folder, which reading the image checked.
-    pub fn image_name(&self) -> ImageName {
-        ImageName::of_catalog(self.name.as_str())
     }
 
     /// Every image-version of the image, in versions.yaml order.
     pub fn targets(&self) -> Vec<Target> {
         self.versions
             .keys()
-            .map(|version| Target::new(&self.name, version))
+            .map(|version| Target {
+                image: self.name.clone(),
+                python_version: version.clone(),
+            })
             .collect()
     }
 
     /// The first Python version, the one releases are made from.
-    pub fn first_version(&self) -> &str {
+    pub fn first_version(&self) -> &PythonVersion {
         // versions::parse refuses a file without versions.
         self.versions
             .keys()
             .next()
-            .map(String::as_str)
-            .unwrap_or_default()
+            .expect("versions.yaml declares a version")
     }
 }
 

@@ -10,6 +10,7 @@ use serde_saphyr::Spanned;
 use super::error::{Error, Result};
 use super::{file, yaml};
 use crate::names;
+use crate::reference::{ImageName, PythonVersion};
 
 /// The build argument that names the image to build `FROM`.
 pub const BASE_IMAGE_ARG: &str = "BASE_IMAGE";
@@ -25,7 +26,7 @@ pub struct VersionSpec {
 /// Another image of the catalog that this one builds on, for the same Python version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaseImage {
-    pub name: String,
+    pub name: ImageName,
     pub source: BaseSource,
     /// Line of `name` in `versions.yaml`, for error messages.
     pub line: u64,
@@ -58,12 +59,13 @@ struct RawBase {
 }
 
 /// Reads and parses the `versions.yaml` at `path`.
-pub fn read(path: &Path) -> Result<IndexMap<String, VersionSpec>> {
+pub fn read(path: &Path) -> Result<IndexMap<PythonVersion, VersionSpec>> {
     parse(path, &file::read_text(path)?)
 }
 
 /// Parses `versions.yaml` of an image. An empty file is an error: an image needs a version.
-pub fn parse(path: &Path, text: &str) -> Result<IndexMap<String, VersionSpec>> {
+/// Its keys are read as text (`3.10` stays `3.10`), then typed once.
+pub fn parse(path: &Path, text: &str) -> Result<IndexMap<PythonVersion, VersionSpec>> {
     let raw: IndexMap<Spanned<String>, Option<RawSpec>> = yaml::parse(path, text)?;
     if raw.is_empty() {
         return Err(Error::Invalid {
@@ -76,7 +78,7 @@ pub fn parse(path: &Path, text: &str) -> Result<IndexMap<String, VersionSpec>> {
         .map(|(version, spec)| {
             let spec = spec.map_or_else(VersionSpec::empty, |spec| spec.validate(path))?;
             check_version(path, &version)?;
-            Ok((version.value, spec))
+            Ok((PythonVersion::new(version.value), spec))
         })
         .collect()
 }
@@ -143,7 +145,7 @@ impl RawBase {
         })?;
         Ok(BaseImage {
             line,
-            name: self.name.value,
+            name: ImageName::of_catalog(self.name.value),
             source: self.source,
         })
     }
@@ -180,7 +182,7 @@ fn check_arg_value(path: &Path, name: &Spanned<String>, value: &str) -> Result<(
 mod tests {
     use super::*;
 
-    fn parse_text(text: &str) -> Result<IndexMap<String, VersionSpec>> {
+    fn parse_text(text: &str) -> Result<IndexMap<PythonVersion, VersionSpec>> {
         parse(Path::new("images/x/versions.yaml"), text)
     }
 
@@ -191,7 +193,7 @@ mod tests {
     #[test]
     fn unquoted_versions_keep_their_literal_text_and_order() {
         let versions = parse_text("3.9:\n  docker_args: {}\n3.10:\n3.8: ~\n").unwrap();
-        let keys: Vec<&str> = versions.keys().map(String::as_str).collect();
+        let keys: Vec<&str> = versions.keys().map(PythonVersion::as_str).collect();
         assert_eq!(keys, ["3.9", "3.10", "3.8"]);
     }
 

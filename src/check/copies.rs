@@ -15,6 +15,7 @@ use crate::catalog::image_config::Copy;
 use crate::digest::ContextPaths;
 use crate::dockerfile::Dockerfile;
 use crate::dockerignore::{self, DockerIgnore};
+use crate::reference::PythonVersion;
 use crate::secrets;
 
 /// Build arguments as (name, value) pairs.
@@ -40,7 +41,7 @@ struct Missing {
 /// that is reported, or found by the build, on its own.
 pub(super) fn missing_copy_sources(
     folder: &Folder,
-    versions: &IndexMap<String, VersionSpec>,
+    versions: &IndexMap<PythonVersion, VersionSpec>,
     dockerfile: &Dockerfile,
 ) -> Vec<Problem> {
     let (Ok(config), Ok(context)) = (&folder.config, &folder.context) else {

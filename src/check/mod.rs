@@ -34,7 +34,7 @@ use crate::reference::{ImageName, PythonVersion, Target};
 pub struct Folder {
     pub name: String,
     pub dir: PathBuf,
-    pub versions: catalog::Result<IndexMap<String, VersionSpec>>,
+    pub versions: catalog::Result<IndexMap<PythonVersion, VersionSpec>>,
     pub last_updated: catalog::Result<LastUpdated>,
     pub config: catalog::Result<ImageConfig>,
     pub dockerfile: catalog::Result<String>,
@@ -157,7 +157,7 @@ pub fn with_bases(folders: &Folders, name: &str) -> BTreeSet<String> {
             .into_iter()
             .flat_map(|versions| versions.values())
             .filter_map(|spec| spec.base_image.as_ref())
-            .map(|base| base.name.clone())
+            .map(|base| base.name.to_string())
             .collect())
     };
     match graph::reachable(&[name.to_owned()], bases_of) {
@@ -284,7 +284,7 @@ fn located(error: &catalog::Error) -> (Option<u64>, String) {
 fn base_problems(
     folders: &Folders,
     folder: &Folder,
-    versions: &IndexMap<String, VersionSpec>,
+    versions: &IndexMap<PythonVersion, VersionSpec>,
 ) -> Vec<Problem> {
     let mut found = Vec::new();
     for (version, spec) in versions {
@@ -292,7 +292,7 @@ fn base_problems(
             continue;
         };
         let at = |kind| folder.problem(kind, "versions.yaml", Some(base.line));
-        match folders.get(&base.name).map(|f| &f.versions) {
+        match folders.get(base.name.as_str()).map(|f| &f.versions) {
             None => {
                 let hint = crate::names::suggest(&base.name, folders.keys().map(String::as_str))
                     .map(|name| format!("change it to `{name}`, or "))
@@ -325,7 +325,7 @@ fn base_problems(
 
 fn leftover_entries(
     folder: &Folder,
-    versions: &IndexMap<String, VersionSpec>,
+    versions: &IndexMap<PythonVersion, VersionSpec>,
     last_updated: &LastUpdated,
 ) -> Vec<Problem> {
     last_updated
@@ -346,7 +346,7 @@ fn leftover_entries(
 fn built_before_base(
     folders: &Folders,
     folder: &Folder,
-    versions: &IndexMap<String, VersionSpec>,
+    versions: &IndexMap<PythonVersion, VersionSpec>,
     last_updated: &LastUpdated,
 ) -> Vec<Problem> {
     let mut found = Vec::new();
@@ -359,7 +359,7 @@ fn built_before_base(
             continue;
         };
         let base_built = folders
-            .get(&base.name)
+            .get(base.name.as_str())
             .and_then(|f| f.last_updated.as_ref().ok())
             .and_then(|l| l.get(version));
         let (Some(built), Some(base_built)) = (last_updated.get(version), base_built) else {
@@ -418,7 +418,7 @@ fn build_order(built: &str, base_built: &str) -> Option<Order> {
 /// that the Dockerfile never declares, so docker drops them.
 fn undeclared_build_args(
     folder: &Folder,
-    versions: &IndexMap<String, VersionSpec>,
+    versions: &IndexMap<PythonVersion, VersionSpec>,
     dockerfile: &Dockerfile,
 ) -> Vec<Problem> {
     let declared = dockerfile.declared_args();
@@ -482,7 +482,7 @@ fn cycles(folders: &Folders) -> Vec<Problem> {
         for version in versions.keys() {
             let node = Target {
                 image: ImageName::of_catalog(folder.name.clone()),
-                python_version: PythonVersion::new(version.clone()),
+                python_version: version.clone(),
             };
             if let Err(cycle) = graph::walk(&node, |t| base_of(folders, t)) {
                 let versions = found.entry(cycle.canonical().0).or_default();

@@ -14,14 +14,14 @@ use super::{Folder, Kind, Problem};
 /// One problem for a folder whose name makes a step key too long for some Python version.
 pub(super) fn names_too_long_for_a_step_key(
     folder: &Folder,
-    versions: &IndexMap<String, VersionSpec>,
+    versions: &IndexMap<PythonVersion, VersionSpec>,
 ) -> Option<Problem> {
     let (version, name) = versions
         .keys()
         .map(|version| {
             let target = Target {
                 image: ImageName::of_catalog(folder.name.clone()),
-                python_version: PythonVersion::new(version.clone()),
+                python_version: version.clone(),
             };
             (version, export_name(&target))
         })

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use indexmap::IndexMap;
 
 use crate::catalog::{BaseSource, VersionSpec};
+use crate::reference::{Platform, PythonVersion};
 
 use super::{Folder, Folders, Kind, Problem};
 
@@ -14,7 +15,7 @@ use super::{Folder, Folders, Kind, Problem};
 pub(super) fn bases_lacking_platforms(
     folders: &Folders,
     folder: &Folder,
-    versions: &IndexMap<String, VersionSpec>,
+    versions: &IndexMap<PythonVersion, VersionSpec>,
 ) -> Vec<Problem> {
     let Ok(config) = &folder.config else {
         return Vec::new();
@@ -30,15 +31,15 @@ pub(super) fn bases_lacking_platforms(
         let Some(Ok(base_config)) = folders.get(base).map(|f| &f.config) else {
             continue;
         };
-        let covers = |platform: &String| {
+        let covers = |platform: &Platform| {
             base_config.platforms.contains(platform)
                 || (base_config.platforms.is_empty() && config.platforms.len() == 1)
         };
-        let missing: Vec<&str> = config
+        let missing: Vec<String> = config
             .platforms
             .iter()
             .filter(|platform| !covers(platform))
-            .map(String::as_str)
+            .map(Platform::to_string)
             .collect();
         if missing.is_empty() {
             continue;
@@ -69,7 +70,10 @@ mod tests {
             None => "'3.9': {}\n".to_owned(),
         };
         let config = ImageConfig {
-            platforms: platforms.iter().map(|p| p.to_string()).collect(),
+            platforms: platforms
+                .iter()
+                .map(|p| Platform::parse(p).unwrap())
+                .collect(),
             ..ImageConfig::default()
         };
         Folder {

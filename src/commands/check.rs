@@ -9,7 +9,7 @@ use crate::check::{self, Folder, Folders, Problem};
 use crate::error::{Error, Result};
 use crate::{build_context, digest};
 
-use crate::ops::{Session, print_stdout};
+use crate::ops::Session;
 
 /// Lists the problems of the catalog, or of `name` and the images it builds on; an error when
 /// there are any.
@@ -43,13 +43,15 @@ pub fn check(session: &Session, name: Option<&str>, json: bool) -> Result<()> {
     if json {
         let text = serde_json::to_string_pretty(&problems)
             .map_err(|e| catalog::Error::Io(std::io::Error::other(e)))?;
-        print_stdout(&format!("{text}\n"));
+        session.out.data(&format!("{text}\n"));
     } else {
-        print_stdout(&check::as_text(&problems));
+        session.out.data(&check::as_text(&problems));
     }
     match problems.len() {
         0 => {
-            say!("no problems in {} image(s)", scope.len());
+            session
+                .out
+                .say(format_args!("no problems in {} image(s)", scope.len()));
             Ok(())
         }
         count => Err(Error::ProblemsFound { count }),

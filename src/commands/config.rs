@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::names;
 pub use crate::ops::BuildSettings;
 use crate::publish::SnapType;
-use crate::reference::{self, ImageName, Invalid, Platform, PythonVersion, Tag, Timestamp};
+use crate::reference::{ImageName, Invalid, Platform, PythonVersion, Tag, Timestamp};
 use crate::registry::{self, Registry};
 
 /// `-t` (else now), `--dagster-version` and `--platform` of `build`, `build-all`, `bake` and
@@ -18,21 +18,8 @@ pub fn build_settings(options: cli::BuildOptions) -> Result<BuildSettings> {
     Ok(BuildSettings {
         timestamp: Timestamp::given_or_now(options.timestamp.as_deref())?,
         dagster_version: options.dagster_version,
-        platforms: platforms(options.platforms)?,
+        platforms: options.platforms,
     })
-}
-
-/// `--platform` values, each one `docker build --platform` takes.
-pub fn platforms(given: Vec<String>) -> Result<Vec<String>> {
-    for platform in &given {
-        reference::check_platform(platform)?;
-    }
-    Ok(given)
-}
-
-/// One `--platform`, when given.
-pub fn platform(given: Option<String>) -> Result<Option<Platform>> {
-    Ok(given.as_deref().map(Platform::parse).transpose()?)
 }
 
 /// `--custom-tag` of `push`.
@@ -81,25 +68,30 @@ fn repository_host(repository: &str) -> Result<String> {
 /// `index`).
 #[derive(Debug, Clone)]
 pub struct BuiltElsewhere {
-    pub name: String,
+    pub name: ImageName,
     pub python_version: PythonVersion,
     pub timestamp: Timestamp,
 }
 
 impl BuiltElsewhere {
     pub fn from_cli(built: cli::BuiltElsewhere) -> Result<Self> {
+        let timestamp = Timestamp::parse(&built.timestamp)?;
         Ok(Self {
-            name: built.name,
+            name: ImageName::parse(&built.name)?,
             python_version: PythonVersion::new(built.python_version),
-            timestamp: Timestamp::parse(&built.timestamp)?,
+            timestamp,
         })
     }
 }
 
-/// `--name` of `tags`, which reads no catalog to check it against, or of a release to a
-/// repository named after it.
+/// `--name` of a command: an image name, checked before any file is read.
 pub fn image_name(given: &str) -> Result<ImageName> {
     Ok(ImageName::parse(given)?)
+}
+
+/// An optional `--name` (`build-all`, `bake`, `pipeline`), checked when given.
+pub fn image_name_if_given(given: Option<String>) -> Result<Option<ImageName>> {
+    given.as_deref().map(image_name).transpose()
 }
 
 /// `--agent KEY=VALUE` of `pipeline`, as the pairs they are; a key Buildkite would not take is
@@ -129,7 +121,7 @@ fn agent_tag(agent: &str) -> std::result::Result<(String, String), Invalid> {
 #[derive(Debug, Clone)]
 pub struct Publish {
     pub snap_type: SnapType,
-    pub platforms: Vec<String>,
+    pub platforms: Vec<Platform>,
     pub git_hash: Option<String>,
     pub dagster_version: Option<String>,
     pub timestamp: Option<Timestamp>,
@@ -142,7 +134,7 @@ impl Publish {
     pub fn from_cli(args: cli::PublishArgs) -> Result<Self> {
         Ok(Self {
             snap_type: snap_type(args.snap_type),
-            platforms: platforms(args.platforms)?,
+            platforms: args.platforms,
             git_hash: args.git_hash,
             dagster_version: args.dagster_version,
             timestamp: args
@@ -204,15 +196,5 @@ mod tests {
             .map(|d| d.repository)
             .collect();
         assert_eq!(repositories, ["b/app", "a/app"]);
-    }
-
-    #[test]
-    fn a_bad_platform_is_refused_naming_it() {
-        let error = platforms(vec!["linux/amd64".into(), "linux/-x".into()]).unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .starts_with("`linux/-x` is not a valid platform")
-        );
     }
 }

@@ -16,29 +16,35 @@ use crate::error::{Error, Result};
 use crate::oci_labels;
 use crate::plan::{BuildSpec, DAGSTER_VERSION_ARG, platform_args};
 use crate::process::Command;
-use crate::reference::{ImageName, PythonVersion, Tag, Timestamp};
+use crate::reference::{ImageName, Platform, Tag, Timestamp};
 use crate::registry::{Child, split_repository};
 
-use crate::ops::{Session, print_stdout, state_dir, state_path};
+use crate::ops::{Session, state_dir, state_path};
 use crate::ops::{build_secrets, platform_index};
 
-/// The platforms built when none is given, as the original tool.
-pub const DEFAULT_PLATFORMS: [&str; 2] = ["linux/amd64", "linux/arm64"];
+/// The platforms built when none is given, as the original tool: `linux/amd64` and
+/// `linux/arm64`.
+pub fn default_platforms() -> Vec<Platform> {
+    vec![
+        Platform::linux_amd64(),
+        Platform::from_parts("linux", "arm64", None),
+    ]
+}
 
 /// What to build and push.
 pub struct Release<'a> {
     pub name: &'a str,
     pub dagster_version: &'a Tag,
     pub set_latest: bool,
-    pub platforms: &'a [String],
+    pub platforms: &'a [Platform],
     /// Where to push, `dagster/<name>` (Docker Hub) unless given.
     pub repository: Option<&'a str>,
 }
 
 pub fn build_and_push(session: &Session, release: &Release, dry_run: bool) -> Result<()> {
     let version = release.dagster_version.as_str();
-    let platforms: Vec<String> = if release.platforms.is_empty() {
-        DEFAULT_PLATFORMS.map(str::to_owned).to_vec()
+    let platforms: Vec<Platform> = if release.platforms.is_empty() {
+        default_platforms()
     } else {
         release.platforms.to_vec()
     };
@@ -57,7 +63,7 @@ pub fn build_and_push(session: &Session, release: &Release, dry_run: bool) -> Re
     };
     let with_buildx = buildx.is_some_and(|builder| builder.pushes_all(&platforms));
     let staging = match platforms.len() > 1 && !with_buildx {
-        true => Some(staging_repository(session, &image.image_name(), dry_run)?),
+        true => Some(staging_repository(session, &image.name, dry_run)?),
         false => None,
     };
     let provenance = session.provenance()?;
@@ -88,7 +94,7 @@ pub fn build_and_push(session: &Session, release: &Release, dry_run: bool) -> Re
     }
     let copies = Additions::prepare([&image], &state_path(session.catalog()?))?;
     if dry_run {
-        print_stdout(&steps.describe(&image));
+        session.out.data(&steps.describe(&image));
     } else {
         build_and_push_staged(session, copies, &steps, staging.as_deref())?;
     }
@@ -101,11 +107,8 @@ fn release_cache(session: &Session, image: &Image) -> Result<Option<String>> {
     let Some(registry) = session.cache_registry()? else {
         return Ok(None);
     };
-    let tag = crate::reference::cache_tag(&PythonVersion::new(image.first_version()), None);
-    Ok(Some(format!(
-        "{}:{tag}",
-        registry.repository(&image.image_name())
-    )))
+    let tag = crate::reference::cache_tag(image.first_version(), None);
+    Ok(Some(format!("{}:{tag}", registry.repository(&image.name))))
 }
 
 /// Runs the builds of `steps` with the image's `copies` in place (a failure exits with the
@@ -143,15 +146,17 @@ fn staging_repository(session: &Session, name: &ImageName, dry_run: bool) -> Res
     match session.registry() {
         Ok(registry) => Ok(registry.repository(name)),
         Err(error) if dry_run => {
-            say!("warning: {error}: each platform's image is pushed to `<registry>/{name}` first");
+            session.out.say(format_args!(
+                "warning: {error}: each platform's image is pushed to `<registry>/{name}` first"
+            ));
             Ok(format!("<registry>/{name}"))
         }
         Err(error) => {
-            say!(
+            session.out.say(format_args!(
                 "note: without a buildx builder that pushes every platform at once, each \
                  platform's image is pushed to the tool's registry first, then copied by digest, \
                  without a tag, next to the release"
-            );
+            ));
             Err(error.into())
         }
     }
@@ -173,7 +178,11 @@ fn release_build_args(image: &Image, version: &str) -> Vec<(String, String)> {
 
 /// The build of the image folder with the release's build arguments tagged `references`, for
 /// `platform` (with the `TARGET*` arguments BuildKit would set) or for every platform at once.
-fn release_request(pushed: &Pushed, references: &[String], platform: Option<&str>) -> BuildSpec {
+fn release_request(
+    pushed: &Pushed,
+    references: &[String],
+    platform: Option<&Platform>,
+) -> BuildSpec {
     let (image, version) = (pushed.image, &pushed.tags[0]);
     let mut build_args = release_build_args(image, version);
     build_args.extend(platform.map(platform_args).unwrap_or_default());
@@ -183,7 +192,7 @@ fn release_request(pushed: &Pushed, references: &[String], platform: Option<&str
         dockerfile: image.dir.join("Dockerfile"),
         context: image.dir.clone(),
         build_args,
-        platform: platform.map(str::to_owned),
+        platform: platform.cloned(),
         default_platform: false,
         labels: pushed.labels.to_vec(),
         pull: false,
@@ -199,7 +208,7 @@ struct Pushed<'a> {
     repository: &'a str,
     /// The version first, then `latest` when asked.
     tags: &'a [String],
-    platforms: &'a [String],
+    platforms: &'a [Platform],
     /// The OCI labels of the images, their version the Dagster version.
     labels: &'a [(String, String)],
 }
@@ -229,8 +238,7 @@ impl Steps {
     fn new(session: &Session, pushed: &Pushed) -> Self {
         let docker = &session.docker;
         let references = pushed.references();
-        let platform = pushed.platforms.first().map(String::as_str);
-        let request = release_request(pushed, &references, platform);
+        let request = release_request(pushed, &references, pushed.platforms.first());
         let step = format!("building `{}`", request.tag);
         Steps {
             builds: vec![(step, docker.build(&request))],
@@ -254,7 +262,7 @@ impl Steps {
             staged: Vec::new(),
         };
         for platform in pushed.platforms {
-            let suffix = platform.replace('/', "-");
+            let suffix = platform.tag_suffix();
             let reference = format!("{staging}:{version}-{suffix}");
             let request = release_request(pushed, std::slice::from_ref(&reference), Some(platform));
             let step = format!("building `{reference}`");

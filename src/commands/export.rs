@@ -7,11 +7,12 @@ use std::path::Path;
 use crate::catalog::{Catalog, Image, SecretSource};
 use crate::error::Result;
 use crate::export::{bake, pipeline};
+use crate::output::Output;
 use crate::plan::Plan;
-use crate::reference::Target;
+use crate::reference::{ImageName, Target, Timestamp};
 
 use crate::ops::build::{self, BuildRequest};
-use crate::ops::{Session, labelling, print_stdout};
+use crate::ops::{Session, labelling};
 
 /// Prints the bake file of `request`'s plan, each target labelled as `build-all` labels its
 /// image and pulling where an upstream image moved; with `push`, tagged for the registry and
@@ -36,13 +37,13 @@ pub fn bake(session: &Session, request: &BuildRequest, push: bool) -> Result<()>
     };
     let file = bake::bake_file(&plan, &options)?;
     let most_platforms = file.target.values().map(|t| t.platforms.len()).max();
-    warn_of_copies(&images, &plan);
-    say_text!(
+    warn_of_copies(&session.out, &images, &plan);
+    session.out.text(format_args!(
         "{}",
         bake_notes(session.catalog()?.dir(), most_platforms.unwrap_or(0), push)
-    );
-    note_secret_files(&plan);
-    print_stdout(&bake::to_json(&file));
+    ));
+    note_secret_files(&session.out, &plan);
+    session.out.data(&bake::to_json(&file));
     Ok(())
 }
 
@@ -77,7 +78,10 @@ pub fn pipeline(
     let total = plan.builds.len();
     let plan = labelling::label_export(session, &images, plan, request.skips_unchanged())?;
     if request.skips_unchanged() {
-        say!("{} of {total} image-versions changed", plan.builds.len());
+        session.out.say(format_args!(
+            "{} of {total} image-versions changed",
+            plan.builds.len()
+        ));
     }
     let current_bases = current_bases(&images, &plan);
     let images_dir = dir_in_repository(session.catalog()?);
@@ -88,12 +92,12 @@ pub fn pipeline(
         current_bases: &current_bases,
         registry_cache: session.registry_cache,
     };
-    print_stdout(&pipeline::pipeline(&plan, &settings)?);
+    session.out.data(&pipeline::pipeline(&plan, &settings)?);
     Ok(())
 }
 
 /// The current timestamp of each local base the builds of `plan` use without building it.
-fn current_bases(images: &BTreeMap<String, Image>, plan: &Plan) -> Vec<(Target, String)> {
+fn current_bases(images: &BTreeMap<ImageName, Image>, plan: &Plan) -> Vec<(Target, Timestamp)> {
     plan.builds
         .iter()
         .filter(|build| build.after.is_empty())
@@ -101,14 +105,14 @@ fn current_bases(images: &BTreeMap<String, Image>, plan: &Plan) -> Vec<(Target, 
         .filter_map(|base| {
             let image = images.get(base.target.image.as_str())?;
             let timestamp = image.last_updated.get(&base.target.python_version)?;
-            Some((base.target.clone(), timestamp.to_owned()))
+            Some((base.target.clone(), timestamp.clone()))
         })
         .collect()
 }
 
 /// Bake reads a secret's file only inside the folder it runs in, or where `--allow` lets it:
 /// says so of each file a target reads.
-fn note_secret_files(plan: &Plan) {
+fn note_secret_files(out: &Output, plan: &Plan) {
     let files: std::collections::BTreeSet<&Path> = plan
         .builds
         .iter()
@@ -119,28 +123,28 @@ fn note_secret_files(plan: &Plan) {
         })
         .collect();
     for file in files {
-        say!(
+        out.say(format_args!(
             "note: bake reads the secret file `{}`: run `docker buildx bake` in a folder above \
              it, or pass `--allow=fs.read={}`",
             file.display(),
             file.display()
-        );
+        ));
     }
 }
 
 /// `image.yaml` copies are made by `build`, which bake does not run: says which files must be
 /// in place first.
-fn warn_of_copies(images: &BTreeMap<String, Image>, plan: &Plan) {
+fn warn_of_copies(out: &Output, images: &BTreeMap<ImageName, Image>, plan: &Plan) {
     let planned = |image: &&Image| plan.builds.iter().any(|b| b.target.image == image.name);
     for image in images.values().filter(planned) {
         for copy in &image.config.copies {
-            say!(
+            out.say(format_args!(
                 "warning: `{}` builds with `{}` copied to `{}` (its image.yaml); bake does not \
                  copy it, so put it there before running `docker buildx bake`",
                 image.name,
                 copy.from.display(),
                 image.dir.join(&copy.to).display()
-            );
+            ));
         }
     }
 }

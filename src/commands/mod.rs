@@ -26,16 +26,21 @@ use crate::catalog::Catalog;
 use crate::cli::{BuildOptions, Cli, Command, ReleaseArgs};
 use crate::engine::Docker;
 use crate::error::Result;
-use crate::ops::{BuildRequest, Session, print_stdout};
+use crate::ops::{BuildRequest, Session};
+use crate::output::Output;
+use crate::reference::PythonVersion;
 use crate::registry::PUBLIC_ECR_HOST;
 
 use config::BuiltElsewhere;
 
 pub fn dispatch(cli: Cli) -> Result<()> {
+    // The layers below the session (the engine's mirrors, the registry's logins) say their
+    // `debug:` lines through `debug::line`.
     if cli.debug {
         crate::debug::enable();
     }
     let mut session = Session::new(
+        Output::new(cli.debug),
         cli.images_dir,
         Docker::from_env(),
         cli.registry,
@@ -49,7 +54,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
 
 fn run(session: &Session, command: Command) -> Result<()> {
     match command {
-        Command::List => list(session.catalog()?),
+        Command::List => list(&session.out, session.catalog()?),
         Command::Build {
             name,
             python_version,
@@ -58,6 +63,8 @@ fn run(session: &Session, command: Command) -> Result<()> {
             dry_run,
         } => {
             let settings = config::build_settings(build)?;
+            let name = config::image_name(&name)?;
+            let python_version = PythonVersion::new(python_version);
             let request = BuildRequest::one(name, python_version, settings).pulling(pull);
             build::build(session, &request, dry_run)
         }
@@ -72,7 +79,8 @@ fn run(session: &Session, command: Command) -> Result<()> {
             pull,
             dry_run,
         } => {
-            let request = BuildRequest::all(name, config::build_settings(build)?)
+            let settings = config::build_settings(build)?;
+            let request = BuildRequest::all(config::image_name_if_given(name)?, settings)
                 .with_bases(with_deps)
                 .pulling(pull)
                 .jobs(jobs)
@@ -101,7 +109,8 @@ fn run(session: &Session, command: Command) -> Result<()> {
             dry_run,
         } => {
             let custom_tag = config::custom_tag(custom_tag)?;
-            let platforms = config::platforms(platforms)?;
+            let name = config::image_name(&name)?;
+            let python_version = PythonVersion::new(python_version);
             let push = push::Push {
                 python_version: Some(&python_version),
                 custom_tag: custom_tag.as_ref(),
@@ -114,7 +123,7 @@ fn run(session: &Session, command: Command) -> Result<()> {
             platforms,
             dry_run,
         } => {
-            let platforms = config::platforms(platforms)?;
+            let name = config::image_name(&name)?;
             let push = push::Push {
                 python_version: None,
                 custom_tag: None,
@@ -130,6 +139,7 @@ fn run(session: &Session, command: Command) -> Result<()> {
         } => {
             let version = config::version_tag(&dagster_version)?;
             let destinations = config::destinations(destinations)?;
+            let name = config::image_name(&name)?;
             release::release(session, &name, &version, &destinations, true, dry_run)
         }
         Command::PushDockerhub(args) => release_to(session, args, "dagster"),
@@ -146,7 +156,7 @@ fn run(session: &Session, command: Command) -> Result<()> {
                 name: &name,
                 dagster_version: &config::version_tag(&dagster_version)?,
                 set_latest,
-                platforms: &config::platforms(platforms)?,
+                platforms: &platforms,
                 repository: repository.as_deref(),
             };
             dockerhub::build_and_push(session, &release, dry_run)
@@ -170,7 +180,8 @@ fn run(session: &Session, command: Command) -> Result<()> {
                 dagster_version,
                 platforms,
             };
-            let request = BuildRequest::all(name, config::build_settings(options)?)
+            let settings = config::build_settings(options)?;
+            let request = BuildRequest::all(config::image_name_if_given(name)?, settings)
                 .with_bases(with_deps)
                 .platforms_in_one_build();
             export::bake(session, &request, push)
@@ -190,7 +201,8 @@ fn run(session: &Session, command: Command) -> Result<()> {
             let agents = config::agent_tags(&agents)?;
             // Fresh agents have no bases built earlier, so the pipeline builds them too (or,
             // with `--skip-unchanged`, pulls those that did not change).
-            let request = BuildRequest::all(name, config::build_settings(options)?)
+            let settings = config::build_settings(options)?;
+            let request = BuildRequest::all(config::image_name_if_given(name)?, settings)
                 .with_bases(true)
                 .skipping_unchanged(skip_unchanged);
             export::pipeline(session, &request, &agents)
@@ -198,7 +210,7 @@ fn run(session: &Session, command: Command) -> Result<()> {
         Command::Record(built) => record::record(session, &BuiltElsewhere::from_cli(built)?),
         Command::Pull { built, platform } => {
             let built = BuiltElsewhere::from_cli(built)?;
-            record::pull(session, &built, config::platform(platform)?.as_ref())
+            record::pull(session, &built, platform.as_ref())
         }
         Command::Index {
             built,
@@ -206,10 +218,10 @@ fn run(session: &Session, command: Command) -> Result<()> {
             dry_run,
         } => {
             let built = BuiltElsewhere::from_cli(built)?;
-            record::index(session, &built, &config::platforms(platforms)?, dry_run)
+            record::index(session, &built, &platforms, dry_run)
         }
         Command::Completions { shell } => {
-            docs::completions(shell);
+            docs::completions(&session.out, shell);
             Ok(())
         }
         Command::ManPage => {
@@ -232,7 +244,7 @@ fn release_to(session: &Session, args: ReleaseArgs, namespace: &str) -> Result<(
     let set_latest = args.set_latest;
     release::release(
         session,
-        &args.name,
+        &name,
         &version,
         &destinations,
         set_latest,
@@ -242,12 +254,12 @@ fn release_to(session: &Session, args: ReleaseArgs, namespace: &str) -> Result<(
 
 /// Every folder of the images folder, as the original lists them (sorted); `check` names those
 /// that are no image (without `versions.yaml`).
-fn list(catalog: &Catalog) -> Result<()> {
-    let mut out = String::new();
+fn list(out: &Output, catalog: &Catalog) -> Result<()> {
+    let mut text = String::new();
     for name in catalog.folders()? {
-        out.push_str(&name);
-        out.push('\n');
+        text.push_str(&name);
+        text.push('\n');
     }
-    print_stdout(&out);
+    out.data(&text);
     Ok(())
 }

@@ -9,13 +9,14 @@ use std::collections::BTreeSet;
 use crate::catalog::{Error as CatalogError, Image, LastUpdated};
 use crate::engine::LocalImage;
 use crate::error::{Error, Result};
+use crate::output::Output;
 use crate::prune;
 use crate::reference::LOCAL_NAMESPACE;
 
 use super::prune_remote::Remote;
 
 use crate::lock::Lock;
-use crate::ops::{Session, builds_lock, print_stdout, state_dir};
+use crate::ops::{Session, builds_lock, state_dir};
 
 pub fn prune(
     session: &Session,
@@ -35,7 +36,7 @@ pub fn prune(
         .collect::<std::result::Result<Vec<Image>, _>>()?;
     let mut removed = 0;
     for image in &catalog_images {
-        removed += prune_entries(image, dry_run)?;
+        removed += prune_entries(&session.out, image, dry_run)?;
     }
     if images {
         removed += prune_images(session, &catalog_images, dry_run)?;
@@ -44,13 +45,13 @@ pub fn prune(
         removed += super::prune_remote::prune_remote(session, &catalog_images, &remote, dry_run)?;
     }
     if removed == 0 {
-        print_stdout("nothing to prune\n");
+        session.out.data("nothing to prune\n");
     }
     Ok(())
 }
 
 /// Removes the entries of `image` for versions it no longer has; returns how many.
-fn prune_entries(image: &Image, dry_run: bool) -> Result<usize> {
+fn prune_entries(out: &Output, image: &Image, dry_run: bool) -> Result<usize> {
     let leftovers = image.last_updated.entries_not_in(&image.versions);
     if leftovers.is_empty() {
         return Ok(0);
@@ -67,7 +68,7 @@ fn prune_entries(image: &Image, dry_run: bool) -> Result<usize> {
             format!("{verb} '{version}': {timestamp} from {}\n", path.display())
         })
         .collect();
-    print_stdout(&lines);
+    out.data(&lines);
     Ok(leftovers.len())
 }
 
@@ -86,12 +87,12 @@ fn prune_images(session: &Session, images: &[Image], dry_run: bool) -> Result<us
     }
     let described = describe_images(session, &doomed)?;
     let freed = if dry_run {
-        would_free(&doomed, &described)
+        would_free(&session.out, &doomed, &described)
     } else {
         remove_images(session, &doomed, &described)?
     };
     let verb = if dry_run { "would free" } else { "freed" };
-    print_stdout(&format!(
+    session.out.data(&format!(
         "{verb} up to {} (docker's image sizes, which count the layers shared with images that stay)\n",
         prune::human_size(freed)
     ));
@@ -110,10 +111,10 @@ fn idle_images(session: &Session, images: &[Image]) -> Result<(Vec<Image>, Vec<L
                 locks.push(lock);
                 idle.push(image.clone());
             }
-            None => say!(
+            None => session.out.say(format_args!(
                 "skipping the images of `{}`: a run is building it (prune it once that run ends)",
                 image.name
-            ),
+            )),
         }
     }
     Ok((idle, locks))
@@ -136,7 +137,7 @@ fn describe_images(session: &Session, references: &[String]) -> Result<Vec<Local
 }
 
 /// What removing `doomed` would free: the images none of whose tags would stay.
-fn would_free(doomed: &[String], described: &[LocalImage]) -> u64 {
+fn would_free(out: &Output, doomed: &[String], described: &[LocalImage]) -> u64 {
     let mut freed = 0;
     let mut counted = BTreeSet::new();
     for (reference, image) in doomed.iter().zip(described) {
@@ -144,7 +145,7 @@ fn would_free(doomed: &[String], described: &[LocalImage]) -> u64 {
         if deleted && counted.insert(&image.id) {
             freed += image.size;
         }
-        print_stdout(&outcome_line(reference, image, deleted, true));
+        out.data(&outcome_line(reference, image, deleted, true));
     }
     freed
 }
@@ -157,7 +158,9 @@ fn remove_images(session: &Session, doomed: &[String], described: &[LocalImage])
         if deleted {
             freed += image.size;
         }
-        print_stdout(&outcome_line(reference, image, deleted, false));
+        session
+            .out
+            .data(&outcome_line(reference, image, deleted, false));
     }
     Ok(freed)
 }

@@ -8,7 +8,8 @@ use jiff::ToSpan;
 
 use crate::catalog::{Error as CatalogError, Image};
 use crate::error::{Error, Result};
-use crate::ops::{Session, print_stdout};
+use crate::ops::Session;
+use crate::output::Output;
 use crate::prune_remote::{self, Policy, RemoteTag};
 use crate::publish::defines;
 use crate::registry::{self, Problem, Registry, RegistryClient, RemoteError, ecr};
@@ -44,7 +45,7 @@ pub fn prune_remote(
     let deadline = session.registry_timeout;
     let mut removed = 0;
     for image in images {
-        let repository = registry.repository(&image.image_name());
+        let repository = registry.repository(&image.name);
         let listing = session
             .sign_ins
             .with_client(&hosts, &mut logins, deadline, |client| {
@@ -52,7 +53,9 @@ pub fn prune_remote(
             });
         let listing = match listing {
             Err(RemoteError::Request { problem, .. }) if is_no_repository(&problem) => {
-                crate::debug::line(format_args!("`{repository}` is not in the registry"));
+                session
+                    .out
+                    .debug(format_args!("`{repository}` is not in the registry"));
                 continue;
             }
             listing => listing?,
@@ -68,7 +71,7 @@ pub fn prune_remote(
                 .iter()
                 .map(|remote| format!("would delete {repository}:{}\n", remote.tag))
                 .collect();
-            print_stdout(&lines);
+            session.out.data(&lines);
         } else {
             delete(session, registry, &repository, &doomed, &logins)?;
         }
@@ -119,11 +122,12 @@ fn delete(
     let host = registry.host();
     let mut deleted = Vec::new();
     let result = if ecr::is_aws(host) {
-        delete_ecr_tags(host, repository, doomed, &mut deleted)
+        delete_ecr_tags(&session.out, host, repository, doomed, &mut deleted)
     } else {
         let hosts = [host.to_owned()];
-        RegistryClient::connect(&hosts, logins, session.registry_timeout)
-            .and_then(|client| delete_manifests(&client, repository, doomed, &mut deleted))
+        RegistryClient::connect(&hosts, logins, session.registry_timeout).and_then(|client| {
+            delete_manifests(&session.out, &client, repository, doomed, &mut deleted)
+        })
     };
     result.map_err(|source| Error::PruneIncomplete {
         source: Box::new(source),
@@ -139,6 +143,7 @@ fn delete(
 /// Deletes the manifest of each of `doomed` once, which deletes every tag naming it; adds the
 /// tags deleted to `deleted`, saying each.
 fn delete_manifests(
+    out: &Output,
     client: &RegistryClient,
     repository: &str,
     doomed: &[RemoteTag],
@@ -153,7 +158,7 @@ fn delete_manifests(
     }
     for (digest, tags) in by_digest {
         client.delete_manifest(repository, digest)?;
-        say_deleted(repository, &tags);
+        say_deleted(out, repository, &tags);
         deleted.extend(tags.into_iter().map(str::to_owned));
     }
     Ok(())
@@ -162,6 +167,7 @@ fn delete_manifests(
 /// Deletes `doomed` from `repository` of the AWS registry `host` by tag, in batches; adds the
 /// tags deleted to `deleted`, saying each. A tag ECR did not delete is a failure.
 fn delete_ecr_tags(
+    out: &Output,
     host: &str,
     repository: &str,
     doomed: &[RemoteTag],
@@ -172,7 +178,7 @@ fn delete_ecr_tags(
     for batch in tags.chunks(ecr::BATCH_DELETE_MAX) {
         let answer = ecr::batch_delete(host, path, batch)?;
         let done: Vec<&str> = answer.deleted.iter().map(String::as_str).collect();
-        say_deleted(repository, &done);
+        say_deleted(out, repository, &done);
         deleted.extend(answer.deleted.iter().cloned());
         if !answer.failed.is_empty() {
             let failures: Vec<String> = answer
@@ -190,10 +196,10 @@ fn delete_ecr_tags(
     Ok(())
 }
 
-fn say_deleted(repository: &str, tags: &[&str]) {
+fn say_deleted(out: &Output, repository: &str, tags: &[&str]) {
     let lines: String = tags
         .iter()
         .map(|tag| format!("deleted {repository}:{tag}\n"))
         .collect();
-    print_stdout(&lines);
+    out.data(&lines);
 }

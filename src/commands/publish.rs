@@ -10,17 +10,18 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog::{Error as CatalogError, Image, file};
 use crate::error::Result;
+use crate::output::Output;
 use crate::plan::{self, Plan};
 use crate::publish::{
     self, FileEdit, SnapType, State, Step, defines, pin, references, snapshot_diff,
 };
-use crate::reference::{Target, Timestamp};
+use crate::reference::{ImageName, Platform, Target, Timestamp};
 use crate::report;
 
 use super::config::{BuildSettings, Publish as PublishArgs};
 use crate::ops::build::{self, BuildRequest};
 use crate::ops::freeze;
-use crate::ops::{Session, display, print_stdout, push, state_dir, state_path};
+use crate::ops::{Session, display, push, state_dir, state_path};
 
 pub fn publish(session: &Session, args: &PublishArgs) -> Result<()> {
     let snap_type = args.snap_type;
@@ -59,7 +60,7 @@ pub fn publish(session: &Session, args: &PublishArgs) -> Result<()> {
     release.state.save(&state_path)?;
     release.run(&state_path)?;
     State::remove(&state_path)?;
-    print_stdout(&release.summary());
+    session.out.data(&release.summary());
     Ok(())
 }
 
@@ -123,7 +124,7 @@ fn start(
         .versions
         .keys()
         .filter_map(|v| target.last_updated.get(v));
-    previous.extend(built.map(Timestamp::recorded));
+    previous.extend(built.cloned());
     if let Some(text) = file::read_text_if_exists(defines)? {
         let name = defines::variable(args.snap_type.as_str());
         previous.push(Timestamp::recorded(defines::value(defines, &text, name)?));
@@ -166,7 +167,10 @@ fn resume(state: State, args: &PublishArgs) -> Result<State> {
     if !args.platforms.is_empty() && args.platforms != state.platforms {
         let recorded = match state.platforms.as_slice() {
             [] => "no `--platform`".to_owned(),
-            platforms => format!("`--platform {}`", platforms.join(" --platform ")),
+            platforms => {
+                let spelled: Vec<String> = platforms.iter().map(Platform::to_string).collect();
+                format!("`--platform {}`", spelled.join(" --platform "))
+            }
         };
         let option = "platform";
         return Err(publish::Error::ResumedDifferently { option, recorded }.into());
@@ -204,11 +208,11 @@ impl Release<'_> {
             let describe = self.describe(step);
             report::line(&format!("step {}/{}: {describe}", number + 1, steps.len()));
             if let Err(error) = self.run_step(step, false) {
-                say!(
+                self.session.out.say(format_args!(
                     "note: the step `{step}` did not finish; continue with `publish -t {} \
                      --resume` (same timestamp, finished steps not redone)",
                     self.snap_type.as_str()
-                );
+                ));
                 return Err(error);
             }
             self.state.finished.push(step);
@@ -228,10 +232,10 @@ impl Release<'_> {
                 self.describe(step)
             );
             if self.state.finished.contains(&step) {
-                print_stdout(&format!("{header} (done)\n"));
+                self.session.out.data(&format!("{header} (done)\n"));
                 continue;
             }
-            print_stdout(&format!("{header}\n"));
+            self.session.out.data(&format!("{header}\n"));
             self.run_step(step, true)?;
         }
         Ok(())
@@ -263,7 +267,7 @@ impl Release<'_> {
     fn run_step(&mut self, step: Step, dry_run: bool) -> Result<()> {
         match step {
             Step::PinCommit => match &self.state.git_hash {
-                Some(commit) => apply(&[self.pin_edit(commit)?], dry_run),
+                Some(commit) => apply(&self.session.out, &[self.pin_edit(commit)?], dry_run),
                 None => Ok(()),
             },
             Step::BuildBuilder | Step::BuildTarget => self.build(step, dry_run),
@@ -277,8 +281,10 @@ impl Release<'_> {
             }
             Step::RecordTimestamp => {
                 let (edits, warnings) = self.record_edits()?;
-                warnings.iter().for_each(|w| say!("warning: {w}"));
-                apply(&edits, dry_run)
+                warnings
+                    .iter()
+                    .for_each(|w| self.session.out.say(format_args!("warning: {w}")));
+                apply(&self.session.out, &edits, dry_run)
             }
         }
     }
@@ -304,14 +310,14 @@ impl Release<'_> {
     /// less what an earlier step builds and, when resuming, what is recorded at T already.
     /// The target builds on the bases of the builder as the builder's step built them: the
     /// snapshot is installed on the very images it was frozen on.
-    fn build_plan(&self, step: Step) -> Result<(BuildRequest, BTreeMap<String, Image>, Plan)> {
+    fn build_plan(&self, step: Step) -> Result<(BuildRequest, BTreeMap<ImageName, Image>, Plan)> {
         let (name, earlier) = match step {
             Step::BuildTarget => (&self.target.name, self.planned_targets(&self.builder.name)?),
             _ => (&self.builder.name, Vec::new()),
         };
         let request = self.build_request(name)?;
         let (images, plan) = build::resolve(self.session, &request)?;
-        let timestamp = Some(self.state.timestamp.as_str());
+        let timestamp = Some(&self.state.timestamp);
         let keep: Vec<bool> = plan
             .builds
             .iter()
@@ -330,18 +336,18 @@ impl Release<'_> {
     }
 
     /// Every image-version that building `name` with its local bases makes.
-    fn planned_targets(&self, name: &str) -> Result<Vec<Target>> {
+    fn planned_targets(&self, name: &ImageName) -> Result<Vec<Target>> {
         let (_, plan) = build::resolve(self.session, &self.build_request(name)?)?;
         Ok(plan.builds.into_iter().map(|build| build.target).collect())
     }
 
-    fn build_request(&self, name: &str) -> Result<BuildRequest> {
+    fn build_request(&self, name: &ImageName) -> Result<BuildRequest> {
         let settings = BuildSettings {
             timestamp: Timestamp::parse(&self.state.timestamp)?,
             dagster_version: self.state.dagster_version.clone(),
             platforms: self.state.platforms.clone(),
         };
-        Ok(BuildRequest::all(Some(name.to_owned()), settings).with_bases(true))
+        Ok(BuildRequest::all(Some(name.clone()), settings).with_bases(true))
     }
 
     /// Freezes the builder into the snapshot files and prints what changed in each.
@@ -349,7 +355,7 @@ impl Release<'_> {
         let timestamp = Some(&self.state.timestamp);
         let freezes = freeze::freezes(self.session, &self.builder, &self.target, timestamp)?;
         if dry_run {
-            print_stdout(&freeze::describe(&freezes));
+            self.session.out.data(&freeze::describe(&freezes));
             return Ok(());
         }
         let frozen = freeze::run(&self.builder, freezes)?;
@@ -364,7 +370,7 @@ impl Release<'_> {
             changes += &snapshot_diff::describe(&snapshot_diff::diff(&old, &file.text));
         }
         freeze::write(&frozen)?;
-        print_stdout(&changes);
+        self.session.out.data(&changes);
         Ok(())
     }
 
@@ -442,10 +448,10 @@ impl Release<'_> {
 
 /// Writes every edit that changes its file (atomically, unless the file changed since it was
 /// read), or prints them as diffs (`dry_run`).
-fn apply(edits: &[FileEdit], dry_run: bool) -> Result<()> {
+fn apply(out: &Output, edits: &[FileEdit], dry_run: bool) -> Result<()> {
     for edit in edits.iter().filter(|edit| edit.changes_anything()) {
         if dry_run {
-            print_stdout(&edit.unified_diff());
+            out.data(&edit.unified_diff());
         } else {
             file::replace(&edit.path, |current| {
                 if current.unwrap_or_default() == edit.old {
@@ -472,7 +478,10 @@ mod tests {
     fn args(platforms: &[&str]) -> PublishArgs {
         PublishArgs {
             snap_type: SnapType::Unit,
-            platforms: platforms.iter().map(|p| p.to_string()).collect(),
+            platforms: platforms
+                .iter()
+                .map(|p| Platform::parse(p).unwrap())
+                .collect(),
             git_hash: None,
             dagster_version: None,
             timestamp: None,
@@ -484,7 +493,10 @@ mod tests {
 
     #[test]
     fn a_resumed_run_keeps_its_platforms_and_refuses_others() {
-        let platforms = vec!["linux/amd64".to_owned(), "linux/arm64".to_owned()];
+        let platforms = vec![
+            Platform::linux_amd64(),
+            Platform::parse("linux/arm64").unwrap(),
+        ];
         let state = State::new(
             Timestamp::recorded("T"),
             None,

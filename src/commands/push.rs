@@ -2,44 +2,43 @@
 //! pushed to the registry ([`crate::ops::push`]), and the tags the registry has of an image.
 
 use crate::error::Result;
-use crate::reference::{ImageName, PythonVersion, Tag};
+use crate::reference::{ImageName, Platform, PythonVersion, Tag};
 
 use crate::ops::push::Pushes;
-use crate::ops::{Session, platform_index, print_stdout};
+use crate::ops::{Session, platform_index};
 
 /// What `push` and `push-all` push of an image.
 pub struct Push<'a> {
     /// One Python version, else every one.
-    pub python_version: Option<&'a str>,
+    pub python_version: Option<&'a PythonVersion>,
     /// The tag instead of `py<V>-<timestamp>`.
     pub custom_tag: Option<&'a Tag>,
     /// Platforms instead of the image.yaml ones.
-    pub platforms: &'a [String],
+    pub platforms: &'a [Platform],
 }
 
 /// Pushes `python_version` of `name` (or every version) as `<registry>/<name>:py<V>-<timestamp>`,
 /// or as `<registry>/<name>:<custom_tag>`: for several `platforms` (else those of its
 /// image.yaml), each platform's image and then their index under that tag.
-pub fn push(session: &Session, name: &str, push: &Push, dry_run: bool) -> Result<()> {
+pub fn push(session: &Session, name: &ImageName, push: &Push, dry_run: bool) -> Result<()> {
     let image = session.catalog()?.image(name)?;
     let registry = session.registry()?;
     let custom_tag = push.custom_tag.map(Tag::as_str);
-    let versions: Vec<&str> = match push.python_version {
+    let versions: Vec<PythonVersion> = match push.python_version {
         Some(version) => {
             image.version(version)?;
-            vec![version]
+            vec![version.clone()]
         }
-        None => image.versions.keys().map(String::as_str).collect(),
+        None => image.versions.keys().cloned().collect(),
     };
     let platforms = platform_index::platforms_to_push(&image, push.platforms);
     let mut pushes = Pushes::default();
-    for version in versions {
+    for version in &versions {
         let timestamp = image.last_built(version)?;
-        let version = PythonVersion::new(version);
         pushes.add(
             registry,
-            &image.image_name(),
-            (&version, &timestamp),
+            &image.name,
+            (version, &timestamp),
             platforms,
             custom_tag,
         );
@@ -59,7 +58,7 @@ pub fn tags(session: &Session, name: &ImageName) -> Result<()> {
         .with_client(&hosts, &mut logins, deadline, |client| {
             client.tags(&repository)
         })?;
-    print_stdout(
+    session.out.data(
         &tags
             .iter()
             .map(|tag| format!("{tag}\n"))

@@ -8,7 +8,7 @@ use crate::catalog::Image;
 use crate::error::Result;
 use crate::names;
 use crate::reference::{
-    Platform, PythonVersion, Timestamp, local_tag, platform_version_tag, version_tag,
+    ImageName, Platform, PythonVersion, Timestamp, local_tag, platform_version_tag, version_tag,
 };
 
 use super::config::BuiltElsewhere;
@@ -28,9 +28,9 @@ pub fn pull(session: &Session, built: &BuiltElsewhere, platform: Option<&Platfor
     let image = built_image(session, name, python_version, timestamp)?;
     let registry = session.registry()?;
     let tag = platform_version_tag(python_version, timestamp, platform);
-    let name = image.image_name();
-    let remote = format!("{}:{tag}", registry.repository(&name));
-    let local = local_tag(&name, python_version, timestamp);
+    let name = &image.name;
+    let remote = format!("{}:{tag}", registry.repository(name));
+    let local = local_tag(name, python_version, timestamp);
     let docker = &session.docker;
     crate::ops::engine_login::login_if_aws(session, registry.host())?;
     docker.pull(&remote).run(&format!("pulling `{remote}`"))?;
@@ -45,7 +45,7 @@ pub fn pull(session: &Session, built: &BuiltElsewhere, platform: Option<&Platfor
 pub fn index(
     session: &Session,
     built: &BuiltElsewhere,
-    platforms: &[String],
+    platforms: &[Platform],
     dry_run: bool,
 ) -> Result<()> {
     let (name, version, timestamp) = (&built.name, &built.python_version, &built.timestamp);
@@ -53,14 +53,8 @@ pub fn index(
     let platforms = platform_index::platforms_to_push(&image, platforms);
     let registry = session.registry()?;
     let tag = crate::reference::version_tag(version, timestamp);
-    let (_, index) = platform_index::per_platform(
-        registry,
-        &image.image_name(),
-        version,
-        timestamp,
-        platforms,
-        &tag,
-    );
+    let (_, index) =
+        platform_index::per_platform(registry, &image.name, version, timestamp, platforms, &tag);
     let hosts = [registry.host().to_owned()];
     platform_index::assemble(session, &hosts, &[index], dry_run)
 }
@@ -68,7 +62,7 @@ pub fn index(
 /// The image `name`, once its `python_version` and the tag at `timestamp` are checked.
 fn built_image(
     session: &Session,
-    name: &str,
+    name: &ImageName,
     python_version: &PythonVersion,
     timestamp: &Timestamp,
 ) -> Result<Image> {

@@ -9,26 +9,27 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
-use crate::reference::{PythonVersion, Tag, local_tag, version_tag};
+use crate::output::Output;
+use crate::reference::{ImageName, Tag, local_tag, version_tag};
 use crate::registry::{self, Logins, RegistryClient, RemoteError};
 
 use super::config::Destination;
+use crate::ops::Session;
 use crate::ops::outcome::Outcome;
 use crate::ops::push::{AfterFailure, Publication, print_docker_steps, push_with_docker};
-use crate::ops::{Session, print_stdout};
 
 /// Publishes the first Python version of `name` as `<repo>:<dagster_version>`, and with
 /// `set_latest` as `<repo>:latest`, for every destination repository.
 pub fn release(
     session: &Session,
-    name: &str,
+    name: &ImageName,
     dagster_version: &Tag,
     destinations: &[Destination],
     set_latest: bool,
     dry_run: bool,
 ) -> Result<()> {
     let image = session.catalog()?.image(name)?;
-    let version = PythonVersion::new(image.first_version());
+    let version = image.first_version().clone();
     let timestamp = image.last_built(&version)?;
     let mut hosts = BTreeSet::new();
     let mut targets = Vec::new();
@@ -41,21 +42,21 @@ pub fn release(
         }
     }
     let publication = Publication {
-        source: local_tag(&image.image_name(), &version, &timestamp),
+        source: local_tag(&image.name, &version, &timestamp),
         targets,
     };
     let pushed = session.registry().ok().map(|registry| Pushed {
         host: registry.host().to_owned(),
         reference: format!(
             "{}:{}",
-            registry.repository(&image.image_name()),
+            registry.repository(&image.name),
             version_tag(&version, &timestamp)
         ),
     });
     let hosts: Vec<String> = hosts.into_iter().collect();
     let several_platforms = image.config.platforms.len() > 1;
     if dry_run && several_platforms {
-        print_index_copy(pushed.as_ref(), &hosts, &publication.targets);
+        print_index_copy(&session.out, pushed.as_ref(), &hosts, &publication.targets);
         return Ok(());
     }
     if several_platforms {
@@ -63,7 +64,7 @@ pub fn release(
     }
     if dry_run {
         if let Some(pushed) = &pushed {
-            note_copy_inside_registries(pushed);
+            note_copy_inside_registries(&session.out, pushed);
         }
         print_docker_steps(session, &hosts, &[publication]);
         return Ok(());
@@ -74,24 +75,29 @@ pub fn release(
 /// What a release of several platforms does, as `--dry-run` shows it: the AWS passwords it
 /// signs in with where docker has no credentials, then the index copied inside the registries,
 /// with no docker command.
-fn print_index_copy(pushed: Option<&Pushed>, destination_hosts: &[String], targets: &[String]) {
+fn print_index_copy(
+    out: &Output,
+    pushed: Option<&Pushed>,
+    destination_hosts: &[String],
+    targets: &[String],
+) {
     let source = pushed.map_or("the pushed index (no registry given)", |p| {
         p.reference.as_str()
     });
     let source_host = pushed.map(|p| p.host.clone());
     let hosts: BTreeSet<&String> = source_host.iter().chain(destination_hosts).collect();
-    let mut out = String::new();
+    let mut text = String::new();
     for host in hosts {
         if let Some(password) = registry::aws_password_needed(host) {
-            out += &format!("# sign in to {host} with the password of `{password}`\n");
+            text += &format!("# sign in to {host} with the password of `{password}`\n");
         }
     }
     for target in targets {
-        out += &format!(
+        text += &format!(
             "# copy {source} (an index, every platform) to {target} inside the registries\n"
         );
     }
-    print_stdout(&out);
+    out.data(&text);
 }
 
 /// Copies the index `pushed` of a multi-platform image with every platform's image inside the
@@ -101,7 +107,7 @@ fn copy_index(
     session: &Session,
     hosts: &[String],
     pushed: Option<Pushed>,
-    name: &str,
+    name: &ImageName,
     targets: &[String],
 ) -> Result<()> {
     let Some(pushed) = pushed else {
@@ -119,7 +125,7 @@ fn copy_index(
     match copy.run(&mut logins) {
         Ok(Copied::Done) => Ok(()),
         Ok(Copied::SourceMissing) => Err(Error::IndexNotPushed {
-            name: name.to_owned(),
+            name: name.to_string(),
             reference: pushed.reference,
         }),
         Err(Failed::AtSource(error) | Failed::Elsewhere(error)) => {
@@ -136,15 +142,15 @@ struct Pushed {
 
 /// Says on stderr what `--dry-run` does not show of a release: the copy it tries first, and the
 /// AWS password reading the source needs.
-fn note_copy_inside_registries(pushed: &Pushed) {
+fn note_copy_inside_registries(out: &Output, pushed: &Pushed) {
     let password = registry::aws_password_needed(&pushed.host)
         .map(|command| format!(" (reading it needs the password of `{command}`)"))
         .unwrap_or_default();
-    say!(
+    out.say(format_args!(
         "note: without --dry-run, `{}` is copied inside the registries when its registry has \
          it{password}; these are the commands run when it does not, or cannot be copied",
         pushed.reference
-    );
+    ));
 }
 
 /// Copies `pushed` to the targets inside the registries when its registry has it, else tags
@@ -169,12 +175,14 @@ fn copy_else_push(
         match copy.run(&mut logins) {
             Ok(Copied::Done) => return Ok(()),
             Ok(Copied::SourceMissing) => {}
-            Err(Failed::AtSource(error)) if !error.is_interrupted() => say!(
-                "warning: cannot copy `{}` inside the registry ({}): pushing the local image \
+            Err(Failed::AtSource(error)) if !error.is_interrupted() => {
+                session.out.say(format_args!(
+                    "warning: cannot copy `{}` inside the registry ({}): pushing the local image \
                  instead",
-                pushed.reference,
-                registry::joined_lines(&error.to_string())
-            ),
+                    pushed.reference,
+                    registry::joined_lines(&error.to_string())
+                ))
+            }
             Err(Failed::AtSource(error) | Failed::Elsewhere(error)) => {
                 return stopped(error, &publication.targets, published.into_inner());
             }
@@ -242,20 +250,20 @@ impl ReleaseCopy<'_> {
             .with_client(&hosts, logins, deadline, |client| self.copy(client))
             .map_err(|error| self.blame(error))?;
         let Some(copied) = copied else {
-            say!(
+            self.session.out.say(format_args!(
                 "`{}` is not in the registry: pushing the local image",
                 self.pushed.reference
-            );
+            ));
             return Ok(Copied::SourceMissing);
         };
-        say!(
+        self.session.out.say(format_args!(
             "copied `{}` ({}) to `{}` without docker: {} blob(s) mounted, {} uploaded",
             self.pushed.reference,
             copied.digest,
             self.targets.join("`, `"),
             copied.mounted,
             copied.uploaded
-        );
+        ));
         Ok(Copied::Done)
     }
 

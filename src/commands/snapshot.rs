@@ -4,14 +4,14 @@
 use crate::error::Result;
 use crate::publish::SnapType;
 
-use crate::ops::{Session, freeze, print_stdout};
+use crate::ops::{Session, freeze};
 
 pub fn snapshot(session: &Session, snap_type: SnapType, dry_run: bool) -> Result<()> {
     let builder = session.catalog()?.image(&snap_type.builder())?;
     let target = session.catalog()?.image(&snap_type.target())?;
     let freezes = freeze::freezes(session, &builder, &target, None)?;
     if dry_run {
-        print_stdout(&freeze::describe(&freezes));
+        session.out.data(&freeze::describe(&freezes));
         return Ok(());
     }
     freeze::write(&freeze::run(&builder, freezes)?)

@@ -9,12 +9,13 @@ use serde::Serialize;
 use crate::catalog::{Image, lookup};
 use crate::error::Result;
 use crate::freshness::current_tag;
+use crate::output::Output;
 use crate::plan::{self, Plan};
 use crate::reference::{ImageName, Platform, Target, Timestamp, platform_version_tag};
 use crate::registry::{self, Registry, RegistryClient, RemoteError};
 use crate::report::table;
 
-use crate::ops::{Session, incremental, print_stdout};
+use crate::ops::{Session, incremental};
 
 /// One row of `status`; the JSON output is an array of these.
 #[derive(Debug, Serialize)]
@@ -67,13 +68,13 @@ pub fn status(session: &Session, name: Option<&str>, json: bool) -> Result<()> {
     } else {
         render(&rows)
     };
-    print_stdout(&out);
+    session.out.data(&out);
     Ok(())
 }
 
 fn rows(
     session: &Session,
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     plan: &Plan,
     targets: &[Target],
 ) -> Result<Vec<Row>> {
@@ -88,27 +89,23 @@ fn rows(
         }
         let image = lookup(images, &build.target.image)?;
         let version = &build.target.python_version;
-        let last_updated = image.last_updated.get(version).map(str::to_owned);
-        let platform = build.platform.as_deref();
-        let pushed = match (&mut registry, &last_updated) {
+        let last_updated = image.last_updated.get(version);
+        let platform = build.platform.as_ref();
+        let pushed = match (&mut registry, last_updated) {
             (Some(registry), Some(timestamp)) => {
-                let tag = platform_version_tag(
-                    version,
-                    &Timestamp::recorded(timestamp.as_str()),
-                    platform.map(Platform::of).as_ref(),
-                );
-                registry.is_pushed(&image.image_name(), &tag)?
+                let tag = platform_version_tag(version, timestamp, platform);
+                registry.is_pushed(&image.name, &tag)?
             }
             (Some(_), None) => Some(false),
             (None, _) => None,
         };
         rows.push(Row {
-            image: image.name.clone(),
+            image: image.name.to_string(),
             python_version: version.to_string(),
-            platform: build.platform.clone(),
+            platform: build.platform.as_ref().map(Platform::to_string),
             local_image: current_tag(image, version, platform)
                 .is_some_and(|tag| local.contains(&tag)),
-            last_updated,
+            last_updated: last_updated.map(Timestamp::to_string),
             stale,
             reasons: reasons.iter().map(ToString::to_string).collect(),
             pushed,
@@ -134,6 +131,7 @@ fn configured_registry(session: &Session) -> Result<Option<Registry>> {
 /// Asks a registry whether tags are there. Its first failure is said once on stderr, and it is
 /// not asked again: every later answer is unknown, rather than one more timeout each.
 struct PushedLookup {
+    out: Output,
     registry: Registry,
     /// None once the registry could not be asked.
     client: Option<RegistryClient>,
@@ -147,9 +145,13 @@ impl PushedLookup {
         let deadline = session.registry_timeout;
         let client = (session.sign_ins.sign_in(&hosts))
             .and_then(|logins| RegistryClient::connect(&hosts, &logins, deadline))
-            .map_err(|error| warn_cannot_ask(&registry, &error))
+            .map_err(|error| warn_cannot_ask(&session.out, &registry, &error))
             .ok();
-        Self { registry, client }
+        Self {
+            out: session.out,
+            registry,
+            client,
+        }
     }
 
     /// Whether the registry has `image` as `tag`: None when it could not be asked.
@@ -162,7 +164,7 @@ impl PushedLookup {
             Ok(digest) => Ok(Some(digest.is_some())),
             Err(error @ RemoteError::Interrupted) => Err(error.into()),
             Err(error) => {
-                warn_cannot_ask(&self.registry, &error);
+                warn_cannot_ask(&self.out, &self.registry, &error);
                 self.client = None;
                 Ok(None)
             }
@@ -170,12 +172,12 @@ impl PushedLookup {
     }
 }
 
-fn warn_cannot_ask(registry: &Registry, error: &RemoteError) {
-    say!(
+fn warn_cannot_ask(out: &Output, registry: &Registry, error: &RemoteError) {
+    out.say(format_args!(
         "warning: cannot ask registry `{}` whether images are pushed: {}",
         registry.host(),
         error.reason()
-    );
+    ));
 }
 
 fn render(rows: &[Row]) -> String {

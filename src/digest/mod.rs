@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::catalog::image_config::Copy;
 use crate::catalog::{self, file};
 use crate::dockerignore::DockerIgnore;
+use crate::reference::Platform;
 
 /// The image label holding the input digest.
 pub const LABEL: &str = "io.dagster-image.input-digest";
@@ -26,7 +27,7 @@ const ALWAYS_SENT: [&str; 2] = ["Dockerfile", ".dockerignore"];
 pub struct Inputs<'a> {
     pub context: &'a str,
     pub build_args: &'a [(String, String)],
-    pub platform: Option<&'a str>,
+    pub platform: Option<&'a Platform>,
     /// The input digest of the local base image, when there is one.
     pub base: Option<&'a str>,
     /// Each upstream image reference with what stands for it (`upstream::Pin::to_text`), sorted.
@@ -61,7 +62,7 @@ pub fn input_digest(inputs: &Inputs) -> String {
     for (name, value) in inputs.build_args {
         field(&mut hasher, "arg", &format!("{name}={value}"));
     }
-    field(&mut hasher, "platform", inputs.platform.unwrap_or(""));
+    field(&mut hasher, "platform", &platform_text(inputs.platform));
     field(&mut hasher, "base", inputs.base.unwrap_or(""));
     for (reference, pin) in inputs.upstream {
         field(&mut hasher, "upstream", &format!("{reference}={pin}"));
@@ -114,13 +115,18 @@ pub fn shown_reference(reference: &str, build_args: &[(String, String)]) -> Stri
 }
 
 /// A digest of build arguments and platform.
-fn args_digest(build_args: &[(String, String)], platform: Option<&str>) -> String {
+fn args_digest(build_args: &[(String, String)], platform: Option<&Platform>) -> String {
     let mut hasher = blake3::Hasher::new();
     for (name, value) in build_args {
         field(&mut hasher, "arg", &format!("{name}={value}"));
     }
-    field(&mut hasher, "platform", platform.unwrap_or(""));
+    field(&mut hasher, "platform", &platform_text(platform));
     hasher.finalize().to_hex().to_string()
+}
+
+/// A platform as a digest counts it: its `--platform` spelling, empty for none.
+fn platform_text(platform: Option<&Platform>) -> String {
+    platform.map(Platform::to_string).unwrap_or_default()
 }
 
 fn field(hasher: &mut blake3::Hasher, name: &str, value: &str) {
@@ -543,7 +549,8 @@ mod tests {
         let base = inputs(&args, None, None);
         assert!(base.starts_with("blake3:"));
         assert_ne!(inputs(&[("A".into(), "2".into())], None, None), base);
-        assert_ne!(inputs(&args, Some("linux/arm64"), None), base);
+        let arm = Platform::parse("linux/arm64").unwrap();
+        assert_ne!(inputs(&args, Some(&arm), None), base);
         assert_ne!(inputs(&args, None, Some("blake3:b")), base);
         assert_eq!(inputs(&args, None, None), base);
     }

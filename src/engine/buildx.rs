@@ -8,18 +8,19 @@ use std::cell::Cell;
 use super::{Docker, Error};
 use crate::plan::{BuildSpec, REGISTRY_CACHE_EXPORT};
 use crate::process::Command;
+use crate::reference::Platform;
 
 /// The current buildx builder, as `docker buildx inspect` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Builder {
     pub driver: String,
     /// The platforms of its first node.
-    pub platforms: Vec<String>,
+    pub platforms: Vec<Platform>,
 }
 
 impl Builder {
     /// Whether it builds every one of `platforms` and pushes them as one index.
-    pub fn pushes_all(&self, platforms: &[String]) -> bool {
+    pub fn pushes_all(&self, platforms: &[Platform]) -> bool {
         self.driver != "docker" && platforms.iter().all(|p| self.platforms.contains(p))
     }
 }
@@ -36,8 +37,9 @@ pub fn parse_inspect(output: &str) -> Option<Builder> {
     let platforms = value("Platforms:")
         .unwrap_or_default()
         .split(',')
-        .map(|p| p.trim().trim_end_matches('*').to_owned())
+        .map(|p| p.trim().trim_end_matches('*'))
         .filter(|p| !p.is_empty())
+        .map(Platform::of)
         .collect();
     Some(Builder { driver, platforms })
 }
@@ -113,11 +115,12 @@ impl Docker {
 
     /// `docker buildx build --push --provenance=false` of `request` for every one of `platforms`
     /// at once.
-    pub fn buildx_build_push(&self, request: &BuildSpec, platforms: &[String]) -> Command {
+    pub fn buildx_build_push(&self, request: &BuildSpec, platforms: &[Platform]) -> Command {
         // No provenance attestation: the index lists the platforms' images only, as one pushed
         // platform by platform does.
         let mut args = vec!["buildx".to_owned(), "build".into(), "--push".into()];
         args.push("--provenance=false".into());
+        let platforms: Vec<String> = platforms.iter().map(Platform::to_string).collect();
         args.extend(["--platform".into(), platforms.join(",")]);
         for tag in std::iter::once(&request.tag).chain(&request.extra_tags) {
             args.extend(["--tag".into(), tag.clone()]);
@@ -151,9 +154,12 @@ mod tests {
     fn a_remote_builder_listing_the_platforms_pushes_them_all_and_the_docker_driver_never() {
         let builder = parse_inspect(REMOTE).unwrap();
         assert_eq!(builder.driver, "remote");
-        let both = ["linux/amd64".to_owned(), "linux/arm64".to_owned()];
+        let both = [
+            Platform::linux_amd64(),
+            Platform::parse("linux/arm64").unwrap(),
+        ];
         assert!(builder.pushes_all(&both));
-        assert!(!builder.pushes_all(&["linux/riscv64".to_owned()]));
+        assert!(!builder.pushes_all(&[Platform::parse("linux/riscv64").unwrap()]));
         let default =
             parse_inspect("Name: default\nDriver: docker\n\nPlatforms: linux/amd64, linux/arm64\n");
         assert!(!default.unwrap().pushes_all(&both));
@@ -221,7 +227,10 @@ mod tests {
             secrets: Vec::new(),
             cache: Some("reg/app:buildcache-py3.10".into()),
         };
-        let platforms = ["linux/amd64".to_owned(), "linux/arm64".to_owned()];
+        let platforms = [
+            Platform::linux_amd64(),
+            Platform::parse("linux/arm64").unwrap(),
+        ];
         let command = Docker::from_program("docker").buildx_build_push(&request, &platforms);
         assert!(
             command.to_string().ends_with(

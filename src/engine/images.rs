@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::reference::Platform;
+
 /// A local image as the engine describes it, in docker's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalImage {
@@ -20,7 +22,7 @@ pub struct LocalImage {
     /// In bytes, layers shared with other images included.
     pub size: u64,
     /// `os/architecture[/variant]`, e.g. `linux/arm64`.
-    pub platform: String,
+    pub platform: Platform,
 }
 
 /// The answer to one `image inspect` of several references: the images that exist.
@@ -106,12 +108,11 @@ pub fn parse_inspect(output: &str) -> Result<LocalImages, serde_json::Error> {
 
 impl From<Inspected> for LocalImage {
     fn from(inspected: Inspected) -> Self {
-        let platform = match inspected.variant.as_deref() {
-            Some(variant) if !variant.is_empty() => {
-                format!("{}/{}/{variant}", inspected.os, inspected.architecture)
-            }
-            _ => format!("{}/{}", inspected.os, inspected.architecture),
-        };
+        let platform = Platform::from_parts(
+            &inspected.os,
+            &inspected.architecture,
+            inspected.variant.as_deref(),
+        );
         Self {
             id: image_id(&inspected.id),
             tags: names(inspected.repo_tags),
@@ -194,11 +195,14 @@ mod tests {
         assert_eq!(app.id, "sha256:aa");
         assert_eq!(app.repo_digests, ["reg/app@sha256:m1"]);
         assert_eq!(app.labels["io.dagster-image.input-digest"], "blake3:d");
-        assert_eq!((app.size, app.platform.as_str()), (12, "linux/amd64"));
+        assert_eq!(
+            (app.size, app.platform.to_string()),
+            (12, "linux/amd64".into())
+        );
         assert!(images.get("dagster/app:py3.10-T").is_none());
         let untagged = images.iter().nth(1).unwrap();
         assert!(untagged.tags.is_empty() && untagged.labels.is_empty());
-        assert_eq!(untagged.platform, "linux/arm64/v8");
+        assert_eq!(untagged.platform.to_string(), "linux/arm64/v8");
     }
 
     #[test]

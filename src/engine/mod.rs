@@ -124,7 +124,7 @@ impl Docker {
         }
         args.extend(["--file".into(), request.dockerfile.display().to_string()]);
         if let Some(platform) = &request.platform {
-            args.extend(["--platform".into(), platform.clone()]);
+            args.extend(["--platform".into(), platform.to_string()]);
         }
         if request.pull {
             // `--pull=true`, not `--pull`: podman reads it as `always`, as docker reads both.
@@ -209,7 +209,10 @@ impl Docker {
 
     /// The platform (`os/arch[/variant]`) of the local image `reference`, None when there is
     /// none.
-    pub fn platform_of(&self, reference: &str) -> Result<Option<String>, Error> {
+    pub fn platform_of(
+        &self,
+        reference: &str,
+    ) -> Result<Option<crate::reference::Platform>, Error> {
         let local = self.local_images(&[reference.to_owned()])?;
         Ok(local.get(reference).map(|image| image.platform.clone()))
     }
@@ -304,7 +307,7 @@ mod tests {
             dockerfile: "images/app/Dockerfile".into(),
             context: "images/app".into(),
             build_args: vec![("BASE_IMAGE".into(), "dagster/base:py3.10-S".into())],
-            platform: Some("linux/amd64".into()),
+            platform: Some(crate::reference::Platform::linux_amd64()),
             default_platform: false,
             labels: vec![("io.dagster-image.input-digest".into(), "blake3:d".into())],
             pull: true,

@@ -15,8 +15,9 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::BASE_IMAGE_ARG;
-use crate::plan::{Build, DEFAULT_PLATFORM, Plan, REGISTRY_CACHE_EXPORT};
+use crate::plan::{Build, Plan, REGISTRY_CACHE_EXPORT, default_platform};
 use crate::reference::version_tag;
+use crate::reference::{ImageName, Platform};
 
 use super::{Error, export_names};
 
@@ -52,8 +53,10 @@ pub struct BakeTarget {
     pub tags: Vec<String>,
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub labels: IndexMap<String, String>,
+    /// Written as their `--platform` spellings (letters, digits, `_`, `-` and `/`: nothing
+    /// HCL reads as an interpolation).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub platforms: Vec<String>,
+    pub platforms: Vec<Platform>,
     /// Image reference in `FROM` -> `target:<name>` of the target that builds it.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub contexts: IndexMap<String, String>,
@@ -79,9 +82,9 @@ pub struct BakeTarget {
 #[derive(Debug, Clone, Default)]
 pub struct Options<'a> {
     /// Platforms of every target; none leaves it to the builder, or to `declared`.
-    pub platforms: &'a [String],
+    pub platforms: &'a [Platform],
     /// The `image.yaml` platforms of each image, for targets when `platforms` is empty.
-    pub declared: BTreeMap<String, Vec<String>>,
+    pub declared: BTreeMap<ImageName, Vec<Platform>>,
     /// Tag for this registry (its address, `HOST[:PORT][/PATH]`), and push there, instead of
     /// the local tag.
     pub push_to: Option<&'a str>,
@@ -133,10 +136,7 @@ fn bake_target(plan: &Plan, build: &Build, names: &[String], options: &Options) 
         args: hcl_map(&request.build_args),
         tags: tags.iter().map(|tag| hcl_text(tag)).collect(),
         labels: hcl_map(&request.labels),
-        platforms: target_platforms(build, options)
-            .iter()
-            .map(|p| hcl_text(p))
-            .collect(),
+        platforms: target_platforms(build, options),
         contexts: base_contexts(build, names),
         output: vec![output.to_owned()],
         attest: vec![NO_PROVENANCE.to_owned()],
@@ -165,12 +165,12 @@ fn cache_to(reference: &str) -> String {
 
 /// The platforms of `build`'s target: the run's, else its image's declared ones, else the
 /// default one, as `build` gives it.
-fn target_platforms(build: &Build, options: &Options) -> Vec<String> {
+fn target_platforms(build: &Build, options: &Options) -> Vec<Platform> {
     let declared = options.declared.get(build.target.image.as_str());
     match declared.filter(|_| options.platforms.is_empty()) {
         Some(declared) if !declared.is_empty() => declared.clone(),
         None if !options.platforms.is_empty() => options.platforms.to_vec(),
-        _ => vec![DEFAULT_PLATFORM.to_owned()],
+        _ => vec![default_platform()],
     }
 }
 
@@ -232,6 +232,10 @@ mod tests {
     use super::*;
     use crate::export::tests::{build, plan_with_a_base};
 
+    fn platform(value: &str) -> Platform {
+        Platform::parse(value).unwrap()
+    }
+
     #[test]
     fn one_target_per_build_in_the_default_group_with_its_files_args_and_tag() {
         let file = bake_file(&plan_with_a_base(), &Options::default()).unwrap();
@@ -247,7 +251,7 @@ mod tests {
                 args: IndexMap::from([("PYTHON_VERSION".into(), "3.9".into())]),
                 tags: vec!["dagster/base:py3.9-T".into()],
                 labels: IndexMap::new(),
-                platforms: vec![DEFAULT_PLATFORM.into()],
+                platforms: vec![default_platform()],
                 contexts: IndexMap::new(),
                 output: vec![DOCKER_OUTPUT.into()],
                 attest: vec![NO_PROVENANCE.into()],
@@ -311,7 +315,7 @@ mod tests {
     #[test]
     fn pushing_tags_for_the_registry_only_and_outputs_to_it_on_every_platform() {
         let registry = "127.0.0.1:5000/team";
-        let platforms = ["linux/amd64".to_owned(), "linux/arm64".to_owned()];
+        let platforms = [Platform::linux_amd64(), platform("linux/arm64")];
         let options = Options {
             platforms: &platforms,
             push_to: Some(registry),
@@ -327,15 +331,18 @@ mod tests {
 
     #[test]
     fn a_target_carries_its_images_declared_platforms_unless_the_run_gives_some() {
-        let arm = ["linux/arm64".to_owned()];
-        let declared = BTreeMap::from([("app".to_owned(), vec!["linux/amd64".to_owned()])]);
+        let arm = [platform("linux/arm64")];
+        let declared = BTreeMap::from([("app".into(), vec![Platform::linux_amd64()])]);
         let options = Options {
             declared,
             ..Options::default()
         };
         let file = bake_file(&plan_with_a_base(), &options).unwrap();
-        assert_eq!(file.target["app-py3_9"].platforms, ["linux/amd64"]);
-        assert_eq!(file.target["base-py3_9"].platforms, [DEFAULT_PLATFORM]);
+        assert_eq!(
+            file.target["app-py3_9"].platforms,
+            [Platform::linux_amd64()]
+        );
+        assert_eq!(file.target["base-py3_9"].platforms, [default_platform()]);
         let run = Options {
             platforms: &arm,
             ..options

@@ -33,14 +33,9 @@ pub fn export_name(target: &Target) -> String {
 fn build_export_name(build: &Build) -> String {
     let name = export_name(&build.target);
     match &build.platform {
-        Some(platform) => format!("{name}-{}", export_name_part(platform)),
+        Some(platform) => format!("{name}-{}", bake_name(&platform.tag_suffix())),
         None => name,
     }
-}
-
-/// `text` with every character bake does not allow in a name as `_` (`/` as `-`).
-fn export_name_part(text: &str) -> String {
-    bake_name(&text.replace('/', "-"))
 }
 
 /// `text` with every character but ASCII letters, digits, `_` and `-` as `_`.

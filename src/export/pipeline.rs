@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::catalog::{BaseSource, SecretSource};
 use crate::plan::{Build, Plan};
-use crate::reference::{Platform, Target, platform_version_tag};
+use crate::reference::{Platform, Target, Timestamp, platform_version_tag};
 
 use super::{Error, export_names, label};
 
@@ -31,7 +31,7 @@ pub struct Settings<'a> {
     pub agents: &'a [(String, String)],
     /// The current timestamp of each base of the catalog the plan builds on without building it
     /// (`--skip-unchanged` left it out): a step pulls it as pushed when it was last built.
-    pub current_bases: &'a [(Target, String)],
+    pub current_bases: &'a [(Target, Timestamp)],
     /// Each build reads and writes its layer cache in the registry (`--registry-cache`).
     pub registry_cache: bool,
 }
@@ -127,7 +127,7 @@ fn build_step(plan: &Plan, build: &Build, key: &str, keys: &[String], settings: 
     let target = &build.target;
     let (image, version, timestamp) = (&target.image, &target.python_version, &plan.timestamp);
     // One platform of several: built alone on its agent, pushed under its own tag.
-    let platform = build.platform.as_deref();
+    let platform = build.platform.as_ref();
     let with_platform = platform
         .map(|p| format!(" --platform {p}"))
         .unwrap_or_default();
@@ -156,7 +156,7 @@ fn build_step(plan: &Plan, build: &Build, key: &str, keys: &[String], settings: 
         .map(|p| {
             format!(
                 " --custom-tag {}",
-                platform_version_tag(version, timestamp, Some(&Platform::of(p)))
+                platform_version_tag(version, timestamp, Some(p))
             )
         })
         .unwrap_or_default();
@@ -211,8 +211,7 @@ fn current_base<'a>(build: &Build, settings: &Settings<'a>) -> Option<&'a str> {
 
 /// The `agents` of a step building `platform` (`os/arch[/variant]`), from the templates given,
 /// else [`DEFAULT_AGENTS`].
-fn agents_of(platform: &str, templates: &[(String, String)]) -> IndexMap<String, Literal> {
-    let platform = Platform::of(platform);
+fn agents_of(platform: &Platform, templates: &[(String, String)]) -> IndexMap<String, Literal> {
     let (os, arch) = (platform.os(), platform.arch());
     let variant = platform.variant().unwrap_or_default();
     let fill = |value: &str| {

@@ -11,13 +11,12 @@ use crate::catalog::{self, Error as CatalogError, Image, lookup};
 use crate::error::{Error, Result};
 use crate::oci_labels;
 use crate::plan::{self, Build, Plan};
-use crate::reference::{Target, Timestamp};
+use crate::reference::{ImageName, Platform, PythonVersion, Target, Timestamp};
 use crate::report;
 use crate::run::{self, Outcome};
 
 use super::{
-    Session, build_secrets, builds_lock, invalid, labelling, layer_cache, print_stdout, state_dir,
-    state_path,
+    Session, build_secrets, builds_lock, invalid, labelling, layer_cache, state_dir, state_path,
 };
 use crate::lock::Lock;
 
@@ -27,13 +26,13 @@ use crate::lock::Lock;
 pub struct BuildSettings {
     pub timestamp: Timestamp,
     pub dagster_version: Option<String>,
-    pub platforms: Vec<String>,
+    pub platforms: Vec<Platform>,
 }
 
 /// A build request as given on the command line, its values checked.
 pub struct BuildRequest {
-    name: Option<String>,
-    python_version: Option<String>,
+    name: Option<ImageName>,
+    python_version: Option<PythonVersion>,
     with_deps: bool,
     settings: BuildSettings,
     jobs: Option<u16>,
@@ -46,7 +45,7 @@ pub struct BuildRequest {
 
 impl BuildRequest {
     /// `build --name N -v V`.
-    pub fn one(name: String, python_version: String, settings: BuildSettings) -> Self {
+    pub fn one(name: ImageName, python_version: PythonVersion, settings: BuildSettings) -> Self {
         Self {
             name: Some(name),
             python_version: Some(python_version),
@@ -62,7 +61,7 @@ impl BuildRequest {
     }
 
     /// `build-all [--name N]`: every version of N, or of every image, with no other option.
-    pub fn all(name: Option<String>, settings: BuildSettings) -> Self {
+    pub fn all(name: Option<ImageName>, settings: BuildSettings) -> Self {
         Self {
             name,
             python_version: None,
@@ -125,7 +124,7 @@ impl BuildRequest {
     }
 
     /// The platforms given for every image (none: each image's `image.yaml` ones).
-    pub fn platforms(&self) -> &[String] {
+    pub fn platforms(&self) -> &[Platform] {
         &self.settings.platforms
     }
 }
@@ -135,7 +134,7 @@ impl BuildRequest {
 pub fn run_plan(
     session: &Session,
     request: &BuildRequest,
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     plan: Plan,
     dry_run: bool,
 ) -> Result<()> {
@@ -168,7 +167,7 @@ pub fn run_plan(
     }
     if dry_run {
         warn_of_unknown_registry(session, &plan);
-        print_stdout(&describe(session, images, &plan)?);
+        session.out.data(&describe(session, images, &plan)?);
         return Ok(());
     }
     let copies = copies.only(|name| plan.builds.iter().any(|b| b.target.image.as_str() == name));
@@ -191,7 +190,7 @@ pub fn add_oci_labels(session: &Session, plan: &mut Plan) -> Result<()> {
 pub fn resolve(
     session: &Session,
     request: &BuildRequest,
-) -> Result<(BTreeMap<String, Image>, Plan)> {
+) -> Result<(BTreeMap<ImageName, Image>, Plan)> {
     resolve_for(session, request, false)
 }
 
@@ -201,7 +200,7 @@ pub fn resolve(
 pub fn resolve_to_show(
     session: &Session,
     request: &BuildRequest,
-) -> Result<(BTreeMap<String, Image>, Plan)> {
+) -> Result<(BTreeMap<ImageName, Image>, Plan)> {
     resolve_for(session, request, true)
 }
 
@@ -209,12 +208,10 @@ fn resolve_for(
     session: &Session,
     request: &BuildRequest,
     only_shown: bool,
-) -> Result<(BTreeMap<String, Image>, Plan)> {
+) -> Result<(BTreeMap<ImageName, Image>, Plan)> {
     let images = match &request.name {
         Some(name) if request.with_dependents => images_with_dependents(session, name)?,
-        Some(name) => session
-            .catalog()?
-            .images_with_bases(std::slice::from_ref(name))?,
+        Some(name) => session.catalog()?.images_with_bases(&[name.to_string()])?,
         None => session.catalog()?.all_images()?,
     };
     let mut wanted = targets(&images, request)?;
@@ -268,11 +265,11 @@ fn warn_of_unknown_registry(session: &Session, plan: &Plan) {
         .err()
         .and_then(|why| why.hint)
         .unwrap_or_default();
-    say!(
+    session.out.say(format_args!(
         "warning: no registry is configured: the `source: aws` bases this run does not build \
          ({bases}) are shown as `{}/<base>`; a build needs one: {how}",
         plan::UNKNOWN_REGISTRY
-    );
+    ));
 }
 
 /// The files docker reads of a build's context before anything else must be readable: its
@@ -307,13 +304,16 @@ fn check_dockerfile(path: &Path) -> Result<()> {
 
 /// Every image: finding what builds on `name` needs them all. `name` is read first, so that an
 /// unknown one is refused as it is without `--with-dependents`.
-fn images_with_dependents(session: &Session, name: &str) -> Result<BTreeMap<String, Image>> {
+fn images_with_dependents(
+    session: &Session,
+    name: &ImageName,
+) -> Result<BTreeMap<ImageName, Image>> {
     session.catalog()?.image(name)?;
     Ok(session.catalog()?.all_images()?)
 }
 
 /// The image-versions asked for: one, every version of one image, or everything.
-fn targets(images: &BTreeMap<String, Image>, request: &BuildRequest) -> Result<Vec<Target>> {
+fn targets(images: &BTreeMap<ImageName, Image>, request: &BuildRequest) -> Result<Vec<Target>> {
     let Some(name) = &request.name else {
         return Ok(images.values().flat_map(Image::targets).collect());
     };
@@ -321,7 +321,10 @@ fn targets(images: &BTreeMap<String, Image>, request: &BuildRequest) -> Result<V
     match &request.python_version {
         Some(version) => {
             image.version(version)?;
-            Ok(vec![Target::new(name, version)])
+            Ok(vec![Target {
+                image: name.clone(),
+                python_version: version.clone(),
+            }])
         }
         None => Ok(image.targets()),
     }
@@ -329,7 +332,7 @@ fn targets(images: &BTreeMap<String, Image>, request: &BuildRequest) -> Result<V
 
 fn execute(
     session: &Session,
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     copies: Prepared,
     plan: &Plan,
     request: &BuildRequest,
@@ -354,7 +357,7 @@ fn execute(
             .record_build(&build.target.python_version, &plan.timestamp)
     });
     if plan.builds.len() > 1 {
-        say_text!("\n{}", report.summary(plan));
+        session.out.text(format_args!("\n{}", report.summary(plan)));
     }
     if report.interrupted {
         return Err(Error::Interrupted);
@@ -378,9 +381,9 @@ fn execute(
         1 if total == 1 => Err(failures.remove(0).into()),
         failed => {
             for failure in &failures {
-                say!("\nerror: {failure}");
+                session.out.say(format_args!("\nerror: {failure}"));
                 if let Some(hint) = failure.hint() {
-                    say!("hint: {hint}");
+                    session.out.say(format_args!("hint: {hint}"));
                 }
             }
             Err(Error::BuildsFailed {
@@ -440,7 +443,7 @@ fn default_jobs() -> usize {
 
 /// The images the plan builds, each once, in plan order.
 fn built_images<'a>(
-    images: &'a BTreeMap<String, Image>,
+    images: &'a BTreeMap<ImageName, Image>,
     plan: &Plan,
 ) -> std::result::Result<Vec<&'a Image>, CatalogError> {
     let mut seen = std::collections::BTreeSet::new();
@@ -468,7 +471,7 @@ pub fn copy_notes<'a>(images: impl IntoIterator<Item = &'a Image>) -> String {
 }
 
 /// The plan as the commands it would run, in order, and the files it would write.
-fn describe(session: &Session, images: &BTreeMap<String, Image>, plan: &Plan) -> Result<String> {
+fn describe(session: &Session, images: &BTreeMap<ImageName, Image>, plan: &Plan) -> Result<String> {
     let mut out = copy_notes(built_images(images, plan)?);
     let docker = layer_cache::engine_for(session, plan)?;
     for (i, build) in plan.builds.iter().enumerate() {

@@ -25,7 +25,7 @@ fn check_source(image: &Image, secret: &BuildSecret) -> Result<(), Error> {
     let path = match &secret.source {
         SecretSource::Env(variable) if std::env::var_os(variable).is_none() => {
             return Err(Error::VariableMissing {
-                image: image.name.clone(),
+                image: image.name.to_string(),
                 id: secret.id.clone(),
                 variable: variable.clone(),
             });
@@ -34,7 +34,7 @@ fn check_source(image: &Image, secret: &BuildSecret) -> Result<(), Error> {
         SecretSource::File { path, .. } => path,
     };
     let unusable = |why: String| Error::FileUnusable {
-        image: image.name.clone(),
+        image: image.name.to_string(),
         id: secret.id.clone(),
         path: path.clone(),
         why,
@@ -85,7 +85,7 @@ pub fn check_engine<'a>(
     match docker.passes_build_secrets()? {
         true => Ok(()),
         false => Err(Error::ClassicBuilder {
-            image: image.name.clone(),
+            image: image.name.to_string(),
         }),
     }
 }

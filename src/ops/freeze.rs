@@ -29,7 +29,7 @@ pub struct Frozen {
 }
 
 /// The snapshot file of Python `version` in the folder of the `target` image.
-fn snapshot_path(target: &Image, version: &str) -> PathBuf {
+fn snapshot_path(target: &Image, version: &PythonVersion) -> PathBuf {
     target.dir.join(format!("snapshot-reqs-{version}.txt"))
 }
 
@@ -48,13 +48,9 @@ pub fn freezes(
             Some(timestamp) => timestamp.clone(),
             None => builder.last_built(version)?,
         };
-        let image = local_tag(
-            &builder.image_name(),
-            &PythonVersion::new(version.as_str()),
-            &built,
-        );
+        let image = local_tag(&builder.name, version, &built);
         freezes.push(Freeze {
-            version: version.clone(),
+            version: version.to_string(),
             command: session.docker.run(&image, &FREEZE),
             output: snapshot_path(target, version),
         });

@@ -10,7 +10,9 @@ use crate::digest::{INPUTS_LABEL, LABEL, Recorded};
 use crate::engine::{Docker, LocalImages};
 use crate::error::Result;
 use crate::freshness::{self, Facts, Freshness, Labels, Reason};
+use crate::output::Output;
 use crate::plan::Plan;
+use crate::reference::ImageName;
 use crate::registry::upstream::{self, Wanted};
 use crate::registry::{KnownManifests, SignIns};
 use crate::upstream::{LocalCopy, Lookup, Observed};
@@ -28,7 +30,7 @@ const KNOWN_MANIFESTS_FILE: &str = "upstream-manifests.json";
 /// registry that could not be asked, and made an upstream image unknown, is said once.
 pub fn assess(
     session: &Session,
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     plan: &Plan,
 ) -> Result<Freshness> {
     Ok(assess_with_images(session, images, plan)?.0)
@@ -38,7 +40,7 @@ pub fn assess(
 /// engine query).
 pub fn assess_with_images(
     session: &Session,
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     plan: &Plan,
 ) -> Result<(Freshness, BTreeSet<String>)> {
     let Gathered {
@@ -55,19 +57,20 @@ pub fn assess_with_images(
         Keep::Manifests,
         Engine::Required,
     )?;
-    let freshness = assessed(images, plan, &facts, &references)?;
+    let freshness = assessed(&session.out, images, plan, &facts, &references)?;
     Ok((freshness, present))
 }
 
 /// The freshness of `plan`'s builds, each registry that could not be asked said once.
 pub(super) fn assessed(
-    images: &BTreeMap<String, Image>,
+    out: &Output,
+    images: &BTreeMap<ImageName, Image>,
     plan: &Plan,
     facts: &Facts,
     references: &[Vec<String>],
 ) -> Result<Freshness> {
     let freshness = Freshness::assess(images, plan, facts, references).map_err(CatalogError::Io)?;
-    warn_of_unknowns(&freshness.reasons);
+    warn_of_unknowns(out, &freshness.reasons);
     Ok(freshness)
 }
 
@@ -108,7 +111,7 @@ pub(super) struct Gathered {
 /// image here; and the engine's images asked about.
 pub(super) fn gather(
     session: &Session,
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     plan: &Plan,
     current: bool,
     ask: Ask,
@@ -233,7 +236,7 @@ fn local_images(session: &Session, asked: &[String], engine: Engine) -> Result<L
             source,
             ..
         })) if engine == Engine::IfInstalled && source.kind() == std::io::ErrorKind::NotFound => {
-            crate::debug::line(format!(
+            session.out.debug(format!(
                 "`{program}` is not installed: no local image counts, only the registries' ones"
             ));
             Ok(LocalImages::default())
@@ -359,7 +362,7 @@ fn labels_of(local: &LocalImages, tag: &str) -> Option<Labels> {
 
 /// Says once per registry that could not be asked (and once per reference there was nothing to
 /// compare with) that what builds on them is unknown, not stale.
-fn warn_of_unknowns(reasons: &[Vec<Reason>]) {
+fn warn_of_unknowns(out: &Output, reasons: &[Vec<Reason>]) {
     let mut failed: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
     let mut uncompared: BTreeSet<&str> = BTreeSet::new();
     for reason in reasons.iter().flatten() {
@@ -378,19 +381,19 @@ fn warn_of_unknowns(reasons: &[Vec<Reason>]) {
         }
     }
     for ((registry, why), references) in failed {
-        say!(
+        out.say(format_args!(
             "warning: cannot ask registry `{registry}` whether upstream images moved ({}): {why}; \
              what builds on them counts as unknown, not stale",
             quoted(&references)
-        );
+        ));
     }
     if !uncompared.is_empty() {
-        say!(
+        out.say(format_args!(
             "warning: cannot tell whether {} moved: no local copy to compare with, and the \
              registry was not asked (`--offline`) or has no such image; what builds on them \
              counts as unknown, not stale",
             quoted(&uncompared)
-        );
+        ));
     }
 }
 

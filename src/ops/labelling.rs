@@ -11,7 +11,7 @@ use crate::engine::LocalImages;
 use crate::error::{Error, Result};
 use crate::freshness::{self, Freshness, Pins};
 use crate::plan::{self, Plan};
-use crate::reference::Platform;
+use crate::reference::ImageName;
 
 use super::Session;
 use super::incremental::{Ask, Engine, Gathered, Keep, assessed, gather, local_copy};
@@ -24,7 +24,7 @@ use super::incremental::{Ask, Engine, Gathered, Keep, assessed, gather, local_co
 /// upstream images (nor their registries): its labels name them `unknown`.
 pub fn label_builds(
     session: &Session,
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     plan: Plan,
     how: Labelling,
 ) -> Result<Plan> {
@@ -51,7 +51,7 @@ pub fn label_builds(
         ..
     } = gather(session, images, &plan, skip_unchanged, ask, keep, engine)?;
     let (mut pins, mut pulls, keep) = if skip_unchanged {
-        let freshness = assessed(images, &plan, &facts, &references)?;
+        let freshness = assessed(&session.out, images, &plan, &facts, &references)?;
         let pins = pins_of(&freshness, pull, true);
         let pulls = freshness.pulls.iter().map(|&moved| moved || pull).collect();
         (pins, pulls, Some(freshness.changed))
@@ -90,7 +90,7 @@ pub struct Labelling {
 /// it is not installed at all (a machine that only exports), it has none.
 pub fn label_export(
     session: &Session,
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     plan: Plan,
     skip_unchanged: bool,
 ) -> Result<Plan> {
@@ -98,7 +98,7 @@ pub fn label_export(
     let Gathered {
         facts, references, ..
     } = gather(session, images, &plan, true, ask, keep, engine)?;
-    let freshness = assessed(images, &plan, &facts, &references)?;
+    let freshness = assessed(&session.out, images, &plan, &facts, &references)?;
     let pins = pins_of(&freshness, false, skip_unchanged);
     let parts =
         freshness::parts(images, &plan, &facts, &references, &pins).map_err(CatalogError::Io)?;
@@ -126,7 +126,7 @@ fn pins_of(freshness: &Freshness, pull: bool, only_changed: bool) -> Vec<Pins> {
 /// `plan` with each build's digest and parts (`parts`, by build) as labels and its `pulls`;
 /// narrowed to the builds `keep` marks, and what builds on them, when given.
 fn labelled(
-    images: &BTreeMap<String, Image>,
+    images: &BTreeMap<ImageName, Image>,
     plan: Plan,
     parts: Vec<(String, Recorded)>,
     pulls: &[bool],
@@ -178,7 +178,7 @@ fn check_start_platforms(
             let Some(image) = local.get(reference) else {
                 continue;
             };
-            if Platform::of(expected).matches(&Platform::of(&image.platform)) {
+            if expected.matches(&image.platform) {
                 continue;
             }
             let pulled = local_copy(local, reference).is_some_and(|c| !c.pulled_as.is_empty());
@@ -193,8 +193,8 @@ fn check_start_platforms(
             return Err(Error::StartsFromOtherPlatform {
                 tag: build.request.tag.clone(),
                 reference: reference.clone(),
-                expected: expected.clone(),
-                actual: image.platform.clone(),
+                expected: expected.to_string(),
+                actual: image.platform.to_string(),
                 why,
             });
         }

@@ -5,7 +5,7 @@
 use crate::engine::Docker;
 use crate::error::Result;
 use crate::plan::{BuildSpec, Plan};
-use crate::reference::{self, Platform};
+use crate::reference;
 
 use super::Session;
 
@@ -16,8 +16,7 @@ pub fn set_cache_tags(session: &Session, plan: &mut Plan) -> Result<()> {
     };
     for build in &mut plan.builds {
         let (image, version) = (&build.target.image, &build.target.python_version);
-        let platform = build.platform.as_deref().map(Platform::of);
-        let tag = reference::cache_tag(version, platform.as_ref());
+        let tag = reference::cache_tag(version, build.platform.as_ref());
         build.request.cache = Some(format!("{}:{tag}", registry.repository(image)));
     }
     Ok(())
@@ -44,7 +43,9 @@ pub fn log_in(session: &Session) -> Result<()> {
         return Ok(());
     };
     if let Err(error) = super::engine_login::login_if_aws(session, registry.host()) {
-        say!("warning: no login to the registry of the layer cache: {error}");
+        session.out.say(format_args!(
+            "warning: no login to the registry of the layer cache: {error}"
+        ));
     }
     Ok(())
 }

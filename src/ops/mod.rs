@@ -23,12 +23,6 @@ pub use pushed_digests::PushedDigests;
 pub use session::Session;
 pub use state_dir::{builds_lock, display, state_dir, state_path};
 
-/// Writes data to stdout; a closed pipe (`| head`) is not an error worth a panic.
-pub fn print_stdout(text: &str) {
-    use std::io::Write;
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
-}
-
 /// A value given on the command line that cannot be used, as an error naming it.
 pub fn invalid(
     what: &'static str,

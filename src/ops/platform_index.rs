@@ -11,11 +11,11 @@ use crate::reference::{
 };
 use crate::registry::{Child, Registry};
 
-use super::{Session, print_stdout};
+use super::Session;
 
 /// The platforms `image` is pushed for: `--platform` when given, else its `image.yaml` ones;
 /// one or none is a push as before.
-pub fn platforms_to_push<'a>(image: &'a Image, requested: &'a [String]) -> &'a [String] {
+pub fn platforms_to_push<'a>(image: &'a Image, requested: &'a [Platform]) -> &'a [Platform] {
     if requested.is_empty() {
         &image.config.platforms
     } else {
@@ -36,18 +36,17 @@ pub fn per_platform(
     name: &ImageName,
     version: &PythonVersion,
     timestamp: &Timestamp,
-    platforms: &[String],
+    platforms: &[Platform],
     tag: &str,
 ) -> (Vec<(String, String)>, PlannedIndex) {
     let repository = registry.repository(name);
     let mut pushes = Vec::new();
     let mut children = Vec::new();
     for platform in platforms {
-        let parsed = Platform::of(platform);
-        let source = local_platform_tag(name, version, timestamp, Some(&parsed));
+        let source = local_platform_tag(name, version, timestamp, Some(platform));
         let reference = format!(
             "{repository}:{}",
-            platform_version_tag(version, timestamp, Some(&parsed))
+            platform_version_tag(version, timestamp, Some(platform))
         );
         pushes.push((source, reference.clone()));
         children.push(Child {
@@ -86,7 +85,7 @@ pub fn release_untagged(
             out +=
                 &format!("# then put an index of them under {target} (through the registry API)\n");
         }
-        print_stdout(&out);
+        session.out.data(&out);
         return Ok(());
     }
     let mut logins = session.sign_ins.sign_in(hosts)?;
@@ -140,7 +139,7 @@ pub fn assemble(
                 index.target
             );
         }
-        print_stdout(&out);
+        session.out.data(&out);
         return Ok(());
     }
     let mut logins = session.sign_ins.sign_in(hosts)?;
@@ -151,18 +150,20 @@ pub fn assemble(
             .with_client(hosts, &mut logins, deadline, |client| {
                 client.assemble_index(&index.target, &index.children)
             })?;
-        let platforms: Vec<&str> = index.children.iter().map(|c| c.platform.as_str()).collect();
+        let platforms: Vec<String> = (index.children.iter())
+            .map(|c| c.platform.to_string())
+            .collect();
         let done = if assembled.pushed {
             "put"
         } else {
             "up to date, not pushed"
         };
-        say!(
+        session.out.say(format_args!(
             "`{}` is an index of {} ({}): {done}",
             index.target,
             platforms.join(", "),
             assembled.digest
-        );
+        ));
     }
     Ok(())
 }

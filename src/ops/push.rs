@@ -7,16 +7,17 @@
 
 use crate::engine::{LocalImages, PushError, push_retrying};
 use crate::error::{Error, Result};
+use crate::output::Output;
 use crate::process::{self, Command};
-use crate::reference::{ImageName, PythonVersion, Timestamp, local_tag, version_tag};
+use crate::reference::{ImageName, Platform, PythonVersion, Timestamp, local_tag, version_tag};
 use crate::registry::{self, Logins, Registry, RegistryClient, RemoteError, ecr};
 
 use super::PushedDigests;
+use super::Session;
 use super::outcome::Outcome;
 use super::platform_index;
 use super::saved_push;
 use super::up_to_date::remote_copy;
-use super::{Session, print_stdout};
 
 /// A local image and the remote references it is pushed as.
 pub struct Publication {
@@ -48,7 +49,7 @@ impl Pushes {
         registry: &Registry,
         name: &ImageName,
         (version, timestamp): (&PythonVersion, &Timestamp),
-        platforms: &[String],
+        platforms: &[Platform],
         custom_tag: Option<&str>,
     ) {
         if platforms.len() < 2 {
@@ -86,8 +87,8 @@ impl Pushes {
 /// records the timestamp; returns the references pushed.
 pub fn push_every_version_at(
     session: &Session,
-    name: &str,
-    (timestamp, platforms): (&Timestamp, &[String]),
+    name: &ImageName,
+    (timestamp, platforms): (&Timestamp, &[Platform]),
     dry_run: bool,
 ) -> Result<Vec<String>> {
     let image = session.catalog()?.image(name)?;
@@ -95,14 +96,7 @@ pub fn push_every_version_at(
     let mut pushes = Pushes::default();
     let platforms = platform_index::platforms_to_push(&image, platforms);
     for version in image.versions.keys() {
-        let version = PythonVersion::new(version.as_str());
-        pushes.add(
-            registry,
-            &image.image_name(),
-            (&version, timestamp),
-            platforms,
-            None,
-        );
+        pushes.add(registry, &image.name, (version, timestamp), platforms, None);
     }
     pushes.run(session, registry, dry_run)?;
     Ok(pushes.references())
@@ -144,7 +138,7 @@ fn publish(
     let pending = session
         .sign_ins
         .with_client(hosts, &mut logins, deadline, |client| {
-            not_up_to_date(client, publications, &local)
+            not_up_to_date(&session.out, client, publications, &local)
         })?;
     push_with_docker(session, hosts, &logins, &pending, AfterFailure::KeepGoing)
 }
@@ -152,6 +146,7 @@ fn publish(
 /// The publications less the targets that already hold their local image, reported as up to
 /// date.
 fn not_up_to_date(
+    out: &Output,
     client: &RegistryClient,
     publications: &[Publication],
     local: &LocalImages,
@@ -161,7 +156,9 @@ fn not_up_to_date(
         let mut targets = Vec::new();
         for target in &publication.targets {
             match remote_copy(client, target, local.get(&publication.source))? {
-                Some(digest) => say!("`{target}` is up to date ({digest}): not pushed"),
+                Some(digest) => out.say(format_args!(
+                    "`{target}` is up to date ({digest}): not pushed"
+                )),
                 None => targets.push(target.clone()),
             }
         }
@@ -204,7 +201,7 @@ pub fn print_docker_steps(session: &Session, hosts: &[String], publications: &[P
             out += &format!("{}\n", push_step(session, target).1);
         }
     }
-    print_stdout(&out);
+    session.out.data(&out);
 }
 
 /// Tags and pushes `publications` with docker, logged in to the AWS registries of `logins`; a

@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use crate::debug;
 use crate::engine::LocalImages;
 
 use super::Session;
@@ -66,7 +65,7 @@ impl PushedDigests {
             .and_then(|_| serde_json::to_vec_pretty(&self.by_image).map_err(std::io::Error::other))
             .and_then(|json| crate::atomic::write(path, &json));
         if let Err(error) = written {
-            debug::line(format_args!(
+            session.out.debug(format_args!(
                 "cannot keep the pushed digests in `{}`: {error}",
                 path.display()
             ));

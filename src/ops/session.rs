@@ -1,6 +1,7 @@
 //! The run session: what one invocation works with, made once from the checked command line
 //! (the catalog, found when first needed; the engine; the registry, parsed once; each
-//! registry's login, decided once; the registry deadline).
+//! registry's login, decided once; the registry deadline; the output, through which commands
+//! and operations print).
 
 use std::cell::OnceCell;
 use std::path::PathBuf;
@@ -10,11 +11,14 @@ use crate::catalog::{self, Catalog};
 use crate::engine::{Docker, PushRetries, PushWith};
 use crate::error::Result;
 use crate::oci_labels::Provenance;
+use crate::output::Output;
 use crate::registry::{self, Registry, SignIns};
 
 /// What every command and operation of one run works with. The catalog is looked for when a command first needs it, so
 /// that the commands that need none (`tags`) work anywhere.
 pub struct Session {
+    /// Where the run's messages, data and `debug:` lines go (`--debug`).
+    pub out: Output,
     images_dir: Option<PathBuf>,
     catalog: OnceCell<Catalog>,
     pub docker: Docker,
@@ -36,6 +40,7 @@ pub struct Session {
 
 impl Session {
     pub fn new(
+        out: Output,
         images_dir: Option<PathBuf>,
         docker: Docker,
         registry: Option<String>,
@@ -44,6 +49,7 @@ impl Session {
         registry_cache: bool,
     ) -> Self {
         Self {
+            out,
             images_dir,
             catalog: OnceCell::new(),
             docker,

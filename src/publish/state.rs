@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::Error;
-use crate::reference::Timestamp;
+use crate::reference::{Platform, Timestamp};
 
 /// Written into every state file; a file of another format is not resumed.
 const FORMAT: u32 = 1;
@@ -77,7 +77,7 @@ pub struct State {
     pub dagster_version: Option<String>,
     /// `--platform`s of the run; none: each image's `image.yaml` ones.
     #[serde(default)]
-    pub platforms: Vec<String>,
+    pub platforms: Vec<Platform>,
     /// The timestamps of the target image before the run: the tags the files that name it are
     /// moved away from.
     pub previous_timestamps: Vec<Timestamp>,
@@ -92,7 +92,7 @@ impl State {
         timestamp: Timestamp,
         git_hash: Option<String>,
         dagster_version: Option<String>,
-        platforms: Vec<String>,
+        platforms: Vec<Platform>,
         previous_timestamps: Vec<Timestamp>,
     ) -> Self {
         Self {

@@ -21,7 +21,7 @@ use crate::reference;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Child {
     pub reference: String,
-    pub platform: String,
+    pub platform: reference::Platform,
 }
 
 /// What putting an index did.
@@ -70,7 +70,7 @@ impl<'a> Platform<'a> {
 
 /// The bytes of the index of `children` (their manifests as served, with their platforms), and
 /// its media type: a Docker manifest list for Docker manifests, else an OCI index.
-fn index_bytes(children: &[(&Manifest, &str)]) -> (Vec<u8>, &'static str) {
+fn index_bytes(children: &[(&Manifest, &reference::Platform)]) -> (Vec<u8>, &'static str) {
     let all_docker = children
         .iter()
         .all(|(m, _)| m.media_type == IMAGE_MANIFEST_MEDIA_TYPE);
@@ -79,16 +79,12 @@ fn index_bytes(children: &[(&Manifest, &str)]) -> (Vec<u8>, &'static str) {
     } else {
         OCI_IMAGE_INDEX_MEDIA_TYPE
     };
-    let platforms: Vec<reference::Platform> = (children.iter())
-        .map(|(_, platform)| reference::Platform::of(platform))
-        .collect();
     let index = Index {
         schema_version: 2,
         media_type,
         manifests: children
             .iter()
-            .zip(&platforms)
-            .map(|((manifest, _), platform)| Entry {
+            .map(|(manifest, platform)| Entry {
                 media_type: &manifest.media_type,
                 digest: &manifest.digest,
                 size: manifest.bytes.len(),
@@ -125,10 +121,10 @@ impl RegistryClient {
             for source in &sources {
                 manifests.push(self.child_manifest(source).await?);
             }
-            let with_platforms: Vec<(&Manifest, &str)> = manifests
+            let with_platforms: Vec<(&Manifest, &reference::Platform)> = manifests
                 .iter()
                 .zip(children)
-                .map(|(m, c)| (m, c.platform.as_str()))
+                .map(|(m, c)| (m, &c.platform))
                 .collect();
             let (bytes, media_type) = index_bytes(&with_platforms);
             let digest = sha256(&bytes);
@@ -196,6 +192,10 @@ impl RegistryClient {
 mod tests {
     use super::*;
 
+    fn platform(value: &str) -> reference::Platform {
+        reference::Platform::parse(value).unwrap()
+    }
+
     fn manifest(media_type: &str, digest: &str) -> Manifest {
         let text = format!(r#"{{"schemaVersion": 2, "mediaType": "{media_type}", "layers": []}}"#);
         Manifest::parse(text.into_bytes(), digest.into()).unwrap()
@@ -205,7 +205,10 @@ mod tests {
     fn docker_children_make_a_manifest_list_with_each_platform() {
         let amd = manifest(IMAGE_MANIFEST_MEDIA_TYPE, "sha256:a");
         let arm = manifest(IMAGE_MANIFEST_MEDIA_TYPE, "sha256:b");
-        let (bytes, media_type) = index_bytes(&[(&amd, "linux/amd64"), (&arm, "linux/arm/v7")]);
+        let (bytes, media_type) = index_bytes(&[
+            (&amd, &platform("linux/amd64")),
+            (&arm, &platform("linux/arm/v7")),
+        ]);
         assert_eq!(media_type, IMAGE_MANIFEST_LIST_MEDIA_TYPE);
         let index: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(index["mediaType"], IMAGE_MANIFEST_LIST_MEDIA_TYPE);
@@ -220,15 +223,13 @@ mod tests {
     #[test]
     fn oci_children_make_an_oci_index_and_its_digest_is_of_its_bytes() {
         let child = manifest("application/vnd.oci.image.manifest.v1+json", "sha256:a");
-        let (bytes, media_type) = index_bytes(&[(&child, "linux/arm64")]);
+        let arm = platform("linux/arm64");
+        let (bytes, media_type) = index_bytes(&[(&child, &arm)]);
         assert_eq!(media_type, OCI_IMAGE_INDEX_MEDIA_TYPE);
         assert_eq!(
             sha256(b""),
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
-        assert_eq!(
-            sha256(&bytes),
-            sha256(&index_bytes(&[(&child, "linux/arm64")]).0)
-        );
+        assert_eq!(sha256(&bytes), sha256(&index_bytes(&[(&child, &arm)]).0));
     }
 }

@@ -20,7 +20,7 @@ use crate::upstream::Lookup;
 
 /// One thing to look up: an image reference and the platform of the build that uses it (None:
 /// this machine's).
-pub type Wanted = (String, Option<String>);
+pub type Wanted = (String, Option<Platform>);
 
 /// The registry's answer for each of `wanted`, in order; a Docker Hub image is asked of each of
 /// `hub_mirrors` first (`HOST[:PORT][/PATH]`), then of Docker Hub when none has it, as the
@@ -68,7 +68,7 @@ pub fn look_up(
             let host = host_of(reference);
             let answer = manifests.get(reference.as_str());
             match (answer, refused.get(&host)) {
-                (Some(Ok(Some(manifest))), _) => for_platform(manifest, platform.as_deref()),
+                (Some(Ok(Some(manifest))), _) => for_platform(manifest, platform.as_ref()),
                 (_, Some(reason)) => failed(host, reason.clone()),
                 (Some(Ok(None)) | None, None) => Lookup::Missing,
                 (Some(Err(error)), None) => failed(host, error.reason()),
@@ -248,14 +248,14 @@ struct EntryPlatform {
 
 /// The answer for `platform` (None: this machine's) of a manifest: its own digest for an image
 /// manifest, that of the platform's entry for an index (Missing when it lists none).
-fn for_platform(manifest: &Manifest, platform: Option<&str>) -> Lookup {
+fn for_platform(manifest: &Manifest, platform: Option<&Platform>) -> Lookup {
     if manifest.manifests.is_empty() {
         return Lookup::Found {
             digest: manifest.digest.clone(),
             aliases: Vec::new(),
         };
     }
-    let wanted = Platform::of(&platform.map_or_else(this_platform, str::to_owned));
+    let wanted = platform.cloned().unwrap_or_else(this_platform);
     let entries = serde_json::from_slice::<Index>(&manifest.bytes)
         .map(|index| index.manifests)
         .unwrap_or_default();
@@ -282,7 +282,7 @@ impl EntryPlatform {
 }
 
 /// This machine's platform in docker's words (`linux/amd64`, `linux/arm64`).
-pub fn this_platform() -> String {
+pub fn this_platform() -> Platform {
     let architecture = match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -290,7 +290,7 @@ pub fn this_platform() -> String {
         "powerpc64" => "ppc64le",
         other => other,
     };
-    format!("linux/{architecture}")
+    Platform::from_parts("linux", architecture, None)
 }
 
 #[cfg(test)]
@@ -304,6 +304,10 @@ mod tests {
         {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 5, "digest": "sha256:arm",
          "platform": {"architecture": "arm64", "os": "linux", "variant": "v8"}}]}"#;
 
+    fn platform(value: &str) -> Platform {
+        Platform::parse(value).unwrap()
+    }
+
     fn index() -> Manifest {
         Manifest::parse(INDEX.as_bytes().to_vec(), "sha256:index".into()).unwrap()
     }
@@ -315,22 +319,25 @@ mod tests {
             aliases: vec!["sha256:index".into()],
         };
         assert_eq!(
-            for_platform(&index(), Some("linux/amd64")),
+            for_platform(&index(), Some(&platform("linux/amd64"))),
             found("sha256:amd")
         );
         assert_eq!(
-            for_platform(&index(), Some("linux/arm64")),
+            for_platform(&index(), Some(&platform("linux/arm64"))),
             found("sha256:arm")
         );
         assert_eq!(
-            for_platform(&index(), Some("linux/arm64/v8")),
+            for_platform(&index(), Some(&platform("linux/arm64/v8"))),
             found("sha256:arm")
         );
         assert_eq!(
-            for_platform(&index(), Some("linux/arm64/v7")),
+            for_platform(&index(), Some(&platform("linux/arm64/v7"))),
             Lookup::Missing
         );
-        assert_eq!(for_platform(&index(), Some("linux/s390x")), Lookup::Missing);
+        assert_eq!(
+            for_platform(&index(), Some(&platform("linux/s390x"))),
+            Lookup::Missing
+        );
     }
 
     #[test]
@@ -385,7 +392,7 @@ mod tests {
             ("127.0.0.1:9/up/python:3.10".to_owned(), None),
             (
                 "127.0.0.1:9/up/python:3.11".to_owned(),
-                Some("linux/amd64".to_owned()),
+                Some(Platform::linux_amd64()),
             ),
         ];
         let mut known = KnownManifests::default();
