@@ -166,6 +166,8 @@ impl Error {
                  build without `--registry-cache`"
                     .to_owned(),
             ),
+            Error::Process(e) | Error::ReleaseBuild(e) => engine::broken_store_hint(e),
+            Error::Engine(e) => e.hint(),
             Error::IndexNotPushed { name, .. } => Some(format!(
                 "push every platform and the index first: `dagster-image push-all --name {name}`"
             )),

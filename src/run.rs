@@ -78,7 +78,9 @@ impl Failure {
                  --platform {expected} IMAGE`), or tag that platform's image under its name, \
                  and build again"
             )),
-            _ => None,
+            Failure::Process(e) => engine::broken_store_hint(e),
+            Failure::Engine(e) => e.hint(),
+            Failure::Record { .. } | Failure::Panicked => None,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! apply. Every engine dialect lives here; knows nothing of the catalog.
 
 mod archive;
+mod broken_store;
 mod build_output;
 pub mod buildx;
 mod compressed;
@@ -21,6 +22,7 @@ use crate::plan::BuildSpec;
 use crate::process::{self, Command};
 
 pub use archive::{ArchiveError, SavedImage, SavedLayer};
+pub use broken_store::broken_store_hint;
 pub use build_output::build_step;
 pub use compressed::CompressedLayer;
 pub use images::{LocalImage, LocalImages};
@@ -64,6 +66,14 @@ impl Error {
         match self {
             Error::Process(e) => e.kind(),
             Error::Unreadable { .. } | Error::Answered { .. } => crate::exit::Kind::Failed,
+        }
+    }
+
+    /// What to do about it, when the message alone does not say.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Process(e) => broken_store_hint(e),
+            Error::Unreadable { .. } | Error::Answered { .. } => None,
         }
     }
 }
