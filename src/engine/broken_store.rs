@@ -1,7 +1,8 @@
 //! podman's store broken by a cut-off commit. podman 4.3, stopped by a signal (as an interrupted
 //! build is, by Ctrl-C or by this tool passing on its own interrupt) between writing an image's
-//! record and its manifest, keeps an image without its manifest, and from then on every
-//! `podman image ls`, `image inspect` and build fails naming it. Neither signal avoids it (in 60
+//! record and its manifest, keeps an image without its manifest, and from then on its commands
+//! that come upon that image (every `podman image ls`; an `image inspect` or a build looking
+//! through the images) fail naming it. Neither signal avoids it (in 60
 //! builds stopped at random moments, one broke the store with SIGINT, one with SIGTERM). The
 //! failure is recognized here, for a hint that says how to repair the store.
 
